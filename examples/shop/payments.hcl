@@ -1,0 +1,84 @@
+# Money paths: tier 1, canary in prod with a 5 % first step.
+service "payment-service" {
+  use      = "critical"
+  repo     = "acme/payment-service"
+  team     = "payments"
+  port     = 8080
+  replicas = { dev = 1, staging = 4, prod = 20 }
+
+  image_tag = {
+    dev     = "2.14.0"
+    staging = "2.14.0"
+    prod    = "2.13.2"
+  }
+
+  probes {
+    readiness = "/health/ready"
+    liveness  = "/health/live"
+    warmup    = "20s"
+  }
+
+  migrations {
+    command = ["flyway", "migrate"]
+    secret  = "payment-db-credentials"
+  }
+
+  canary {
+    steps              = [5, 20, 50, 100]
+    pauses             = ["5m", "10m", "10m"]
+    analysis_from_step = 1
+  }
+
+  slo {
+    max_error_rate = "1%"
+    p99_latency    = "500ms"
+  }
+
+  env = {
+    LOG_LEVEL    = "info"
+    PSP_ENDPOINT = "https://psp.example.com/v2"
+  }
+
+  notify = ["payments-oncall", "platform-alerts"]
+  ci {
+    trust = "environment"
+  }
+}
+
+service "checkout" {
+  use       = "critical"
+  repo      = "acme/checkout"
+  team      = "payments"
+  port      = 8080
+  replicas  = { dev = 1, staging = 3, prod = 12 }
+  image_tag = { default = "5.2.1" }
+
+  probes {
+    readiness = "/ready"
+    liveness  = "/live"
+  }
+
+  notify = ["payments-oncall"]
+}
+
+service "order" {
+  use       = "critical"
+  repo      = "acme/order-service"
+  team      = "orders"
+  port      = 8081
+  replicas  = { dev = 1, staging = 2, prod = 8 }
+  image_tag = { default = "3.9.0", prod = "3.8.4" }
+
+  probes {
+    readiness = "/actuator/health/readiness"
+    liveness  = "/actuator/health/liveness"
+    warmup    = "45s"
+  }
+
+  migrations {
+    command = ["flyway", "-connectRetries=10", "migrate"]
+    secret  = "order-db-credentials"
+  }
+
+  notify = ["payments-oncall"]
+}

@@ -1,0 +1,57 @@
+# The shop platform: one AWS account, a shared non-prod EKS cluster and a prod cluster.
+platform {
+  name            = "shop"
+  aws_account_id  = "123456789012"
+  region          = "eu-west-1"
+  github_org      = "acme"
+  ecr_keep_images = 50
+  prometheus      = "http://prometheus.monitoring.svc.cluster.local:9090"
+}
+
+cluster "nonprod" {
+  eks_name     = "shop-nonprod"
+  kube_context = "shop-nonprod"
+}
+
+cluster "prod" {
+  eks_name     = "shop-prod"
+  kube_context = "shop-prod"
+  oidc_issuer  = "oidc.eks.eu-west-1.amazonaws.com/id/5C3D8E2A9B7F41E6A0D2C4B1F8E7A6D5"
+}
+
+# Declaration order is promotion order: dev → staging → prod.
+environment "dev" {
+  cluster   = "nonprod"
+  namespace = "shop-dev"
+  strategy  = "canary"
+}
+
+environment "staging" {
+  cluster   = "nonprod"
+  namespace = "shop-staging"
+  strategy  = "blue_green"
+}
+
+environment "prod" {
+  cluster   = "prod"
+  namespace = "shop"
+  strategy  = "canary"
+  approval  = true
+}
+
+notification "payments-oncall" {
+  slack  = "#payments-oncall"
+  email  = ["payments-oncall@acme.example"]
+  events = ["rollout-aborted", "analysis-run-failed", "analysis-run-error", "rollout-completed"]
+}
+
+notification "storefront" {
+  slack  = "#storefront-deploys"
+  events = ["rollout-aborted", "rollout-completed"]
+}
+
+notification "platform-alerts" {
+  webhook = "$platform-webhook-url"
+  https   = ["https://alerts.acme.example/sns"]
+  events  = ["rollout-aborted", "analysis-run-failed"]
+}

@@ -1,0 +1,110 @@
+# What shoppers see: tier 2, autoscaled where traffic is spiky.
+service "cart" {
+  use       = "standard"
+  repo      = "acme/cart"
+  team      = "storefront"
+  port      = 8080
+  replicas  = { dev = 1, staging = 2, prod = 6 }
+  image_tag = { default = "1.31.0" }
+
+  probes {
+    readiness = "/healthz/ready"
+    liveness  = "/healthz/live"
+  }
+
+  notify = ["storefront"]
+}
+
+service "catalog" {
+  use       = "standard"
+  repo      = "acme/catalog"
+  team      = "storefront"
+  port      = 8080
+  replicas  = { dev = 1, staging = 2, prod = 6 }
+  image_tag = { default = "4.0.3" }
+
+  probes {
+    readiness = "/healthz/ready"
+  }
+
+  resources {
+    cpu    = "500m"
+    memory = "768Mi"
+  }
+
+  notify = ["storefront"]
+}
+
+service "search" {
+  use       = "standard"
+  repo      = "acme/search"
+  team      = "storefront"
+  port      = 9200
+  replicas  = { dev = 1, staging = 2, prod = 4 }
+  image_tag = { default = "0.18.2" }
+
+  probes {
+    readiness = "/ready"
+    liveness  = "/live"
+    warmup    = "30s"
+  }
+
+  hpa {
+    cpu_target   = 65
+    max_replicas = { default = 4, prod = 24 }
+  }
+
+  notify = ["storefront"]
+}
+
+service "inventory" {
+  use       = "standard"
+  repo      = "acme/inventory"
+  team      = "fulfilment"
+  port      = 8080
+  replicas  = { dev = 1, staging = 2, prod = 4 }
+  image_tag = { default = "7.2.0" }
+
+  probes {
+    readiness = "/health/ready"
+    liveness  = "/health/live"
+  }
+
+  migrations {
+    command = ["./bin/migrate", "up"]
+    secret  = "inventory-db-credentials"
+  }
+
+  notify = ["storefront"]
+}
+
+service "shipping" {
+  use       = "standard"
+  repo      = "acme/shipping"
+  team      = "fulfilment"
+  port      = 8080
+  replicas  = { dev = 1, staging = 2, prod = 3 }
+  image_tag = { default = "2.6.1" }
+
+  probes {
+    readiness = "/health/ready"
+  }
+
+  aws_policies = ["arn:aws:iam::123456789012:policy/shop-shipping-labels-s3"]
+}
+
+service "notification" {
+  use         = "internal"
+  repo        = "acme/notification-service"
+  team        = "platform"
+  port        = 8080
+  replicas    = { dev = 1, staging = 1, prod = 3 }
+  image_tag   = { default = "1.4.0" }
+  environments = ["dev", "staging", "prod"]
+
+  probes {
+    readiness = "/ready"
+  }
+
+  notify = ["platform-alerts"]
+}

@@ -1,0 +1,30 @@
+# Tier 2: customer-facing services that can degrade briefly without losing money.
+profile "standard" {
+  tier = 2
+
+  resources {
+    cpu    = "250m"
+    memory = "256Mi"
+  }
+
+  canary {
+    steps              = [10, 50, 100]
+    pauses             = ["3m", "5m"]
+    analysis_from_step = 1
+  }
+
+  blue_green {
+    scale_down_delay = "2m"
+  }
+
+  slo {
+    max_error_rate = "2%"
+    p99_latency    = "800ms"
+    interval       = "1m"
+    failure_limit  = 2
+  }
+
+  pdb {
+    min_available = "50%"
+  }
+}

@@ -1,0 +1,348 @@
+//! Decodes the merged top-level tree into the model: platform, clusters, environments and
+//! notification routes here; services in `service.rs`. Every problem is collected.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::decode::{closest, Fields, Spanned};
+use super::model::{Cluster, Environment, Model, NotificationRoute, NotifyEvent, Platform, StrategyKind};
+use super::names::{is_dns_label, to_dns_label};
+use super::problem::{Problem, Problems};
+use super::profiles::ProfileSet;
+use super::service::decode_service;
+use super::tree::{Entry, Node};
+
+pub const DEFAULT_PROMETHEUS: &str = "http://prometheus.monitoring.svc.cluster.local:9090";
+/// Catalog names prefix IAM role names (64 characters at most), so they stay short.
+const CATALOG_NAME_MAX: usize = 20;
+
+/// Everything decoded before services, which service decoding checks references against.
+pub struct Context<'a> {
+    pub platform: &'a Platform,
+    pub environments: &'a [Environment],
+    pub notifications: &'a [NotificationRoute],
+    pub profiles: &'a ProfileSet,
+}
+
+pub fn build(root: &Node, profiles: &ProfileSet, source: PathBuf, problems: &mut Problems) -> Option<Model> {
+    let mut top = Fields::of(root, "the catalog", problems)?;
+    let platform_node = top.node("platform");
+    let clusters_node = top.node("clusters");
+    let environments_node = top.node("environments");
+    let notifications_node = top.node("notifications");
+    // Profiles were collected by the loader; asking marks the key as known.
+    let _ = top.node("profiles");
+    let services_node = top.node("services");
+    let top_span = top.span.clone();
+    top.finish(problems);
+
+    let platform = match platform_node {
+        Some(node) => decode_platform(node, problems),
+        None => {
+            problems.push(
+                Problem::new("catalog::missing-field", &top_span, "the catalog has no `platform` block")
+                    .label("catalog starts here")
+                    .help("add `platform { name = \"shop\" aws_account_id = \"123456789012\" region = \"eu-west-1\" github_org = \"acme\" }`"),
+            );
+            None
+        }
+    };
+
+    let clusters: Vec<Cluster> = named_blocks(clusters_node, "cluster", problems)
+        .into_iter()
+        .filter_map(|(name, node)| decode_cluster(name, node, platform.as_ref(), problems))
+        .collect();
+    let environments: Vec<Environment> = named_blocks(environments_node, "environment", problems)
+        .into_iter()
+        .filter_map(|(name, node)| decode_environment(name, node, platform.as_ref(), &clusters, problems))
+        .collect();
+    check_unique_namespaces(&environments, environments_node, problems);
+    if environments_node.is_none() {
+        problems.push(
+            Problem::new("catalog::missing-field", &top_span, "the catalog declares no environments")
+                .help("add at least one `environment \"dev\" { cluster = \"…\" }` block"),
+        );
+    }
+    let notifications: Vec<NotificationRoute> = named_blocks(notifications_node, "notification", problems)
+        .into_iter()
+        .filter_map(|(name, node)| decode_notification(name, node, problems))
+        .collect();
+
+    let platform = platform?;
+    let context = Context { platform: &platform, environments: &environments, notifications: &notifications, profiles };
+    let services = named_blocks(services_node, "service", problems)
+        .into_iter()
+        .filter_map(|(name, node)| decode_service(name, node, &context, problems))
+        .collect();
+
+    Some(Model { platform, clusters, environments, notifications, services, root: source })
+}
+
+/// The `name → block` entries of a labelled group, with each name checked as a DNS label.
+pub fn named_blocks<'a>(group: Option<&'a Node>, kind: &str, problems: &mut Problems) -> Vec<(Spanned<String>, &'a Node)> {
+    let Some(group) = group else { return Vec::new() };
+    let Some(entries) = group.entries() else {
+        problems.push(
+            Problem::new("catalog::wrong-type", &group.span, format!("`{kind}` entries must be named blocks"))
+                .help(format!("write `{kind} \"name\" {{ … }}` (HCL) or a map of name → settings (YAML)")),
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, Entry { key, key_span, node }) in entries.iter().enumerate() {
+        if let Some(first) = entries[..i].iter().find(|e| &e.key == key) {
+            problems.push(
+                Problem::new("catalog::duplicate-name", key_span, format!("{kind} `{key}` is declared twice"))
+                    .label("second declaration")
+                    .help(format!("rename or remove one; the first is at {}", first.key_span.location())),
+            );
+            continue;
+        }
+        if !is_dns_label(key) {
+            problems.push(
+                Problem::new("catalog::invalid-name", key_span, format!("{kind} name `{key}` is not a valid DNS-1123 label"))
+                    .label("not a DNS label")
+                    .help(format!(
+                        "use lower-case letters, digits and `-`, starting and ending with a letter or digit, at most 63 characters: `{}`",
+                        to_dns_label(key)
+                    )),
+            );
+            continue;
+        }
+        out.push((Spanned::new(key.clone(), key_span.clone()), node));
+    }
+    out
+}
+
+fn decode_platform(node: &Node, problems: &mut Problems) -> Option<Platform> {
+    let mut f = Fields::of(node, "the `platform` block", problems)?;
+    let name = f.required_string("name", "name = \"shop\"", problems);
+    if let Some(name) = &name {
+        if !is_dns_label(&name.value) || name.value.len() > CATALOG_NAME_MAX {
+            problems.push(
+                Problem::new("catalog::invalid-name", &name.span, format!("catalog name `{}` must be a DNS label of at most {CATALOG_NAME_MAX} characters", name.value))
+                    .label("invalid catalog name")
+                    .help(format!("it prefixes IAM role names (64 characters at most); try `{}`", to_dns_label(&name.value).chars().take(CATALOG_NAME_MAX).collect::<String>())),
+            );
+        }
+    }
+    let account = f.required_string("aws_account_id", "aws_account_id = \"123456789012\"", problems);
+    if let Some(account) = &account {
+        if account.value.len() != 12 || !account.value.chars().all(|c| c.is_ascii_digit()) {
+            problems.push(
+                Problem::new("catalog::malformed-value", &account.span, format!("`{}` is not an AWS account id", account.value))
+                    .label("expected 12 digits")
+                    .help("write the 12-digit account id as a quoted string, e.g. \"123456789012\""),
+            );
+        }
+    }
+    let region = f.required_string("region", "region = \"eu-west-1\"", problems);
+    if let Some(region) = &region {
+        check_region(region, problems);
+    }
+    let github_org = f.required_string("github_org", "github_org = \"acme\"", problems);
+    let keep = positive_int(&mut f, "ecr_keep_images", 30, problems);
+    let untagged = positive_int(&mut f, "ecr_untagged_days", 7, problems);
+    let prometheus = f.string("prometheus", problems).map(|s| s.value).unwrap_or_else(|| DEFAULT_PROMETHEUS.to_string());
+    f.finish(problems);
+    Some(Platform {
+        name: name?.value,
+        aws_account_id: account?.value,
+        region: region?.value,
+        github_org: github_org?.value,
+        ecr_keep_images: keep,
+        ecr_untagged_days: untagged,
+        prometheus,
+    })
+}
+
+/// An optional whole-number field that must be ≥ 1, or its default.
+pub fn positive_int(f: &mut Fields, name: &'static str, default: u32, problems: &mut Problems) -> u32 {
+    match f.int(name, problems) {
+        Some(v) if v.value >= 1 && v.value <= u32::MAX as i64 => v.value as u32,
+        Some(v) => {
+            problems.push(
+                Problem::new("catalog::out-of-range", &v.span, format!("`{name}` must be at least 1, found {}", v.value))
+                    .label("too small")
+                    .help(format!("set `{name}` to 1 or more (default {default})")),
+            );
+            default
+        }
+        None => default,
+    }
+}
+
+fn check_region(region: &Spanned<String>, problems: &mut Problems) {
+    let parts: Vec<&str> = region.value.split('-').collect();
+    let valid = parts.len() >= 3
+        && parts[0].len() == 2
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
+    if !valid {
+        problems.push(
+            Problem::new("catalog::malformed-value", &region.span, format!("`{}` is not an AWS region", region.value))
+                .label("expected a region code")
+                .help("write a region code such as \"eu-west-1\" or \"us-east-2\""),
+        );
+    }
+}
+
+fn decode_cluster(name: Spanned<String>, node: &Node, platform: Option<&Platform>, problems: &mut Problems) -> Option<Cluster> {
+    let mut f = Fields::of(node, format!("cluster \"{}\"", name.value), problems)?;
+    let eks_name = f.string("eks_name", problems).map(|s| s.value).unwrap_or_else(|| name.value.clone());
+    let region = match f.string("region", problems) {
+        Some(region) => {
+            check_region(&region, problems);
+            Some(region.value)
+        }
+        None => platform.map(|p| p.region.clone()),
+    };
+    let oidc_issuer = f.string("oidc_issuer", problems).map(|s| {
+        s.value.trim_start_matches("https://").trim_end_matches('/').to_string()
+    });
+    let kube_context = f.string("kube_context", problems).map(|s| s.value);
+    f.finish(problems);
+    Some(Cluster { name: name.value, eks_name, region: region?, oidc_issuer, kube_context })
+}
+
+fn decode_environment(
+    name: Spanned<String>,
+    node: &Node,
+    platform: Option<&Platform>,
+    clusters: &[Cluster],
+    problems: &mut Problems,
+) -> Option<Environment> {
+    let context = format!("environment \"{}\"", name.value);
+    let mut f = Fields::of(node, context.clone(), problems)?;
+    let cluster = f.required_string("cluster", "cluster = \"nonprod\"", problems);
+    if let Some(cluster) = &cluster {
+        if !clusters.iter().any(|c| c.name == cluster.value) {
+            let known: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
+            problems.push(unknown_reference("catalog::unknown-cluster", "cluster", cluster, &known, "cluster \"NAME\" { eks_name = \"…\" }"));
+        }
+    }
+    let namespace = match f.string("namespace", problems) {
+        Some(ns) if is_dns_label(&ns.value) => Some(ns.value),
+        Some(ns) => {
+            problems.push(
+                Problem::new("catalog::invalid-name", &ns.span, format!("namespace `{}` is not a valid DNS-1123 label", ns.value))
+                    .label("invalid namespace")
+                    .help(format!("try `{}`", to_dns_label(&ns.value))),
+            );
+            None
+        }
+        None => platform.map(|p| format!("{}-{}", p.name, name.value)),
+    };
+    let strategy = f
+        .parsed("strategy", problems, StrategyKind::parse, "use \"canary\" or \"blue_green\"")
+        .map(|s| s.value)
+        .unwrap_or(StrategyKind::Canary);
+    let approval = f.boolean("approval", problems).map(|b| b.value).unwrap_or(false);
+    let aws_endpoint = f.string("aws_endpoint", problems).map(|s| s.value);
+    f.finish(problems);
+    Some(Environment { name: name.value, cluster: cluster?.value, namespace: namespace?, strategy, approval, aws_endpoint })
+}
+
+/// Two environments on one cluster must not share a namespace: their objects would collide.
+fn check_unique_namespaces(environments: &[Environment], group: Option<&Node>, problems: &mut Problems) {
+    let mut seen: BTreeMap<(&str, &str), &str> = BTreeMap::new();
+    for env in environments {
+        if let Some(other) = seen.insert((&env.cluster, &env.namespace), &env.name) {
+            let span = group
+                .and_then(|g| g.entries())
+                .and_then(|entries| entries.iter().find(|e| e.key == env.name))
+                .map(|e| e.key_span.clone());
+            if let Some(span) = span {
+                problems.push(
+                    Problem::new("catalog::namespace-clash", &span, format!(
+                        "environments `{other}` and `{}` both use namespace `{}` on cluster `{}`",
+                        env.name, env.namespace, env.cluster
+                    ))
+                    .help("give one of them its own `namespace`"),
+                );
+            }
+        }
+    }
+}
+
+fn decode_notification(name: Spanned<String>, node: &Node, problems: &mut Problems) -> Option<NotificationRoute> {
+    let mut f = Fields::of(node, format!("notification \"{}\"", name.value), problems)?;
+    let slack = f.string("slack", problems).map(|s| s.value);
+    let webhook = f.string("webhook", problems);
+    if let Some(url) = &webhook {
+        if !(url.value.starts_with("https://") || url.value.starts_with("http://") || url.value.starts_with('$')) {
+            problems.push(
+                Problem::new("catalog::malformed-value", &url.span, format!("webhook `{}` is not a URL", url.value))
+                    .label("expected a URL")
+                    .help("write an https:// URL, or `$key` to read it from the argo-rollouts-notification-secret"),
+            );
+        }
+    }
+    let email = f.strings("email", problems).unwrap_or_default();
+    for address in &email {
+        if !address.value.contains('@') {
+            problems.push(
+                Problem::new("catalog::malformed-value", &address.span, format!("`{}` is not an email address", address.value))
+                    .help("write an address such as \"oncall@example.com\""),
+            );
+        }
+    }
+    let https = f.strings("https", problems).unwrap_or_default();
+    for url in &https {
+        if !url.value.starts_with("https://") {
+            problems.push(
+                Problem::new("catalog::malformed-value", &url.span, format!("`{}` is not an https URL", url.value))
+                    .help("SNS https subscriptions need an https:// endpoint"),
+            );
+        }
+    }
+    let events = match f.strings("events", problems) {
+        Some(list) => list
+            .iter()
+            .filter_map(|e| match NotifyEvent::parse(&e.value) {
+                Ok(event) => Some(event),
+                Err(reason) => {
+                    let names: Vec<&str> = NotifyEvent::ALL.iter().map(|e| e.name()).collect();
+                    problems.push(
+                        Problem::new("catalog::malformed-value", &e.span, reason)
+                            .label("unknown event")
+                            .help(match closest(&e.value, &names) {
+                                Some(k) => format!("did you mean `{k}`?"),
+                                None => format!("events: {}", names.join(", ")),
+                            }),
+                    );
+                    None
+                }
+            })
+            .collect(),
+        None => vec![NotifyEvent::RolloutAborted, NotifyEvent::AnalysisRunFailed, NotifyEvent::RolloutCompleted],
+    };
+    if slack.is_none() && webhook.is_none() && email.is_empty() && https.is_empty() {
+        problems.push(
+            Problem::new("catalog::empty-route", &name.span, format!("notification `{}` has nowhere to send to", name.value))
+                .label("no destination")
+                .help("set at least one of `slack`, `webhook`, `email` or `https`"),
+        );
+    }
+    f.finish(problems);
+    Some(NotificationRoute {
+        name: name.value,
+        slack,
+        webhook: webhook.map(|w| w.value),
+        email: email.into_iter().map(|e| e.value).collect(),
+        https: https.into_iter().map(|e| e.value).collect(),
+        events,
+    })
+}
+
+/// A reference to something that is not declared, with the nearest declared name as the fix.
+pub fn unknown_reference(code: &'static str, kind: &str, name: &Spanned<String>, known: &[&str], declare: &str) -> Problem {
+    let help = match closest(&name.value, known) {
+        Some(k) => format!("did you mean `{k}`?"),
+        None if known.is_empty() => format!("declare it: {declare}"),
+        None => format!("known {kind}s: {}", known.join(", ")),
+    };
+    Problem::new(code, &name.span, format!("unknown {kind} `{}`", name.value))
+        .label(format!("no such {kind}"))
+        .help(help)
+}

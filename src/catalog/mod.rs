@@ -1,0 +1,165 @@
+//! The service catalog: files on disk → one validated `Model`, or every problem found.
+//!
+//! A catalog is one `.hcl`/`.yaml` file or a directory of them. Profiles come from the built-in
+//! modules, from a `modules/` directory beside the catalog files, and from `profile` blocks.
+
+mod build;
+pub mod decode;
+mod hcl;
+pub mod model;
+pub mod names;
+pub mod problem;
+mod profiles;
+mod service;
+pub mod source;
+pub mod tree;
+pub mod values;
+mod yaml;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use model::*;
+pub use problem::{CatalogError, Problem, Problems};
+
+use profiles::{Origin, ProfileSet};
+use source::{SourceFile, Span};
+use tree::{Entry, Node, Value};
+
+/// Keys whose entries are named blocks; files contribute to them together.
+const GROUPED_KEYS: &[&str] = &["services", "environments", "notifications", "profiles", "clusters"];
+
+/// Reads, parses and validates the catalog at `path`.
+pub fn load(path: &Path) -> Result<Model, CatalogError> {
+    let (catalog_files, module_files) = discover(path)?;
+    let mut problems = Problems::default();
+
+    let mut profiles = ProfileSet::default();
+    for file in profiles::builtin_files() {
+        collect_module(&file, Origin::BuiltIn, &mut profiles, &mut problems);
+    }
+    for file in &module_files {
+        collect_module(file, Origin::Catalog, &mut profiles, &mut problems);
+    }
+
+    let mut roots = Vec::new();
+    for file in &catalog_files {
+        if let Some(root) = parse_file(file, &mut problems) {
+            roots.push(root);
+        }
+    }
+    let root = merge_roots(&roots, catalog_files.first());
+    if let Some(group) = root.entries().and_then(|e| e.iter().find(|e| e.key == "profiles")) {
+        add_profiles(&group.node, Origin::Catalog, &mut profiles, &mut problems);
+    }
+
+    let model = build::build(&root, &profiles, path.to_path_buf(), &mut problems);
+    match model {
+        Some(model) if problems.is_empty() => Ok(model),
+        _ => Err(CatalogError::Invalid(problems.into_sorted())),
+    }
+}
+
+/// Catalog files and module files under `path`, in a stable (sorted) order.
+fn discover(path: &Path) -> Result<(Vec<Arc<SourceFile>>, Vec<Arc<SourceFile>>), CatalogError> {
+    let unreadable = |p: &Path, e: std::io::Error| CatalogError::Unreadable { path: p.display().to_string(), reason: e.to_string() };
+    let (catalog_paths, modules_dir) = if path.is_dir() {
+        (catalog_files_in(path).map_err(|e| unreadable(path, e))?, path.join("modules"))
+    } else if path.exists() {
+        let beside = path.parent().unwrap_or(Path::new(".")).join("modules");
+        (vec![path.to_path_buf()], beside)
+    } else {
+        return Err(CatalogError::Unreadable {
+            path: path.display().to_string(),
+            reason: "no such file or directory (pass the catalog with -c/--catalog)".into(),
+        });
+    };
+    if catalog_paths.is_empty() {
+        return Err(CatalogError::Unreadable { path: path.display().to_string(), reason: "the directory holds no .hcl, .yaml or .yml files".into() });
+    }
+    let module_paths = if modules_dir.is_dir() { catalog_files_in(&modules_dir).map_err(|e| unreadable(&modules_dir, e))? } else { Vec::new() };
+    let read = |paths: Vec<PathBuf>| -> Result<Vec<Arc<SourceFile>>, CatalogError> {
+        paths
+            .into_iter()
+            .map(|p| {
+                let text = std::fs::read_to_string(&p).map_err(|e| unreadable(&p, e))?;
+                Ok(SourceFile::new(p, text))
+            })
+            .collect()
+    };
+    Ok((read(catalog_paths)?, read(module_paths)?))
+}
+
+fn catalog_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("hcl" | "yaml" | "yml")))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn parse_file(file: &Arc<SourceFile>, problems: &mut Problems) -> Option<Node> {
+    match file.path.extension().and_then(|e| e.to_str()) {
+        Some("yaml" | "yml") => yaml::parse(file, problems),
+        _ => hcl::parse(file, problems),
+    }
+}
+
+/// A module file may only declare profiles.
+fn collect_module(file: &Arc<SourceFile>, origin: Origin, profiles: &mut ProfileSet, problems: &mut Problems) {
+    let Some(root) = parse_file(file, problems) else { return };
+    let Some(entries) = root.entries() else { return };
+    for entry in entries {
+        if entry.key == "profiles" {
+            add_profiles(&entry.node, origin, profiles, problems);
+        } else {
+            problems.push(
+                Problem::new("catalog::module-content", &entry.key_span, format!("`{}` in a modules/ file", entry.key))
+                    .label("only profiles belong here")
+                    .help("modules/ files hold `profile \"NAME\" { … }` blocks; move this into the catalog"),
+            );
+        }
+    }
+}
+
+fn add_profiles(group: &Node, origin: Origin, profiles: &mut ProfileSet, problems: &mut Problems) {
+    for (name, node) in build::named_blocks(Some(group), "profile", problems) {
+        if let Some(entries) = node.entries() {
+            if let Some(nested) = entries.iter().find(|e| e.key == "use") {
+                problems.push(
+                    Problem::new("catalog::profile-chain", &nested.key_span, format!("profile `{}` uses another profile", name.value))
+                        .help("profiles do not stack; copy the settings you need into this profile"),
+                );
+            }
+        }
+        if let Err(first) = profiles.insert(name.value.clone(), node.clone(), origin) {
+            problems.push(
+                Problem::new("catalog::duplicate-name", &name.span, format!("profile `{}` is declared twice", name.value))
+                    .help(format!("rename or remove one; the other is at {}", first.span.location())),
+            );
+        }
+    }
+}
+
+/// Joins the files of a directory catalog into one tree: named groups are concatenated, other
+/// keys are kept side by side so a second `platform` is reported as a duplicate.
+fn merge_roots(roots: &[Node], first_file: Option<&Arc<SourceFile>>) -> Node {
+    let span = match first_file {
+        Some(file) => Span::new(file, 0..0),
+        None => Span::new(&SourceFile::new("<empty>", ""), 0..0),
+    };
+    let mut entries: Vec<Entry> = Vec::new();
+    for root in roots {
+        let Some(root_entries) = root.entries() else { continue };
+        for entry in root_entries {
+            let grouped = GROUPED_KEYS.contains(&entry.key.as_str());
+            let existing = entries.iter_mut().find(|e| e.key == entry.key);
+            match (grouped, existing, &entry.node.value) {
+                (true, Some(Entry { node: Node { value: Value::Map(group), .. }, .. }), Value::Map(more)) => group.extend(more.iter().cloned()),
+                _ => entries.push(entry.clone()),
+            }
+        }
+    }
+    Node { span, value: Value::Map(entries) }
+}

@@ -1,0 +1,302 @@
+//! The validated catalog: plain data with every default applied and every reference resolved.
+//! Render reads only this; it never sees syntax, spans or profiles.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::values::{Duration, Percent};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Model {
+    pub platform: Platform,
+    pub clusters: Vec<Cluster>,
+    /// In declaration order, which is also promotion order (dev → staging → prod).
+    pub environments: Vec<Environment>,
+    pub notifications: Vec<NotificationRoute>,
+    pub services: Vec<Service>,
+    /// Where the catalog was read from (a file or a directory).
+    #[serde(skip)]
+    pub root: PathBuf,
+}
+
+impl Model {
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.environments.iter().find(|e| e.name == name)
+    }
+
+    pub fn cluster(&self, name: &str) -> Option<&Cluster> {
+        self.clusters.iter().find(|c| c.name == name)
+    }
+
+    pub fn notification(&self, name: &str) -> Option<&NotificationRoute> {
+        self.notifications.iter().find(|n| n.name == name)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Platform {
+    /// The catalog's name: prefix of AWS names and the `glidepath.dev/catalog` label.
+    pub name: String,
+    pub aws_account_id: String,
+    pub region: String,
+    pub github_org: String,
+    /// How many tagged images each ECR repository keeps.
+    pub ecr_keep_images: u32,
+    /// Days after which untagged ECR images expire.
+    pub ecr_untagged_days: u32,
+    /// Default Prometheus address for analysis, overridable per service.
+    pub prometheus: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Cluster {
+    pub name: String,
+    /// The EKS cluster's name in AWS.
+    pub eks_name: String,
+    pub region: String,
+    /// The cluster's OIDC issuer host/path (without https://); read from EKS at plan time when unset.
+    pub oidc_issuer: Option<String>,
+    pub kube_context: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Environment {
+    pub name: String,
+    pub cluster: String,
+    pub namespace: String,
+    /// Default delivery strategy of services here.
+    pub strategy: StrategyKind,
+    /// Whether promotion into this environment needs a person's approval.
+    pub approval: bool,
+    /// AWS endpoint override (an emulator in tests), else the standard endpoint.
+    pub aws_endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StrategyKind {
+    Canary,
+    BlueGreen,
+}
+
+impl StrategyKind {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "canary" => Ok(StrategyKind::Canary),
+            "blue_green" | "blue-green" | "bluegreen" => Ok(StrategyKind::BlueGreen),
+            other => Err(format!("`{other}` is not a strategy")),
+        }
+    }
+}
+
+/// Rollout events a route can be told about; each is an Argo Rollouts notification trigger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotifyEvent {
+    RolloutAborted,
+    AnalysisRunFailed,
+    AnalysisRunError,
+    RolloutCompleted,
+    RolloutPaused,
+    RolloutStepCompleted,
+    RolloutUpdated,
+}
+
+impl NotifyEvent {
+    pub const ALL: [NotifyEvent; 7] = [
+        NotifyEvent::RolloutAborted,
+        NotifyEvent::AnalysisRunFailed,
+        NotifyEvent::AnalysisRunError,
+        NotifyEvent::RolloutCompleted,
+        NotifyEvent::RolloutPaused,
+        NotifyEvent::RolloutStepCompleted,
+        NotifyEvent::RolloutUpdated,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            NotifyEvent::RolloutAborted => "rollout-aborted",
+            NotifyEvent::AnalysisRunFailed => "analysis-run-failed",
+            NotifyEvent::AnalysisRunError => "analysis-run-error",
+            NotifyEvent::RolloutCompleted => "rollout-completed",
+            NotifyEvent::RolloutPaused => "rollout-paused",
+            NotifyEvent::RolloutStepCompleted => "rollout-step-completed",
+            NotifyEvent::RolloutUpdated => "rollout-updated",
+        }
+    }
+
+    /// The Argo Rollouts trigger that fires for this event.
+    pub fn trigger(self) -> String {
+        format!("on-{}", self.name())
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let wanted = text.strip_prefix("on-").unwrap_or(text);
+        NotifyEvent::ALL
+            .into_iter()
+            .find(|e| e.name() == wanted)
+            .ok_or_else(|| format!("`{text}` is not a rollout event"))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NotificationRoute {
+    pub name: String,
+    /// Slack channel, e.g. `#payments-oncall` (token from the notification secret).
+    pub slack: Option<String>,
+    /// Webhook URL; `$key` references a key of the notification secret instead of a literal.
+    pub webhook: Option<String>,
+    /// SNS email subscribers.
+    pub email: Vec<String>,
+    /// SNS https subscribers.
+    pub https: Vec<String>,
+    pub events: Vec<NotifyEvent>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GitRepo {
+    pub owner: String,
+    pub name: String,
+}
+
+impl GitRepo {
+    pub fn full_name(&self) -> String {
+        format!("{}/{}", self.owner, self.name)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Service {
+    pub name: String,
+    pub profile: Option<String>,
+    pub repo: GitRepo,
+    pub team: String,
+    /// 1 = business critical … 3 = best effort.
+    pub tier: u8,
+    pub ecr_repository: String,
+    pub port: u16,
+    /// Environments the service is deployed to, in promotion order.
+    pub environments: Vec<String>,
+    pub per_env: BTreeMap<String, ServiceEnv>,
+    pub resources: Resources,
+    pub probes: Probes,
+    pub migrations: Option<Migrations>,
+    pub canary: Canary,
+    pub blue_green: BlueGreen,
+    pub slo: Slo,
+    pub pdb: Pdb,
+    pub hpa: Option<Hpa>,
+    pub notify: Vec<String>,
+    /// Plain (non-secret) container environment variables, sorted by name.
+    pub env_vars: BTreeMap<String, String>,
+    pub ci: Ci,
+    /// Managed policy ARNs attached to the service's IRSA role.
+    pub aws_policies: Vec<String>,
+}
+
+/// What differs per environment for one service.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceEnv {
+    pub replicas: u32,
+    pub image_tag: String,
+    pub strategy: StrategyKind,
+    /// Upper bound for the HPA in this environment, when autoscaling.
+    pub max_replicas: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Resources {
+    pub cpu: String,
+    pub memory: String,
+    pub cpu_limit: Option<String>,
+    pub memory_limit: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Probes {
+    pub readiness: String,
+    pub liveness: Option<String>,
+    pub port: u16,
+    /// How long the app may take to start before liveness counts (a startup probe covers it).
+    pub warmup: Duration,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Migrations {
+    pub command: Vec<String>,
+    /// Secret whose keys become the migration container's environment.
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Canary {
+    /// Traffic weights in percent, strictly increasing, ending at 100.
+    pub steps: Vec<u32>,
+    /// One pause after each step but the last.
+    pub pauses: Vec<Pause>,
+    /// 1-based position in `steps` from which background analysis runs.
+    pub analysis_from_step: usize,
+    pub max_surge: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pause {
+    For(Duration),
+    /// Waits for a person to promote.
+    Manual,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BlueGreen {
+    /// None: promote automatically unless the environment requires approval.
+    pub auto_promote: Option<bool>,
+    pub scale_down_delay: Duration,
+    pub smoke_test: Option<SmokeTest>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SmokeTest {
+    /// Path requested on the preview service before promotion.
+    pub path: String,
+    pub image: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Slo {
+    pub max_error_rate: Percent,
+    pub p99_latency: Duration,
+    pub prometheus: String,
+    pub interval: Duration,
+    /// Measurements per analysis run; unset = until the rollout completes (canary background analysis).
+    pub count: Option<u32>,
+    pub failure_limit: u32,
+    pub initial_delay: Option<Duration>,
+    /// Counter with `service`, `namespace`, `status` and `rollouts_pod_template_hash` labels.
+    pub request_metric: String,
+    /// Histogram (`_bucket`) with the same labels.
+    pub latency_metric: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pdb {
+    MinAvailable(String),
+    MaxUnavailable(String),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Hpa {
+    pub cpu_target: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ci {
+    /// Workflows on this branch may assume the CI role.
+    Branch(String),
+    /// Jobs running in a GitHub environment named like the glidepath environment may.
+    Environment,
+}

@@ -1,0 +1,803 @@
+//! Decodes one `service` block (merged over its profile) into the model, checking every field.
+
+use std::collections::BTreeMap;
+
+use super::build::{positive_int, unknown_reference, Context, DEFAULT_PROMETHEUS};
+use super::decode::{closest, expect_int, expect_string, Fields, Spanned};
+use super::model::{
+    BlueGreen, Canary, Ci, GitRepo, Hpa, Migrations, Pause, Pdb, Probes, Resources, Service, ServiceEnv, Slo,
+    SmokeTest, StrategyKind,
+};
+use super::names::{self, is_dns_label, is_ecr_repository_name, IAM_ROLE_NAME_MAX};
+use super::problem::{Problem, Problems};
+use super::tree::{Node, Value};
+use super::values::{parse_quantity, Duration, Percent, QuantityKind};
+
+pub const DEFAULT_SMOKE_IMAGE: &str = "curlimages/curl:8.10.1";
+
+pub fn decode_service(name: Spanned<String>, node: &Node, ctx: &Context, problems: &mut Problems) -> Option<Service> {
+    let context = format!("service \"{}\"", name.value);
+    let (profile, merged) = apply_profile(&name, node, ctx, problems);
+    let node = merged.as_ref().unwrap_or(node);
+    let mut f = Fields::of(node, context.clone(), problems)?;
+    let _ = f.node("use");
+
+    check_derived_names(&name, ctx, problems);
+    let repo = f.required_string("repo", &format!("repo = \"{}/{}\"", ctx.platform.github_org, name.value), problems);
+    let repo = repo.and_then(|r| parse_repo(&r, &ctx.platform.github_org, problems));
+    let team = f.required_string("team", "team = \"payments\"", problems);
+    let tier = match f.int("tier", problems) {
+        Some(t) if (1..=3).contains(&t.value) => t.value as u8,
+        Some(t) => {
+            problems.push(
+                Problem::new("catalog::out-of-range", &t.span, format!("tier {} does not exist", t.value))
+                    .help("tiers are 1 (business critical), 2 (important) and 3 (best effort)"),
+            );
+            3
+        }
+        None => 3,
+    };
+    let ecr_repository = match f.string("ecr_repository", problems) {
+        Some(repo) if is_ecr_repository_name(&repo.value) => Some(repo.value),
+        Some(repo) => {
+            problems.push(
+                Problem::new("catalog::invalid-ecr-name", &repo.span, format!("`{}` is not a valid ECR repository name", repo.value))
+                    .label("invalid ECR name")
+                    .help("use 2–256 lower-case letters, digits and `.`, `_`, `-` between them, with `/` between path components, e.g. \"shop/payment-service\""),
+            );
+            None
+        }
+        None => Some(format!("{}/{}", ctx.platform.name, name.value)),
+    };
+    let port = f.int("port", problems).and_then(|p| port_number(&p, "port", problems));
+    if port.is_none() && !problems.iter().any(|p| p.span.start == f.span.start && p.message.contains("`port`")) {
+        f.missing("port", "port = 8080", problems);
+    }
+
+    let environments = decode_environment_list(&mut f, ctx, problems);
+    let per_env = decode_per_env(&mut f, &context, ctx, &environments, problems);
+    let resources = decode_resources(&mut f, &context, problems);
+    let probes = decode_probes(&mut f, &context, &name, port, problems);
+    let migrations = f.node("migrations").and_then(|n| decode_migrations(n, &context, problems));
+    let canary = decode_canary(f.node("canary"), &context, problems);
+    let blue_green = decode_blue_green(f.node("blue_green"), &context, probes.as_ref(), problems);
+    let slo = decode_slo(f.node("slo"), &context, ctx, problems);
+    let pdb = decode_pdb(f.node("pdb"), &context, problems);
+    let hpa = decode_hpa(f.node("hpa"), &context, problems);
+    let notify = decode_notify(&mut f, ctx, problems);
+    let env_vars = decode_env_vars(f.node("env"), &context, problems);
+    let ci = decode_ci(f.node("ci"), &context, problems);
+    let aws_policies = decode_policies(&mut f, problems);
+    f.finish(problems);
+
+    let mut per_env = per_env?;
+    if let Some(hpa_node) = &hpa {
+        apply_hpa_bounds(hpa_node, &mut per_env, &context, problems);
+    }
+    Some(Service {
+        name: name.value,
+        profile,
+        repo: repo?,
+        team: team?.value,
+        tier,
+        ecr_repository: ecr_repository?,
+        port: port?,
+        environments,
+        per_env,
+        resources: resources?,
+        probes: probes?,
+        migrations,
+        canary: canary?,
+        blue_green: blue_green?,
+        slo: slo?,
+        pdb: pdb?,
+        hpa: hpa.map(|h| Hpa { cpu_target: h.cpu_target }),
+        notify,
+        env_vars: env_vars?,
+        ci: ci?,
+        aws_policies,
+    })
+}
+
+/// Merges the service over the profile it names. Returns the profile name and the merged tree.
+fn apply_profile(name: &Spanned<String>, node: &Node, ctx: &Context, problems: &mut Problems) -> (Option<String>, Option<Node>) {
+    let Some(entries) = node.entries() else { return (None, None) };
+    let Some(use_entry) = entries.iter().rev().find(|e| e.key == "use") else { return (None, None) };
+    let Some(profile) = expect_string(&use_entry.node, &format!("`use` in service \"{}\"", name.value), problems) else {
+        return (None, None);
+    };
+    match ctx.profiles.get(&profile.value) {
+        Some(base) => (Some(profile.value), Some(base.merged_with(node))),
+        None => {
+            let known = ctx.profiles.names();
+            problems.push(unknown_reference(
+                "catalog::unknown-profile",
+                "profile",
+                &profile,
+                &known,
+                "profile \"NAME\" { … } in modules/NAME.hcl",
+            ));
+            (None, None)
+        }
+    }
+}
+
+/// Names derived from the service must fit AWS and Kubernetes limits.
+fn check_derived_names(name: &Spanned<String>, ctx: &Context, problems: &mut Problems) {
+    if !name.value.starts_with(|c: char| c.is_ascii_lowercase()) {
+        problems.push(
+            Problem::new("catalog::invalid-name", &name.span, format!("service name `{}` must start with a letter", name.value))
+                .help("Kubernetes Service names are DNS-1035 labels; prefix it with a word, e.g. `svc-…`"),
+        );
+    }
+    let mut longest = names::ci_role(ctx.platform, &name.value);
+    for env in ctx.environments {
+        let irsa = names::irsa_role(ctx.platform, &env.name, &name.value);
+        if irsa.len() > longest.len() {
+            longest = irsa;
+        }
+    }
+    if longest.len() > IAM_ROLE_NAME_MAX {
+        problems.push(
+            Problem::new("catalog::name-too-long", &name.span, format!(
+                "service name `{}` makes IAM role name `{longest}` ({} characters; AWS allows {IAM_ROLE_NAME_MAX})",
+                name.value,
+                longest.len()
+            ))
+            .help("shorten the service, environment or catalog name"),
+        );
+    }
+    let preview = names::preview_service(&name.value);
+    if preview.len() > names::DNS_LABEL_MAX {
+        problems.push(
+            Problem::new("catalog::name-too-long", &name.span, format!("service name `{}` makes Kubernetes Service `{preview}` longer than 63 characters", name.value))
+                .help("shorten the service name to at most 55 characters"),
+        );
+    }
+}
+
+fn parse_repo(repo: &Spanned<String>, default_owner: &str, problems: &mut Problems) -> Option<GitRepo> {
+    let (owner, repo_name) = match repo.value.split_once('/') {
+        Some((owner, name)) => (owner.to_string(), name.to_string()),
+        None => (default_owner.to_string(), repo.value.clone()),
+    };
+    let valid_part = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if !valid_part(&owner) || !valid_part(&repo_name) || repo_name.contains('/') {
+        problems.push(
+            Problem::new("catalog::malformed-value", &repo.span, format!("`{}` is not a GitHub repository", repo.value))
+                .label("expected OWNER/NAME")
+                .help("write \"OWNER/NAME\" (or just \"NAME\" to use the platform's github_org); wildcards are not allowed"),
+        );
+        return None;
+    }
+    Some(GitRepo { owner, name: repo_name })
+}
+
+fn port_number(value: &Spanned<i64>, field: &str, problems: &mut Problems) -> Option<u16> {
+    if (1..=65535).contains(&value.value) {
+        Some(value.value as u16)
+    } else {
+        problems.push(
+            Problem::new("catalog::out-of-range", &value.span, format!("`{field}` {} is not a TCP port", value.value))
+                .help("use a port between 1 and 65535"),
+        );
+        None
+    }
+}
+
+fn decode_environment_list(f: &mut Fields, ctx: &Context, problems: &mut Problems) -> Vec<String> {
+    let all: Vec<String> = ctx.environments.iter().map(|e| e.name.clone()).collect();
+    let Some(listed) = f.strings("environments", problems) else { return all };
+    let known: Vec<&str> = all.iter().map(String::as_str).collect();
+    for env in &listed {
+        if !known.contains(&env.value.as_str()) {
+            problems.push(unknown_reference("catalog::unknown-environment", "environment", env, &known, "environment \"NAME\" { … }"));
+        }
+    }
+    // Promotion order is the catalog's environment order, whatever order the list is in.
+    all.into_iter().filter(|e| listed.iter().any(|l| &l.value == e)).collect()
+}
+
+/// A field written either once for every environment or as `{ default = …, prod = … }`.
+fn per_env_field<T: Clone>(
+    f: &mut Fields,
+    field: &'static str,
+    context: &str,
+    ctx: &Context,
+    problems: &mut Problems,
+    decode_one: impl Fn(&Node, &str, &mut Problems) -> Option<T>,
+) -> Option<BTreeMap<String, Spanned<T>>> {
+    let node = f.node(field)?;
+    let what = format!("`{field}` in {context}");
+    let mut out = BTreeMap::new();
+    match &node.value {
+        Value::Map(entries) => {
+            let known: Vec<&str> = ctx.environments.iter().map(|e| e.name.as_str()).collect();
+            let mut default = None;
+            for entry in entries {
+                let Some(value) = decode_one(&entry.node, &format!("`{field}.{}` in {context}", entry.key), problems) else { continue };
+                if entry.key == "default" {
+                    default = Some(Spanned::new(value, entry.node.span.clone()));
+                } else if known.contains(&entry.key.as_str()) {
+                    out.insert(entry.key.clone(), Spanned::new(value, entry.node.span.clone()));
+                } else {
+                    let key = Spanned::new(entry.key.clone(), entry.key_span.clone());
+                    let mut with_default = known.clone();
+                    with_default.push("default");
+                    problems.push(unknown_reference("catalog::unknown-environment", "environment", &key, &with_default, "environment \"NAME\" { … }"));
+                }
+            }
+            if let Some(default) = default {
+                for env in &known {
+                    out.entry(env.to_string()).or_insert_with(|| default.clone());
+                }
+            }
+        }
+        _ => {
+            let value = decode_one(node, &what, problems)?;
+            for env in ctx.environments {
+                out.insert(env.name.clone(), Spanned::new(value.clone(), node.span.clone()));
+            }
+        }
+    }
+    Some(out)
+}
+
+fn decode_replicas(node: &Node, what: &str, problems: &mut Problems) -> Option<u32> {
+    let value = expect_int(node, what, problems)?;
+    if value.value < 1 || value.value > 10_000 {
+        problems.push(
+            Problem::new("catalog::out-of-range", &value.span, format!("{what} is {}; a service needs at least 1 replica", value.value))
+                .label("replicas < 1")
+                .help("set replicas to 1 or more; to stop deploying somewhere, leave that environment out of `environments`"),
+        );
+        return None;
+    }
+    Some(value.value as u32)
+}
+
+fn decode_image_tag(node: &Node, what: &str, problems: &mut Problems) -> Option<String> {
+    let tag = expect_string(node, what, problems)?;
+    let valid = !tag.value.is_empty()
+        && tag.value.len() <= 128
+        && tag.value.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        && !tag.value.starts_with(['.', '-']);
+    if !valid {
+        problems.push(
+            Problem::new("catalog::malformed-value", &tag.span, format!("`{}` is not a valid image tag", tag.value))
+                .help("tags are up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`"),
+        );
+        return None;
+    }
+    if tag.value == "latest" {
+        problems.push(
+            Problem::new("catalog::mutable-tag", &tag.span, format!("{what} is `latest`"))
+                .label("mutable tag")
+                .help("ECR repositories are IMMUTABLE and rollouts need a new tag per release: use a version or commit SHA"),
+        );
+        return None;
+    }
+    Some(tag.value)
+}
+
+fn decode_strategy(node: &Node, what: &str, problems: &mut Problems) -> Option<StrategyKind> {
+    let text = expect_string(node, what, problems)?;
+    match StrategyKind::parse(&text.value) {
+        Ok(kind) => Some(kind),
+        Err(reason) => {
+            problems.push(
+                Problem::new("catalog::malformed-value", &text.span, format!("{what}: {reason}"))
+                    .help("use \"canary\" or \"blue_green\""),
+            );
+            None
+        }
+    }
+}
+
+fn decode_per_env(
+    f: &mut Fields,
+    context: &str,
+    ctx: &Context,
+    environments: &[String],
+    problems: &mut Problems,
+) -> Option<BTreeMap<String, ServiceEnv>> {
+    let replicas = per_env_field(f, "replicas", context, ctx, problems, decode_replicas).unwrap_or_default();
+    let tags = per_env_field(f, "image_tag", context, ctx, problems, decode_image_tag);
+    let strategies = per_env_field(f, "strategy", context, ctx, problems, decode_strategy).unwrap_or_default();
+    let tags_present = tags.is_some();
+    let tags = tags.unwrap_or_default();
+    let mut out = BTreeMap::new();
+    let mut complete = true;
+    for env_name in environments {
+        let Some(env) = ctx.environments.iter().find(|e| &e.name == env_name) else { continue };
+        let tag = match tags.get(env_name) {
+            Some(tag) => tag.value.clone(),
+            None => {
+                // Only report the gap when the field was written (else the missing-field problem says it).
+                if tags_present {
+                    problems.push(
+                        Problem::new("catalog::missing-field", &f.span, format!("{context} has no `image_tag` for environment `{env_name}`"))
+                            .help(format!("add `{env_name} = \"1.0.0\"` (or `default = …`) to `image_tag`")),
+                    );
+                }
+                complete = false;
+                continue;
+            }
+        };
+        out.insert(
+            env_name.clone(),
+            ServiceEnv {
+                replicas: replicas.get(env_name).map(|r| r.value).unwrap_or(2),
+                image_tag: tag,
+                strategy: strategies.get(env_name).map(|s| s.value).unwrap_or(env.strategy),
+                max_replicas: None,
+            },
+        );
+    }
+    if !tags_present {
+        f.missing("image_tag", "image_tag = { dev = \"1.4.2\", staging = \"1.4.2\", prod = \"1.4.1\" }", problems);
+    }
+    complete.then_some(out)
+}
+
+fn decode_resources(f: &mut Fields, context: &str, problems: &mut Problems) -> Option<Resources> {
+    let Some(node) = f.node("resources") else {
+        return Some(Resources { cpu: "250m".into(), memory: "256Mi".into(), cpu_limit: None, memory_limit: "256Mi".into() });
+    };
+    let mut r = Fields::of(node, format!("`resources` of {context}"), problems)?;
+    let cpu_help = "CPU is cores (\"1\", \"0.5\") or millicores (\"250m\")";
+    let mem_help = "memory uses Ki/Mi/Gi, e.g. \"512Mi\"";
+    let cpu = r.parsed("cpu", problems, |s| parse_quantity(s, QuantityKind::Cpu), cpu_help);
+    let memory = r.parsed("memory", problems, |s| parse_quantity(s, QuantityKind::Memory), mem_help);
+    let cpu_limit = r.parsed("cpu_limit", problems, |s| parse_quantity(s, QuantityKind::Cpu), cpu_help);
+    let memory_limit = r.parsed("memory_limit", problems, |s| parse_quantity(s, QuantityKind::Memory), mem_help);
+    r.finish(problems);
+    let memory = memory.map(|m| m.value).unwrap_or_else(|| "256Mi".into());
+    Some(Resources {
+        cpu: cpu.map(|c| c.value).unwrap_or_else(|| "250m".into()),
+        memory_limit: memory_limit.map(|m| m.value).unwrap_or_else(|| memory.clone()),
+        memory,
+        cpu_limit: cpu_limit.map(|c| c.value),
+    })
+}
+
+fn decode_probes(f: &mut Fields, context: &str, name: &Spanned<String>, port: Option<u16>, problems: &mut Problems) -> Option<Probes> {
+    let Some(node) = f.node("probes") else {
+        problems.push(
+            Problem::new("catalog::missing-readiness", &name.span, format!("{context} has no readiness probe"))
+                .label("no probes")
+                .help("canary and blue/green promotion only send traffic to ready pods: add `probes { readiness = \"/health/ready\" }`"),
+        );
+        return None;
+    };
+    let mut p = Fields::of(node, format!("`probes` of {context}"), problems)?;
+    let readiness = p.string("readiness", problems);
+    let liveness = p.string("liveness", problems);
+    for path in readiness.iter().chain(liveness.iter()) {
+        if !path.value.starts_with('/') {
+            problems.push(
+                Problem::new("catalog::malformed-value", &path.span, format!("probe path `{}` must start with `/`", path.value))
+                    .help(format!("write \"/{}\"", path.value)),
+            );
+        }
+    }
+    let probe_port = p.int("port", problems).and_then(|v| port_number(&v, "probes.port", problems));
+    let warmup = p.parsed("warmup", problems, Duration::parse, "write a duration such as \"20s\" or \"1m\"");
+    if readiness.is_none() {
+        problems.push(
+            Problem::new("catalog::missing-readiness", &p.span, format!("{context} has no readiness probe"))
+                .label("probes without readiness")
+                .help("canary and blue/green promotion only send traffic to ready pods: add `readiness = \"/health/ready\"`"),
+        );
+    }
+    p.finish(problems);
+    Some(Probes {
+        readiness: readiness?.value,
+        liveness: liveness.map(|l| l.value),
+        port: probe_port.or(port)?,
+        warmup: warmup.map(|w| w.value).unwrap_or(Duration::from_secs(10)),
+    })
+}
+
+fn decode_migrations(node: &Node, context: &str, problems: &mut Problems) -> Option<Migrations> {
+    let mut m = Fields::of(node, format!("`migrations` of {context}"), problems)?;
+    let command = m.strings("command", problems);
+    if command.is_none() && m.node("command").is_none() {
+        m.missing("command", "command = [\"flyway\", \"migrate\"]", problems);
+    }
+    let secret = m.string("secret", problems);
+    if let Some(secret) = &secret {
+        if !is_dns_label(&secret.value) {
+            problems.push(
+                Problem::new("catalog::invalid-name", &secret.span, format!("secret name `{}` is not a valid Kubernetes name", secret.value))
+                    .help("use lower-case letters, digits and `-`"),
+            );
+        }
+    }
+    m.finish(problems);
+    let command = command?;
+    if command.is_empty() {
+        problems.push(Problem::new("catalog::malformed-value", &node.span, "migration `command` is empty").help("name the migration command, e.g. [\"flyway\", \"migrate\"]"));
+        return None;
+    }
+    Some(Migrations { command: command.into_iter().map(|c| c.value).collect(), secret: secret.map(|s| s.value) })
+}
+
+fn decode_canary(node: Option<&Node>, context: &str, problems: &mut Problems) -> Option<Canary> {
+    let default_steps = vec![10, 50, 100];
+    let default_pauses = vec![Pause::For(Duration::from_secs(120)), Pause::For(Duration::from_secs(300))];
+    let Some(node) = node else {
+        return Some(Canary { steps: default_steps, pauses: default_pauses, analysis_from_step: 1, max_surge: "25%".into() });
+    };
+    let mut c = Fields::of(node, format!("`canary` of {context}"), problems)?;
+    let steps_node = c.node("steps");
+    let pauses_node = c.node("pauses");
+    let from = c.int("analysis_from_step", problems);
+    let max_surge = c.string("max_surge", problems);
+    c.finish(problems);
+
+    let steps: Vec<Spanned<i64>> = match steps_node {
+        Some(n) => match &n.value {
+            Value::List(items) => items.iter().filter_map(|i| expect_int(i, "each canary step", problems)).collect(),
+            _ => {
+                problems.push(super::decode::wrong_type(n, "`canary.steps`", "a list of traffic weights").help("write e.g. steps = [5, 20, 50, 100]"));
+                return None;
+            }
+        },
+        None => default_steps.iter().map(|s| Spanned::new(*s as i64, node.span.clone())).collect(),
+    };
+    let mut ok = true;
+    if steps.is_empty() {
+        problems.push(Problem::new("catalog::canary-steps", &node.span, "canary has no steps").help("write e.g. steps = [5, 20, 50, 100]"));
+        return None;
+    }
+    for (i, step) in steps.iter().enumerate() {
+        if step.value < 1 || step.value > 100 {
+            ok = false;
+            problems.push(
+                Problem::new("catalog::canary-steps", &step.span, format!("canary weight {} is outside 1–100", step.value))
+                    .label("not a traffic percentage")
+                    .help("weights are percentages of traffic, from 1 to 100"),
+            );
+        } else if i > 0 && step.value <= steps[i - 1].value {
+            ok = false;
+            problems.push(
+                Problem::new("catalog::canary-steps", &step.span, format!("canary weight {} does not increase (previous step is {})", step.value, steps[i - 1].value))
+                    .label("not increasing")
+                    .help("list weights in strictly increasing order, e.g. [5, 20, 50, 100]"),
+            );
+        }
+    }
+    let last = steps.last().expect("checked non-empty");
+    if ok && last.value != 100 {
+        ok = false;
+        problems.push(
+            Problem::new("catalog::canary-steps", &last.span, format!("the last canary weight is {}, not 100", last.value))
+                .label("final step")
+                .help("end with 100 so full promotion is an explicit step, e.g. [.., 50, 100]"),
+        );
+    }
+
+    let pauses: Vec<Spanned<Pause>> = match pauses_node {
+        Some(n) => match &n.value {
+            Value::List(items) => items.iter().filter_map(|i| decode_pause(i, problems)).collect(),
+            _ => {
+                problems.push(super::decode::wrong_type(n, "`canary.pauses`", "a list of durations").help("write e.g. pauses = [\"5m\", \"10m\", \"10m\"]"));
+                return None;
+            }
+        },
+        None if steps_node.is_none() => default_pauses.iter().map(|p| Spanned::new(*p, node.span.clone())).collect(),
+        None => steps.iter().skip(1).map(|s| Spanned::new(Pause::For(Duration::from_secs(120)), s.span.clone())).collect(),
+    };
+    if pauses.len() + 1 != steps.len() {
+        ok = false;
+        let span = pauses_node.map(|n| n.span.clone()).unwrap_or_else(|| node.span.clone());
+        problems.push(
+            Problem::new("catalog::canary-pauses", &span, format!(
+                "{} pause(s) for {} steps: a canary pauses once between consecutive steps",
+                pauses.len(),
+                steps.len()
+            ))
+            .label("pauses do not match steps")
+            .help(format!("give exactly {} pause(s), one after each step except the last", steps.len().saturating_sub(1))),
+        );
+    }
+    let analysis_from_step = match from {
+        Some(v) if v.value >= 1 && (v.value as usize) <= steps.len() => v.value as usize,
+        Some(v) => {
+            ok = false;
+            problems.push(
+                Problem::new("catalog::out-of-range", &v.span, format!("analysis_from_step {} is not one of the {} steps", v.value, steps.len()))
+                    .help(format!("use a step position from 1 to {}", steps.len())),
+            );
+            1
+        }
+        None => 1,
+    };
+    let max_surge = match max_surge {
+        Some(s) if is_int_or_percent(&s.value) => s.value,
+        Some(s) => {
+            problems.push(Problem::new("catalog::malformed-value", &s.span, format!("max_surge `{}` is neither a count nor a percentage", s.value)).help("write e.g. \"25%\" or \"1\""));
+            return None;
+        }
+        None => "25%".into(),
+    };
+    ok.then(|| Canary {
+        steps: steps.iter().map(|s| s.value as u32).collect(),
+        pauses: pauses.into_iter().map(|p| p.value).collect(),
+        analysis_from_step,
+        max_surge,
+    })
+}
+
+fn decode_pause(node: &Node, problems: &mut Problems) -> Option<Spanned<Pause>> {
+    let text = expect_string(node, "each canary pause", problems)?;
+    if text.value == "manual" {
+        return Some(Spanned::new(Pause::Manual, text.span));
+    }
+    match Duration::parse(&text.value) {
+        Ok(d) if d.millis >= 1000 => Some(Spanned::new(Pause::For(d), text.span)),
+        Ok(_) => {
+            problems.push(Problem::new("catalog::malformed-value", &text.span, format!("pause `{}` is shorter than a second", text.value)).help("Argo Rollouts pauses in whole seconds; use e.g. \"30s\""));
+            None
+        }
+        Err(reason) => {
+            problems.push(
+                Problem::new("catalog::malformed-value", &text.span, format!("pause: {reason}"))
+                    .label("malformed duration")
+                    .help("write a duration such as \"5m\" or \"30s\", or \"manual\" to wait for promotion"),
+            );
+            None
+        }
+    }
+}
+
+fn is_int_or_percent(text: &str) -> bool {
+    let number = text.strip_suffix('%').unwrap_or(text);
+    !number.is_empty() && number.chars().all(|c| c.is_ascii_digit())
+}
+
+fn decode_blue_green(node: Option<&Node>, context: &str, probes: Option<&Probes>, problems: &mut Problems) -> Option<BlueGreen> {
+    let default_delay = Duration::from_secs(30);
+    let Some(node) = node else {
+        return Some(BlueGreen { auto_promote: None, scale_down_delay: default_delay, smoke_test: None });
+    };
+    let mut b = Fields::of(node, format!("`blue_green` of {context}"), problems)?;
+    let auto_promote = b.boolean("auto_promote", problems).map(|v| v.value);
+    let delay = b.parsed("scale_down_delay", problems, Duration::parse, "write a duration such as \"30s\"");
+    let smoke = b.node("smoke_test").and_then(|n| {
+        let mut s = Fields::of(n, format!("`blue_green.smoke_test` of {context}"), problems)?;
+        let path = s.string("path", problems);
+        let image = s.string("image", problems);
+        s.finish(problems);
+        let path = path.map(|p| p.value).or_else(|| probes.map(|p| p.readiness.clone()))?;
+        Some(SmokeTest { path, image: image.map(|i| i.value).unwrap_or_else(|| DEFAULT_SMOKE_IMAGE.into()) })
+    });
+    b.finish(problems);
+    Some(BlueGreen { auto_promote, scale_down_delay: delay.map(|d| d.value).unwrap_or(default_delay), smoke_test: smoke })
+}
+
+fn decode_slo(node: Option<&Node>, context: &str, ctx: &Context, problems: &mut Problems) -> Option<Slo> {
+    let mut slo = Slo {
+        max_error_rate: Percent { fraction: 0.01 },
+        p99_latency: Duration { millis: 500 },
+        prometheus: if ctx.platform.prometheus.is_empty() { DEFAULT_PROMETHEUS.into() } else { ctx.platform.prometheus.clone() },
+        interval: Duration::from_secs(60),
+        count: None,
+        failure_limit: 1,
+        initial_delay: None,
+        request_metric: "http_requests_total".into(),
+        latency_metric: "http_request_duration_seconds_bucket".into(),
+    };
+    let Some(node) = node else { return Some(slo) };
+    let mut s = Fields::of(node, format!("`slo` of {context}"), problems)?;
+    if let Some(v) = s.parsed("max_error_rate", problems, Percent::parse, "write a percentage such as \"1%\" or \"0.5%\"") {
+        slo.max_error_rate = v.value;
+    }
+    if let Some(v) = s.parsed("p99_latency", problems, Duration::parse, "write a duration such as \"500ms\" or \"1s\"") {
+        slo.p99_latency = v.value;
+    }
+    if let Some(v) = s.string("prometheus", problems) {
+        slo.prometheus = v.value;
+    }
+    if let Some(v) = s.parsed("interval", problems, Duration::parse, "write a duration such as \"1m\" or \"30s\"") {
+        slo.interval = v.value;
+    }
+    if s.node("count").is_some() {
+        slo.count = Some(positive_int(&mut s, "count", 5, problems));
+    }
+    if let Some(v) = s.int("failure_limit", problems) {
+        if v.value < 0 {
+            problems.push(Problem::new("catalog::out-of-range", &v.span, "failure_limit cannot be negative").help("0 aborts on the first failed measurement"));
+        } else {
+            slo.failure_limit = v.value as u32;
+        }
+    }
+    if let Some(v) = s.parsed("initial_delay", problems, Duration::parse, "write a duration such as \"30s\"") {
+        slo.initial_delay = Some(v.value);
+    }
+    if let Some(v) = s.string("request_metric", problems) {
+        slo.request_metric = v.value;
+    }
+    if let Some(v) = s.string("latency_metric", problems) {
+        slo.latency_metric = v.value;
+    }
+    s.finish(problems);
+    Some(slo)
+}
+
+fn decode_pdb(node: Option<&Node>, context: &str, problems: &mut Problems) -> Option<Pdb> {
+    let Some(node) = node else { return Some(Pdb::MaxUnavailable("1".into())) };
+    let mut p = Fields::of(node, format!("`pdb` of {context}"), problems)?;
+    let read = |p: &mut Fields, name: &'static str, problems: &mut Problems| -> Option<Spanned<String>> {
+        let n = p.node(name)?;
+        match &n.value {
+            Value::Int(i) if *i >= 0 => Some(Spanned::new(i.to_string(), n.span.clone())),
+            Value::Str(s) if s.ends_with('%') && Percent::parse(s).is_ok() => Some(Spanned::new(s.clone(), n.span.clone())),
+            _ => {
+                problems.push(
+                    Problem::new("catalog::malformed-value", &n.span, format!("`pdb.{name}` must be a pod count or a percentage"))
+                        .help("write a number (2) or a percentage (\"80%\")"),
+                );
+                None
+            }
+        }
+    };
+    let min = read(&mut p, "min_available", problems);
+    let max = read(&mut p, "max_unavailable", problems);
+    let span = p.span.clone();
+    p.finish(problems);
+    match (min, max) {
+        (Some(_), Some(m)) => {
+            problems.push(Problem::new("catalog::pdb-conflict", &m.span, "set either `min_available` or `max_unavailable`, not both").help("Kubernetes accepts only one of them"));
+            None
+        }
+        (Some(m), None) => Some(Pdb::MinAvailable(m.value)),
+        (None, Some(m)) => Some(Pdb::MaxUnavailable(m.value)),
+        (None, None) => {
+            problems.push(Problem::new("catalog::missing-field", &span, format!("`pdb` of {context} sets no limit")).help("add `min_available = \"80%\"` or `max_unavailable = 1`"));
+            None
+        }
+    }
+}
+
+struct HpaSpec {
+    cpu_target: u32,
+    max: BTreeMap<String, Spanned<u32>>,
+    default_max: Option<Spanned<u32>>,
+    span: super::source::Span,
+}
+
+fn decode_hpa(node: Option<&Node>, context: &str, problems: &mut Problems) -> Option<HpaSpec> {
+    let node = node?;
+    let mut h = Fields::of(node, format!("`hpa` of {context}"), problems)?;
+    let cpu_target = match h.int("cpu_target", problems) {
+        Some(v) if (1..=100).contains(&v.value) => v.value as u32,
+        Some(v) => {
+            problems.push(Problem::new("catalog::out-of-range", &v.span, format!("cpu_target {} is not a utilisation percentage", v.value)).help("use 1–100, e.g. 70"));
+            70
+        }
+        None => 70,
+    };
+    let mut max = BTreeMap::new();
+    let mut default_max = None;
+    match h.node("max_replicas") {
+        Some(n) => match &n.value {
+            Value::Map(entries) => {
+                for e in entries {
+                    if let Some(v) = decode_replicas(&e.node, &format!("`hpa.max_replicas.{}`", e.key), problems) {
+                        let v = Spanned::new(v, e.node.span.clone());
+                        if e.key == "default" { default_max = Some(v) } else { max.insert(e.key.clone(), v); }
+                    }
+                }
+            }
+            _ => default_max = decode_replicas(n, "`hpa.max_replicas`", problems).map(|v| Spanned::new(v, n.span.clone())),
+        },
+        None => h.missing("max_replicas", "max_replicas = { default = 10, prod = 40 }", problems),
+    }
+    let span = h.span.clone();
+    h.finish(problems);
+    Some(HpaSpec { cpu_target, max, default_max, span })
+}
+
+/// With an HPA, `replicas` is its minimum; each environment needs a maximum at least that large.
+fn apply_hpa_bounds(hpa: &HpaSpec, per_env: &mut BTreeMap<String, ServiceEnv>, context: &str, problems: &mut Problems) {
+    for (env, settings) in per_env.iter_mut() {
+        let Some(max) = hpa.max.get(env).or(hpa.default_max.as_ref()) else {
+            problems.push(Problem::new("catalog::missing-field", &hpa.span, format!("`hpa` of {context} has no max_replicas for `{env}`")).help(format!("add `{env} = N` or `default = N` to max_replicas")));
+            continue;
+        };
+        if max.value < settings.replicas {
+            problems.push(
+                Problem::new("catalog::out-of-range", &max.span, format!("hpa max_replicas {} in `{env}` is below replicas {}", max.value, settings.replicas))
+                    .help("replicas is the autoscaler's minimum: raise max_replicas or lower replicas"),
+            );
+        }
+        settings.max_replicas = Some(max.value);
+    }
+    for (env, max) in &hpa.max {
+        if !per_env.contains_key(env) {
+            let known: Vec<&str> = per_env.keys().map(String::as_str).collect();
+            problems.push(unknown_reference("catalog::unknown-environment", "environment", &Spanned::new(env.clone(), max.span.clone()), &known, "environment \"NAME\" { … }"));
+        }
+    }
+}
+
+fn decode_notify(f: &mut Fields, ctx: &Context, problems: &mut Problems) -> Vec<String> {
+    let Some(routes) = f.strings("notify", problems) else { return Vec::new() };
+    let known: Vec<&str> = ctx.notifications.iter().map(|n| n.name.as_str()).collect();
+    let mut out = Vec::new();
+    for route in routes {
+        if known.contains(&route.value.as_str()) {
+            if !out.contains(&route.value) {
+                out.push(route.value);
+            }
+        } else {
+            problems.push(unknown_reference("catalog::unknown-route", "notification route", &route, &known, "notification \"NAME\" { slack = \"#channel\" }"));
+        }
+    }
+    out
+}
+
+fn decode_env_vars(node: Option<&Node>, context: &str, problems: &mut Problems) -> Option<BTreeMap<String, String>> {
+    let Some(node) = node else { return Some(BTreeMap::new()) };
+    let Some(entries) = node.entries() else {
+        problems.push(super::decode::wrong_type(node, &format!("`env` of {context}"), "a map of variable names to strings").help("write env = { LOG_LEVEL = \"info\" }"));
+        return None;
+    };
+    let mut out = BTreeMap::new();
+    for e in entries {
+        let valid_name = !e.key.is_empty() && e.key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !e.key.starts_with(|c: char| c.is_ascii_digit());
+        if !valid_name {
+            problems.push(Problem::new("catalog::invalid-name", &e.key_span, format!("`{}` is not an environment variable name", e.key)).help("use letters, digits and `_`, not starting with a digit"));
+            continue;
+        }
+        if let Some(v) = expect_string(&e.node, &format!("`env.{}` of {context}", e.key), problems) {
+            out.insert(e.key.clone(), v.value);
+        }
+    }
+    Some(out)
+}
+
+fn decode_ci(node: Option<&Node>, context: &str, problems: &mut Problems) -> Option<Ci> {
+    let Some(node) = node else { return Some(Ci::Branch("main".into())) };
+    let mut c = Fields::of(node, format!("`ci` of {context}"), problems)?;
+    let trust = c.string("trust", problems);
+    let branch = c.string("branch", problems);
+    c.finish(problems);
+    if let Some(b) = &branch {
+        if b.value.is_empty() || b.value.contains('*') || b.value.contains(' ') {
+            problems.push(Problem::new("catalog::malformed-value", &b.span, format!("branch `{}` is not a single branch name", b.value)).help("name one branch, e.g. \"main\"; wildcards would let any branch deploy"));
+            return None;
+        }
+    }
+    match trust.as_ref().map(|t| t.value.as_str()) {
+        None | Some("branch") => Some(Ci::Branch(branch.map(|b| b.value).unwrap_or_else(|| "main".into()))),
+        Some("environment") => Some(Ci::Environment),
+        Some(other) => {
+            let t = trust.as_ref().expect("matched Some");
+            problems.push(
+                Problem::new("catalog::malformed-value", &t.span, format!("`{other}` is not a CI trust mode"))
+                    .help(match closest(other, &["branch", "environment"]) {
+                        Some(k) => format!("did you mean \"{k}\"?"),
+                        None => "use \"branch\" (ref:refs/heads/BRANCH) or \"environment\" (GitHub environments)".into(),
+                    }),
+            );
+            None
+        }
+    }
+}
+
+fn decode_policies(f: &mut Fields, problems: &mut Problems) -> Vec<String> {
+    let Some(arns) = f.strings("aws_policies", problems) else { return Vec::new() };
+    arns.into_iter()
+        .filter(|arn| {
+            let ok = arn.value.starts_with("arn:aws:iam::") && arn.value.contains(":policy/");
+            if !ok {
+                problems.push(Problem::new("catalog::malformed-value", &arn.span, format!("`{}` is not an IAM policy ARN", arn.value)).help("write arn:aws:iam::ACCOUNT:policy/NAME (or arn:aws:iam::aws:policy/NAME)"));
+            }
+            ok
+        })
+        .map(|a| a.value)
+        .collect()
+}

@@ -1,0 +1,74 @@
+//! A format-neutral syntax tree: HCL and YAML both become `Node`s that keep their source spans,
+//! so decoding, profile merging and validation are written once for both formats.
+
+use super::source::Span;
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub span: Span,
+    pub value: Value,
+}
+
+#[derive(Debug, Clone)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    List(Vec<Node>),
+    /// Entries in source order; duplicate keys are kept so the decoder can report them.
+    Map(Vec<Entry>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub key: String,
+    pub key_span: Span,
+    pub node: Node,
+}
+
+impl Value {
+    /// How the value is described in "expected X, found Y" messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "a whole number",
+            Value::Float(_) => "a decimal number",
+            Value::Str(_) => "a string",
+            Value::List(_) => "a list",
+            Value::Map(_) => "a block/map",
+        }
+    }
+}
+
+impl Node {
+    pub fn entries(&self) -> Option<&[Entry]> {
+        match &self.value {
+            Value::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    /// Deep-merges `over` onto `self` (a profile under a service): maps merge key by key,
+    /// anything else in `over` replaces what was there. Spans stay with whichever file set a value.
+    pub fn merged_with(&self, over: &Node) -> Node {
+        match (&self.value, &over.value) {
+            (Value::Map(base), Value::Map(top)) => {
+                let mut entries: Vec<Entry> = base.clone();
+                for entry in top {
+                    match entries.iter_mut().find(|e| e.key == entry.key) {
+                        Some(existing) => {
+                            existing.node = existing.node.merged_with(&entry.node);
+                            existing.key_span = entry.key_span.clone();
+                        }
+                        None => entries.push(entry.clone()),
+                    }
+                }
+                Node { span: over.span.clone(), value: Value::Map(entries) }
+            }
+            _ => over.clone(),
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! YAML catalog files → `Node` tree, built from yaml-rust2's marked events so spans survive.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+use super::problem::{Problem, Problems};
+use super::source::{SourceFile, Span};
+use super::tree::{Entry, Node, Value};
+
+pub fn parse(file: &Arc<SourceFile>, problems: &mut Problems) -> Option<Node> {
+    let mut builder = Builder::new(file);
+    let mut parser = Parser::new_from_str(&file.text);
+    if let Err(err) = parser.load(&mut builder, false) {
+        let offset = builder.byte_offset(err.marker().index());
+        problems.push(
+            Problem::new("catalog::syntax", &Span::new(file, offset..offset + 1), format!("YAML syntax error: {}", err.info()))
+                .label("cannot parse here")
+                .help("check indentation and quoting just before this position"),
+        );
+        return None;
+    }
+    for problem in builder.problems {
+        problems.push(problem);
+    }
+    // An empty file is an empty catalog fragment, not an error.
+    Some(builder.root.unwrap_or_else(|| Node { span: Span::new(file, 0..0), value: Value::Map(Vec::new()) }))
+}
+
+enum Frame {
+    List(Span, Vec<Node>),
+    /// Entries so far, plus a key waiting for its value.
+    Map(Span, Vec<Entry>, Option<(String, Span)>),
+}
+
+struct Builder<'a> {
+    file: &'a Arc<SourceFile>,
+    /// Byte offset of every char, since the parser counts chars and spans count bytes.
+    char_to_byte: Vec<usize>,
+    stack: Vec<(Frame, usize)>,
+    anchors: HashMap<usize, Node>,
+    root: Option<Node>,
+    problems: Vec<Problem>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(file: &'a Arc<SourceFile>) -> Self {
+        let mut char_to_byte: Vec<usize> = file.text.char_indices().map(|(i, _)| i).collect();
+        char_to_byte.push(file.text.len());
+        Builder { file, char_to_byte, stack: Vec::new(), anchors: HashMap::new(), root: None, problems: Vec::new() }
+    }
+
+    fn byte_offset(&self, char_index: usize) -> usize {
+        self.char_to_byte.get(char_index).copied().unwrap_or(self.file.text.len())
+    }
+
+    fn span_at(&self, mark: Marker, chars: usize) -> Span {
+        let start = self.byte_offset(mark.index());
+        let end = self.byte_offset(mark.index() + chars);
+        Span::new(self.file, start..end)
+    }
+
+    fn complete(&mut self, node: Node, anchor: usize) {
+        if anchor > 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
+            Some((Frame::List(_, items), _)) => items.push(node),
+            Some((Frame::Map(_, entries, pending), _)) => match pending.take() {
+                Some((key, key_span)) => entries.push(Entry { key, key_span, node }),
+                None => match node.value {
+                    Value::Str(key) => *pending = Some((key, node.span)),
+                    Value::Int(i) => *pending = Some((i.to_string(), node.span)),
+                    Value::Bool(b) => *pending = Some((b.to_string(), node.span)),
+                    _ => self.problems.push(
+                        Problem::new("catalog::syntax", &node.span, "map keys must be plain names").help("use a string key"),
+                    ),
+                },
+            },
+        }
+    }
+}
+
+fn plain_scalar(text: &str) -> Value {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => Value::Null,
+        "true" | "True" | "TRUE" => Value::Bool(true),
+        "false" | "False" | "FALSE" => Value::Bool(false),
+        _ => {
+            if let Ok(i) = text.parse::<i64>() {
+                Value::Int(i)
+            } else if text.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '.')
+                && text.parse::<f64>().is_ok()
+            {
+                Value::Float(text.parse().unwrap_or(f64::NAN))
+            } else {
+                Value::Str(text.to_string())
+            }
+        }
+    }
+}
+
+impl MarkedEventReceiver for Builder<'_> {
+    fn on_event(&mut self, event: Event, mark: Marker) {
+        match event {
+            Event::Scalar(text, style, anchor, _tag) => {
+                let quoted = !matches!(style, TScalarStyle::Plain);
+                let width = text.chars().count() + if quoted { 2 } else { 0 };
+                let span = self.span_at(mark, width.max(1));
+                let value = if quoted { Value::Str(text) } else { plain_scalar(&text) };
+                self.complete(Node { span, value }, anchor);
+            }
+            Event::SequenceStart(anchor, _) => {
+                let span = self.span_at(mark, 1);
+                self.stack.push((Frame::List(span, Vec::new()), anchor));
+            }
+            Event::MappingStart(anchor, _) => {
+                let span = self.span_at(mark, 1);
+                self.stack.push((Frame::Map(span, Vec::new(), None), anchor));
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some((frame, anchor)) = self.stack.pop() {
+                    let node = match frame {
+                        Frame::List(span, items) => Node { span, value: Value::List(items) },
+                        Frame::Map(span, entries, _) => Node { span, value: Value::Map(entries) },
+                    };
+                    self.complete(node, anchor);
+                }
+            }
+            Event::Alias(id) => match self.anchors.get(&id).cloned() {
+                Some(node) => self.complete(node, 0),
+                None => {
+                    let span = self.span_at(mark, 1);
+                    self.problems.push(Problem::new("catalog::syntax", &span, "alias refers to an unknown anchor").help("define the anchor (&name) before using it (*name)"));
+                }
+            },
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart | Event::DocumentEnd => {}
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Command-line arguments. Names follow Terraform where the idea is the same.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::plan::Selection;
+
+#[derive(Debug, Parser)]
+#[command(name = "glidepath", version, about = "Service catalog → zero-downtime delivery on AWS EKS: validate, render, plan, apply")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the catalog and report every problem, located, with its fix
+    Validate(CatalogArg),
+    /// Write the rendered desired state: DIR/<env>/<service>/*.yaml and DIR/aws/*.json
+    Render(RenderArgs),
+    /// Show what apply would change
+    Plan(PlanArgs),
+    /// Make the changes a plan shows
+    Apply(ApplyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CatalogArg {
+    /// Catalog file or directory
+    #[arg(short = 'c', long, default_value = "catalog", env = "GLIDEPATH_CATALOG")]
+    pub catalog: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub catalog: CatalogArg,
+    /// Output directory (replaced whole on each render)
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Only {
+    Aws,
+    Cluster,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct SelectArgs {
+    #[command(flatten)]
+    pub catalog: CatalogArg,
+    /// Environment(s) to include (repeatable); default all
+    #[arg(long = "env", value_name = "ENV")]
+    pub envs: Vec<String>,
+    /// Only one half: AWS resources or cluster objects
+    #[arg(long, value_enum)]
+    pub only: Option<Only>,
+    /// State file recording what was applied
+    #[arg(long, default_value = crate::state::DEFAULT_PATH, env = "GLIDEPATH_STATE")]
+    pub state: PathBuf,
+}
+
+impl SelectArgs {
+    pub fn selection(&self) -> Selection {
+        Selection {
+            envs: self.envs.clone(),
+            aws: self.only != Some(Only::Cluster),
+            cluster: self.only != Some(Only::Aws),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Apply without asking (for CI)
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Also carry out the deletes the plan lists
+    #[arg(long)]
+    pub allow_delete: bool,
+}

@@ -1,0 +1,46 @@
+//! Command line: clap arguments, the commands, and the one place errors become exit codes.
+
+mod args;
+mod commands;
+mod report;
+pub mod views;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::{Cli, Command, Format, Only};
+
+/// Terraform-compatible exit codes: 0 success / no changes, 1 error, 2 changes (with
+/// `--detailed-exitcode`).
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_ERROR: u8 = 1;
+pub const EXIT_CHANGES: u8 = 2;
+
+/// Every way a command can fail; each becomes exit code 1 with its message on stderr.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
+    #[error(transparent)]
+    Render(#[from] crate::render::RenderError),
+    #[error(transparent)]
+    Output(#[from] crate::render::output::OutputError),
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("apply cancelled: nothing was changed")]
+    Cancelled,
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match commands::dispatch(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            report::print_error(&error);
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! The plan for people: grouped by environment and service, Terraform's `+ ~ -` symbols,
+//! field-level changes for updates.
+
+use std::fmt::Write;
+
+use super::{short, PlanContext};
+use crate::plan::{Action, Plan};
+use crate::render::Address;
+
+pub fn plan(plan: &Plan, ctx: &PlanContext) -> String {
+    let mut out = String::new();
+    writeln!(out, "{}\n", ctx.source_line()).ok();
+    if !plan.has_changes() {
+        writeln!(out, "No changes. {} resources match the catalog.", plan.summary.unchanged).ok();
+        return out;
+    }
+    let mut current_group = String::new();
+    for change in plan.pending() {
+        let group = match &change.address {
+            Address::Aws { .. } => "aws".to_string(),
+            Address::Kube { env, owner, .. } => format!("{env} / {owner}"),
+        };
+        if group != current_group {
+            writeln!(out, "{group}").ok();
+            current_group = group;
+        }
+        writeln!(out, "  {} {}  ({})", change.action.symbol(), change.address, change.action.verb()).ok();
+        if change.action == Action::Update {
+            for field in &change.fields {
+                writeln!(out, "      ~ {}: {} → {}", field.path, short(&field.before), short(&field.after)).ok();
+            }
+        }
+    }
+    let s = &plan.summary;
+    writeln!(out, "\nPlan: {} to create, {} to update, {} to delete, {} unchanged.", s.create, s.update, s.delete, s.unchanged).ok();
+    out
+}

@@ -1,0 +1,35 @@
+//! The plan for machines. `format_version` changes only when a field changes meaning.
+
+use serde_json::json;
+
+use super::PlanContext;
+use crate::plan::Plan;
+
+pub const FORMAT_VERSION: &str = "1.0";
+
+pub fn plan(plan: &Plan, ctx: &PlanContext) -> String {
+    let changes: Vec<_> = plan
+        .pending()
+        .map(|c| {
+            json!({
+                "address": c.address,
+                "action": c.action,
+                "environment": c.address.env(),
+                "kind": c.address.kind(),
+                "name": c.address.name(),
+                "fields": c.fields,
+            })
+        })
+        .collect();
+    let document = json!({
+        "format_version": FORMAT_VERSION,
+        "mode": "offline",
+        "state": { "path": ctx.state_path.display().to_string(), "serial": ctx.state_serial },
+        "has_changes": plan.has_changes(),
+        "summary": plan.summary,
+        "changes": changes,
+    });
+    let mut text = serde_json::to_string_pretty(&document).expect("plan serializes");
+    text.push('\n');
+    text
+}

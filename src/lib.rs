@@ -1,0 +1,10 @@
+//! glidepath: a service catalog becomes a zero-downtime delivery setup on AWS EKS.
+//!
+//! Data flows one way: `catalog` (parse, validate) → `render` (desired resources) →
+//! `plan` (diff against live or recorded state) → apply. Only `cli` formats output.
+
+pub mod catalog;
+pub mod render;
+pub mod plan;
+pub mod state;
+pub mod cli;

@@ -1,0 +1,80 @@
+//! Structural JSON diff: the changed leaves of two documents, each with its path, so a plan
+//! shows "spec.strategy.canary.steps[0].setWeight: 5 → 10" instead of two blobs.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// One changed leaf. `None` on a side means the field is absent there.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    pub path: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+pub fn diff(before: &Value, after: &Value) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    walk("", Some(before), Some(after), &mut out);
+    out
+}
+
+fn join(path: &str, key: &str) -> String {
+    let simple = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    match (path.is_empty(), simple) {
+        (true, true) => key.to_string(),
+        (false, true) => format!("{path}.{key}"),
+        (_, false) => format!("{path}[{}]", serde_json::to_string(key).unwrap_or_default()),
+    }
+}
+
+fn walk(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut Vec<FieldChange>) {
+    match (before, after) {
+        (Some(Value::Object(a)), Some(Value::Object(b))) => {
+            for (key, value) in a {
+                walk(&join(path, key), Some(value), b.get(key), out);
+            }
+            for (key, value) in b {
+                if !a.contains_key(key) {
+                    walk(&join(path, key), None, Some(value), out);
+                }
+            }
+        }
+        (Some(Value::Array(a)), Some(Value::Array(b))) => {
+            for i in 0..a.len().max(b.len()) {
+                walk(&format!("{path}[{i}]"), a.get(i), b.get(i), out);
+            }
+        }
+        (a, b) if a == b => {}
+        (a, b) => out.push(FieldChange { path: path.to_string(), before: a.cloned(), after: b.cloned() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reports_changed_added_and_removed_leaves_with_paths() {
+        let before = json!({"spec": {"steps": [{"setWeight": 5}, {"pause": {}}], "old": 1}, "metadata": {"labels": {"a/b": "x"}}});
+        let after = json!({"spec": {"steps": [{"setWeight": 10}, {"pause": {}}, {"setWeight": 100}]}, "metadata": {"labels": {"a/b": "x"}}});
+        let changes = diff(&before, &after);
+        let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, ["spec.steps[0].setWeight", "spec.steps[2]", "spec.old"]);
+        assert_eq!(changes[0].before, Some(json!(5)));
+        assert_eq!(changes[0].after, Some(json!(10)));
+        assert_eq!(changes[2].after, None);
+    }
+
+    #[test]
+    fn equal_documents_have_no_changes() {
+        let doc = json!({"a": [1, {"b": null}]});
+        assert!(diff(&doc, &doc).is_empty());
+    }
+
+    #[test]
+    fn keys_with_dots_are_quoted() {
+        let changes = diff(&json!({"data": {}}), &json!({"data": {"service.slack": "x"}}));
+        assert_eq!(changes[0].path, "data[\"service.slack\"]");
+    }
+}

@@ -1,0 +1,140 @@
+//! Desired vs live (or recorded) state → a complete, ordered plan. Knows nothing of HTTP or
+//! files: providers supply the live side, views print the result.
+
+pub mod diff;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::render::resource::apply_rank;
+use crate::render::{Address, DesiredSet};
+
+pub use diff::FieldChange;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+    NoOp,
+}
+
+impl Action {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Delete => "-",
+            Action::NoOp => " ",
+        }
+    }
+
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+            Action::NoOp => "no-op",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub address: Address,
+    pub action: Action,
+    /// The field-level differences of an update.
+    pub fields: Vec<FieldChange>,
+    #[serde(skip)]
+    pub before: Option<Value>,
+    #[serde(skip)]
+    pub after: Option<Value>,
+}
+
+/// Which part of the catalog a command looks at.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Environments whose cluster objects are included; empty means all.
+    pub envs: Vec<String>,
+    pub aws: bool,
+    pub cluster: bool,
+}
+
+impl Selection {
+    pub fn all() -> Self {
+        Selection { envs: Vec::new(), aws: true, cluster: true }
+    }
+
+    /// AWS resources serve every environment, so `--env` narrows only the cluster side.
+    pub fn includes(&self, address: &Address) -> bool {
+        match address.env() {
+            None => self.aws,
+            Some(env) => self.cluster && (self.envs.is_empty() || self.envs.iter().any(|e| e == env)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub delete: usize,
+    pub unchanged: usize,
+}
+
+/// The complete set of changes, in the order apply must perform them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    pub summary: Summary,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        self.summary.create + self.summary.update + self.summary.delete > 0
+    }
+
+    pub fn pending(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.action != Action::NoOp)
+    }
+}
+
+/// Diffs `desired` against `live` within `selection`. Live entries that are no longer desired
+/// become deletes; creates and updates come in apply order, deletes after them in reverse.
+pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &Selection) -> Plan {
+    let mut forward: Vec<(u8, Change)> = Vec::new();
+    let mut summary = Summary::default();
+    for (address, resource) in desired.resources.iter().filter(|(a, _)| selection.includes(a)) {
+        let after = resource.body();
+        let change = match live.get(address) {
+            None => Change { address: address.clone(), action: Action::Create, fields: Vec::new(), before: None, after: Some(after) },
+            Some(before) => {
+                let fields = diff::diff(before, &after);
+                let action = if fields.is_empty() { Action::NoOp } else { Action::Update };
+                Change { address: address.clone(), action, fields, before: Some(before.clone()), after: Some(after) }
+            }
+        };
+        match change.action {
+            Action::Create => summary.create += 1,
+            Action::Update => summary.update += 1,
+            _ => summary.unchanged += 1,
+        }
+        forward.push((apply_rank(resource.kind()), change));
+    }
+    forward.sort_by(|(ra, a), (rb, b)| (ra, &a.address).cmp(&(rb, &b.address)));
+    let mut deletes: Vec<Change> = live
+        .iter()
+        .filter(|(address, _)| selection.includes(address) && !desired.resources.contains_key(address))
+        .map(|(address, before)| Change { address: address.clone(), action: Action::Delete, fields: Vec::new(), before: Some(before.clone()), after: None })
+        .collect();
+    summary.delete = deletes.len();
+    // Dependants go first when deleting: the reverse of apply order.
+    deletes.sort_by_key(|c| std::cmp::Reverse((apply_rank(c.address.kind()), c.address.clone())));
+    let mut changes: Vec<Change> = forward.into_iter().map(|(_, c)| c).collect();
+    changes.extend(deletes);
+    Plan { changes, summary }
+}
+

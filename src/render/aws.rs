@@ -1,0 +1,213 @@
+//! AWS resources as data: the GitHub OIDC provider, per-service CI roles, IRSA roles, ECR
+//! repositories, SNS topics and their subscriptions. Policies are built as JSON documents so a
+//! plan can compare them structurally.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use crate::catalog::names;
+use crate::catalog::{Ci, Model, Service};
+
+use super::resource::{AwsResource, EcrRepository, IamRole, OidcProvider, SnsSubscription, SnsTopic, Tags};
+
+pub const GITHUB_OIDC_HOST: &str = "token.actions.githubusercontent.com";
+pub const STS_AUDIENCE: &str = "sts.amazonaws.com";
+/// GitHub's published certificate thumbprints; AWS no longer checks them for GitHub, but older
+/// accounts and some tools still expect the list to be present.
+const GITHUB_THUMBPRINTS: [&str; 2] = ["6938fd4d98bab03faadb97b34396831e3780aea1", "1c58a3a8518e8759bf075b76b750d4f2df264fcd"];
+/// Exact ECR actions a CI job needs to push an image (and read it back for multi-stage caches).
+const ECR_PUSH_ACTIONS: [&str; 8] = [
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:CompleteLayerUpload",
+    "ecr:DescribeImages",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:InitiateLayerUpload",
+    "ecr:PutImage",
+    "ecr:UploadLayerPart",
+];
+
+pub fn render(model: &Model) -> Vec<AwsResource> {
+    let mut out = Vec::new();
+    if !model.services.is_empty() {
+        out.push(AwsResource::OidcProvider(OidcProvider {
+            url: format!("https://{GITHUB_OIDC_HOST}"),
+            client_ids: vec![STS_AUDIENCE.into()],
+            thumbprints: GITHUB_THUMBPRINTS.iter().map(|s| s.to_string()).collect(),
+            tags: catalog_tags(model),
+        }));
+    }
+    for service in &model.services {
+        out.push(AwsResource::EcrRepository(ecr_repository(model, service)));
+        out.push(AwsResource::IamRole(ci_role(model, service)));
+        if !service.aws_policies.is_empty() {
+            for env in &service.environments {
+                out.push(AwsResource::IamRole(irsa_role(model, service, env)));
+            }
+        }
+    }
+    for route in &model.notifications {
+        let topic = names::sns_topic(&model.platform, &route.name);
+        let mut tags = catalog_tags(model);
+        tags.insert("glidepath:route".into(), route.name.clone());
+        out.push(AwsResource::SnsTopic(SnsTopic { name: topic.clone(), display_name: format!("glidepath {}", route.name), tags }));
+        for (protocol, endpoints) in [("email", &route.email), ("https", &route.https)] {
+            for endpoint in endpoints {
+                out.push(AwsResource::SnsSubscription(SnsSubscription { topic: topic.clone(), protocol: protocol.into(), endpoint: endpoint.clone() }));
+            }
+        }
+    }
+    out
+}
+
+/// Tags that mark a resource as glidepath's, for this catalog; deletes only ever touch these.
+pub fn catalog_tags(model: &Model) -> Tags {
+    Tags::from([("managed-by".into(), "glidepath".into()), ("glidepath:catalog".into(), model.platform.name.clone())])
+}
+
+fn service_tags(model: &Model, service: &Service) -> Tags {
+    let mut tags = catalog_tags(model);
+    tags.insert("glidepath:service".into(), service.name.clone());
+    tags.insert("team".into(), service.team.clone());
+    tags
+}
+
+fn account_arn(model: &Model) -> String {
+    format!("arn:aws:iam::{}", model.platform.aws_account_id)
+}
+
+pub fn ecr_repository_uri(model: &Model, service: &Service) -> String {
+    format!("{}.dkr.ecr.{}.amazonaws.com/{}", model.platform.aws_account_id, model.platform.region, service.ecr_repository)
+}
+
+pub fn irsa_role_arn(model: &Model, env: &str, service: &str) -> String {
+    format!("{}:role{}{}", account_arn(model), names::iam_path(&model.platform), names::irsa_role(&model.platform, env, service))
+}
+
+fn ecr_repository(model: &Model, service: &Service) -> EcrRepository {
+    let lifecycle = json!({
+        "rules": [
+            {
+                "rulePriority": 1,
+                "description": format!("expire untagged images after {} days", model.platform.ecr_untagged_days),
+                "selection": { "tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": model.platform.ecr_untagged_days },
+                "action": { "type": "expire" }
+            },
+            {
+                "rulePriority": 2,
+                "description": format!("keep the last {} images", model.platform.ecr_keep_images),
+                "selection": { "tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": model.platform.ecr_keep_images },
+                "action": { "type": "expire" }
+            }
+        ]
+    });
+    EcrRepository {
+        name: service.ecr_repository.clone(),
+        image_tag_mutability: "IMMUTABLE".into(),
+        scan_on_push: true,
+        encryption: "AES256".into(),
+        lifecycle_policy: lifecycle,
+        tags: service_tags(model, service),
+    }
+}
+
+/// Token subjects allowed to assume the CI role: one branch, or one GitHub environment per
+/// glidepath environment the service deploys to.
+pub fn ci_subjects(model: &Model, service: &Service) -> Vec<String> {
+    let repo = format!("repo:{}", service.repo.full_name());
+    match &service.ci {
+        Ci::Branch(branch) => vec![format!("{repo}:ref:refs/heads/{branch}")],
+        Ci::Environment => service.environments.iter().filter(|e| model.environment(e).is_some()).map(|e| format!("{repo}:environment:{e}")).collect(),
+    }
+}
+
+fn one_or_many(values: Vec<String>) -> Value {
+    if values.len() == 1 { json!(values[0]) } else { json!(values) }
+}
+
+fn ci_role(model: &Model, service: &Service) -> IamRole {
+    let trust = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "GitHubActions",
+            "Effect": "Allow",
+            "Principal": { "Federated": format!("{}:oidc-provider/{GITHUB_OIDC_HOST}", account_arn(model)) },
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {
+                    format!("{GITHUB_OIDC_HOST}:aud"): STS_AUDIENCE,
+                    format!("{GITHUB_OIDC_HOST}:sub"): one_or_many(ci_subjects(model, service)),
+                }
+            }
+        }]
+    });
+    let clusters: BTreeSet<String> = service
+        .environments
+        .iter()
+        .filter_map(|e| model.environment(e))
+        .filter_map(|e| model.cluster(&e.cluster))
+        .map(|c| format!("arn:aws:eks:{}:{}:cluster/{}", c.region, model.platform.aws_account_id, c.eks_name))
+        .collect();
+    let repository_arn = format!("arn:aws:ecr:{}:{}:repository/{}", model.platform.region, model.platform.aws_account_id, service.ecr_repository);
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            { "Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*" },
+            { "Sid": "EcrPushOwnRepository", "Effect": "Allow", "Action": ECR_PUSH_ACTIONS, "Resource": repository_arn },
+            { "Sid": "DescribeOwnClusters", "Effect": "Allow", "Action": "eks:DescribeCluster", "Resource": one_or_many(clusters.into_iter().collect()) }
+        ]
+    });
+    IamRole {
+        name: names::ci_role(&model.platform, &service.name),
+        path: names::iam_path(&model.platform),
+        description: format!("CI for {}: push to its ECR repository, describe its clusters", service.repo.full_name()),
+        max_session_duration: 3600,
+        trust_policy: trust,
+        inline_policies: [("ci-deploy".to_string(), policy)].into_iter().collect(),
+        managed_policy_arns: Vec::new(),
+        tags: service_tags(model, service),
+    }
+}
+
+/// The EKS OIDC issuer of an environment's cluster; when the catalog does not pin it, a
+/// placeholder that the AWS provider resolves with eks:DescribeCluster at plan time.
+pub fn oidc_issuer(model: &Model, env: &str) -> String {
+    let cluster = model.environment(env).and_then(|e| model.cluster(&e.cluster));
+    match cluster {
+        Some(c) => c.oidc_issuer.clone().unwrap_or_else(|| format!("${{eks:{}:oidc_issuer}}", c.eks_name)),
+        None => String::new(),
+    }
+}
+
+fn irsa_role(model: &Model, service: &Service, env: &str) -> IamRole {
+    let issuer = oidc_issuer(model, env);
+    let namespace = model.environment(env).map(|e| e.namespace.clone()).unwrap_or_default();
+    let trust = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "ServiceAccount",
+            "Effect": "Allow",
+            "Principal": { "Federated": format!("{}:oidc-provider/{issuer}", account_arn(model)) },
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {
+                    format!("{issuer}:aud"): STS_AUDIENCE,
+                    format!("{issuer}:sub"): format!("system:serviceaccount:{namespace}:{}", service.name),
+                }
+            }
+        }]
+    });
+    let mut tags = service_tags(model, service);
+    tags.insert("glidepath:environment".into(), env.to_string());
+    IamRole {
+        name: names::irsa_role(&model.platform, env, &service.name),
+        path: names::iam_path(&model.platform),
+        description: format!("IRSA for {} in {env}", service.name),
+        max_session_duration: 3600,
+        trust_policy: trust,
+        inline_policies: Default::default(),
+        managed_policy_arns: service.aws_policies.clone(),
+        tags,
+    }
+}

@@ -1,0 +1,352 @@
+//! Kubernetes objects for every environment: the shared namespace and notification ConfigMap,
+//! and per service the ServiceAccount, Services, AnalysisTemplates, Rollout, PDB and HPA.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::catalog::names;
+use crate::catalog::values::{trim_float, Duration};
+use crate::catalog::{Environment, Model, NotifyEvent, Pause, Pdb, Service, ServiceEnv, SmokeTest, StrategyKind};
+
+use super::address::SHARED_OWNER;
+use super::resource::KubeObject;
+use super::templates::Templates;
+use super::{aws, RenderError};
+
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+pub const CATALOG_LABEL: &str = "glidepath.dev/catalog";
+pub const SERVICE_LABEL: &str = "glidepath.dev/service";
+pub const ENV_LABEL: &str = "glidepath.dev/environment";
+pub const SLO_ANNOTATION: &str = "glidepath.dev/slo";
+/// Used when a blue/green service names no smoke-test image.
+const DEFAULT_SMOKE_IMAGE: &str = "curlimages/curl:8.10.1";
+
+type Labels = BTreeMap<String, String>;
+
+/// Everything rendered into one environment, in a stable order.
+pub fn render_environment(model: &Model, env: &Environment, templates: &Templates) -> Result<Vec<(String, KubeObject)>, RenderError> {
+    let mut out = Vec::new();
+    let shared = env_labels(model, env);
+    let namespace = templates.render_yaml("kube/namespace.yaml.j2", json!({ "namespace": env.namespace, "labels": shared }))?;
+    out.push((SHARED_OWNER.to_string(), object(env, namespace)));
+    if let Some(config_map) = notification_config_map(model, env, templates)? {
+        out.push((SHARED_OWNER.to_string(), object(env, config_map)));
+    }
+    for service in model.services.iter().filter(|s| s.environments.contains(&env.name)) {
+        let settings = &service.per_env[&env.name];
+        for body in service_objects(model, env, service, settings, templates)? {
+            out.push((service.name.clone(), object(env, body)));
+        }
+    }
+    Ok(out)
+}
+
+fn object(env: &Environment, body: Value) -> KubeObject {
+    let text = |v: &Value| v.as_str().map(str::to_string);
+    KubeObject {
+        env: env.name.clone(),
+        api_version: text(&body["apiVersion"]).unwrap_or_default(),
+        kind: text(&body["kind"]).unwrap_or_default(),
+        namespace: text(&body["metadata"]["namespace"]),
+        name: text(&body["metadata"]["name"]).unwrap_or_default(),
+        body,
+    }
+}
+
+fn env_labels(model: &Model, env: &Environment) -> Labels {
+    Labels::from([
+        (MANAGED_BY.into(), "glidepath".into()),
+        (CATALOG_LABEL.into(), model.platform.name.clone()),
+        (ENV_LABEL.into(), env.name.clone()),
+    ])
+}
+
+fn service_labels(model: &Model, env: &Environment, service: &Service) -> Labels {
+    let mut labels = env_labels(model, env);
+    labels.insert("app.kubernetes.io/name".into(), service.name.clone());
+    labels.insert("app.kubernetes.io/part-of".into(), model.platform.name.clone());
+    labels.insert(SERVICE_LABEL.into(), service.name.clone());
+    labels.insert("glidepath.dev/team".into(), service.team.clone());
+    labels.insert("glidepath.dev/tier".into(), service.tier.to_string());
+    labels
+}
+
+fn selector(service: &Service) -> Labels {
+    Labels::from([("app.kubernetes.io/name".into(), service.name.clone())])
+}
+
+/// What the SLO annotation and notifications say the service is held to.
+pub fn slo_summary(service: &Service) -> String {
+    format!("error rate <= {}, p99 latency <= {}", service.slo.max_error_rate, service.slo.p99_latency)
+}
+
+#[derive(Serialize)]
+struct CanaryStep {
+    weight: u32,
+    /// A duration, "manual", or none after the last step.
+    pause: Option<String>,
+}
+
+fn service_objects(
+    model: &Model,
+    env: &Environment,
+    service: &Service,
+    settings: &ServiceEnv,
+    templates: &Templates,
+) -> Result<Vec<Value>, RenderError> {
+    let labels = service_labels(model, env, service);
+    let ns = &env.namespace;
+    let name = &service.name;
+    let mut objects = Vec::new();
+
+    let irsa_role_arn = (!service.aws_policies.is_empty()).then(|| aws::irsa_role_arn(model, &env.name, name));
+    objects.push(templates.render_yaml(
+        "kube/serviceaccount.yaml.j2",
+        json!({ "name": name, "namespace": ns, "labels": labels, "irsa_role_arn": irsa_role_arn }),
+    )?);
+
+    let (second_service, second_role) = match settings.strategy {
+        StrategyKind::Canary => (names::canary_service(name), "canary"),
+        StrategyKind::BlueGreen => (names::preview_service(name), "preview"),
+    };
+    let first_role = if settings.strategy == StrategyKind::Canary { "stable" } else { "active" };
+    for (service_name, role) in [(name.clone(), first_role), (second_service.clone(), second_role)] {
+        objects.push(templates.render_yaml(
+            "kube/service.yaml.j2",
+            json!({ "service_name": service_name, "role": role, "namespace": ns, "labels": labels, "selector": selector(service), "port": service.port }),
+        )?);
+    }
+
+    let slo_template = names::slo_template(name);
+    let window = rate_window(service.slo.interval);
+    // Post-promotion analysis must end for a blue/green rollout to complete, so it needs a count.
+    let count = match settings.strategy {
+        StrategyKind::Canary => service.slo.count,
+        StrategyKind::BlueGreen => Some(service.slo.count.unwrap_or(5)),
+    };
+    objects.push(templates.render_yaml(
+        "kube/analysistemplate-slo.yaml.j2",
+        json!({
+            "name": name, "namespace": ns, "labels": labels, "template_name": slo_template,
+            "slo": {
+                "interval": service.slo.interval.to_string(),
+                "initial_delay": service.slo.initial_delay.map(|d| d.to_string()),
+                "count": count,
+                "failure_limit": service.slo.failure_limit,
+                "max_error_fraction": trim_float(service.slo.max_error_rate.fraction),
+                "p99_seconds": trim_float(service.slo.p99_latency.millis as f64 / 1000.0),
+                "prometheus": service.slo.prometheus,
+                "request_metric": service.slo.request_metric,
+                "latency_metric": service.slo.latency_metric,
+                "window": window.to_string(),
+            },
+        }),
+    )?);
+
+    let smoke = service.blue_green.smoke_test.clone().unwrap_or(SmokeTest {
+        path: service.probes.readiness.clone(),
+        image: DEFAULT_SMOKE_IMAGE.into(),
+    });
+    let smoke_template = names::smoke_template(name);
+    if settings.strategy == StrategyKind::BlueGreen {
+        let smoke_url = format!("http://{second_service}.{ns}.svc.cluster.local:{}{}", service.port, smoke.path);
+        objects.push(templates.render_yaml(
+            "kube/analysistemplate-smoke.yaml.j2",
+            json!({ "namespace": ns, "labels": labels, "template_name": smoke_template, "smoke": smoke, "smoke_url": smoke_url }),
+        )?);
+    }
+
+    objects.push(rollout(model, env, service, settings, &labels, templates, &slo_template, &smoke_template)?);
+
+    let pdb = match &service.pdb {
+        Pdb::MinAvailable(v) => json!({ "min_available": int_or_string(v) }),
+        Pdb::MaxUnavailable(v) => json!({ "max_unavailable": int_or_string(v) }),
+    };
+    objects.push(templates.render_yaml(
+        "kube/poddisruptionbudget.yaml.j2",
+        json!({ "name": name, "namespace": ns, "labels": labels, "selector": selector(service), "pdb": pdb }),
+    )?);
+
+    if let (Some(hpa), Some(max)) = (&service.hpa, settings.max_replicas) {
+        objects.push(templates.render_yaml(
+            "kube/horizontalpodautoscaler.yaml.j2",
+            json!({ "name": name, "namespace": ns, "labels": labels, "hpa": hpa, "replicas": settings.replicas, "max_replicas": max }),
+        )?);
+    }
+    Ok(objects)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rollout(
+    model: &Model,
+    env: &Environment,
+    service: &Service,
+    settings: &ServiceEnv,
+    labels: &Labels,
+    templates: &Templates,
+    slo_template: &str,
+    smoke_template: &str,
+) -> Result<Value, RenderError> {
+    let name = &service.name;
+    let image = format!("{}:{}", aws::ecr_repository_uri(model, service), settings.image_tag);
+    let mut pod_labels = selector(service);
+    pod_labels.insert("app.kubernetes.io/part-of".into(), model.platform.name.clone());
+    pod_labels.insert("app.kubernetes.io/version".into(), settings.image_tag.clone());
+    pod_labels.insert(MANAGED_BY.into(), "glidepath".into());
+
+    let mut annotations = subscription_annotations(model, service);
+    annotations.insert(SLO_ANNOTATION.into(), slo_summary(service));
+
+    let canary_steps: Vec<CanaryStep> = service
+        .canary
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, weight)| CanaryStep {
+            weight: *weight,
+            pause: service.canary.pauses.get(i).map(|p| match p {
+                Pause::For(d) => d.to_string(),
+                Pause::Manual => "manual".to_string(),
+            }),
+        })
+        .collect();
+    let env_vars: Vec<Value> = service.env_vars.iter().map(|(k, v)| json!({ "name": k, "value": v })).collect();
+    let mut container_resources = json!({
+        "requests": { "cpu": service.resources.cpu, "memory": service.resources.memory },
+        "limits": { "memory": service.resources.memory_limit },
+    });
+    if let Some(cpu_limit) = &service.resources.cpu_limit {
+        container_resources["limits"]["cpu"] = json!(cpu_limit);
+    }
+    let warmup = service.probes.warmup.as_secs_ceil();
+    let auto_promote = service.blue_green.auto_promote.unwrap_or(!env.approval);
+    templates.render_yaml(
+        "kube/rollout.yaml.j2",
+        json!({
+            "name": name,
+            "namespace": env.namespace,
+            "labels": labels,
+            "annotations": annotations,
+            // With an HPA, the autoscaler owns spec.replicas; glidepath must not fight it.
+            "replicas_field": if service.hpa.is_some() { None } else { Some(settings.replicas) },
+            "progress_deadline_seconds": 600 + warmup,
+            "selector": selector(service),
+            "pod_labels": pod_labels,
+            "image": image,
+            "port": service.port,
+            "migrations": service.migrations,
+            "env_vars": env_vars,
+            "container_resources": container_resources,
+            "probes": service.probes,
+            "startup_failure_threshold": warmup.div_ceil(5).max(1) + 3,
+            "strategy": match settings.strategy { StrategyKind::Canary => "canary", StrategyKind::BlueGreen => "blue_green" },
+            "canary_service": names::canary_service(name),
+            "preview_service": names::preview_service(name),
+            "canary": service.canary,
+            "canary_steps": canary_steps,
+            // Argo counts pauses as steps: weight k (0-based) is step 2k.
+            "analysis_starting_step": 2 * (service.canary.analysis_from_step - 1),
+            "slo_template": slo_template,
+            "pre_promotion_template": smoke_template,
+            "auto_promote": auto_promote,
+            "scale_down_delay_seconds": service.blue_green.scale_down_delay.as_secs_ceil(),
+        }),
+    )
+}
+
+/// `notifications.argoproj.io/subscribe.<trigger>.<service>` annotations for the service's routes.
+fn subscription_annotations(model: &Model, service: &Service) -> Labels {
+    let mut slack: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut annotations = Labels::new();
+    for route in service.notify.iter().filter_map(|r| model.notification(r)) {
+        for event in &route.events {
+            if let Some(channel) = &route.slack {
+                slack.entry(event.trigger()).or_default().push(channel.trim_start_matches('#').to_string());
+            }
+            if route.webhook.is_some() {
+                annotations.insert(format!("notifications.argoproj.io/subscribe.{}.{}", event.trigger(), route.name), String::new());
+            }
+        }
+    }
+    for (trigger, channels) in slack {
+        annotations.insert(format!("notifications.argoproj.io/subscribe.{trigger}.slack"), channels.join(";"));
+    }
+    annotations
+}
+
+/// The namespace's notification services, templates and triggers for the routes its services use.
+fn notification_config_map(model: &Model, env: &Environment, templates: &Templates) -> Result<Option<Value>, RenderError> {
+    let routes: Vec<_> = model
+        .notifications
+        .iter()
+        .filter(|r| r.slack.is_some() || r.webhook.is_some())
+        .filter(|r| model.services.iter().any(|s| s.environments.contains(&env.name) && s.notify.contains(&r.name)))
+        .collect();
+    if routes.is_empty() {
+        return Ok(None);
+    }
+    let mut data: BTreeMap<String, String> = BTreeMap::new();
+    if routes.iter().any(|r| r.slack.is_some()) {
+        data.insert("service.slack".into(), "token: $slack-token\n".into());
+    }
+    for route in routes.iter().filter(|r| r.webhook.is_some()) {
+        let url = route.webhook.as_deref().unwrap_or_default();
+        data.insert(
+            format!("service.webhook.{}", route.name),
+            format!("url: {url}\nheaders:\n  - name: Content-Type\n    value: application/json\n"),
+        );
+    }
+    let mut events: Vec<NotifyEvent> = routes.iter().flat_map(|r| r.events.iter().copied()).collect();
+    events.sort();
+    events.dedup();
+    let go = json!({
+        "name": "{{.rollout.metadata.name}}",
+        "namespace": "{{.rollout.metadata.namespace}}",
+        "image": "{{range $c := .rollout.spec.template.spec.containers}}{{if eq $c.name \"app\"}}{{$c.image}}{{end}}{{end}}",
+        "slo": format!("{{{{index .rollout.metadata.annotations \"{SLO_ANNOTATION}\"}}}}"),
+        "phase": "{{.rollout.status.phase}}",
+    });
+    for event in events {
+        let webhooks: Vec<&str> = routes
+            .iter()
+            .filter(|r| r.webhook.is_some() && r.events.contains(&event))
+            .map(|r| r.name.as_str())
+            .collect();
+        let body = templates.render_text(
+            "kube/notification-template.yaml.j2",
+            json!({ "headline": headline(event), "event": event.name(), "webhooks": webhooks, "go": go }),
+        )?;
+        data.insert(format!("template.{}", event.name()), format!("{}\n", body.trim()));
+        data.insert(format!("trigger.{}", event.trigger()), format!("- send: [{}]\n", event.name()));
+    }
+    templates
+        .render_yaml("kube/notification-configmap.yaml.j2", json!({ "namespace": env.namespace, "labels": env_labels(model, env), "data": data }))
+        .map(Some)
+}
+
+fn headline(event: NotifyEvent) -> &'static str {
+    match event {
+        NotifyEvent::RolloutAborted => "ROLLED BACK: the new version breached its SLO or stalled; the stable version keeps serving.",
+        NotifyEvent::AnalysisRunFailed => "Analysis FAILED: the new version breached its SLO.",
+        NotifyEvent::AnalysisRunError => "Analysis ERROR: metrics could not be read (no data or Prometheus unreachable).",
+        NotifyEvent::RolloutCompleted => "Rollout completed: the new version is fully promoted.",
+        NotifyEvent::RolloutPaused => "Rollout paused, waiting for promotion.",
+        NotifyEvent::RolloutStepCompleted => "Rollout step completed.",
+        NotifyEvent::RolloutUpdated => "Rollout started: a new version is being delivered.",
+    }
+}
+
+/// PromQL rate window: at least two measurement intervals and never under a minute, so a
+/// window always spans several scrapes.
+fn rate_window(interval: Duration) -> Duration {
+    Duration { millis: (interval.millis * 2).max(60_000) }
+}
+
+fn int_or_string(text: &str) -> Value {
+    match text.parse::<i64>() {
+        Ok(n) => json!(n),
+        Err(_) => json!(text),
+    }
+}

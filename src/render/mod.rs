@@ -1,0 +1,65 @@
+//! Model → desired resources. Pure and deterministic: the same catalog always renders the same
+//! `DesiredSet`, byte for byte once written out.
+
+pub mod address;
+pub mod aws;
+pub mod kube;
+pub mod output;
+pub mod resource;
+mod templates;
+
+use std::collections::BTreeMap;
+
+use crate::catalog::Model;
+
+pub use address::Address;
+pub use resource::{AwsResource, KubeObject, Resource};
+pub use templates::Templates;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("template {template} failed: {reason}")]
+    Template { template: String, reason: String },
+    #[error("template {template} produced invalid YAML: {reason}\n{text}")]
+    Yaml { template: String, reason: String, text: String },
+    #[error("two resources render to the address {0}")]
+    DuplicateAddress(String),
+}
+
+/// Every resource the catalog asks for, keyed by address.
+#[derive(Debug, Clone, Default)]
+pub struct DesiredSet {
+    pub resources: BTreeMap<Address, Resource>,
+}
+
+impl DesiredSet {
+    fn insert(&mut self, address: Address, resource: Resource) -> Result<(), RenderError> {
+        if self.resources.insert(address.clone(), resource).is_some() {
+            return Err(RenderError::DuplicateAddress(address.to_string()));
+        }
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.resources.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.resources.is_empty()
+    }
+}
+
+pub fn render(model: &Model) -> Result<DesiredSet, RenderError> {
+    let templates = Templates::new();
+    let mut desired = DesiredSet::default();
+    for resource in aws::render(model) {
+        desired.insert(resource.address(), Resource::Aws(resource))?;
+    }
+    for env in &model.environments {
+        for (owner, object) in kube::render_environment(model, env, &templates)? {
+            let address = Address::kube(&env.name, &owner, &object.kind, object.name.clone());
+            desired.insert(address, Resource::Kube(object))?;
+        }
+    }
+    Ok(desired)
+}

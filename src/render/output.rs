@@ -1,0 +1,87 @@
+//! Writes a `DesiredSet` as files: `DIR/<env>/<owner>/<kind>.<name>.yaml` for the cluster and
+//! `DIR/aws/<type>.<name>.json` for AWS. The directory is replaced whole, never half-written.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::{Address, DesiredSet, Resource};
+
+/// Marks a directory as glidepath's output, so a re-render may replace it.
+const MARKER: &str = ".glidepath-render";
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("{0} exists and was not written by glidepath render; choose an empty or new directory")]
+    NotOurs(String),
+    #[error("cannot write {path}: {reason}")]
+    Io { path: String, reason: String },
+    #[error("cannot serialize {address}: {reason}")]
+    Serialize { address: String, reason: String },
+}
+
+fn io_error(path: &Path) -> impl Fn(io::Error) -> OutputError + '_ {
+    move |e| OutputError::Io { path: path.display().to_string(), reason: e.to_string() }
+}
+
+/// Relative file path and contents of every rendered file, in path order.
+pub fn files(desired: &DesiredSet) -> Result<BTreeMap<PathBuf, String>, OutputError> {
+    let mut files = BTreeMap::new();
+    for (address, resource) in &desired.resources {
+        let (path, text) = match (address, resource) {
+            (Address::Kube { env, owner, kind, name }, Resource::Kube(object)) => {
+                let text = serde_yaml::to_string(&object.body).map_err(|e| OutputError::Serialize { address: address.to_string(), reason: e.to_string() })?;
+                (PathBuf::from(env).join(owner).join(format!("{}.{}.yaml", kind.to_lowercase(), file_safe(name))), text)
+            }
+            (Address::Aws { kind, name }, resource) => {
+                let mut text = serde_json::to_string_pretty(&resource.body()).map_err(|e| OutputError::Serialize { address: address.to_string(), reason: e.to_string() })?;
+                text.push('\n');
+                (PathBuf::from("aws").join(format!("{kind}.{}.json", file_safe(name))), text)
+            }
+            (Address::Kube { .. }, Resource::Aws(_)) => unreachable!("AWS resources have AWS addresses"),
+        };
+        if files.insert(path.clone(), text).is_some() {
+            return Err(OutputError::Io { path: path.display().to_string(), reason: "two resources map to this file name".into() });
+        }
+    }
+    Ok(files)
+}
+
+/// File names keep letters, digits, `.`, `_` and `-`; anything else becomes `_`.
+fn file_safe(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect()
+}
+
+/// Writes the tree into `dir`: builds it beside `dir`, then swaps it in, so readers see the old
+/// tree or the new one, never a mix. Returns the number of files written.
+pub fn write_tree(desired: &DesiredSet, dir: &Path) -> Result<usize, OutputError> {
+    let files = files(desired)?;
+    if dir.exists() && !dir.join(MARKER).exists() && fs::read_dir(dir).map_err(io_error(dir))?.next().is_some() {
+        return Err(OutputError::NotOurs(dir.display().to_string()));
+    }
+    let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "render".into());
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(io_error(parent))?;
+    let staging = parent.join(format!(".{name}.glidepath-new"));
+    let retired = parent.join(format!(".{name}.glidepath-old"));
+    for leftover in [&staging, &retired] {
+        if leftover.exists() {
+            fs::remove_dir_all(leftover).map_err(io_error(leftover))?;
+        }
+    }
+    for (relative, text) in &files {
+        let path = staging.join(relative);
+        fs::create_dir_all(path.parent().expect("files live in directories")).map_err(io_error(&path))?;
+        fs::write(&path, text).map_err(io_error(&path))?;
+    }
+    fs::write(staging.join(MARKER), "Written by `glidepath render`; replaced whole on every render.\n").map_err(io_error(&staging))?;
+    if dir.exists() {
+        fs::rename(dir, &retired).map_err(io_error(dir))?;
+    }
+    fs::rename(&staging, dir).map_err(io_error(dir))?;
+    if retired.exists() {
+        fs::remove_dir_all(&retired).map_err(io_error(&retired))?;
+    }
+    Ok(files.len())
+}

@@ -1,0 +1,128 @@
+//! The local state file (`.glidepath/state.json`): what glidepath last applied, per address.
+//! Written atomically (temp file, fsync, rename) so a crash leaves the old state or the new one.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::plan::{Action, Plan};
+use crate::render::Address;
+
+pub const DEFAULT_PATH: &str = ".glidepath/state.json";
+const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot read state {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("state {path} is not a glidepath state file: {reason}")]
+    Corrupt { path: String, reason: String },
+    #[error("state {path} belongs to catalog `{found}`, not `{expected}`; use --state to pick another file")]
+    OtherCatalog { path: String, found: String, expected: String },
+    #[error("cannot write state {path}: {reason}")]
+    Write { path: String, reason: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StateEntry {
+    /// `sha256:` of the canonical JSON body, to spot drift without comparing bodies.
+    pub digest: String,
+    pub body: Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    pub version: u32,
+    /// Identifies one state's history; a file from another lineage is another deployment.
+    pub lineage: String,
+    /// Increases by one with every write.
+    pub serial: u64,
+    pub catalog: String,
+    pub resources: BTreeMap<Address, StateEntry>,
+}
+
+impl State {
+    pub fn new(catalog: &str) -> Self {
+        let seed = format!("{catalog}:{:?}:{}", std::time::SystemTime::now(), std::process::id());
+        let lineage = hex(&Sha256::digest(seed.as_bytes()))[..32].to_string();
+        State { version: FORMAT_VERSION, lineage, serial: 0, catalog: catalog.to_string(), resources: BTreeMap::new() }
+    }
+
+    /// The recorded bodies, as the "live" side of an offline plan.
+    pub fn bodies(&self) -> BTreeMap<Address, Value> {
+        self.resources.iter().map(|(a, e)| (a.clone(), e.body.clone())).collect()
+    }
+
+    /// Records the outcome of the plan's changes (deletes only when allowed).
+    pub fn record(&mut self, plan: &Plan, allow_delete: bool) -> usize {
+        let mut recorded = 0;
+        for change in plan.pending() {
+            match (change.action, &change.after) {
+                (Action::Create | Action::Update, Some(body)) => {
+                    self.resources.insert(change.address.clone(), StateEntry { digest: digest(body), body: body.clone() });
+                    recorded += 1;
+                }
+                (Action::Delete, _) if allow_delete => {
+                    self.resources.remove(&change.address);
+                    recorded += 1;
+                }
+                _ => {}
+            }
+        }
+        self.serial += 1;
+        recorded
+    }
+}
+
+pub fn digest(body: &Value) -> String {
+    format!("sha256:{}", hex(&Sha256::digest(body.to_string().as_bytes())))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads the state at `path`; a missing file is an empty state for `catalog`.
+pub fn load(path: &Path, catalog: &str) -> Result<State, StateError> {
+    let shown = path.display().to_string();
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::new(catalog)),
+        Err(e) => return Err(StateError::Read { path: shown, reason: e.to_string() }),
+    };
+    let state: State = serde_json::from_str(&text).map_err(|e| StateError::Corrupt { path: shown.clone(), reason: e.to_string() })?;
+    if state.version != FORMAT_VERSION {
+        return Err(StateError::Corrupt { path: shown, reason: format!("format version {} (this glidepath reads {FORMAT_VERSION})", state.version) });
+    }
+    if state.catalog != catalog {
+        return Err(StateError::OtherCatalog { path: shown, found: state.catalog, expected: catalog.to_string() });
+    }
+    Ok(state)
+}
+
+/// Writes `state` to `path` atomically.
+pub fn save(path: &Path, state: &State) -> Result<(), StateError> {
+    let fail = |e: std::io::Error| StateError::Write { path: path.display().to_string(), reason: e.to_string() };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(fail)?;
+    }
+    let temp = temp_path(path);
+    let mut text = serde_json::to_string_pretty(state).expect("state serializes");
+    text.push('\n');
+    let mut file = fs::File::create(&temp).map_err(fail)?;
+    file.write_all(text.as_bytes()).map_err(fail)?;
+    file.sync_all().map_err(fail)?;
+    fs::rename(&temp, path).map_err(fail)?;
+    Ok(())
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(format!(".tmp-{}", std::process::id()));
+    path.with_file_name(name)
+}
