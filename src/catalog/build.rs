@@ -36,6 +36,8 @@ pub fn build(root: &Node, profiles: &ProfileSet, source: PathBuf, problems: &mut
     let top_span = top.span.clone();
     top.finish(problems);
 
+    // A broken platform still yields a (placeholder) value so services are checked too: every
+    // problem is reported at once, and the recorded problems keep the model from being returned.
     let platform = match platform_node {
         Some(node) => decode_platform(node, problems),
         None => {
@@ -44,17 +46,17 @@ pub fn build(root: &Node, profiles: &ProfileSet, source: PathBuf, problems: &mut
                     .label("catalog starts here")
                     .help("add `platform { name = \"shop\" aws_account_id = \"123456789012\" region = \"eu-west-1\" github_org = \"acme\" }`"),
             );
-            None
+            Platform::placeholder()
         }
     };
 
     let clusters: Vec<Cluster> = named_blocks(clusters_node, "cluster", problems)
         .into_iter()
-        .filter_map(|(name, node)| decode_cluster(name, node, platform.as_ref(), problems))
+        .filter_map(|(name, node)| decode_cluster(name, node, &platform, problems))
         .collect();
     let environments: Vec<Environment> = named_blocks(environments_node, "environment", problems)
         .into_iter()
-        .filter_map(|(name, node)| decode_environment(name, node, platform.as_ref(), &clusters, problems))
+        .filter_map(|(name, node)| decode_environment(name, node, &platform, &clusters, problems))
         .collect();
     check_unique_namespaces(&environments, environments_node, problems);
     if environments_node.is_none() {
@@ -68,7 +70,6 @@ pub fn build(root: &Node, profiles: &ProfileSet, source: PathBuf, problems: &mut
         .filter_map(|(name, node)| decode_notification(name, node, problems))
         .collect();
 
-    let platform = platform?;
     let context = Context { platform: &platform, environments: &environments, notifications: &notifications, profiles };
     let services = named_blocks(services_node, "service", problems)
         .into_iter()
@@ -114,8 +115,8 @@ pub fn named_blocks<'a>(group: Option<&'a Node>, kind: &str, problems: &mut Prob
     out
 }
 
-fn decode_platform(node: &Node, problems: &mut Problems) -> Option<Platform> {
-    let mut f = Fields::of(node, "the `platform` block", problems)?;
+fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
+    let Some(mut f) = Fields::of(node, "the `platform` block", problems) else { return Platform::placeholder() };
     let name = f.required_string("name", "name = \"shop\"", problems);
     if let Some(name) = &name {
         if !is_dns_label(&name.value) || name.value.len() > CATALOG_NAME_MAX {
@@ -145,15 +146,16 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Option<Platform> {
     let untagged = positive_int(&mut f, "ecr_untagged_days", 7, problems);
     let prometheus = f.string("prometheus", problems).map(|s| s.value).unwrap_or_else(|| DEFAULT_PROMETHEUS.to_string());
     f.finish(problems);
-    Some(Platform {
-        name: name?.value,
-        aws_account_id: account?.value,
-        region: region?.value,
-        github_org: github_org?.value,
+    let placeholder = Platform::placeholder();
+    Platform {
+        name: name.map(|n| n.value).unwrap_or(placeholder.name),
+        aws_account_id: account.map(|a| a.value).unwrap_or(placeholder.aws_account_id),
+        region: region.map(|r| r.value).unwrap_or(placeholder.region),
+        github_org: github_org.map(|g| g.value).unwrap_or(placeholder.github_org),
         ecr_keep_images: keep,
         ecr_untagged_days: untagged,
         prometheus,
-    })
+    }
 }
 
 /// An optional whole-number field that must be ≥ 1, or its default.
@@ -187,28 +189,28 @@ fn check_region(region: &Spanned<String>, problems: &mut Problems) {
     }
 }
 
-fn decode_cluster(name: Spanned<String>, node: &Node, platform: Option<&Platform>, problems: &mut Problems) -> Option<Cluster> {
+fn decode_cluster(name: Spanned<String>, node: &Node, platform: &Platform, problems: &mut Problems) -> Option<Cluster> {
     let mut f = Fields::of(node, format!("cluster \"{}\"", name.value), problems)?;
     let eks_name = f.string("eks_name", problems).map(|s| s.value).unwrap_or_else(|| name.value.clone());
     let region = match f.string("region", problems) {
         Some(region) => {
             check_region(&region, problems);
-            Some(region.value)
+            region.value
         }
-        None => platform.map(|p| p.region.clone()),
+        None => platform.region.clone(),
     };
     let oidc_issuer = f.string("oidc_issuer", problems).map(|s| {
         s.value.trim_start_matches("https://").trim_end_matches('/').to_string()
     });
     let kube_context = f.string("kube_context", problems).map(|s| s.value);
     f.finish(problems);
-    Some(Cluster { name: name.value, eks_name, region: region?, oidc_issuer, kube_context })
+    Some(Cluster { name: name.value, eks_name, region, oidc_issuer, kube_context })
 }
 
 fn decode_environment(
     name: Spanned<String>,
     node: &Node,
-    platform: Option<&Platform>,
+    platform: &Platform,
     clusters: &[Cluster],
     problems: &mut Problems,
 ) -> Option<Environment> {
@@ -231,7 +233,7 @@ fn decode_environment(
             );
             None
         }
-        None => platform.map(|p| format!("{}-{}", p.name, name.value)),
+        None => Some(format!("{}-{}", platform.name, name.value)),
     };
     let strategy = f
         .parsed("strategy", problems, StrategyKind::parse, "use \"canary\" or \"blue_green\"")

@@ -46,7 +46,9 @@ impl<'a> Fields<'a> {
 
     /// The node written for `name`, if any. The last occurrence wins; duplicates are reported.
     pub fn node(&mut self, name: &'static str) -> Option<&'a Node> {
-        self.asked.push(name);
+        if !self.asked.contains(&name) {
+            self.asked.push(name);
+        }
         self.entries.iter().rev().find(|e| e.key == name).map(|e| &e.node)
     }
 
@@ -59,7 +61,7 @@ impl<'a> Fields<'a> {
         let present = self.entries.iter().any(|e| e.key == name);
         if !present {
             self.missing(name, example, problems);
-            self.asked.push(name);
+            let _ = self.node(name);
             return None;
         }
         self.string(name, problems)

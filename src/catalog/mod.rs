@@ -48,6 +48,11 @@ pub fn load(path: &Path) -> Result<Model, CatalogError> {
             roots.push(root);
         }
     }
+    // A file that does not parse hides its declarations; checking the rest would only report
+    // their absence as more problems.
+    if roots.len() < catalog_files.len() {
+        return Err(CatalogError::Invalid(problems.into_sorted()));
+    }
     let root = merge_roots(&roots, catalog_files.first());
     if let Some(group) = root.entries().and_then(|e| e.iter().find(|e| e.key == "profiles")) {
         add_profiles(&group.node, Origin::Catalog, &mut profiles, &mut problems);

@@ -56,7 +56,8 @@ impl Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.span.location(), self.message)
+        // The location is shown by the report's source header (and by `one_line`).
+        write!(f, "{}", self.message)
     }
 }
 

@@ -49,10 +49,13 @@ pub fn decode_service(name: Spanned<String>, node: &Node, ctx: &Context, problem
         }
         None => Some(format!("{}/{}", ctx.platform.name, name.value)),
     };
-    let port = f.int("port", problems).and_then(|p| port_number(&p, "port", problems));
-    if port.is_none() && !problems.iter().any(|p| p.span.start == f.span.start && p.message.contains("`port`")) {
-        f.missing("port", "port = 8080", problems);
-    }
+    let port = match f.node("port") {
+        Some(_) => f.int("port", problems).and_then(|p| port_number(&p, "port", problems)),
+        None => {
+            f.missing("port", "port = 8080", problems);
+            None
+        }
+    };
 
     let environments = decode_environment_list(&mut f, ctx, problems);
     let per_env = decode_per_env(&mut f, &context, ctx, &environments, problems);
@@ -210,12 +213,17 @@ fn per_env_field<T: Clone>(
     let node = f.node(field)?;
     let what = format!("`{field}` in {context}");
     let mut out = BTreeMap::new();
+    // A value that failed to decode was reported; the field as a whole is then unusable.
+    let mut failed = false;
     match &node.value {
         Value::Map(entries) => {
             let known: Vec<&str> = ctx.environments.iter().map(|e| e.name.as_str()).collect();
             let mut default = None;
             for entry in entries {
-                let Some(value) = decode_one(&entry.node, &format!("`{field}.{}` in {context}", entry.key), problems) else { continue };
+                let Some(value) = decode_one(&entry.node, &format!("`{field}.{}` in {context}", entry.key), problems) else {
+                    failed = true;
+                    continue;
+                };
                 if entry.key == "default" {
                     default = Some(Spanned::new(value, entry.node.span.clone()));
                 } else if known.contains(&entry.key.as_str()) {
@@ -240,7 +248,7 @@ fn per_env_field<T: Clone>(
             }
         }
     }
-    Some(out)
+    (!failed).then_some(out)
 }
 
 fn decode_replicas(node: &Node, what: &str, problems: &mut Problems) -> Option<u32> {
@@ -302,19 +310,18 @@ fn decode_per_env(
     problems: &mut Problems,
 ) -> Option<BTreeMap<String, ServiceEnv>> {
     let replicas = per_env_field(f, "replicas", context, ctx, problems, decode_replicas).unwrap_or_default();
+    let tags_present = f.node("image_tag").is_some();
     let tags = per_env_field(f, "image_tag", context, ctx, problems, decode_image_tag);
     let strategies = per_env_field(f, "strategy", context, ctx, problems, decode_strategy).unwrap_or_default();
-    let tags_present = tags.is_some();
-    let tags = tags.unwrap_or_default();
     let mut out = BTreeMap::new();
     let mut complete = true;
     for env_name in environments {
         let Some(env) = ctx.environments.iter().find(|e| &e.name == env_name) else { continue };
-        let tag = match tags.get(env_name) {
+        let tag = match tags.as_ref().and_then(|t| t.get(env_name)) {
             Some(tag) => tag.value.clone(),
             None => {
-                // Only report the gap when the field was written (else the missing-field problem says it).
-                if tags_present {
+                // Report a gap only in a field that decoded; otherwise its problem is reported already.
+                if tags.is_some() {
                     problems.push(
                         Problem::new("catalog::missing-field", &f.span, format!("{context} has no `image_tag` for environment `{env_name}`"))
                             .help(format!("add `{env_name} = \"1.0.0\"` (or `default = …`) to `image_tag`")),
@@ -383,7 +390,7 @@ fn decode_probes(f: &mut Fields, context: &str, name: &Spanned<String>, port: Op
     }
     let probe_port = p.int("port", problems).and_then(|v| port_number(&v, "probes.port", problems));
     let warmup = p.parsed("warmup", problems, Duration::parse, "write a duration such as \"20s\" or \"1m\"");
-    if readiness.is_none() {
+    if readiness.is_none() && p.node("readiness").is_none() {
         problems.push(
             Problem::new("catalog::missing-readiness", &p.span, format!("{context} has no readiness probe"))
                 .label("probes without readiness")
@@ -478,9 +485,13 @@ fn decode_canary(node: Option<&Node>, context: &str, problems: &mut Problems) ->
         );
     }
 
+    let mut written_pauses = None;
     let pauses: Vec<Spanned<Pause>> = match pauses_node {
         Some(n) => match &n.value {
-            Value::List(items) => items.iter().filter_map(|i| decode_pause(i, problems)).collect(),
+            Value::List(items) => {
+                written_pauses = Some(items.len());
+                items.iter().filter_map(|i| decode_pause(i, problems)).collect()
+            }
             _ => {
                 problems.push(super::decode::wrong_type(n, "`canary.pauses`", "a list of durations").help("write e.g. pauses = [\"5m\", \"10m\", \"10m\"]"));
                 return None;
@@ -489,13 +500,14 @@ fn decode_canary(node: Option<&Node>, context: &str, problems: &mut Problems) ->
         None if steps_node.is_none() => default_pauses.iter().map(|p| Spanned::new(*p, node.span.clone())).collect(),
         None => steps.iter().skip(1).map(|s| Spanned::new(Pause::For(Duration::from_secs(120)), s.span.clone())).collect(),
     };
-    if pauses.len() + 1 != steps.len() {
+    let pause_count = written_pauses.unwrap_or(pauses.len());
+    if pause_count + 1 != steps.len() {
         ok = false;
         let span = pauses_node.map(|n| n.span.clone()).unwrap_or_else(|| node.span.clone());
         problems.push(
             Problem::new("catalog::canary-pauses", &span, format!(
                 "{} pause(s) for {} steps: a canary pauses once between consecutive steps",
-                pauses.len(),
+                pause_count,
                 steps.len()
             ))
             .label("pauses do not match steps")

@@ -1,0 +1,155 @@
+//! The command line as users run it: exit codes, where output goes, render's directory tree,
+//! and the offline plan → apply → plan cycle converging to "No changes".
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn glidepath(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_glidepath")).args(args).current_dir(cwd).env("NO_COLOR", "1").output().unwrap()
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).to_string()
+}
+
+#[test]
+fn validate_accepts_the_example_and_rejects_bad_catalogs_with_located_diagnostics() {
+    let ok = glidepath(&["validate", "-c", "examples/shop"], repo());
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    assert!(text(&ok.stdout).contains("10 services"));
+
+    let bad = glidepath(&["validate", "-c", "tests/fixtures/invalid/many-at-once.hcl"], repo());
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = text(&bad.stderr);
+    assert!(stderr.contains("[tests/fixtures/invalid/many-at-once.hcl:30:3]"), "{stderr}");
+    assert!(stderr.contains("catalog::unknown-field"), "{stderr}");
+    assert!(stderr.contains("help:"), "{stderr}");
+    assert!(stderr.contains("nothing was rendered or changed"), "{stderr}");
+    insta::with_settings!({ snapshot_path => "../snapshots/cli", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!("validate_many_problems_stderr", stderr);
+    });
+}
+
+#[test]
+fn render_writes_the_tree_replaces_it_whole_and_refuses_foreign_directories() {
+    let temp = tempfile::tempdir().unwrap();
+    let out = temp.path().join("rendered");
+    let out_arg = out.to_str().unwrap();
+    let first = glidepath(&["render", "-c", "examples/shop", "--out", out_arg], repo());
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    assert!(out.join("prod/payment-service/rollout.payment-service.yaml").is_file());
+    assert!(out.join("staging/user-service/analysistemplate.user-service-smoke.yaml").is_file());
+    assert!(out.join("aws/iam_role.shop-payment-service-ci.json").is_file());
+    let snapshot = |dir: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut files = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() { stack.push(path) } else { files.push((path.strip_prefix(dir).unwrap().display().to_string(), std::fs::read(&path).unwrap())) }
+            }
+        }
+        files.sort();
+        files
+    };
+    let before = snapshot(&out);
+    std::fs::write(out.join("dev/stale.yaml"), "left over").unwrap();
+    let second = glidepath(&["render", "-c", "examples/shop", "--out", out_arg], repo());
+    assert_eq!(second.status.code(), Some(0));
+    assert_eq!(before, snapshot(&out), "a second render is byte-identical and drops stale files");
+
+    let foreign = temp.path().join("mine");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "keep me").unwrap();
+    let refused = glidepath(&["render", "-c", "examples/shop", "--out", foreign.to_str().unwrap()], repo());
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stderr).contains("not written by glidepath"));
+    assert_eq!(std::fs::read_to_string(foreign.join("notes.txt")).unwrap(), "keep me");
+
+    let invalid = glidepath(&["render", "-c", "tests/fixtures/invalid/unknown-field.hcl", "--out", temp.path().join("never").to_str().unwrap()], repo());
+    assert_eq!(invalid.status.code(), Some(1));
+    assert!(!temp.path().join("never").exists(), "nothing is written for an invalid catalog");
+}
+
+#[test]
+fn offline_plan_apply_plan_converges() {
+    let temp = tempfile::tempdir().unwrap();
+    let catalog = repo().join("examples/shop");
+    let catalog = catalog.to_str().unwrap();
+    let work = temp.path();
+
+    let first = glidepath(&["plan", "-c", catalog, "--detailed-exitcode"], work);
+    assert_eq!(first.status.code(), Some(2), "changes pending: {}", text(&first.stderr));
+    let stdout = text(&first.stdout);
+    assert!(stdout.contains("offline plan"), "{stdout}");
+    assert!(stdout.contains("+ prod/payment-service/k8s/Rollout/payment-service"), "{stdout}");
+
+    let no_tty = glidepath(&["apply", "-c", catalog], work);
+    assert_eq!(no_tty.status.code(), Some(1), "apply without a terminal must not guess");
+    assert!(text(&no_tty.stderr).contains("--auto-approve"));
+    assert!(!work.join(".glidepath/state.json").exists());
+
+    let dev_only = glidepath(&["apply", "-c", catalog, "--env", "dev", "--only", "cluster", "--auto-approve"], work);
+    assert_eq!(dev_only.status.code(), Some(0), "{}", text(&dev_only.stderr));
+    let dev_plan = glidepath(&["plan", "-c", catalog, "--env", "dev", "--only", "cluster", "--detailed-exitcode"], work);
+    assert_eq!(dev_plan.status.code(), Some(0), "{}", text(&dev_plan.stdout));
+    assert!(text(&dev_plan.stdout).contains("No changes."));
+
+    let apply = glidepath(&["apply", "-c", catalog, "--auto-approve"], work);
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply.stderr));
+    assert!(text(&apply.stdout).contains("nothing was changed in AWS or the cluster"));
+    let second = glidepath(&["plan", "-c", catalog, "--detailed-exitcode"], work);
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stdout));
+
+    let unknown_env = glidepath(&["plan", "-c", catalog, "--env", "qa"], work);
+    assert_eq!(unknown_env.status.code(), Some(1));
+    assert!(text(&unknown_env.stderr).contains("no such environment"));
+}
+
+#[test]
+fn plan_shows_field_changes_and_deletes_in_every_format() {
+    let temp = tempfile::tempdir().unwrap();
+    let work = temp.path();
+    let catalog_dir = work.join("catalog");
+    std::fs::create_dir(&catalog_dir).unwrap();
+    let original = std::fs::read_to_string(repo().join("tests/fixtures/valid/minimal.hcl")).unwrap();
+    std::fs::write(catalog_dir.join("catalog.hcl"), &original).unwrap();
+    let apply = glidepath(&["apply", "--auto-approve"], work);
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply.stderr));
+
+    // Change the canary and remove nothing: exactly the Rollout's steps change.
+    let edited = original.replace("  notify = [\"oncall\"]", "  notify = [\"oncall\"]\n  canary {\n    steps  = [20, 100]\n    pauses = [\"1m\"]\n  }");
+    std::fs::write(catalog_dir.join("catalog.hcl"), &edited).unwrap();
+    let plan = glidepath(&["plan", "--env", "dev", "--detailed-exitcode"], work);
+    assert_eq!(plan.status.code(), Some(2));
+    let stdout = text(&plan.stdout);
+    assert!(stdout.contains("~ dev/api/k8s/Rollout/api"), "{stdout}");
+    assert!(stdout.contains("spec.strategy.canary.steps[0].setWeight: 10 → 20"), "{stdout}");
+    assert!(stdout.contains("Plan: 0 to create, 1 to update, 0 to delete"), "{stdout}");
+
+    let json = glidepath(&["plan", "--env", "dev", "--format", "json"], work);
+    let document: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(document["format_version"], "1.0");
+    assert_eq!(document["summary"]["update"], 1);
+    assert_eq!(document["changes"][0]["address"], "dev/api/k8s/Rollout/api");
+    assert_eq!(document["changes"][0]["fields"][0]["path"], "spec.strategy.canary.steps[0].setWeight");
+
+    let markdown = text(&glidepath(&["plan", "--env", "dev", "--format", "markdown"], work).stdout);
+    assert!(markdown.contains("| `~` | update | `dev/api/k8s/Rollout/api` |"), "{markdown}");
+
+    // Removing the service plans its objects as deletes, applied only with --allow-delete.
+    let without_service = original[..original.find("service \"api\"").unwrap()].to_string();
+    std::fs::write(catalog_dir.join("catalog.hcl"), without_service).unwrap();
+    let plan = text(&glidepath(&["plan"], work).stdout);
+    assert!(plan.contains("- dev/api/k8s/Rollout/api"), "{plan}");
+    assert!(plan.contains("- aws/iam_role/demo-api-ci"), "{plan}");
+    let kept = glidepath(&["apply", "--auto-approve"], work);
+    assert!(text(&kept.stdout).contains("will be skipped"));
+    assert_eq!(glidepath(&["plan", "--detailed-exitcode"], work).status.code(), Some(2), "deletes still pending");
+    assert_eq!(glidepath(&["apply", "--auto-approve", "--allow-delete"], work).status.code(), Some(0));
+    assert_eq!(glidepath(&["plan", "--detailed-exitcode"], work).status.code(), Some(0));
+}

@@ -1,0 +1,109 @@
+//! One bad catalog per validation rule (tests/fixtures/invalid): each must be rejected with the
+//! problem codes its first line expects, every problem located at file:line:col, and the full
+//! report snapshotted so wording changes are reviewed like code.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use glidepath::catalog::{self, CatalogError};
+
+fn fixtures(dir: &str) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("hcl" | "yaml")))
+        .collect();
+    paths.sort();
+    paths
+}
+
+fn expected_codes(path: &Path) -> Vec<String> {
+    let text = fs::read_to_string(path).unwrap();
+    let first = text.lines().next().unwrap_or_default();
+    let codes = first.strip_prefix("# expect: ").unwrap_or_else(|| panic!("{} must start with `# expect: CODE…`", path.display()));
+    codes.split_whitespace().map(str::to_string).collect()
+}
+
+#[test]
+fn every_invalid_fixture_is_rejected_with_located_problems() {
+    let paths = fixtures("tests/fixtures/invalid");
+    assert!(paths.len() >= 18, "expected a fixture per rule, found {}", paths.len());
+    for path in paths {
+        let problems = match catalog::load(&path) {
+            Ok(_) => panic!("{} was accepted", path.display()),
+            Err(CatalogError::Invalid(problems)) => problems,
+            Err(other) => panic!("{}: {other}", path.display()),
+        };
+        let codes: Vec<&str> = problems.iter().map(|p| p.code).collect();
+        for expected in expected_codes(&path) {
+            assert!(codes.contains(&expected.as_str()), "{}: expected {expected}, got {codes:?}", path.display());
+        }
+        let shown = path.display().to_string();
+        for problem in &problems {
+            let location = problem.span.location();
+            assert!(location.starts_with(&format!("{shown}:")), "{location} is not in {shown}");
+            assert!(problem.help.is_some(), "{}: problem without a fix: {}", shown, problem.message);
+        }
+        let report: Vec<String> = problems.iter().map(|p| p.one_line()).collect();
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        insta::with_settings!({ snapshot_path => "../snapshots/validation", prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!(name, report.join("\n"));
+        });
+    }
+}
+
+#[test]
+fn all_problems_are_reported_at_once() {
+    let Err(CatalogError::Invalid(problems)) = catalog::load(Path::new("tests/fixtures/invalid/many-at-once.hcl")) else {
+        panic!("many-at-once.hcl must be rejected");
+    };
+    assert!(problems.len() >= 5, "expected every problem, got {}: {problems:#?}", problems.len());
+}
+
+#[test]
+fn locations_point_at_the_offending_text() {
+    let Err(CatalogError::Invalid(problems)) = catalog::load(Path::new("tests/fixtures/invalid/unknown-field.hcl")) else {
+        panic!("must be rejected");
+    };
+    let problem = problems.iter().find(|p| p.code == "catalog::unknown-field").unwrap();
+    assert_eq!(problem.span.text(), "replica");
+    assert_eq!(problem.span.location(), "tests/fixtures/invalid/unknown-field.hcl:29:3");
+    assert_eq!(problem.help.as_deref(), Some("did you mean `replicas`?"));
+}
+
+#[test]
+fn yaml_problems_are_located_too() {
+    let Err(CatalogError::Invalid(problems)) = catalog::load(Path::new("tests/fixtures/invalid/yaml-errors.yaml")) else {
+        panic!("must be rejected");
+    };
+    let unknown = problems.iter().find(|p| p.code == "catalog::unknown-field").unwrap();
+    assert_eq!(unknown.span.text(), "readines");
+    assert_eq!(unknown.span.location(), "tests/fixtures/invalid/yaml-errors.yaml:18:7");
+}
+
+#[test]
+fn valid_fixtures_and_examples_load() {
+    for path in fixtures("tests/fixtures/valid") {
+        catalog::load(&path).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+    }
+    let model = catalog::load(Path::new("examples/shop")).unwrap();
+    assert!(model.services.len() >= 10);
+    let payment = model.services.iter().find(|s| s.name == "payment-service").unwrap();
+    assert_eq!(payment.per_env["prod"].replicas, 20);
+    assert_eq!(payment.canary.steps, [5, 20, 50, 100]);
+    assert_eq!(payment.tier, 1, "tier comes from the critical profile");
+    let user = model.services.iter().find(|s| s.name == "user-service").unwrap();
+    assert_eq!(user.per_env["prod"].strategy, catalog::StrategyKind::BlueGreen, "YAML services load with the same schema");
+}
+
+#[test]
+fn profile_values_merge_under_service_values() {
+    let model = catalog::load(Path::new("tests/fixtures/valid/minimal.hcl")).unwrap();
+    let api = &model.services[0];
+    // From the built-in `standard` profile:
+    assert_eq!(api.canary.steps, [10, 50, 100]);
+    assert_eq!(api.slo.max_error_rate.to_string(), "2%");
+    // Defaults where neither sets a value:
+    assert_eq!(api.per_env["dev"].replicas, 2);
+    assert_eq!(model.environment("dev").unwrap().namespace, "demo-dev");
+}
