@@ -31,7 +31,7 @@ const GROUPED_KEYS: &[&str] = &["services", "environments", "notifications", "pr
 
 /// Reads, parses and validates the catalog at `path`.
 pub fn load(path: &Path) -> Result<Model, CatalogError> {
-    let (catalog_files, module_files) = discover(path)?;
+    let Discovered { catalog: catalog_files, modules: module_files } = discover(path)?;
     let mut problems = Problems::default();
 
     let mut profiles = ProfileSet::default();
@@ -65,8 +65,13 @@ pub fn load(path: &Path) -> Result<Model, CatalogError> {
     }
 }
 
-/// Catalog files and module files under `path`, in a stable (sorted) order.
-fn discover(path: &Path) -> Result<(Vec<Arc<SourceFile>>, Vec<Arc<SourceFile>>), CatalogError> {
+/// The files of one catalog: its own, and its `modules/` profiles, each in sorted order.
+struct Discovered {
+    catalog: Vec<Arc<SourceFile>>,
+    modules: Vec<Arc<SourceFile>>,
+}
+
+fn discover(path: &Path) -> Result<Discovered, CatalogError> {
     let unreadable = |p: &Path, e: std::io::Error| CatalogError::Unreadable { path: p.display().to_string(), reason: e.to_string() };
     let (catalog_paths, modules_dir) = if path.is_dir() {
         (catalog_files_in(path).map_err(|e| unreadable(path, e))?, path.join("modules"))
@@ -92,7 +97,7 @@ fn discover(path: &Path) -> Result<(Vec<Arc<SourceFile>>, Vec<Arc<SourceFile>>),
             })
             .collect()
     };
-    Ok((read(catalog_paths)?, read(module_paths)?))
+    Ok(Discovered { catalog: read(catalog_paths)?, modules: read(module_paths)? })
 }
 
 fn catalog_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
