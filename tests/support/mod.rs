@@ -1,0 +1,5 @@
+//! Helpers shared by integration tests. Each test binary uses a subset of them.
+#![allow(dead_code)]
+
+pub mod crd_schema;
+pub mod roundtrip;
