@@ -4,7 +4,7 @@
 //! `plan` (diff against live or recorded state) → apply. Only `cli` formats output.
 
 pub mod catalog;
-pub mod render;
-pub mod plan;
-pub mod state;
 pub mod cli;
+pub mod plan;
+pub mod render;
+pub mod state;

@@ -50,7 +50,11 @@ fn render_writes_the_tree_replaces_it_whole_and_refuses_foreign_directories() {
         while let Some(d) = stack.pop() {
             for entry in std::fs::read_dir(&d).unwrap() {
                 let path = entry.unwrap().path();
-                if path.is_dir() { stack.push(path) } else { files.push((path.strip_prefix(dir).unwrap().display().to_string(), std::fs::read(&path).unwrap())) }
+                if path.is_dir() {
+                    stack.push(path)
+                } else {
+                    files.push((path.strip_prefix(dir).unwrap().display().to_string(), std::fs::read(&path).unwrap()))
+                }
             }
         }
         files.sort();
@@ -70,7 +74,16 @@ fn render_writes_the_tree_replaces_it_whole_and_refuses_foreign_directories() {
     assert!(text(&refused.stderr).contains("not written by glidepath"));
     assert_eq!(std::fs::read_to_string(foreign.join("notes.txt")).unwrap(), "keep me");
 
-    let invalid = glidepath(&["render", "-c", "tests/fixtures/invalid/unknown-field.hcl", "--out", temp.path().join("never").to_str().unwrap()], repo());
+    let invalid = glidepath(
+        &[
+            "render",
+            "-c",
+            "tests/fixtures/invalid/unknown-field.hcl",
+            "--out",
+            temp.path().join("never").to_str().unwrap(),
+        ],
+        repo(),
+    );
     assert_eq!(invalid.status.code(), Some(1));
     assert!(!temp.path().join("never").exists(), "nothing is written for an invalid catalog");
 }
@@ -95,7 +108,8 @@ fn offline_plan_apply_plan_converges() {
 
     let dev_only = glidepath(&["apply", "-c", catalog, "--env", "dev", "--only", "cluster", "--auto-approve"], work);
     assert_eq!(dev_only.status.code(), Some(0), "{}", text(&dev_only.stderr));
-    let dev_plan = glidepath(&["plan", "-c", catalog, "--env", "dev", "--only", "cluster", "--detailed-exitcode"], work);
+    let dev_plan =
+        glidepath(&["plan", "-c", catalog, "--env", "dev", "--only", "cluster", "--detailed-exitcode"], work);
     assert_eq!(dev_plan.status.code(), Some(0), "{}", text(&dev_plan.stdout));
     assert!(text(&dev_plan.stdout).contains("No changes."));
 
@@ -122,7 +136,10 @@ fn plan_shows_field_changes_and_deletes_in_every_format() {
     assert_eq!(apply.status.code(), Some(0), "{}", text(&apply.stderr));
 
     // Change the canary and remove nothing: exactly the Rollout's steps change.
-    let edited = original.replace("  notify = [\"oncall\"]", "  notify = [\"oncall\"]\n  canary {\n    steps  = [20, 100]\n    pauses = [\"1m\"]\n  }");
+    let edited = original.replace(
+        "  notify = [\"oncall\"]",
+        "  notify = [\"oncall\"]\n  canary {\n    steps  = [20, 100]\n    pauses = [\"1m\"]\n  }",
+    );
     std::fs::write(catalog_dir.join("catalog.hcl"), &edited).unwrap();
     let plan = glidepath(&["plan", "--env", "dev", "--detailed-exitcode"], work);
     assert_eq!(plan.status.code(), Some(2));

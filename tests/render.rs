@@ -9,7 +9,8 @@ use glidepath::catalog;
 use glidepath::render::{self, output};
 
 fn examples() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = fs::read_dir("examples").unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    let mut dirs: Vec<PathBuf> =
+        fs::read_dir("examples").unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
     dirs.sort();
     assert!(!dirs.is_empty());
     dirs
@@ -81,7 +82,10 @@ fn canary_and_blue_green_follow_the_catalog() {
     assert_eq!(weights, [5, 20, 50, 100]);
     assert_eq!(steps[1]["pause"]["duration"], "5m");
     assert_eq!(rollout["spec"]["replicas"], 20);
-    assert_eq!(rollout["spec"]["strategy"]["canary"]["maxUnavailable"], 0, "zero downtime: never below desired capacity");
+    assert_eq!(
+        rollout["spec"]["strategy"]["canary"]["maxUnavailable"], 0,
+        "zero downtime: never below desired capacity"
+    );
     assert_eq!(rollout["spec"]["template"]["spec"]["initContainers"][0]["command"][0], "flyway");
 
     let analysis = body("prod/payment-service/k8s/AnalysisTemplate/payment-service-slo");
@@ -94,7 +98,11 @@ fn canary_and_blue_green_follow_the_catalog() {
     let strategy = &blue_green["spec"]["strategy"]["blueGreen"];
     assert_eq!(strategy["previewService"], "user-service-preview");
     assert_eq!(strategy["prePromotionAnalysis"]["templates"][0]["templateName"], "user-service-smoke");
-    assert_eq!(body("prod/user-service/k8s/Rollout/user-service")["spec"]["strategy"]["blueGreen"]["autoPromotionEnabled"], false, "prod requires approval");
+    assert_eq!(
+        body("prod/user-service/k8s/Rollout/user-service")["spec"]["strategy"]["blueGreen"]["autoPromotionEnabled"],
+        false,
+        "prod requires approval"
+    );
 
     let search = body("prod/search/k8s/Rollout/search");
     assert!(search["spec"].get("replicas").is_none(), "the HPA owns replicas");

@@ -30,8 +30,7 @@ struct Rendered {
 }
 
 fn render_example() -> Vec<Rendered> {
-    let model =
-        glidepath::catalog::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/shop"))).unwrap();
+    let model = glidepath::catalog::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/shop"))).unwrap();
     let desired = glidepath::render::render(&model).unwrap();
     desired
         .resources
@@ -45,10 +44,7 @@ fn render_example() -> Vec<Rendered> {
 
 /// The CRDs glidepath renders custom objects for, keyed by kind.
 fn crds() -> BTreeMap<String, Crd> {
-    assert!(
-        Path::new(CRD_DIR).is_dir(),
-        "the Argo Rollouts v1.9.1 CRDs are expected at {CRD_DIR}"
-    );
+    assert!(Path::new(CRD_DIR).is_dir(), "the Argo Rollouts v1.9.1 CRDs are expected at {CRD_DIR}");
     CRD_FILES
         .iter()
         .map(|file| {
@@ -168,7 +164,9 @@ fn argo_rollouts_objects_match_the_crd_schemas() {
             let body = &r.object.body;
             let variant = match kind.as_str() {
                 "Rollout" => body["spec"]["strategy"].as_object().and_then(|s| s.keys().next().cloned()),
-                "AnalysisTemplate" => body["spec"]["metrics"][0]["provider"].as_object().and_then(|p| p.keys().next().cloned()),
+                "AnalysisTemplate" => {
+                    body["spec"]["metrics"][0]["provider"].as_object().and_then(|p| p.keys().next().cloned())
+                }
                 _ => None,
             };
             *counts.entry(format!("{kind}/{}", variant.unwrap_or_default())).or_default() += 1;
@@ -198,7 +196,8 @@ fn core_objects_round_trip_through_the_kubernetes_api_types() {
             failures.push(format!("{}: {report}", r.address));
         }
     }
-    for kind in ["Namespace", "ServiceAccount", "Service", "ConfigMap", "PodDisruptionBudget", "HorizontalPodAutoscaler"]
+    for kind in
+        ["Namespace", "ServiceAccount", "Service", "ConfigMap", "PodDisruptionBudget", "HorizontalPodAutoscaler"]
     {
         assert!(counts.get(kind).copied().unwrap_or(0) > 0, "no {kind} checked; counts: {counts:?}");
     }
@@ -223,7 +222,10 @@ fn rollout_pod_templates_round_trip_through_pod_template_spec() {
         with_liveness += usize::from(template["spec"]["containers"][0]["livenessProbe"].is_object());
     }
     // The optional parts of the template are exercised too.
-    eprintln!("pod templates checked: {} ({with_init} with initContainers, {with_liveness} with livenessProbe)", rollouts.len());
+    eprintln!(
+        "pod templates checked: {} ({with_init} with initContainers, {with_liveness} with livenessProbe)",
+        rollouts.len()
+    );
     assert!(with_init > 0, "no Rollout renders initContainers (migrations)");
     assert!(with_liveness > 0, "no Rollout renders a livenessProbe");
     fail_with(&failures, "Rollout pod templates are not valid PodTemplateSpecs");
@@ -384,7 +386,9 @@ fn validator_reports_problems_in_an_analysis_template() {
     let original = render_example()
         .into_iter()
         .map(|r| r.object.body)
-        .find(|body| body["kind"] == "AnalysisTemplate" && body["spec"]["metrics"][0]["provider"]["prometheus"].is_object())
+        .find(|body| {
+            body["kind"] == "AnalysisTemplate" && body["spec"]["metrics"][0]["provider"]["prometheus"].is_object()
+        })
         .expect("the example renders a Prometheus AnalysisTemplate");
     assert_eq!(crd.validate(&original), Vec::<String>::new(), "baseline: the rendered template is valid");
 
@@ -453,9 +457,13 @@ fn validator_semantics() {
 
     let map = json!({ "type": "object", "additionalProperties": { "type": "string" } });
     assert!(check(&map, &json!({ "app.kubernetes.io/name": "x" })).is_empty());
-    assert_eq!(check(&map, &json!({ "app.kubernetes.io/name": 1 })), vec![r#"["app.kubernetes.io/name"]: expected string, found integer 1"#]);
+    assert_eq!(
+        check(&map, &json!({ "app.kubernetes.io/name": 1 })),
+        vec![r#"["app.kubernetes.io/name"]: expected string, found integer 1"#]
+    );
 
-    let int_or_string = json!({ "anyOf": [{ "type": "integer" }, { "type": "string" }], "x-kubernetes-int-or-string": true });
+    let int_or_string =
+        json!({ "anyOf": [{ "type": "integer" }, { "type": "string" }], "x-kubernetes-int-or-string": true });
     assert!(check(&int_or_string, &json!(3)).is_empty());
     assert!(check(&int_or_string, &json!("25%")).is_empty());
     assert_eq!(check(&int_or_string, &json!(true)), vec!["<root>: expected integer or string, found boolean true"]);
@@ -471,13 +479,22 @@ fn validator_semantics() {
     assert_eq!(check(&int32, &json!(2147483648u64)).len(), 1);
     assert_eq!(check(&json!({ "type": "boolean" }), &json!("true")).len(), 1);
     assert_eq!(check(&json!({ "type": "number" }), &json!(0.5)).len(), 0);
-    assert_eq!(check(&json!({ "type": "string" }), &Value::Null), vec!["<root>: null is not allowed here (the field is not nullable)"]);
+    assert_eq!(
+        check(&json!({ "type": "string" }), &Value::Null),
+        vec!["<root>: null is not allowed here (the field is not nullable)"]
+    );
     assert!(check(&json!({ "type": "string", "nullable": true }), &Value::Null).is_empty());
-    assert_eq!(check(&json!({ "type": "string", "maxLength": 3 }), &json!("x")).len(), 1, "unknown keywords are reported");
+    assert_eq!(
+        check(&json!({ "type": "string", "maxLength": 3 }), &json!("x")).len(),
+        1,
+        "unknown keywords are reported"
+    );
 
     // Top level: metadata may hold anything, the rest is checked.
-    let root = json!({ "type": "object", "properties": { "metadata": { "type": "object" }, "spec": { "type": "object" } } });
-    assert!(crd_schema::validate(&root, &json!({ "metadata": { "name": "x", "labels": { "a": "b" } }, "spec": {} })).is_empty());
+    let root =
+        json!({ "type": "object", "properties": { "metadata": { "type": "object" }, "spec": { "type": "object" } } });
+    assert!(crd_schema::validate(&root, &json!({ "metadata": { "name": "x", "labels": { "a": "b" } }, "spec": {} }))
+        .is_empty());
     assert_eq!(crd_schema::validate(&root, &json!({ "metadata": {}, "spec": { "x": 1 } })).len(), 1);
 
     for quantity in ["1", "250m", "1.5Gi", "512Mi", ".5", "1e3", "+2k", "1E-2"] {

@@ -20,7 +20,9 @@ fn fixtures(dir: &str) -> Vec<PathBuf> {
 fn expected_codes(path: &Path) -> Vec<String> {
     let text = fs::read_to_string(path).unwrap();
     let first = text.lines().next().unwrap_or_default();
-    let codes = first.strip_prefix("# expect: ").unwrap_or_else(|| panic!("{} must start with `# expect: CODE…`", path.display()));
+    let codes = first
+        .strip_prefix("# expect: ")
+        .unwrap_or_else(|| panic!("{} must start with `# expect: CODE…`", path.display()));
     codes.split_whitespace().map(str::to_string).collect()
 }
 
@@ -54,7 +56,8 @@ fn every_invalid_fixture_is_rejected_with_located_problems() {
 
 #[test]
 fn all_problems_are_reported_at_once() {
-    let Err(CatalogError::Invalid(problems)) = catalog::load(Path::new("tests/fixtures/invalid/many-at-once.hcl")) else {
+    let Err(CatalogError::Invalid(problems)) = catalog::load(Path::new("tests/fixtures/invalid/many-at-once.hcl"))
+    else {
         panic!("many-at-once.hcl must be rejected");
     };
     assert!(problems.len() >= 5, "expected every problem, got {}: {problems:#?}", problems.len());
@@ -62,7 +65,8 @@ fn all_problems_are_reported_at_once() {
 
 #[test]
 fn locations_point_at_the_offending_text() {
-    let Err(CatalogError::Invalid(problems)) = catalog::load(Path::new("tests/fixtures/invalid/unknown-field.hcl")) else {
+    let Err(CatalogError::Invalid(problems)) = catalog::load(Path::new("tests/fixtures/invalid/unknown-field.hcl"))
+    else {
         panic!("must be rejected");
     };
     let problem = problems.iter().find(|p| p.code == "catalog::unknown-field").unwrap();
@@ -73,7 +77,8 @@ fn locations_point_at_the_offending_text() {
 
 #[test]
 fn yaml_problems_are_located_too() {
-    let Err(CatalogError::Invalid(problems)) = catalog::load(Path::new("tests/fixtures/invalid/yaml-errors.yaml")) else {
+    let Err(CatalogError::Invalid(problems)) = catalog::load(Path::new("tests/fixtures/invalid/yaml-errors.yaml"))
+    else {
         panic!("must be rejected");
     };
     let unknown = problems.iter().find(|p| p.code == "catalog::unknown-field").unwrap();
@@ -93,7 +98,11 @@ fn valid_fixtures_and_examples_load() {
     assert_eq!(payment.canary.steps, [5, 20, 50, 100]);
     assert_eq!(payment.tier, 1, "tier comes from the critical profile");
     let user = model.services.iter().find(|s| s.name == "user-service").unwrap();
-    assert_eq!(user.per_env["prod"].strategy, catalog::StrategyKind::BlueGreen, "YAML services load with the same schema");
+    assert_eq!(
+        user.per_env["prod"].strategy,
+        catalog::StrategyKind::BlueGreen,
+        "YAML services load with the same schema"
+    );
 }
 
 #[test]

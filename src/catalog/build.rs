@@ -80,7 +80,11 @@ pub fn build(root: &Node, profiles: &ProfileSet, source: PathBuf, problems: &mut
 }
 
 /// The `name → block` entries of a labelled group, with each name checked as a DNS label.
-pub fn named_blocks<'a>(group: Option<&'a Node>, kind: &str, problems: &mut Problems) -> Vec<(Spanned<String>, &'a Node)> {
+pub fn named_blocks<'a>(
+    group: Option<&'a Node>,
+    kind: &str,
+    problems: &mut Problems,
+) -> Vec<(Spanned<String>, &'a Node)> {
     let Some(group) = group else { return Vec::new() };
     let Some(entries) = group.entries() else {
         problems.push(
@@ -121,9 +125,19 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
     if let Some(name) = &name {
         if !is_dns_label(&name.value) || name.value.len() > CATALOG_NAME_MAX {
             problems.push(
-                Problem::new("catalog::invalid-name", &name.span, format!("catalog name `{}` must be a DNS label of at most {CATALOG_NAME_MAX} characters", name.value))
-                    .label("invalid catalog name")
-                    .help(format!("it prefixes IAM role names (64 characters at most); try `{}`", to_dns_label(&name.value).chars().take(CATALOG_NAME_MAX).collect::<String>())),
+                Problem::new(
+                    "catalog::invalid-name",
+                    &name.span,
+                    format!(
+                        "catalog name `{}` must be a DNS label of at most {CATALOG_NAME_MAX} characters",
+                        name.value
+                    ),
+                )
+                .label("invalid catalog name")
+                .help(format!(
+                    "it prefixes IAM role names (64 characters at most); try `{}`",
+                    to_dns_label(&name.value).chars().take(CATALOG_NAME_MAX).collect::<String>()
+                )),
             );
         }
     }
@@ -131,9 +145,13 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
     if let Some(account) = &account {
         if account.value.len() != 12 || !account.value.chars().all(|c| c.is_ascii_digit()) {
             problems.push(
-                Problem::new("catalog::malformed-value", &account.span, format!("`{}` is not an AWS account id", account.value))
-                    .label("expected 12 digits")
-                    .help("write the 12-digit account id as a quoted string, e.g. \"123456789012\""),
+                Problem::new(
+                    "catalog::malformed-value",
+                    &account.span,
+                    format!("`{}` is not an AWS account id", account.value),
+                )
+                .label("expected 12 digits")
+                .help("write the 12-digit account id as a quoted string, e.g. \"123456789012\""),
             );
         }
     }
@@ -144,7 +162,8 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
     let github_org = f.required_string("github_org", "github_org = \"acme\"", problems);
     let keep = positive_int(&mut f, "ecr_keep_images", 30, problems);
     let untagged = positive_int(&mut f, "ecr_untagged_days", 7, problems);
-    let prometheus = f.string("prometheus", problems).map(|s| s.value).unwrap_or_else(|| DEFAULT_PROMETHEUS.to_string());
+    let prometheus =
+        f.string("prometheus", problems).map(|s| s.value).unwrap_or_else(|| DEFAULT_PROMETHEUS.to_string());
     f.finish(problems);
     let placeholder = Platform::placeholder();
     Platform {
@@ -164,9 +183,13 @@ pub fn positive_int(f: &mut Fields, name: &'static str, default: u32, problems: 
         Some(v) if v.value >= 1 && v.value <= u32::MAX as i64 => v.value as u32,
         Some(v) => {
             problems.push(
-                Problem::new("catalog::out-of-range", &v.span, format!("`{name}` must be at least 1, found {}", v.value))
-                    .label("too small")
-                    .help(format!("set `{name}` to 1 or more (default {default})")),
+                Problem::new(
+                    "catalog::out-of-range",
+                    &v.span,
+                    format!("`{name}` must be at least 1, found {}", v.value),
+                )
+                .label("too small")
+                .help(format!("set `{name}` to 1 or more (default {default})")),
             );
             default
         }
@@ -199,9 +222,9 @@ fn decode_cluster(name: Spanned<String>, node: &Node, platform: &Platform, probl
         }
         None => platform.region.clone(),
     };
-    let oidc_issuer = f.string("oidc_issuer", problems).map(|s| {
-        s.value.trim_start_matches("https://").trim_end_matches('/').to_string()
-    });
+    let oidc_issuer = f
+        .string("oidc_issuer", problems)
+        .map(|s| s.value.trim_start_matches("https://").trim_end_matches('/').to_string());
     let kube_context = f.string("kube_context", problems).map(|s| s.value);
     f.finish(problems);
     Some(Cluster { name: name.value, eks_name, region, oidc_issuer, kube_context })
@@ -220,16 +243,26 @@ fn decode_environment(
     if let Some(cluster) = &cluster {
         if !clusters.iter().any(|c| c.name == cluster.value) {
             let known: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
-            problems.push(unknown_reference("catalog::unknown-cluster", "cluster", cluster, &known, "cluster \"NAME\" { eks_name = \"…\" }"));
+            problems.push(unknown_reference(
+                "catalog::unknown-cluster",
+                "cluster",
+                cluster,
+                &known,
+                "cluster \"NAME\" { eks_name = \"…\" }",
+            ));
         }
     }
     let namespace = match f.string("namespace", problems) {
         Some(ns) if is_dns_label(&ns.value) => Some(ns.value),
         Some(ns) => {
             problems.push(
-                Problem::new("catalog::invalid-name", &ns.span, format!("namespace `{}` is not a valid DNS-1123 label", ns.value))
-                    .label("invalid namespace")
-                    .help(format!("try `{}`", to_dns_label(&ns.value))),
+                Problem::new(
+                    "catalog::invalid-name",
+                    &ns.span,
+                    format!("namespace `{}` is not a valid DNS-1123 label", ns.value),
+                )
+                .label("invalid namespace")
+                .help(format!("try `{}`", to_dns_label(&ns.value))),
             );
             None
         }
@@ -242,7 +275,14 @@ fn decode_environment(
     let approval = f.boolean("approval", problems).map(|b| b.value).unwrap_or(false);
     let aws_endpoint = f.string("aws_endpoint", problems).map(|s| s.value);
     f.finish(problems);
-    Some(Environment { name: name.value, cluster: cluster?.value, namespace: namespace?, strategy, approval, aws_endpoint })
+    Some(Environment {
+        name: name.value,
+        cluster: cluster?.value,
+        namespace: namespace?,
+        strategy,
+        approval,
+        aws_endpoint,
+    })
 }
 
 /// Two environments on one cluster must not share a namespace: their objects would collide.
@@ -256,10 +296,14 @@ fn check_unique_namespaces(environments: &[Environment], group: Option<&Node>, p
                 .map(|e| e.key_span.clone());
             if let Some(span) = span {
                 problems.push(
-                    Problem::new("catalog::namespace-clash", &span, format!(
-                        "environments `{other}` and `{}` both use namespace `{}` on cluster `{}`",
-                        env.name, env.namespace, env.cluster
-                    ))
+                    Problem::new(
+                        "catalog::namespace-clash",
+                        &span,
+                        format!(
+                            "environments `{other}` and `{}` both use namespace `{}` on cluster `{}`",
+                            env.name, env.namespace, env.cluster
+                        ),
+                    )
                     .help("give one of them its own `namespace`"),
                 );
             }
@@ -284,8 +328,12 @@ fn decode_notification(name: Spanned<String>, node: &Node, problems: &mut Proble
     for address in &email {
         if !address.value.contains('@') {
             problems.push(
-                Problem::new("catalog::malformed-value", &address.span, format!("`{}` is not an email address", address.value))
-                    .help("write an address such as \"oncall@example.com\""),
+                Problem::new(
+                    "catalog::malformed-value",
+                    &address.span,
+                    format!("`{}` is not an email address", address.value),
+                )
+                .help("write an address such as \"oncall@example.com\""),
             );
         }
     }
@@ -306,12 +354,12 @@ fn decode_notification(name: Spanned<String>, node: &Node, problems: &mut Proble
                 Err(reason) => {
                     let names: Vec<&str> = NotifyEvent::ALL.iter().map(|e| e.name()).collect();
                     problems.push(
-                        Problem::new("catalog::malformed-value", &e.span, reason)
-                            .label("unknown event")
-                            .help(match closest(&e.value, &names) {
+                        Problem::new("catalog::malformed-value", &e.span, reason).label("unknown event").help(
+                            match closest(&e.value, &names) {
                                 Some(k) => format!("did you mean `{k}`?"),
                                 None => format!("events: {}", names.join(", ")),
-                            }),
+                            },
+                        ),
                     );
                     None
                 }
@@ -321,9 +369,13 @@ fn decode_notification(name: Spanned<String>, node: &Node, problems: &mut Proble
     };
     if slack.is_none() && webhook.is_none() && email.is_empty() && https.is_empty() {
         problems.push(
-            Problem::new("catalog::empty-route", &name.span, format!("notification `{}` has nowhere to send to", name.value))
-                .label("no destination")
-                .help("set at least one of `slack`, `webhook`, `email` or `https`"),
+            Problem::new(
+                "catalog::empty-route",
+                &name.span,
+                format!("notification `{}` has nowhere to send to", name.value),
+            )
+            .label("no destination")
+            .help("set at least one of `slack`, `webhook`, `email` or `https`"),
         );
     }
     f.finish(problems);
@@ -338,7 +390,13 @@ fn decode_notification(name: Spanned<String>, node: &Node, problems: &mut Proble
 }
 
 /// A reference to something that is not declared, with the nearest declared name as the fix.
-pub fn unknown_reference(code: &'static str, kind: &str, name: &Spanned<String>, known: &[&str], declare: &str) -> Problem {
+pub fn unknown_reference(
+    code: &'static str,
+    kind: &str,
+    name: &Spanned<String>,
+    known: &[&str],
+    declare: &str,
+) -> Problem {
     let help = match closest(&name.value, known) {
         Some(k) => format!("did you mean `{k}`?"),
         None if known.is_empty() => format!("declare it: {declare}"),

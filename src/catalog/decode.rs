@@ -35,9 +35,13 @@ impl<'a> Fields<'a> {
             Value::Map(entries) => Some(Fields { entries, span: node.span.clone(), context, asked: Vec::new() }),
             other => {
                 problems.push(
-                    Problem::new("catalog::wrong-type", &node.span, format!("{context} must be a block, found {}", other.type_name()))
-                        .label("expected a block")
-                        .help("write it as `name { field = value }` in HCL or a mapping in YAML"),
+                    Problem::new(
+                        "catalog::wrong-type",
+                        &node.span,
+                        format!("{context} must be a block, found {}", other.type_name()),
+                    )
+                    .label("expected a block")
+                    .help("write it as `name { field = value }` in HCL or a mapping in YAML"),
                 );
                 None
             }
@@ -57,7 +61,12 @@ impl<'a> Fields<'a> {
         self.node(name).and_then(|n| expect_string(n, &context, problems))
     }
 
-    pub fn required_string(&mut self, name: &'static str, example: &str, problems: &mut Problems) -> Option<Spanned<String>> {
+    pub fn required_string(
+        &mut self,
+        name: &'static str,
+        example: &str,
+        problems: &mut Problems,
+    ) -> Option<Spanned<String>> {
         let present = self.entries.iter().any(|e| e.key == name);
         if !present {
             self.missing(name, example, problems);
@@ -102,9 +111,13 @@ impl<'a> Fields<'a> {
             Ok(value) => Some(Spanned::new(value, text.span)),
             Err(reason) => {
                 problems.push(
-                    Problem::new("catalog::malformed-value", &text.span, format!("`{name}` in {}: {reason}", self.context))
-                        .label("malformed")
-                        .help(help.to_string()),
+                    Problem::new(
+                        "catalog::malformed-value",
+                        &text.span,
+                        format!("`{name}` in {}: {reason}", self.context),
+                    )
+                    .label("malformed")
+                    .help(help.to_string()),
                 );
                 None
             }
@@ -113,9 +126,13 @@ impl<'a> Fields<'a> {
 
     pub fn missing(&self, name: &str, example: &str, problems: &mut Problems) {
         problems.push(
-            Problem::new("catalog::missing-field", &self.span, format!("{} is missing required field `{name}`", self.context))
-                .label("in this block")
-                .help(format!("add `{example}`")),
+            Problem::new(
+                "catalog::missing-field",
+                &self.span,
+                format!("{} is missing required field `{name}`", self.context),
+            )
+            .label("in this block")
+            .help(format!("add `{example}`")),
         );
     }
 
@@ -124,9 +141,13 @@ impl<'a> Fields<'a> {
         for (i, entry) in self.entries.iter().enumerate() {
             if let Some(first) = self.entries[..i].iter().find(|e| e.key == entry.key) {
                 problems.push(
-                    Problem::new("catalog::duplicate", &entry.key_span, format!("`{}` is set twice in {}", entry.key, self.context))
-                        .label("second definition")
-                        .help(format!("remove one of them; the first is at {}", first.key_span.location())),
+                    Problem::new(
+                        "catalog::duplicate",
+                        &entry.key_span,
+                        format!("`{}` is set twice in {}", entry.key, self.context),
+                    )
+                    .label("second definition")
+                    .help(format!("remove one of them; the first is at {}", first.key_span.location())),
                 );
             }
             if !self.asked.contains(&entry.key.as_str()) {
@@ -135,9 +156,13 @@ impl<'a> Fields<'a> {
                     None => format!("known fields here: {}", self.asked.join(", ")),
                 };
                 problems.push(
-                    Problem::new("catalog::unknown-field", &entry.key_span, format!("unknown field `{}` in {}", entry.key, self.context))
-                        .label("not a known field")
-                        .help(help),
+                    Problem::new(
+                        "catalog::unknown-field",
+                        &entry.key_span,
+                        format!("unknown field `{}` in {}", entry.key, self.context),
+                    )
+                    .label("not a known field")
+                    .help(help),
                 );
             }
         }
@@ -200,12 +225,7 @@ pub fn expect_strings(node: &Node, context: &str, problems: &mut Problems) -> Op
 
 /// The known name closest to a misspelt one, if it is close enough to be a plausible typo.
 pub fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
-    known
-        .iter()
-        .map(|k| (edit_distance(name, k), *k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
-        .min()
-        .map(|(_, k)| k)
+    known.iter().map(|k| (edit_distance(name, k), *k)).filter(|(d, k)| *d <= 2.max(k.len() / 4)).min().map(|(_, k)| k)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

@@ -62,8 +62,12 @@ impl Converter<'_> {
                     let ident_span = self.span(block.ident.span());
                     if block.labels.len() > 1 {
                         self.problems.push(
-                            Problem::new("catalog::syntax", &ident_span, format!("block `{ident}` has {} labels", block.labels.len()))
-                                .help(format!("give it exactly one name: {ident} \"name\" {{ … }}")),
+                            Problem::new(
+                                "catalog::syntax",
+                                &ident_span,
+                                format!("block `{ident}` has {} labels", block.labels.len()),
+                            )
+                            .help(format!("give it exactly one name: {ident} \"name\" {{ … }}")),
                         );
                         continue;
                     }
@@ -105,8 +109,12 @@ impl Converter<'_> {
                 let key_span = self.span(block.ident.span());
                 if let Some(label) = block.labels.first() {
                     self.problems.push(
-                        Problem::new("catalog::syntax", &self.span(label.span()), format!("block `{}` takes no label here", block.ident.as_str()))
-                            .help(format!("write `{} {{ … }}` without the name", block.ident.as_str())),
+                        Problem::new(
+                            "catalog::syntax",
+                            &self.span(label.span()),
+                            format!("block `{}` takes no label here", block.ident.as_str()),
+                        )
+                        .help(format!("write `{} {{ … }}` without the name", block.ident.as_str())),
                     );
                 }
                 let node = Node { span: self.span(block.span()), value: Value::Map(self.body(&block.body)) };
@@ -134,8 +142,12 @@ impl Converter<'_> {
                         ObjectKey::Expression(Expression::String(s)) => (s.value().clone(), self.span(s.span())),
                         ObjectKey::Expression(other) => {
                             self.problems.push(
-                                Problem::new("catalog::syntax", &self.span(other.span()), "object keys must be names or quoted strings")
-                                    .help("write the key as `name = …` or `\"name\" = …`"),
+                                Problem::new(
+                                    "catalog::syntax",
+                                    &self.span(other.span()),
+                                    "object keys must be names or quoted strings",
+                                )
+                                .help("write the key as `name = …` or `\"name\" = …`"),
                             );
                             continue;
                         }
@@ -157,9 +169,13 @@ impl Converter<'_> {
             }
             _ => {
                 self.problems.push(
-                    Problem::new("catalog::syntax", &span, "expressions, interpolation and function calls are not supported")
-                        .label("computed value")
-                        .help("catalogs are plain data; use a literal value, or a profile for shared settings"),
+                    Problem::new(
+                        "catalog::syntax",
+                        &span,
+                        "expressions, interpolation and function calls are not supported",
+                    )
+                    .label("computed value")
+                    .help("catalogs are plain data; use a literal value, or a profile for shared settings"),
                 );
                 return None;
             }

@@ -72,7 +72,8 @@ struct Discovered {
 }
 
 fn discover(path: &Path) -> Result<Discovered, CatalogError> {
-    let unreadable = |p: &Path, e: std::io::Error| CatalogError::Unreadable { path: p.display().to_string(), reason: e.to_string() };
+    let unreadable =
+        |p: &Path, e: std::io::Error| CatalogError::Unreadable { path: p.display().to_string(), reason: e.to_string() };
     let (catalog_paths, modules_dir) = if path.is_dir() {
         (catalog_files_in(path).map_err(|e| unreadable(path, e))?, path.join("modules"))
     } else if path.exists() {
@@ -85,9 +86,16 @@ fn discover(path: &Path) -> Result<Discovered, CatalogError> {
         });
     };
     if catalog_paths.is_empty() {
-        return Err(CatalogError::Unreadable { path: path.display().to_string(), reason: "the directory holds no .hcl, .yaml or .yml files".into() });
+        return Err(CatalogError::Unreadable {
+            path: path.display().to_string(),
+            reason: "the directory holds no .hcl, .yaml or .yml files".into(),
+        });
     }
-    let module_paths = if modules_dir.is_dir() { catalog_files_in(&modules_dir).map_err(|e| unreadable(&modules_dir, e))? } else { Vec::new() };
+    let module_paths = if modules_dir.is_dir() {
+        catalog_files_in(&modules_dir).map_err(|e| unreadable(&modules_dir, e))?
+    } else {
+        Vec::new()
+    };
     let read = |paths: Vec<PathBuf>| -> Result<Vec<Arc<SourceFile>>, CatalogError> {
         paths
             .into_iter()
@@ -138,15 +146,23 @@ fn add_profiles(group: &Node, origin: Origin, profiles: &mut ProfileSet, problem
         if let Some(entries) = node.entries() {
             if let Some(nested) = entries.iter().find(|e| e.key == "use") {
                 problems.push(
-                    Problem::new("catalog::profile-chain", &nested.key_span, format!("profile `{}` uses another profile", name.value))
-                        .help("profiles do not stack; copy the settings you need into this profile"),
+                    Problem::new(
+                        "catalog::profile-chain",
+                        &nested.key_span,
+                        format!("profile `{}` uses another profile", name.value),
+                    )
+                    .help("profiles do not stack; copy the settings you need into this profile"),
                 );
             }
         }
         if let Err(first) = profiles.insert(name.value.clone(), node.clone(), origin) {
             problems.push(
-                Problem::new("catalog::duplicate-name", &name.span, format!("profile `{}` is declared twice", name.value))
-                    .help(format!("rename or remove one; the other is at {}", first.span.location())),
+                Problem::new(
+                    "catalog::duplicate-name",
+                    &name.span,
+                    format!("profile `{}` is declared twice", name.value),
+                )
+                .help(format!("rename or remove one; the other is at {}", first.span.location())),
             );
         }
     }
@@ -166,7 +182,9 @@ fn merge_roots(roots: &[Node], first_file: Option<&Arc<SourceFile>>) -> Node {
             let grouped = GROUPED_KEYS.contains(&entry.key.as_str());
             let existing = entries.iter_mut().find(|e| e.key == entry.key);
             match (grouped, existing, &entry.node.value) {
-                (true, Some(Entry { node: Node { value: Value::Map(group), .. }, .. }), Value::Map(more)) => group.extend(more.iter().cloned()),
+                (true, Some(Entry { node: Node { value: Value::Map(group), .. }, .. }), Value::Map(more)) => {
+                    group.extend(more.iter().cloned())
+                }
                 _ => entries.push(entry.clone()),
             }
         }

@@ -53,11 +53,8 @@ pub fn is_dns_label(name: &str) -> bool {
 
 /// The DNS-label form of an arbitrary string, for the fix we suggest.
 pub fn to_dns_label(name: &str) -> String {
-    let mut out: String = name
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
+    let mut out: String =
+        name.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
     while out.contains("--") {
         out = out.replace("--", "-");
     }
@@ -72,9 +69,9 @@ pub fn is_ecr_repository_name(name: &str) -> bool {
     }
     name.split('/').all(|component| {
         !component.is_empty()
-            && component.split(['.', '_', '-']).all(|part| {
-                !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-            })
+            && component
+                .split(['.', '_', '-'])
+                .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
     })
 }
 

@@ -24,14 +24,7 @@ pub struct Problem {
 impl Problem {
     pub fn new(code: &'static str, span: &Span, message: impl Into<String>) -> Self {
         let source = NamedSource::new(span.file.display_path(), span.file.text.clone());
-        Problem {
-            code,
-            message: message.into(),
-            span: span.clone(),
-            label: "here".to_string(),
-            help: None,
-            source,
-        }
+        Problem { code, message: message.into(), span: span.clone(), label: "here".to_string(), help: None, source }
     }
 
     pub fn label(mut self, label: impl Into<String>) -> Self {
@@ -93,7 +86,10 @@ impl Problems {
     pub fn push(&mut self, problem: Problem) {
         // A profile's mistake is found once per service that uses it; report it once.
         let duplicate = self.items.iter().any(|p| {
-            p.code == problem.code && p.message == problem.message && p.span.start == problem.span.start && p.span.file.path == problem.span.file.path
+            p.code == problem.code
+                && p.message == problem.message
+                && p.span.start == problem.span.start
+                && p.span.file.path == problem.span.file.path
         });
         if !duplicate {
             self.items.push(problem);
@@ -114,7 +110,8 @@ impl Problems {
 
     /// Sorted by file, then position, so output is stable whatever order checks ran in.
     pub fn into_sorted(mut self) -> Vec<Problem> {
-        self.items.sort_by(|a, b| (&a.span.file.path, a.span.start, a.code).cmp(&(&b.span.file.path, b.span.start, b.code)));
+        self.items
+            .sort_by(|a, b| (&a.span.file.path, a.span.start, a.code).cmp(&(&b.span.file.path, b.span.start, b.code)));
         self.items
     }
 }

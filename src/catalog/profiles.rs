@@ -16,10 +16,7 @@ pub const BUILTIN_MODULES: &[(&str, &str)] = &[
 ];
 
 pub fn builtin_files() -> Vec<Arc<SourceFile>> {
-    BUILTIN_MODULES
-        .iter()
-        .map(|(path, text)| SourceFile::new(format!("<built-in>/{path}"), *text))
-        .collect()
+    BUILTIN_MODULES.iter().map(|(path, text)| SourceFile::new(format!("<built-in>/{path}"), *text)).collect()
 }
 
 /// Where a profile came from; a catalog's own profile may replace a built-in one.

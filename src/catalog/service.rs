@@ -103,10 +103,16 @@ pub fn decode_service(name: Spanned<String>, node: &Node, ctx: &Context, problem
 }
 
 /// Merges the service over the profile it names. Returns the profile name and the merged tree.
-fn apply_profile(name: &Spanned<String>, node: &Node, ctx: &Context, problems: &mut Problems) -> (Option<String>, Option<Node>) {
+fn apply_profile(
+    name: &Spanned<String>,
+    node: &Node,
+    ctx: &Context,
+    problems: &mut Problems,
+) -> (Option<String>, Option<Node>) {
     let Some(entries) = node.entries() else { return (None, None) };
     let Some(use_entry) = entries.iter().rev().find(|e| e.key == "use") else { return (None, None) };
-    let Some(profile) = expect_string(&use_entry.node, &format!("`use` in service \"{}\"", name.value), problems) else {
+    let Some(profile) = expect_string(&use_entry.node, &format!("`use` in service \"{}\"", name.value), problems)
+    else {
         return (None, None);
     };
     match ctx.profiles.get(&profile.value) {
@@ -129,8 +135,12 @@ fn apply_profile(name: &Spanned<String>, node: &Node, ctx: &Context, problems: &
 fn check_derived_names(name: &Spanned<String>, ctx: &Context, problems: &mut Problems) {
     if !name.value.starts_with(|c: char| c.is_ascii_lowercase()) {
         problems.push(
-            Problem::new("catalog::invalid-name", &name.span, format!("service name `{}` must start with a letter", name.value))
-                .help("Kubernetes Service names are DNS-1035 labels; prefix it with a word, e.g. `svc-…`"),
+            Problem::new(
+                "catalog::invalid-name",
+                &name.span,
+                format!("service name `{}` must start with a letter", name.value),
+            )
+            .help("Kubernetes Service names are DNS-1035 labels; prefix it with a word, e.g. `svc-…`"),
         );
     }
     let mut longest = names::ci_role(ctx.platform, &name.value);
@@ -142,19 +152,27 @@ fn check_derived_names(name: &Spanned<String>, ctx: &Context, problems: &mut Pro
     }
     if longest.len() > IAM_ROLE_NAME_MAX {
         problems.push(
-            Problem::new("catalog::name-too-long", &name.span, format!(
-                "service name `{}` makes IAM role name `{longest}` ({} characters; AWS allows {IAM_ROLE_NAME_MAX})",
-                name.value,
-                longest.len()
-            ))
+            Problem::new(
+                "catalog::name-too-long",
+                &name.span,
+                format!(
+                    "service name `{}` makes IAM role name `{longest}` ({} characters; AWS allows {IAM_ROLE_NAME_MAX})",
+                    name.value,
+                    longest.len()
+                ),
+            )
             .help("shorten the service, environment or catalog name"),
         );
     }
     let preview = names::preview_service(&name.value);
     if preview.len() > names::DNS_LABEL_MAX {
         problems.push(
-            Problem::new("catalog::name-too-long", &name.span, format!("service name `{}` makes Kubernetes Service `{preview}` longer than 63 characters", name.value))
-                .help("shorten the service name to at most 55 characters"),
+            Problem::new(
+                "catalog::name-too-long",
+                &name.span,
+                format!("service name `{}` makes Kubernetes Service `{preview}` longer than 63 characters", name.value),
+            )
+            .help("shorten the service name to at most 55 characters"),
         );
     }
 }
@@ -167,9 +185,15 @@ fn parse_repo(repo: &Spanned<String>, default_owner: &str, problems: &mut Proble
     let valid_part = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
     if !valid_part(&owner) || !valid_part(&repo_name) || repo_name.contains('/') {
         problems.push(
-            Problem::new("catalog::malformed-value", &repo.span, format!("`{}` is not a GitHub repository", repo.value))
-                .label("expected OWNER/NAME")
-                .help("write \"OWNER/NAME\" (or just \"NAME\" to use the platform's github_org); wildcards are not allowed"),
+            Problem::new(
+                "catalog::malformed-value",
+                &repo.span,
+                format!("`{}` is not a GitHub repository", repo.value),
+            )
+            .label("expected OWNER/NAME")
+            .help(
+                "write \"OWNER/NAME\" (or just \"NAME\" to use the platform's github_org); wildcards are not allowed",
+            ),
         );
         return None;
     }
@@ -194,7 +218,13 @@ fn decode_environment_list(f: &mut Fields, ctx: &Context, problems: &mut Problem
     let known: Vec<&str> = all.iter().map(String::as_str).collect();
     for env in &listed {
         if !known.contains(&env.value.as_str()) {
-            problems.push(unknown_reference("catalog::unknown-environment", "environment", env, &known, "environment \"NAME\" { … }"));
+            problems.push(unknown_reference(
+                "catalog::unknown-environment",
+                "environment",
+                env,
+                &known,
+                "environment \"NAME\" { … }",
+            ));
         }
     }
     // Promotion order is the catalog's environment order, whatever order the list is in.
@@ -220,7 +250,8 @@ fn per_env_field<T: Clone>(
             let known: Vec<&str> = ctx.environments.iter().map(|e| e.name.as_str()).collect();
             let mut default = None;
             for entry in entries {
-                let Some(value) = decode_one(&entry.node, &format!("`{field}.{}` in {context}", entry.key), problems) else {
+                let Some(value) = decode_one(&entry.node, &format!("`{field}.{}` in {context}", entry.key), problems)
+                else {
                     failed = true;
                     continue;
                 };
@@ -232,7 +263,13 @@ fn per_env_field<T: Clone>(
                     let key = Spanned::new(entry.key.clone(), entry.key_span.clone());
                     let mut with_default = known.clone();
                     with_default.push("default");
-                    problems.push(unknown_reference("catalog::unknown-environment", "environment", &key, &with_default, "environment \"NAME\" { … }"));
+                    problems.push(unknown_reference(
+                        "catalog::unknown-environment",
+                        "environment",
+                        &key,
+                        &with_default,
+                        "environment \"NAME\" { … }",
+                    ));
                 }
             }
             if let Some(default) = default {
@@ -255,9 +292,15 @@ fn decode_replicas(node: &Node, what: &str, problems: &mut Problems) -> Option<u
     let value = expect_int(node, what, problems)?;
     if value.value < 1 || value.value > 10_000 {
         problems.push(
-            Problem::new("catalog::out-of-range", &value.span, format!("{what} is {}; a service needs at least 1 replica", value.value))
-                .label("replicas < 1")
-                .help("set replicas to 1 or more; to stop deploying somewhere, leave that environment out of `environments`"),
+            Problem::new(
+                "catalog::out-of-range",
+                &value.span,
+                format!("{what} is {}; a service needs at least 1 replica", value.value),
+            )
+            .label("replicas < 1")
+            .help(
+                "set replicas to 1 or more; to stop deploying somewhere, leave that environment out of `environments`",
+            ),
         );
         return None;
     }
@@ -279,9 +322,9 @@ fn decode_image_tag(node: &Node, what: &str, problems: &mut Problems) -> Option<
     }
     if tag.value == "latest" {
         problems.push(
-            Problem::new("catalog::mutable-tag", &tag.span, format!("{what} is `latest`"))
-                .label("mutable tag")
-                .help("ECR repositories are IMMUTABLE and rollouts need a new tag per release: use a version or commit SHA"),
+            Problem::new("catalog::mutable-tag", &tag.span, format!("{what} is `latest`")).label("mutable tag").help(
+                "ECR repositories are IMMUTABLE and rollouts need a new tag per release: use a version or commit SHA",
+            ),
         );
         return None;
     }
@@ -323,8 +366,12 @@ fn decode_per_env(
                 // Report a gap only in a field that decoded; otherwise its problem is reported already.
                 if tags.is_some() {
                     problems.push(
-                        Problem::new("catalog::missing-field", &f.span, format!("{context} has no `image_tag` for environment `{env_name}`"))
-                            .help(format!("add `{env_name} = \"1.0.0\"` (or `default = …`) to `image_tag`")),
+                        Problem::new(
+                            "catalog::missing-field",
+                            &f.span,
+                            format!("{context} has no `image_tag` for environment `{env_name}`"),
+                        )
+                        .help(format!("add `{env_name} = \"1.0.0\"` (or `default = …`) to `image_tag`")),
                     );
                 }
                 complete = false;
@@ -349,7 +396,12 @@ fn decode_per_env(
 
 fn decode_resources(f: &mut Fields, context: &str, problems: &mut Problems) -> Option<Resources> {
     let Some(node) = f.node("resources") else {
-        return Some(Resources { cpu: "250m".into(), memory: "256Mi".into(), cpu_limit: None, memory_limit: "256Mi".into() });
+        return Some(Resources {
+            cpu: "250m".into(),
+            memory: "256Mi".into(),
+            cpu_limit: None,
+            memory_limit: "256Mi".into(),
+        });
     };
     let mut r = Fields::of(node, format!("`resources` of {context}"), problems)?;
     let cpu_help = "CPU is cores (\"1\", \"0.5\") or millicores (\"250m\")";
@@ -368,7 +420,13 @@ fn decode_resources(f: &mut Fields, context: &str, problems: &mut Problems) -> O
     })
 }
 
-fn decode_probes(f: &mut Fields, context: &str, name: &Spanned<String>, port: Option<u16>, problems: &mut Problems) -> Option<Probes> {
+fn decode_probes(
+    f: &mut Fields,
+    context: &str,
+    name: &Spanned<String>,
+    port: Option<u16>,
+    problems: &mut Problems,
+) -> Option<Probes> {
     let Some(node) = f.node("probes") else {
         problems.push(
             Problem::new("catalog::missing-readiness", &name.span, format!("{context} has no readiness probe"))
@@ -383,8 +441,12 @@ fn decode_probes(f: &mut Fields, context: &str, name: &Spanned<String>, port: Op
     for path in readiness.iter().chain(liveness.iter()) {
         if !path.value.starts_with('/') {
             problems.push(
-                Problem::new("catalog::malformed-value", &path.span, format!("probe path `{}` must start with `/`", path.value))
-                    .help(format!("write \"/{}\"", path.value)),
+                Problem::new(
+                    "catalog::malformed-value",
+                    &path.span,
+                    format!("probe path `{}` must start with `/`", path.value),
+                )
+                .help(format!("write \"/{}\"", path.value)),
             );
         }
     }
@@ -416,15 +478,22 @@ fn decode_migrations(node: &Node, context: &str, problems: &mut Problems) -> Opt
     if let Some(secret) = &secret {
         if !is_dns_label(&secret.value) {
             problems.push(
-                Problem::new("catalog::invalid-name", &secret.span, format!("secret name `{}` is not a valid Kubernetes name", secret.value))
-                    .help("use lower-case letters, digits and `-`"),
+                Problem::new(
+                    "catalog::invalid-name",
+                    &secret.span,
+                    format!("secret name `{}` is not a valid Kubernetes name", secret.value),
+                )
+                .help("use lower-case letters, digits and `-`"),
             );
         }
     }
     m.finish(problems);
     let command = command?;
     if command.is_empty() {
-        problems.push(Problem::new("catalog::malformed-value", &node.span, "migration `command` is empty").help("name the migration command, e.g. [\"flyway\", \"migrate\"]"));
+        problems.push(
+            Problem::new("catalog::malformed-value", &node.span, "migration `command` is empty")
+                .help("name the migration command, e.g. [\"flyway\", \"migrate\"]"),
+        );
         return None;
     }
     Some(Migrations { command: command.into_iter().map(|c| c.value).collect(), secret: secret.map(|s| s.value) })
@@ -434,7 +503,12 @@ fn decode_canary(node: Option<&Node>, context: &str, problems: &mut Problems) ->
     let default_steps = vec![10, 50, 100];
     let default_pauses = vec![Pause::For(Duration::from_secs(120)), Pause::For(Duration::from_secs(300))];
     let Some(node) = node else {
-        return Some(Canary { steps: default_steps, pauses: default_pauses, analysis_from_step: 1, max_surge: "25%".into() });
+        return Some(Canary {
+            steps: default_steps,
+            pauses: default_pauses,
+            analysis_from_step: 1,
+            max_surge: "25%".into(),
+        });
     };
     let mut c = Fields::of(node, format!("`canary` of {context}"), problems)?;
     let steps_node = c.node("steps");
@@ -447,7 +521,10 @@ fn decode_canary(node: Option<&Node>, context: &str, problems: &mut Problems) ->
         Some(n) => match &n.value {
             Value::List(items) => items.iter().filter_map(|i| expect_int(i, "each canary step", problems)).collect(),
             _ => {
-                problems.push(super::decode::wrong_type(n, "`canary.steps`", "a list of traffic weights").help("write e.g. steps = [5, 20, 50, 100]"));
+                problems.push(
+                    super::decode::wrong_type(n, "`canary.steps`", "a list of traffic weights")
+                        .help("write e.g. steps = [5, 20, 50, 100]"),
+                );
                 return None;
             }
         },
@@ -455,23 +532,34 @@ fn decode_canary(node: Option<&Node>, context: &str, problems: &mut Problems) ->
     };
     let mut ok = true;
     if steps.is_empty() {
-        problems.push(Problem::new("catalog::canary-steps", &node.span, "canary has no steps").help("write e.g. steps = [5, 20, 50, 100]"));
+        problems.push(
+            Problem::new("catalog::canary-steps", &node.span, "canary has no steps")
+                .help("write e.g. steps = [5, 20, 50, 100]"),
+        );
         return None;
     }
     for (i, step) in steps.iter().enumerate() {
         if step.value < 1 || step.value > 100 {
             ok = false;
             problems.push(
-                Problem::new("catalog::canary-steps", &step.span, format!("canary weight {} is outside 1–100", step.value))
-                    .label("not a traffic percentage")
-                    .help("weights are percentages of traffic, from 1 to 100"),
+                Problem::new(
+                    "catalog::canary-steps",
+                    &step.span,
+                    format!("canary weight {} is outside 1–100", step.value),
+                )
+                .label("not a traffic percentage")
+                .help("weights are percentages of traffic, from 1 to 100"),
             );
         } else if i > 0 && step.value <= steps[i - 1].value {
             ok = false;
             problems.push(
-                Problem::new("catalog::canary-steps", &step.span, format!("canary weight {} does not increase (previous step is {})", step.value, steps[i - 1].value))
-                    .label("not increasing")
-                    .help("list weights in strictly increasing order, e.g. [5, 20, 50, 100]"),
+                Problem::new(
+                    "catalog::canary-steps",
+                    &step.span,
+                    format!("canary weight {} does not increase (previous step is {})", step.value, steps[i - 1].value),
+                )
+                .label("not increasing")
+                .help("list weights in strictly increasing order, e.g. [5, 20, 50, 100]"),
             );
         }
     }
@@ -479,9 +567,13 @@ fn decode_canary(node: Option<&Node>, context: &str, problems: &mut Problems) ->
     if ok && last.value != 100 {
         ok = false;
         problems.push(
-            Problem::new("catalog::canary-steps", &last.span, format!("the last canary weight is {}, not 100", last.value))
-                .label("final step")
-                .help("end with 100 so full promotion is an explicit step, e.g. [.., 50, 100]"),
+            Problem::new(
+                "catalog::canary-steps",
+                &last.span,
+                format!("the last canary weight is {}, not 100", last.value),
+            )
+            .label("final step")
+            .help("end with 100 so full promotion is an explicit step, e.g. [.., 50, 100]"),
         );
     }
 
@@ -493,25 +585,37 @@ fn decode_canary(node: Option<&Node>, context: &str, problems: &mut Problems) ->
                 items.iter().filter_map(|i| decode_pause(i, problems)).collect()
             }
             _ => {
-                problems.push(super::decode::wrong_type(n, "`canary.pauses`", "a list of durations").help("write e.g. pauses = [\"5m\", \"10m\", \"10m\"]"));
+                problems.push(
+                    super::decode::wrong_type(n, "`canary.pauses`", "a list of durations")
+                        .help("write e.g. pauses = [\"5m\", \"10m\", \"10m\"]"),
+                );
                 return None;
             }
         },
         None if steps_node.is_none() => default_pauses.iter().map(|p| Spanned::new(*p, node.span.clone())).collect(),
-        None => steps.iter().skip(1).map(|s| Spanned::new(Pause::For(Duration::from_secs(120)), s.span.clone())).collect(),
+        None => {
+            steps.iter().skip(1).map(|s| Spanned::new(Pause::For(Duration::from_secs(120)), s.span.clone())).collect()
+        }
     };
     let pause_count = written_pauses.unwrap_or(pauses.len());
     if pause_count + 1 != steps.len() {
         ok = false;
         let span = pauses_node.map(|n| n.span.clone()).unwrap_or_else(|| node.span.clone());
         problems.push(
-            Problem::new("catalog::canary-pauses", &span, format!(
-                "{} pause(s) for {} steps: a canary pauses once between consecutive steps",
-                pause_count,
-                steps.len()
-            ))
+            Problem::new(
+                "catalog::canary-pauses",
+                &span,
+                format!(
+                    "{} pause(s) for {} steps: a canary pauses once between consecutive steps",
+                    pause_count,
+                    steps.len()
+                ),
+            )
             .label("pauses do not match steps")
-            .help(format!("give exactly {} pause(s), one after each step except the last", steps.len().saturating_sub(1))),
+            .help(format!(
+                "give exactly {} pause(s), one after each step except the last",
+                steps.len().saturating_sub(1)
+            )),
         );
     }
     let analysis_from_step = match from {
@@ -519,8 +623,12 @@ fn decode_canary(node: Option<&Node>, context: &str, problems: &mut Problems) ->
         Some(v) => {
             ok = false;
             problems.push(
-                Problem::new("catalog::out-of-range", &v.span, format!("analysis_from_step {} is not one of the {} steps", v.value, steps.len()))
-                    .help(format!("use a step position from 1 to {}", steps.len())),
+                Problem::new(
+                    "catalog::out-of-range",
+                    &v.span,
+                    format!("analysis_from_step {} is not one of the {} steps", v.value, steps.len()),
+                )
+                .help(format!("use a step position from 1 to {}", steps.len())),
             );
             1
         }
@@ -529,7 +637,14 @@ fn decode_canary(node: Option<&Node>, context: &str, problems: &mut Problems) ->
     let max_surge = match max_surge {
         Some(s) if is_int_or_percent(&s.value) => s.value,
         Some(s) => {
-            problems.push(Problem::new("catalog::malformed-value", &s.span, format!("max_surge `{}` is neither a count nor a percentage", s.value)).help("write e.g. \"25%\" or \"1\""));
+            problems.push(
+                Problem::new(
+                    "catalog::malformed-value",
+                    &s.span,
+                    format!("max_surge `{}` is neither a count nor a percentage", s.value),
+                )
+                .help("write e.g. \"25%\" or \"1\""),
+            );
             return None;
         }
         None => "25%".into(),
@@ -550,7 +665,14 @@ fn decode_pause(node: &Node, problems: &mut Problems) -> Option<Spanned<Pause>> 
     match Duration::parse(&text.value) {
         Ok(d) if d.millis >= 1000 => Some(Spanned::new(Pause::For(d), text.span)),
         Ok(_) => {
-            problems.push(Problem::new("catalog::malformed-value", &text.span, format!("pause `{}` is shorter than a second", text.value)).help("Argo Rollouts pauses in whole seconds; use e.g. \"30s\""));
+            problems.push(
+                Problem::new(
+                    "catalog::malformed-value",
+                    &text.span,
+                    format!("pause `{}` is shorter than a second", text.value),
+                )
+                .help("Argo Rollouts pauses in whole seconds; use e.g. \"30s\""),
+            );
             None
         }
         Err(reason) => {
@@ -569,7 +691,12 @@ fn is_int_or_percent(text: &str) -> bool {
     !number.is_empty() && number.chars().all(|c| c.is_ascii_digit())
 }
 
-fn decode_blue_green(node: Option<&Node>, context: &str, probes: Option<&Probes>, problems: &mut Problems) -> Option<BlueGreen> {
+fn decode_blue_green(
+    node: Option<&Node>,
+    context: &str,
+    probes: Option<&Probes>,
+    problems: &mut Problems,
+) -> Option<BlueGreen> {
     let default_delay = Duration::from_secs(30);
     let Some(node) = node else {
         return Some(BlueGreen { auto_promote: None, scale_down_delay: default_delay, smoke_test: None });
@@ -586,14 +713,22 @@ fn decode_blue_green(node: Option<&Node>, context: &str, probes: Option<&Probes>
         Some(SmokeTest { path, image: image.map(|i| i.value).unwrap_or_else(|| DEFAULT_SMOKE_IMAGE.into()) })
     });
     b.finish(problems);
-    Some(BlueGreen { auto_promote, scale_down_delay: delay.map(|d| d.value).unwrap_or(default_delay), smoke_test: smoke })
+    Some(BlueGreen {
+        auto_promote,
+        scale_down_delay: delay.map(|d| d.value).unwrap_or(default_delay),
+        smoke_test: smoke,
+    })
 }
 
 fn decode_slo(node: Option<&Node>, context: &str, ctx: &Context, problems: &mut Problems) -> Option<Slo> {
     let mut slo = Slo {
         max_error_rate: Percent { fraction: 0.01 },
         p99_latency: Duration { millis: 500 },
-        prometheus: if ctx.platform.prometheus.is_empty() { DEFAULT_PROMETHEUS.into() } else { ctx.platform.prometheus.clone() },
+        prometheus: if ctx.platform.prometheus.is_empty() {
+            DEFAULT_PROMETHEUS.into()
+        } else {
+            ctx.platform.prometheus.clone()
+        },
         interval: Duration::from_secs(60),
         count: None,
         failure_limit: 1,
@@ -603,10 +738,13 @@ fn decode_slo(node: Option<&Node>, context: &str, ctx: &Context, problems: &mut 
     };
     let Some(node) = node else { return Some(slo) };
     let mut s = Fields::of(node, format!("`slo` of {context}"), problems)?;
-    if let Some(v) = s.parsed("max_error_rate", problems, Percent::parse, "write a percentage such as \"1%\" or \"0.5%\"") {
+    if let Some(v) =
+        s.parsed("max_error_rate", problems, Percent::parse, "write a percentage such as \"1%\" or \"0.5%\"")
+    {
         slo.max_error_rate = v.value;
     }
-    if let Some(v) = s.parsed("p99_latency", problems, Duration::parse, "write a duration such as \"500ms\" or \"1s\"") {
+    if let Some(v) = s.parsed("p99_latency", problems, Duration::parse, "write a duration such as \"500ms\" or \"1s\"")
+    {
         slo.p99_latency = v.value;
     }
     if let Some(v) = s.string("prometheus", problems) {
@@ -620,7 +758,10 @@ fn decode_slo(node: Option<&Node>, context: &str, ctx: &Context, problems: &mut 
     }
     if let Some(v) = s.int("failure_limit", problems) {
         if v.value < 0 {
-            problems.push(Problem::new("catalog::out-of-range", &v.span, "failure_limit cannot be negative").help("0 aborts on the first failed measurement"));
+            problems.push(
+                Problem::new("catalog::out-of-range", &v.span, "failure_limit cannot be negative")
+                    .help("0 aborts on the first failed measurement"),
+            );
         } else {
             slo.failure_limit = v.value as u32;
         }
@@ -645,11 +786,17 @@ fn decode_pdb(node: Option<&Node>, context: &str, problems: &mut Problems) -> Op
         let n = p.node(name)?;
         match &n.value {
             Value::Int(i) if *i >= 0 => Some(Spanned::new(i.to_string(), n.span.clone())),
-            Value::Str(s) if s.ends_with('%') && Percent::parse(s).is_ok() => Some(Spanned::new(s.clone(), n.span.clone())),
+            Value::Str(s) if s.ends_with('%') && Percent::parse(s).is_ok() => {
+                Some(Spanned::new(s.clone(), n.span.clone()))
+            }
             _ => {
                 problems.push(
-                    Problem::new("catalog::malformed-value", &n.span, format!("`pdb.{name}` must be a pod count or a percentage"))
-                        .help("write a number (2) or a percentage (\"80%\")"),
+                    Problem::new(
+                        "catalog::malformed-value",
+                        &n.span,
+                        format!("`pdb.{name}` must be a pod count or a percentage"),
+                    )
+                    .help("write a number (2) or a percentage (\"80%\")"),
                 );
                 None
             }
@@ -661,13 +808,23 @@ fn decode_pdb(node: Option<&Node>, context: &str, problems: &mut Problems) -> Op
     p.finish(problems);
     match (min, max) {
         (Some(_), Some(m)) => {
-            problems.push(Problem::new("catalog::pdb-conflict", &m.span, "set either `min_available` or `max_unavailable`, not both").help("Kubernetes accepts only one of them"));
+            problems.push(
+                Problem::new(
+                    "catalog::pdb-conflict",
+                    &m.span,
+                    "set either `min_available` or `max_unavailable`, not both",
+                )
+                .help("Kubernetes accepts only one of them"),
+            );
             None
         }
         (Some(m), None) => Some(Pdb::MinAvailable(m.value)),
         (None, Some(m)) => Some(Pdb::MaxUnavailable(m.value)),
         (None, None) => {
-            problems.push(Problem::new("catalog::missing-field", &span, format!("`pdb` of {context} sets no limit")).help("add `min_available = \"80%\"` or `max_unavailable = 1`"));
+            problems.push(
+                Problem::new("catalog::missing-field", &span, format!("`pdb` of {context} sets no limit"))
+                    .help("add `min_available = \"80%\"` or `max_unavailable = 1`"),
+            );
             None
         }
     }
@@ -686,7 +843,14 @@ fn decode_hpa(node: Option<&Node>, context: &str, problems: &mut Problems) -> Op
     let cpu_target = match h.int("cpu_target", problems) {
         Some(v) if (1..=100).contains(&v.value) => v.value as u32,
         Some(v) => {
-            problems.push(Problem::new("catalog::out-of-range", &v.span, format!("cpu_target {} is not a utilisation percentage", v.value)).help("use 1–100, e.g. 70"));
+            problems.push(
+                Problem::new(
+                    "catalog::out-of-range",
+                    &v.span,
+                    format!("cpu_target {} is not a utilisation percentage", v.value),
+                )
+                .help("use 1–100, e.g. 70"),
+            );
             70
         }
         None => 70,
@@ -699,11 +863,18 @@ fn decode_hpa(node: Option<&Node>, context: &str, problems: &mut Problems) -> Op
                 for e in entries {
                     if let Some(v) = decode_replicas(&e.node, &format!("`hpa.max_replicas.{}`", e.key), problems) {
                         let v = Spanned::new(v, e.node.span.clone());
-                        if e.key == "default" { default_max = Some(v) } else { max.insert(e.key.clone(), v); }
+                        if e.key == "default" {
+                            default_max = Some(v)
+                        } else {
+                            max.insert(e.key.clone(), v);
+                        }
                     }
                 }
             }
-            _ => default_max = decode_replicas(n, "`hpa.max_replicas`", problems).map(|v| Spanned::new(v, n.span.clone())),
+            _ => {
+                default_max =
+                    decode_replicas(n, "`hpa.max_replicas`", problems).map(|v| Spanned::new(v, n.span.clone()))
+            }
         },
         None => h.missing("max_replicas", "max_replicas = { default = 10, prod = 40 }", problems),
     }
@@ -716,13 +887,24 @@ fn decode_hpa(node: Option<&Node>, context: &str, problems: &mut Problems) -> Op
 fn apply_hpa_bounds(hpa: &HpaSpec, per_env: &mut BTreeMap<String, ServiceEnv>, context: &str, problems: &mut Problems) {
     for (env, settings) in per_env.iter_mut() {
         let Some(max) = hpa.max.get(env).or(hpa.default_max.as_ref()) else {
-            problems.push(Problem::new("catalog::missing-field", &hpa.span, format!("`hpa` of {context} has no max_replicas for `{env}`")).help(format!("add `{env} = N` or `default = N` to max_replicas")));
+            problems.push(
+                Problem::new(
+                    "catalog::missing-field",
+                    &hpa.span,
+                    format!("`hpa` of {context} has no max_replicas for `{env}`"),
+                )
+                .help(format!("add `{env} = N` or `default = N` to max_replicas")),
+            );
             continue;
         };
         if max.value < settings.replicas {
             problems.push(
-                Problem::new("catalog::out-of-range", &max.span, format!("hpa max_replicas {} in `{env}` is below replicas {}", max.value, settings.replicas))
-                    .help("replicas is the autoscaler's minimum: raise max_replicas or lower replicas"),
+                Problem::new(
+                    "catalog::out-of-range",
+                    &max.span,
+                    format!("hpa max_replicas {} in `{env}` is below replicas {}", max.value, settings.replicas),
+                )
+                .help("replicas is the autoscaler's minimum: raise max_replicas or lower replicas"),
             );
         }
         settings.max_replicas = Some(max.value);
@@ -730,7 +912,13 @@ fn apply_hpa_bounds(hpa: &HpaSpec, per_env: &mut BTreeMap<String, ServiceEnv>, c
     for (env, max) in &hpa.max {
         if !per_env.contains_key(env) {
             let known: Vec<&str> = per_env.keys().map(String::as_str).collect();
-            problems.push(unknown_reference("catalog::unknown-environment", "environment", &Spanned::new(env.clone(), max.span.clone()), &known, "environment \"NAME\" { … }"));
+            problems.push(unknown_reference(
+                "catalog::unknown-environment",
+                "environment",
+                &Spanned::new(env.clone(), max.span.clone()),
+                &known,
+                "environment \"NAME\" { … }",
+            ));
         }
     }
 }
@@ -745,7 +933,13 @@ fn decode_notify(f: &mut Fields, ctx: &Context, problems: &mut Problems) -> Vec<
                 out.push(route.value);
             }
         } else {
-            problems.push(unknown_reference("catalog::unknown-route", "notification route", &route, &known, "notification \"NAME\" { slack = \"#channel\" }"));
+            problems.push(unknown_reference(
+                "catalog::unknown-route",
+                "notification route",
+                &route,
+                &known,
+                "notification \"NAME\" { slack = \"#channel\" }",
+            ));
         }
     }
     out
@@ -754,14 +948,26 @@ fn decode_notify(f: &mut Fields, ctx: &Context, problems: &mut Problems) -> Vec<
 fn decode_env_vars(node: Option<&Node>, context: &str, problems: &mut Problems) -> Option<BTreeMap<String, String>> {
     let Some(node) = node else { return Some(BTreeMap::new()) };
     let Some(entries) = node.entries() else {
-        problems.push(super::decode::wrong_type(node, &format!("`env` of {context}"), "a map of variable names to strings").help("write env = { LOG_LEVEL = \"info\" }"));
+        problems.push(
+            super::decode::wrong_type(node, &format!("`env` of {context}"), "a map of variable names to strings")
+                .help("write env = { LOG_LEVEL = \"info\" }"),
+        );
         return None;
     };
     let mut out = BTreeMap::new();
     for e in entries {
-        let valid_name = !e.key.is_empty() && e.key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !e.key.starts_with(|c: char| c.is_ascii_digit());
+        let valid_name = !e.key.is_empty()
+            && e.key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !e.key.starts_with(|c: char| c.is_ascii_digit());
         if !valid_name {
-            problems.push(Problem::new("catalog::invalid-name", &e.key_span, format!("`{}` is not an environment variable name", e.key)).help("use letters, digits and `_`, not starting with a digit"));
+            problems.push(
+                Problem::new(
+                    "catalog::invalid-name",
+                    &e.key_span,
+                    format!("`{}` is not an environment variable name", e.key),
+                )
+                .help("use letters, digits and `_`, not starting with a digit"),
+            );
             continue;
         }
         if let Some(v) = expect_string(&e.node, &format!("`env.{}` of {context}", e.key), problems) {
@@ -779,7 +985,14 @@ fn decode_ci(node: Option<&Node>, context: &str, problems: &mut Problems) -> Opt
     c.finish(problems);
     if let Some(b) = &branch {
         if b.value.is_empty() || b.value.contains('*') || b.value.contains(' ') {
-            problems.push(Problem::new("catalog::malformed-value", &b.span, format!("branch `{}` is not a single branch name", b.value)).help("name one branch, e.g. \"main\"; wildcards would let any branch deploy"));
+            problems.push(
+                Problem::new(
+                    "catalog::malformed-value",
+                    &b.span,
+                    format!("branch `{}` is not a single branch name", b.value),
+                )
+                .help("name one branch, e.g. \"main\"; wildcards would let any branch deploy"),
+            );
             return None;
         }
     }
@@ -789,11 +1002,14 @@ fn decode_ci(node: Option<&Node>, context: &str, problems: &mut Problems) -> Opt
         Some(other) => {
             let t = trust.as_ref().expect("matched Some");
             problems.push(
-                Problem::new("catalog::malformed-value", &t.span, format!("`{other}` is not a CI trust mode"))
-                    .help(match closest(other, &["branch", "environment"]) {
+                Problem::new("catalog::malformed-value", &t.span, format!("`{other}` is not a CI trust mode")).help(
+                    match closest(other, &["branch", "environment"]) {
                         Some(k) => format!("did you mean \"{k}\"?"),
-                        None => "use \"branch\" (ref:refs/heads/BRANCH) or \"environment\" (GitHub environments)".into(),
-                    }),
+                        None => {
+                            "use \"branch\" (ref:refs/heads/BRANCH) or \"environment\" (GitHub environments)".into()
+                        }
+                    },
+                ),
             );
             None
         }
@@ -806,7 +1022,14 @@ fn decode_policies(f: &mut Fields, problems: &mut Problems) -> Vec<String> {
         .filter(|arn| {
             let ok = arn.value.starts_with("arn:aws:iam::") && arn.value.contains(":policy/");
             if !ok {
-                problems.push(Problem::new("catalog::malformed-value", &arn.span, format!("`{}` is not an IAM policy ARN", arn.value)).help("write arn:aws:iam::ACCOUNT:policy/NAME (or arn:aws:iam::aws:policy/NAME)"));
+                problems.push(
+                    Problem::new(
+                        "catalog::malformed-value",
+                        &arn.span,
+                        format!("`{}` is not an IAM policy ARN", arn.value),
+                    )
+                    .help("write arn:aws:iam::ACCOUNT:policy/NAME (or arn:aws:iam::aws:policy/NAME)"),
+                );
             }
             ok
         })

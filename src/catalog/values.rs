@@ -94,7 +94,8 @@ impl Percent {
             .trim()
             .strip_suffix('%')
             .ok_or_else(|| format!("`{text}` is not a percentage: write it with a `%`, e.g. `1%`"))?;
-        let value: f64 = number.trim().parse().map_err(|_| format!("`{text}` is not a percentage: `{number}` is not a number"))?;
+        let value: f64 =
+            number.trim().parse().map_err(|_| format!("`{text}` is not a percentage: `{number}` is not a number"))?;
         if !(0.0..=100.0).contains(&value) {
             return Err(format!("`{text}` is outside 0%–100%"));
         }

@@ -16,9 +16,13 @@ pub fn parse(file: &Arc<SourceFile>, problems: &mut Problems) -> Option<Node> {
     if let Err(err) = parser.load(&mut builder, false) {
         let offset = builder.byte_offset(err.marker().index());
         problems.push(
-            Problem::new("catalog::syntax", &Span::new(file, offset..offset + 1), format!("YAML syntax error: {}", err.info()))
-                .label("cannot parse here")
-                .help("check indentation and quoting just before this position"),
+            Problem::new(
+                "catalog::syntax",
+                &Span::new(file, offset..offset + 1),
+                format!("YAML syntax error: {}", err.info()),
+            )
+            .label("cannot parse here")
+            .help("check indentation and quoting just before this position"),
         );
         return None;
     }
@@ -76,7 +80,8 @@ impl<'a> Builder<'a> {
                     Value::Int(i) => *pending = Some((i.to_string(), node.span)),
                     Value::Bool(b) => *pending = Some((b.to_string(), node.span)),
                     _ => self.problems.push(
-                        Problem::new("catalog::syntax", &node.span, "map keys must be plain names").help("use a string key"),
+                        Problem::new("catalog::syntax", &node.span, "map keys must be plain names")
+                            .help("use a string key"),
                     ),
                 },
             },
@@ -134,7 +139,10 @@ impl MarkedEventReceiver for Builder<'_> {
                 Some(node) => self.complete(node, 0),
                 None => {
                     let span = self.span_at(mark, 1);
-                    self.problems.push(Problem::new("catalog::syntax", &span, "alias refers to an unknown anchor").help("define the anchor (&name) before using it (*name)"));
+                    self.problems.push(
+                        Problem::new("catalog::syntax", &span, "alias refers to an unknown anchor")
+                            .help("define the anchor (&name) before using it (*name)"),
+                    );
                 }
             },
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart | Event::DocumentEnd => {}

@@ -7,7 +7,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::plan::Selection;
 
 #[derive(Debug, Parser)]
-#[command(name = "glidepath", version, about = "Service catalog → zero-downtime delivery on AWS EKS: validate, render, plan, apply")]
+#[command(
+    name = "glidepath",
+    version,
+    about = "Service catalog → zero-downtime delivery on AWS EKS: validate, render, plan, apply"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

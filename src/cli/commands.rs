@@ -54,7 +54,10 @@ fn prepare(select: &SelectArgs) -> Result<(State, Plan), CliError> {
     for env in &select.envs {
         if model.environment(env).is_none() {
             let known: Vec<&str> = model.environments.iter().map(|e| e.name.as_str()).collect();
-            return Err(CliError::Usage(format!("--env {env}: the catalog has no such environment (known: {})", known.join(", "))));
+            return Err(CliError::Usage(format!(
+                "--env {env}: the catalog has no such environment (known: {})",
+                known.join(", ")
+            )));
         }
     }
     let state = state::load(&select.state, &model.platform.name)?;
@@ -104,11 +107,17 @@ fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
 /// Asks on the terminal; anything but "yes" cancels. Without a terminal, refuses to guess.
 fn confirm() -> Result<(), CliError> {
     if !std::io::stdin().is_terminal() {
-        return Err(CliError::Usage("apply needs confirmation but stdin is not a terminal: pass --auto-approve".into()));
+        return Err(CliError::Usage(
+            "apply needs confirmation but stdin is not a terminal: pass --auto-approve".into(),
+        ));
     }
     print!("Do you want to perform these actions? Only 'yes' will be accepted: ");
     std::io::stdout().flush().ok();
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer).ok();
-    if answer.trim() == "yes" { Ok(()) } else { Err(CliError::Cancelled) }
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(CliError::Cancelled)
+    }
 }

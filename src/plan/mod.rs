@@ -110,7 +110,13 @@ pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &S
     for (address, resource) in desired.resources.iter().filter(|(a, _)| selection.includes(a)) {
         let after = resource.body();
         let change = match live.get(address) {
-            None => Change { address: address.clone(), action: Action::Create, fields: Vec::new(), before: None, after: Some(after) },
+            None => Change {
+                address: address.clone(),
+                action: Action::Create,
+                fields: Vec::new(),
+                before: None,
+                after: Some(after),
+            },
             Some(before) => {
                 let fields = diff::diff(before, &after);
                 let action = if fields.is_empty() { Action::NoOp } else { Action::Update };
@@ -128,7 +134,13 @@ pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &S
     let mut deletes: Vec<Change> = live
         .iter()
         .filter(|(address, _)| selection.includes(address) && !desired.resources.contains_key(address))
-        .map(|(address, before)| Change { address: address.clone(), action: Action::Delete, fields: Vec::new(), before: Some(before.clone()), after: None })
+        .map(|(address, before)| Change {
+            address: address.clone(),
+            action: Action::Delete,
+            fields: Vec::new(),
+            before: Some(before.clone()),
+            after: None,
+        })
         .collect();
     summary.delete = deletes.len();
     // Dependants go first when deleting: the reverse of apply order.
@@ -137,4 +149,3 @@ pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &S
     changes.extend(deletes);
     Plan { changes, summary }
 }
-

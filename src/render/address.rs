@@ -93,7 +93,11 @@ mod tests {
 
     #[test]
     fn addresses_round_trip_through_text() {
-        for text in ["aws/iam_role/shop-payment-service-ci", "aws/ecr_repository/shop/payment-service", "prod/payment-service/k8s/Rollout/payment-service"] {
+        for text in [
+            "aws/iam_role/shop-payment-service-ci",
+            "aws/ecr_repository/shop/payment-service",
+            "prod/payment-service/k8s/Rollout/payment-service",
+        ] {
             let address: Address = text.parse().unwrap();
             assert_eq!(address.to_string(), text);
         }

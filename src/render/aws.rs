@@ -15,7 +15,8 @@ pub const GITHUB_OIDC_HOST: &str = "token.actions.githubusercontent.com";
 pub const STS_AUDIENCE: &str = "sts.amazonaws.com";
 /// GitHub's published certificate thumbprints; AWS no longer checks them for GitHub, but older
 /// accounts and some tools still expect the list to be present.
-const GITHUB_THUMBPRINTS: [&str; 2] = ["6938fd4d98bab03faadb97b34396831e3780aea1", "1c58a3a8518e8759bf075b76b750d4f2df264fcd"];
+const GITHUB_THUMBPRINTS: [&str; 2] =
+    ["6938fd4d98bab03faadb97b34396831e3780aea1", "1c58a3a8518e8759bf075b76b750d4f2df264fcd"];
 /// Exact ECR actions a CI job needs to push an image (and read it back for multi-stage caches).
 const ECR_PUSH_ACTIONS: [&str; 8] = [
     "ecr:BatchCheckLayerAvailability",
@@ -51,10 +52,18 @@ pub fn render(model: &Model) -> Vec<AwsResource> {
         let topic = names::sns_topic(&model.platform, &route.name);
         let mut tags = catalog_tags(model);
         tags.insert("glidepath:route".into(), route.name.clone());
-        out.push(AwsResource::SnsTopic(SnsTopic { name: topic.clone(), display_name: format!("glidepath {}", route.name), tags }));
+        out.push(AwsResource::SnsTopic(SnsTopic {
+            name: topic.clone(),
+            display_name: format!("glidepath {}", route.name),
+            tags,
+        }));
         for (protocol, endpoints) in [("email", &route.email), ("https", &route.https)] {
             for endpoint in endpoints {
-                out.push(AwsResource::SnsSubscription(SnsSubscription { topic: topic.clone(), protocol: protocol.into(), endpoint: endpoint.clone() }));
+                out.push(AwsResource::SnsSubscription(SnsSubscription {
+                    topic: topic.clone(),
+                    protocol: protocol.into(),
+                    endpoint: endpoint.clone(),
+                }));
             }
         }
     }
@@ -78,11 +87,19 @@ fn account_arn(model: &Model) -> String {
 }
 
 pub fn ecr_repository_uri(model: &Model, service: &Service) -> String {
-    format!("{}.dkr.ecr.{}.amazonaws.com/{}", model.platform.aws_account_id, model.platform.region, service.ecr_repository)
+    format!(
+        "{}.dkr.ecr.{}.amazonaws.com/{}",
+        model.platform.aws_account_id, model.platform.region, service.ecr_repository
+    )
 }
 
 pub fn irsa_role_arn(model: &Model, env: &str, service: &str) -> String {
-    format!("{}:role{}{}", account_arn(model), names::iam_path(&model.platform), names::irsa_role(&model.platform, env, service))
+    format!(
+        "{}:role{}{}",
+        account_arn(model),
+        names::iam_path(&model.platform),
+        names::irsa_role(&model.platform, env, service)
+    )
 }
 
 fn ecr_repository(model: &Model, service: &Service) -> EcrRepository {
@@ -118,12 +135,21 @@ pub fn ci_subjects(model: &Model, service: &Service) -> Vec<String> {
     let repo = format!("repo:{}", service.repo.full_name());
     match &service.ci {
         Ci::Branch(branch) => vec![format!("{repo}:ref:refs/heads/{branch}")],
-        Ci::Environment => service.environments.iter().filter(|e| model.environment(e).is_some()).map(|e| format!("{repo}:environment:{e}")).collect(),
+        Ci::Environment => service
+            .environments
+            .iter()
+            .filter(|e| model.environment(e).is_some())
+            .map(|e| format!("{repo}:environment:{e}"))
+            .collect(),
     }
 }
 
 fn one_or_many(values: Vec<String>) -> Value {
-    if values.len() == 1 { json!(values[0]) } else { json!(values) }
+    if values.len() == 1 {
+        json!(values[0])
+    } else {
+        json!(values)
+    }
 }
 
 fn ci_role(model: &Model, service: &Service) -> IamRole {
@@ -149,7 +175,10 @@ fn ci_role(model: &Model, service: &Service) -> IamRole {
         .filter_map(|e| model.cluster(&e.cluster))
         .map(|c| format!("arn:aws:eks:{}:{}:cluster/{}", c.region, model.platform.aws_account_id, c.eks_name))
         .collect();
-    let repository_arn = format!("arn:aws:ecr:{}:{}:repository/{}", model.platform.region, model.platform.aws_account_id, service.ecr_repository);
+    let repository_arn = format!(
+        "arn:aws:ecr:{}:{}:repository/{}",
+        model.platform.region, model.platform.aws_account_id, service.ecr_repository
+    );
     let policy = json!({
         "Version": "2012-10-17",
         "Statement": [

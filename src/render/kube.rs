@@ -26,10 +26,15 @@ const DEFAULT_SMOKE_IMAGE: &str = "curlimages/curl:8.10.1";
 type Labels = BTreeMap<String, String>;
 
 /// Everything rendered into one environment, in a stable order.
-pub fn render_environment(model: &Model, env: &Environment, templates: &Templates) -> Result<Vec<(String, KubeObject)>, RenderError> {
+pub fn render_environment(
+    model: &Model,
+    env: &Environment,
+    templates: &Templates,
+) -> Result<Vec<(String, KubeObject)>, RenderError> {
     let mut out = Vec::new();
     let shared = env_labels(model, env);
-    let namespace = templates.render_yaml("kube/namespace.yaml.j2", json!({ "namespace": env.namespace, "labels": shared }))?;
+    let namespace =
+        templates.render_yaml("kube/namespace.yaml.j2", json!({ "namespace": env.namespace, "labels": shared }))?;
     out.push((SHARED_OWNER.to_string(), object(env, namespace)));
     if let Some(config_map) = notification_config_map(model, env, templates)? {
         out.push((SHARED_OWNER.to_string(), object(env, config_map)));
@@ -145,10 +150,11 @@ fn service_objects(
         }),
     )?);
 
-    let smoke = service.blue_green.smoke_test.clone().unwrap_or(SmokeTest {
-        path: service.probes.readiness.clone(),
-        image: DEFAULT_SMOKE_IMAGE.into(),
-    });
+    let smoke = service
+        .blue_green
+        .smoke_test
+        .clone()
+        .unwrap_or(SmokeTest { path: service.probes.readiness.clone(), image: DEFAULT_SMOKE_IMAGE.into() });
     let smoke_template = names::smoke_template(name);
     if settings.strategy == StrategyKind::BlueGreen {
         let smoke_url = format!("http://{second_service}.{ns}.svc.cluster.local:{}{}", service.port, smoke.path);
@@ -266,7 +272,10 @@ fn subscription_annotations(model: &Model, service: &Service) -> Labels {
                 slack.entry(event.trigger()).or_default().push(channel.trim_start_matches('#').to_string());
             }
             if route.webhook.is_some() {
-                annotations.insert(format!("notifications.argoproj.io/subscribe.{}.{}", event.trigger(), route.name), String::new());
+                annotations.insert(
+                    format!("notifications.argoproj.io/subscribe.{}.{}", event.trigger(), route.name),
+                    String::new(),
+                );
             }
         }
     }
@@ -277,7 +286,11 @@ fn subscription_annotations(model: &Model, service: &Service) -> Labels {
 }
 
 /// The namespace's notification services, templates and triggers for the routes its services use.
-fn notification_config_map(model: &Model, env: &Environment, templates: &Templates) -> Result<Option<Value>, RenderError> {
+fn notification_config_map(
+    model: &Model,
+    env: &Environment,
+    templates: &Templates,
+) -> Result<Option<Value>, RenderError> {
     let routes: Vec<_> = model
         .notifications
         .iter()
@@ -322,15 +335,22 @@ fn notification_config_map(model: &Model, env: &Environment, templates: &Templat
         data.insert(format!("trigger.{}", event.trigger()), format!("- send: [{}]\n", event.name()));
     }
     templates
-        .render_yaml("kube/notification-configmap.yaml.j2", json!({ "namespace": env.namespace, "labels": env_labels(model, env), "data": data }))
+        .render_yaml(
+            "kube/notification-configmap.yaml.j2",
+            json!({ "namespace": env.namespace, "labels": env_labels(model, env), "data": data }),
+        )
         .map(Some)
 }
 
 fn headline(event: NotifyEvent) -> &'static str {
     match event {
-        NotifyEvent::RolloutAborted => "ROLLED BACK: the new version breached its SLO or stalled; the stable version keeps serving.",
+        NotifyEvent::RolloutAborted => {
+            "ROLLED BACK: the new version breached its SLO or stalled; the stable version keeps serving."
+        }
         NotifyEvent::AnalysisRunFailed => "Analysis FAILED: the new version breached its SLO.",
-        NotifyEvent::AnalysisRunError => "Analysis ERROR: metrics could not be read (no data or Prometheus unreachable).",
+        NotifyEvent::AnalysisRunError => {
+            "Analysis ERROR: metrics could not be read (no data or Prometheus unreachable)."
+        }
         NotifyEvent::RolloutCompleted => "Rollout completed: the new version is fully promoted.",
         NotifyEvent::RolloutPaused => "Rollout paused, waiting for promotion.",
         NotifyEvent::RolloutStepCompleted => "Rollout step completed.",

@@ -31,18 +31,23 @@ pub fn files(desired: &DesiredSet) -> Result<BTreeMap<PathBuf, String>, OutputEr
     for (address, resource) in &desired.resources {
         let (path, text) = match (address, resource) {
             (Address::Kube { env, owner, kind, name }, Resource::Kube(object)) => {
-                let text = serde_yaml::to_string(&object.body).map_err(|e| OutputError::Serialize { address: address.to_string(), reason: e.to_string() })?;
+                let text = serde_yaml::to_string(&object.body)
+                    .map_err(|e| OutputError::Serialize { address: address.to_string(), reason: e.to_string() })?;
                 (PathBuf::from(env).join(owner).join(format!("{}.{}.yaml", kind.to_lowercase(), file_safe(name))), text)
             }
             (Address::Aws { kind, name }, resource) => {
-                let mut text = serde_json::to_string_pretty(&resource.body()).map_err(|e| OutputError::Serialize { address: address.to_string(), reason: e.to_string() })?;
+                let mut text = serde_json::to_string_pretty(&resource.body())
+                    .map_err(|e| OutputError::Serialize { address: address.to_string(), reason: e.to_string() })?;
                 text.push('\n');
                 (PathBuf::from("aws").join(format!("{kind}.{}.json", file_safe(name))), text)
             }
             (Address::Kube { .. }, Resource::Aws(_)) => unreachable!("AWS resources have AWS addresses"),
         };
         if files.insert(path.clone(), text).is_some() {
-            return Err(OutputError::Io { path: path.display().to_string(), reason: "two resources map to this file name".into() });
+            return Err(OutputError::Io {
+                path: path.display().to_string(),
+                reason: "two resources map to this file name".into(),
+            });
         }
     }
     Ok(files)
@@ -75,7 +80,8 @@ pub fn write_tree(desired: &DesiredSet, dir: &Path) -> Result<usize, OutputError
         fs::create_dir_all(path.parent().expect("files live in directories")).map_err(io_error(&path))?;
         fs::write(&path, text).map_err(io_error(&path))?;
     }
-    fs::write(staging.join(MARKER), "Written by `glidepath render`; replaced whole on every render.\n").map_err(io_error(&staging))?;
+    fs::write(staging.join(MARKER), "Written by `glidepath render`; replaced whole on every render.\n")
+        .map_err(io_error(&staging))?;
     if dir.exists() {
         fs::rename(dir, &retired).map_err(io_error(dir))?;
     }

@@ -39,13 +39,20 @@ impl Templates {
     }
 
     pub fn render_text(&self, name: &str, context: impl Serialize) -> Result<String, RenderError> {
-        let template = self.env.get_template(name).map_err(|e| RenderError::Template { template: name.into(), reason: format!("{e:#}") })?;
+        let template = self
+            .env
+            .get_template(name)
+            .map_err(|e| RenderError::Template { template: name.into(), reason: format!("{e:#}") })?;
         template.render(context).map_err(|e| RenderError::Template { template: name.into(), reason: format!("{e:#}") })
     }
 
     pub fn render_yaml(&self, name: &str, context: impl Serialize) -> Result<Value, RenderError> {
         let text = self.render_text(name, context)?;
-        serde_yaml::from_str(&text).map_err(|e| RenderError::Yaml { template: name.into(), reason: e.to_string(), text })
+        serde_yaml::from_str(&text).map_err(|e| RenderError::Yaml {
+            template: name.into(),
+            reason: e.to_string(),
+            text,
+        })
     }
 }
 

@@ -64,7 +64,8 @@ impl State {
         for change in plan.pending() {
             match (change.action, &change.after) {
                 (Action::Create | Action::Update, Some(body)) => {
-                    self.resources.insert(change.address.clone(), StateEntry { digest: digest(body), body: body.clone() });
+                    self.resources
+                        .insert(change.address.clone(), StateEntry { digest: digest(body), body: body.clone() });
                     recorded += 1;
                 }
                 (Action::Delete, _) if allow_delete => {
@@ -95,9 +96,13 @@ pub fn load(path: &Path, catalog: &str) -> Result<State, StateError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::new(catalog)),
         Err(e) => return Err(StateError::Read { path: shown, reason: e.to_string() }),
     };
-    let state: State = serde_json::from_str(&text).map_err(|e| StateError::Corrupt { path: shown.clone(), reason: e.to_string() })?;
+    let state: State =
+        serde_json::from_str(&text).map_err(|e| StateError::Corrupt { path: shown.clone(), reason: e.to_string() })?;
     if state.version != FORMAT_VERSION {
-        return Err(StateError::Corrupt { path: shown, reason: format!("format version {} (this glidepath reads {FORMAT_VERSION})", state.version) });
+        return Err(StateError::Corrupt {
+            path: shown,
+            reason: format!("format version {} (this glidepath reads {FORMAT_VERSION})", state.version),
+        });
     }
     if state.catalog != catalog {
         return Err(StateError::OtherCatalog { path: shown, found: state.catalog, expected: catalog.to_string() });

@@ -43,7 +43,10 @@ impl Crd {
         let spec = &doc["spec"];
         let version = &spec["versions"][0];
         let text_at = |value: &Value, what: &str| -> String {
-            value.as_str().unwrap_or_else(|| panic!("{}: {what} is missing or not a string", path.display())).to_string()
+            value
+                .as_str()
+                .unwrap_or_else(|| panic!("{}: {what} is missing or not a string", path.display()))
+                .to_string()
         };
         let schema = version["schema"]["openAPIV3Schema"].clone();
         assert!(schema.is_object(), "{}: spec.versions[0].schema.openAPIV3Schema is missing", path.display());
@@ -120,8 +123,7 @@ const HANDLED_KEYWORDS: &[&str] = &[
 ];
 
 /// The resource quantity pattern the CRDs use (apimachinery `resource.Quantity`).
-const QUANTITY_PATTERN: &str =
-    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$";
+const QUANTITY_PATTERN: &str = r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$";
 
 struct Validator<'a> {
     errors: &'a mut Vec<String>,
@@ -200,7 +202,13 @@ impl Validator<'_> {
         self.check_any_of(schema, value, path);
     }
 
-    fn check_object(&mut self, schema: &serde_json::Map<String, Value>, value: &Value, path: &str, preserve_unknown: bool) {
+    fn check_object(
+        &mut self,
+        schema: &serde_json::Map<String, Value>,
+        value: &Value,
+        path: &str,
+        preserve_unknown: bool,
+    ) {
         let Value::Object(fields) = value else {
             self.error(path, format!("expected object, found {}", describe(value)));
             return;
@@ -234,10 +242,7 @@ impl Validator<'_> {
                     } else {
                         format!("known fields: {}", known.join(", "))
                     };
-                    self.error(
-                        &child_path,
-                        format!("unknown field (the API server would prune it; {hint})"),
-                    );
+                    self.error(&child_path, format!("unknown field (the API server would prune it; {hint})"));
                 }
             }
         }
@@ -258,7 +263,10 @@ impl Validator<'_> {
                 let mut seen = BTreeSet::new();
                 for (index, item) in items.iter().enumerate() {
                     if !seen.insert(item.to_string()) {
-                        self.error(&format!("{path}[{index}]"), format!("duplicate entry {item} in a list of type set"));
+                        self.error(
+                            &format!("{path}[{index}]"),
+                            format!("duplicate entry {item} in a list of type set"),
+                        );
                     }
                 }
             }
@@ -270,7 +278,8 @@ impl Validator<'_> {
                     .unwrap_or_default();
                 let mut seen = BTreeSet::new();
                 for (index, item) in items.iter().enumerate() {
-                    let key: Vec<String> = keys.iter().map(|name| item.get(*name).map(Value::to_string).unwrap_or_default()).collect();
+                    let key: Vec<String> =
+                        keys.iter().map(|name| item.get(*name).map(Value::to_string).unwrap_or_default()).collect();
                     if !seen.insert(key.clone()) {
                         self.error(
                             &format!("{path}[{index}]"),
@@ -280,7 +289,9 @@ impl Validator<'_> {
                 }
             }
             Some("atomic") | None => {}
-            Some(other) => self.error(path, format!("x-kubernetes-list-type {other:?} is not supported by this validator")),
+            Some(other) => {
+                self.error(path, format!("x-kubernetes-list-type {other:?} is not supported by this validator"))
+            }
         }
     }
 
@@ -379,7 +390,8 @@ pub fn join_key(path: &str, key: &str) -> String {
 /// Short description of a JSON value for messages: its type and (abbreviated) content.
 pub fn describe(value: &Value) -> String {
     let text = value.to_string();
-    let text = if text.chars().count() > 60 { format!("{}…", text.chars().take(60).collect::<String>()) } else { text };
+    let text =
+        if text.chars().count() > 60 { format!("{}…", text.chars().take(60).collect::<String>()) } else { text };
     let kind = match value {
         Value::Null => return "null".to_string(),
         Value::Bool(_) => "boolean",

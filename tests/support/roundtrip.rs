@@ -28,10 +28,7 @@ pub fn roundtrip_at<T: DeserializeOwned + Serialize>(value: &Value, path: &str) 
     }
     let mut differences = Vec::new();
     diff(value, &back, path, &mut differences);
-    Err(format!(
-        "round trip through {type_name} changes the document:\n  {}",
-        differences.join("\n  ")
-    ))
+    Err(format!("round trip through {type_name} changes the document:\n  {}", differences.join("\n  ")))
 }
 
 /// Differences between the original document and its round-tripped form, one line per path.
@@ -62,5 +59,9 @@ pub fn diff(original: &Value, back: &Value, path: &str, out: &mut Vec<String>) {
 }
 
 fn shown(path: &str) -> String {
-    if path.is_empty() { "<root>".to_string() } else { path.to_string() }
+    if path.is_empty() {
+        "<root>".to_string()
+    } else {
+        path.to_string()
+    }
 }

@@ -32,6 +32,11 @@ pub fn plan(plan: &Plan, ctx: &PlanContext) -> String {
         }
     }
     let s = &plan.summary;
-    writeln!(out, "\nPlan: {} to create, {} to update, {} to delete, {} unchanged.", s.create, s.update, s.delete, s.unchanged).ok();
+    writeln!(
+        out,
+        "\nPlan: {} to create, {} to update, {} to delete, {} unchanged.",
+        s.create, s.update, s.delete, s.unchanged
+    )
+    .ok();
     out
 }

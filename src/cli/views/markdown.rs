@@ -14,7 +14,12 @@ pub fn plan(plan: &Plan, ctx: &PlanContext) -> String {
         writeln!(out, "**No changes.** {} resources match the catalog.", s.unchanged).ok();
         return out;
     }
-    writeln!(out, "**{} to create, {} to update, {} to delete**, {} unchanged.\n", s.create, s.update, s.delete, s.unchanged).ok();
+    writeln!(
+        out,
+        "**{} to create, {} to update, {} to delete**, {} unchanged.\n",
+        s.create, s.update, s.delete, s.unchanged
+    )
+    .ok();
     writeln!(out, "| | Action | Address |\n|---|---|---|").ok();
     for change in plan.pending() {
         writeln!(out, "| `{}` | {} | `{}` |", change.action.symbol(), change.action.verb(), change.address).ok();
@@ -25,7 +30,8 @@ pub fn plan(plan: &Plan, ctx: &PlanContext) -> String {
         for change in updates {
             writeln!(out, "@@ {} @@", change.address).ok();
             for field in &change.fields {
-                writeln!(out, "- {}: {}\n+ {}: {}", field.path, short(&field.before), field.path, short(&field.after)).ok();
+                writeln!(out, "- {}: {}\n+ {}: {}", field.path, short(&field.before), field.path, short(&field.after))
+                    .ok();
             }
         }
         writeln!(out, "```\n</details>").ok();

@@ -30,7 +30,11 @@ pub fn short(value: &Option<Value>) -> String {
         None => "(absent)".to_string(),
         Some(v) => {
             let text = v.to_string();
-            if text.len() > 120 { format!("{}…", &text[..text.char_indices().nth(117).map(|(i, _)| i).unwrap_or(text.len())]) } else { text }
+            if text.len() > 120 {
+                format!("{}…", &text[..text.char_indices().nth(117).map(|(i, _)| i).unwrap_or(text.len())])
+            } else {
+                text
+            }
         }
     }
 }
