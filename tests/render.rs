@@ -81,6 +81,11 @@ fn canary_and_blue_green_follow_the_catalog() {
     let weights: Vec<i64> = steps.iter().filter_map(|s| s["setWeight"].as_i64()).collect();
     assert_eq!(weights, [5, 20, 50, 100]);
     assert_eq!(steps[1]["pause"]["duration"], "5m");
+    assert_eq!(steps[steps.len() - 2]["pause"], serde_json::json!({}), "prod requires approval before 100%");
+    assert_eq!(rollout["spec"]["strategy"]["canary"]["analysis"]["startingStep"], 0);
+    let dev = body("dev/payment-service/k8s/Rollout/payment-service");
+    let dev_steps = dev["spec"]["strategy"]["canary"]["steps"].as_array().unwrap();
+    assert!(dev_steps.iter().all(|s| s["pause"] != serde_json::json!({})), "dev needs no approval");
     assert_eq!(rollout["spec"]["replicas"], 20);
     assert_eq!(
         rollout["spec"]["strategy"]["canary"]["maxUnavailable"], 0,

@@ -116,3 +116,22 @@ fn profile_values_merge_under_service_values() {
     assert_eq!(api.per_env["dev"].replicas, 2);
     assert_eq!(model.environment("dev").unwrap().namespace, "demo-dev");
 }
+
+#[test]
+fn linked_keys_replace_the_profile_together() {
+    let temp = tempfile::tempdir().unwrap();
+    let original = fs::read_to_string("tests/fixtures/valid/minimal.hcl").unwrap();
+    // `critical` sets pdb.min_available and four canary steps with three pauses.
+    let edited = original.replace("use       = \"standard\"", "use       = \"critical\"").replace(
+        "  notify = [\"oncall\"]",
+        "  notify = [\"oncall\"]\n  pdb {\n    max_unavailable = 1\n  }\n  canary {\n    steps = [25, 100]\n  }",
+    );
+    let path = temp.path().join("catalog.hcl");
+    fs::write(&path, edited).unwrap();
+    let model = catalog::load(&path).unwrap_or_else(|e| panic!("{e:?}"));
+    let api = &model.services[0];
+    assert!(matches!(api.pdb, catalog::Pdb::MaxUnavailable(ref v) if v == "1"));
+    assert_eq!(api.canary.steps, [25, 100]);
+    assert_eq!(api.canary.pauses.len(), 1, "the profile's three pauses went with its steps");
+    assert_eq!(api.slo.max_error_rate.to_string(), "1%", "the rest of the profile still applies");
+}

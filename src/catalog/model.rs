@@ -269,7 +269,8 @@ pub struct BlueGreen {
     /// None: promote automatically unless the environment requires approval.
     pub auto_promote: Option<bool>,
     pub scale_down_delay: Duration,
-    pub smoke_test: Option<SmokeTest>,
+    /// Pre-promotion check of the preview service (default: its readiness path).
+    pub smoke_test: SmokeTest,
 }
 
 #[derive(Debug, Clone, Serialize)]

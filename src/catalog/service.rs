@@ -514,7 +514,10 @@ fn decode_canary(node: Option<&Node>, context: &str, problems: &mut Problems) ->
     let steps_node = c.node("steps");
     let pauses_node = c.node("pauses");
     let from = c.int("analysis_from_step", problems);
-    let max_surge = c.string("max_surge", problems);
+    let max_surge = c.node("max_surge").and_then(|n| match &n.value {
+        Value::Int(i) if *i >= 0 => Some(Spanned::new(i.to_string(), n.span.clone())),
+        _ => expect_string(n, "`canary.max_surge`", problems),
+    });
     c.finish(problems);
 
     let steps: Vec<Spanned<i64>> = match steps_node {
@@ -698,20 +701,30 @@ fn decode_blue_green(
     problems: &mut Problems,
 ) -> Option<BlueGreen> {
     let default_delay = Duration::from_secs(30);
+    // Without a smoke_test block the preview is still checked, on its readiness path.
+    let default_smoke = SmokeTest {
+        path: probes.map(|p| p.readiness.clone()).unwrap_or_else(|| "/".into()),
+        image: DEFAULT_SMOKE_IMAGE.into(),
+    };
     let Some(node) = node else {
-        return Some(BlueGreen { auto_promote: None, scale_down_delay: default_delay, smoke_test: None });
+        return Some(BlueGreen { auto_promote: None, scale_down_delay: default_delay, smoke_test: default_smoke });
     };
     let mut b = Fields::of(node, format!("`blue_green` of {context}"), problems)?;
     let auto_promote = b.boolean("auto_promote", problems).map(|v| v.value);
     let delay = b.parsed("scale_down_delay", problems, Duration::parse, "write a duration such as \"30s\"");
-    let smoke = b.node("smoke_test").and_then(|n| {
-        let mut s = Fields::of(n, format!("`blue_green.smoke_test` of {context}"), problems)?;
-        let path = s.string("path", problems);
-        let image = s.string("image", problems);
-        s.finish(problems);
-        let path = path.map(|p| p.value).or_else(|| probes.map(|p| p.readiness.clone()))?;
-        Some(SmokeTest { path, image: image.map(|i| i.value).unwrap_or_else(|| DEFAULT_SMOKE_IMAGE.into()) })
-    });
+    let smoke = match b.node("smoke_test") {
+        Some(n) => {
+            let mut s = Fields::of(n, format!("`blue_green.smoke_test` of {context}"), problems)?;
+            let path = s.string("path", problems);
+            let image = s.string("image", problems);
+            s.finish(problems);
+            SmokeTest {
+                path: path.map(|p| p.value).unwrap_or(default_smoke.path),
+                image: image.map(|i| i.value).unwrap_or(default_smoke.image),
+            }
+        }
+        None => default_smoke,
+    };
     b.finish(problems);
     Some(BlueGreen {
         auto_promote,
@@ -992,6 +1005,20 @@ fn decode_ci(node: Option<&Node>, context: &str, problems: &mut Problems) -> Opt
                     format!("branch `{}` is not a single branch name", b.value),
                 )
                 .help("name one branch, e.g. \"main\"; wildcards would let any branch deploy"),
+            );
+            return None;
+        }
+    }
+    if let (Some(t), Some(b)) = (&trust, &branch) {
+        if t.value == "environment" {
+            problems.push(
+                Problem::new(
+                    "catalog::malformed-value",
+                    &b.span,
+                    "`branch` has no effect with `trust = \"environment\"`",
+                )
+                .label("ignored")
+                .help("remove `branch`, or use `trust = \"branch\"` to trust pushes to that branch"),
             );
             return None;
         }

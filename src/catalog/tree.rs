@@ -3,6 +3,14 @@
 
 use super::source::Span;
 
+/// When a service sets the key on the left, the profile's keys on the right are dropped: a new
+/// list of canary steps needs its own pauses, and a PDB takes one limit or the other.
+const LINKED_KEYS: &[(&str, &[&str])] = &[
+    ("steps", &["pauses", "analysis_from_step"]),
+    ("min_available", &["max_unavailable"]),
+    ("max_unavailable", &["min_available"]),
+];
+
 #[derive(Debug, Clone)]
 pub struct Node {
     pub span: Span,
@@ -53,10 +61,16 @@ impl Node {
 
     /// Deep-merges `over` onto `self` (a profile under a service): maps merge key by key,
     /// anything else in `over` replaces what was there. Spans stay with whichever file set a value.
+    /// Keys that only make sense together (`LINKED_KEYS`) are replaced together.
     pub fn merged_with(&self, over: &Node) -> Node {
         match (&self.value, &over.value) {
             (Value::Map(base), Value::Map(top)) => {
                 let mut entries: Vec<Entry> = base.clone();
+                for (key, dropped) in LINKED_KEYS {
+                    if top.iter().any(|e| e.key == *key) {
+                        entries.retain(|e| !dropped.contains(&e.key.as_str()));
+                    }
+                }
                 for entry in top {
                     match entries.iter_mut().find(|e| e.key == entry.key) {
                         Some(existing) => {

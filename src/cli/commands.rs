@@ -95,6 +95,10 @@ fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         confirm()?;
     }
     let recorded = state.record(&plan, args.allow_delete);
+    if recorded == 0 {
+        println!("Nothing to record: the only changes are deletes, and --allow-delete was not given.");
+        return Ok(EXIT_OK);
+    }
     state::save(&args.select.state, &state)?;
     println!(
         "Recorded {recorded} change(s) in {} (serial {}). Offline mode: nothing was changed in AWS or the cluster.",

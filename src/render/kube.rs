@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::catalog::names;
 use crate::catalog::values::{trim_float, Duration};
-use crate::catalog::{Environment, Model, NotifyEvent, Pause, Pdb, Service, ServiceEnv, SmokeTest, StrategyKind};
+use crate::catalog::{Environment, Model, NotifyEvent, Pause, Pdb, Service, ServiceEnv, StrategyKind};
 
 use super::address::SHARED_OWNER;
 use super::resource::KubeObject;
@@ -20,8 +20,6 @@ pub const CATALOG_LABEL: &str = "glidepath.dev/catalog";
 pub const SERVICE_LABEL: &str = "glidepath.dev/service";
 pub const ENV_LABEL: &str = "glidepath.dev/environment";
 pub const SLO_ANNOTATION: &str = "glidepath.dev/slo";
-/// Used when a blue/green service names no smoke-test image.
-const DEFAULT_SMOKE_IMAGE: &str = "curlimages/curl:8.10.1";
 
 type Labels = BTreeMap<String, String>;
 
@@ -90,8 +88,36 @@ pub fn slo_summary(service: &Service) -> String {
 #[derive(Serialize)]
 struct CanaryStep {
     weight: u32,
-    /// A duration, "manual", or none after the last step.
-    pause: Option<String>,
+    /// Pauses after this step: durations or "manual"; none after the last step.
+    pauses: Vec<String>,
+}
+
+/// The canary's steps for one environment. Where the environment requires approval, the
+/// rollout also waits for a person (`kubectl argo rollouts promote`) before the final step.
+fn canary_steps(service: &Service, env: &Environment) -> Vec<CanaryStep> {
+    let canary = &service.canary;
+    let last = canary.steps.len().saturating_sub(1);
+    canary
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, weight)| {
+            let mut pauses: Vec<String> = canary
+                .pauses
+                .get(i)
+                .map(|p| match p {
+                    Pause::For(d) => d.to_string(),
+                    Pause::Manual => "manual".to_string(),
+                })
+                .into_iter()
+                .collect();
+            let gated = pauses.iter().any(|p| p == "manual");
+            if env.approval && last > 0 && i + 1 == last && !gated {
+                pauses.push("manual".to_string());
+            }
+            CanaryStep { weight: *weight, pauses }
+        })
+        .collect()
 }
 
 fn service_objects(
@@ -150,11 +176,7 @@ fn service_objects(
         }),
     )?);
 
-    let smoke = service
-        .blue_green
-        .smoke_test
-        .clone()
-        .unwrap_or(SmokeTest { path: service.probes.readiness.clone(), image: DEFAULT_SMOKE_IMAGE.into() });
+    let smoke = &service.blue_green.smoke_test;
     let smoke_template = names::smoke_template(name);
     if settings.strategy == StrategyKind::BlueGreen {
         let smoke_url = format!("http://{second_service}.{ns}.svc.cluster.local:{}{}", service.port, smoke.path);
@@ -205,19 +227,7 @@ fn rollout(
     let mut annotations = subscription_annotations(model, service);
     annotations.insert(SLO_ANNOTATION.into(), slo_summary(service));
 
-    let canary_steps: Vec<CanaryStep> = service
-        .canary
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, weight)| CanaryStep {
-            weight: *weight,
-            pause: service.canary.pauses.get(i).map(|p| match p {
-                Pause::For(d) => d.to_string(),
-                Pause::Manual => "manual".to_string(),
-            }),
-        })
-        .collect();
+    let canary_steps = canary_steps(service, env);
     let env_vars: Vec<Value> = service.env_vars.iter().map(|(k, v)| json!({ "name": k, "value": v })).collect();
     let mut container_resources = json!({
         "requests": { "cpu": service.resources.cpu, "memory": service.resources.memory },
@@ -250,10 +260,9 @@ fn rollout(
             "strategy": match settings.strategy { StrategyKind::Canary => "canary", StrategyKind::BlueGreen => "blue_green" },
             "canary_service": names::canary_service(name),
             "preview_service": names::preview_service(name),
-            "canary": service.canary,
-            "canary_steps": canary_steps,
-            // Argo counts pauses as steps: weight k (0-based) is step 2k.
-            "analysis_starting_step": 2 * (service.canary.analysis_from_step - 1),
+            "max_surge": int_or_string(&service.canary.max_surge),
+            "canary_steps": &canary_steps,
+            "analysis_starting_step": analysis_starting_step(&canary_steps, service.canary.analysis_from_step),
             "slo_template": slo_template,
             "pre_promotion_template": smoke_template,
             "auto_promote": auto_promote,
@@ -283,6 +292,12 @@ fn subscription_annotations(model: &Model, service: &Service) -> Labels {
         annotations.insert(format!("notifications.argoproj.io/subscribe.{trigger}.slack"), channels.join(";"));
     }
     annotations
+}
+
+/// Argo counts every setWeight and pause as a step; analysis starts at the setWeight of the
+/// catalog's 1-based `analysis_from_step`.
+fn analysis_starting_step(steps: &[CanaryStep], analysis_from_step: usize) -> usize {
+    steps.iter().take(analysis_from_step.saturating_sub(1)).map(|s| 1 + s.pauses.len()).sum()
 }
 
 /// The namespace's notification services, templates and triggers for the routes its services use.

@@ -80,8 +80,22 @@ impl State {
     }
 }
 
+/// `sha256:` of the body's canonical JSON (object keys sorted), so the digest does not depend
+/// on the order in which fields were written.
 pub fn digest(body: &Value) -> String {
-    format!("sha256:{}", hex(&Sha256::digest(body.to_string().as_bytes())))
+    format!("sha256:{}", hex(&Sha256::digest(canonical(body).to_string().as_bytes())))
+}
+
+fn canonical(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            Value::Object(keys.into_iter().map(|k| (k.clone(), canonical(&map[k]))).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -130,4 +144,19 @@ fn temp_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(format!(".tmp-{}", std::process::id()));
     path.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn digest_ignores_key_order_but_not_values() {
+        let a = json!({"b": 1, "a": {"y": [1, 2], "x": null}});
+        let b = json!({"a": {"x": null, "y": [1, 2]}, "b": 1});
+        assert_eq!(digest(&a), digest(&b));
+        assert_ne!(digest(&a), digest(&json!({"b": 2, "a": {"y": [1, 2], "x": null}})));
+        assert_ne!(digest(&a), digest(&json!({"b": 1, "a": {"y": [2, 1], "x": null}})));
+    }
 }

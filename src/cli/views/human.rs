@@ -14,12 +14,16 @@ pub fn plan(plan: &Plan, ctx: &PlanContext) -> String {
         writeln!(out, "No changes. {} resources match the catalog.", plan.summary.unchanged).ok();
         return out;
     }
+    // Shown grouped by environment and service; within a group, in apply order.
+    let group_of = |address: &Address| match address {
+        Address::Aws { .. } => (String::new(), "aws".to_string()),
+        Address::Kube { env, owner, .. } => (env.clone(), format!("{env} / {owner}")),
+    };
+    let mut pending: Vec<_> = plan.pending().enumerate().collect();
+    pending.sort_by_key(|(order, c)| (group_of(&c.address), *order));
     let mut current_group = String::new();
-    for change in plan.pending() {
-        let group = match &change.address {
-            Address::Aws { .. } => "aws".to_string(),
-            Address::Kube { env, owner, .. } => format!("{env} / {owner}"),
-        };
+    for (_, change) in pending {
+        let (_, group) = group_of(&change.address);
         if group != current_group {
             writeln!(out, "{group}").ok();
             current_group = group;
