@@ -4,8 +4,15 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// Runs glidepath offline: whatever AWS settings the developer's shell has are not passed on.
 fn glidepath(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_glidepath")).args(args).current_dir(cwd).env("NO_COLOR", "1").output().unwrap()
+    let mut command = Command::new(env!("CARGO_BIN_EXE_glidepath"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("AWS_") {
+            command.env_remove(name);
+        }
+    }
+    command.args(args).current_dir(cwd).env("NO_COLOR", "1").output().unwrap()
 }
 
 fn repo() -> &'static Path {
@@ -146,7 +153,7 @@ fn plan_shows_field_changes_and_deletes_in_every_format() {
     let stdout = text(&plan.stdout);
     assert!(stdout.contains("~ dev/api/k8s/Rollout/api"), "{stdout}");
     assert!(stdout.contains("spec.strategy.canary.steps[0].setWeight: 10 → 20"), "{stdout}");
-    assert!(stdout.contains("Plan: 0 to create, 1 to update, 0 to delete"), "{stdout}");
+    assert!(stdout.contains("Plan: 0 to create, 1 to update, 0 to replace, 0 to delete"), "{stdout}");
 
     let json = glidepath(&["plan", "--env", "dev", "--format", "json"], work);
     let document: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();

@@ -61,9 +61,17 @@ fn every_resource_carries_ownership_labels_or_tags() {
                 assert_eq!(labels["glidepath.dev/catalog"], "shop", "{address}");
             }
             render::Resource::Aws(aws) => {
-                if !matches!(aws, render::AwsResource::SnsSubscription(_)) {
-                    assert_eq!(body["tags"]["managed-by"], "glidepath", "{address}");
-                    assert_eq!(body["tags"]["glidepath:catalog"], "shop", "{address}");
+                match aws {
+                    // Subscriptions belong to their (tagged) topic.
+                    render::AwsResource::SnsSubscription(_) => {}
+                    // Shared by every catalog in the account: owned by glidepath, no catalog.
+                    render::AwsResource::OidcProvider(_) => {
+                        assert_eq!(body["tags"], serde_json::json!({"managed-by": "glidepath"}), "{address}")
+                    }
+                    _ => {
+                        assert_eq!(body["tags"]["managed-by"], "glidepath", "{address}");
+                        assert_eq!(body["tags"]["glidepath:catalog"], "shop", "{address}");
+                    }
                 }
             }
         }

@@ -90,7 +90,7 @@ service "shipping" {
     readiness = "/health/ready"
   }
 
-  aws_policies = ["arn:aws:iam::123456789012:policy/shop-shipping-labels-s3"]
+  aws_policies = ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
 }
 
 service "notification" {

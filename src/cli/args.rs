@@ -27,6 +27,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Make the changes a plan shows
     Apply(ApplyArgs),
+    /// Adopt an existing AWS resource the catalog declares (tag it as owned)
+    Import(ImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -71,6 +73,12 @@ pub struct SelectArgs {
     /// State file recording what was applied
     #[arg(long, default_value = crate::state::DEFAULT_PATH, env = "GLIDEPATH_STATE")]
     pub state: PathBuf,
+    /// Compare with the state file only, even when AWS is configured
+    #[arg(long)]
+    pub offline: bool,
+    /// Print the number of API calls made (to stderr)
+    #[arg(long)]
+    pub stats: bool,
 }
 
 impl SelectArgs {
@@ -92,6 +100,17 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error
     #[arg(long)]
     pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub catalog: CatalogArg,
+    /// Address of the resource, e.g. aws/iam_role/shop-cart-ci
+    pub address: String,
+    /// Import without asking
+    #[arg(long)]
+    pub auto_approve: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,12 +3,14 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use super::args::{ApplyArgs, CatalogArg, Command, Format, PlanArgs, RenderArgs, SelectArgs};
+use super::args::{ApplyArgs, CatalogArg, Command, Format, ImportArgs, PlanArgs, RenderArgs, SelectArgs};
 use super::views::{self, PlanContext};
 use super::{Cli, CliError, EXIT_CHANGES, EXIT_OK};
 use crate::catalog::{self, Model};
 use crate::plan::{self, Plan};
-use crate::render::{self, output, DesiredSet};
+use crate::providers::aws::{self, AwsProvider};
+use crate::providers::Provider;
+use crate::render::{self, output, Address, DesiredSet};
 use crate::state::{self, State};
 
 pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
@@ -17,6 +19,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Render(args) => render_to_dir(&args),
         Command::Plan(args) => plan_command(&args),
         Command::Apply(args) => apply(&args),
+        Command::Import(args) => import(&args),
     }
 }
 
@@ -48,9 +51,17 @@ fn render_to_dir(args: &RenderArgs) -> Result<u8, CliError> {
     Ok(EXIT_OK)
 }
 
-/// Loads everything a plan needs and plans against the recorded state.
-fn prepare(select: &SelectArgs) -> Result<(State, Plan), CliError> {
-    let (model, desired) = load(&select.catalog)?;
+/// Everything a plan was made from, kept for apply.
+struct Planned {
+    state: State,
+    plan: Plan,
+    /// The live AWS provider, when AWS is configured and selected.
+    aws: Option<AwsProvider>,
+}
+
+/// Loads the catalog, reads live AWS state where configured (the recorded state elsewhere) and plans.
+fn prepare(select: &SelectArgs) -> Result<Planned, CliError> {
+    let (model, mut desired) = load(&select.catalog)?;
     for env in &select.envs {
         if model.environment(env).is_none() {
             let known: Vec<&str> = model.environments.iter().map(|e| e.name.as_str()).collect();
@@ -60,60 +71,146 @@ fn prepare(select: &SelectArgs) -> Result<(State, Plan), CliError> {
             )));
         }
     }
+    let selection = select.selection();
     let state = state::load(&select.state, &model.platform.name)?;
-    let plan = plan::plan(&desired, &state.bodies(), &select.selection());
-    Ok((state, plan))
+    let mut live = state.bodies();
+    let mut provider = None;
+    if selection.aws && !select.offline && aws::is_configured(&model) {
+        let mut aws = AwsProvider::connect(&model)?;
+        aws.resolve(&mut desired)?;
+        let found = aws.read(&desired, &state)?;
+        if !found.conflicts.is_empty() {
+            return Err(CliError::Conflicts(found.conflicts));
+        }
+        // Live AWS replaces what the state file remembers of AWS.
+        live.retain(|address, _| !aws.manages(address));
+        live.extend(found.bodies);
+        provider = Some(aws);
+    }
+    let plan = plan::plan(&desired, &live, &selection);
+    Ok(Planned { state, plan, aws: provider })
 }
 
-fn context<'a>(select: &'a SelectArgs, state: &State) -> PlanContext<'a> {
-    PlanContext { state_path: &select.state, state_serial: state.serial }
+fn context<'a>(select: &'a SelectArgs, planned: &Planned) -> PlanContext<'a> {
+    let aws_live = planned.aws.as_ref().map(|p| {
+        let target = p.target();
+        match &target.endpoint {
+            Some(endpoint) => format!("account {}, {}, endpoint {endpoint}", target.account_id, target.region),
+            None => format!("account {}, {}", target.account_id, target.region),
+        }
+    });
+    PlanContext { state_path: &select.state, state_serial: planned.state.serial, aws_live }
+}
+
+fn print_stats(select: &SelectArgs, planned: &Planned) {
+    if select.stats {
+        match &planned.aws {
+            Some(provider) => eprintln!("AWS API calls: {}", provider.stats()),
+            None => eprintln!("AWS API calls: 0 (offline)"),
+        }
+    }
 }
 
 fn plan_command(args: &PlanArgs) -> Result<u8, CliError> {
-    let (state, plan) = prepare(&args.select)?;
-    let ctx = context(&args.select, &state);
+    let planned = prepare(&args.select)?;
+    let ctx = context(&args.select, &planned);
     let text = match args.format {
-        Format::Human => views::human::plan(&plan, &ctx),
-        Format::Json => views::json::plan(&plan, &ctx),
-        Format::Markdown => views::markdown::plan(&plan, &ctx),
+        Format::Human => views::human::plan(&planned.plan, &ctx),
+        Format::Json => views::json::plan(&planned.plan, &ctx),
+        Format::Markdown => views::markdown::plan(&planned.plan, &ctx),
     };
     print!("{text}");
-    Ok(if args.detailed_exitcode && plan.has_changes() { EXIT_CHANGES } else { EXIT_OK })
+    print_stats(&args.select, &planned);
+    Ok(if args.detailed_exitcode && planned.plan.has_changes() { EXIT_CHANGES } else { EXIT_OK })
 }
 
+/// Carries out the plan in order. After every change that succeeds the state file is written,
+/// so an apply that fails midway keeps what it did, and running it again converges.
 fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
-    let (mut state, plan) = prepare(&args.select)?;
-    let ctx = context(&args.select, &state);
-    print!("{}", views::human::plan(&plan, &ctx));
-    if !plan.has_changes() {
+    let mut planned = prepare(&args.select)?;
+    let ctx = context(&args.select, &planned);
+    print!("{}", views::human::plan(&planned.plan, &ctx));
+    if !planned.plan.has_changes() {
+        print_stats(&args.select, &planned);
         return Ok(EXIT_OK);
     }
-    if plan.summary.delete > 0 && !args.allow_delete {
-        println!("{} delete(s) will be skipped: pass --allow-delete to carry them out.", plan.summary.delete);
+    let destructive = planned.plan.pending().filter(|c| c.action.destroys()).count();
+    if destructive > 0 && !args.allow_delete {
+        println!("{destructive} delete(s)/replacement(s) will be skipped: pass --allow-delete to carry them out.");
     }
     if !args.auto_approve {
         confirm()?;
     }
-    let recorded = state.record(&plan, args.allow_delete);
-    if recorded == 0 {
-        println!("Nothing to record: the only changes are deletes, and --allow-delete was not given.");
-        return Ok(EXIT_OK);
+    let changes: Vec<_> = planned.plan.pending().filter(|c| args.allow_delete || !c.action.destroys()).cloned().collect();
+    let total = changes.len();
+    let (mut applied, mut recorded_only) = (0, 0);
+    for change in &changes {
+        match planned.aws.as_mut().filter(|p| p.manages(&change.address)) {
+            Some(provider) => {
+                if let Err(error) = provider.apply(change) {
+                    eprintln!(
+                        "error: {error}\n{applied} of {total} change(s) were carried out and recorded in {}; fix the cause and run apply again to continue.",
+                        args.select.state.display()
+                    );
+                    print_stats(&args.select, &planned);
+                    return Err(CliError::ApplyFailed);
+                }
+                println!("  {} {}: {} done", change.action.symbol(), change.address, change.action.verb());
+                applied += 1;
+            }
+            None => recorded_only += 1,
+        }
+        planned.state.record_change(change);
+        planned.state.serial += 1;
+        state::save(&args.select.state, &planned.state)?;
     }
-    state::save(&args.select.state, &state)?;
-    println!(
-        "Recorded {recorded} change(s) in {} (serial {}). Offline mode: nothing was changed in AWS or the cluster.",
-        args.select.state.display(),
-        state.serial
-    );
+    if total == 0 {
+        println!("Nothing to do: the only changes are deletes or replacements, and --allow-delete was not given.");
+    } else {
+        if applied > 0 {
+            println!("Applied {applied} change(s) to AWS.");
+        }
+        if recorded_only > 0 {
+            println!(
+                "Recorded {recorded_only} change(s) in {} (serial {}). Offline for these: nothing was changed in AWS or the cluster for them.",
+                args.select.state.display(),
+                planned.state.serial
+            );
+        }
+    }
+    print_stats(&args.select, &planned);
+    Ok(EXIT_OK)
+}
+
+/// Adopts an existing AWS resource the catalog declares: tags it as this catalog's.
+fn import(args: &ImportArgs) -> Result<u8, CliError> {
+    let (model, desired) = load(&args.catalog)?;
+    let address: Address = args.address.parse().map_err(CliError::Usage)?;
+    if !address.is_aws() {
+        return Err(CliError::Usage(format!("{address}: only AWS resources can be imported")));
+    }
+    if !desired.resources.contains_key(&address) {
+        return Err(CliError::Usage(format!(
+            "{address} is not in the catalog; import adopts resources the catalog declares (see `glidepath plan`)"
+        )));
+    }
+    if !aws::is_configured(&model) {
+        return Err(CliError::Usage("import needs live AWS: configure credentials or AWS_ENDPOINT_URL".into()));
+    }
+    let mut provider = AwsProvider::connect(&model)?;
+    if !args.auto_approve {
+        println!("{address} will be tagged as owned by glidepath catalog `{}`.", model.platform.name);
+        confirm()?;
+    }
+    provider.import(&address)?;
+    println!("Imported {address}. Run `glidepath plan` to see how it differs from the catalog.");
     Ok(EXIT_OK)
 }
 
 /// Asks on the terminal; anything but "yes" cancels. Without a terminal, refuses to guess.
 fn confirm() -> Result<(), CliError> {
     if !std::io::stdin().is_terminal() {
-        return Err(CliError::Usage(
-            "apply needs confirmation but stdin is not a terminal: pass --auto-approve".into(),
-        ));
+        return Err(CliError::Usage("confirmation needed but stdin is not a terminal: pass --auto-approve".into()));
     }
     print!("Do you want to perform these actions? Only 'yes' will be accepted: ");
     std::io::stdout().flush().ok();

@@ -30,6 +30,12 @@ pub enum CliError {
     State(#[from] crate::state::StateError),
     #[error("{0}")]
     Usage(String),
+    #[error(transparent)]
+    Provider(#[from] crate::providers::ProviderError),
+    #[error("{} name clash(es) with resources glidepath does not own:\n{}", .0.len(), .0.iter().map(|c| format!("  {c}")).collect::<Vec<_>>().join("\n"))]
+    Conflicts(Vec<crate::providers::Conflict>),
+    #[error("apply stopped at the first failure (see above)")]
+    ApplyFailed,
     #[error("apply cancelled: nothing was changed")]
     Cancelled,
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::render::resource::apply_rank;
+use crate::render::resource::{apply_rank, replace_fields};
 use crate::render::{Address, DesiredSet};
 
 pub use diff::FieldChange;
@@ -18,6 +18,8 @@ pub use diff::FieldChange;
 pub enum Action {
     Create,
     Update,
+    /// Delete and create again: a field changed that cannot be updated in place.
+    Replace,
     Delete,
     NoOp,
 }
@@ -27,15 +29,22 @@ impl Action {
         match self {
             Action::Create => "+",
             Action::Update => "~",
+            Action::Replace => "±",
             Action::Delete => "-",
             Action::NoOp => " ",
         }
+    }
+
+    /// Whether carrying it out destroys something (and so needs `--allow-delete`).
+    pub fn destroys(self) -> bool {
+        matches!(self, Action::Delete | Action::Replace)
     }
 
     pub fn verb(self) -> &'static str {
         match self {
             Action::Create => "create",
             Action::Update => "update",
+            Action::Replace => "replace",
             Action::Delete => "delete",
             Action::NoOp => "no-op",
         }
@@ -81,6 +90,7 @@ impl Selection {
 pub struct Summary {
     pub create: usize,
     pub update: usize,
+    pub replace: usize,
     pub delete: usize,
     pub unchanged: usize,
 }
@@ -94,7 +104,7 @@ pub struct Plan {
 
 impl Plan {
     pub fn has_changes(&self) -> bool {
-        self.summary.create + self.summary.update + self.summary.delete > 0
+        self.summary.create + self.summary.update + self.summary.replace + self.summary.delete > 0
     }
 
     pub fn pending(&self) -> impl Iterator<Item = &Change> {
@@ -119,13 +129,20 @@ pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &S
             },
             Some(before) => {
                 let fields = diff::diff(before, &after);
-                let action = if fields.is_empty() { Action::NoOp } else { Action::Update };
+                let action = if fields.is_empty() {
+                    Action::NoOp
+                } else if fields.iter().any(|f| replace_fields(resource.kind()).contains(&top_level(&f.path))) {
+                    Action::Replace
+                } else {
+                    Action::Update
+                };
                 Change { address: address.clone(), action, fields, before: Some(before.clone()), after: Some(after) }
             }
         };
         match change.action {
             Action::Create => summary.create += 1,
             Action::Update => summary.update += 1,
+            Action::Replace => summary.replace += 1,
             _ => summary.unchanged += 1,
         }
         forward.push((apply_rank(resource.kind()), change));
@@ -148,4 +165,9 @@ pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &S
     let mut changes: Vec<Change> = forward.into_iter().map(|(_, c)| c).collect();
     changes.extend(deletes);
     Plan { changes, summary }
+}
+
+/// The first segment of a field path: `trust_policy` of `trust_policy.Statement[0]`.
+fn top_level(path: &str) -> &str {
+    path.split(['.', '[']).next().unwrap_or(path)
 }

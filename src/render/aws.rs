@@ -16,7 +16,7 @@ pub const STS_AUDIENCE: &str = "sts.amazonaws.com";
 /// GitHub's published certificate thumbprints; AWS no longer checks them for GitHub, but older
 /// accounts and some tools still expect the list to be present.
 const GITHUB_THUMBPRINTS: [&str; 2] =
-    ["6938fd4d98bab03faadb97b34396831e3780aea1", "1c58a3a8518e8759bf075b76b750d4f2df264fcd"];
+    ["1c58a3a8518e8759bf075b76b750d4f2df264fcd", "6938fd4d98bab03faadb97b34396831e3780aea1"];
 /// Exact ECR actions a CI job needs to push an image (and read it back for multi-stage caches).
 const ECR_PUSH_ACTIONS: [&str; 8] = [
     "ecr:BatchCheckLayerAvailability",
@@ -36,7 +36,8 @@ pub fn render(model: &Model) -> Vec<AwsResource> {
             url: format!("https://{GITHUB_OIDC_HOST}"),
             client_ids: vec![STS_AUDIENCE.into()],
             thumbprints: GITHUB_THUMBPRINTS.iter().map(|s| s.to_string()).collect(),
-            tags: catalog_tags(model),
+            // Shared by every catalog in the account, so it carries no catalog tag.
+            tags: Tags::from([("managed-by".into(), "glidepath".into())]),
         }));
     }
     for service in &model.services {
@@ -236,7 +237,13 @@ fn irsa_role(model: &Model, service: &Service, env: &str) -> IamRole {
         max_session_duration: 3600,
         trust_policy: trust,
         inline_policies: Default::default(),
-        managed_policy_arns: service.aws_policies.clone(),
+        // Sorted, as AWS lists them in no particular order.
+        managed_policy_arns: {
+            let mut arns = service.aws_policies.clone();
+            arns.sort();
+            arns.dedup();
+            arns
+        },
         tags,
     }
 }

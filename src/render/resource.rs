@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::address::Address;
@@ -59,7 +59,7 @@ pub struct KubeObject {
     pub body: Value,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AwsResource {
     OidcProvider(OidcProvider),
@@ -93,12 +93,30 @@ impl AwsResource {
     pub fn address(&self) -> Address {
         Address::aws(self.kind(), self.name())
     }
+
+    /// Reads a body back into its typed form (plans carry bodies).
+    pub fn from_body(body: &Value) -> Result<Self, String> {
+        serde_json::from_value(body.clone()).map_err(|e| format!("not an AWS resource body: {e}"))
+    }
+}
+
+/// Fields of a resource kind that AWS cannot change in place: changing one means delete and
+/// create again. Everything else is updated in place.
+pub fn replace_fields(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "iam_oidc_provider" => &["url"],
+        "iam_role" => &["name", "path"],
+        "ecr_repository" => &["name", "encryption"],
+        "sns_topic" => &["name"],
+        "sns_subscription" => &["topic", "protocol", "endpoint"],
+        _ => &[],
+    }
 }
 
 pub type Tags = BTreeMap<String, String>;
 
 /// The IAM OpenID Connect provider that lets GitHub Actions exchange its tokens for AWS roles.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OidcProvider {
     pub url: String,
     pub client_ids: Vec<String>,
@@ -106,7 +124,7 @@ pub struct OidcProvider {
     pub tags: Tags,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IamRole {
     pub name: String,
     pub path: String,
@@ -119,7 +137,7 @@ pub struct IamRole {
     pub tags: Tags,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EcrRepository {
     pub name: String,
     pub image_tag_mutability: String,
@@ -129,14 +147,14 @@ pub struct EcrRepository {
     pub tags: Tags,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SnsTopic {
     pub name: String,
     pub display_name: String,
     pub tags: Tags,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SnsSubscription {
     pub topic: String,
     pub protocol: String,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, Change, Plan};
 use crate::render::Address;
 
 pub const DEFAULT_PATH: &str = ".glidepath/state.json";
@@ -62,21 +62,26 @@ impl State {
     pub fn record(&mut self, plan: &Plan, allow_delete: bool) -> usize {
         let mut recorded = 0;
         for change in plan.pending() {
-            match (change.action, &change.after) {
-                (Action::Create | Action::Update, Some(body)) => {
-                    self.resources
-                        .insert(change.address.clone(), StateEntry { digest: digest(body), body: body.clone() });
-                    recorded += 1;
-                }
-                (Action::Delete, _) if allow_delete => {
-                    self.resources.remove(&change.address);
-                    recorded += 1;
-                }
-                _ => {}
+            if change.action.destroys() && !allow_delete {
+                continue;
             }
+            self.record_change(change);
+            recorded += 1;
         }
         self.serial += 1;
         recorded
+    }
+
+    /// Records one change as carried out.
+    pub fn record_change(&mut self, change: &Change) {
+        match (&change.after, change.action) {
+            (_, Action::Delete) | (None, _) => {
+                self.resources.remove(&change.address);
+            }
+            (Some(body), _) => {
+                self.resources.insert(change.address.clone(), StateEntry { digest: digest(body), body: body.clone() });
+            }
+        }
     }
 }
 

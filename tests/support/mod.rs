@@ -3,3 +3,4 @@
 
 pub mod crd_schema;
 pub mod roundtrip;
+pub mod moto;

@@ -29,7 +29,7 @@ pub fn plan(plan: &Plan, ctx: &PlanContext) -> String {
             current_group = group;
         }
         writeln!(out, "  {} {}  ({})", change.action.symbol(), change.address, change.action.verb()).ok();
-        if change.action == Action::Update {
+        if matches!(change.action, Action::Update | Action::Replace) {
             for field in &change.fields {
                 writeln!(out, "      ~ {}: {} → {}", field.path, short(&field.before), short(&field.after)).ok();
             }
@@ -38,8 +38,8 @@ pub fn plan(plan: &Plan, ctx: &PlanContext) -> String {
     let s = &plan.summary;
     writeln!(
         out,
-        "\nPlan: {} to create, {} to update, {} to delete, {} unchanged.",
-        s.create, s.update, s.delete, s.unchanged
+        "\nPlan: {} to create, {} to update, {} to replace, {} to delete, {} unchanged.",
+        s.create, s.update, s.replace, s.delete, s.unchanged
     )
     .ok();
     out

@@ -16,15 +16,15 @@ pub fn plan(plan: &Plan, ctx: &PlanContext) -> String {
     }
     writeln!(
         out,
-        "**{} to create, {} to update, {} to delete**, {} unchanged.\n",
-        s.create, s.update, s.delete, s.unchanged
+        "**{} to create, {} to update, {} to replace, {} to delete**, {} unchanged.\n",
+        s.create, s.update, s.replace, s.delete, s.unchanged
     )
     .ok();
     writeln!(out, "| | Action | Address |\n|---|---|---|").ok();
     for change in plan.pending() {
         writeln!(out, "| `{}` | {} | `{}` |", change.action.symbol(), change.action.verb(), change.address).ok();
     }
-    let updates: Vec<_> = plan.pending().filter(|c| c.action == Action::Update).collect();
+    let updates: Vec<_> = plan.pending().filter(|c| matches!(c.action, Action::Update | Action::Replace)).collect();
     if !updates.is_empty() {
         writeln!(out, "\n<details><summary>Field changes ({} resources)</summary>\n\n```diff", updates.len()).ok();
         for change in updates {

@@ -12,15 +12,17 @@ use serde_json::Value;
 pub struct PlanContext<'a> {
     pub state_path: &'a Path,
     pub state_serial: u64,
+    /// Which AWS account/endpoint was read, when AWS was read live.
+    pub aws_live: Option<String>,
 }
 
 impl PlanContext<'_> {
     pub fn source_line(&self) -> String {
-        format!(
-            "offline plan: compared with the state recorded in {} (serial {}), not with live AWS or cluster state",
-            self.state_path.display(),
-            self.state_serial
-        )
+        let recorded = format!("the state recorded in {} (serial {})", self.state_path.display(), self.state_serial);
+        match &self.aws_live {
+            None => format!("offline plan: compared with {recorded}, not with live AWS or cluster state"),
+            Some(aws) => format!("AWS: compared with live AWS ({aws}); cluster: offline, compared with {recorded}"),
+        }
     }
 }
 

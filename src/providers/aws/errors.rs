@@ -1,0 +1,80 @@
+//! SDK errors → one-line diagnoses that name the resource, the action and what to do.
+
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_runtime_api::client::result::SdkError;
+
+use crate::providers::ProviderError;
+
+const NO_CREDENTIALS: &str =
+    "no AWS credentials found in the standard chain: set AWS_PROFILE (or run `aws sso login`), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
+
+pub fn diagnose<E, R>(error: SdkError<E, R>, target: &str, action: &str, endpoint: Option<&str>) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let where_to = endpoint.map(|e| format!("the AWS endpoint {e}")).unwrap_or_else(|| "AWS".to_string());
+    let reason = match &error {
+        SdkError::ServiceError(service) => {
+            let err = service.err();
+            let code = err.code().unwrap_or("Unknown");
+            let message = err.message().unwrap_or("").trim().to_string();
+            match code {
+                "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "AuthorizationError" => {
+                    format!("access denied: the credentials may not call {action} ({message})")
+                }
+                "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => {
+                    "the AWS credentials have expired: refresh them (e.g. `aws sso login`) and run again".to_string()
+                }
+                "InvalidClientTokenId" | "UnrecognizedClientException" | "SignatureDoesNotMatch" | "InvalidAccessKeyId" => {
+                    format!("AWS rejected the credentials ({code}): check AWS_PROFILE / AWS_ACCESS_KEY_ID")
+                }
+                "Throttling" | "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded" => {
+                    format!("throttled by AWS even after retrying with backoff ({message}); run again later")
+                }
+                _ if message.is_empty() => code.to_string(),
+                _ => format!("{code}: {message}"),
+            }
+        }
+        SdkError::DispatchFailure(failure) => {
+            let chain = source_chain(&error);
+            if chain.contains("no credentials") || chain.contains("credential provider") {
+                NO_CREDENTIALS.to_string()
+            } else if failure.is_timeout() {
+                format!("{where_to} did not answer in time")
+            } else if failure.is_io() {
+                format!("cannot reach {where_to} (connection failed)")
+            } else {
+                format!("could not send the request to {where_to}: {chain}")
+            }
+        }
+        SdkError::TimeoutError(_) => format!("{where_to} did not answer in time"),
+        SdkError::ConstructionFailure(_) => {
+            let chain = source_chain(&error);
+            if chain.contains("credential") || chain.contains("identity") {
+                NO_CREDENTIALS.to_string()
+            } else {
+                format!("could not build the request: {chain}")
+            }
+        }
+        SdkError::ResponseError(_) => {
+            format!("{where_to} sent a response that is not valid for this API: {}", source_chain(&error))
+        }
+        _ => source_chain(&error),
+    };
+    ProviderError { target: target.to_string(), action: action.to_string(), reason }
+}
+
+/// The error and its causes on one line.
+fn source_chain(error: &dyn std::error::Error) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut current = error.source();
+    while let Some(cause) = current {
+        let text = cause.to_string();
+        if !parts.contains(&text) {
+            parts.push(text);
+        }
+        current = cause.source();
+    }
+    parts.join(": ")
+}

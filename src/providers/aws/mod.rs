@@ -1,0 +1,170 @@
+//! The AWS provider: the official SDK clients (IAM, ECR, SNS, EKS, STS), configured from the
+//! standard credential chain, with an optional endpoint override (an emulator in tests).
+
+mod calls;
+mod errors;
+mod read;
+mod write;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+
+use super::{CallStats, LiveSet, Provider, ProviderError};
+use crate::catalog::Model;
+use crate::plan::Change;
+use crate::render::{Address, DesiredSet};
+use crate::state::State;
+use calls::CallCounter;
+
+pub use errors::diagnose;
+pub use read::policy_document;
+
+/// Where AWS calls go and which account they must reach.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub account_id: String,
+    pub region: String,
+    /// An endpoint override (an emulator), else AWS itself.
+    pub endpoint: Option<String>,
+    pub catalog: String,
+    /// IAM path of the catalog's roles.
+    pub iam_path: String,
+}
+
+pub struct AwsProvider {
+    runtime: tokio::runtime::Runtime,
+    target: Target,
+    iam: aws_sdk_iam::Client,
+    ecr: aws_sdk_ecr::Client,
+    sns: aws_sdk_sns::Client,
+    eks: aws_sdk_eks::Client,
+    counter: Arc<CallCounter>,
+}
+
+/// Whether AWS is configured for live reads: an endpoint override, or credentials from the
+/// standard chain's usual sources. Without either, plans stay offline.
+pub fn is_configured(model: &Model) -> bool {
+    const CREDENTIAL_VARS: [&str; 6] = [
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_PROFILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    ];
+    CREDENTIAL_VARS.iter().any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+        || model.environments.iter().any(|e| e.aws_endpoint.is_some())
+}
+
+/// The endpoint override: `AWS_ENDPOINT_URL`, else the one the catalog's environments agree on.
+pub fn endpoint(model: &Model) -> Result<Option<String>, String> {
+    if let Some(url) = std::env::var("AWS_ENDPOINT_URL").ok().filter(|u| !u.is_empty()) {
+        return Ok(Some(url));
+    }
+    let mut endpoints: Vec<&String> = model.environments.iter().filter_map(|e| e.aws_endpoint.as_ref()).collect();
+    endpoints.sort();
+    endpoints.dedup();
+    match endpoints.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.to_string())),
+        _ => Err("environments name different aws_endpoint values, but AWS resources serve every environment from one account; use one endpoint (or AWS_ENDPOINT_URL)".into()),
+    }
+}
+
+impl AwsProvider {
+    /// Builds the clients and checks that the credentials belong to the catalog's account.
+    pub fn connect(model: &Model) -> Result<Self, ProviderError> {
+        let endpoint = endpoint(model).map_err(|reason| ProviderError {
+            target: "aws".into(),
+            action: "configure".into(),
+            reason,
+        })?;
+        let target = Target {
+            account_id: model.platform.aws_account_id.clone(),
+            region: model.platform.region.clone(),
+            endpoint: endpoint.clone(),
+            catalog: model.platform.name.clone(),
+            iam_path: crate::catalog::names::iam_path(&model.platform),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| ProviderError {
+            target: "aws".into(),
+            action: "start".into(),
+            reason: e.to_string(),
+        })?;
+        let counter = Arc::new(CallCounter::default());
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(target.region.clone()))
+            // Throttling and transient faults are retried with exponential backoff.
+            .retry_config(RetryConfig::standard().with_max_attempts(5))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(30))
+                    .build(),
+            );
+        if let Some(url) = &endpoint {
+            loader = loader.endpoint_url(url);
+        }
+        let shared = runtime.block_on(loader.load());
+        let iam = aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(&shared).interceptor(counter.interceptor()).build());
+        let ecr = aws_sdk_ecr::Client::from_conf(aws_sdk_ecr::config::Builder::from(&shared).interceptor(counter.interceptor()).build());
+        let sns = aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&shared).interceptor(counter.interceptor()).build());
+        let eks = aws_sdk_eks::Client::from_conf(aws_sdk_eks::config::Builder::from(&shared).interceptor(counter.interceptor()).build());
+        let sts = aws_sdk_sts::Client::from_conf(aws_sdk_sts::config::Builder::from(&shared).interceptor(counter.interceptor()).build());
+
+        // Refuse to plan against the wrong account: the most expensive mistake there is.
+        let identity = runtime
+            .block_on(sts.get_caller_identity().send())
+            .map_err(|e| diagnose(e, "aws credentials", "sts:GetCallerIdentity", endpoint.as_deref()))?;
+        let account = identity.account().unwrap_or_default().to_string();
+        if account != target.account_id {
+            return Err(ProviderError {
+                target: "aws credentials".into(),
+                action: "sts:GetCallerIdentity".into(),
+                reason: format!(
+                    "the credentials are for account {account}, but the catalog manages account {}; switch AWS_PROFILE or fix platform.aws_account_id",
+                    target.account_id
+                ),
+            });
+        }
+        Ok(AwsProvider { runtime, target, iam, ecr, sns, eks, counter })
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn endpoint(&self) -> Option<&str> {
+        self.target.endpoint.as_deref()
+    }
+}
+
+impl Provider for AwsProvider {
+    fn manages(&self, address: &Address) -> bool {
+        address.is_aws()
+    }
+
+    fn resolve(&mut self, desired: &mut DesiredSet) -> Result<(), ProviderError> {
+        read::resolve_oidc_issuers(self, desired)
+    }
+
+    fn read(&mut self, desired: &DesiredSet, state: &State) -> Result<LiveSet, ProviderError> {
+        read::read(self, desired, state)
+    }
+
+    fn apply(&mut self, change: &Change) -> Result<(), ProviderError> {
+        write::apply(self, change)
+    }
+
+    fn import(&mut self, address: &Address) -> Result<(), ProviderError> {
+        write::import(self, address)
+    }
+
+    fn stats(&self) -> CallStats {
+        self.counter.stats()
+    }
+}

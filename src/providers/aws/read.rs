@@ -1,0 +1,356 @@
+//! Reading live AWS state into the same body shapes the renderer produces, in as few calls as
+//! the APIs allow: IAM roles in one paginated account-details call plus one ListRoles, ECR and
+//! SNS by listing once and then asking only about candidate resources.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use percent_encoding::percent_decode_str;
+use serde_json::Value;
+
+use super::{diagnose, AwsProvider};
+use crate::providers::{Conflict, LiveSet, ProviderError};
+use crate::render::resource::{EcrRepository, IamRole, OidcProvider, SnsSubscription, SnsTopic, Tags};
+use crate::render::{Address, AwsResource, DesiredSet, Resource};
+use crate::state::State;
+
+pub const OWNER_TAG: &str = "managed-by";
+pub const OWNER_VALUE: &str = "glidepath";
+pub const CATALOG_TAG: &str = "glidepath:catalog";
+
+/// Whether tags mark a resource as this catalog's.
+pub fn owned_by(tags: &Tags, catalog: &str) -> bool {
+    tags.get(OWNER_TAG).map(String::as_str) == Some(OWNER_VALUE)
+        && tags.get(CATALOG_TAG).map(String::as_str) == Some(catalog)
+}
+
+fn placeholder(eks_name: &str) -> String {
+    format!("${{eks:{eks_name}:oidc_issuer}}")
+}
+
+/// Replaces `${eks:CLUSTER:oidc_issuer}` in IRSA trust policies with the cluster's issuer,
+/// read once per cluster with eks:DescribeCluster.
+pub fn resolve_oidc_issuers(provider: &mut AwsProvider, desired: &mut DesiredSet) -> Result<(), ProviderError> {
+    let mut wanted: BTreeSet<String> = BTreeSet::new();
+    for resource in desired.resources.values() {
+        if let Resource::Aws(AwsResource::IamRole(role)) = resource {
+            collect_placeholders(&role.trust_policy.to_string(), &mut wanted);
+        }
+    }
+    let mut issuers = BTreeMap::new();
+    for cluster in wanted {
+        let out = provider.runtime.block_on(provider.eks.describe_cluster().name(&cluster).send()).map_err(|e| {
+            let mut err = diagnose(e, &format!("EKS cluster {cluster}"), "eks:DescribeCluster", provider.endpoint());
+            err.reason.push_str(" (needed for the IRSA roles' trust; or pin `oidc_issuer` in the catalog's cluster block)");
+            err
+        })?;
+        let issuer = out
+            .cluster()
+            .and_then(|c| c.identity())
+            .and_then(|i| i.oidc())
+            .and_then(|o| o.issuer())
+            .ok_or_else(|| ProviderError {
+                target: format!("EKS cluster {cluster}"),
+                action: "eks:DescribeCluster".into(),
+                reason: "the cluster has no OIDC issuer; enable IRSA (an IAM OIDC provider) for it".into(),
+            })?;
+        issuers.insert(placeholder(&cluster), issuer.trim_start_matches("https://").to_string());
+    }
+    if issuers.is_empty() {
+        return Ok(());
+    }
+    for resource in desired.resources.values_mut() {
+        if let Resource::Aws(AwsResource::IamRole(role)) = resource {
+            let mut text = role.trust_policy.to_string();
+            for (from, to) in &issuers {
+                text = text.replace(from, to);
+            }
+            role.trust_policy = serde_json::from_str(&text).expect("substituting a host keeps JSON valid");
+        }
+    }
+    Ok(())
+}
+
+fn collect_placeholders(text: &str, out: &mut BTreeSet<String>) {
+    let mut rest = text;
+    while let Some(start) = rest.find("${eks:") {
+        let after = &rest[start + 6..];
+        if let Some(end) = after.find(":oidc_issuer}") {
+            out.insert(after[..end].to_string());
+            rest = &after[end..];
+        } else {
+            break;
+        }
+    }
+}
+
+/// Desired AWS resources of one kind, by name.
+fn desired_of<'a>(desired: &'a DesiredSet, kind: &str) -> BTreeMap<String, &'a AwsResource> {
+    desired
+        .resources
+        .values()
+        .filter_map(|r| match r {
+            Resource::Aws(aws) if aws.kind() == kind => Some((aws.name(), aws)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Names of one kind the state file says this catalog owned.
+fn recorded(state: &State, kind: &str) -> BTreeSet<String> {
+    state.resources.keys().filter(|a| a.is_aws() && a.kind() == kind).map(|a| a.name().to_string()).collect()
+}
+
+pub fn read(provider: &mut AwsProvider, desired: &DesiredSet, state: &State) -> Result<LiveSet, ProviderError> {
+    let mut live = LiveSet::default();
+    read_oidc_provider(provider, desired, &mut live)?;
+    read_roles(provider, desired, &mut live)?;
+    read_repositories(provider, desired, state, &mut live)?;
+    read_topics(provider, desired, state, &mut live)?;
+    Ok(live)
+}
+
+fn insert(live: &mut LiveSet, resource: AwsResource) {
+    let body = serde_json::to_value(&resource).expect("AWS resources serialize");
+    live.bodies.insert(resource.address(), body);
+}
+
+fn tags_from<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Tags {
+    pairs.map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// IAM returns policy documents URL-encoded; compare them as parsed JSON.
+pub fn policy_document(encoded: &str) -> Value {
+    let decoded = percent_decode_str(encoded).decode_utf8_lossy();
+    serde_json::from_str(&decoded).unwrap_or(Value::String(decoded.to_string()))
+}
+
+/// The GitHub OIDC provider is shared by every catalog in the account: glidepath creates it when
+/// missing and keeps it owned by `managed-by=glidepath`, but never deletes it.
+fn read_oidc_provider(provider: &mut AwsProvider, desired: &DesiredSet, live: &mut LiveSet) -> Result<(), ProviderError> {
+    let wanted = desired_of(desired, "iam_oidc_provider");
+    let Some(AwsResource::OidcProvider(want)) = wanted.values().next().copied() else { return Ok(()) };
+    let host = want.url.trim_start_matches("https://");
+    let list = provider
+        .runtime
+        .block_on(provider.iam.list_open_id_connect_providers().send())
+        .map_err(|e| diagnose(e, "IAM OIDC providers", "iam:ListOpenIDConnectProviders", provider.endpoint()))?;
+    let Some(arn) = list
+        .open_id_connect_provider_list()
+        .iter()
+        .filter_map(|p| p.arn())
+        .find(|arn| arn.ends_with(&format!("oidc-provider/{host}")))
+        .map(str::to_string)
+    else {
+        return Ok(());
+    };
+    let address = Address::aws("iam_oidc_provider", host);
+    let got = provider
+        .runtime
+        .block_on(provider.iam.get_open_id_connect_provider().open_id_connect_provider_arn(&arn).send())
+        .map_err(|e| diagnose(e, &address.to_string(), "iam:GetOpenIDConnectProvider", provider.endpoint()))?;
+    let tags = tags_from(got.tags().iter().map(|t| (t.key(), t.value())));
+    if tags.get(OWNER_TAG).map(String::as_str) != Some(OWNER_VALUE) {
+        live.conflicts.push(Conflict { address, reason: "an OIDC provider for this host exists without the managed-by=glidepath tag".into() });
+        return Ok(());
+    }
+    let mut client_ids: Vec<String> = got.client_id_list().to_vec();
+    client_ids.sort();
+    let mut thumbprints: Vec<String> = got.thumbprint_list().to_vec();
+    thumbprints.sort();
+    let url = got.url().map(|u| format!("https://{}", u.trim_start_matches("https://"))).unwrap_or_else(|| want.url.clone());
+    insert(live, AwsResource::OidcProvider(OidcProvider { url, client_ids, thumbprints, tags }));
+    Ok(())
+}
+
+fn read_roles(provider: &mut AwsProvider, desired: &DesiredSet, live: &mut LiveSet) -> Result<(), ProviderError> {
+    let wanted = desired_of(desired, "iam_role");
+    let catalog = provider.target.catalog.clone();
+    let path = provider.target.iam_path.clone();
+    // One paginated call returns every role with its trust, inline and attached policies and tags.
+    let pages: Vec<_> = provider
+        .runtime
+        .block_on(
+            provider
+                .iam
+                .get_account_authorization_details()
+                .filter(aws_sdk_iam::types::EntityType::Role)
+                .max_items(1000)
+                .into_paginator()
+                .send()
+                .collect::<Vec<_>>(),
+        )
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .map_err(|e| diagnose(e, "IAM roles", "iam:GetAccountAuthorizationDetails", provider.endpoint()))?;
+    // Description and session length are only in ListRoles; one call for the catalog's path.
+    let listed: Vec<_> = provider
+        .runtime
+        .block_on(provider.iam.list_roles().path_prefix(&path).into_paginator().items().send().collect::<Vec<_>>())
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .map_err(|e| diagnose(e, "IAM roles", "iam:ListRoles", provider.endpoint()))?;
+    let described: BTreeMap<&str, (Option<&str>, Option<i32>)> =
+        listed.iter().map(|r| (r.role_name(), (r.description(), r.max_session_duration()))).collect();
+
+    for page in &pages {
+        for detail in page.role_detail_list() {
+            let Some(name) = detail.role_name() else { continue };
+            let tags = tags_from(detail.tags().iter().map(|t| (t.key(), t.value())));
+            let owned = owned_by(&tags, &catalog);
+            if !owned {
+                if wanted.contains_key(name) {
+                    live.conflicts.push(Conflict {
+                        address: Address::aws("iam_role", name),
+                        reason: "an IAM role with this name exists and is not owned by this catalog (no managed-by=glidepath / glidepath:catalog tags)".into(),
+                    });
+                }
+                continue;
+            }
+            let (description, max_session) = described.get(name).copied().unwrap_or((None, None));
+            let mut inline_policies = BTreeMap::new();
+            for policy in detail.role_policy_list() {
+                if let (Some(policy_name), Some(document)) = (policy.policy_name(), policy.policy_document()) {
+                    inline_policies.insert(policy_name.to_string(), policy_document(document));
+                }
+            }
+            let mut managed_policy_arns: Vec<String> =
+                detail.attached_managed_policies().iter().filter_map(|p| p.policy_arn()).map(str::to_string).collect();
+            managed_policy_arns.sort();
+            insert(
+                live,
+                AwsResource::IamRole(IamRole {
+                    name: name.to_string(),
+                    path: detail.path().unwrap_or("/").to_string(),
+                    description: description.unwrap_or_default().to_string(),
+                    max_session_duration: max_session.unwrap_or(3600) as u32,
+                    trust_policy: detail.assume_role_policy_document().map(policy_document).unwrap_or(Value::Null),
+                    inline_policies,
+                    managed_policy_arns,
+                    tags,
+                }),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn read_repositories(
+    provider: &mut AwsProvider,
+    desired: &DesiredSet,
+    state: &State,
+    live: &mut LiveSet,
+) -> Result<(), ProviderError> {
+    let wanted = desired_of(desired, "ecr_repository");
+    let catalog = provider.target.catalog.clone();
+    let remembered = recorded(state, "ecr_repository");
+    // Listing all repositories is one call per thousand; DescribeRepositories with names fails
+    // whole when one is missing, so names cannot be used to batch.
+    let repositories: Vec<_> = provider
+        .runtime
+        .block_on(provider.ecr.describe_repositories().max_results(1000).into_paginator().items().send().collect::<Vec<_>>())
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .map_err(|e| diagnose(e, "ECR repositories", "ecr:DescribeRepositories", provider.endpoint()))?;
+    let prefix = format!("{catalog}/");
+    for repo in &repositories {
+        let (Some(name), Some(arn)) = (repo.repository_name(), repo.repository_arn()) else { continue };
+        // Only ask about repositories this catalog may own: wanted, named like its own, or recorded.
+        if !(wanted.contains_key(name) || name.starts_with(&prefix) || remembered.contains(name)) {
+            continue;
+        }
+        let address = Address::aws("ecr_repository", name);
+        let tags = provider
+            .runtime
+            .block_on(provider.ecr.list_tags_for_resource().resource_arn(arn).send())
+            .map_err(|e| diagnose(e, &address.to_string(), "ecr:ListTagsForResource", provider.endpoint()))?;
+        let tags = tags_from(tags.tags().iter().map(|t| (t.key(), t.value())));
+        if !owned_by(&tags, &catalog) {
+            if wanted.contains_key(name) {
+                live.conflicts.push(Conflict { address, reason: "an ECR repository with this name exists and is not owned by this catalog".into() });
+            }
+            continue;
+        }
+        let lifecycle = match provider.runtime.block_on(provider.ecr.get_lifecycle_policy().repository_name(name).send()) {
+            Ok(out) => out.lifecycle_policy_text().map(policy_document).unwrap_or(Value::Null),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_lifecycle_policy_not_found_exception()) => Value::Null,
+            Err(e) => return Err(diagnose(e, &address.to_string(), "ecr:GetLifecyclePolicy", provider.endpoint())),
+        };
+        insert(
+            live,
+            AwsResource::EcrRepository(EcrRepository {
+                name: name.to_string(),
+                image_tag_mutability: repo.image_tag_mutability().map(|m| m.as_str().to_string()).unwrap_or_default(),
+                scan_on_push: repo.image_scanning_configuration().is_some_and(|c| c.scan_on_push()),
+                encryption: repo
+                    .encryption_configuration()
+                    .map(|c| c.encryption_type().as_str().to_string())
+                    .unwrap_or_else(|| "AES256".into()),
+                lifecycle_policy: lifecycle,
+                tags,
+            }),
+        );
+    }
+    Ok(())
+}
+
+fn read_topics(provider: &mut AwsProvider, desired: &DesiredSet, state: &State, live: &mut LiveSet) -> Result<(), ProviderError> {
+    let wanted = desired_of(desired, "sns_topic");
+    let catalog = provider.target.catalog.clone();
+    let remembered = recorded(state, "sns_topic");
+    let topics: Vec<_> = provider
+        .runtime
+        .block_on(provider.sns.list_topics().into_paginator().send().collect::<Vec<_>>())
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| diagnose(e, "SNS topics", "sns:ListTopics", provider.endpoint()))?;
+    let prefix = format!("{catalog}-");
+    let mut owned_arns: BTreeMap<String, String> = BTreeMap::new();
+    for arn in topics.iter().flat_map(|page| page.topics()).filter_map(|t| t.topic_arn()) {
+        let name = arn.rsplit(':').next().unwrap_or(arn);
+        if !(wanted.contains_key(name) || name.starts_with(&prefix) || remembered.contains(name)) {
+            continue;
+        }
+        let address = Address::aws("sns_topic", name);
+        let tags = provider
+            .runtime
+            .block_on(provider.sns.list_tags_for_resource().resource_arn(arn).send())
+            .map_err(|e| diagnose(e, &address.to_string(), "sns:ListTagsForResource", provider.endpoint()))?;
+        let tags = tags_from(tags.tags().iter().map(|t| (t.key(), t.value())));
+        if !owned_by(&tags, &catalog) {
+            if wanted.contains_key(name) {
+                live.conflicts.push(Conflict { address, reason: "an SNS topic with this name exists and is not owned by this catalog".into() });
+            }
+            continue;
+        }
+        let attributes = provider
+            .runtime
+            .block_on(provider.sns.get_topic_attributes().topic_arn(arn).send())
+            .map_err(|e| diagnose(e, &address.to_string(), "sns:GetTopicAttributes", provider.endpoint()))?;
+        let display_name = attributes.attributes().and_then(|a| a.get("DisplayName")).cloned().unwrap_or_default();
+        owned_arns.insert(arn.to_string(), name.to_string());
+        insert(live, AwsResource::SnsTopic(SnsTopic { name: name.to_string(), display_name, tags }));
+    }
+    if owned_arns.is_empty() {
+        return Ok(());
+    }
+    // Subscriptions belong to their topic: one listing covers them all.
+    let subscriptions: Vec<_> = provider
+        .runtime
+        .block_on(provider.sns.list_subscriptions().into_paginator().send().collect::<Vec<_>>())
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| diagnose(e, "SNS subscriptions", "sns:ListSubscriptions", provider.endpoint()))?;
+    for subscription in subscriptions.iter().flat_map(|page| page.subscriptions()) {
+        let Some(topic) = subscription.topic_arn().and_then(|arn| owned_arns.get(arn)) else { continue };
+        let (Some(protocol), Some(endpoint)) = (subscription.protocol(), subscription.endpoint()) else { continue };
+        insert(
+            live,
+            AwsResource::SnsSubscription(SnsSubscription {
+                topic: topic.clone(),
+                protocol: protocol.to_string(),
+                endpoint: endpoint.to_string(),
+            }),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,431 @@
+//! Carrying out one planned change with the AWS APIs that update in place where they exist
+//! (UpdateAssumeRolePolicy, PutRolePolicy, PutLifecyclePolicy, PutImageTagMutability,
+//! SetTopicAttributes, tag/untag …); a replacement is a delete followed by a create.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_ecr::types::{EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability};
+
+use super::read::{CATALOG_TAG, OWNER_TAG, OWNER_VALUE};
+use super::{diagnose, AwsProvider};
+use crate::plan::{Action, Change};
+use crate::providers::ProviderError;
+use crate::render::resource::{EcrRepository, IamRole, OidcProvider, SnsTopic, Tags};
+use crate::render::{Address, AwsResource};
+
+/// Runs one SDK call on the provider's runtime, diagnosing a failure against `address`.
+macro_rules! call {
+    ($provider:expr, $address:expr, $action:literal, $request:expr) => {
+        $provider
+            .runtime
+            .block_on($request.send())
+            .map_err(|e| diagnose(e, &$address.to_string(), $action, $provider.target.endpoint.as_deref()))
+    };
+}
+
+fn typed(body: &Option<serde_json::Value>, address: &Address) -> Result<AwsResource, ProviderError> {
+    let body = body.as_ref().ok_or_else(|| invalid(address, "the plan has no body for this change"))?;
+    AwsResource::from_body(body).map_err(|reason| invalid(address, &reason))
+}
+
+fn invalid(address: &Address, reason: &str) -> ProviderError {
+    ProviderError { target: address.to_string(), action: "apply".into(), reason: reason.into() }
+}
+
+pub fn apply(provider: &mut AwsProvider, change: &Change) -> Result<(), ProviderError> {
+    let address = &change.address;
+    match change.action {
+        Action::NoOp => Ok(()),
+        Action::Create => create(provider, address, &typed(&change.after, address)?),
+        Action::Delete => delete(provider, address, &typed(&change.before, address)?),
+        Action::Replace => {
+            delete(provider, address, &typed(&change.before, address)?)?;
+            create(provider, address, &typed(&change.after, address)?)
+        }
+        Action::Update => update(provider, address, &typed(&change.before, address)?, &typed(&change.after, address)?),
+    }
+}
+
+fn create(provider: &mut AwsProvider, address: &Address, resource: &AwsResource) -> Result<(), ProviderError> {
+    match resource {
+        AwsResource::OidcProvider(p) => {
+            call!(
+                provider,
+                address,
+                "iam:CreateOpenIDConnectProvider",
+                provider
+                    .iam
+                    .create_open_id_connect_provider()
+                    .url(&p.url)
+                    .set_client_id_list(Some(p.client_ids.clone()))
+                    .set_thumbprint_list(Some(p.thumbprints.clone()))
+                    .set_tags(Some(iam_tags(&p.tags)))
+            )?;
+        }
+        AwsResource::IamRole(role) => {
+            call!(
+                provider,
+                address,
+                "iam:CreateRole",
+                provider
+                    .iam
+                    .create_role()
+                    .role_name(&role.name)
+                    .path(&role.path)
+                    .description(&role.description)
+                    .max_session_duration(role.max_session_duration as i32)
+                    .assume_role_policy_document(role.trust_policy.to_string())
+                    .set_tags(Some(iam_tags(&role.tags)))
+            )?;
+            for (name, document) in &role.inline_policies {
+                call!(
+                    provider,
+                    address,
+                    "iam:PutRolePolicy",
+                    provider.iam.put_role_policy().role_name(&role.name).policy_name(name).policy_document(document.to_string())
+                )?;
+            }
+            for arn in &role.managed_policy_arns {
+                call!(provider, address, "iam:AttachRolePolicy", provider.iam.attach_role_policy().role_name(&role.name).policy_arn(arn))?;
+            }
+        }
+        AwsResource::EcrRepository(repo) => {
+            call!(
+                provider,
+                address,
+                "ecr:CreateRepository",
+                provider
+                    .ecr
+                    .create_repository()
+                    .repository_name(&repo.name)
+                    .image_tag_mutability(ImageTagMutability::from(repo.image_tag_mutability.as_str()))
+                    .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(repo.scan_on_push).build())
+                    .encryption_configuration(encryption(repo, address)?)
+                    .set_tags(Some(ecr_tags(&repo.tags)))
+            )?;
+            put_lifecycle(provider, address, repo)?;
+        }
+        AwsResource::SnsTopic(topic) => {
+            call!(
+                provider,
+                address,
+                "sns:CreateTopic",
+                provider
+                    .sns
+                    .create_topic()
+                    .name(&topic.name)
+                    .attributes("DisplayName", &topic.display_name)
+                    .set_tags(Some(sns_tags(&topic.tags)))
+            )?;
+        }
+        AwsResource::SnsSubscription(sub) => {
+            let topic_arn = topic_arn(provider, &sub.topic);
+            call!(
+                provider,
+                address,
+                "sns:Subscribe",
+                provider
+                    .sns
+                    .subscribe()
+                    .topic_arn(topic_arn)
+                    .protocol(&sub.protocol)
+                    .endpoint(&sub.endpoint)
+                    .return_subscription_arn(true)
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn update(provider: &mut AwsProvider, address: &Address, before: &AwsResource, after: &AwsResource) -> Result<(), ProviderError> {
+    match (before, after) {
+        (AwsResource::OidcProvider(old), AwsResource::OidcProvider(new)) => update_oidc(provider, address, old, new),
+        (AwsResource::IamRole(old), AwsResource::IamRole(new)) => update_role(provider, address, old, new),
+        (AwsResource::EcrRepository(old), AwsResource::EcrRepository(new)) => update_repository(provider, address, old, new),
+        (AwsResource::SnsTopic(old), AwsResource::SnsTopic(new)) => update_topic(provider, address, old, new),
+        // A subscription is all identity: any change is a replacement, planned as such.
+        (AwsResource::SnsSubscription(_), AwsResource::SnsSubscription(_)) => Ok(()),
+        _ => Err(invalid(address, "the live and desired resources are of different kinds")),
+    }
+}
+
+fn update_oidc(provider: &mut AwsProvider, address: &Address, old: &OidcProvider, new: &OidcProvider) -> Result<(), ProviderError> {
+    let arn = format!("arn:aws:iam::{}:oidc-provider/{}", provider.target.account_id, new.url.trim_start_matches("https://"));
+    if old.thumbprints != new.thumbprints {
+        call!(
+            provider,
+            address,
+            "iam:UpdateOpenIDConnectProviderThumbprint",
+            provider.iam.update_open_id_connect_provider_thumbprint().open_id_connect_provider_arn(&arn).set_thumbprint_list(Some(new.thumbprints.clone()))
+        )?;
+    }
+    for id in new.client_ids.iter().filter(|id| !old.client_ids.contains(id)) {
+        call!(
+            provider,
+            address,
+            "iam:AddClientIDToOpenIDConnectProvider",
+            provider.iam.add_client_id_to_open_id_connect_provider().open_id_connect_provider_arn(&arn).client_id(id)
+        )?;
+    }
+    for id in old.client_ids.iter().filter(|id| !new.client_ids.contains(id)) {
+        call!(
+            provider,
+            address,
+            "iam:RemoveClientIDFromOpenIDConnectProvider",
+            provider.iam.remove_client_id_from_open_id_connect_provider().open_id_connect_provider_arn(&arn).client_id(id)
+        )?;
+    }
+    let (set, unset) = tag_changes(&old.tags, &new.tags);
+    if !set.is_empty() {
+        call!(
+            provider,
+            address,
+            "iam:TagOpenIDConnectProvider",
+            provider.iam.tag_open_id_connect_provider().open_id_connect_provider_arn(&arn).set_tags(Some(iam_tags(&set)))
+        )?;
+    }
+    if !unset.is_empty() {
+        call!(
+            provider,
+            address,
+            "iam:UntagOpenIDConnectProvider",
+            provider.iam.untag_open_id_connect_provider().open_id_connect_provider_arn(&arn).set_tag_keys(Some(unset))
+        )?;
+    }
+    Ok(())
+}
+
+fn update_role(provider: &mut AwsProvider, address: &Address, old: &IamRole, new: &IamRole) -> Result<(), ProviderError> {
+    let name = &new.name;
+    if old.trust_policy != new.trust_policy {
+        call!(
+            provider,
+            address,
+            "iam:UpdateAssumeRolePolicy",
+            provider.iam.update_assume_role_policy().role_name(name).policy_document(new.trust_policy.to_string())
+        )?;
+    }
+    if old.description != new.description || old.max_session_duration != new.max_session_duration {
+        call!(
+            provider,
+            address,
+            "iam:UpdateRole",
+            provider.iam.update_role().role_name(name).description(&new.description).max_session_duration(new.max_session_duration as i32)
+        )?;
+    }
+    for (policy, document) in &new.inline_policies {
+        if old.inline_policies.get(policy) != Some(document) {
+            call!(
+                provider,
+                address,
+                "iam:PutRolePolicy",
+                provider.iam.put_role_policy().role_name(name).policy_name(policy).policy_document(document.to_string())
+            )?;
+        }
+    }
+    for policy in old.inline_policies.keys().filter(|p| !new.inline_policies.contains_key(*p)) {
+        call!(provider, address, "iam:DeleteRolePolicy", provider.iam.delete_role_policy().role_name(name).policy_name(policy))?;
+    }
+    for arn in new.managed_policy_arns.iter().filter(|a| !old.managed_policy_arns.contains(a)) {
+        call!(provider, address, "iam:AttachRolePolicy", provider.iam.attach_role_policy().role_name(name).policy_arn(arn))?;
+    }
+    for arn in old.managed_policy_arns.iter().filter(|a| !new.managed_policy_arns.contains(a)) {
+        call!(provider, address, "iam:DetachRolePolicy", provider.iam.detach_role_policy().role_name(name).policy_arn(arn))?;
+    }
+    let (set, unset) = tag_changes(&old.tags, &new.tags);
+    if !set.is_empty() {
+        call!(provider, address, "iam:TagRole", provider.iam.tag_role().role_name(name).set_tags(Some(iam_tags(&set))))?;
+    }
+    if !unset.is_empty() {
+        call!(provider, address, "iam:UntagRole", provider.iam.untag_role().role_name(name).set_tag_keys(Some(unset)))?;
+    }
+    Ok(())
+}
+
+fn update_repository(provider: &mut AwsProvider, address: &Address, old: &EcrRepository, new: &EcrRepository) -> Result<(), ProviderError> {
+    let name = &new.name;
+    if old.image_tag_mutability != new.image_tag_mutability {
+        call!(
+            provider,
+            address,
+            "ecr:PutImageTagMutability",
+            provider
+                .ecr
+                .put_image_tag_mutability()
+                .repository_name(name)
+                .image_tag_mutability(ImageTagMutability::from(new.image_tag_mutability.as_str()))
+        )?;
+    }
+    if old.scan_on_push != new.scan_on_push {
+        call!(
+            provider,
+            address,
+            "ecr:PutImageScanningConfiguration",
+            provider
+                .ecr
+                .put_image_scanning_configuration()
+                .repository_name(name)
+                .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(new.scan_on_push).build())
+        )?;
+    }
+    if old.lifecycle_policy != new.lifecycle_policy {
+        put_lifecycle(provider, address, new)?;
+    }
+    let arn = repository_arn(provider, name);
+    let (set, unset) = tag_changes(&old.tags, &new.tags);
+    if !set.is_empty() {
+        call!(provider, address, "ecr:TagResource", provider.ecr.tag_resource().resource_arn(&arn).set_tags(Some(ecr_tags(&set))))?;
+    }
+    if !unset.is_empty() {
+        call!(provider, address, "ecr:UntagResource", provider.ecr.untag_resource().resource_arn(&arn).set_tag_keys(Some(unset)))?;
+    }
+    Ok(())
+}
+
+fn update_topic(provider: &mut AwsProvider, address: &Address, old: &SnsTopic, new: &SnsTopic) -> Result<(), ProviderError> {
+    let arn = topic_arn(provider, &new.name);
+    if old.display_name != new.display_name {
+        call!(
+            provider,
+            address,
+            "sns:SetTopicAttributes",
+            provider.sns.set_topic_attributes().topic_arn(&arn).attribute_name("DisplayName").attribute_value(&new.display_name)
+        )?;
+    }
+    let (set, unset) = tag_changes(&old.tags, &new.tags);
+    if !set.is_empty() {
+        call!(provider, address, "sns:TagResource", provider.sns.tag_resource().resource_arn(&arn).set_tags(Some(sns_tags(&set))))?;
+    }
+    if !unset.is_empty() {
+        call!(provider, address, "sns:UntagResource", provider.sns.untag_resource().resource_arn(&arn).set_tag_keys(Some(unset)))?;
+    }
+    Ok(())
+}
+
+fn delete(provider: &mut AwsProvider, address: &Address, resource: &AwsResource) -> Result<(), ProviderError> {
+    match resource {
+        // Shared by every catalog in the account; reads never offer it for deletion.
+        AwsResource::OidcProvider(_) => Err(invalid(address, "the GitHub OIDC provider is shared and is never deleted by glidepath")),
+        AwsResource::IamRole(role) => {
+            for policy in role.inline_policies.keys() {
+                call!(provider, address, "iam:DeleteRolePolicy", provider.iam.delete_role_policy().role_name(&role.name).policy_name(policy))?;
+            }
+            for arn in &role.managed_policy_arns {
+                call!(provider, address, "iam:DetachRolePolicy", provider.iam.detach_role_policy().role_name(&role.name).policy_arn(arn))?;
+            }
+            call!(provider, address, "iam:DeleteRole", provider.iam.delete_role().role_name(&role.name))?;
+            Ok(())
+        }
+        AwsResource::EcrRepository(repo) => {
+            // Without force: a repository that still holds images is not deleted, and the error says so.
+            call!(provider, address, "ecr:DeleteRepository", provider.ecr.delete_repository().repository_name(&repo.name)).map_err(|mut e| {
+                if e.reason.contains("RepositoryNotEmpty") {
+                    e.reason = "the repository still holds images; glidepath never deletes images: remove them first (or keep the service)".into();
+                }
+                e
+            })?;
+            Ok(())
+        }
+        AwsResource::SnsTopic(topic) => {
+            let arn = topic_arn(provider, &topic.name);
+            call!(provider, address, "sns:DeleteTopic", provider.sns.delete_topic().topic_arn(arn))?;
+            Ok(())
+        }
+        AwsResource::SnsSubscription(sub) => {
+            let arn = topic_arn(provider, &sub.topic);
+            let listed = call!(provider, address, "sns:ListSubscriptionsByTopic", provider.sns.list_subscriptions_by_topic().topic_arn(arn))?;
+            let found = listed
+                .subscriptions()
+                .iter()
+                .find(|s| s.protocol() == Some(sub.protocol.as_str()) && s.endpoint() == Some(sub.endpoint.as_str()))
+                .and_then(|s| s.subscription_arn())
+                .map(str::to_string);
+            match found {
+                // An unconfirmed subscription has no ARN yet; SNS drops it after three days.
+                Some(arn) if arn.starts_with("arn:") => {
+                    call!(provider, address, "sns:Unsubscribe", provider.sns.unsubscribe().subscription_arn(arn))?;
+                    Ok(())
+                }
+                _ => Ok(()),
+            }
+        }
+    }
+}
+
+/// Marks an existing resource as owned by this catalog (adds the ownership tags), nothing else.
+pub fn import(provider: &mut AwsProvider, address: &Address) -> Result<(), ProviderError> {
+    let mut tags = Tags::new();
+    tags.insert(OWNER_TAG.into(), OWNER_VALUE.into());
+    if address.kind() != "iam_oidc_provider" {
+        tags.insert(CATALOG_TAG.into(), provider.target.catalog.clone());
+    }
+    let name = address.name().to_string();
+    match address.kind() {
+        "iam_oidc_provider" => {
+            let arn = format!("arn:aws:iam::{}:oidc-provider/{name}", provider.target.account_id);
+            call!(provider, address, "iam:TagOpenIDConnectProvider", provider.iam.tag_open_id_connect_provider().open_id_connect_provider_arn(arn).set_tags(Some(iam_tags(&tags))))?;
+        }
+        "iam_role" => {
+            call!(provider, address, "iam:TagRole", provider.iam.tag_role().role_name(&name).set_tags(Some(iam_tags(&tags))))?;
+        }
+        "ecr_repository" => {
+            let arn = repository_arn(provider, &name);
+            call!(provider, address, "ecr:TagResource", provider.ecr.tag_resource().resource_arn(arn).set_tags(Some(ecr_tags(&tags))))?;
+        }
+        "sns_topic" => {
+            let arn = topic_arn(provider, &name);
+            call!(provider, address, "sns:TagResource", provider.sns.tag_resource().resource_arn(arn).set_tags(Some(sns_tags(&tags))))?;
+        }
+        other => return Err(invalid(address, &format!("{other} cannot be imported (it belongs to its topic; import the topic)"))),
+    }
+    Ok(())
+}
+
+fn put_lifecycle(provider: &mut AwsProvider, address: &Address, repo: &EcrRepository) -> Result<(), ProviderError> {
+    if repo.lifecycle_policy.is_null() {
+        call!(provider, address, "ecr:DeleteLifecyclePolicy", provider.ecr.delete_lifecycle_policy().repository_name(&repo.name))?;
+    } else {
+        call!(
+            provider,
+            address,
+            "ecr:PutLifecyclePolicy",
+            provider.ecr.put_lifecycle_policy().repository_name(&repo.name).lifecycle_policy_text(repo.lifecycle_policy.to_string())
+        )?;
+    }
+    Ok(())
+}
+
+fn encryption(repo: &EcrRepository, address: &Address) -> Result<EncryptionConfiguration, ProviderError> {
+    EncryptionConfiguration::builder()
+        .encryption_type(EncryptionType::from(repo.encryption.as_str()))
+        .build()
+        .map_err(|e| invalid(address, &e.to_string()))
+}
+
+fn repository_arn(provider: &AwsProvider, name: &str) -> String {
+    format!("arn:aws:ecr:{}:{}:repository/{name}", provider.target.region, provider.target.account_id)
+}
+
+fn topic_arn(provider: &AwsProvider, name: &str) -> String {
+    format!("arn:aws:sns:{}:{}:{name}", provider.target.region, provider.target.account_id)
+}
+
+/// Tags to set (new or changed) and keys to remove.
+fn tag_changes(old: &Tags, new: &Tags) -> (Tags, Vec<String>) {
+    let set: Tags = new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let new_keys: BTreeSet<&String> = new.keys().collect();
+    let unset = old.keys().filter(|k| !new_keys.contains(k)).cloned().collect();
+    (set, unset)
+}
+
+fn iam_tags(tags: &Tags) -> Vec<aws_sdk_iam::types::Tag> {
+    tags.iter().filter_map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build().ok()).collect()
+}
+
+fn ecr_tags(tags: &Tags) -> Vec<aws_sdk_ecr::types::Tag> {
+    tags.iter().filter_map(|(k, v)| aws_sdk_ecr::types::Tag::builder().key(k).value(v).build().ok()).collect()
+}
+
+fn sns_tags(tags: &Tags) -> Vec<aws_sdk_sns::types::Tag> {
+    tags.iter().filter_map(|(k, v)| aws_sdk_sns::types::Tag::builder().key(k).value(v).build().ok()).collect()
+}

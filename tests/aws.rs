@@ -1,0 +1,354 @@
+//! The AWS half against a real AWS API emulator (moto in server mode), through the real SDK:
+//! apply from empty, targeted changes, drift, deletes of owned resources only, name clashes and
+//! import, an endpoint that dies mid-apply, the account check, and API call counts.
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use support::moto::{free_port, DyingRelay, Moto};
+
+struct Bed {
+    moto: Moto,
+    work: tempfile::TempDir,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Bed {
+    fn new() -> Bed {
+        let work = tempfile::tempdir().unwrap();
+        copy_dir(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/shop")), &work.path().join("catalog"));
+        Bed { moto: Moto::start(), work, runtime: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap() }
+    }
+
+    fn catalog(&self) -> PathBuf {
+        self.work.path().join("catalog")
+    }
+
+    fn edit(&self, file: &str, from: &str, to: &str) {
+        let path = self.catalog().join(file);
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file} does not contain {from:?}");
+        fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    }
+
+    fn run_at(&self, endpoint: &str, args: &[&str]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_glidepath"));
+        command.args(args).current_dir(self.work.path());
+        for var in ["AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_REGION", "AWS_DEFAULT_REGION"] {
+            command.env_remove(var);
+        }
+        command
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_at(&self.moto.url(), args)
+    }
+
+    fn glidepath(&self, command: &str, extra: &[&str]) -> Output {
+        let catalog = self.catalog();
+        let mut args = vec![command, "-c", catalog.to_str().unwrap(), "--only", "aws"];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
+    fn plan_json(&self) -> Value {
+        let out = self.glidepath("plan", &["--format", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn apply(&self, extra: &[&str]) -> Output {
+        let mut args = vec!["--auto-approve"];
+        args.extend_from_slice(extra);
+        let out = self.glidepath("apply", &args);
+        assert_eq!(out.status.code(), Some(0), "apply failed:\n{}\n{}", text(&out.stdout), text(&out.stderr));
+        out
+    }
+
+    fn assert_no_changes(&self) {
+        let out = self.glidepath("plan", &["--detailed-exitcode"]);
+        assert_eq!(out.status.code(), Some(0), "expected no changes:\n{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(text(&out.stdout).contains("No changes."));
+    }
+
+    async fn config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-1"))
+            .endpoint_url(self.moto.url())
+            .credentials_provider(aws_sdk_iam::config::Credentials::new("testing", "testing", None, None, "test"))
+            .load()
+            .await
+    }
+
+    fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.runtime.block_on(self.config()))
+    }
+
+    fn ecr(&self) -> aws_sdk_ecr::Client {
+        aws_sdk_ecr::Client::new(&self.runtime.block_on(self.config()))
+    }
+
+    fn trust_policy(&self, role: &str) -> Value {
+        let got = self.runtime.block_on(self.iam().get_role().role_name(role).send()).unwrap();
+        let encoded = got.role().unwrap().assume_role_policy_document().unwrap().to_string();
+        glidepath::providers::aws::policy_document(&encoded)
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).to_string()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
+fn changes(plan: &Value) -> Vec<(String, String)> {
+    plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["action"].as_str().unwrap().to_string(), c["address"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+#[test]
+fn apply_from_empty_converges_and_reads_in_batches() {
+    let bed = Bed::new();
+    let plan = bed.plan_json();
+    assert_eq!(plan["mode"]["aws"], "live");
+    assert_eq!(plan["summary"]["create"], 29, "{plan:#}");
+
+    bed.apply(&[]);
+    bed.assert_no_changes();
+
+    // What AWS now holds is what the catalog says, read back independently through the SDK.
+    let trust = bed.trust_policy("shop-checkout-ci");
+    let condition = &trust["Statement"][0]["Condition"]["StringEquals"];
+    assert_eq!(condition["token.actions.githubusercontent.com:sub"], "repo:acme/checkout:ref:refs/heads/main");
+    let repo = bed.runtime.block_on(bed.ecr().describe_repositories().repository_names("shop/payment-service").send()).unwrap();
+    let repo = &repo.repositories()[0];
+    assert_eq!(repo.image_tag_mutability().unwrap().as_str(), "IMMUTABLE");
+    assert!(repo.image_scanning_configuration().unwrap().scan_on_push());
+
+    // A plan of the whole example reads AWS with far fewer calls than the example has resources.
+    let stats = bed.run(&["plan", "-c", bed.catalog().to_str().unwrap(), "--stats"]);
+    let line = text(&stats.stderr).lines().find(|l| l.starts_with("AWS API calls: ")).unwrap().to_string();
+    let calls: usize = line["AWS API calls: ".len()..].split(' ').next().unwrap().parse().unwrap();
+    assert!(calls < 40, "{line}");
+    assert!(!line.contains("iam:GetRole "), "IAM roles are read in one batch: {line}");
+    let resources: usize = 230;
+    assert!(calls * 5 < resources, "{calls} calls for {resources} resources");
+}
+
+#[test]
+fn a_catalog_change_plans_exactly_that_change() {
+    let bed = Bed::new();
+    bed.apply(&[]);
+
+    bed.edit("platform.hcl", "ecr_keep_images = 50", "ecr_keep_images = 40");
+    bed.edit("payments.hcl", "  notify = [\"payments-oncall\"]\n}\n\nservice \"order\"", "  notify = [\"payments-oncall\"]\n  ci {\n    trust = \"environment\"\n  }\n}\n\nservice \"order\"");
+    let plan = bed.plan_json();
+    let found = changes(&plan);
+    assert_eq!(plan["summary"]["update"], 11, "{found:#?}");
+    assert_eq!(plan["summary"]["create"], 0);
+    assert_eq!(plan["summary"]["delete"], 0);
+    let checkout = plan["changes"].as_array().unwrap().iter().find(|c| c["address"] == "aws/iam_role/shop-checkout-ci").unwrap();
+    let fields: Vec<&str> = checkout["fields"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert!(fields.iter().all(|f| f.starts_with("trust_policy.Statement[0].Condition.StringEquals")), "{fields:?}");
+    let repo = plan["changes"].as_array().unwrap().iter().find(|c| c["address"] == "aws/ecr_repository/shop/cart").unwrap();
+    assert!(repo["fields"].as_array().unwrap().iter().any(|f| f["path"] == "lifecycle_policy.rules[1].selection.countNumber" && f["after"] == 40));
+
+    bed.apply(&[]);
+    bed.assert_no_changes();
+    let trust = bed.trust_policy("shop-checkout-ci");
+    assert_eq!(
+        trust["Statement"][0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"],
+        serde_json::json!(["repo:acme/checkout:environment:dev", "repo:acme/checkout:environment:staging", "repo:acme/checkout:environment:prod"])
+    );
+}
+
+#[test]
+fn drift_is_shown_and_reverted() {
+    let bed = Bed::new();
+    bed.apply(&[]);
+    let widened = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringLike":{"token.actions.githubusercontent.com:sub":"repo:acme/*"}}}]}"#;
+    bed.runtime.block_on(bed.iam().update_assume_role_policy().role_name("shop-cart-ci").policy_document(widened).send()).unwrap();
+
+    let out = bed.glidepath("plan", &["--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("~ aws/iam_role/shop-cart-ci"), "{stdout}");
+    assert!(stdout.contains("StringLike"), "the drifted field is shown: {stdout}");
+    assert!(stdout.contains("Plan: 0 to create, 1 to update"), "{stdout}");
+
+    bed.apply(&[]);
+    bed.assert_no_changes();
+    let trust = bed.trust_policy("shop-cart-ci");
+    assert!(trust["Statement"][0]["Condition"].get("StringLike").is_none(), "{trust}");
+}
+
+#[test]
+fn removing_a_service_deletes_only_what_glidepath_owns() {
+    let bed = Bed::new();
+    bed.apply(&[]);
+    // Look-alikes nobody tagged: same prefix, same IAM path.
+    bed.runtime.block_on(bed.ecr().create_repository().repository_name("shop/legacy-tool").send()).unwrap();
+    bed.runtime
+        .block_on(
+            bed.iam()
+                .create_role()
+                .role_name("shop-legacy-ci")
+                .path("/glidepath/shop/")
+                .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+                .send(),
+        )
+        .unwrap();
+
+    let storefront = bed.catalog().join("storefront.hcl");
+    let text_before = fs::read_to_string(&storefront).unwrap();
+    let start = text_before.find("service \"shipping\"").unwrap();
+    let end = text_before[start..].find("\n}\n").unwrap() + start + 3;
+    fs::write(&storefront, format!("{}{}", &text_before[..start], &text_before[end..])).unwrap();
+
+    let plan = bed.plan_json();
+    let mut deletes: Vec<String> = changes(&plan).into_iter().filter(|(a, _)| a == "delete").map(|(_, addr)| addr).collect();
+    deletes.sort();
+    assert_eq!(
+        deletes,
+        [
+            "aws/ecr_repository/shop/shipping",
+            "aws/iam_role/shop-dev-shipping",
+            "aws/iam_role/shop-prod-shipping",
+            "aws/iam_role/shop-shipping-ci",
+            "aws/iam_role/shop-staging-shipping",
+        ]
+    );
+
+    let kept = bed.apply(&[]);
+    assert!(text(&kept.stdout).contains("will be skipped"), "{}", text(&kept.stdout));
+    assert_eq!(bed.glidepath("plan", &["--detailed-exitcode"]).status.code(), Some(2), "deletes still pending");
+    bed.apply(&["--allow-delete"]);
+    bed.assert_no_changes();
+
+    let repos = bed.runtime.block_on(bed.ecr().describe_repositories().send()).unwrap();
+    let names: Vec<&str> = repos.repositories().iter().filter_map(|r| r.repository_name()).collect();
+    assert!(names.contains(&"shop/legacy-tool") && !names.contains(&"shop/shipping"), "{names:?}");
+    assert!(bed.runtime.block_on(bed.iam().get_role().role_name("shop-legacy-ci").send()).is_ok());
+    assert!(bed.runtime.block_on(bed.iam().get_role().role_name("shop-shipping-ci").send()).is_err());
+}
+
+#[test]
+fn a_name_clash_is_a_plan_error_until_imported() {
+    let bed = Bed::new();
+    bed.runtime.block_on(bed.ecr().create_repository().repository_name("shop/cart").send()).unwrap();
+    let out = bed.glidepath("plan", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("aws/ecr_repository/shop/cart"), "{stderr}");
+    assert!(stderr.contains("glidepath import aws/ecr_repository/shop/cart"), "{stderr}");
+
+    let catalog = bed.catalog();
+    let import = bed.run(&["import", "-c", catalog.to_str().unwrap(), "aws/ecr_repository/shop/cart", "--auto-approve"]);
+    assert_eq!(import.status.code(), Some(0), "{}", text(&import.stderr));
+    let plan = bed.plan_json();
+    let cart = changes(&plan).into_iter().find(|(_, a)| a == "aws/ecr_repository/shop/cart").unwrap();
+    assert_eq!(cart.0, "update", "after import the repository is updated to the catalog, not created");
+    bed.apply(&[]);
+    bed.assert_no_changes();
+}
+
+#[test]
+fn an_endpoint_that_dies_mid_apply_leaves_a_resumable_state() {
+    let bed = Bed::new();
+    let port = free_port();
+    let relay_url = format!("http://127.0.0.1:{port}");
+    let catalog = bed.catalog();
+    let catalog = catalog.to_str().unwrap();
+    {
+        let relay = DyingRelay::start(port, bed.moto.port, 25);
+        let out = bed.run_at(&relay_url, &["apply", "-c", catalog, "--only", "aws", "--auto-approve"]);
+        assert!(relay.is_dead());
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("cannot reach the AWS endpoint"), "{stderr}");
+        assert!(stderr.contains("run apply again to continue"), "{stderr}");
+        let done: usize = stderr.split(" of 29 change(s)").next().unwrap().rsplit('\n').next().unwrap().parse().unwrap();
+        assert!(done > 0 && done < 29, "{stderr}");
+    }
+    let _relay = DyingRelay::start(port, bed.moto.port, usize::MAX);
+    let out = bed.run_at(&relay_url, &["apply", "-c", catalog, "--only", "aws", "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let out = bed.run_at(&relay_url, &["plan", "-c", catalog, "--only", "aws", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}
+
+#[test]
+fn irsa_trust_uses_the_issuer_read_from_eks() {
+    let bed = Bed::new();
+    let eks = aws_sdk_eks::Client::new(&bed.runtime.block_on(bed.config()));
+    let cluster = bed
+        .runtime
+        .block_on(eks.create_cluster().name("shop-nonprod").role_arn("arn:aws:iam::123456789012:role/eks").send())
+        .unwrap();
+    let issuer = cluster.cluster().unwrap().identity().unwrap().oidc().unwrap().issuer().unwrap().trim_start_matches("https://").to_string();
+    bed.edit("platform.hcl", "  oidc_issuer  = \"oidc.eks.eu-west-1.amazonaws.com/id/9A1F3C7E5B2D4E6F8A0B1C2D3E4F5A6B\"\n", "");
+    bed.apply(&[]);
+    bed.assert_no_changes();
+    let trust = bed.trust_policy("shop-dev-shipping");
+    assert_eq!(trust["Statement"][0]["Principal"]["Federated"], format!("arn:aws:iam::123456789012:oidc-provider/{issuer}"));
+    assert_eq!(trust["Statement"][0]["Condition"]["StringEquals"][format!("{issuer}:sub")], "system:serviceaccount:shop-dev:shipping");
+}
+
+#[test]
+fn clear_errors_for_the_wrong_account_and_an_unreachable_endpoint() {
+    let bed = Bed::new();
+    bed.edit("platform.hcl", "aws_account_id  = \"123456789012\"", "aws_account_id  = \"210987654321\"");
+    let out = bed.glidepath("plan", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("the credentials are for account 123456789012, but the catalog manages account 210987654321"), "{stderr}");
+
+    let nowhere = format!("http://127.0.0.1:{}", free_port());
+    let catalog = bed.catalog();
+    let out = bed.run_at(&nowhere, &["plan", "-c", catalog.to_str().unwrap(), "--only", "aws"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("sts:GetCallerIdentity failed: cannot reach the AWS endpoint"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+
+    let mut command = Command::new(env!("CARGO_BIN_EXE_glidepath"));
+    let out = command
+        .args(["plan", "-c", catalog.to_str().unwrap(), "--only", "aws"])
+        .current_dir(bed.work.path())
+        .env_clear()
+        .env("AWS_ENDPOINT_URL", bed.moto.url())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("no AWS credentials found"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+}
