@@ -6,6 +6,6 @@
 pub mod catalog;
 pub mod cli;
 pub mod plan;
+pub mod providers;
 pub mod render;
 pub mod state;
-pub mod providers;

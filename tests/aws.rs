@@ -21,7 +21,11 @@ impl Bed {
     fn new() -> Bed {
         let work = tempfile::tempdir().unwrap();
         copy_dir(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/shop")), &work.path().join("catalog"));
-        Bed { moto: Moto::start(), work, runtime: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap() }
+        Bed {
+            moto: Moto::start(),
+            work,
+            runtime: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
+        }
     }
 
     fn catalog(&self) -> PathBuf {
@@ -38,7 +42,9 @@ impl Bed {
     fn run_at(&self, endpoint: &str, args: &[&str]) -> Output {
         let mut command = Command::new(env!("CARGO_BIN_EXE_glidepath"));
         command.args(args).current_dir(self.work.path());
-        for var in ["AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_REGION", "AWS_DEFAULT_REGION"] {
+        for var in
+            ["AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_REGION", "AWS_DEFAULT_REGION"]
+        {
             command.env_remove(var);
         }
         command
@@ -145,7 +151,10 @@ fn apply_from_empty_converges_and_reads_in_batches() {
     let trust = bed.trust_policy("shop-checkout-ci");
     let condition = &trust["Statement"][0]["Condition"]["StringEquals"];
     assert_eq!(condition["token.actions.githubusercontent.com:sub"], "repo:acme/checkout:ref:refs/heads/main");
-    let repo = bed.runtime.block_on(bed.ecr().describe_repositories().repository_names("shop/payment-service").send()).unwrap();
+    let repo = bed
+        .runtime
+        .block_on(bed.ecr().describe_repositories().repository_names("shop/payment-service").send())
+        .unwrap();
     let repo = &repo.repositories()[0];
     assert_eq!(repo.image_tag_mutability().unwrap().as_str(), "IMMUTABLE");
     assert!(repo.image_scanning_configuration().unwrap().scan_on_push());
@@ -166,24 +175,39 @@ fn a_catalog_change_plans_exactly_that_change() {
     bed.apply(&[]);
 
     bed.edit("platform.hcl", "ecr_keep_images = 50", "ecr_keep_images = 40");
-    bed.edit("payments.hcl", "  notify = [\"payments-oncall\"]\n}\n\nservice \"order\"", "  notify = [\"payments-oncall\"]\n  ci {\n    trust = \"environment\"\n  }\n}\n\nservice \"order\"");
+    bed.edit(
+        "payments.hcl",
+        "  notify = [\"payments-oncall\"]\n}\n\nservice \"order\"",
+        "  notify = [\"payments-oncall\"]\n  ci {\n    trust = \"environment\"\n  }\n}\n\nservice \"order\"",
+    );
     let plan = bed.plan_json();
     let found = changes(&plan);
     assert_eq!(plan["summary"]["update"], 11, "{found:#?}");
     assert_eq!(plan["summary"]["create"], 0);
     assert_eq!(plan["summary"]["delete"], 0);
-    let checkout = plan["changes"].as_array().unwrap().iter().find(|c| c["address"] == "aws/iam_role/shop-checkout-ci").unwrap();
-    let fields: Vec<&str> = checkout["fields"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    let checkout =
+        plan["changes"].as_array().unwrap().iter().find(|c| c["address"] == "aws/iam_role/shop-checkout-ci").unwrap();
+    let fields: Vec<&str> =
+        checkout["fields"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
     assert!(fields.iter().all(|f| f.starts_with("trust_policy.Statement[0].Condition.StringEquals")), "{fields:?}");
-    let repo = plan["changes"].as_array().unwrap().iter().find(|c| c["address"] == "aws/ecr_repository/shop/cart").unwrap();
-    assert!(repo["fields"].as_array().unwrap().iter().any(|f| f["path"] == "lifecycle_policy.rules[1].selection.countNumber" && f["after"] == 40));
+    let repo =
+        plan["changes"].as_array().unwrap().iter().find(|c| c["address"] == "aws/ecr_repository/shop/cart").unwrap();
+    assert!(repo["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["path"] == "lifecycle_policy.rules[1].selection.countNumber" && f["after"] == 40));
 
     bed.apply(&[]);
     bed.assert_no_changes();
     let trust = bed.trust_policy("shop-checkout-ci");
     assert_eq!(
         trust["Statement"][0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"],
-        serde_json::json!(["repo:acme/checkout:environment:dev", "repo:acme/checkout:environment:staging", "repo:acme/checkout:environment:prod"])
+        serde_json::json!([
+            "repo:acme/checkout:environment:dev",
+            "repo:acme/checkout:environment:staging",
+            "repo:acme/checkout:environment:prod"
+        ])
     );
 }
 
@@ -192,7 +216,9 @@ fn drift_is_shown_and_reverted() {
     let bed = Bed::new();
     bed.apply(&[]);
     let widened = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringLike":{"token.actions.githubusercontent.com:sub":"repo:acme/*"}}}]}"#;
-    bed.runtime.block_on(bed.iam().update_assume_role_policy().role_name("shop-cart-ci").policy_document(widened).send()).unwrap();
+    bed.runtime
+        .block_on(bed.iam().update_assume_role_policy().role_name("shop-cart-ci").policy_document(widened).send())
+        .unwrap();
 
     let out = bed.glidepath("plan", &["--detailed-exitcode"]);
     assert_eq!(out.status.code(), Some(2));
@@ -231,7 +257,8 @@ fn removing_a_service_deletes_only_what_glidepath_owns() {
     fs::write(&storefront, format!("{}{}", &text_before[..start], &text_before[end..])).unwrap();
 
     let plan = bed.plan_json();
-    let mut deletes: Vec<String> = changes(&plan).into_iter().filter(|(a, _)| a == "delete").map(|(_, addr)| addr).collect();
+    let mut deletes: Vec<String> =
+        changes(&plan).into_iter().filter(|(a, _)| a == "delete").map(|(_, addr)| addr).collect();
     deletes.sort();
     assert_eq!(
         deletes,
@@ -268,7 +295,8 @@ fn a_name_clash_is_a_plan_error_until_imported() {
     assert!(stderr.contains("glidepath import aws/ecr_repository/shop/cart"), "{stderr}");
 
     let catalog = bed.catalog();
-    let import = bed.run(&["import", "-c", catalog.to_str().unwrap(), "aws/ecr_repository/shop/cart", "--auto-approve"]);
+    let import =
+        bed.run(&["import", "-c", catalog.to_str().unwrap(), "aws/ecr_repository/shop/cart", "--auto-approve"]);
     assert_eq!(import.status.code(), Some(0), "{}", text(&import.stderr));
     let plan = bed.plan_json();
     let cart = changes(&plan).into_iter().find(|(_, a)| a == "aws/ecr_repository/shop/cart").unwrap();
@@ -292,7 +320,8 @@ fn an_endpoint_that_dies_mid_apply_leaves_a_resumable_state() {
         let stderr = text(&out.stderr);
         assert!(stderr.contains("cannot reach the AWS endpoint"), "{stderr}");
         assert!(stderr.contains("run apply again to continue"), "{stderr}");
-        let done: usize = stderr.split(" of 29 change(s)").next().unwrap().rsplit('\n').next().unwrap().parse().unwrap();
+        let done: usize =
+            stderr.split(" of 29 change(s)").next().unwrap().rsplit('\n').next().unwrap().parse().unwrap();
         assert!(done > 0 && done < 29, "{stderr}");
     }
     let _relay = DyingRelay::start(port, bed.moto.port, usize::MAX);
@@ -310,13 +339,33 @@ fn irsa_trust_uses_the_issuer_read_from_eks() {
         .runtime
         .block_on(eks.create_cluster().name("shop-nonprod").role_arn("arn:aws:iam::123456789012:role/eks").send())
         .unwrap();
-    let issuer = cluster.cluster().unwrap().identity().unwrap().oidc().unwrap().issuer().unwrap().trim_start_matches("https://").to_string();
-    bed.edit("platform.hcl", "  oidc_issuer  = \"oidc.eks.eu-west-1.amazonaws.com/id/9A1F3C7E5B2D4E6F8A0B1C2D3E4F5A6B\"\n", "");
+    let issuer = cluster
+        .cluster()
+        .unwrap()
+        .identity()
+        .unwrap()
+        .oidc()
+        .unwrap()
+        .issuer()
+        .unwrap()
+        .trim_start_matches("https://")
+        .to_string();
+    bed.edit(
+        "platform.hcl",
+        "  oidc_issuer  = \"oidc.eks.eu-west-1.amazonaws.com/id/9A1F3C7E5B2D4E6F8A0B1C2D3E4F5A6B\"\n",
+        "",
+    );
     bed.apply(&[]);
     bed.assert_no_changes();
     let trust = bed.trust_policy("shop-dev-shipping");
-    assert_eq!(trust["Statement"][0]["Principal"]["Federated"], format!("arn:aws:iam::123456789012:oidc-provider/{issuer}"));
-    assert_eq!(trust["Statement"][0]["Condition"]["StringEquals"][format!("{issuer}:sub")], "system:serviceaccount:shop-dev:shipping");
+    assert_eq!(
+        trust["Statement"][0]["Principal"]["Federated"],
+        format!("arn:aws:iam::123456789012:oidc-provider/{issuer}")
+    );
+    assert_eq!(
+        trust["Statement"][0]["Condition"]["StringEquals"][format!("{issuer}:sub")],
+        "system:serviceaccount:shop-dev:shipping"
+    );
 }
 
 #[test]
@@ -326,7 +375,10 @@ fn clear_errors_for_the_wrong_account_and_an_unreachable_endpoint() {
     let out = bed.glidepath("plan", &[]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("the credentials are for account 123456789012, but the catalog manages account 210987654321"), "{stderr}");
+    assert!(
+        stderr.contains("the credentials are for account 123456789012, but the catalog manages account 210987654321"),
+        "{stderr}"
+    );
 
     let nowhere = format!("http://127.0.0.1:{}", free_port());
     let catalog = bed.catalog();

@@ -170,6 +170,9 @@ fn plan_shows_field_changes_and_deletes_in_every_format() {
     std::fs::write(catalog_dir.join("catalog.hcl"), without_service).unwrap();
     let plan = text(&glidepath(&["plan"], work).stdout);
     assert!(plan.contains("- dev/api/k8s/Rollout/api"), "{plan}");
+    let header =
+        plan.find("Deletes and replacements (carried out only with --allow-delete):").expect("deletes listed apart");
+    assert!(plan.find("- dev/api/k8s/Rollout/api").unwrap() > header, "{plan}");
     assert!(plan.contains("- aws/iam_role/demo-api-ci"), "{plan}");
     let kept = glidepath(&["apply", "--auto-approve"], work);
     assert!(text(&kept.stdout).contains("will be skipped"));

@@ -141,28 +141,39 @@ fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
     if !args.auto_approve {
         confirm()?;
     }
-    let changes: Vec<_> = planned.plan.pending().filter(|c| args.allow_delete || !c.action.destroys()).cloned().collect();
+    let changes: Vec<_> =
+        planned.plan.pending().filter(|c| args.allow_delete || !c.action.destroys()).cloned().collect();
     let total = changes.len();
     let (mut applied, mut recorded_only) = (0, 0);
+    let state_path = &args.select.state;
     for change in &changes {
         match planned.aws.as_mut().filter(|p| p.manages(&change.address)) {
             Some(provider) => {
                 if let Err(error) = provider.apply(change) {
+                    if recorded_only > 0 {
+                        save(state_path, &mut planned.state)?;
+                    }
                     eprintln!(
                         "error: {error}\n{applied} of {total} change(s) were carried out and recorded in {}; fix the cause and run apply again to continue.",
-                        args.select.state.display()
+                        state_path.display()
                     );
                     print_stats(&args.select, &planned);
                     return Err(CliError::ApplyFailed);
                 }
                 println!("  {} {}: {} done", change.action.symbol(), change.address, change.action.verb());
                 applied += 1;
+                planned.state.record_change(change);
+                // Written after every live change, so a failure later loses nothing done so far.
+                save(state_path, &mut planned.state)?;
             }
-            None => recorded_only += 1,
+            None => {
+                planned.state.record_change(change);
+                recorded_only += 1;
+            }
         }
-        planned.state.record_change(change);
-        planned.state.serial += 1;
-        state::save(&args.select.state, &planned.state)?;
+    }
+    if recorded_only > 0 {
+        save(state_path, &mut planned.state)?;
     }
     if total == 0 {
         println!("Nothing to do: the only changes are deletes or replacements, and --allow-delete was not given.");
@@ -180,6 +191,13 @@ fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
     }
     print_stats(&args.select, &planned);
     Ok(EXIT_OK)
+}
+
+/// Writes the state with the next serial.
+fn save(path: &std::path::Path, state: &mut State) -> Result<(), CliError> {
+    state.serial += 1;
+    state::save(path, state)?;
+    Ok(())
 }
 
 /// Adopts an existing AWS resource the catalog declares: tags it as this catalog's.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::plan::{Action, Change, Plan};
+use crate::plan::{Action, Change};
 use crate::render::Address;
 
 pub const DEFAULT_PATH: &str = ".glidepath/state.json";
@@ -56,20 +56,6 @@ impl State {
     /// The recorded bodies, as the "live" side of an offline plan.
     pub fn bodies(&self) -> BTreeMap<Address, Value> {
         self.resources.iter().map(|(a, e)| (a.clone(), e.body.clone())).collect()
-    }
-
-    /// Records the outcome of the plan's changes (deletes only when allowed).
-    pub fn record(&mut self, plan: &Plan, allow_delete: bool) -> usize {
-        let mut recorded = 0;
-        for change in plan.pending() {
-            if change.action.destroys() && !allow_delete {
-                continue;
-            }
-            self.record_change(change);
-            recorded += 1;
-        }
-        self.serial += 1;
-        recorded
     }
 
     /// Records one change as carried out.

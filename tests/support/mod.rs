@@ -2,5 +2,5 @@
 #![allow(dead_code)]
 
 pub mod crd_schema;
-pub mod roundtrip;
 pub mod moto;
+pub mod roundtrip;

@@ -21,7 +21,11 @@ fn moto_server() -> PathBuf {
     let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
     let cache = std::env::var_os("GLIDEPATH_CACHE").map(PathBuf::from).unwrap_or(home.join(".cache/glidepath"));
     let path = cache.join("moto-5.2.5/bin/moto_server");
-    assert!(path.exists(), "moto_server not found at {}: run scripts/install-moto (or set MOTO_SERVER)", path.display());
+    assert!(
+        path.exists(),
+        "moto_server not found at {}: run scripts/install-moto (or set MOTO_SERVER)",
+        path.display()
+    );
     path
 }
 

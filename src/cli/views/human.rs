@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::{short, PlanContext};
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, Change, Plan};
 use crate::render::Address;
 
 pub fn plan(plan: &Plan, ctx: &PlanContext) -> String {
@@ -14,15 +14,32 @@ pub fn plan(plan: &Plan, ctx: &PlanContext) -> String {
         writeln!(out, "No changes. {} resources match the catalog.", plan.summary.unchanged).ok();
         return out;
     }
-    // Shown grouped by environment and service; within a group, in apply order.
+    let (kept, destroyed): (Vec<_>, Vec<_>) = plan.pending().partition(|c| !c.action.destroys());
+    write_grouped(&mut out, &kept);
+    if !destroyed.is_empty() {
+        writeln!(out, "\nDeletes and replacements (carried out only with --allow-delete):").ok();
+        write_grouped(&mut out, &destroyed);
+    }
+    let s = &plan.summary;
+    writeln!(
+        out,
+        "\nPlan: {} to create, {} to update, {} to replace, {} to delete, {} unchanged.",
+        s.create, s.update, s.replace, s.delete, s.unchanged
+    )
+    .ok();
+    out
+}
+
+/// Changes grouped by environment and service; within a group, in apply order.
+fn write_grouped(out: &mut String, changes: &[&Change]) {
     let group_of = |address: &Address| match address {
         Address::Aws { .. } => (String::new(), "aws".to_string()),
         Address::Kube { env, owner, .. } => (env.clone(), format!("{env} / {owner}")),
     };
-    let mut pending: Vec<_> = plan.pending().enumerate().collect();
-    pending.sort_by_key(|(order, c)| (group_of(&c.address), *order));
+    let mut sorted: Vec<_> = changes.iter().enumerate().collect();
+    sorted.sort_by_key(|(order, c)| (group_of(&c.address), *order));
     let mut current_group = String::new();
-    for (_, change) in pending {
+    for (_, change) in sorted {
         let (_, group) = group_of(&change.address);
         if group != current_group {
             writeln!(out, "{group}").ok();
@@ -35,12 +52,4 @@ pub fn plan(plan: &Plan, ctx: &PlanContext) -> String {
             }
         }
     }
-    let s = &plan.summary;
-    writeln!(
-        out,
-        "\nPlan: {} to create, {} to update, {} to replace, {} to delete, {} unchanged.",
-        s.create, s.update, s.replace, s.delete, s.unchanged
-    )
-    .ok();
-    out
 }

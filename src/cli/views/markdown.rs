@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::{short, PlanContext};
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, Change, Plan};
 
 pub fn plan(plan: &Plan, ctx: &PlanContext) -> String {
     let mut out = String::new();
@@ -20,9 +20,11 @@ pub fn plan(plan: &Plan, ctx: &PlanContext) -> String {
         s.create, s.update, s.replace, s.delete, s.unchanged
     )
     .ok();
-    writeln!(out, "| | Action | Address |\n|---|---|---|").ok();
-    for change in plan.pending() {
-        writeln!(out, "| `{}` | {} | `{}` |", change.action.symbol(), change.action.verb(), change.address).ok();
+    let (kept, destroyed): (Vec<_>, Vec<_>) = plan.pending().partition(|c| !c.action.destroys());
+    write_table(&mut out, &kept);
+    if !destroyed.is_empty() {
+        writeln!(out, "\n#### Deletes and replacements (applied only with `--allow-delete`)\n").ok();
+        write_table(&mut out, &destroyed);
     }
     let updates: Vec<_> = plan.pending().filter(|c| matches!(c.action, Action::Update | Action::Replace)).collect();
     if !updates.is_empty() {
@@ -37,4 +39,14 @@ pub fn plan(plan: &Plan, ctx: &PlanContext) -> String {
         writeln!(out, "```\n</details>").ok();
     }
     out
+}
+
+fn write_table(out: &mut String, changes: &[&Change]) {
+    if changes.is_empty() {
+        return;
+    }
+    writeln!(out, "| | Action | Address |\n|---|---|---|").ok();
+    for change in changes {
+        writeln!(out, "| `{}` | {} | `{}` |", change.action.symbol(), change.action.verb(), change.address).ok();
+    }
 }

@@ -1,7 +1,7 @@
 //! SDK errors → one-line diagnoses that name the resource, the action and what to do.
 
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::providers::ProviderError;
 
@@ -26,7 +26,10 @@ where
                 "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => {
                     "the AWS credentials have expired: refresh them (e.g. `aws sso login`) and run again".to_string()
                 }
-                "InvalidClientTokenId" | "UnrecognizedClientException" | "SignatureDoesNotMatch" | "InvalidAccessKeyId" => {
+                "InvalidClientTokenId"
+                | "UnrecognizedClientException"
+                | "SignatureDoesNotMatch"
+                | "InvalidAccessKeyId" => {
                     format!("AWS rejected the credentials ({code}): check AWS_PROFILE / AWS_ACCESS_KEY_ID")
                 }
                 "Throttling" | "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded" => {

@@ -90,11 +90,10 @@ impl AwsProvider {
             catalog: model.platform.name.clone(),
             iam_path: crate::catalog::names::iam_path(&model.platform),
         };
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| ProviderError {
-            target: "aws".into(),
-            action: "start".into(),
-            reason: e.to_string(),
-        })?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| ProviderError { target: "aws".into(), action: "start".into(), reason: e.to_string() })?;
         let counter = Arc::new(CallCounter::default());
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(target.region.clone()))
@@ -110,11 +109,21 @@ impl AwsProvider {
             loader = loader.endpoint_url(url);
         }
         let shared = runtime.block_on(loader.load());
-        let iam = aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(&shared).interceptor(counter.interceptor()).build());
-        let ecr = aws_sdk_ecr::Client::from_conf(aws_sdk_ecr::config::Builder::from(&shared).interceptor(counter.interceptor()).build());
-        let sns = aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&shared).interceptor(counter.interceptor()).build());
-        let eks = aws_sdk_eks::Client::from_conf(aws_sdk_eks::config::Builder::from(&shared).interceptor(counter.interceptor()).build());
-        let sts = aws_sdk_sts::Client::from_conf(aws_sdk_sts::config::Builder::from(&shared).interceptor(counter.interceptor()).build());
+        let iam = aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::config::Builder::from(&shared).interceptor(counter.interceptor()).build(),
+        );
+        let ecr = aws_sdk_ecr::Client::from_conf(
+            aws_sdk_ecr::config::Builder::from(&shared).interceptor(counter.interceptor()).build(),
+        );
+        let sns = aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::config::Builder::from(&shared).interceptor(counter.interceptor()).build(),
+        );
+        let eks = aws_sdk_eks::Client::from_conf(
+            aws_sdk_eks::config::Builder::from(&shared).interceptor(counter.interceptor()).build(),
+        );
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&shared).interceptor(counter.interceptor()).build(),
+        );
 
         // Refuse to plan against the wrong account: the most expensive mistake there is.
         let identity = runtime

@@ -40,19 +40,18 @@ pub fn resolve_oidc_issuers(provider: &mut AwsProvider, desired: &mut DesiredSet
     for cluster in wanted {
         let out = provider.runtime.block_on(provider.eks.describe_cluster().name(&cluster).send()).map_err(|e| {
             let mut err = diagnose(e, &format!("EKS cluster {cluster}"), "eks:DescribeCluster", provider.endpoint());
-            err.reason.push_str(" (needed for the IRSA roles' trust; or pin `oidc_issuer` in the catalog's cluster block)");
+            err.reason
+                .push_str(" (needed for the IRSA roles' trust; or pin `oidc_issuer` in the catalog's cluster block)");
             err
         })?;
-        let issuer = out
-            .cluster()
-            .and_then(|c| c.identity())
-            .and_then(|i| i.oidc())
-            .and_then(|o| o.issuer())
-            .ok_or_else(|| ProviderError {
-                target: format!("EKS cluster {cluster}"),
-                action: "eks:DescribeCluster".into(),
-                reason: "the cluster has no OIDC issuer; enable IRSA (an IAM OIDC provider) for it".into(),
-            })?;
+        let issuer =
+            out.cluster().and_then(|c| c.identity()).and_then(|i| i.oidc()).and_then(|o| o.issuer()).ok_or_else(
+                || ProviderError {
+                    target: format!("EKS cluster {cluster}"),
+                    action: "eks:DescribeCluster".into(),
+                    reason: "the cluster has no OIDC issuer; enable IRSA (an IAM OIDC provider) for it".into(),
+                },
+            )?;
         issuers.insert(placeholder(&cluster), issuer.trim_start_matches("https://").to_string());
     }
     if issuers.is_empty() {
@@ -126,7 +125,11 @@ pub fn policy_document(encoded: &str) -> Value {
 
 /// The GitHub OIDC provider is shared by every catalog in the account: glidepath creates it when
 /// missing and keeps it owned by `managed-by=glidepath`, but never deletes it.
-fn read_oidc_provider(provider: &mut AwsProvider, desired: &DesiredSet, live: &mut LiveSet) -> Result<(), ProviderError> {
+fn read_oidc_provider(
+    provider: &mut AwsProvider,
+    desired: &DesiredSet,
+    live: &mut LiveSet,
+) -> Result<(), ProviderError> {
     let wanted = desired_of(desired, "iam_oidc_provider");
     let Some(AwsResource::OidcProvider(want)) = wanted.values().next().copied() else { return Ok(()) };
     let host = want.url.trim_start_matches("https://");
@@ -150,14 +153,18 @@ fn read_oidc_provider(provider: &mut AwsProvider, desired: &DesiredSet, live: &m
         .map_err(|e| diagnose(e, &address.to_string(), "iam:GetOpenIDConnectProvider", provider.endpoint()))?;
     let tags = tags_from(got.tags().iter().map(|t| (t.key(), t.value())));
     if tags.get(OWNER_TAG).map(String::as_str) != Some(OWNER_VALUE) {
-        live.conflicts.push(Conflict { address, reason: "an OIDC provider for this host exists without the managed-by=glidepath tag".into() });
+        live.conflicts.push(Conflict {
+            address,
+            reason: "an OIDC provider for this host exists without the managed-by=glidepath tag".into(),
+        });
         return Ok(());
     }
     let mut client_ids: Vec<String> = got.client_id_list().to_vec();
     client_ids.sort();
     let mut thumbprints: Vec<String> = got.thumbprint_list().to_vec();
     thumbprints.sort();
-    let url = got.url().map(|u| format!("https://{}", u.trim_start_matches("https://"))).unwrap_or_else(|| want.url.clone());
+    let url =
+        got.url().map(|u| format!("https://{}", u.trim_start_matches("https://"))).unwrap_or_else(|| want.url.clone());
     insert(live, AwsResource::OidcProvider(OidcProvider { url, client_ids, thumbprints, tags }));
     Ok(())
 }
@@ -247,7 +254,9 @@ fn read_repositories(
     // whole when one is missing, so names cannot be used to batch.
     let repositories: Vec<_> = provider
         .runtime
-        .block_on(provider.ecr.describe_repositories().max_results(1000).into_paginator().items().send().collect::<Vec<_>>())
+        .block_on(
+            provider.ecr.describe_repositories().max_results(1000).into_paginator().items().send().collect::<Vec<_>>(),
+        )
         .into_iter()
         .collect::<Result<_, _>>()
         .map_err(|e| diagnose(e, "ECR repositories", "ecr:DescribeRepositories", provider.endpoint()))?;
@@ -266,11 +275,17 @@ fn read_repositories(
         let tags = tags_from(tags.tags().iter().map(|t| (t.key(), t.value())));
         if !owned_by(&tags, &catalog) {
             if wanted.contains_key(name) {
-                live.conflicts.push(Conflict { address, reason: "an ECR repository with this name exists and is not owned by this catalog".into() });
+                live.conflicts.push(Conflict {
+                    address,
+                    reason: "an ECR repository with this name exists and is not owned by this catalog".into(),
+                });
             }
             continue;
         }
-        let lifecycle = match provider.runtime.block_on(provider.ecr.get_lifecycle_policy().repository_name(name).send()) {
+        let lifecycle = match provider
+            .runtime
+            .block_on(provider.ecr.get_lifecycle_policy().repository_name(name).send())
+        {
             Ok(out) => out.lifecycle_policy_text().map(policy_document).unwrap_or(Value::Null),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_lifecycle_policy_not_found_exception()) => Value::Null,
             Err(e) => return Err(diagnose(e, &address.to_string(), "ecr:GetLifecyclePolicy", provider.endpoint())),
@@ -293,7 +308,12 @@ fn read_repositories(
     Ok(())
 }
 
-fn read_topics(provider: &mut AwsProvider, desired: &DesiredSet, state: &State, live: &mut LiveSet) -> Result<(), ProviderError> {
+fn read_topics(
+    provider: &mut AwsProvider,
+    desired: &DesiredSet,
+    state: &State,
+    live: &mut LiveSet,
+) -> Result<(), ProviderError> {
     let wanted = desired_of(desired, "sns_topic");
     let catalog = provider.target.catalog.clone();
     let remembered = recorded(state, "sns_topic");
@@ -318,7 +338,10 @@ fn read_topics(provider: &mut AwsProvider, desired: &DesiredSet, state: &State, 
         let tags = tags_from(tags.tags().iter().map(|t| (t.key(), t.value())));
         if !owned_by(&tags, &catalog) {
             if wanted.contains_key(name) {
-                live.conflicts.push(Conflict { address, reason: "an SNS topic with this name exists and is not owned by this catalog".into() });
+                live.conflicts.push(Conflict {
+                    address,
+                    reason: "an SNS topic with this name exists and is not owned by this catalog".into(),
+                });
             }
             continue;
         }

@@ -82,11 +82,21 @@ fn create(provider: &mut AwsProvider, address: &Address, resource: &AwsResource)
                     provider,
                     address,
                     "iam:PutRolePolicy",
-                    provider.iam.put_role_policy().role_name(&role.name).policy_name(name).policy_document(document.to_string())
+                    provider
+                        .iam
+                        .put_role_policy()
+                        .role_name(&role.name)
+                        .policy_name(name)
+                        .policy_document(document.to_string())
                 )?;
             }
             for arn in &role.managed_policy_arns {
-                call!(provider, address, "iam:AttachRolePolicy", provider.iam.attach_role_policy().role_name(&role.name).policy_arn(arn))?;
+                call!(
+                    provider,
+                    address,
+                    "iam:AttachRolePolicy",
+                    provider.iam.attach_role_policy().role_name(&role.name).policy_arn(arn)
+                )?;
             }
         }
         AwsResource::EcrRepository(repo) => {
@@ -99,7 +109,9 @@ fn create(provider: &mut AwsProvider, address: &Address, resource: &AwsResource)
                     .create_repository()
                     .repository_name(&repo.name)
                     .image_tag_mutability(ImageTagMutability::from(repo.image_tag_mutability.as_str()))
-                    .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(repo.scan_on_push).build())
+                    .image_scanning_configuration(
+                        ImageScanningConfiguration::builder().scan_on_push(repo.scan_on_push).build()
+                    )
                     .encryption_configuration(encryption(repo, address)?)
                     .set_tags(Some(ecr_tags(&repo.tags)))
             )?;
@@ -137,11 +149,18 @@ fn create(provider: &mut AwsProvider, address: &Address, resource: &AwsResource)
     Ok(())
 }
 
-fn update(provider: &mut AwsProvider, address: &Address, before: &AwsResource, after: &AwsResource) -> Result<(), ProviderError> {
+fn update(
+    provider: &mut AwsProvider,
+    address: &Address,
+    before: &AwsResource,
+    after: &AwsResource,
+) -> Result<(), ProviderError> {
     match (before, after) {
         (AwsResource::OidcProvider(old), AwsResource::OidcProvider(new)) => update_oidc(provider, address, old, new),
         (AwsResource::IamRole(old), AwsResource::IamRole(new)) => update_role(provider, address, old, new),
-        (AwsResource::EcrRepository(old), AwsResource::EcrRepository(new)) => update_repository(provider, address, old, new),
+        (AwsResource::EcrRepository(old), AwsResource::EcrRepository(new)) => {
+            update_repository(provider, address, old, new)
+        }
         (AwsResource::SnsTopic(old), AwsResource::SnsTopic(new)) => update_topic(provider, address, old, new),
         // A subscription is all identity: any change is a replacement, planned as such.
         (AwsResource::SnsSubscription(_), AwsResource::SnsSubscription(_)) => Ok(()),
@@ -149,14 +168,24 @@ fn update(provider: &mut AwsProvider, address: &Address, before: &AwsResource, a
     }
 }
 
-fn update_oidc(provider: &mut AwsProvider, address: &Address, old: &OidcProvider, new: &OidcProvider) -> Result<(), ProviderError> {
-    let arn = format!("arn:aws:iam::{}:oidc-provider/{}", provider.target.account_id, new.url.trim_start_matches("https://"));
+fn update_oidc(
+    provider: &mut AwsProvider,
+    address: &Address,
+    old: &OidcProvider,
+    new: &OidcProvider,
+) -> Result<(), ProviderError> {
+    let arn =
+        format!("arn:aws:iam::{}:oidc-provider/{}", provider.target.account_id, new.url.trim_start_matches("https://"));
     if old.thumbprints != new.thumbprints {
         call!(
             provider,
             address,
             "iam:UpdateOpenIDConnectProviderThumbprint",
-            provider.iam.update_open_id_connect_provider_thumbprint().open_id_connect_provider_arn(&arn).set_thumbprint_list(Some(new.thumbprints.clone()))
+            provider
+                .iam
+                .update_open_id_connect_provider_thumbprint()
+                .open_id_connect_provider_arn(&arn)
+                .set_thumbprint_list(Some(new.thumbprints.clone()))
         )?;
     }
     for id in new.client_ids.iter().filter(|id| !old.client_ids.contains(id)) {
@@ -172,7 +201,11 @@ fn update_oidc(provider: &mut AwsProvider, address: &Address, old: &OidcProvider
             provider,
             address,
             "iam:RemoveClientIDFromOpenIDConnectProvider",
-            provider.iam.remove_client_id_from_open_id_connect_provider().open_id_connect_provider_arn(&arn).client_id(id)
+            provider
+                .iam
+                .remove_client_id_from_open_id_connect_provider()
+                .open_id_connect_provider_arn(&arn)
+                .client_id(id)
         )?;
     }
     let (set, unset) = tag_changes(&old.tags, &new.tags);
@@ -181,7 +214,11 @@ fn update_oidc(provider: &mut AwsProvider, address: &Address, old: &OidcProvider
             provider,
             address,
             "iam:TagOpenIDConnectProvider",
-            provider.iam.tag_open_id_connect_provider().open_id_connect_provider_arn(&arn).set_tags(Some(iam_tags(&set)))
+            provider
+                .iam
+                .tag_open_id_connect_provider()
+                .open_id_connect_provider_arn(&arn)
+                .set_tags(Some(iam_tags(&set)))
         )?;
     }
     if !unset.is_empty() {
@@ -195,7 +232,12 @@ fn update_oidc(provider: &mut AwsProvider, address: &Address, old: &OidcProvider
     Ok(())
 }
 
-fn update_role(provider: &mut AwsProvider, address: &Address, old: &IamRole, new: &IamRole) -> Result<(), ProviderError> {
+fn update_role(
+    provider: &mut AwsProvider,
+    address: &Address,
+    old: &IamRole,
+    new: &IamRole,
+) -> Result<(), ProviderError> {
     let name = &new.name;
     if old.trust_policy != new.trust_policy {
         call!(
@@ -210,7 +252,12 @@ fn update_role(provider: &mut AwsProvider, address: &Address, old: &IamRole, new
             provider,
             address,
             "iam:UpdateRole",
-            provider.iam.update_role().role_name(name).description(&new.description).max_session_duration(new.max_session_duration as i32)
+            provider
+                .iam
+                .update_role()
+                .role_name(name)
+                .description(&new.description)
+                .max_session_duration(new.max_session_duration as i32)
         )?;
     }
     for (policy, document) in &new.inline_policies {
@@ -219,22 +266,47 @@ fn update_role(provider: &mut AwsProvider, address: &Address, old: &IamRole, new
                 provider,
                 address,
                 "iam:PutRolePolicy",
-                provider.iam.put_role_policy().role_name(name).policy_name(policy).policy_document(document.to_string())
+                provider
+                    .iam
+                    .put_role_policy()
+                    .role_name(name)
+                    .policy_name(policy)
+                    .policy_document(document.to_string())
             )?;
         }
     }
     for policy in old.inline_policies.keys().filter(|p| !new.inline_policies.contains_key(*p)) {
-        call!(provider, address, "iam:DeleteRolePolicy", provider.iam.delete_role_policy().role_name(name).policy_name(policy))?;
+        call!(
+            provider,
+            address,
+            "iam:DeleteRolePolicy",
+            provider.iam.delete_role_policy().role_name(name).policy_name(policy)
+        )?;
     }
     for arn in new.managed_policy_arns.iter().filter(|a| !old.managed_policy_arns.contains(a)) {
-        call!(provider, address, "iam:AttachRolePolicy", provider.iam.attach_role_policy().role_name(name).policy_arn(arn))?;
+        call!(
+            provider,
+            address,
+            "iam:AttachRolePolicy",
+            provider.iam.attach_role_policy().role_name(name).policy_arn(arn)
+        )?;
     }
     for arn in old.managed_policy_arns.iter().filter(|a| !new.managed_policy_arns.contains(a)) {
-        call!(provider, address, "iam:DetachRolePolicy", provider.iam.detach_role_policy().role_name(name).policy_arn(arn))?;
+        call!(
+            provider,
+            address,
+            "iam:DetachRolePolicy",
+            provider.iam.detach_role_policy().role_name(name).policy_arn(arn)
+        )?;
     }
     let (set, unset) = tag_changes(&old.tags, &new.tags);
     if !set.is_empty() {
-        call!(provider, address, "iam:TagRole", provider.iam.tag_role().role_name(name).set_tags(Some(iam_tags(&set))))?;
+        call!(
+            provider,
+            address,
+            "iam:TagRole",
+            provider.iam.tag_role().role_name(name).set_tags(Some(iam_tags(&set)))
+        )?;
     }
     if !unset.is_empty() {
         call!(provider, address, "iam:UntagRole", provider.iam.untag_role().role_name(name).set_tag_keys(Some(unset)))?;
@@ -242,7 +314,12 @@ fn update_role(provider: &mut AwsProvider, address: &Address, old: &IamRole, new
     Ok(())
 }
 
-fn update_repository(provider: &mut AwsProvider, address: &Address, old: &EcrRepository, new: &EcrRepository) -> Result<(), ProviderError> {
+fn update_repository(
+    provider: &mut AwsProvider,
+    address: &Address,
+    old: &EcrRepository,
+    new: &EcrRepository,
+) -> Result<(), ProviderError> {
     let name = &new.name;
     if old.image_tag_mutability != new.image_tag_mutability {
         call!(
@@ -261,11 +338,9 @@ fn update_repository(provider: &mut AwsProvider, address: &Address, old: &EcrRep
             provider,
             address,
             "ecr:PutImageScanningConfiguration",
-            provider
-                .ecr
-                .put_image_scanning_configuration()
-                .repository_name(name)
-                .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(new.scan_on_push).build())
+            provider.ecr.put_image_scanning_configuration().repository_name(name).image_scanning_configuration(
+                ImageScanningConfiguration::builder().scan_on_push(new.scan_on_push).build()
+            )
         )?;
     }
     if old.lifecycle_policy != new.lifecycle_policy {
@@ -274,30 +349,60 @@ fn update_repository(provider: &mut AwsProvider, address: &Address, old: &EcrRep
     let arn = repository_arn(provider, name);
     let (set, unset) = tag_changes(&old.tags, &new.tags);
     if !set.is_empty() {
-        call!(provider, address, "ecr:TagResource", provider.ecr.tag_resource().resource_arn(&arn).set_tags(Some(ecr_tags(&set))))?;
+        call!(
+            provider,
+            address,
+            "ecr:TagResource",
+            provider.ecr.tag_resource().resource_arn(&arn).set_tags(Some(ecr_tags(&set)))
+        )?;
     }
     if !unset.is_empty() {
-        call!(provider, address, "ecr:UntagResource", provider.ecr.untag_resource().resource_arn(&arn).set_tag_keys(Some(unset)))?;
+        call!(
+            provider,
+            address,
+            "ecr:UntagResource",
+            provider.ecr.untag_resource().resource_arn(&arn).set_tag_keys(Some(unset))
+        )?;
     }
     Ok(())
 }
 
-fn update_topic(provider: &mut AwsProvider, address: &Address, old: &SnsTopic, new: &SnsTopic) -> Result<(), ProviderError> {
+fn update_topic(
+    provider: &mut AwsProvider,
+    address: &Address,
+    old: &SnsTopic,
+    new: &SnsTopic,
+) -> Result<(), ProviderError> {
     let arn = topic_arn(provider, &new.name);
     if old.display_name != new.display_name {
         call!(
             provider,
             address,
             "sns:SetTopicAttributes",
-            provider.sns.set_topic_attributes().topic_arn(&arn).attribute_name("DisplayName").attribute_value(&new.display_name)
+            provider
+                .sns
+                .set_topic_attributes()
+                .topic_arn(&arn)
+                .attribute_name("DisplayName")
+                .attribute_value(&new.display_name)
         )?;
     }
     let (set, unset) = tag_changes(&old.tags, &new.tags);
     if !set.is_empty() {
-        call!(provider, address, "sns:TagResource", provider.sns.tag_resource().resource_arn(&arn).set_tags(Some(sns_tags(&set))))?;
+        call!(
+            provider,
+            address,
+            "sns:TagResource",
+            provider.sns.tag_resource().resource_arn(&arn).set_tags(Some(sns_tags(&set)))
+        )?;
     }
     if !unset.is_empty() {
-        call!(provider, address, "sns:UntagResource", provider.sns.untag_resource().resource_arn(&arn).set_tag_keys(Some(unset)))?;
+        call!(
+            provider,
+            address,
+            "sns:UntagResource",
+            provider.sns.untag_resource().resource_arn(&arn).set_tag_keys(Some(unset))
+        )?;
     }
     Ok(())
 }
@@ -305,13 +410,25 @@ fn update_topic(provider: &mut AwsProvider, address: &Address, old: &SnsTopic, n
 fn delete(provider: &mut AwsProvider, address: &Address, resource: &AwsResource) -> Result<(), ProviderError> {
     match resource {
         // Shared by every catalog in the account; reads never offer it for deletion.
-        AwsResource::OidcProvider(_) => Err(invalid(address, "the GitHub OIDC provider is shared and is never deleted by glidepath")),
+        AwsResource::OidcProvider(_) => {
+            Err(invalid(address, "the GitHub OIDC provider is shared and is never deleted by glidepath"))
+        }
         AwsResource::IamRole(role) => {
             for policy in role.inline_policies.keys() {
-                call!(provider, address, "iam:DeleteRolePolicy", provider.iam.delete_role_policy().role_name(&role.name).policy_name(policy))?;
+                call!(
+                    provider,
+                    address,
+                    "iam:DeleteRolePolicy",
+                    provider.iam.delete_role_policy().role_name(&role.name).policy_name(policy)
+                )?;
             }
             for arn in &role.managed_policy_arns {
-                call!(provider, address, "iam:DetachRolePolicy", provider.iam.detach_role_policy().role_name(&role.name).policy_arn(arn))?;
+                call!(
+                    provider,
+                    address,
+                    "iam:DetachRolePolicy",
+                    provider.iam.detach_role_policy().role_name(&role.name).policy_arn(arn)
+                )?;
             }
             call!(provider, address, "iam:DeleteRole", provider.iam.delete_role().role_name(&role.name))?;
             Ok(())
@@ -333,7 +450,12 @@ fn delete(provider: &mut AwsProvider, address: &Address, resource: &AwsResource)
         }
         AwsResource::SnsSubscription(sub) => {
             let arn = topic_arn(provider, &sub.topic);
-            let listed = call!(provider, address, "sns:ListSubscriptionsByTopic", provider.sns.list_subscriptions_by_topic().topic_arn(arn))?;
+            let listed = call!(
+                provider,
+                address,
+                "sns:ListSubscriptionsByTopic",
+                provider.sns.list_subscriptions_by_topic().topic_arn(arn)
+            )?;
             let found = listed
                 .subscriptions()
                 .iter()
@@ -363,33 +485,71 @@ pub fn import(provider: &mut AwsProvider, address: &Address) -> Result<(), Provi
     match address.kind() {
         "iam_oidc_provider" => {
             let arn = format!("arn:aws:iam::{}:oidc-provider/{name}", provider.target.account_id);
-            call!(provider, address, "iam:TagOpenIDConnectProvider", provider.iam.tag_open_id_connect_provider().open_id_connect_provider_arn(arn).set_tags(Some(iam_tags(&tags))))?;
+            call!(
+                provider,
+                address,
+                "iam:TagOpenIDConnectProvider",
+                provider
+                    .iam
+                    .tag_open_id_connect_provider()
+                    .open_id_connect_provider_arn(arn)
+                    .set_tags(Some(iam_tags(&tags)))
+            )?;
         }
         "iam_role" => {
-            call!(provider, address, "iam:TagRole", provider.iam.tag_role().role_name(&name).set_tags(Some(iam_tags(&tags))))?;
+            call!(
+                provider,
+                address,
+                "iam:TagRole",
+                provider.iam.tag_role().role_name(&name).set_tags(Some(iam_tags(&tags)))
+            )?;
         }
         "ecr_repository" => {
             let arn = repository_arn(provider, &name);
-            call!(provider, address, "ecr:TagResource", provider.ecr.tag_resource().resource_arn(arn).set_tags(Some(ecr_tags(&tags))))?;
+            call!(
+                provider,
+                address,
+                "ecr:TagResource",
+                provider.ecr.tag_resource().resource_arn(arn).set_tags(Some(ecr_tags(&tags)))
+            )?;
         }
         "sns_topic" => {
             let arn = topic_arn(provider, &name);
-            call!(provider, address, "sns:TagResource", provider.sns.tag_resource().resource_arn(arn).set_tags(Some(sns_tags(&tags))))?;
+            call!(
+                provider,
+                address,
+                "sns:TagResource",
+                provider.sns.tag_resource().resource_arn(arn).set_tags(Some(sns_tags(&tags)))
+            )?;
         }
-        other => return Err(invalid(address, &format!("{other} cannot be imported (it belongs to its topic; import the topic)"))),
+        other => {
+            return Err(invalid(
+                address,
+                &format!("{other} cannot be imported (it belongs to its topic; import the topic)"),
+            ))
+        }
     }
     Ok(())
 }
 
 fn put_lifecycle(provider: &mut AwsProvider, address: &Address, repo: &EcrRepository) -> Result<(), ProviderError> {
     if repo.lifecycle_policy.is_null() {
-        call!(provider, address, "ecr:DeleteLifecyclePolicy", provider.ecr.delete_lifecycle_policy().repository_name(&repo.name))?;
+        call!(
+            provider,
+            address,
+            "ecr:DeleteLifecyclePolicy",
+            provider.ecr.delete_lifecycle_policy().repository_name(&repo.name)
+        )?;
     } else {
         call!(
             provider,
             address,
             "ecr:PutLifecyclePolicy",
-            provider.ecr.put_lifecycle_policy().repository_name(&repo.name).lifecycle_policy_text(repo.lifecycle_policy.to_string())
+            provider
+                .ecr
+                .put_lifecycle_policy()
+                .repository_name(&repo.name)
+                .lifecycle_policy_text(repo.lifecycle_policy.to_string())
         )?;
     }
     Ok(())
