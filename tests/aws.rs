@@ -19,13 +19,13 @@ struct Bed {
 
 impl Bed {
     fn new() -> Bed {
+        Bed::on(Moto::start())
+    }
+
+    fn on(moto: Moto) -> Bed {
         let work = tempfile::tempdir().unwrap();
         copy_dir(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/shop")), &work.path().join("catalog"));
-        Bed {
-            moto: Moto::start(),
-            work,
-            runtime: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
-        }
+        Bed { moto, work, runtime: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap() }
     }
 
     fn catalog(&self) -> PathBuf {
@@ -403,4 +403,40 @@ fn clear_errors_for_the_wrong_account_and_an_unreachable_endpoint() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("no AWS credentials found"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+}
+
+#[test]
+fn access_denied_names_the_resource_and_the_action() {
+    // moto enforces IAM permissions after the first three calls: the set-up below. (It answers
+    // denied ECR and SNS calls in the wrong protocol, so the denied call here is an IAM one.)
+    let bed = Bed::on(Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "3")]));
+    let iam = bed.iam();
+    bed.runtime.block_on(iam.create_user().user_name("deployer").send()).unwrap();
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"iam:CreateOpenIDConnectProvider","Resource":"*"}]}"#;
+    bed.runtime
+        .block_on(iam.put_user_policy().user_name("deployer").policy_name("no-roles").policy_document(policy).send())
+        .unwrap();
+    let key = bed.runtime.block_on(iam.create_access_key().user_name("deployer").send()).unwrap();
+    let key = key.access_key().unwrap();
+
+    let catalog = bed.catalog();
+    let out = Command::new(env!("CARGO_BIN_EXE_glidepath"))
+        .args(["apply", "-c", catalog.to_str().unwrap(), "--only", "aws", "--auto-approve"])
+        .current_dir(bed.work.path())
+        .env_clear()
+        .env("AWS_ENDPOINT_URL", bed.moto.url())
+        .env("AWS_ACCESS_KEY_ID", key.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", key.secret_access_key())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("aws/iam_oidc_provider/token.actions.githubusercontent.com: iam:CreateOpenIDConnectProvider failed: access denied: the credentials may not call iam:CreateOpenIDConnectProvider"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("0 of 29 change(s) were carried out and recorded"), "{stderr}");
 }

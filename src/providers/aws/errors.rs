@@ -1,5 +1,6 @@
 //! SDK errors → one-line diagnoses that name the resource, the action and what to do.
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -8,20 +9,45 @@ use crate::providers::ProviderError;
 const NO_CREDENTIALS: &str =
     "no AWS credentials found in the standard chain: set AWS_PROFILE (or run `aws sso login`), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
 
-pub fn diagnose<E, R>(error: SdkError<E, R>, target: &str, action: &str, endpoint: Option<&str>) -> ProviderError
+pub fn diagnose<E>(
+    error: SdkError<E, HttpResponse>,
+    target: &str,
+    action: &str,
+    endpoint: Option<&str>,
+) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     let where_to = endpoint.map(|e| format!("the AWS endpoint {e}")).unwrap_or_else(|| "AWS".to_string());
     let reason = match &error {
         SdkError::ServiceError(service) => {
             let err = service.err();
-            let code = err.code().unwrap_or("Unknown");
+            let raw = service.raw();
+            // The code is in the body, or (JSON protocols) in the X-Amzn-ErrorType header; a
+            // 403 without either is still a refusal.
+            let header_code =
+                raw.headers().get("x-amzn-errortype").map(|v| v.split(':').next().unwrap_or(v).to_string());
+            let code = match (err.code(), header_code.as_deref(), raw.status().as_u16()) {
+                (Some(code), _, _) => code.to_string(),
+                (None, Some(code), _) => code.to_string(),
+                (None, None, 403) => "AccessDenied".to_string(),
+                (None, None, status) => {
+                    return ProviderError {
+                        target: target.to_string(),
+                        action: action.to_string(),
+                        reason: format!(
+                            "{where_to} answered HTTP {status} without an AWS error code: {}",
+                            source_chain(&error)
+                        ),
+                    }
+                }
+            };
+            let code = code.as_str();
             let message = err.message().unwrap_or("").trim().to_string();
             match code {
                 "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "AuthorizationError" => {
-                    format!("access denied: the credentials may not call {action} ({message})")
+                    let detail = if message.is_empty() { String::new() } else { format!(" ({message})") };
+                    format!("access denied: the credentials may not call {action}{detail}")
                 }
                 "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => {
                     "the AWS credentials have expired: refresh them (e.g. `aws sso login`) and run again".to_string()
