@@ -79,6 +79,12 @@ pub struct SelectArgs {
     /// Print the number of API calls made (to stderr)
     #[arg(long)]
     pub stats: bool,
+    /// kubeconfig context for every environment (default: each cluster's kube_context)
+    #[arg(long, env = "GLIDEPATH_KUBE_CONTEXT")]
+    pub kube_context: Option<String>,
+    /// Take over fields another field manager owns on the cluster
+    #[arg(long)]
+    pub force_conflicts: bool,
 }
 
 impl SelectArgs {

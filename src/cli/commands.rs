@@ -9,6 +9,7 @@ use super::{Cli, CliError, EXIT_CHANGES, EXIT_OK};
 use crate::catalog::{self, Model};
 use crate::plan::{self, Plan};
 use crate::providers::aws::{self, AwsProvider};
+use crate::providers::kube::{Access as KubeAccess, KubeProvider};
 use crate::providers::Provider;
 use crate::render::{self, output, Address, DesiredSet};
 use crate::state::{self, State};
@@ -57,9 +58,22 @@ struct Planned {
     plan: Plan,
     /// The live AWS provider, when AWS is configured and selected.
     aws: Option<AwsProvider>,
+    /// The live cluster provider, when a kubeconfig is available and the cluster is selected.
+    cluster: Option<KubeProvider>,
+    /// The contexts read, for the plan's header.
+    cluster_contexts: Option<String>,
 }
 
-/// Loads the catalog, reads live AWS state where configured (the recorded state elsewhere) and plans.
+impl Planned {
+    fn provider_for(&mut self, address: &Address) -> Option<&mut dyn Provider> {
+        if let Some(aws) = self.aws.as_mut().filter(|p| p.manages(address)) {
+            return Some(aws);
+        }
+        self.cluster.as_mut().filter(|p| p.manages(address)).map(|p| p as &mut dyn Provider)
+    }
+}
+
+/// Loads the catalog, reads live state where configured (the recorded state elsewhere) and plans.
 fn prepare(select: &SelectArgs) -> Result<Planned, CliError> {
     let (model, mut desired) = load(&select.catalog)?;
     for env in &select.envs {
@@ -74,21 +88,49 @@ fn prepare(select: &SelectArgs) -> Result<Planned, CliError> {
     let selection = select.selection();
     let state = state::load(&select.state, &model.platform.name)?;
     let mut live = state.bodies();
-    let mut provider = None;
+    let mut conflicts = Vec::new();
+    let mut notes = std::collections::BTreeMap::new();
+
+    let mut aws = None;
     if selection.aws && !select.offline && aws::is_configured(&model) {
-        let mut aws = AwsProvider::connect(&model)?;
-        aws.resolve(&mut desired)?;
-        let found = aws.read(&desired, &state)?;
-        if !found.conflicts.is_empty() {
-            return Err(CliError::Conflicts(found.conflicts));
-        }
-        // Live AWS replaces what the state file remembers of AWS.
-        live.retain(|address, _| !aws.manages(address));
-        live.extend(found.bodies);
-        provider = Some(aws);
+        let mut provider = AwsProvider::connect(&model)?;
+        read_live(&mut provider, &mut desired, &state, &mut live, &mut conflicts, &mut notes)?;
+        aws = Some(provider);
     }
-    let plan = plan::plan(&desired, &live, &selection);
-    Ok(Planned { state, plan, aws: provider })
+    let mut cluster = None;
+    let mut cluster_contexts = None;
+    let access = KubeAccess::from_env(select.kube_context.clone(), select.force_conflicts);
+    if let (true, false, Some(access)) = (selection.cluster, select.offline, access) {
+        let mut provider = KubeProvider::connect(&model, &selection, &access)?;
+        read_live(&mut provider, &mut desired, &state, &mut live, &mut conflicts, &mut notes)?;
+        cluster_contexts = Some(provider.describe());
+        cluster = Some(provider);
+    }
+    if !conflicts.is_empty() {
+        return Err(CliError::Conflicts(conflicts));
+    }
+    let mut plan = plan::plan(&desired, &live, &selection);
+    plan.annotate(&notes);
+    Ok(Planned { state, plan, aws, cluster, cluster_contexts })
+}
+
+/// Lets a provider fill in the desired side, then replaces what the state file remembers of its
+/// half by what it reads live.
+fn read_live(
+    provider: &mut dyn Provider,
+    desired: &mut DesiredSet,
+    state: &State,
+    live: &mut std::collections::BTreeMap<Address, serde_json::Value>,
+    conflicts: &mut Vec<crate::providers::Conflict>,
+    notes: &mut std::collections::BTreeMap<Address, String>,
+) -> Result<(), CliError> {
+    provider.resolve(desired)?;
+    let found = provider.read(desired, state)?;
+    live.retain(|address, _| !provider.manages(address));
+    live.extend(found.bodies);
+    conflicts.extend(found.conflicts);
+    notes.extend(found.notes);
+    Ok(())
 }
 
 fn context<'a>(select: &'a SelectArgs, planned: &Planned) -> PlanContext<'a> {
@@ -99,7 +141,12 @@ fn context<'a>(select: &'a SelectArgs, planned: &Planned) -> PlanContext<'a> {
             None => format!("account {}, {}", target.account_id, target.region),
         }
     });
-    PlanContext { state_path: &select.state, state_serial: planned.state.serial, aws_live }
+    PlanContext {
+        state_path: &select.state,
+        state_serial: planned.state.serial,
+        aws_live,
+        cluster_live: planned.cluster_contexts.clone(),
+    }
 }
 
 fn print_stats(select: &SelectArgs, planned: &Planned) {
@@ -107,6 +154,10 @@ fn print_stats(select: &SelectArgs, planned: &Planned) {
         match &planned.aws {
             Some(provider) => eprintln!("AWS API calls: {}", provider.stats()),
             None => eprintln!("AWS API calls: 0 (offline)"),
+        }
+        match &planned.cluster {
+            Some(provider) => eprintln!("Kubernetes API requests: {}", provider.stats()),
+            None => eprintln!("Kubernetes API requests: 0 (offline)"),
         }
     }
 }
@@ -147,7 +198,7 @@ fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
     let (mut applied, mut recorded_only) = (0, 0);
     let state_path = &args.select.state;
     for change in &changes {
-        match planned.aws.as_mut().filter(|p| p.manages(&change.address)) {
+        match planned.provider_for(&change.address) {
             Some(provider) => {
                 if let Err(error) = provider.apply(change) {
                     if recorded_only > 0 {
@@ -179,7 +230,7 @@ fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         println!("Nothing to do: the only changes are deletes or replacements, and --allow-delete was not given.");
     } else {
         if applied > 0 {
-            println!("Applied {applied} change(s) to AWS.");
+            println!("Applied {applied} change(s).");
         }
         if recorded_only > 0 {
             println!(

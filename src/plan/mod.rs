@@ -57,6 +57,9 @@ pub struct Change {
     pub action: Action,
     /// The field-level differences of an update.
     pub fields: Vec<FieldChange>,
+    /// What the provider wants the reader to know (e.g. fields another manager owns).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     #[serde(skip)]
     pub before: Option<Value>,
     #[serde(skip)]
@@ -103,6 +106,15 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Attaches providers' notes to the changes they concern.
+    pub fn annotate(&mut self, notes: &BTreeMap<Address, String>) {
+        for change in &mut self.changes {
+            if let Some(note) = notes.get(&change.address) {
+                change.note = Some(note.clone());
+            }
+        }
+    }
+
     pub fn has_changes(&self) -> bool {
         self.summary.create + self.summary.update + self.summary.replace + self.summary.delete > 0
     }
@@ -124,6 +136,7 @@ pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &S
                 address: address.clone(),
                 action: Action::Create,
                 fields: Vec::new(),
+                note: None,
                 before: None,
                 after: Some(after),
             },
@@ -136,7 +149,14 @@ pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &S
                 } else {
                     Action::Update
                 };
-                Change { address: address.clone(), action, fields, before: Some(before.clone()), after: Some(after) }
+                Change {
+                    address: address.clone(),
+                    action,
+                    fields,
+                    note: None,
+                    before: Some(before.clone()),
+                    after: Some(after),
+                }
             }
         };
         match change.action {
@@ -155,6 +175,7 @@ pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &S
             address: address.clone(),
             action: Action::Delete,
             fields: Vec::new(),
+            note: None,
             before: Some(before.clone()),
             after: None,
         })

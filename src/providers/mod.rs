@@ -2,6 +2,7 @@
 //! module does network I/O; plans and views never see a client.
 
 pub mod aws;
+pub mod kube;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -18,6 +19,8 @@ use crate::state::State;
 pub struct LiveSet {
     pub bodies: BTreeMap<Address, Value>,
     pub conflicts: Vec<Conflict>,
+    /// Remarks for the plan about particular resources.
+    pub notes: BTreeMap<Address, String>,
 }
 
 /// A desired name taken by a resource glidepath does not own.

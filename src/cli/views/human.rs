@@ -46,6 +46,9 @@ fn write_grouped(out: &mut String, changes: &[&Change]) {
             current_group = group;
         }
         writeln!(out, "  {} {}  ({})", change.action.symbol(), change.address, change.action.verb()).ok();
+        if let Some(note) = &change.note {
+            writeln!(out, "      ! {note}").ok();
+        }
         if matches!(change.action, Action::Update | Action::Replace) {
             for field in &change.fields {
                 writeln!(out, "      ~ {}: {} → {}", field.path, short(&field.before), short(&field.after)).ok();

@@ -23,7 +23,10 @@ pub fn plan(plan: &Plan, ctx: &PlanContext) -> String {
         .collect();
     let document = json!({
         "format_version": FORMAT_VERSION,
-        "mode": { "aws": if ctx.aws_live.is_some() { "live" } else { "offline" }, "cluster": "offline" },
+        "mode": {
+            "aws": if ctx.aws_live.is_some() { "live" } else { "offline" },
+            "cluster": if ctx.cluster_live.is_some() { "live" } else { "offline" },
+        },
         "state": { "path": ctx.state_path.display().to_string(), "serial": ctx.state_serial },
         "has_changes": plan.has_changes(),
         "summary": plan.summary,

@@ -14,14 +14,22 @@ pub struct PlanContext<'a> {
     pub state_serial: u64,
     /// Which AWS account/endpoint was read, when AWS was read live.
     pub aws_live: Option<String>,
+    /// Which kubeconfig contexts were read, when the cluster was read live.
+    pub cluster_live: Option<String>,
 }
 
 impl PlanContext<'_> {
     pub fn source_line(&self) -> String {
         let recorded = format!("the state recorded in {} (serial {})", self.state_path.display(), self.state_serial);
-        match &self.aws_live {
-            None => format!("offline plan: compared with {recorded}, not with live AWS or cluster state"),
-            Some(aws) => format!("AWS: compared with live AWS ({aws}); cluster: offline, compared with {recorded}"),
+        match (&self.aws_live, &self.cluster_live) {
+            (None, None) => format!("offline plan: compared with {recorded}, not with live AWS or cluster state"),
+            (aws, cluster) => {
+                let half = |name: &str, live: &Option<String>| match live {
+                    Some(target) => format!("{name}: compared with live state ({target})"),
+                    None => format!("{name}: offline, compared with {recorded}"),
+                };
+                format!("{}; {}", half("AWS", aws), half("cluster", cluster))
+            }
         }
     }
 }

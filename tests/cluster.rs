@@ -1,0 +1,371 @@
+//! The cluster half against a real kube-apiserver (scripts/control-plane): server-side apply
+//! with dry-run diffs, no perpetual diffs, drift from another field manager, HPA-owned replicas,
+//! pruning of labelled objects only, and the errors users meet first.
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::discovery::ApiResource;
+use serde_json::{json, Value};
+use support::cluster::{self, ControlPlane, CONTEXT};
+
+/// One test's catalog (its own platform name, so its own namespaces) on a control plane.
+struct Bed<'a> {
+    plane: &'a ControlPlane,
+    work: tempfile::TempDir,
+    name: String,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl<'a> Bed<'a> {
+    fn new(plane: &'a ControlPlane, name: &str) -> Bed<'a> {
+        let work = tempfile::tempdir().unwrap();
+        let catalog = fs::read_to_string(repo().join("tests/fixtures/valid/cluster.hcl")).unwrap();
+        fs::create_dir(work.path().join("catalog")).unwrap();
+        fs::write(
+            work.path().join("catalog/catalog.hcl"),
+            catalog.replace("name           = \"demo\"", &format!("name           = \"{name}\"")),
+        )
+        .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        Bed { plane, work, name: name.to_string(), runtime }
+    }
+
+    fn catalog_file(&self) -> PathBuf {
+        self.work.path().join("catalog/catalog.hcl")
+    }
+
+    fn edit(&self, from: &str, to: &str) {
+        let text = fs::read_to_string(self.catalog_file()).unwrap();
+        assert!(text.contains(from), "catalog does not contain {from:?}");
+        fs::write(self.catalog_file(), text.replacen(from, to, 1)).unwrap();
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        glidepath(self.work.path(), &self.plane.kubeconfig, args)
+    }
+
+    fn glidepath(&self, command: &str, extra: &[&str]) -> Output {
+        let mut args = vec![command, "-c", "catalog", "--only", "cluster", "--kube-context", CONTEXT];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
+    fn apply(&self, extra: &[&str]) -> Output {
+        let mut args = vec!["--auto-approve"];
+        args.extend_from_slice(extra);
+        let out = self.glidepath("apply", &args);
+        assert_eq!(out.status.code(), Some(0), "apply failed:\n{}\n{}", text(&out.stdout), text(&out.stderr));
+        out
+    }
+
+    fn plan_json(&self, extra: &[&str]) -> Value {
+        let mut args = vec!["--format", "json"];
+        args.extend_from_slice(extra);
+        let out = self.glidepath("plan", &args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn assert_no_changes(&self) {
+        let out = self.glidepath("plan", &["--detailed-exitcode"]);
+        assert_eq!(out.status.code(), Some(0), "expected no changes:\n{}{}", text(&out.stdout), text(&out.stderr));
+    }
+
+    fn client(&self) -> kube::Client {
+        let kubeconfig = kube::config::Kubeconfig::read_from(&self.plane.kubeconfig).unwrap();
+        let _entered = self.runtime.enter();
+        let config =
+            self.runtime.block_on(kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())).unwrap();
+        kube::Client::try_from(config).unwrap()
+    }
+
+    fn api(&self, env: &str, group: &str, version: &str, kind: &str, plural: &str) -> Api<DynamicObject> {
+        let api_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+        let resource = ApiResource {
+            group: group.into(),
+            version: version.into(),
+            api_version,
+            kind: kind.into(),
+            plural: plural.into(),
+        };
+        Api::namespaced_with(self.client(), &format!("{}-{env}", self.name), &resource)
+    }
+
+    fn rollouts(&self, env: &str) -> Api<DynamicObject> {
+        self.api(env, "argoproj.io", "v1alpha1", "Rollout", "rollouts")
+    }
+
+    fn config_maps(&self, env: &str) -> Api<DynamicObject> {
+        self.api(env, "", "v1", "ConfigMap", "configmaps")
+    }
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).to_string()
+}
+
+/// Runs glidepath against `kubeconfig`, with no AWS settings from the developer's shell.
+fn glidepath(cwd: &Path, kubeconfig: &Path, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_glidepath"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("AWS_") {
+            command.env_remove(name);
+        }
+    }
+    command.args(args).current_dir(cwd).env("KUBECONFIG", kubeconfig).env("NO_COLOR", "1").output().unwrap()
+}
+
+fn addresses(plan: &Value, action: &str) -> Vec<String> {
+    let mut found: Vec<String> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] == action)
+        .map(|c| c["address"].as_str().unwrap().to_string())
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn the_example_applies_to_dev_and_then_plans_no_changes_with_list_reads() {
+    let plane = cluster::shared();
+    let work = tempfile::tempdir().unwrap();
+    let catalog = repo().join("examples/shop");
+    let catalog = catalog.to_str().unwrap();
+    let common = ["-c", catalog, "--only", "cluster", "--env", "dev", "--kube-context", CONTEXT];
+    let apply = glidepath(work.path(), &plane.kubeconfig, &[&["apply", "--auto-approve"][..], &common].concat());
+    assert_eq!(apply.status.code(), Some(0), "{}{}", text(&apply.stdout), text(&apply.stderr));
+    let plan =
+        glidepath(work.path(), &plane.kubeconfig, &[&["plan", "--detailed-exitcode", "--stats"][..], &common].concat());
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stdout));
+    assert!(text(&plan.stdout).contains("cluster: compared with live state (dev: context glidepath-test)"));
+    let stats = text(&plan.stderr);
+    let line = stats.lines().find(|l| l.starts_with("Kubernetes API requests:")).unwrap();
+    assert!(line.contains("list rollouts 1,"), "{line}");
+    assert!(!line.contains("get rollouts"), "reads are lists with label selectors, not GETs: {line}");
+}
+
+#[test]
+fn a_catalog_change_plans_only_that_field_and_converges() {
+    let plane = cluster::shared();
+    let bed = Bed::new(plane, "tchange");
+    bed.apply(&[]);
+    bed.assert_no_changes();
+
+    bed.edit("  notify = [\"oncall\"]\n}", "  notify = [\"oncall\"]\n  canary {\n    steps  = [20, 100]\n    pauses = [\"1m\"]\n  }\n  slo {\n    max_error_rate = \"0.5%\"\n  }\n}");
+    bed.edit("replicas  = { dev = 2, prod = 3 }", "replicas  = { dev = 4, prod = 3 }");
+    let plan = bed.plan_json(&["--env", "dev"]);
+    assert_eq!(
+        addresses(&plan, "update"),
+        ["dev/api/k8s/AnalysisTemplate/api-slo", "dev/api/k8s/Rollout/api"],
+        "{plan:#}"
+    );
+    assert_eq!(plan["summary"]["create"], 0);
+    let rollout =
+        plan["changes"].as_array().unwrap().iter().find(|c| c["address"] == "dev/api/k8s/Rollout/api").unwrap();
+    let paths: Vec<&str> = rollout["fields"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert!(paths.contains(&"spec.replicas"), "{paths:?}");
+    assert!(paths.contains(&"spec.strategy.canary.steps[0].setWeight"), "{paths:?}");
+    // The SLO annotation says the new threshold; nothing else changes.
+    let only_changed = |p: &&str| {
+        p.starts_with("spec.replicas")
+            || p.starts_with("spec.strategy.canary.steps")
+            || *p == "metadata.annotations[\"glidepath.dev/slo\"]"
+    };
+    assert!(paths.iter().all(only_changed), "only the changed fields: {paths:?}");
+    let template = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "dev/api/k8s/AnalysisTemplate/api-slo")
+        .unwrap();
+    assert_eq!(template["fields"][0]["path"], "spec.metrics[0].successCondition");
+    assert_eq!(template["fields"][0]["after"], "result[0] <= 0.005");
+
+    bed.apply(&[]);
+    bed.assert_no_changes();
+}
+
+#[test]
+fn an_edit_by_another_manager_shows_as_drift_and_needs_force_conflicts() {
+    let plane = cluster::shared();
+    let bed = Bed::new(plane, "tdrift");
+    bed.apply(&["--env", "dev"]);
+    // What `kubectl edit` does: an update by another field manager.
+    let patch =
+        json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "example.com/hotfix:1"}]}}}});
+    bed.runtime
+        .block_on(bed.rollouts("dev").patch(
+            "api",
+            &PatchParams { field_manager: Some("kubectl-edit".into()), ..Default::default() },
+            &Patch::Merge(&patch),
+        ))
+        .unwrap();
+
+    let out = bed.glidepath("plan", &["--env", "dev", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("~ dev/api/k8s/Rollout/api"), "{stdout}");
+    assert!(stdout.contains("spec.template.spec.containers[0].image: \"example.com/hotfix:1\""), "{stdout}");
+    assert!(stdout.contains("conflict with \"kubectl-edit\"") && stdout.contains("--force-conflicts"), "{stdout}");
+
+    let refused = bed.glidepath("apply", &["--env", "dev", "--auto-approve"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stderr).contains("pass --force-conflicts"), "{}", text(&refused.stderr));
+    bed.apply(&["--env", "dev", "--force-conflicts"]);
+    bed.assert_no_changes_in("dev");
+}
+
+impl Bed<'_> {
+    fn assert_no_changes_in(&self, env: &str) {
+        let out = self.glidepath("plan", &["--env", env, "--detailed-exitcode"]);
+        assert_eq!(out.status.code(), Some(0), "expected no changes:\n{}{}", text(&out.stdout), text(&out.stderr));
+    }
+}
+
+#[test]
+fn replicas_owned_by_the_autoscaler_never_show_as_changes() {
+    let plane = cluster::shared();
+    let bed = Bed::new(plane, "thpa");
+    bed.apply(&["--env", "dev"]);
+    // The HPA scales the Rollout through its scale subresource, as the controller manager does.
+    let scale = json!({"spec": {"replicas": 5}});
+    bed.runtime
+        .block_on(bed.rollouts("dev").patch_scale(
+            "search",
+            &PatchParams { field_manager: Some("horizontal-pod-autoscaler".into()), ..Default::default() },
+            &Patch::Merge(&scale),
+        ))
+        .unwrap();
+    let live = bed.runtime.block_on(bed.rollouts("dev").get("search")).unwrap();
+    assert_eq!(live.data["spec"]["replicas"], 5);
+    bed.assert_no_changes_in("dev");
+}
+
+#[test]
+fn removing_a_service_prunes_its_labelled_objects_and_nothing_else() {
+    let plane = cluster::shared();
+    let bed = Bed::new(plane, "tprune");
+    bed.apply(&["--env", "dev"]);
+    let foreign: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "web-settings", "labels": {"app.kubernetes.io/name": "web"}},
+        "data": {"a": "b"}
+    }))
+    .unwrap();
+    bed.runtime.block_on(bed.config_maps("dev").create(&PostParams::default(), &foreign)).unwrap();
+
+    let text_before = fs::read_to_string(bed.catalog_file()).unwrap();
+    let start = text_before.find("service \"web\"").unwrap();
+    let end = text_before[start..].find("\n}\n").unwrap() + start + 3;
+    fs::write(bed.catalog_file(), format!("{}{}", &text_before[..start], &text_before[end..])).unwrap();
+
+    let plan = bed.plan_json(&["--env", "dev"]);
+    assert_eq!(
+        addresses(&plan, "delete"),
+        [
+            "dev/web/k8s/AnalysisTemplate/web-slo",
+            "dev/web/k8s/AnalysisTemplate/web-smoke",
+            "dev/web/k8s/PodDisruptionBudget/web",
+            "dev/web/k8s/Rollout/web",
+            "dev/web/k8s/Service/web",
+            "dev/web/k8s/Service/web-preview",
+            "dev/web/k8s/ServiceAccount/web",
+        ]
+    );
+    let human = text(&bed.glidepath("plan", &["--env", "dev"]).stdout);
+    let header = human.find("Deletes and replacements").expect("deletes are listed apart");
+    assert!(human.find("- dev/web/k8s/Rollout/web").unwrap() > header);
+
+    bed.apply(&["--env", "dev"]);
+    assert!(bed.runtime.block_on(bed.rollouts("dev").get_opt("web")).unwrap().is_some(), "kept without --allow-delete");
+    bed.apply(&["--env", "dev", "--allow-delete"]);
+    bed.assert_no_changes_in("dev");
+    assert!(bed.runtime.block_on(bed.rollouts("dev").get_opt("web")).unwrap().is_none());
+    assert!(
+        bed.runtime.block_on(bed.config_maps("dev").get_opt("web-settings")).unwrap().is_some(),
+        "unlabelled objects are never touched"
+    );
+}
+
+#[test]
+fn an_unlabelled_object_in_the_way_is_a_plan_error() {
+    let plane = cluster::shared();
+    let bed = Bed::new(plane, "tclash");
+    bed.apply(&["--env", "dev"]);
+    bed.edit("  notify = [\"oncall\"]\n}", "  notify = [\"oncall\"]\n}\n\nservice \"worker\" {\n  use = \"internal\"\n  repo = \"acme/worker\"\n  team = \"core\"\n  port = 8080\n  image_tag = \"1.0.0\"\n  probes {\n    readiness = \"/ready\"\n  }\n}");
+    let squatter: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+        "metadata": {"name": "worker"},
+        "spec": {"selector": {"matchLabels": {"x": "y"}}, "template": {"metadata": {"labels": {"x": "y"}}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}
+    }))
+    .unwrap();
+    bed.runtime.block_on(bed.rollouts("dev").create(&PostParams::default(), &squatter)).unwrap();
+    let out = bed.glidepath("plan", &["--env", "dev"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("dev/worker/k8s/Rollout/worker") && stderr.contains("without glidepath's labels"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn clear_errors_when_the_crds_are_missing_or_the_cluster_is_unreachable() {
+    let plane = cluster::dedicated();
+    let bed = Bed::new(&plane, "tcrd");
+    let crds = ApiResource {
+        group: "apiextensions.k8s.io".into(),
+        version: "v1".into(),
+        api_version: "apiextensions.k8s.io/v1".into(),
+        kind: "CustomResourceDefinition".into(),
+        plural: "customresourcedefinitions".into(),
+    };
+    let api: Api<DynamicObject> = Api::all_with(bed.client(), &crds);
+    bed.runtime.block_on(api.delete("rollouts.argoproj.io", &Default::default())).unwrap();
+    let mut gone = false;
+    for _ in 0..100 {
+        let out = bed.glidepath("plan", &["--env", "dev"]);
+        if text(&out.stderr).contains("Argo Rollouts CRDs are not installed") {
+            assert_eq!(out.status.code(), Some(1));
+            assert!(text(&out.stderr).contains("environment dev"), "{}", text(&out.stderr));
+            gone = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(gone, "the missing CRD was never reported");
+
+    // A kubeconfig whose server does not answer.
+    let kubeconfig = fs::read_to_string(&plane.kubeconfig).unwrap();
+    let server = kubeconfig
+        .lines()
+        .find(|l| l.trim_start().starts_with("server:"))
+        .unwrap()
+        .trim()
+        .trim_start_matches("server:")
+        .trim()
+        .to_string();
+    let closed = support::moto::free_port();
+    let broken = bed.work.path().join("broken-kubeconfig");
+    fs::write(&broken, kubeconfig.replace(&server, &format!("https://127.0.0.1:{closed}"))).unwrap();
+    let out = glidepath(
+        bed.work.path(),
+        &broken,
+        &["plan", "-c", "catalog", "--only", "cluster", "--env", "dev", "--kube-context", CONTEXT],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("cannot reach the cluster of environment dev"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
