@@ -137,7 +137,7 @@ fn addresses(plan: &Value, action: &str) -> Vec<String> {
 }
 
 #[test]
-fn the_example_applies_to_dev_and_then_plans_no_changes_with_list_reads() {
+fn every_example_applies_and_then_plans_no_changes_with_list_reads() {
     let plane = cluster::shared();
     let work = tempfile::tempdir().unwrap();
     let catalog = repo().join("examples/shop");
@@ -368,4 +368,116 @@ fn clear_errors_when_the_crds_are_missing_or_the_cluster_is_unreachable() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("cannot reach the cluster of environment dev"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn rbac_refusals_name_the_verb_and_the_resource() {
+    let plane = cluster::shared();
+    let bed = Bed::new(plane, "trbac");
+    // A user the cluster knows (signed by its CA) but has granted nothing.
+    let pki = plane.dir.join("pki");
+    let key = bed.work.path().join("viewer.key");
+    let csr = bed.work.path().join("viewer.csr");
+    let crt = bed.work.path().join("viewer.crt");
+    let openssl = |args: &[&str]| {
+        assert!(Command::new("openssl").args(args).output().unwrap().status.success(), "openssl {args:?}")
+    };
+    openssl(&["genrsa", "-out", key.to_str().unwrap(), "2048"]);
+    openssl(&["req", "-new", "-key", key.to_str().unwrap(), "-subj", "/CN=viewer", "-out", csr.to_str().unwrap()]);
+    // A v3 client certificate (rustls rejects v1).
+    let ext = bed.work.path().join("viewer.ext");
+    fs::write(&ext, "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        csr.to_str().unwrap(),
+        "-CA",
+        pki.join("ca.crt").to_str().unwrap(),
+        "-CAkey",
+        pki.join("ca.key").to_str().unwrap(),
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-out",
+        crt.to_str().unwrap(),
+        "-extfile",
+        ext.to_str().unwrap(),
+    ]);
+    let b64 = |path: &Path| {
+        let out = Command::new("base64").args(["-w0", path.to_str().unwrap()]).output().unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let admin = fs::read_to_string(&plane.kubeconfig).unwrap();
+    let start = admin.find("    client-certificate-data:").unwrap();
+    let end = admin[start..].find("contexts:").unwrap() + start;
+    let viewer = format!(
+        "{}    client-certificate-data: {}\n    client-key-data: {}\n{}",
+        &admin[..start],
+        b64(&crt),
+        b64(&key),
+        &admin[end..]
+    );
+    let kubeconfig = bed.work.path().join("viewer-kubeconfig");
+    fs::write(&kubeconfig, viewer).unwrap();
+    let out = glidepath(
+        bed.work.path(),
+        &kubeconfig,
+        &["plan", "-c", "catalog", "--only", "cluster", "--env", "dev", "--kube-context", CONTEXT],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("forbidden in environment dev"), "{stderr}");
+    assert!(stderr.contains("User \"viewer\" cannot get resource \"namespaces\""), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn one_plan_covers_aws_and_the_cluster_with_one_exit_code() {
+    let plane = cluster::shared();
+    let moto = support::moto::Moto::start();
+    let bed = Bed::new(plane, "tboth");
+    let run = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_glidepath"));
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("AWS_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .args(args)
+            .current_dir(bed.work.path())
+            .env("KUBECONFIG", &plane.kubeconfig)
+            .env("AWS_ENDPOINT_URL", moto.url())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .output()
+            .unwrap()
+    };
+    let plan = run(&["plan", "-c", "catalog", "--kube-context", CONTEXT, "--format", "json"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stderr));
+    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert_eq!(plan["mode"], json!({"aws": "live", "cluster": "live"}));
+    let created = addresses(&plan, "create");
+    assert!(
+        created.iter().any(|a| a.starts_with("aws/")) && created.iter().any(|a| a.starts_with("prod/")),
+        "{created:?}"
+    );
+
+    let apply = run(&["apply", "-c", "catalog", "--kube-context", CONTEXT, "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(0), "{}{}", text(&apply.stdout), text(&apply.stderr));
+    let again = run(&["plan", "-c", "catalog", "--kube-context", CONTEXT, "--detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stdout));
+    assert!(
+        text(&again.stdout).contains("AWS: compared with live state")
+            && text(&again.stdout).contains("cluster: compared with live state")
+    );
+
+    // A change on either side makes the single exit code 2.
+    bed.edit("image_tag = \"2.0.0\"", "image_tag = \"2.0.1\"");
+    let changed = run(&["plan", "-c", "catalog", "--kube-context", CONTEXT, "--detailed-exitcode"]);
+    assert_eq!(changed.status.code(), Some(2), "{}", text(&changed.stdout));
 }

@@ -146,6 +146,8 @@ fn context<'a>(select: &'a SelectArgs, planned: &Planned) -> PlanContext<'a> {
         state_serial: planned.state.serial,
         aws_live,
         cluster_live: planned.cluster_contexts.clone(),
+        aws_selected: select.selection().aws,
+        cluster_selected: select.selection().cluster,
     }
 }
 

@@ -16,6 +16,9 @@ pub struct PlanContext<'a> {
     pub aws_live: Option<String>,
     /// Which kubeconfig contexts were read, when the cluster was read live.
     pub cluster_live: Option<String>,
+    /// Which halves the plan covers (`--only`).
+    pub aws_selected: bool,
+    pub cluster_selected: bool,
 }
 
 impl PlanContext<'_> {
@@ -28,7 +31,14 @@ impl PlanContext<'_> {
                     Some(target) => format!("{name}: compared with live state ({target})"),
                     None => format!("{name}: offline, compared with {recorded}"),
                 };
-                format!("{}; {}", half("AWS", aws), half("cluster", cluster))
+                let mut halves = Vec::new();
+                if self.aws_selected {
+                    halves.push(half("AWS", aws));
+                }
+                if self.cluster_selected {
+                    halves.push(half("cluster", cluster));
+                }
+                halves.join("; ")
             }
         }
     }
