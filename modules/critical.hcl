@@ -30,4 +30,12 @@ profile "critical" {
   pdb {
     min_available = "80%"
   }
+
+  # Checked by `glidepath check` (and every plan) where the environment enforces limits.
+  limits {
+    max_rollback    = "3m"
+    max_exposure    = "5%"
+    min_pdb         = "80%"
+    max_deploy_time = "45m"
+  }
 }

@@ -22,4 +22,10 @@ profile "internal" {
   pdb {
     max_unavailable = 1
   }
+
+  limits {
+    max_rollback    = "15m"
+    max_exposure    = "50%"
+    max_deploy_time = "20m"
+  }
 }

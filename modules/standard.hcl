@@ -27,4 +27,11 @@ profile "standard" {
   pdb {
     min_available = "50%"
   }
+
+  limits {
+    max_rollback    = "10m"
+    max_exposure    = "20%"
+    min_pdb         = "50%"
+    max_deploy_time = "30m"
+  }
 }

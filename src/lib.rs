@@ -4,6 +4,7 @@
 //! `plan` (diff against live or recorded state) → apply. Only `cli` formats output.
 
 pub mod catalog;
+pub mod check;
 pub mod cli;
 pub mod plan;
 pub mod providers;

@@ -148,9 +148,9 @@ fn apply_from_empty_converges_and_reads_in_batches() {
     bed.assert_no_changes();
 
     // What AWS now holds is what the catalog says, read back independently through the SDK.
-    let trust = bed.trust_policy("shop-checkout-ci");
+    let trust = bed.trust_policy("shop-cart-ci");
     let condition = &trust["Statement"][0]["Condition"]["StringEquals"];
-    assert_eq!(condition["token.actions.githubusercontent.com:sub"], "repo:acme/checkout:ref:refs/heads/main");
+    assert_eq!(condition["token.actions.githubusercontent.com:sub"], "repo:acme/cart:ref:refs/heads/main");
     let repo = bed
         .runtime
         .block_on(bed.ecr().describe_repositories().repository_names("shop/payment-service").send())
@@ -175,20 +175,21 @@ fn a_catalog_change_plans_exactly_that_change() {
     bed.apply(&[]);
 
     bed.edit("platform.hcl", "ecr_keep_images = 50", "ecr_keep_images = 40");
+    // cart's CI moves from branch trust to GitHub environments.
     bed.edit(
-        "payments.hcl",
-        "  notify = [\"payments-oncall\"]\n}\n\nservice \"order\"",
-        "  notify = [\"payments-oncall\"]\n  ci {\n    trust = \"environment\"\n  }\n}\n\nservice \"order\"",
+        "storefront.hcl",
+        "  notify = [\"storefront\"]\n}",
+        "  notify = [\"storefront\"]\n  ci {\n    trust = \"environment\"\n  }\n}",
     );
     let plan = bed.plan_json();
     let found = changes(&plan);
     assert_eq!(plan["summary"]["update"], 11, "{found:#?}");
     assert_eq!(plan["summary"]["create"], 0);
     assert_eq!(plan["summary"]["delete"], 0);
-    let checkout =
-        plan["changes"].as_array().unwrap().iter().find(|c| c["address"] == "aws/iam_role/shop-checkout-ci").unwrap();
+    let cart_role =
+        plan["changes"].as_array().unwrap().iter().find(|c| c["address"] == "aws/iam_role/shop-cart-ci").unwrap();
     let fields: Vec<&str> =
-        checkout["fields"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+        cart_role["fields"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
     assert!(fields.iter().all(|f| f.starts_with("trust_policy.Statement[0].Condition.StringEquals")), "{fields:?}");
     let repo =
         plan["changes"].as_array().unwrap().iter().find(|c| c["address"] == "aws/ecr_repository/shop/cart").unwrap();
@@ -200,13 +201,13 @@ fn a_catalog_change_plans_exactly_that_change() {
 
     bed.apply(&[]);
     bed.assert_no_changes();
-    let trust = bed.trust_policy("shop-checkout-ci");
+    let trust = bed.trust_policy("shop-cart-ci");
     assert_eq!(
         trust["Statement"][0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"],
         serde_json::json!([
-            "repo:acme/checkout:environment:dev",
-            "repo:acme/checkout:environment:staging",
-            "repo:acme/checkout:environment:prod"
+            "repo:acme/cart:environment:dev",
+            "repo:acme/cart:environment:staging",
+            "repo:acme/cart:environment:prod"
         ])
     );
 }

@@ -163,7 +163,7 @@ fn a_catalog_change_plans_only_that_field_and_converges() {
     bed.assert_no_changes();
 
     bed.edit("  notify = [\"oncall\"]\n}", "  notify = [\"oncall\"]\n  canary {\n    steps  = [20, 100]\n    pauses = [\"1m\"]\n  }\n  slo {\n    max_error_rate = \"0.5%\"\n  }\n}");
-    bed.edit("replicas  = { dev = 2, prod = 3 }", "replicas  = { dev = 4, prod = 3 }");
+    bed.edit("replicas  = { dev = 2, prod = 10 }", "replicas  = { dev = 4, prod = 10 }");
     let plan = bed.plan_json(&["--env", "dev"]);
     assert_eq!(
         addresses(&plan, "update"),

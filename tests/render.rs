@@ -121,9 +121,9 @@ fn canary_and_blue_green_follow_the_catalog() {
     assert!(search["spec"].get("replicas").is_none(), "the HPA owns replicas");
     assert_eq!(body("prod/search/k8s/HorizontalPodAutoscaler/search")["spec"]["maxReplicas"], 24);
 
-    let role = body("aws/iam_role/shop-checkout-ci");
+    let role = body("aws/iam_role/shop-cart-ci");
     let condition = &role["trust_policy"]["Statement"][0]["Condition"]["StringEquals"];
-    assert_eq!(condition["token.actions.githubusercontent.com:sub"], "repo:acme/checkout:ref:refs/heads/main");
+    assert_eq!(condition["token.actions.githubusercontent.com:sub"], "repo:acme/cart:ref:refs/heads/main");
     assert_eq!(condition["token.actions.githubusercontent.com:aud"], "sts.amazonaws.com");
     let ecr = body("aws/ecr_repository/shop/checkout");
     assert_eq!(ecr["image_tag_mutability"], "IMMUTABLE");

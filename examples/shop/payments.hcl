@@ -5,6 +5,8 @@ service "payment-service" {
   team     = "payments"
   port     = 8080
   replicas = { dev = 1, staging = 4, prod = 20 }
+  # Usual traffic, so `glidepath check` can tell whether analysis sees enough requests.
+  expected_rps = { default = 5, prod = 400 }
 
   image_tag = {
     dev     = "2.14.0"
@@ -52,6 +54,7 @@ service "checkout" {
   port      = 8080
   replicas  = { dev = 1, staging = 3, prod = 12 }
   image_tag = { default = "5.2.1" }
+  expected_rps = { default = 5, prod = 250 }
 
   probes {
     readiness = "/ready"
@@ -59,6 +62,14 @@ service "checkout" {
   }
 
   notify = ["payments-oncall"]
+  ci {
+    trust = "environment"
+  }
+
+  # 12 replicas carry the 5 % step as 1 pod of 12.
+  waivers {
+    exposure = "first step is 1 of 12 pods (8.3%) until the ALB traffic router lands (PLAT-142)"
+  }
 }
 
 service "order" {
@@ -66,7 +77,7 @@ service "order" {
   repo      = "acme/order-service"
   team      = "orders"
   port      = 8081
-  replicas  = { dev = 1, staging = 2, prod = 8 }
+  replicas  = { dev = 1, staging = 2, prod = 20 }
   image_tag = { default = "3.9.0", prod = "3.8.4" }
 
   probes {
@@ -81,4 +92,7 @@ service "order" {
   }
 
   notify = ["payments-oncall"]
+  ci {
+    trust = "environment"
+  }
 }

@@ -6,6 +6,7 @@ service "cart" {
   port      = 8080
   replicas  = { dev = 1, staging = 2, prod = 6 }
   image_tag = { default = "1.31.0" }
+  expected_rps = { default = 2, prod = 120 }
 
   probes {
     readiness = "/healthz/ready"
@@ -40,7 +41,7 @@ service "search" {
   repo      = "acme/search"
   team      = "storefront"
   port      = 9200
-  replicas  = { dev = 1, staging = 2, prod = 4 }
+  replicas  = { dev = 1, staging = 2, prod = 5 }
   image_tag = { default = "0.18.2" }
 
   probes {
@@ -62,7 +63,7 @@ service "inventory" {
   repo      = "acme/inventory"
   team      = "fulfilment"
   port      = 8080
-  replicas  = { dev = 1, staging = 2, prod = 4 }
+  replicas  = { dev = 1, staging = 2, prod = 5 }
   image_tag = { default = "7.2.0" }
 
   probes {
@@ -83,7 +84,7 @@ service "shipping" {
   repo      = "acme/shipping"
   team      = "fulfilment"
   port      = 8080
-  replicas  = { dev = 1, staging = 2, prod = 3 }
+  replicas  = { dev = 1, staging = 2, prod = 5 }
   image_tag = { default = "2.6.1" }
 
   probes {

@@ -274,6 +274,7 @@ fn decode_environment(
         .unwrap_or(StrategyKind::Canary);
     let approval = f.boolean("approval", problems).map(|b| b.value).unwrap_or(false);
     let aws_endpoint = f.string("aws_endpoint", problems).map(|s| s.value);
+    let enforce_limits = f.boolean("enforce_limits", problems).map(|b| b.value).unwrap_or(approval);
     f.finish(problems);
     Some(Environment {
         name: name.value,
@@ -282,6 +283,7 @@ fn decode_environment(
         strategy,
         approval,
         aws_endpoint,
+        enforce_limits,
     })
 }
 

@@ -10,6 +10,7 @@ pub mod model;
 pub mod names;
 pub mod problem;
 mod profiles;
+mod safety;
 mod service;
 pub mod source;
 pub mod tree;

@@ -87,6 +87,8 @@ pub struct Environment {
     pub approval: bool,
     /// AWS endpoint override (an emulator in tests), else the standard endpoint.
     pub aws_endpoint: Option<String>,
+    /// Whether tier limits are enforced here (default: where approval is required).
+    pub enforce_limits: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -185,6 +187,9 @@ impl GitRepo {
 #[derive(Debug, Clone, Serialize)]
 pub struct Service {
     pub name: String,
+    /// `file:line:col` of the service's declaration, for reports.
+    #[serde(skip)]
+    pub location: String,
     pub profile: Option<String>,
     pub repo: GitRepo,
     pub team: String,
@@ -209,7 +214,29 @@ pub struct Service {
     pub ci: Ci,
     /// Managed policy ARNs attached to the service's IRSA role.
     pub aws_policies: Vec<String>,
+    /// The tier's limits, from the profile.
+    pub limits: Limits,
+    /// Accepted breaches of `limits`, by limit, with the reason.
+    pub waivers: BTreeMap<String, String>,
+    /// Usual requests per second, by environment (for detectability).
+    pub expected_rps: BTreeMap<String, f64>,
 }
+
+/// Limits of a tier, checked in environments that enforce them. Unset = no limit.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Limits {
+    /// Longest time from a bad version going live to automatic rollback.
+    pub max_rollback: Option<Duration>,
+    /// Largest share of traffic a bad version may get before analysis can fail it.
+    pub max_exposure: Option<Percent>,
+    /// Smallest share of pods a PodDisruptionBudget must keep.
+    pub min_pdb: Option<Percent>,
+    /// Longest automated time to full promotion (manual gates not counted).
+    pub max_deploy_time: Option<Duration>,
+}
+
+/// Limits (and checks) a service may waive with a reason.
+pub const WAIVABLE: [&str; 6] = ["rollback", "exposure", "pdb", "deploy_time", "detectability", "drain"];
 
 /// What differs per environment for one service.
 #[derive(Debug, Clone, Serialize)]

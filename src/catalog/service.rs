@@ -10,6 +10,7 @@ use super::model::{
 };
 use super::names::{self, is_dns_label, is_ecr_repository_name, IAM_ROLE_NAME_MAX};
 use super::problem::{Problem, Problems};
+use super::safety;
 use super::tree::{Node, Value};
 use super::values::{parse_quantity, Duration, Percent, QuantityKind};
 
@@ -18,6 +19,7 @@ pub const DEFAULT_SMOKE_IMAGE: &str = "curlimages/curl:8.10.1";
 pub fn decode_service(name: Spanned<String>, node: &Node, ctx: &Context, problems: &mut Problems) -> Option<Service> {
     let context = format!("service \"{}\"", name.value);
     let (profile, merged) = apply_profile(&name, node, ctx, problems);
+    let own_node = node;
     let node = merged.as_ref().unwrap_or(node);
     let mut f = Fields::of(node, context.clone(), problems)?;
     let _ = f.node("use");
@@ -71,6 +73,9 @@ pub fn decode_service(name: Spanned<String>, node: &Node, ctx: &Context, problem
     let env_vars = decode_env_vars(f.node("env"), &context, problems);
     let ci = decode_ci(f.node("ci"), &context, problems);
     let aws_policies = decode_policies(&mut f, problems);
+    let limits = safety::decode_limits(f.node("limits"), own_node, &context, problems);
+    let waivers = safety::decode_waivers(f.node("waivers"), &context, problems);
+    let expected_rps = safety::decode_expected_rps(f.node("expected_rps"), &context, ctx, problems);
     f.finish(problems);
 
     let mut per_env = per_env?;
@@ -78,6 +83,7 @@ pub fn decode_service(name: Spanned<String>, node: &Node, ctx: &Context, problem
         apply_hpa_bounds(hpa_node, &mut per_env, &context, problems);
     }
     Some(Service {
+        location: name.span.location(),
         name: name.value,
         profile,
         repo: repo?,
@@ -99,6 +105,9 @@ pub fn decode_service(name: Spanned<String>, node: &Node, ctx: &Context, problem
         env_vars: env_vars?,
         ci: ci?,
         aws_policies,
+        limits,
+        waivers,
+        expected_rps,
     })
 }
 

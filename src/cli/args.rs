@@ -29,6 +29,10 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Adopt an existing AWS resource the catalog declares (tag it as owned)
     Import(ImportArgs),
+    /// Safety report and policy checks: how bad a bad deploy can get
+    Check(CheckArgs),
+    /// Replay a recorded metric series through a service's analysis
+    Simulate(SimulateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +110,35 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error
     #[arg(long)]
     pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub catalog: CatalogArg,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    pub catalog: CatalogArg,
+    #[arg(long)]
+    pub service: String,
+    #[arg(long)]
+    pub env: String,
+    /// Recorded series: CSV (timestamp,value) or a Prometheus range-query JSON
+    #[arg(long)]
+    pub metrics: std::path::PathBuf,
+    /// Which metric of the analysis (default: the first, error-rate)
+    #[arg(long)]
+    pub metric: Option<String>,
+    /// Seconds into the series at which the analysis starts
+    #[arg(long, default_value_t = 0.0)]
+    pub start: f64,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

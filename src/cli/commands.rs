@@ -3,10 +3,13 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use super::args::{ApplyArgs, CatalogArg, Command, Format, ImportArgs, PlanArgs, RenderArgs, SelectArgs};
+use super::args::{
+    ApplyArgs, CatalogArg, CheckArgs, Command, Format, ImportArgs, PlanArgs, RenderArgs, SelectArgs, SimulateArgs,
+};
 use super::views::{self, PlanContext};
 use super::{Cli, CliError, EXIT_CHANGES, EXIT_OK};
 use crate::catalog::{self, Model};
+use crate::check::{self, simulate, CheckResult};
 use crate::plan::{self, Plan};
 use crate::providers::aws::{self, AwsProvider};
 use crate::providers::kube::{Access as KubeAccess, KubeProvider};
@@ -21,6 +24,8 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Plan(args) => plan_command(&args),
         Command::Apply(args) => apply(&args),
         Command::Import(args) => import(&args),
+        Command::Check(args) => check_command(&args),
+        Command::Simulate(args) => simulate(&args),
     }
 }
 
@@ -62,6 +67,8 @@ struct Planned {
     cluster: Option<KubeProvider>,
     /// The contexts read, for the plan's header.
     cluster_contexts: Option<String>,
+    /// The safety report and policy findings of the rendered catalog.
+    check: CheckResult,
 }
 
 impl Planned {
@@ -76,6 +83,8 @@ impl Planned {
 /// Loads the catalog, reads live state where configured (the recorded state elsewhere) and plans.
 fn prepare(select: &SelectArgs) -> Result<Planned, CliError> {
     let (model, mut desired) = load(&select.catalog)?;
+    // Checked as rendered, before providers replace bodies with what servers would store.
+    let check = check::check(&model, &desired);
     for env in &select.envs {
         if model.environment(env).is_none() {
             let known: Vec<&str> = model.environments.iter().map(|e| e.name.as_str()).collect();
@@ -111,7 +120,7 @@ fn prepare(select: &SelectArgs) -> Result<Planned, CliError> {
     }
     let mut plan = plan::plan(&desired, &live, &selection);
     plan.annotate(&notes);
-    Ok(Planned { state, plan, aws, cluster, cluster_contexts })
+    Ok(Planned { state, plan, aws, cluster, cluster_contexts, check })
 }
 
 /// Lets a provider fill in the desired side, then replaces what the state file remembers of its
@@ -148,7 +157,22 @@ fn context<'a>(select: &'a SelectArgs, planned: &Planned) -> PlanContext<'a> {
         cluster_live: planned.cluster_contexts.clone(),
         aws_selected: select.selection().aws,
         cluster_selected: select.selection().cluster,
+        safety: views::check::plan_lines(&planned.check, &changed_services(&planned.plan)),
+        check_fails: planned.check.fails(),
     }
+}
+
+/// (service, environment) pairs the plan changes.
+fn changed_services(plan: &Plan) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = plan
+        .pending()
+        .filter_map(|c| match &c.address {
+            Address::Kube { env, owner, .. } => Some((owner.clone(), env.clone())),
+            Address::Aws { .. } => None,
+        })
+        .collect();
+    pairs.dedup();
+    pairs
 }
 
 fn print_stats(select: &SelectArgs, planned: &Planned) {
@@ -174,6 +198,9 @@ fn plan_command(args: &PlanArgs) -> Result<u8, CliError> {
     };
     print!("{text}");
     print_stats(&args.select, &planned);
+    if planned.check.fails() {
+        return Err(CliError::CheckFailed(planned.check.findings.iter().filter(|f| f.fails()).count()));
+    }
     Ok(if args.detailed_exitcode && planned.plan.has_changes() { EXIT_CHANGES } else { EXIT_OK })
 }
 
@@ -183,6 +210,9 @@ fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
     let mut planned = prepare(&args.select)?;
     let ctx = context(&args.select, &planned);
     print!("{}", views::human::plan(&planned.plan, &ctx));
+    if planned.check.fails() {
+        return Err(CliError::CheckFailed(planned.check.findings.iter().filter(|f| f.fails()).count()));
+    }
     if !planned.plan.has_changes() {
         print_stats(&args.select, &planned);
         return Ok(EXIT_OK);
@@ -243,6 +273,57 @@ fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         }
     }
     print_stats(&args.select, &planned);
+    Ok(EXIT_OK)
+}
+
+/// The safety report and policy findings; exit 1 when an unwaived error remains.
+fn check_command(args: &CheckArgs) -> Result<u8, CliError> {
+    let (model, desired) = load(&args.catalog)?;
+    let result = check::check(&model, &desired);
+    let text = match args.format {
+        Format::Human => views::check::human(&result),
+        Format::Json => views::check::json(&result),
+        Format::Markdown => views::check::markdown(&result),
+    };
+    print!("{text}");
+    if result.fails() {
+        return Err(CliError::CheckFailed(result.findings.iter().filter(|f| f.fails()).count()));
+    }
+    Ok(EXIT_OK)
+}
+
+/// Replays a recorded series through one metric of the service's SLO analysis in one environment.
+fn simulate(args: &SimulateArgs) -> Result<u8, CliError> {
+    let (model, desired) = load(&args.catalog)?;
+    let service = model
+        .services
+        .iter()
+        .find(|s| s.name == args.service)
+        .ok_or_else(|| CliError::Usage(format!("--service {}: no such service in the catalog", args.service)))?;
+    let address =
+        Address::kube(&args.env, &service.name, "AnalysisTemplate", crate::catalog::names::slo_template(&service.name));
+    let template = desired
+        .resources
+        .get(&address)
+        .map(|r| r.body())
+        .ok_or_else(|| CliError::Usage(format!("{} is not deployed to environment {}", service.name, args.env)))?;
+    let specs = simulate::metric_specs(&template).map_err(|e| CliError::Usage(e.to_string()))?;
+    let spec = match &args.metric {
+        Some(name) => specs.iter().find(|m| &m.name == name).ok_or_else(|| {
+            let known: Vec<&str> = specs.iter().map(|m| m.name.as_str()).collect();
+            CliError::Usage(format!("--metric {name}: the analysis has {}", known.join(", ")))
+        })?,
+        None => specs.first().ok_or_else(|| CliError::Usage("the analysis has no metrics".into()))?,
+    };
+    let text = std::fs::read_to_string(&args.metrics)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", args.metrics.display())))?;
+    let series =
+        simulate::parse_series(&text).map_err(|e| CliError::Usage(format!("{}: {e}", args.metrics.display())))?;
+    let result = simulate::simulate(spec, &series, args.start).map_err(|e| CliError::Usage(e.to_string()))?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&result).expect("simulation serializes")),
+        _ => print!("{}", simulate::render_human(&result)),
+    }
     Ok(EXIT_OK)
 }
 

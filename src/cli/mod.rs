@@ -36,6 +36,8 @@ pub enum CliError {
     Conflicts(Vec<crate::providers::Conflict>),
     #[error("apply stopped at the first failure (see above)")]
     ApplyFailed,
+    #[error("{0} check error(s) (see above): fix them or add a reasoned waiver; nothing was changed")]
+    CheckFailed(usize),
     #[error("apply cancelled: nothing was changed")]
     Cancelled,
 }

@@ -12,6 +12,9 @@ pub fn plan(plan: &Plan, ctx: &PlanContext) -> String {
     writeln!(out, "{}\n", ctx.source_line()).ok();
     if !plan.has_changes() {
         writeln!(out, "No changes. {} resources match the catalog.", plan.summary.unchanged).ok();
+        for line in &ctx.safety {
+            writeln!(out, "  {line}").ok();
+        }
         return out;
     }
     let (kept, destroyed): (Vec<_>, Vec<_>) = plan.pending().partition(|c| !c.action.destroys());
@@ -19,6 +22,12 @@ pub fn plan(plan: &Plan, ctx: &PlanContext) -> String {
     if !destroyed.is_empty() {
         writeln!(out, "\nDeletes and replacements (carried out only with --allow-delete):").ok();
         write_grouped(&mut out, &destroyed);
+    }
+    if !ctx.safety.is_empty() {
+        writeln!(out, "\nSafety (glidepath check):").ok();
+        for line in &ctx.safety {
+            writeln!(out, "  {line}").ok();
+        }
     }
     let s = &plan.summary;
     writeln!(

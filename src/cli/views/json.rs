@@ -30,6 +30,8 @@ pub fn plan(plan: &Plan, ctx: &PlanContext) -> String {
         "state": { "path": ctx.state_path.display().to_string(), "serial": ctx.state_serial },
         "has_changes": plan.has_changes(),
         "summary": plan.summary,
+        "safety": ctx.safety,
+        "check_fails": ctx.check_fails,
         "changes": changes,
     });
     let mut text = serde_json::to_string_pretty(&document).expect("plan serializes");

@@ -26,6 +26,12 @@ pub fn plan(plan: &Plan, ctx: &PlanContext) -> String {
         writeln!(out, "\n#### Deletes and replacements (applied only with `--allow-delete`)\n").ok();
         write_table(&mut out, &destroyed);
     }
+    if !ctx.safety.is_empty() {
+        writeln!(out, "\n**Safety** (glidepath check):\n").ok();
+        for line in &ctx.safety {
+            writeln!(out, "- {line}").ok();
+        }
+    }
     let updates: Vec<_> = plan.pending().filter(|c| matches!(c.action, Action::Update | Action::Replace)).collect();
     if !updates.is_empty() {
         writeln!(out, "\n<details><summary>Field changes ({} resources)</summary>\n\n```diff", updates.len()).ok();

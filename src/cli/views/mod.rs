@@ -1,5 +1,6 @@
 //! Plan views: the same `Plan` printed for people, for machines and for PR comments.
 
+pub mod check;
 pub mod human;
 pub mod json;
 pub mod markdown;
@@ -19,6 +20,9 @@ pub struct PlanContext<'a> {
     /// Which halves the plan covers (`--only`).
     pub aws_selected: bool,
     pub cluster_selected: bool,
+    /// Safety headlines of what the plan changes, and the check findings that fail it.
+    pub safety: Vec<String>,
+    pub check_fails: bool,
 }
 
 impl PlanContext<'_> {

@@ -1,0 +1,146 @@
+//! A safety report against the service's tier limits: breaches are errors where the
+//! environment enforces limits (warnings elsewhere) unless a reasoned waiver accepts them.
+
+use super::finding::{Finding, Severity};
+use super::safety::{percent, Bound, SafetyReport, Visibility};
+use crate::catalog::{Environment, Service};
+
+pub fn evaluate(service: &Service, env: &Environment, report: &SafetyReport) -> Vec<Finding> {
+    let limits = &service.limits;
+    let mut out = Vec::new();
+    // A one-replica dev environment breaks every limit by design; the report still shows its
+    // numbers, but only environments that enforce limits get findings.
+    if !env.enforce_limits {
+        return out;
+    }
+    let mut push = |code: &'static str, waiver: &str, enforced: bool, message: String| {
+        out.push(Finding {
+            code,
+            severity: if enforced { Severity::Error } else { Severity::Warning },
+            service: Some(service.name.clone()),
+            environment: Some(env.name.clone()),
+            message,
+            location: service.location.clone(),
+            waived: service.waivers.get(waiver).cloned(),
+        });
+    };
+    if let Some(max) = limits.max_rollback {
+        let over = match report.rollback {
+            Bound::Within(d) => d > max,
+            Bound::Unbounded | Bound::AfterPromotion => true,
+        };
+        if over {
+            push(
+                "check::rollback-over-limit",
+                "rollback",
+                true,
+                format!(
+                    "a bad version is rolled back within {}, over the tier limit of {max}",
+                    report.rollback.describe()
+                ),
+            );
+        }
+    }
+    if let Some(max) = limits.max_exposure {
+        if report.exposure > max.fraction + 1e-9 {
+            push(
+                "check::exposure-over-limit",
+                "exposure",
+                true,
+                format!(
+                    "a bad version gets {} of traffic before analysis can fail it, over the tier limit of {max}{}",
+                    percent(report.exposure),
+                    if report.capacity.replicas < 100 {
+                        format!(" ({} replicas carry the first step)", report.capacity.replicas)
+                    } else {
+                        String::new()
+                    }
+                ),
+            );
+        }
+    }
+    if let Some(min) = limits.min_pdb {
+        if report.capacity.pdb_keeps + 1e-9 < min.fraction {
+            push(
+                "check::pdb-below-limit",
+                "pdb",
+                true,
+                format!(
+                    "the PodDisruptionBudget keeps {} of pods, under the tier minimum of {min}",
+                    percent(report.capacity.pdb_keeps)
+                ),
+            );
+        }
+    }
+    if let Some(max) = limits.max_deploy_time {
+        if report.promotion > max {
+            push(
+                "check::deploy-time-over-budget",
+                "deploy_time",
+                true,
+                format!(
+                    "full promotion takes {} (manual gates not counted), over the budget of {max}",
+                    report.promotion
+                ),
+            );
+        }
+    }
+    if report.capacity.allowed_disruptions == 0 {
+        push(
+            "check::drain-deadlock",
+            "drain",
+            true,
+            format!(
+                "with {} replica(s) the PodDisruptionBudget allows no eviction: node drains block",
+                report.capacity.replicas
+            ),
+        );
+    }
+    for step in &report.steps {
+        if (step.effective - step.requested as f64).abs() > 0.5 {
+            push(
+                "check::weight-unreachable",
+                "exposure",
+                false,
+                format!(
+                    "setWeight {} is really {} with {} replicas and no traffic router",
+                    step.requested,
+                    percent(step.effective / 100.0),
+                    report.capacity.replicas
+                ),
+            );
+        }
+    }
+    if let Some(ends) = report.analysis_ends {
+        push(
+            "check::analysis-ends-early",
+            "rollback",
+            false,
+            format!(
+                "analysis ends after {} (slo.count), before full promotion: later steps are not watched",
+                ends.describe()
+            ),
+        );
+    }
+    if let Some(d) = &report.detectability {
+        match d.verdict {
+            Visibility::Visible => {}
+            Visibility::Blind => push(
+                "check::blind-analysis",
+                "detectability",
+                false,
+                format!(
+                    "a {} window sees about {:.0} requests of the new version: {:.1} errors at the max error rate, too few to tell it from zero",
+                    d.window, d.requests_per_window, d.errors_at_threshold
+                ),
+            ),
+            Visibility::NoData => push(
+                "check::analysis-no-data",
+                "detectability",
+                false,
+                format!("a {} window sees under one request of the new version: measurements return no data and error", d.window),
+            ),
+        }
+    }
+    out
+}

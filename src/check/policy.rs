@@ -1,0 +1,378 @@
+//! Policy checks across artifacts: what the rendered IAM, Rollouts and AnalysisTemplates must
+//! never do, whatever the catalog says. Each check is documented in the README under its code.
+
+use serde_json::Value;
+
+use super::finding::{Finding, Severity};
+use crate::catalog::{names, Ci, Model, NotifyEvent, Service};
+use crate::render::aws::{ci_subjects, ecr_repository_uri, GITHUB_OIDC_HOST};
+use crate::render::{Address, DesiredSet};
+
+struct Checker<'a> {
+    model: &'a Model,
+    desired: &'a DesiredSet,
+    out: Vec<Finding>,
+}
+
+/// Every policy finding for the rendered catalog.
+pub fn check(model: &Model, desired: &DesiredSet) -> Vec<Finding> {
+    let mut checker = Checker { model, desired, out: Vec::new() };
+    for service in &model.services {
+        checker.ci_role(service);
+        checker.rollback_route(service);
+        checker.catalog_secrets(service);
+        for env in &service.environments {
+            checker.rollout(service, env);
+            checker.analysis(service, env);
+        }
+    }
+    checker.route_secrets();
+    checker.rendered_secrets();
+    checker.out
+}
+
+impl Checker<'_> {
+    fn body(&self, address: &Address) -> Option<Value> {
+        self.desired.resources.get(address).map(|r| r.body())
+    }
+
+    fn error(&mut self, code: &'static str, service: Option<&Service>, env: Option<&str>, message: String) {
+        self.push(code, Severity::Error, service, env, message);
+    }
+
+    fn push(
+        &mut self,
+        code: &'static str,
+        severity: Severity,
+        service: Option<&Service>,
+        env: Option<&str>,
+        message: String,
+    ) {
+        self.out.push(Finding {
+            code,
+            severity,
+            service: service.map(|s| s.name.clone()),
+            environment: env.map(str::to_string),
+            message,
+            location: service.map(|s| s.location.clone()).unwrap_or_else(|| self.model.root.display().to_string()),
+            waived: None,
+        });
+    }
+
+    /// Trust scoped to exactly the subjects CI presents; least-privilege, own-resource policy.
+    fn ci_role(&mut self, service: &Service) {
+        let address = Address::aws("iam_role", names::ci_role(&self.model.platform, &service.name));
+        let Some(role) = self.body(&address) else { return };
+        let expected = ci_subjects(self.model, service);
+        for statement in role["trust_policy"]["Statement"].as_array().into_iter().flatten() {
+            let conditions = &statement["Condition"];
+            if conditions.get("StringLike").is_some() || conditions.to_string().contains('*') {
+                self.error(
+                    "policy::wildcard-trust",
+                    Some(service),
+                    None,
+                    format!(
+                        "{address} trusts a wildcard subject; name the repository and branch or environment exactly"
+                    ),
+                );
+            }
+            let subjects: Vec<String> = match &conditions["StringEquals"][format!("{GITHUB_OIDC_HOST}:sub")] {
+                Value::String(s) => vec![s.clone()],
+                Value::Array(items) => items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+                _ => Vec::new(),
+            };
+            if subjects != expected {
+                self.error(
+                    "policy::ci-trust-mismatch",
+                    Some(service),
+                    None,
+                    format!("{address} trusts {subjects:?}, but the service's CI authenticates as {expected:?}"),
+                );
+            }
+        }
+        if let (Ci::Branch(_), true) = (&service.ci, service.tier == 1) {
+            let gated: Vec<&str> = service
+                .environments
+                .iter()
+                .filter(|e| self.model.environment(e).is_some_and(|e| e.approval))
+                .map(String::as_str)
+                .collect();
+            if !gated.is_empty() {
+                self.push(
+                    "policy::ci-trust-mismatch",
+                    Severity::Warning,
+                    Some(service),
+                    None,
+                    format!(
+                        "tier-1 service trusts a branch, so CI can assume its role without the reviewers of GitHub environment(s) {}: use `ci {{ trust = \"environment\" }}`",
+                        gated.join(", ")
+                    ),
+                );
+            }
+        }
+        let repository = format!(
+            "arn:aws:ecr:{}:{}:repository/{}",
+            self.model.platform.region, self.model.platform.aws_account_id, service.ecr_repository
+        );
+        let clusters: Vec<String> = service
+            .environments
+            .iter()
+            .filter_map(|e| self.model.environment(e))
+            .filter_map(|e| self.model.cluster(&e.cluster))
+            .map(|c| format!("arn:aws:eks:{}:{}:cluster/{}", c.region, self.model.platform.aws_account_id, c.eks_name))
+            .collect();
+        for policy in role["inline_policies"].as_object().into_iter().flat_map(|p| p.values()) {
+            for statement in policy["Statement"].as_array().into_iter().flatten() {
+                let actions = strings(&statement["Action"]);
+                let resources = strings(&statement["Resource"]);
+                if actions.iter().any(|a| a.contains('*')) {
+                    self.error(
+                        "policy::wildcard-action",
+                        Some(service),
+                        None,
+                        format!("{address} allows wildcard actions {actions:?}"),
+                    );
+                }
+                if resources.iter().any(|r| r == "*") && actions.iter().any(|a| a != "ecr:GetAuthorizationToken") {
+                    self.error(
+                        "policy::wildcard-action",
+                        Some(service),
+                        None,
+                        format!(
+                            "{address} allows {actions:?} on every resource; only ecr:GetAuthorizationToken needs `*`"
+                        ),
+                    );
+                }
+                let ecr = actions.iter().any(|a| a.starts_with("ecr:") && a != "ecr:GetAuthorizationToken");
+                if ecr && resources.iter().any(|r| r != &repository) {
+                    self.error(
+                        "policy::resource-scope",
+                        Some(service),
+                        None,
+                        format!(
+                            "{address} allows ECR actions on {resources:?}, not only its own repository {repository}"
+                        ),
+                    );
+                }
+                if actions.iter().any(|a| a.starts_with("eks:")) && resources.iter().any(|r| !clusters.contains(r)) {
+                    self.error(
+                        "policy::resource-scope",
+                        Some(service),
+                        None,
+                        format!("{address} allows EKS actions on {resources:?}, not only the service's clusters"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Images from the service's own IMMUTABLE repository; probes on the container's port.
+    fn rollout(&mut self, service: &Service, env: &str) {
+        let Some(rollout) = self.body(&Address::kube(env, &service.name, "Rollout", service.name.clone())) else {
+            return;
+        };
+        let repository = ecr_repository_uri(self.model, service);
+        let immutable = self
+            .body(&Address::aws("ecr_repository", service.ecr_repository.clone()))
+            .is_some_and(|r| r["image_tag_mutability"] == "IMMUTABLE");
+        let spec = &rollout["spec"]["template"]["spec"];
+        for container in spec["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(spec["initContainers"].as_array().into_iter().flatten())
+        {
+            let image = container["image"].as_str().unwrap_or_default();
+            let own =
+                image.strip_prefix(&repository).is_some_and(|rest| rest.starts_with(':') || rest.starts_with('@'));
+            if !own || !immutable {
+                self.error(
+                    "policy::mutable-image",
+                    Some(service),
+                    Some(env),
+                    format!(
+                        "container {} runs {image}, not an image of the service's IMMUTABLE repository {repository}",
+                        container["name"]
+                    ),
+                );
+            }
+        }
+        let app = spec["containers"].as_array().and_then(|c| c.iter().find(|c| c["name"] == "app"));
+        let Some(app) = app else { return };
+        let port = app["ports"][0]["containerPort"].as_u64();
+        match &app["readinessProbe"]["httpGet"]["port"] {
+            Value::Null => self.error(
+                "policy::probe-port",
+                Some(service),
+                Some(env),
+                "the app container has no readiness probe".into(),
+            ),
+            probe if probe.as_u64() != port && probe.as_str() != app["ports"][0]["name"].as_str() => self.error(
+                "policy::probe-port",
+                Some(service),
+                Some(env),
+                format!(
+                    "the readiness probe targets port {probe}, not the container port {}",
+                    port.unwrap_or_default()
+                ),
+            ),
+            _ => {}
+        }
+    }
+
+    /// PromQL selectors name the service and namespace the rollout serves.
+    fn analysis(&mut self, service: &Service, env: &str) {
+        let address = Address::kube(env, &service.name, "AnalysisTemplate", names::slo_template(&service.name));
+        let Some(template) = self.body(&address) else { return };
+        let Some(namespace) = self.model.environment(env).map(|e| e.namespace.clone()) else { return };
+        for metric in template["spec"]["metrics"].as_array().into_iter().flatten() {
+            let query = metric["provider"]["prometheus"]["query"].as_str().unwrap_or_default();
+            let wanted = [format!("service=\"{}\"", service.name), format!("namespace=\"{namespace}\"")];
+            if !wanted.iter().all(|w| query.contains(w.as_str())) {
+                self.error(
+                    "policy::promql-selector",
+                    Some(service),
+                    Some(env),
+                    format!(
+                        "metric {} does not select service=\"{}\" in namespace \"{namespace}\": {query}",
+                        metric["name"], service.name
+                    ),
+                );
+            }
+        }
+    }
+
+    /// A tier-1 service must tell someone when it rolls back.
+    fn rollback_route(&mut self, service: &Service) {
+        if service.tier != 1 {
+            return;
+        }
+        let told = service
+            .notify
+            .iter()
+            .filter_map(|r| self.model.notification(r))
+            .any(|r| r.events.contains(&NotifyEvent::RolloutAborted) && (r.slack.is_some() || r.webhook.is_some()));
+        if !told {
+            self.error(
+                "policy::tier1-rollback-route",
+                Some(service),
+                None,
+                "a tier-1 service has no notification route (slack or webhook) for rollout-aborted".into(),
+            );
+        }
+    }
+
+    fn catalog_secrets(&mut self, service: &Service) {
+        for (name, value) in &service.env_vars {
+            if let Some(why) = secret_reason(name, value) {
+                self.error(
+                    "policy::plaintext-secret",
+                    Some(service),
+                    None,
+                    format!("env {name} holds {why}; reference a Kubernetes Secret instead (e.g. migrations.secret) and keep values out of the catalog"),
+                );
+            }
+        }
+    }
+
+    fn route_secrets(&mut self) {
+        for route in &self.model.notifications {
+            if let Some(url) = &route.webhook {
+                if let Some(why) = secret_reason("webhook", url) {
+                    let message = format!(
+                        "notification {} has {why} in its webhook; write `$key` and put the URL in argo-rollouts-notification-secret",
+                        route.name
+                    );
+                    self.error("policy::plaintext-secret", None, None, message);
+                }
+            }
+        }
+    }
+
+    /// Nothing rendered carries a secret-looking value.
+    fn rendered_secrets(&mut self) {
+        let mut found = Vec::new();
+        for (address, resource) in &self.desired.resources {
+            walk_strings(&resource.body(), &mut |key, value| {
+                if let Some(why) = secret_value_reason(value) {
+                    found.push(format!("{address} ({key}) holds {why}"));
+                }
+            });
+        }
+        for message in found {
+            self.error("policy::plaintext-secret", None, None, message);
+        }
+    }
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn walk_strings(value: &Value, visit: &mut dyn FnMut(&str, &str)) {
+    fn go(key: &str, value: &Value, visit: &mut dyn FnMut(&str, &str)) {
+        match value {
+            Value::String(s) => visit(key, s),
+            Value::Array(items) => items.iter().for_each(|v| go(key, v, visit)),
+            Value::Object(map) => map.iter().for_each(|(k, v)| go(k, v, visit)),
+            _ => {}
+        }
+    }
+    go("", value, visit)
+}
+
+const SECRET_NAMES: [&str; 8] =
+    ["password", "passwd", "secret", "token", "api_key", "apikey", "private_key", "credential"];
+
+/// Why a named value looks like a secret written in plain text.
+fn secret_reason(name: &str, value: &str) -> Option<String> {
+    if let Some(why) = secret_value_reason(value) {
+        return Some(why);
+    }
+    let lower = name.to_ascii_lowercase();
+    let named = SECRET_NAMES.iter().any(|s| lower.contains(s));
+    (named && !value.is_empty() && !value.starts_with('$')).then(|| "a value under a secret's name".to_string())
+}
+
+/// Values that are secrets whatever they are called.
+fn secret_value_reason(value: &str) -> Option<String> {
+    let aws_key = value.as_bytes().windows(20).any(|w| {
+        (w.starts_with(b"AKIA") || w.starts_with(b"ASIA"))
+            && w[4..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    });
+    if aws_key {
+        return Some("an AWS access key id".into());
+    }
+    if value.contains("-----BEGIN") && value.contains("PRIVATE KEY") {
+        return Some("a private key".into());
+    }
+    if ["xoxb-", "xoxp-", "xoxa-"].iter().any(|p| value.contains(p)) {
+        return Some("a Slack token".into());
+    }
+    if value.contains("hooks.slack.com/services/") {
+        return Some("a Slack webhook URL".into());
+    }
+    if ["ghp_", "github_pat_"].iter().any(|p| value.contains(p)) {
+        return Some("a GitHub token".into());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_detection() {
+        assert!(secret_reason("DB_PASSWORD", "hunter2").is_some());
+        assert!(secret_reason("DB_PASSWORD", "$db-password").is_none());
+        assert!(secret_reason("LOG_LEVEL", "info").is_none());
+        assert!(secret_value_reason("AKIAIOSFODNN7EXAMPLE").is_some());
+        assert!(secret_value_reason("https://hooks.slack.com/services/T000/B000/XXXX").is_some());
+        assert!(secret_value_reason("arn:aws:iam::123456789012:role/x").is_none());
+    }
+}

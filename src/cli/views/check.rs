@@ -1,0 +1,145 @@
+//! The safety report and findings: a table for people, JSON for machines, Markdown for PRs.
+
+use std::fmt::Write;
+
+use serde_json::json;
+
+use crate::check::safety::{percent, Bound, SafetyReport, Visibility};
+use crate::check::CheckResult;
+
+fn rollback(r: &SafetyReport) -> String {
+    match r.rollback {
+        Bound::Within(d) => d.to_string(),
+        Bound::Unbounded => "∞".into(),
+        Bound::AfterPromotion => "never".into(),
+    }
+}
+
+fn promotion(r: &SafetyReport) -> String {
+    if r.manual_gates > 0 {
+        format!("{} + {} manual", r.promotion, r.manual_gates)
+    } else {
+        r.promotion.to_string()
+    }
+}
+
+fn detect(r: &SafetyReport) -> String {
+    match &r.detectability {
+        None => "-".into(),
+        Some(d) => match d.verdict {
+            Visibility::Visible => format!("ok ({:.0} req/window)", d.requests_per_window),
+            Visibility::Blind => format!("BLIND ({:.0} req/window)", d.requests_per_window),
+            Visibility::NoData => "NO DATA".into(),
+        },
+    }
+}
+
+fn rows(result: &CheckResult) -> Vec<[String; 8]> {
+    result
+        .reports
+        .iter()
+        .map(|r| {
+            [
+                format!("{} / {}", r.service, r.environment),
+                rollback(r),
+                percent(r.exposure),
+                r.exposure_percent_minutes.map(|v| format!("{v:.0}")).unwrap_or_else(|| "∞".into()),
+                promotion(r),
+                format!("{}/{} (+{})", r.capacity.min_ready, r.capacity.replicas, r.capacity.surge),
+                format!("{} ({})", percent(r.capacity.pdb_keeps), r.capacity.allowed_disruptions),
+                detect(r),
+            ]
+        })
+        .collect()
+}
+
+const HEADERS: [&str; 8] = [
+    "service / env",
+    "rollback ≤",
+    "exposure ≤",
+    "%·min",
+    "promotion",
+    "ready (+surge)",
+    "pdb keeps (evictable)",
+    "detectability",
+];
+
+pub fn human(result: &CheckResult) -> String {
+    let mut out = String::new();
+    let rows = rows(result);
+    let widths: Vec<usize> = (0..HEADERS.len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([HEADERS[i].chars().count()]).max().unwrap_or(0))
+        .collect();
+    let line = |cells: &[String]| -> String {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    writeln!(out, "{}", line(&HEADERS.map(str::to_string))).ok();
+    for row in &rows {
+        writeln!(out, "{}", line(row)).ok();
+    }
+    writeln!(out).ok();
+    for finding in &result.findings {
+        writeln!(out, "{}", finding.one_line()).ok();
+    }
+    writeln!(out, "\n{}", summary(result)).ok();
+    out
+}
+
+pub fn summary(result: &CheckResult) -> String {
+    let errors = result.findings.iter().filter(|f| f.fails()).count();
+    let warnings = result.findings.iter().filter(|f| !f.fails() && f.waived.is_none()).count();
+    let waived = result.findings.iter().filter(|f| f.waived.is_some()).count();
+    format!(
+        "Check: {errors} error(s), {warnings} warning(s), {waived} waived, {} service environment(s).",
+        result.reports.len()
+    )
+}
+
+pub fn json(result: &CheckResult) -> String {
+    let document = json!({
+        "format_version": "1.0",
+        "fails": result.fails(),
+        "reports": result.reports,
+        "findings": result.findings,
+    });
+    let mut text = serde_json::to_string_pretty(&document).expect("check serializes");
+    text.push('\n');
+    text
+}
+
+pub fn markdown(result: &CheckResult) -> String {
+    let mut out = String::new();
+    writeln!(out, "### glidepath check\n\n**{}**\n", summary(result)).ok();
+    writeln!(out, "| {} |", HEADERS.join(" | ")).ok();
+    writeln!(out, "|{}", "---|".repeat(HEADERS.len())).ok();
+    for row in rows(result) {
+        writeln!(out, "| {} |", row.join(" | ")).ok();
+    }
+    if !result.findings.is_empty() {
+        writeln!(out).ok();
+        for finding in &result.findings {
+            writeln!(out, "- `{}`", finding.one_line()).ok();
+        }
+    }
+    out
+}
+
+/// The lines a plan shows: the headline of each service environment the plan changes, and
+/// every finding that fails.
+pub fn plan_lines(result: &CheckResult, changed: &[(String, String)]) -> Vec<String> {
+    let mut lines: Vec<String> = result
+        .reports
+        .iter()
+        .filter(|r| changed.iter().any(|(s, e)| s == &r.service && e == &r.environment))
+        .map(|r| format!("{} {}: {}", r.service, r.environment, r.headline()))
+        .collect();
+    lines.extend(result.findings.iter().filter(|f| f.fails()).map(|f| f.one_line()));
+    lines
+}
