@@ -4,15 +4,17 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// Runs glidepath offline: whatever AWS settings the developer's shell has are not passed on.
+/// Runs glidepath offline: whatever AWS or cluster settings the developer's shell has are not passed on.
 fn glidepath(args: &[&str], cwd: &Path) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_glidepath"));
     for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("AWS_") {
+        if name.to_string_lossy().starts_with("AWS_") || name == "KUBECONFIG" {
             command.env_remove(name);
         }
     }
-    command.args(args).current_dir(cwd).env("NO_COLOR", "1").output().unwrap()
+    // A HOME without ~/.kube/config: no cluster is reachable either.
+    let home = tempfile::tempdir().unwrap();
+    command.args(args).current_dir(cwd).env("HOME", home.path()).env("NO_COLOR", "1").output().unwrap()
 }
 
 fn repo() -> &'static Path {

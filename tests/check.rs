@@ -1,0 +1,250 @@
+//! `glidepath check`: the safety report's numbers for examples/shop against values worked out
+//! by hand, a failing fixture per limit and policy check, and the check inside plans.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use glidepath::catalog::values::Duration;
+use glidepath::check::safety::{Bound, Visibility};
+use glidepath::check::{self, CheckResult, Severity};
+use glidepath::render::{self, DesiredSet, Resource};
+use serde_json::{json, Value};
+
+fn check_of(path: &str) -> (glidepath::catalog::Model, DesiredSet, CheckResult) {
+    let model = glidepath::catalog::load(Path::new(path)).unwrap_or_else(|e| panic!("{path}: {e:?}"));
+    let desired = render::render(&model).unwrap();
+    let result = check::check(&model, &desired);
+    (model, desired, result)
+}
+
+fn minutes(m: u64) -> Bound {
+    Bound::Within(Duration::from_secs(m * 60))
+}
+
+#[test]
+fn example_report_numbers_match_hand_computation() {
+    let (_, _, result) = check_of("examples/shop");
+    assert!(!result.fails(), "{:#?}", result.findings.iter().filter(|f| f.fails()).collect::<Vec<_>>());
+
+    // payment-service prod: critical canary 5/20/50/100 with pauses 5m/10m/10m, analysis from
+    // step 1 (startingStep 0), interval 1m, failureLimit 1, 20 replicas.
+    //   rollback = 0 (analysis starts at once) + 0 (no initialDelay) + 1 × 1m = 1m
+    //   exposure = 1 pod of 20 = 5%, for the whole minute → 5 %·min
+    //   promotion = 5m + 10m + 10m = 25m, plus the manual gate prod's approval adds
+    //   PDB minAvailable 80% of 20 = 16 → 4 evictable; surge 25% of 20 = 5
+    //   detectability: 400 rps × 5% × 2m window = 2400 requests, 24 errors at 1% → visible
+    let payment = result.report("payment-service", "prod").unwrap();
+    assert_eq!(payment.rollback, minutes(1));
+    assert!((payment.exposure - 0.05).abs() < 1e-9);
+    assert!((payment.exposure_percent_minutes.unwrap() - 5.0).abs() < 1e-9);
+    assert_eq!(payment.promotion, Duration::from_secs(25 * 60));
+    assert_eq!(payment.manual_gates, 1);
+    assert_eq!((payment.capacity.allowed_disruptions, payment.capacity.surge), (4, 5));
+    assert!((payment.capacity.pdb_keeps - 0.8).abs() < 1e-9);
+    let seen = payment.detectability.as_ref().unwrap();
+    assert!((seen.requests_per_window - 2400.0).abs() < 1e-6 && seen.verdict == Visibility::Visible);
+    assert_eq!(payment.headline(), "rollback ≤ 1m, exposure ≤ 5%");
+
+    // checkout prod: same profile on 12 replicas: 5% needs 1 pod of 12 = 8.33% (waived).
+    let checkout = result.report("checkout", "prod").unwrap();
+    assert!((checkout.exposure - 1.0 / 12.0).abs() < 1e-9);
+    let waived: Vec<_> = result.findings.iter().filter(|f| f.waived.is_some()).map(|f| f.code).collect();
+    assert!(waived.contains(&"check::exposure-over-limit"), "{waived:?}");
+
+    // cart prod: standard canary 10/50/100, pauses 3m/5m, failureLimit 2, 6 replicas.
+    //   rollback = 2 × 1m = 2m; exposure = 1 pod of 6 = 16.7% for 2m → 33.3 %·min
+    let cart = result.report("cart", "prod").unwrap();
+    assert_eq!(cart.rollback, minutes(2));
+    assert!((cart.exposure - 1.0 / 6.0).abs() < 1e-9);
+    assert!((cart.exposure_percent_minutes.unwrap() - 200.0 / 6.0).abs() < 1e-6);
+    assert_eq!((cart.promotion, cart.manual_gates), (Duration::from_secs(8 * 60), 1));
+
+    // user-service prod: blue/green. The preview takes no traffic (exposure 0); a breach the smoke
+    // test misses is caught by post-promotion analysis after 2 × 1m = 2m. Promotion: the smoke
+    // Job's 300s deadline + post-promotion count 5 at 1m (4m) = 9m, plus prod's manual promotion.
+    let user = result.report("user-service", "prod").unwrap();
+    assert_eq!((user.rollback, user.exposure), (minutes(2), 0.0));
+    assert_eq!((user.promotion, user.manual_gates), (Duration::from_secs(9 * 60), 1));
+    assert_eq!(user.capacity.surge, 6, "blue/green runs a full preview");
+
+    // notification dev: internal canary 25/100 with one 2m pause and failureLimit 3: analysis could
+    // fail at 3m, but the rollout is fully promoted at 2m and background analysis stops then.
+    let notification = result.report("notification", "dev").unwrap();
+    assert_eq!(notification.rollback, Bound::AfterPromotion);
+    // In prod the approval gate holds it at 25% (1 pod of 3 = 33.3%) until analysis fails at 3m.
+    let notification = result.report("notification", "prod").unwrap();
+    assert_eq!(notification.rollback, minutes(3));
+    assert!((notification.exposure - 1.0 / 3.0).abs() < 1e-9);
+}
+
+fn fixtures() -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = fs::read_dir("tests/fixtures/check").unwrap().map(|e| e.unwrap().path()).collect();
+    paths.sort();
+    paths
+}
+
+#[test]
+fn each_check_has_a_fixture_that_trips_it() {
+    let paths = fixtures();
+    assert!(paths.len() >= 8);
+    for path in paths {
+        let text = fs::read_to_string(&path).unwrap();
+        let expected: Vec<&str> =
+            text.lines().next().unwrap().trim_start_matches("# expect: ").split_whitespace().collect();
+        let (_, _, result) = check_of(path.to_str().unwrap());
+        let codes: Vec<&str> = result.findings.iter().map(|f| f.code).collect();
+        for code in &expected {
+            assert!(codes.contains(code), "{}: expected {code}, found {codes:?}", path.display());
+        }
+        for finding in &result.findings {
+            assert!(finding.location.starts_with("tests/fixtures/check/"), "{}", finding.location);
+        }
+    }
+}
+
+#[test]
+fn a_reasoned_waiver_accepts_a_breach_and_a_short_one_is_rejected() {
+    let temp = tempfile::tempdir().unwrap();
+    let text = fs::read_to_string("tests/fixtures/check/exposure-over-limit.hcl").unwrap();
+    let path = temp.path().join("catalog.hcl");
+    let waived = text.replace("  notify = [\"oncall\"]\n}", "  notify = [\"oncall\"]\n  waivers {\n    exposure = \"three replicas until the traffic router lands (PLAT-142)\"\n  }\n}");
+    fs::write(&path, &waived).unwrap();
+    let (_, _, result) = check_of(path.to_str().unwrap());
+    assert!(!result.fails());
+    assert!(result.findings.iter().any(|f| f.code == "check::exposure-over-limit" && f.waived.is_some()));
+
+    fs::write(&path, waived.replace("three replicas until the traffic router lands (PLAT-142)", "ok")).unwrap();
+    let Err(glidepath::catalog::CatalogError::Invalid(problems)) = glidepath::catalog::load(&path) else {
+        panic!("accepted")
+    };
+    assert!(problems.iter().any(|p| p.code == "catalog::unreasoned-waiver"));
+
+    fs::write(
+        &path,
+        text.replace(
+            "  notify = [\"oncall\"]\n}",
+            "  notify = [\"oncall\"]\n  limits {\n    max_exposure = \"50%\"\n  }\n}",
+        ),
+    )
+    .unwrap();
+    let Err(glidepath::catalog::CatalogError::Invalid(problems)) = glidepath::catalog::load(&path) else {
+        panic!("accepted")
+    };
+    assert!(problems.iter().any(|p| p.code == "catalog::limits-in-service"), "a service cannot loosen its own tier");
+}
+
+/// The rendered example, edited the way a hand change or a renderer bug would.
+fn tampered(edit: impl Fn(&mut DesiredSet)) -> Vec<&'static str> {
+    let model = glidepath::catalog::load(Path::new("examples/shop")).unwrap();
+    let mut desired = render::render(&model).unwrap();
+    edit(&mut desired);
+    check::policy::check(&model, &desired)
+        .into_iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| f.code)
+        .collect()
+}
+
+fn kube_body<'a>(desired: &'a mut DesiredSet, address: &str) -> &'a mut Value {
+    match desired.resources.get_mut(&address.parse().unwrap()) {
+        Some(Resource::Kube(object)) => &mut object.body,
+        _ => panic!("{address} is not a rendered cluster object"),
+    }
+}
+
+fn role<'a>(desired: &'a mut DesiredSet, name: &str) -> &'a mut glidepath::render::resource::IamRole {
+    match desired.resources.get_mut(&format!("aws/iam_role/{name}").parse().unwrap()) {
+        Some(Resource::Aws(glidepath::render::AwsResource::IamRole(role))) => role,
+        _ => panic!("no role {name}"),
+    }
+}
+
+#[test]
+fn policy_checks_catch_tampered_artifacts() {
+    assert!(tampered(|_| {}).is_empty(), "the example passes every policy");
+    let sub = "token.actions.githubusercontent.com:sub";
+    assert!(tampered(|d| {
+        let r = role(d, "shop-cart-ci");
+        r.trust_policy["Statement"][0]["Condition"] = json!({"StringLike": {sub: "repo:acme/*"}});
+    })
+    .contains(&"policy::wildcard-trust"));
+    assert!(tampered(|d| {
+        role(d, "shop-cart-ci").trust_policy["Statement"][0]["Condition"]["StringEquals"][sub] =
+            json!("repo:acme/cart:ref:refs/heads/dev");
+    })
+    .contains(&"policy::ci-trust-mismatch"));
+    assert!(tampered(|d| {
+        role(d, "shop-cart-ci").inline_policies.get_mut("ci-deploy").unwrap()["Statement"][1]["Action"] =
+            json!("ecr:*");
+    })
+    .contains(&"policy::wildcard-action"));
+    assert!(tampered(|d| {
+        role(d, "shop-cart-ci").inline_policies.get_mut("ci-deploy").unwrap()["Statement"][1]["Resource"] =
+            json!("arn:aws:ecr:eu-west-1:123456789012:repository/shop/payment-service");
+    })
+    .contains(&"policy::resource-scope"));
+    assert!(tampered(|d| {
+        kube_body(d, "prod/cart/k8s/Rollout/cart")["spec"]["template"]["spec"]["containers"][0]["image"] =
+            json!("nginx:latest");
+    })
+    .contains(&"policy::mutable-image"));
+    assert!(tampered(|d| {
+        kube_body(d, "prod/cart/k8s/Rollout/cart")["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+            ["httpGet"]["port"] = json!(9999);
+    })
+    .contains(&"policy::probe-port"));
+    assert!(tampered(|d| {
+        let query = &mut kube_body(d, "prod/cart/k8s/AnalysisTemplate/cart-slo")["spec"]["metrics"][0]["provider"]
+            ["prometheus"]["query"];
+        *query = json!(query.as_str().unwrap().replace("service=\"cart\"", "service=\"checkout\""));
+    })
+    .contains(&"policy::promql-selector"));
+    assert!(tampered(|d| {
+        kube_body(d, "prod/cart/k8s/Rollout/cart")["metadata"]["annotations"]["leak"] = json!("AKIAIOSFODNN7EXAMPLE");
+    })
+    .contains(&"policy::plaintext-secret"));
+}
+
+fn glidepath(args: &[&str], cwd: &Path) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_glidepath"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("AWS_") || name == "KUBECONFIG" {
+            command.env_remove(name);
+        }
+    }
+    command.args(args).current_dir(cwd).env("HOME", cwd).env("NO_COLOR", "1").output().unwrap()
+}
+
+#[test]
+fn check_and_plan_gate_on_the_report() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ok = glidepath(&["check", "-c", "examples/shop", "--format", "json"], repo);
+    assert_eq!(ok.status.code(), Some(0));
+    let document: Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(document["fails"], false);
+    assert_eq!(document["reports"].as_array().unwrap().len(), 30);
+
+    let bad = glidepath(&["check", "-c", "tests/fixtures/check/exposure-over-limit.hcl"], repo);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("error[check::exposure-over-limit]"));
+
+    // Every plan shows the headline of what it changes, and fails on a check error.
+    let work = tempfile::tempdir().unwrap();
+    let catalog = repo.join("examples/shop");
+    let plan = glidepath(&["plan", "-c", catalog.to_str().unwrap(), "--env", "prod", "--only", "cluster"], work.path());
+    assert_eq!(plan.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&plan.stdout);
+    assert!(stdout.contains("Safety (glidepath check):"), "{stdout}");
+    assert!(stdout.contains("payment-service prod: rollback ≤ 1m, exposure ≤ 5%"), "{stdout}");
+    let markdown = glidepath(&["plan", "-c", catalog.to_str().unwrap(), "--format", "markdown"], work.path());
+    assert!(String::from_utf8_lossy(&markdown.stdout).contains("- payment-service prod: rollback ≤ 1m, exposure ≤ 5%"));
+
+    let failing = repo.join("tests/fixtures/check/exposure-over-limit.hcl");
+    let plan = glidepath(&["plan", "-c", failing.to_str().unwrap()], work.path());
+    assert_eq!(plan.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&plan.stderr).contains("check error(s)"));
+    let apply = glidepath(&["apply", "-c", failing.to_str().unwrap(), "--auto-approve"], work.path());
+    assert_eq!(apply.status.code(), Some(1), "apply refuses a catalog that fails the check");
+    assert!(!work.path().join(".glidepath/state.json").exists(), "nothing was recorded");
+}
