@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod check;
 pub mod cli;
+pub mod digest;
 pub mod plan;
 pub mod providers;
 pub mod render;

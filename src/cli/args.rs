@@ -31,11 +31,17 @@ pub enum Command {
     Import(ImportArgs),
     /// Safety report and policy checks: how bad a bad deploy can get
     Check(CheckArgs),
+    /// Live state that differs from the last apply, and images an environment runs that the previous one never ran
+    Drift(DriftArgs),
+    /// The audit trail of applies
+    History(HistoryArgs),
+    /// Release a state lock left by an apply that crashed
+    ForceUnlock(ForceUnlockArgs),
     /// Replay a recorded metric series through a service's analysis
     Simulate(SimulateArgs),
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct CatalogArg {
     /// Catalog file or directory
     #[arg(short = 'c', long, default_value = "catalog", env = "GLIDEPATH_CATALOG")]
@@ -64,7 +70,7 @@ pub enum Format {
     Markdown,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct SelectArgs {
     #[command(flatten)]
     pub catalog: CatalogArg,
@@ -110,6 +116,39 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Save the complete plan to FILE, for `apply FILE`
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Exit 0 without drift, 2 with drift, 1 on error
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[arg(long, default_value = crate::state::DEFAULT_PATH, env = "GLIDEPATH_STATE")]
+    pub state: std::path::PathBuf,
+    /// Show the last N applies
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ForceUnlockArgs {
+    /// The lock id the error message names
+    pub id: String,
+    #[arg(long, default_value = crate::state::DEFAULT_PATH, env = "GLIDEPATH_STATE")]
+    pub state: std::path::PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -154,6 +193,9 @@ pub struct ImportArgs {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
+    /// A plan saved with `plan --out FILE`: applied as saved, refused if it is stale
+    #[arg(value_name = "PLAN_FILE")]
+    pub plan_file: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub select: SelectArgs,
     /// Apply without asking (for CI)

@@ -4,17 +4,21 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use super::args::{
-    ApplyArgs, CatalogArg, CheckArgs, Command, Format, ImportArgs, PlanArgs, RenderArgs, SelectArgs, SimulateArgs,
+    ApplyArgs, CatalogArg, CheckArgs, Command, ForceUnlockArgs, Format, HistoryArgs, ImportArgs, PlanArgs, RenderArgs,
+    SelectArgs, SimulateArgs,
 };
+use super::drift;
 use super::views::{self, PlanContext};
 use super::{Cli, CliError, EXIT_CHANGES, EXIT_OK};
 use crate::catalog::{self, Model};
 use crate::check::{self, simulate, CheckResult};
-use crate::plan::{self, Plan};
+use crate::plan::file::SavedPlan;
+use crate::plan::{self, Plan, Selection};
 use crate::providers::aws::{self, AwsProvider};
 use crate::providers::kube::{Access as KubeAccess, KubeProvider};
 use crate::providers::Provider;
 use crate::render::{self, output, Address, DesiredSet};
+use crate::state::audit::{self, AuditRecord, ChangeOutcome};
 use crate::state::{self, State};
 
 pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
@@ -25,6 +29,9 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Apply(args) => apply(&args),
         Command::Import(args) => import(&args),
         Command::Check(args) => check_command(&args),
+        Command::Drift(args) => drift::drift(&args),
+        Command::History(args) => history(&args),
+        Command::ForceUnlock(args) => force_unlock(&args),
         Command::Simulate(args) => simulate(&args),
     }
 }
@@ -58,8 +65,8 @@ fn render_to_dir(args: &RenderArgs) -> Result<u8, CliError> {
 }
 
 /// Everything a plan was made from, kept for apply.
-struct Planned {
-    state: State,
+pub(super) struct Planned {
+    pub(super) state: State,
     plan: Plan,
     /// The live AWS provider, when AWS is configured and selected.
     aws: Option<AwsProvider>,
@@ -69,9 +76,23 @@ struct Planned {
     cluster_contexts: Option<String>,
     /// The safety report and policy findings of the rendered catalog.
     check: CheckResult,
+    catalog_name: String,
+    /// What the live providers (and, elsewhere, the state file) said exists.
+    pub(super) live: std::collections::BTreeMap<Address, serde_json::Value>,
 }
 
 impl Planned {
+    /// Whether anything was read live (AWS or a cluster).
+    pub(super) fn any_live(&self) -> bool {
+        self.aws.is_some() || self.cluster.is_some()
+    }
+
+    /// Whether a live provider read `address` (rather than the state file standing in).
+    pub(super) fn read_live(&self, address: &Address) -> bool {
+        self.aws.as_ref().is_some_and(|p| p.manages(address))
+            || self.cluster.as_ref().is_some_and(|p| p.manages(address))
+    }
+
     fn provider_for(&mut self, address: &Address) -> Option<&mut dyn Provider> {
         if let Some(aws) = self.aws.as_mut().filter(|p| p.manages(address)) {
             return Some(aws);
@@ -81,7 +102,7 @@ impl Planned {
 }
 
 /// Loads the catalog, reads live state where configured (the recorded state elsewhere) and plans.
-fn prepare(select: &SelectArgs) -> Result<Planned, CliError> {
+pub(super) fn prepare(select: &SelectArgs, selection: &Selection) -> Result<Planned, CliError> {
     let (model, mut desired) = load(&select.catalog)?;
     // Checked as rendered, before providers replace bodies with what servers would store.
     let check = check::check(&model, &desired);
@@ -94,7 +115,6 @@ fn prepare(select: &SelectArgs) -> Result<Planned, CliError> {
             )));
         }
     }
-    let selection = select.selection();
     let state = state::load(&select.state, &model.platform.name)?;
     let mut live = state.bodies();
     let mut conflicts = Vec::new();
@@ -110,7 +130,7 @@ fn prepare(select: &SelectArgs) -> Result<Planned, CliError> {
     let mut cluster_contexts = None;
     let access = KubeAccess::from_env(select.kube_context.clone(), select.force_conflicts);
     if let (true, false, Some(access)) = (selection.cluster, select.offline, access) {
-        let mut provider = KubeProvider::connect(&model, &selection, &access)?;
+        let mut provider = KubeProvider::connect(&model, selection, &access)?;
         read_live(&mut provider, &mut desired, &state, &mut live, &mut conflicts, &mut notes)?;
         cluster_contexts = Some(provider.describe());
         cluster = Some(provider);
@@ -118,9 +138,9 @@ fn prepare(select: &SelectArgs) -> Result<Planned, CliError> {
     if !conflicts.is_empty() {
         return Err(CliError::Conflicts(conflicts));
     }
-    let mut plan = plan::plan(&desired, &live, &selection);
+    let mut plan = plan::plan(&desired, &live, selection);
     plan.annotate(&notes);
-    Ok(Planned { state, plan, aws, cluster, cluster_contexts, check })
+    Ok(Planned { state, plan, aws, cluster, cluster_contexts, check, catalog_name: model.platform.name.clone(), live })
 }
 
 /// Lets a provider fill in the desired side, then replaces what the state file remembers of its
@@ -189,7 +209,12 @@ fn print_stats(select: &SelectArgs, planned: &Planned) {
 }
 
 fn plan_command(args: &PlanArgs) -> Result<u8, CliError> {
-    let planned = prepare(&args.select)?;
+    let selection = args.select.selection();
+    let planned = prepare(&args.select, &selection)?;
+    if let Some(out) = &args.out {
+        SavedPlan::new(&planned.plan, &args.select.catalog.catalog, &planned.catalog_name, &selection).save(out)?;
+        eprintln!("Saved the plan to {}: apply it with `glidepath apply {}`.", out.display(), out.display());
+    }
     let ctx = context(&args.select, &planned);
     let text = match args.format {
         Format::Human => views::human::plan(&planned.plan, &ctx),
@@ -204,56 +229,116 @@ fn plan_command(args: &PlanArgs) -> Result<u8, CliError> {
     Ok(if args.detailed_exitcode && planned.plan.has_changes() { EXIT_CHANGES } else { EXIT_OK })
 }
 
-/// Carries out the plan in order. After every change that succeeds the state file is written,
-/// so an apply that fails midway keeps what it did, and running it again converges.
+/// Carries out the plan in order, holding the state lock. After every change that succeeds the
+/// state file is written, so an apply that fails midway keeps what it did, and running it again
+/// converges. Every apply is appended to the audit trail.
 fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
-    let mut planned = prepare(&args.select)?;
-    let ctx = context(&args.select, &planned);
+    let saved = args.plan_file.as_deref().map(SavedPlan::load).transpose()?;
+    let mut select = args.select.clone();
+    let selection = match &saved {
+        Some(saved) => {
+            select.catalog.catalog = saved.catalog.clone();
+            saved.selection()
+        }
+        None => args.select.selection(),
+    };
+    let _lock = state::lock::acquire(&select.state, "apply")?;
+    let mut planned = prepare(&select, &selection)?;
+    if let Some(saved) = &saved {
+        if let Some(reason) = saved.staleness(&planned.plan) {
+            return Err(CliError::StalePlan(reason));
+        }
+    }
+    let ctx = context(&select, &planned);
     print!("{}", views::human::plan(&planned.plan, &ctx));
     if planned.check.fails() {
         return Err(CliError::CheckFailed(planned.check.findings.iter().filter(|f| f.fails()).count()));
     }
     if !planned.plan.has_changes() {
-        print_stats(&args.select, &planned);
+        print_stats(&select, &planned);
         return Ok(EXIT_OK);
     }
     let destructive = planned.plan.pending().filter(|c| c.action.destroys()).count();
     if destructive > 0 && !args.allow_delete {
         println!("{destructive} delete(s)/replacement(s) will be skipped: pass --allow-delete to carry them out.");
     }
-    if !args.auto_approve {
+    // A saved plan was reviewed when it was made; applying it asks no second time.
+    if !args.auto_approve && saved.is_none() {
         confirm()?;
     }
-    let changes: Vec<_> =
-        planned.plan.pending().filter(|c| args.allow_delete || !c.action.destroys()).cloned().collect();
-    let total = changes.len();
+    let mut audit = AuditRecord {
+        time: state::lock::now(),
+        who: audit::who(&select.catalog.catalog),
+        host: state::lock::host(),
+        aws: ctx.aws_live.clone(),
+        revision: audit::revision(&select.catalog.catalog),
+        plan_digest: planned.plan.desired_fingerprint.clone(),
+        result: "applied".into(),
+        changes: Vec::new(),
+    };
+    let result = carry_out(args, &select, &mut planned, &mut audit);
+    if let Err(e) = &result {
+        audit.result = format!("failed: {e}");
+    }
+    state::audit::append(&select.state, &audit)?;
+    print_stats(&select, &planned);
+    result
+}
+
+fn carry_out(
+    args: &ApplyArgs,
+    select: &SelectArgs,
+    planned: &mut Planned,
+    audit: &mut AuditRecord,
+) -> Result<u8, CliError> {
+    let changes: Vec<_> = planned.plan.pending().cloned().collect();
+    let total = changes.iter().filter(|c| args.allow_delete || !c.action.destroys()).count();
     let (mut applied, mut recorded_only) = (0, 0);
-    let state_path = &args.select.state;
+    let state_path = &select.state;
     for change in &changes {
+        let mut outcome = ChangeOutcome {
+            address: change.address.to_string(),
+            action: change.action.verb().into(),
+            outcome: "skipped".into(),
+            error: None,
+            image: rollout_image(change),
+        };
+        if change.action.destroys() && !args.allow_delete {
+            audit.changes.push(outcome);
+            continue;
+        }
         match planned.provider_for(&change.address) {
             Some(provider) => {
-                if let Err(error) = provider.apply(change) {
-                    if recorded_only > 0 {
-                        save(state_path, &mut planned.state)?;
-                    }
-                    eprintln!(
+                let stored = match provider.apply(change) {
+                    Ok(stored) => stored,
+                    Err(error) => {
+                        if recorded_only > 0 {
+                            save(state_path, &mut planned.state)?;
+                        }
+                        outcome.outcome = "failed".into();
+                        outcome.error = Some(error.to_string());
+                        audit.changes.push(outcome);
+                        eprintln!(
                         "error: {error}\n{applied} of {total} change(s) were carried out and recorded in {}; fix the cause and run apply again to continue.",
                         state_path.display()
                     );
-                    print_stats(&args.select, &planned);
-                    return Err(CliError::ApplyFailed);
-                }
+                        return Err(CliError::ApplyFailed);
+                    }
+                };
                 println!("  {} {}: {} done", change.action.symbol(), change.address, change.action.verb());
                 applied += 1;
-                planned.state.record_change(change);
+                planned.state.record_change(change, stored);
                 // Written after every live change, so a failure later loses nothing done so far.
                 save(state_path, &mut planned.state)?;
+                outcome.outcome = "applied".into();
             }
             None => {
-                planned.state.record_change(change);
+                planned.state.record_change(change, None);
                 recorded_only += 1;
+                outcome.outcome = "recorded".into();
             }
         }
+        audit.changes.push(outcome);
     }
     if recorded_only > 0 {
         save(state_path, &mut planned.state)?;
@@ -267,12 +352,36 @@ fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         if recorded_only > 0 {
             println!(
                 "Recorded {recorded_only} change(s) in {} (serial {}). Offline for these: nothing was changed in AWS or the cluster for them.",
-                args.select.state.display(),
+                state_path.display(),
                 planned.state.serial
             );
         }
     }
-    print_stats(&args.select, &planned);
+    Ok(EXIT_OK)
+}
+
+/// The image a Rollout change deploys, for the audit trail (and staging-drift checks).
+fn rollout_image(change: &plan::Change) -> Option<String> {
+    if change.address.kind() != "Rollout" {
+        return None;
+    }
+    let containers = change.after.as_ref()?["spec"]["template"]["spec"]["containers"].as_array()?.clone();
+    containers.iter().find(|c| c["name"] == "app").and_then(|c| c["image"].as_str()).map(str::to_string)
+}
+
+fn force_unlock(args: &ForceUnlockArgs) -> Result<u8, CliError> {
+    let info = state::lock::force_unlock(&args.state, &args.id)?;
+    println!("Released the lock {} ({}).", info.id, info.describe());
+    Ok(EXIT_OK)
+}
+
+fn history(args: &HistoryArgs) -> Result<u8, CliError> {
+    let records = state::audit::read(&args.state)?;
+    let shown: Vec<&AuditRecord> = records.iter().rev().take(args.limit).collect();
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&shown).expect("audit serializes")),
+        _ => print!("{}", views::history::human(&shown)),
+    }
     Ok(EXIT_OK)
 }
 

@@ -2,6 +2,7 @@
 
 mod args;
 mod commands;
+mod drift;
 mod report;
 pub mod views;
 
@@ -38,6 +39,10 @@ pub enum CliError {
     ApplyFailed,
     #[error("{0} check error(s) (see above): fix them or add a reasoned waiver; nothing was changed")]
     CheckFailed(usize),
+    #[error(transparent)]
+    PlanFile(#[from] crate::plan::file::PlanFileError),
+    #[error("the saved plan is stale: {0}; nothing was changed — run plan again")]
+    StalePlan(String),
     #[error("apply cancelled: nothing was changed")]
     Cancelled,
 }

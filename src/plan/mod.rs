@@ -2,6 +2,8 @@
 //! files: providers supply the live side, views print the result.
 
 pub mod diff;
+pub mod drift;
+pub mod file;
 
 use std::collections::BTreeMap;
 
@@ -13,7 +15,7 @@ use crate::render::{Address, DesiredSet};
 
 pub use diff::FieldChange;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     Create,
@@ -103,6 +105,11 @@ pub struct Summary {
 pub struct Plan {
     pub changes: Vec<Change>,
     pub summary: Summary,
+    /// Digest of the live (or recorded) state the plan was made from; a saved plan is stale
+    /// when it no longer matches.
+    pub live_fingerprint: String,
+    /// Digest of the desired state; a saved plan is stale when the catalog changed.
+    pub desired_fingerprint: String,
 }
 
 impl Plan {
@@ -185,7 +192,19 @@ pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &S
     deletes.sort_by_key(|c| std::cmp::Reverse((apply_rank(c.address.kind()), c.address.clone())));
     let mut changes: Vec<Change> = forward.into_iter().map(|(_, c)| c).collect();
     changes.extend(deletes);
-    Plan { changes, summary }
+    let fingerprint = |pairs: Vec<(String, Value)>| crate::digest::digest(&Value::Object(pairs.into_iter().collect()));
+    let live_fingerprint = fingerprint(
+        live.iter().filter(|(a, _)| selection.includes(a)).map(|(a, b)| (a.to_string(), b.clone())).collect(),
+    );
+    let desired_fingerprint = fingerprint(
+        desired
+            .resources
+            .iter()
+            .filter(|(a, _)| selection.includes(a))
+            .map(|(a, r)| (a.to_string(), r.body()))
+            .collect(),
+    );
+    Plan { changes, summary, live_fingerprint, desired_fingerprint }
 }
 
 /// The first segment of a field path: `trust_policy` of `trust_policy.Statement[0]`.

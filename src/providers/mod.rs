@@ -78,8 +78,9 @@ pub trait Provider {
     /// Reads the live state of everything the catalog names and everything glidepath owns for
     /// it (the state file says what it owned last time).
     fn read(&mut self, desired: &DesiredSet, state: &State) -> Result<LiveSet, ProviderError>;
-    /// Carries out one change of a plan.
-    fn apply(&mut self, change: &Change) -> Result<(), ProviderError>;
+    /// Carries out one change of a plan. Returns the resource as the server now stores it, when
+    /// that differs from what was planned (the state records it, so drift compares like with like).
+    fn apply(&mut self, change: &Change) -> Result<Option<Value>, ProviderError>;
     /// Adopts an existing resource: marks it as owned by this catalog without changing it otherwise.
     fn import(&mut self, address: &Address) -> Result<(), ProviderError>;
     fn stats(&self) -> CallStats;

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::plan::{Action, Change};
 use crate::render::Address;
@@ -16,8 +15,17 @@ use crate::render::Address;
 pub const DEFAULT_PATH: &str = ".glidepath/state.json";
 const FORMAT_VERSION: u32 = 1;
 
+pub mod audit;
+pub mod lock;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
+    #[error("state {path} is locked: {holder}")]
+    Locked { path: String, holder: String },
+    #[error("state {path} is not locked")]
+    NotLocked { path: String },
+    #[error("state {path} is not locked with id {id}: it is {holder}")]
+    WrongLock { path: String, id: String, holder: String },
     #[error("cannot read state {path}: {reason}")]
     Read { path: String, reason: String },
     #[error("state {path} is not a glidepath state file: {reason}")]
@@ -49,7 +57,7 @@ pub struct State {
 impl State {
     pub fn new(catalog: &str) -> Self {
         let seed = format!("{catalog}:{:?}:{}", std::time::SystemTime::now(), std::process::id());
-        let lineage = hex(&Sha256::digest(seed.as_bytes()))[..32].to_string();
+        let lineage = crate::digest::digest(&serde_json::Value::String(seed))["sha256:".len()..][..32].to_string();
         State { version: FORMAT_VERSION, lineage, serial: 0, catalog: catalog.to_string(), resources: BTreeMap::new() }
     }
 
@@ -58,9 +66,11 @@ impl State {
         self.resources.iter().map(|(a, e)| (a.clone(), e.body.clone())).collect()
     }
 
-    /// Records one change as carried out.
-    pub fn record_change(&mut self, change: &Change) {
-        match (&change.after, change.action) {
+    /// Records one change as carried out; `stored` is the body as the server stored it, when the
+    /// provider returned one.
+    pub fn record_change(&mut self, change: &Change, stored: Option<Value>) {
+        let after = stored.or_else(|| change.after.clone());
+        match (&after, change.action) {
             (_, Action::Delete) | (None, _) => {
                 self.resources.remove(&change.address);
             }
@@ -71,27 +81,7 @@ impl State {
     }
 }
 
-/// `sha256:` of the body's canonical JSON (object keys sorted), so the digest does not depend
-/// on the order in which fields were written.
-pub fn digest(body: &Value) -> String {
-    format!("sha256:{}", hex(&Sha256::digest(canonical(body).to_string().as_bytes())))
-}
-
-fn canonical(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            Value::Object(keys.into_iter().map(|k| (k.clone(), canonical(&map[k]))).collect())
-        }
-        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
-        other => other.clone(),
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::digest::digest;
 
 /// Reads the state at `path`; a missing file is an empty state for `catalog`.
 pub fn load(path: &Path, catalog: &str) -> Result<State, StateError> {
@@ -135,19 +125,4 @@ fn temp_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(format!(".tmp-{}", std::process::id()));
     path.with_file_name(name)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn digest_ignores_key_order_but_not_values() {
-        let a = json!({"b": 1, "a": {"y": [1, 2], "x": null}});
-        let b = json!({"a": {"x": null, "y": [1, 2]}, "b": 1});
-        assert_eq!(digest(&a), digest(&b));
-        assert_ne!(digest(&a), digest(&json!({"b": 2, "a": {"y": [1, 2], "x": null}})));
-        assert_ne!(digest(&a), digest(&json!({"b": 1, "a": {"y": [2, 1], "x": null}})));
-    }
 }

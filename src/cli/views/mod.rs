@@ -1,6 +1,7 @@
 //! Plan views: the same `Plan` printed for people, for machines and for PR comments.
 
 pub mod check;
+pub mod history;
 pub mod human;
 pub mod json;
 pub mod markdown;

@@ -165,8 +165,8 @@ impl Provider for AwsProvider {
         read::read(self, desired, state)
     }
 
-    fn apply(&mut self, change: &Change) -> Result<(), ProviderError> {
-        write::apply(self, change)
+    fn apply(&mut self, change: &Change) -> Result<Option<serde_json::Value>, ProviderError> {
+        write::apply(self, change).map(|()| None)
     }
 
     fn import(&mut self, address: &Address) -> Result<(), ProviderError> {

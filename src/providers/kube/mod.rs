@@ -356,10 +356,10 @@ impl Provider for KubeProvider {
         Ok(self.read_result.take().unwrap_or_default())
     }
 
-    fn apply(&mut self, change: &Change) -> Result<(), ProviderError> {
+    fn apply(&mut self, change: &Change) -> Result<Option<Value>, ProviderError> {
         let address = &change.address;
         match change.action {
-            Action::NoOp => Ok(()),
+            Action::NoOp => Ok(None),
             Action::Create | Action::Update | Action::Replace => {
                 if let (Some(reason), false) = (self.contested.get(address), self.force_conflicts) {
                     return Err(error(
@@ -372,7 +372,7 @@ impl Provider for KubeProvider {
                     self.manifests.get(address).cloned().ok_or_else(|| {
                         error(&address.to_string(), "apply", "no manifest was planned for this object")
                     })?;
-                self.server_side_apply(address, &manifest, false).map(|_| ())
+                self.server_side_apply(address, &manifest, false).map(Some)
             }
             Action::Delete => {
                 let env = address.env().expect("cluster objects have an environment");
@@ -380,8 +380,8 @@ impl Provider for KubeProvider {
                     kinds::find(address.kind()).ok_or_else(|| error(&address.to_string(), "delete", "unknown kind"))?;
                 self.count(format!("delete {}", kind.plural));
                 match self.runtime.block_on(self.api(env, kind).delete(address.name(), &DeleteParams::background())) {
-                    Ok(_) => Ok(()),
-                    Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+                    Ok(_) => Ok(None),
+                    Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
                     Err(e) => Err(diagnose(e, &address.to_string(), "delete", env, &self.envs[env].context)),
                 }
             }

@@ -1,0 +1,99 @@
+//! `glidepath drift`: for a nightly job. Reads live state and reports what changed since the
+//! last apply, and environments running images their predecessor never ran.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+use serde_json::json;
+
+use super::args::{DriftArgs, Format};
+use super::commands::prepare;
+use super::views::short;
+use super::{CliError, EXIT_CHANGES, EXIT_OK};
+use crate::plan::drift::{drifted, unpromoted};
+use crate::render::Address;
+
+pub fn drift(args: &DriftArgs) -> Result<u8, CliError> {
+    let selection = args.select.selection();
+    let model = crate::catalog::load(&args.select.catalog.catalog)?;
+    let planned = prepare(&args.select, &selection)?;
+    if !planned.any_live() {
+        return Err(CliError::Usage(
+            "drift compares live state with the last apply: configure AWS or a kubeconfig (nothing live was read)"
+                .into(),
+        ));
+    }
+    let recorded: BTreeMap<Address, serde_json::Value> = planned
+        .state
+        .resources
+        .iter()
+        .filter(|(a, _)| selection.includes(a) && planned.read_live(a))
+        .map(|(a, e)| (a.clone(), e.body.clone()))
+        .collect();
+    let live: BTreeMap<Address, serde_json::Value> =
+        planned.live.iter().filter(|(a, _)| recorded.contains_key(*a)).map(|(a, b)| (a.clone(), b.clone())).collect();
+    let changed = drifted(&recorded, &live);
+
+    let image_of = |body: &serde_json::Value| -> Option<String> {
+        body["spec"]["template"]["spec"]["containers"]
+            .as_array()?
+            .iter()
+            .find(|c| c["name"] == "app")
+            .and_then(|c| c["image"].as_str())
+            .map(str::to_string)
+    };
+    let mut running = BTreeMap::new();
+    for (address, body) in planned.live.iter().filter(|(a, _)| a.kind() == "Rollout" && planned.read_live(a)) {
+        if let (Address::Kube { env, owner, .. }, Some(image)) = (address, image_of(body)) {
+            running.insert((owner.clone(), env.clone()), image);
+        }
+    }
+    let mut ran: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for record in crate::state::audit::read(&args.select.state)? {
+        for change in record.changes.iter().filter(|c| c.outcome == "applied") {
+            if let (Ok(Address::Kube { env, owner, .. }), Some(image)) =
+                (change.address.parse::<Address>(), &change.image)
+            {
+                ran.entry((owner, env)).or_default().insert(image.clone());
+            }
+        }
+    }
+    let order: Vec<String> = model.environments.iter().map(|e| e.name.clone()).collect();
+    let unpromoted = unpromoted(&order, &running, &ran);
+
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"format_version": "1.0", "drifted": changed, "unpromoted": unpromoted})
+            )
+            .expect("drift serializes")
+        ),
+        _ => {
+            let mut out = String::new();
+            for d in &changed {
+                writeln!(out, "~ {}  ({} since the last apply)", d.address, d.kind).ok();
+                for f in &d.fields {
+                    writeln!(out, "    ~ {}: {} → {}", f.path, short(&f.before), short(&f.after)).ok();
+                }
+            }
+            for u in &unpromoted {
+                writeln!(out, "! {} in {} runs {}, which {} never ran", u.service, u.environment, u.image, u.previous)
+                    .ok();
+            }
+            if changed.is_empty() && unpromoted.is_empty() {
+                writeln!(out, "No drift: {} recorded resources match live state.", recorded.len()).ok();
+            } else {
+                writeln!(
+                    out,
+                    "\nDrift: {} resource(s) changed or missing, {} unpromoted image(s).",
+                    changed.len(),
+                    unpromoted.len()
+                )
+                .ok();
+            }
+            print!("{out}");
+        }
+    }
+    Ok(if args.detailed_exitcode && (!changed.is_empty() || !unpromoted.is_empty()) { EXIT_CHANGES } else { EXIT_OK })
+}

@@ -1,0 +1,111 @@
+//! Saved plans (`plan --out FILE`, `apply FILE`): the complete plan with before/after bodies,
+//! its selection and the fingerprints of what it was made from, so apply can refuse a plan
+//! that no longer matches the world.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Action, Plan, Selection};
+use crate::render::Address;
+
+pub const FORMAT: &str = "glidepath-plan/1";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavedChange {
+    pub address: Address,
+    pub action: Action,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavedPlan {
+    pub format: String,
+    pub catalog: PathBuf,
+    pub catalog_name: String,
+    pub envs: Vec<String>,
+    pub aws: bool,
+    pub cluster: bool,
+    pub live_fingerprint: String,
+    pub desired_fingerprint: String,
+    pub changes: Vec<SavedChange>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    #[error("cannot read plan {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("{path} is not a glidepath plan: {reason}")]
+    Invalid { path: String, reason: String },
+    #[error("cannot write plan {path}: {reason}")]
+    Write { path: String, reason: String },
+}
+
+impl SavedPlan {
+    pub fn new(plan: &Plan, catalog: &Path, catalog_name: &str, selection: &Selection) -> Self {
+        SavedPlan {
+            format: FORMAT.into(),
+            catalog: catalog.to_path_buf(),
+            catalog_name: catalog_name.to_string(),
+            envs: selection.envs.clone(),
+            aws: selection.aws,
+            cluster: selection.cluster,
+            live_fingerprint: plan.live_fingerprint.clone(),
+            desired_fingerprint: plan.desired_fingerprint.clone(),
+            changes: plan
+                .pending()
+                .map(|c| SavedChange {
+                    address: c.address.clone(),
+                    action: c.action,
+                    before: c.before.clone(),
+                    after: c.after.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn selection(&self) -> Selection {
+        Selection { envs: self.envs.clone(), aws: self.aws, cluster: self.cluster }
+    }
+
+    /// Why `fresh` (planned again now) is not the plan that was saved, if it is not.
+    pub fn staleness(&self, fresh: &Plan) -> Option<String> {
+        if fresh.desired_fingerprint != self.desired_fingerprint {
+            return Some("the catalog renders differently than when the plan was made".into());
+        }
+        if fresh.live_fingerprint != self.live_fingerprint {
+            return Some(format!(
+                "the live state changed since the plan was made (it planned {} change(s); now there are {})",
+                self.changes.len(),
+                fresh.pending().count()
+            ));
+        }
+        None
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), PlanFileError> {
+        let fail = |e: std::io::Error| PlanFileError::Write { path: path.display().to_string(), reason: e.to_string() };
+        let mut text = serde_json::to_string_pretty(self).expect("plans serialize");
+        text.push('\n');
+        let temp = path.with_extension("tmp");
+        std::fs::write(&temp, text).map_err(fail)?;
+        std::fs::rename(&temp, path).map_err(fail)
+    }
+
+    pub fn load(path: &Path) -> Result<Self, PlanFileError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| PlanFileError::Read { path: shown.clone(), reason: e.to_string() })?;
+        let plan: SavedPlan = serde_json::from_str(&text)
+            .map_err(|e| PlanFileError::Invalid { path: shown.clone(), reason: e.to_string() })?;
+        if plan.format != FORMAT {
+            return Err(PlanFileError::Invalid {
+                path: shown,
+                reason: format!("format {} (this glidepath reads {FORMAT})", plan.format),
+            });
+        }
+        Ok(plan)
+    }
+}

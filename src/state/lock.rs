@@ -1,0 +1,180 @@
+//! The state lock: one apply at a time per state file. A lock file is created exclusively next
+//! to the state, says who holds it, and is removed when the apply ends; a crashed apply's lock
+//! is recognisable (its process is gone) and `force-unlock ID` removes it.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::StateError;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LockInfo {
+    pub id: String,
+    pub who: String,
+    pub host: String,
+    pub pid: u32,
+    pub operation: String,
+    /// When it was taken, UTC (RFC 3339).
+    pub created: String,
+}
+
+impl LockInfo {
+    /// Whether the holder is a process on this host that no longer runs (an apply that crashed).
+    pub fn holder_gone(&self) -> bool {
+        self.host == host() && !Path::new(&format!("/proc/{}", self.pid)).exists()
+    }
+
+    pub fn describe(&self) -> String {
+        let mut text = format!(
+            "held by {} on {} (pid {}) for `{}` since {}, lock id {}",
+            self.who, self.host, self.pid, self.operation, self.created, self.id
+        );
+        if self.holder_gone() {
+            text.push_str(&format!(
+                "; that process is gone (a crashed apply?): `glidepath force-unlock {}` releases it",
+                self.id
+            ));
+        }
+        text
+    }
+}
+
+/// A held lock; dropping it releases it.
+#[derive(Debug)]
+pub struct Lock {
+    path: PathBuf,
+    pub info: LockInfo,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+pub fn lock_path(state: &Path) -> PathBuf {
+    let mut name = state.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".lock");
+    state.with_file_name(name)
+}
+
+pub fn user() -> String {
+    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into())
+}
+
+pub fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Takes the lock or fails at once, naming the holder.
+pub fn acquire(state: &Path, operation: &str) -> Result<Lock, StateError> {
+    let path = lock_path(state);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StateError::Write { path: dir.display().to_string(), reason: e.to_string() })?;
+    }
+    let info = LockInfo {
+        id: crate::digest::digest(&serde_json::json!([std::process::id(), now(), host()]))["sha256:".len()..][..12]
+            .to_string(),
+        who: user(),
+        host: host(),
+        pid: std::process::id(),
+        operation: operation.to_string(),
+        created: now(),
+    };
+    match OpenOptions::new().write(true).create_new(true).open(&path) {
+        Ok(mut file) => {
+            let text = serde_json::to_string_pretty(&info).expect("lock info serializes");
+            file.write_all(text.as_bytes())
+                .and_then(|_| file.sync_all())
+                .map_err(|e| StateError::Write { path: path.display().to_string(), reason: e.to_string() })?;
+            Ok(Lock { path, info })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let holder = read(&path);
+            Err(StateError::Locked {
+                path: state.display().to_string(),
+                holder: holder
+                    .map(|h| h.describe())
+                    .unwrap_or_else(|| format!("by an unreadable lock file {}", path.display())),
+            })
+        }
+        Err(e) => Err(StateError::Write { path: path.display().to_string(), reason: e.to_string() }),
+    }
+}
+
+pub fn read(path: &Path) -> Option<LockInfo> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+/// Removes the lock if its id is `id`.
+pub fn force_unlock(state: &Path, id: &str) -> Result<LockInfo, StateError> {
+    let path = lock_path(state);
+    let Some(info) = read(&path) else {
+        return Err(StateError::NotLocked { path: state.display().to_string() });
+    };
+    if info.id != id {
+        return Err(StateError::WrongLock {
+            path: state.display().to_string(),
+            id: id.to_string(),
+            holder: info.describe(),
+        });
+    }
+    std::fs::remove_file(&path)
+        .map_err(|e| StateError::Write { path: path.display().to_string(), reason: e.to_string() })?;
+    Ok(info)
+}
+
+/// Now, UTC, as RFC 3339 (no dependency needed for a timestamp).
+pub fn now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    rfc3339(secs)
+}
+
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_795_574_096), "2026-11-25T02:34:56Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn a_second_lock_fails_naming_the_holder_and_force_unlock_releases_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.json");
+        let held = acquire(&state, "apply").unwrap();
+        let err = acquire(&state, "apply").unwrap_err().to_string();
+        assert!(err.contains(&held.info.id) && err.contains("pid"), "{err}");
+        assert!(force_unlock(&state, "not-it").is_err());
+        std::mem::forget(held); // as if the process had crashed
+        let info = read(&lock_path(&state)).unwrap();
+        force_unlock(&state, &info.id).unwrap();
+        assert!(acquire(&state, "apply").is_ok());
+    }
+}

@@ -1,0 +1,206 @@
+//! Operating glidepath like Terraform: saved plans refused when stale, one apply at a time
+//! (lock, crashed-apply recovery), the audit trail and history, and drift against a real cluster.
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::discovery::ApiResource;
+use serde_json::{json, Value};
+use support::cluster::{self, CONTEXT};
+
+fn run(cwd: &Path, kubeconfig: Option<&Path>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_glidepath"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("AWS_") || name == "KUBECONFIG" {
+            command.env_remove(name);
+        }
+    }
+    command.args(args).current_dir(cwd).env("HOME", cwd).env("NO_COLOR", "1");
+    if let Some(kubeconfig) = kubeconfig {
+        command.env("KUBECONFIG", kubeconfig);
+    }
+    command.output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).to_string()
+}
+
+fn catalog_in(dir: &Path, name: &str) -> std::path::PathBuf {
+    let text =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/cluster.hcl")).unwrap();
+    let path = dir.join("catalog.hcl");
+    fs::write(&path, text.replace("name           = \"demo\"", &format!("name           = \"{name}\""))).unwrap();
+    path
+}
+
+#[test]
+fn a_saved_plan_applies_as_saved_and_is_refused_when_stale() {
+    let work = tempfile::tempdir().unwrap();
+    let catalog = catalog_in(work.path(), "tsaved");
+    let c = catalog.to_str().unwrap();
+    let plan = run(work.path(), None, &["plan", "-c", c, "--out", "tfplan.json"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stderr));
+    let saved: Value = serde_json::from_str(&fs::read_to_string(work.path().join("tfplan.json")).unwrap()).unwrap();
+    assert_eq!(saved["format"], "glidepath-plan/1");
+    assert!(saved["changes"].as_array().unwrap().iter().all(|c| c["after"].is_object()), "bodies are saved");
+
+    // The catalog changes after the plan was reviewed: the saved plan no longer describes it.
+    fs::write(
+        &catalog,
+        fs::read_to_string(&catalog).unwrap().replace("image_tag = \"2.0.0\"", "image_tag = \"2.0.1\""),
+    )
+    .unwrap();
+    let stale = run(work.path(), None, &["apply", "tfplan.json"]);
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(
+        text(&stale.stderr).contains("the saved plan is stale: the catalog renders differently"),
+        "{}",
+        text(&stale.stderr)
+    );
+    assert!(!work.path().join(".glidepath/state.json").exists(), "nothing was applied");
+
+    let again = run(work.path(), None, &["plan", "-c", c, "--out", "tfplan.json"]);
+    assert_eq!(again.status.code(), Some(0));
+    let apply = run(work.path(), None, &["apply", "tfplan.json"]);
+    assert_eq!(apply.status.code(), Some(0), "a saved plan applies without a prompt: {}", text(&apply.stderr));
+    // The recorded state moved on: the same saved plan is stale now.
+    let twice = run(work.path(), None, &["apply", "tfplan.json"]);
+    assert_eq!(twice.status.code(), Some(1));
+    assert!(text(&twice.stderr).contains("the live state changed since the plan was made"), "{}", text(&twice.stderr));
+}
+
+#[test]
+fn one_apply_at_a_time_and_a_crashed_apply_is_recoverable() {
+    let work = tempfile::tempdir().unwrap();
+    let catalog = catalog_in(work.path(), "tlock");
+    let c = catalog.to_str().unwrap();
+    let state = work.path().join(".glidepath/state.json");
+    let held = glidepath::state::lock::acquire(&state, "apply").unwrap();
+    let blocked = run(work.path(), None, &["apply", "-c", c, "--auto-approve"]);
+    assert_eq!(blocked.status.code(), Some(1));
+    let stderr = text(&blocked.stderr);
+    assert!(
+        stderr.contains("is locked: held by")
+            && stderr.contains(&held.info.id)
+            && stderr.contains(&format!("pid {}", std::process::id())),
+        "{stderr}"
+    );
+    drop(held);
+
+    // A lock left by a process that no longer exists (an apply killed halfway).
+    let lock = glidepath::state::lock::LockInfo {
+        id: "deadbeef0000".into(),
+        who: "ci".into(),
+        host: glidepath::state::lock::host(),
+        pid: 4_000_000,
+        operation: "apply".into(),
+        created: "2026-11-25T00:00:00Z".into(),
+    };
+    fs::write(glidepath::state::lock::lock_path(&state), serde_json::to_string(&lock).unwrap()).unwrap();
+    let crashed = run(work.path(), None, &["apply", "-c", c, "--auto-approve"]);
+    assert_eq!(crashed.status.code(), Some(1));
+    assert!(text(&crashed.stderr).contains("glidepath force-unlock deadbeef0000"), "{}", text(&crashed.stderr));
+    assert_eq!(run(work.path(), None, &["force-unlock", "wrong"]).status.code(), Some(1));
+    assert_eq!(run(work.path(), None, &["force-unlock", "deadbeef0000"]).status.code(), Some(0));
+    let apply = run(work.path(), None, &["apply", "-c", c, "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply.stderr));
+    assert!(!glidepath::state::lock::lock_path(&state).exists(), "the lock is released after apply");
+}
+
+#[test]
+fn every_apply_is_in_the_audit_trail() {
+    let work = tempfile::tempdir().unwrap();
+    let catalog = catalog_in(work.path(), "taudit");
+    let c = catalog.to_str().unwrap();
+    assert_eq!(run(work.path(), None, &["apply", "-c", c, "--auto-approve"]).status.code(), Some(0));
+    fs::write(
+        &catalog,
+        fs::read_to_string(&catalog).unwrap().replace("image_tag = \"2.0.0\"", "image_tag = \"2.0.1\""),
+    )
+    .unwrap();
+    assert_eq!(run(work.path(), None, &["apply", "-c", c, "--auto-approve"]).status.code(), Some(0));
+
+    let history = run(work.path(), None, &["history", "--format", "json"]);
+    let records: Value = serde_json::from_slice(&history.stdout).unwrap();
+    let records = records.as_array().unwrap();
+    assert_eq!(records.len(), 2);
+    let latest = &records[0];
+    assert_eq!(latest["result"], "applied");
+    assert!(latest["plan_digest"].as_str().unwrap().starts_with("sha256:"));
+    let changes = latest["changes"].as_array().unwrap();
+    let web = changes.iter().find(|c| c["address"] == "prod/web/k8s/Rollout/web").unwrap();
+    assert_eq!(web["outcome"], "recorded");
+    assert!(
+        web["image"].as_str().unwrap().ends_with("/demo/web:2.0.1")
+            || web["image"].as_str().unwrap().ends_with(":2.0.1"),
+        "{web}"
+    );
+    let human = text(&run(work.path(), None, &["history"]).stdout);
+    assert_eq!(human.lines().filter(|l| l.contains("applied 0, recorded")).count(), 2, "{human}");
+}
+
+#[test]
+fn drift_reports_edits_behind_glidepaths_back_and_unpromoted_images() {
+    let plane = cluster::shared();
+    let work = tempfile::tempdir().unwrap();
+    let catalog = catalog_in(work.path(), "tdriftcmd");
+    let c = catalog.to_str().unwrap();
+    let kubeconfig = Some(plane.kubeconfig.as_path());
+    let common = ["-c", c, "--only", "cluster", "--kube-context", CONTEXT];
+    let apply = run(work.path(), kubeconfig, &[&["apply", "--auto-approve"][..], &common].concat());
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply.stderr));
+    let quiet = run(work.path(), kubeconfig, &[&["drift", "--detailed-exitcode"][..], &common].concat());
+    assert_eq!(quiet.status.code(), Some(0), "{}{}", text(&quiet.stdout), text(&quiet.stderr));
+
+    // Someone edits a Service behind glidepath's back.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let _entered = runtime.enter();
+    let config = runtime
+        .block_on(kube::Config::from_custom_kubeconfig(
+            kube::config::Kubeconfig::read_from(&plane.kubeconfig).unwrap(),
+            &Default::default(),
+        ))
+        .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    let services = ApiResource {
+        group: "".into(),
+        version: "v1".into(),
+        api_version: "v1".into(),
+        kind: "Service".into(),
+        plural: "services".into(),
+    };
+    let api: Api<DynamicObject> = Api::namespaced_with(client, "tdriftcmd-dev", &services);
+    let patch = json!({"metadata": {"annotations": {"edited-by": "someone"}}});
+    runtime
+        .block_on(api.patch(
+            "api",
+            &PatchParams { field_manager: Some("kubectl-annotate".into()), ..Default::default() },
+            &Patch::Merge(&patch),
+        ))
+        .unwrap();
+
+    // And prod gets a hotfix image that dev never ran.
+    fs::write(
+        &catalog,
+        fs::read_to_string(&catalog)
+            .unwrap()
+            .replace("  image_tag = \"1.0.0\"\n", "  image_tag = { dev = \"1.0.0\", prod = \"1.0.1-hotfix\" }\n"),
+    )
+    .unwrap();
+    let hotfix = run(work.path(), kubeconfig, &[&["apply", "--auto-approve", "--env", "prod"][..], &common].concat());
+    assert_eq!(hotfix.status.code(), Some(0), "{}", text(&hotfix.stderr));
+
+    let out = run(work.path(), kubeconfig, &[&["drift", "--detailed-exitcode"][..], &common].concat());
+    assert_eq!(out.status.code(), Some(2), "{}{}", text(&out.stdout), text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("~ dev/api/k8s/Service/api") && stdout.contains("edited-by"), "{stdout}");
+    assert!(stdout.contains("api in prod runs") && stdout.contains("1.0.1-hotfix, which dev never ran"), "{stdout}");
+    let json_out = run(work.path(), kubeconfig, &[&["drift", "--format", "json"][..], &common].concat());
+    let document: Value = serde_json::from_slice(&json_out.stdout).unwrap();
+    assert_eq!(document["unpromoted"][0]["previous"], "dev");
+}
