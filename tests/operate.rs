@@ -204,3 +204,91 @@ fn drift_reports_edits_behind_glidepaths_back_and_unpromoted_images() {
     let document: Value = serde_json::from_slice(&json_out.stdout).unwrap();
     assert_eq!(document["unpromoted"][0]["previous"], "dev");
 }
+
+#[test]
+fn rollback_aborts_an_update_in_flight_and_undoes_a_finished_one() {
+    let plane = cluster::shared();
+    let work = tempfile::tempdir().unwrap();
+    let catalog = catalog_in(work.path(), "trollback");
+    let c = catalog.to_str().unwrap();
+    let kubeconfig = Some(plane.kubeconfig.as_path());
+    let apply = run(
+        work.path(),
+        kubeconfig,
+        &["apply", "-c", c, "--only", "cluster", "--env", "dev", "--kube-context", CONTEXT, "--auto-approve"],
+    );
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply.stderr));
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let _entered = runtime.enter();
+    let config = runtime
+        .block_on(kube::Config::from_custom_kubeconfig(
+            kube::config::Kubeconfig::read_from(&plane.kubeconfig).unwrap(),
+            &Default::default(),
+        ))
+        .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    let resource = |group: &str, version: &str, kind: &str, plural: &str| ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version: if group.is_empty() { version.into() } else { format!("{group}/{version}") },
+        kind: kind.into(),
+        plural: plural.into(),
+    };
+    let rollouts: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "trollback-dev",
+        &resource("argoproj.io", "v1alpha1", "Rollout", "rollouts"),
+    );
+    let sets: Api<DynamicObject> =
+        Api::namespaced_with(client, "trollback-dev", &resource("apps", "v1", "ReplicaSet", "replicasets"));
+    let controller = PatchParams { field_manager: Some("argo-rollouts".into()), ..Default::default() };
+    let rollback = |service: &str| {
+        run(work.path(), kubeconfig, &["rollback", service, "--env", "dev", "-c", c, "--kube-context", CONTEXT])
+    };
+
+    // In flight (what the controller reports mid-canary): rollback aborts.
+    let status = json!({"status": {"currentPodHash": "bbbbbbb", "stableRS": "aaaaaaa"}});
+    runtime.block_on(rollouts.patch_status("api", &controller, &Patch::Merge(&status))).unwrap();
+    let out = rollback("api");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("aborted the update in flight"), "{}", text(&out.stdout));
+    assert_eq!(runtime.block_on(rollouts.get("api")).unwrap().data["status"]["abort"], true);
+
+    // Finished: two revisions as the controller leaves them; rollback restores the older template.
+    let web = runtime.block_on(rollouts.get("web")).unwrap();
+    let uid = web.metadata.uid.clone().unwrap();
+    for (revision, hash, image) in
+        [("1", "1111111", "registry.example/web:1.9.0"), ("2", "2222222", "registry.example/web:2.0.0")]
+    {
+        let set: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {
+                "name": format!("web-{hash}"),
+                "annotations": {"rollout.argoproj.io/revision": revision},
+                "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": "web", "uid": uid, "controller": true}]
+            },
+            "spec": {
+                "replicas": 0,
+                "selector": {"matchLabels": {"app.kubernetes.io/name": "web", "rollouts-pod-template-hash": hash}},
+                "template": {
+                    "metadata": {"labels": {"app.kubernetes.io/name": "web", "rollouts-pod-template-hash": hash}},
+                    "spec": {"containers": [{"name": "app", "image": image}]}
+                }
+            }
+        }))
+        .unwrap();
+        runtime.block_on(sets.create(&Default::default(), &set)).unwrap();
+    }
+    let status = json!({"status": {"currentPodHash": "2222222", "stableRS": "2222222"}});
+    runtime.block_on(rollouts.patch_status("web", &controller, &Patch::Merge(&status))).unwrap();
+    let out = rollback("web");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("returned from revision 2 to revision 1"), "{}", text(&out.stdout));
+    let web = runtime.block_on(rollouts.get("web")).unwrap();
+    assert_eq!(web.data["spec"]["template"]["spec"]["containers"][0]["image"], "registry.example/web:1.9.0");
+    assert!(web.data["spec"]["template"]["metadata"]["labels"].get("rollouts-pod-template-hash").is_none());
+
+    let history = text(&run(work.path(), None, &["history"]).stdout);
+    assert!(history.contains("rollback: rolled back"), "{history}");
+}

@@ -37,6 +37,8 @@ pub enum Command {
     History(HistoryArgs),
     /// Release a state lock left by an apply that crashed
     ForceUnlock(ForceUnlockArgs),
+    /// Abort a rollout in flight, or return to the previous revision (Argo Rollouts abort/undo)
+    Rollback(RollbackArgs),
     /// Replay a recorded metric series through a service's analysis
     Simulate(SimulateArgs),
 }
@@ -130,6 +132,20 @@ pub struct DriftArgs {
     /// Exit 0 without drift, 2 with drift, 1 on error
     #[arg(long)]
     pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The service to roll back
+    pub service: String,
+    #[arg(long)]
+    pub env: String,
+    #[command(flatten)]
+    pub catalog: CatalogArg,
+    #[arg(long, default_value = crate::state::DEFAULT_PATH, env = "GLIDEPATH_STATE")]
+    pub state: std::path::PathBuf,
+    #[arg(long, env = "GLIDEPATH_KUBE_CONTEXT")]
+    pub kube_context: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use super::args::{
     ApplyArgs, CatalogArg, CheckArgs, Command, ForceUnlockArgs, Format, HistoryArgs, ImportArgs, PlanArgs, RenderArgs,
-    SelectArgs, SimulateArgs,
+    RollbackArgs, SelectArgs, SimulateArgs,
 };
 use super::drift;
 use super::views::{self, PlanContext};
@@ -15,7 +15,7 @@ use crate::check::{self, simulate, CheckResult};
 use crate::plan::file::SavedPlan;
 use crate::plan::{self, Plan, Selection};
 use crate::providers::aws::{self, AwsProvider};
-use crate::providers::kube::{Access as KubeAccess, KubeProvider};
+use crate::providers::kube::{Access as KubeAccess, KubeProvider, RolledBack};
 use crate::providers::Provider;
 use crate::render::{self, output, Address, DesiredSet};
 use crate::state::audit::{self, AuditRecord, ChangeOutcome};
@@ -32,6 +32,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Drift(args) => drift::drift(&args),
         Command::History(args) => history(&args),
         Command::ForceUnlock(args) => force_unlock(&args),
+        Command::Rollback(args) => rollback(&args),
         Command::Simulate(args) => simulate(&args),
     }
 }
@@ -367,6 +368,64 @@ fn rollout_image(change: &plan::Change) -> Option<String> {
     }
     let containers = change.after.as_ref()?["spec"]["template"]["spec"]["containers"].as_array()?.clone();
     containers.iter().find(|c| c["name"] == "app").and_then(|c| c["image"].as_str()).map(str::to_string)
+}
+
+/// Rolls a service back in one environment and records it in the audit trail.
+fn rollback(args: &RollbackArgs) -> Result<u8, CliError> {
+    let model = catalog::load(&args.catalog.catalog)?;
+    if model.environment(&args.env).is_none() {
+        return Err(CliError::Usage(format!("--env {}: the catalog has no such environment", args.env)));
+    }
+    let service = model
+        .services
+        .iter()
+        .find(|s| s.name == args.service)
+        .ok_or_else(|| CliError::Usage(format!("{}: no such service in the catalog", args.service)))?;
+    let access = KubeAccess::from_env(args.kube_context.clone(), false)
+        .ok_or_else(|| CliError::Usage("rollback needs a cluster: set KUBECONFIG".into()))?;
+    let selection = Selection { envs: vec![args.env.clone()], aws: false, cluster: true };
+    let mut provider = KubeProvider::connect(&model, &selection, &access)?;
+    let _lock = state::lock::acquire(&args.state, "rollback")?;
+    let address = Address::kube(&args.env, &service.name, "Rollout", service.name.clone());
+    let outcome = match provider.rollback(&args.env, &service.name) {
+        Ok(done) => done,
+        Err(e) => {
+            let record = rollback_record(&args.catalog.catalog, &address, "failed", Some(e.to_string()));
+            state::audit::append(&args.state, &record)?;
+            return Err(e.into());
+        }
+    };
+    let what = match &outcome {
+        RolledBack::Aborted => "aborted the update in flight: the stable version takes all traffic again".to_string(),
+        RolledBack::Undone { from_revision, to_revision } => {
+            format!("returned from revision {from_revision} to revision {to_revision}")
+        }
+    };
+    state::audit::append(&args.state, &rollback_record(&args.catalog.catalog, &address, "rolled back", None))?;
+    println!("{} in {}: {what}.", service.name, args.env);
+    println!(
+        "Argo Rollouts notifies the service's routes (on-rollout-aborted / on-rollout-updated). The catalog still names the new version: fix it before the next apply, or glidepath will roll forward again."
+    );
+    Ok(EXIT_OK)
+}
+
+fn rollback_record(catalog: &std::path::Path, address: &Address, result: &str, error: Option<String>) -> AuditRecord {
+    AuditRecord {
+        time: state::lock::now(),
+        who: audit::who(catalog),
+        host: state::lock::host(),
+        aws: None,
+        revision: audit::revision(catalog),
+        plan_digest: String::new(),
+        result: format!("rollback: {result}"),
+        changes: vec![ChangeOutcome {
+            address: address.to_string(),
+            action: "rollback".into(),
+            outcome: if error.is_some() { "failed".into() } else { "applied".into() },
+            error,
+            image: None,
+        }],
+    }
 }
 
 fn force_unlock(args: &ForceUnlockArgs) -> Result<u8, CliError> {

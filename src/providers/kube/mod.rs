@@ -4,6 +4,7 @@
 
 mod kinds;
 mod normalize;
+mod rollback;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ use crate::state::State;
 use kinds::Kind;
 pub use kinds::KINDS;
 use normalize::normalize;
+pub use rollback::RolledBack;
 
 pub const FIELD_MANAGER: &str = "glidepath";
 

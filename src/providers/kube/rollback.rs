@@ -1,0 +1,93 @@
+//! Emergency rollback through the Argo Rollouts API, as `kubectl argo rollouts abort/undo` do:
+//! an update in flight is aborted (traffic back to stable at once); a completed one is undone by
+//! putting the previous revision's pod template back.
+
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use serde_json::{json, Value};
+
+use super::{diagnose, error, kinds, KubeProvider};
+use crate::providers::ProviderError;
+
+/// What a rollback did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RolledBack {
+    /// An update in flight was aborted; the stable version takes all traffic again.
+    Aborted,
+    /// The previous revision's template was restored.
+    Undone { from_revision: String, to_revision: String },
+}
+
+const REVISION: &str = "rollout.argoproj.io/revision";
+const MANAGER: &str = "glidepath-rollback";
+
+impl KubeProvider {
+    pub fn rollback(&mut self, env: &str, name: &str) -> Result<RolledBack, ProviderError> {
+        let target = format!("Rollout {name} in environment {env}");
+        let cluster =
+            self.envs.get(env).ok_or_else(|| error(&target, "rollback", "the environment is not selected"))?;
+        let context = cluster.context.clone();
+        let rollouts = self.api(env, kinds::find("Rollout").expect("rollouts are known"));
+        self.count("get rollouts".into());
+        let rollout = self
+            .runtime
+            .block_on(rollouts.get_opt(name))
+            .map_err(|e| diagnose(e, &target, "get", env, &context))?
+            .ok_or_else(|| error(&target, "rollback", "no such Rollout"))?;
+        let status = &rollout.data["status"];
+        let in_flight =
+            status["currentPodHash"].as_str().is_some_and(|current| Some(current) != status["stableRS"].as_str());
+        if in_flight {
+            self.count("patch rollouts/status".into());
+            let patch = json!({"status": {"abort": true}});
+            let params = PatchParams { field_manager: Some(MANAGER.into()), ..Default::default() };
+            self.runtime
+                .block_on(rollouts.patch_status(name, &params, &Patch::Merge(&patch)))
+                .map_err(|e| diagnose(e, &target, "abort", env, &context))?;
+            return Ok(RolledBack::Aborted);
+        }
+        let uid = rollout.metadata.uid.clone().unwrap_or_default();
+        let resource = kube::discovery::ApiResource {
+            group: "apps".into(),
+            version: "v1".into(),
+            api_version: "apps/v1".into(),
+            kind: "ReplicaSet".into(),
+            plural: "replicasets".into(),
+        };
+        let namespace = cluster.namespace.clone();
+        let sets: Api<DynamicObject> = Api::namespaced_with(cluster.client.clone(), &namespace, &resource);
+        self.count("list replicasets".into());
+        let listed = self
+            .runtime
+            .block_on(sets.list(&ListParams::default()))
+            .map_err(|e| diagnose(e, &format!("ReplicaSets of {target}"), "list", env, &context))?;
+        let mut revisions: Vec<(u64, DynamicObject)> = listed
+            .items
+            .into_iter()
+            .filter(|rs| rs.metadata.owner_references.iter().flatten().any(|o| o.uid == uid))
+            .filter_map(|rs| {
+                let revision = rs.metadata.annotations.as_ref()?.get(REVISION)?.parse().ok()?;
+                Some((revision, rs))
+            })
+            .collect();
+        revisions.sort_by_key(|(revision, _)| std::cmp::Reverse(*revision));
+        let [(current, _), (previous, previous_set), ..] = revisions.as_slice() else {
+            return Err(error(
+                &target,
+                "undo",
+                "there is no previous revision to return to (and no update in flight to abort)",
+            ));
+        };
+        let mut template: Value = previous_set.data["spec"]["template"].clone();
+        if let Some(labels) = template["metadata"]["labels"].as_object_mut() {
+            // The controller adds the hash; the Rollout's own template never carries it.
+            labels.remove("rollouts-pod-template-hash");
+        }
+        self.count("patch rollouts".into());
+        let patch = json!({"spec": {"template": template}});
+        let params = PatchParams { field_manager: Some(MANAGER.into()), ..Default::default() };
+        self.runtime
+            .block_on(rollouts.patch(name, &params, &Patch::Merge(&patch)))
+            .map_err(|e| diagnose(e, &target, "undo", env, &context))?;
+        Ok(RolledBack::Undone { from_revision: current.to_string(), to_revision: previous.to_string() })
+    }
+}
