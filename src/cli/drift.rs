@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::args::{DriftArgs, Format};
 use super::commands::prepare;
-use super::views::short;
+use super::views::shown;
 use super::{CliError, EXIT_CHANGES, EXIT_OK};
 use crate::plan::drift::{drifted, unpromoted};
 use crate::render::Address;
@@ -74,7 +74,8 @@ pub fn drift(args: &DriftArgs) -> Result<u8, CliError> {
             for d in &changed {
                 writeln!(out, "~ {}  ({} since the last apply)", d.address, d.kind).ok();
                 for f in &d.fields {
-                    writeln!(out, "    ~ {}: {} → {}", f.path, short(&f.before), short(&f.after)).ok();
+                    writeln!(out, "    ~ {}: {} → {}", f.path, shown(&f.path, &f.before), shown(&f.path, &f.after))
+                        .ok();
                 }
             }
             for u in &unpromoted {

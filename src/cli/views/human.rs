@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{short, PlanContext};
+use super::{shown, Paint, PlanContext};
 use crate::plan::{Action, Change, Plan};
 use crate::render::Address;
 
@@ -41,6 +41,7 @@ pub fn plan(plan: &Plan, ctx: &PlanContext) -> String {
 
 /// Changes grouped by environment and service; within a group, in apply order.
 fn write_grouped(out: &mut String, changes: &[&Change]) {
+    let paint = Paint::for_stdout();
     let group_of = |address: &Address| match address {
         Address::Aws { .. } => (String::new(), "aws".to_string()),
         Address::Kube { env, owner, .. } => (env.clone(), format!("{env} / {owner}")),
@@ -54,13 +55,21 @@ fn write_grouped(out: &mut String, changes: &[&Change]) {
             writeln!(out, "{group}").ok();
             current_group = group;
         }
-        writeln!(out, "  {} {}  ({})", change.action.symbol(), change.address, change.action.verb()).ok();
+        let line = format!("{} {}  ({})", change.action.symbol(), change.address, change.action.verb());
+        writeln!(out, "  {}", paint.action(change.action, &line)).ok();
         if let Some(note) = &change.note {
             writeln!(out, "      ! {note}").ok();
         }
         if matches!(change.action, Action::Update | Action::Replace) {
             for field in &change.fields {
-                writeln!(out, "      ~ {}: {} → {}", field.path, short(&field.before), short(&field.after)).ok();
+                writeln!(
+                    out,
+                    "      ~ {}: {} → {}",
+                    field.path,
+                    shown(&field.path, &field.before),
+                    shown(&field.path, &field.after)
+                )
+                .ok();
             }
         }
     }

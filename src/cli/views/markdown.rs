@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{short, PlanContext};
+use super::{shown, PlanContext};
 use crate::plan::{Action, Change, Plan};
 
 pub fn plan(plan: &Plan, ctx: &PlanContext) -> String {
@@ -38,8 +38,15 @@ pub fn plan(plan: &Plan, ctx: &PlanContext) -> String {
         for change in updates {
             writeln!(out, "@@ {} @@", change.address).ok();
             for field in &change.fields {
-                writeln!(out, "- {}: {}\n+ {}: {}", field.path, short(&field.before), field.path, short(&field.after))
-                    .ok();
+                writeln!(
+                    out,
+                    "- {}: {}\n+ {}: {}",
+                    field.path,
+                    shown(&field.path, &field.before),
+                    field.path,
+                    shown(&field.path, &field.after)
+                )
+                .ok();
             }
         }
         writeln!(out, "```\n</details>").ok();

@@ -49,6 +49,24 @@ impl PlanContext<'_> {
     }
 }
 
+/// Field names whose values are never printed, whatever they hold.
+const SENSITIVE: [&str; 7] = ["password", "secret", "token", "apikey", "api_key", "private_key", "credential"];
+
+/// Whether a field path names a sensitive value (`env[3].value` of `DB_PASSWORD` is judged by its
+/// name in the path; data keys such as `data["api-token"]` by the key).
+pub fn sensitive(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    SENSITIVE.iter().any(|s| lower.contains(s))
+}
+
+/// A field change's value for display, redacted when the path is sensitive.
+pub fn shown(path: &str, value: &Option<Value>) -> String {
+    match value {
+        Some(_) if sensitive(path) => "(sensitive)".to_string(),
+        _ => short(value),
+    }
+}
+
 /// A field value in one line: strings as JSON strings, documents compactly, absence as a dash.
 pub fn short(value: &Option<Value>) -> String {
     match value {
@@ -61,5 +79,45 @@ pub fn short(value: &Option<Value>) -> String {
                 text
             }
         }
+    }
+}
+
+/// ANSI colours for terminals (never when NO_COLOR is set or stdout is not a terminal).
+pub struct Paint {
+    enabled: bool,
+}
+
+impl Paint {
+    pub fn for_stdout() -> Self {
+        use std::io::IsTerminal;
+        Paint { enabled: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
+    }
+
+    pub fn action(&self, action: crate::plan::Action, text: &str) -> String {
+        use crate::plan::Action;
+        let code = match action {
+            Action::Create => "32",
+            Action::Update => "33",
+            Action::Replace => "35",
+            Action::Delete => "31",
+            Action::NoOp => return text.to_string(),
+        };
+        if self.enabled {
+            format!("\u{1b}[{code}m{text}\u{1b}[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sensitive_fields_are_redacted() {
+        assert_eq!(shown("data[\"slack-token\"]", &Some(json!("xoxb-1"))), "(sensitive)");
+        assert_eq!(shown("spec.replicas", &Some(json!(3))), "3");
     }
 }
