@@ -292,3 +292,119 @@ fn rollback_aborts_an_update_in_flight_and_undoes_a_finished_one() {
     let history = text(&run(work.path(), None, &["history"]).stdout);
     assert!(history.contains("rollback: rolled back"), "{history}");
 }
+
+#[test]
+fn remote_state_in_s3_with_a_dynamodb_lock() {
+    let moto = support::moto::Moto::start();
+    let work = tempfile::tempdir().unwrap();
+    let catalog = catalog_in(work.path(), "tremote");
+    let c = catalog.to_str().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let config = runtime.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-1"))
+            .endpoint_url(moto.url())
+            .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
+            .load(),
+    );
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    runtime
+        .block_on(
+            s3.create_bucket()
+                .bucket("tfstate")
+                .create_bucket_configuration(
+                    aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                        .build(),
+                )
+                .send(),
+        )
+        .unwrap();
+    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+    runtime
+        .block_on(
+            dynamodb
+                .create_table()
+                .table_name("glidepath-locks")
+                .billing_mode(BillingMode::PayPerRequest)
+                .attribute_definitions(
+                    AttributeDefinition::builder()
+                        .attribute_name("LockID")
+                        .attribute_type(ScalarAttributeType::S)
+                        .build()
+                        .unwrap(),
+                )
+                .key_schema(
+                    KeySchemaElement::builder().attribute_name("LockID").key_type(KeyType::Hash).build().unwrap(),
+                )
+                .send(),
+        )
+        .unwrap();
+
+    let state = "s3://tfstate/tremote/glidepath.json?lock_table=glidepath-locks";
+    let remote = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_glidepath"));
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("AWS_") || name == "KUBECONFIG" {
+                command.env_remove(name);
+            }
+        }
+        command
+            .args(args)
+            .current_dir(work.path())
+            .env("HOME", work.path())
+            .env("AWS_ENDPOINT_URL", moto.url())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "eu-west-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .output()
+            .unwrap()
+    };
+    let apply = remote(&["apply", "-c", c, "--only", "cluster", "--state", state, "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(0), "{}{}", text(&apply.stdout), text(&apply.stderr));
+    assert!(!work.path().join(".glidepath").exists(), "nothing is kept locally");
+    let stored = runtime.block_on(s3.get_object().bucket("tfstate").key("tremote/glidepath.json").send()).unwrap();
+    let body: Value = serde_json::from_slice(&runtime.block_on(stored.body.collect()).unwrap().into_bytes()).unwrap();
+    assert_eq!(body["catalog"], "tremote");
+    // The fixture renders 52 resources; 8 are AWS (not selected): 44 cluster objects.
+    assert_eq!(body["resources"].as_object().unwrap().len(), 44);
+    let plan = remote(&["plan", "-c", c, "--only", "cluster", "--state", state, "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stdout));
+
+    // Another apply holds the lock: this one fails at once, naming it.
+    let other = glidepath::state::lock::LockInfo::new("apply");
+    let item = serde_json::to_string(&other).unwrap();
+    use aws_sdk_dynamodb::types::AttributeValue;
+    runtime
+        .block_on(
+            dynamodb
+                .put_item()
+                .table_name("glidepath-locks")
+                .item("LockID", AttributeValue::S("tfstate/tremote/glidepath.json".into()))
+                .item("Info", AttributeValue::S(item))
+                .send(),
+        )
+        .unwrap();
+    let blocked = remote(&["apply", "-c", c, "--only", "cluster", "--state", state, "--auto-approve"]);
+    assert_eq!(blocked.status.code(), Some(1));
+    assert!(text(&blocked.stderr).contains(&format!("lock id {}", other.id)), "{}", text(&blocked.stderr));
+    let unlocked = remote(&["force-unlock", &other.id, "--state", state]);
+    assert_eq!(unlocked.status.code(), Some(0), "{}", text(&unlocked.stderr));
+    fs::write(
+        &catalog,
+        fs::read_to_string(&catalog).unwrap().replace("image_tag = \"2.0.0\"", "image_tag = \"2.0.1\""),
+    )
+    .unwrap();
+    let again = remote(&["apply", "-c", c, "--only", "cluster", "--state", state, "--auto-approve"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+
+    let history = remote(&["history", "--state", state, "--format", "json"]);
+    let records: Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(records.as_array().unwrap().len(), 2, "both applies are audited in S3: {records}");
+    let locks = runtime.block_on(dynamodb.scan().table_name("glidepath-locks").send()).unwrap();
+    assert_eq!(locks.count(), 0, "the lock is released after apply");
+}

@@ -19,6 +19,7 @@ use crate::providers::kube::{Access as KubeAccess, KubeProvider, RolledBack};
 use crate::providers::Provider;
 use crate::render::{self, output, Address, DesiredSet};
 use crate::state::audit::{self, AuditRecord, ChangeOutcome};
+use crate::state::store::Store;
 use crate::state::{self, State};
 
 pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
@@ -67,6 +68,7 @@ fn render_to_dir(args: &RenderArgs) -> Result<u8, CliError> {
 
 /// Everything a plan was made from, kept for apply.
 pub(super) struct Planned {
+    pub(super) store: Store,
     pub(super) state: State,
     plan: Plan,
     /// The live AWS provider, when AWS is configured and selected.
@@ -103,7 +105,7 @@ impl Planned {
 }
 
 /// Loads the catalog, reads live state where configured (the recorded state elsewhere) and plans.
-pub(super) fn prepare(select: &SelectArgs, selection: &Selection) -> Result<Planned, CliError> {
+pub(super) fn prepare(select: &SelectArgs, selection: &Selection, store: Store) -> Result<Planned, CliError> {
     let (model, mut desired) = load(&select.catalog)?;
     // Checked as rendered, before providers replace bodies with what servers would store.
     let check = check::check(&model, &desired);
@@ -116,7 +118,7 @@ pub(super) fn prepare(select: &SelectArgs, selection: &Selection) -> Result<Plan
             )));
         }
     }
-    let state = state::load(&select.state, &model.platform.name)?;
+    let state = store.load(&model.platform.name)?;
     let mut live = state.bodies();
     let mut conflicts = Vec::new();
     let mut notes = std::collections::BTreeMap::new();
@@ -141,7 +143,17 @@ pub(super) fn prepare(select: &SelectArgs, selection: &Selection) -> Result<Plan
     }
     let mut plan = plan::plan(&desired, &live, selection);
     plan.annotate(&notes);
-    Ok(Planned { state, plan, aws, cluster, cluster_contexts, check, catalog_name: model.platform.name.clone(), live })
+    Ok(Planned {
+        store,
+        state,
+        plan,
+        aws,
+        cluster,
+        cluster_contexts,
+        check,
+        catalog_name: model.platform.name.clone(),
+        live,
+    })
 }
 
 /// Lets a provider fill in the desired side, then replaces what the state file remembers of its
@@ -211,7 +223,7 @@ fn print_stats(select: &SelectArgs, planned: &Planned) {
 
 fn plan_command(args: &PlanArgs) -> Result<u8, CliError> {
     let selection = args.select.selection();
-    let planned = prepare(&args.select, &selection)?;
+    let planned = prepare(&args.select, &selection, Store::open(&args.select.state)?)?;
     if let Some(out) = &args.out {
         SavedPlan::new(&planned.plan, &args.select.catalog.catalog, &planned.catalog_name, &selection).save(out)?;
         eprintln!("Saved the plan to {}: apply it with `glidepath apply {}`.", out.display(), out.display());
@@ -243,8 +255,9 @@ fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         }
         None => args.select.selection(),
     };
-    let _lock = state::lock::acquire(&select.state, "apply")?;
-    let mut planned = prepare(&select, &selection)?;
+    let store = Store::open(&select.state)?;
+    let _lock = store.lock("apply")?;
+    let mut planned = prepare(&select, &selection, store)?;
     if let Some(saved) = &saved {
         if let Some(reason) = saved.staleness(&planned.plan) {
             return Err(CliError::StalePlan(reason));
@@ -281,7 +294,7 @@ fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
     if let Err(e) = &result {
         audit.result = format!("failed: {e}");
     }
-    state::audit::append(&select.state, &audit)?;
+    planned.store.append_audit(&audit)?;
     print_stats(&select, &planned);
     result
 }
@@ -314,7 +327,7 @@ fn carry_out(
                     Ok(stored) => stored,
                     Err(error) => {
                         if recorded_only > 0 {
-                            save(state_path, &mut planned.state)?;
+                            save(&planned.store, &mut planned.state)?;
                         }
                         outcome.outcome = "failed".into();
                         outcome.error = Some(error.to_string());
@@ -330,7 +343,7 @@ fn carry_out(
                 applied += 1;
                 planned.state.record_change(change, stored);
                 // Written after every live change, so a failure later loses nothing done so far.
-                save(state_path, &mut planned.state)?;
+                save(&planned.store, &mut planned.state)?;
                 outcome.outcome = "applied".into();
             }
             None => {
@@ -342,7 +355,7 @@ fn carry_out(
         audit.changes.push(outcome);
     }
     if recorded_only > 0 {
-        save(state_path, &mut planned.state)?;
+        save(&planned.store, &mut planned.state)?;
     }
     if total == 0 {
         println!("Nothing to do: the only changes are deletes or replacements, and --allow-delete was not given.");
@@ -385,13 +398,14 @@ fn rollback(args: &RollbackArgs) -> Result<u8, CliError> {
         .ok_or_else(|| CliError::Usage("rollback needs a cluster: set KUBECONFIG".into()))?;
     let selection = Selection { envs: vec![args.env.clone()], aws: false, cluster: true };
     let mut provider = KubeProvider::connect(&model, &selection, &access)?;
-    let _lock = state::lock::acquire(&args.state, "rollback")?;
+    let store = Store::open(&args.state)?;
+    let _lock = store.lock("rollback")?;
     let address = Address::kube(&args.env, &service.name, "Rollout", service.name.clone());
     let outcome = match provider.rollback(&args.env, &service.name) {
         Ok(done) => done,
         Err(e) => {
             let record = rollback_record(&args.catalog.catalog, &address, "failed", Some(e.to_string()));
-            state::audit::append(&args.state, &record)?;
+            store.append_audit(&record)?;
             return Err(e.into());
         }
     };
@@ -401,7 +415,7 @@ fn rollback(args: &RollbackArgs) -> Result<u8, CliError> {
             format!("returned from revision {from_revision} to revision {to_revision}")
         }
     };
-    state::audit::append(&args.state, &rollback_record(&args.catalog.catalog, &address, "rolled back", None))?;
+    store.append_audit(&rollback_record(&args.catalog.catalog, &address, "rolled back", None))?;
     println!("{} in {}: {what}.", service.name, args.env);
     println!(
         "Argo Rollouts notifies the service's routes (on-rollout-aborted / on-rollout-updated). The catalog still names the new version: fix it before the next apply, or glidepath will roll forward again."
@@ -429,13 +443,13 @@ fn rollback_record(catalog: &std::path::Path, address: &Address, result: &str, e
 }
 
 fn force_unlock(args: &ForceUnlockArgs) -> Result<u8, CliError> {
-    let info = state::lock::force_unlock(&args.state, &args.id)?;
+    let info = Store::open(&args.state)?.force_unlock(&args.id)?;
     println!("Released the lock {} ({}).", info.id, info.describe());
     Ok(EXIT_OK)
 }
 
 fn history(args: &HistoryArgs) -> Result<u8, CliError> {
-    let records = state::audit::read(&args.state)?;
+    let records = Store::open(&args.state)?.read_audit()?;
     let shown: Vec<&AuditRecord> = records.iter().rev().take(args.limit).collect();
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&shown).expect("audit serializes")),
@@ -496,9 +510,9 @@ fn simulate(args: &SimulateArgs) -> Result<u8, CliError> {
 }
 
 /// Writes the state with the next serial.
-fn save(path: &std::path::Path, state: &mut State) -> Result<(), CliError> {
+fn save(store: &Store, state: &mut State) -> Result<(), CliError> {
     state.serial += 1;
-    state::save(path, state)?;
+    store.save(state)?;
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use crate::render::Address;
 pub fn drift(args: &DriftArgs) -> Result<u8, CliError> {
     let selection = args.select.selection();
     let model = crate::catalog::load(&args.select.catalog.catalog)?;
-    let planned = prepare(&args.select, &selection)?;
+    let planned = prepare(&args.select, &selection, crate::state::store::Store::open(&args.select.state)?)?;
     if !planned.any_live() {
         return Err(CliError::Usage(
             "drift compares live state with the last apply: configure AWS or a kubeconfig (nothing live was read)"
@@ -49,7 +49,7 @@ pub fn drift(args: &DriftArgs) -> Result<u8, CliError> {
         }
     }
     let mut ran: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
-    for record in crate::state::audit::read(&args.select.state)? {
+    for record in planned.store.read_audit()? {
         for change in record.changes.iter().filter(|c| c.outcome == "applied") {
             if let (Ok(Address::Kube { env, owner, .. }), Some(image)) =
                 (change.address.parse::<Address>(), &change.image)

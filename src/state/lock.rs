@@ -22,6 +22,19 @@ pub struct LockInfo {
 }
 
 impl LockInfo {
+    /// A lock for `operation` by this process.
+    pub fn new(operation: &str) -> Self {
+        LockInfo {
+            id: crate::digest::digest(&serde_json::json!([std::process::id(), now(), host()]))["sha256:".len()..][..12]
+                .to_string(),
+            who: user(),
+            host: host(),
+            pid: std::process::id(),
+            operation: operation.to_string(),
+            created: now(),
+        }
+    }
+
     /// Whether the holder is a process on this host that no longer runs (an apply that crashed).
     pub fn holder_gone(&self) -> bool {
         self.host == host() && !Path::new(&format!("/proc/{}", self.pid)).exists()
@@ -79,15 +92,7 @@ pub fn acquire(state: &Path, operation: &str) -> Result<Lock, StateError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StateError::Write { path: dir.display().to_string(), reason: e.to_string() })?;
     }
-    let info = LockInfo {
-        id: crate::digest::digest(&serde_json::json!([std::process::id(), now(), host()]))["sha256:".len()..][..12]
-            .to_string(),
-        who: user(),
-        host: host(),
-        pid: std::process::id(),
-        operation: operation.to_string(),
-        created: now(),
-    };
+    let info = LockInfo::new(operation);
     match OpenOptions::new().write(true).create_new(true).open(&path) {
         Ok(mut file) => {
             let text = serde_json::to_string_pretty(&info).expect("lock info serializes");

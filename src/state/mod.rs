@@ -17,9 +17,13 @@ const FORMAT_VERSION: u32 = 1;
 
 pub mod audit;
 pub mod lock;
+pub mod remote;
+pub mod store;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
+    #[error("remote state {location}: {action} failed: {reason}")]
+    Remote { location: String, action: String, reason: String },
     #[error("state {path} is locked: {holder}")]
     Locked { path: String, holder: String },
     #[error("state {path} is not locked")]
@@ -86,23 +90,38 @@ pub use crate::digest::digest;
 /// Reads the state at `path`; a missing file is an empty state for `catalog`.
 pub fn load(path: &Path, catalog: &str) -> Result<State, StateError> {
     let shown = path.display().to_string();
-    let text = match fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::new(catalog)),
-        Err(e) => return Err(StateError::Read { path: shown, reason: e.to_string() }),
-    };
-    let state: State =
-        serde_json::from_str(&text).map_err(|e| StateError::Corrupt { path: shown.clone(), reason: e.to_string() })?;
+    match fs::read_to_string(path) {
+        Ok(text) => parse(&text, &shown, catalog),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::new(catalog)),
+        Err(e) => Err(StateError::Read { path: shown, reason: e.to_string() }),
+    }
+}
+
+/// A state document, checked to be glidepath's, of this format and of this catalog.
+pub fn parse(text: &str, shown: &str, catalog: &str) -> Result<State, StateError> {
+    let state: State = serde_json::from_str(text)
+        .map_err(|e| StateError::Corrupt { path: shown.to_string(), reason: e.to_string() })?;
     if state.version != FORMAT_VERSION {
         return Err(StateError::Corrupt {
-            path: shown,
+            path: shown.to_string(),
             reason: format!("format version {} (this glidepath reads {FORMAT_VERSION})", state.version),
         });
     }
     if state.catalog != catalog {
-        return Err(StateError::OtherCatalog { path: shown, found: state.catalog, expected: catalog.to_string() });
+        return Err(StateError::OtherCatalog {
+            path: shown.to_string(),
+            found: state.catalog,
+            expected: catalog.to_string(),
+        });
     }
     Ok(state)
+}
+
+/// The state as written to disk or S3.
+pub fn to_text(state: &State) -> String {
+    let mut text = serde_json::to_string_pretty(state).expect("state serializes");
+    text.push('\n');
+    text
 }
 
 /// Writes `state` to `path` atomically.
@@ -112,8 +131,7 @@ pub fn save(path: &Path, state: &State) -> Result<(), StateError> {
         fs::create_dir_all(dir).map_err(fail)?;
     }
     let temp = temp_path(path);
-    let mut text = serde_json::to_string_pretty(state).expect("state serializes");
-    text.push('\n');
+    let text = to_text(state);
     let mut file = fs::File::create(&temp).map_err(fail)?;
     file.write_all(text.as_bytes()).map_err(fail)?;
     file.sync_all().map_err(fail)?;
