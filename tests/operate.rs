@@ -408,3 +408,53 @@ fn remote_state_in_s3_with_a_dynamodb_lock() {
     let locks = runtime.block_on(dynamodb.scan().table_name("glidepath-locks").send()).unwrap();
     assert_eq!(locks.count(), 0, "the lock is released after apply");
 }
+
+#[test]
+fn a_saved_plan_is_refused_when_the_cluster_changed_since() {
+    let plane = cluster::shared();
+    let work = tempfile::tempdir().unwrap();
+    let catalog = catalog_in(work.path(), "tstale");
+    let c = catalog.to_str().unwrap();
+    let kubeconfig = Some(plane.kubeconfig.as_path());
+    let common = ["-c", c, "--only", "cluster", "--env", "dev", "--kube-context", CONTEXT];
+    let apply = run(work.path(), kubeconfig, &[&["apply", "--auto-approve"][..], &common].concat());
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply.stderr));
+    fs::write(
+        &catalog,
+        fs::read_to_string(&catalog).unwrap().replace("image_tag = \"2.0.0\"", "image_tag = \"2.0.1\""),
+    )
+    .unwrap();
+    let plan = run(work.path(), kubeconfig, &[&["plan", "--out", "tfplan.json"][..], &common].concat());
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stderr));
+
+    // Between review and apply, someone changes a live object.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let _entered = runtime.enter();
+    let config = runtime
+        .block_on(kube::Config::from_custom_kubeconfig(
+            kube::config::Kubeconfig::read_from(&plane.kubeconfig).unwrap(),
+            &Default::default(),
+        ))
+        .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    let config_maps = ApiResource {
+        group: "".into(),
+        version: "v1".into(),
+        api_version: "v1".into(),
+        kind: "ConfigMap".into(),
+        plural: "configmaps".into(),
+    };
+    let api: Api<DynamicObject> = Api::namespaced_with(client, "tstale-dev", &config_maps);
+    let patch = json!({"data": {"service.slack": "token: $another-token\n"}});
+    runtime
+        .block_on(api.patch(
+            "argo-rollouts-notification-configmap",
+            &PatchParams { field_manager: Some("someone".into()), ..Default::default() },
+            &Patch::Merge(&patch),
+        ))
+        .unwrap();
+
+    let stale = run(work.path(), kubeconfig, &["apply", "tfplan.json", "--kube-context", CONTEXT]);
+    assert_eq!(stale.status.code(), Some(1), "{}", text(&stale.stdout));
+    assert!(text(&stale.stderr).contains("the live state changed since the plan was made"), "{}", text(&stale.stderr));
+}

@@ -284,7 +284,10 @@ fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         time: state::lock::now(),
         who: audit::who(&select.catalog.catalog),
         host: state::lock::host(),
-        aws: ctx.aws_live.clone(),
+        aws: planned
+            .aws
+            .as_ref()
+            .map(|p| format!("{} ({})", p.target().caller, ctx.aws_live.clone().unwrap_or_default())),
         revision: audit::revision(&select.catalog.catalog),
         plan_digest: planned.plan.desired_fingerprint.clone(),
         result: "applied".into(),

@@ -33,6 +33,8 @@ pub struct Target {
     pub catalog: String,
     /// IAM path of the catalog's roles.
     pub iam_path: String,
+    /// Who the credentials are (the caller's ARN), for the audit trail.
+    pub caller: String,
 }
 
 pub struct AwsProvider {
@@ -89,6 +91,7 @@ impl AwsProvider {
             endpoint: endpoint.clone(),
             catalog: model.platform.name.clone(),
             iam_path: crate::catalog::names::iam_path(&model.platform),
+            caller: String::new(),
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -130,6 +133,8 @@ impl AwsProvider {
             .block_on(sts.get_caller_identity().send())
             .map_err(|e| diagnose(e, "aws credentials", "sts:GetCallerIdentity", endpoint.as_deref()))?;
         let account = identity.account().unwrap_or_default().to_string();
+        let mut target = target;
+        target.caller = identity.arn().unwrap_or_default().to_string();
         if account != target.account_id {
             return Err(ProviderError {
                 target: "aws credentials".into(),
