@@ -18,7 +18,7 @@ fn examples() -> Vec<PathBuf> {
 
 fn rendered_files(example: &Path) -> BTreeMap<PathBuf, String> {
     let model = catalog::load(example).unwrap_or_else(|e| panic!("{}: {e:?}", example.display()));
-    output::files(&render::render(&model).unwrap()).unwrap()
+    output::files(&model, &render::render(&model).unwrap()).unwrap()
 }
 
 #[test]

@@ -60,8 +60,8 @@ fn validate(args: &CatalogArg) -> Result<u8, CliError> {
 }
 
 fn render_to_dir(args: &RenderArgs) -> Result<u8, CliError> {
-    let (_, desired) = load(&args.catalog)?;
-    let written = output::write_tree(&desired, &args.out)?;
+    let (model, desired) = load(&args.catalog)?;
+    let written = output::write_tree(&model, &desired, &args.out)?;
     println!("wrote {written} files for {} resources to {}", desired.len(), args.out.display());
     Ok(EXIT_OK)
 }

@@ -3,10 +3,12 @@
 
 pub mod address;
 pub mod aws;
+pub mod gitops;
 pub mod kube;
 pub mod output;
 pub mod resource;
 mod templates;
+pub mod workflow;
 
 use std::collections::BTreeMap;
 

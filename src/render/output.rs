@@ -1,5 +1,5 @@
-//! Writes a `DesiredSet` as files: `DIR/<env>/<owner>/<kind>.<name>.yaml` for the cluster and
-//! `DIR/aws/<type>.<name>.json` for AWS. The directory is replaced whole, never half-written.
+//! Writes a `DesiredSet` as files: `DIR/<env>/<owner>/<kind>.<name>.yaml` for the cluster,
+//! `DIR/aws/<type>.<name>.json` for AWS and the GitOps layout under `DIR/gitops/`. The directory is replaced whole, never half-written.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -7,6 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::{Address, DesiredSet, Resource};
+use crate::catalog::Model;
 
 /// Marks a directory as glidepath's output, so a re-render may replace it.
 const MARKER: &str = ".glidepath-render";
@@ -26,8 +27,17 @@ fn io_error(path: &Path) -> impl Fn(io::Error) -> OutputError + '_ {
 }
 
 /// Relative file path and contents of every rendered file, in path order.
-pub fn files(desired: &DesiredSet) -> Result<BTreeMap<PathBuf, String>, OutputError> {
+pub fn files(model: &Model, desired: &DesiredSet) -> Result<BTreeMap<PathBuf, String>, OutputError> {
     let mut files = BTreeMap::new();
+    let gitops = super::gitops::files(model, desired)
+        .map_err(|e| OutputError::Serialize { address: "gitops".into(), reason: e.to_string() })?;
+    for (path, text) in gitops {
+        files.insert(PathBuf::from("gitops").join(path), text);
+    }
+    // One GitHub Actions workflow per service, at the path GitHub reads it from.
+    let workflows = super::workflow::workflows(model)
+        .map_err(|e| OutputError::Serialize { address: "workflows".into(), reason: e.to_string() })?;
+    files.extend(workflows);
     for (address, resource) in &desired.resources {
         let (path, text) = match (address, resource) {
             (Address::Kube { env, owner, kind, name }, Resource::Kube(object)) => {
@@ -60,8 +70,8 @@ fn file_safe(name: &str) -> String {
 
 /// Writes the tree into `dir`: builds it beside `dir`, then swaps it in, so readers see the old
 /// tree or the new one, never a mix. Returns the number of files written.
-pub fn write_tree(desired: &DesiredSet, dir: &Path) -> Result<usize, OutputError> {
-    let files = files(desired)?;
+pub fn write_tree(model: &Model, desired: &DesiredSet, dir: &Path) -> Result<usize, OutputError> {
+    let files = files(model, desired)?;
     if dir.exists() && !dir.join(MARKER).exists() && fs::read_dir(dir).map_err(io_error(dir))?.next().is_some() {
         return Err(OutputError::NotOurs(dir.display().to_string()));
     }

@@ -1,0 +1,313 @@
+//! The GitOps layout (`DIR/gitops/`), for teams whose rule is "CI never runs kubectl": Kustomize
+//! bases and per-environment overlays for every service, an Argo CD ApplicationSet and
+//! per-environment AppProjects, and CODEOWNERS so production changes need the platform team.
+//!
+//! A service's base is its objects as rendered for its first environment (without namespace);
+//! each overlay sets the namespace and patches what differs in that environment with merge
+//! patches, so `kustomize build overlays/ENV/SERVICE` gives exactly what glidepath applies.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_json::{json, Map, Value};
+
+use super::{Address, DesiredSet, RenderError, Resource};
+use crate::catalog::Model;
+
+/// Namespace of the Argo CD control plane.
+const ARGOCD_NAMESPACE: &str = "argocd";
+
+pub fn gitops_repo(model: &Model) -> String {
+    format!("https://github.com/{}/{}-gitops.git", model.platform.github_org, model.platform.name)
+}
+
+fn yaml(value: &Value) -> Result<String, RenderError> {
+    serde_yaml::to_string(value).map_err(|e| RenderError::Template { template: "gitops".into(), reason: e.to_string() })
+}
+
+fn file_name(object: &Value) -> String {
+    format!(
+        "{}.{}.yaml",
+        object["kind"].as_str().unwrap_or_default().to_lowercase(),
+        object["metadata"]["name"].as_str().unwrap_or_default()
+    )
+}
+
+/// An RFC 7386 merge patch turning `base` into `target` (null removes a key; lists replace).
+pub fn merge_patch(base: &Value, target: &Value) -> Option<Value> {
+    match (base, target) {
+        (Value::Object(b), Value::Object(t)) => {
+            let mut patch = Map::new();
+            for (key, value) in t {
+                match b.get(key) {
+                    Some(old) => {
+                        if let Some(p) = merge_patch(old, value) {
+                            patch.insert(key.clone(), p);
+                        }
+                    }
+                    None => {
+                        patch.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+            for key in b.keys().filter(|k| !t.contains_key(*k)) {
+                patch.insert(key.clone(), Value::Null);
+            }
+            (!patch.is_empty()).then_some(Value::Object(patch))
+        }
+        (b, t) if b == t => None,
+        (_, t) => Some(t.clone()),
+    }
+}
+
+/// Applies an RFC 7386 merge patch (what kustomize does with these patches on custom resources).
+pub fn apply_merge_patch(base: &Value, patch: &Value) -> Value {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            let mut out = b.clone();
+            for (key, value) in p {
+                if value.is_null() {
+                    out.remove(key);
+                } else {
+                    let merged = apply_merge_patch(b.get(key).unwrap_or(&Value::Null), value);
+                    out.insert(key.clone(), merged);
+                }
+            }
+            Value::Object(out)
+        }
+        (_, p) => p.clone(),
+    }
+}
+
+fn without_namespace(object: &Value) -> Value {
+    let mut object = object.clone();
+    if let Some(metadata) = object["metadata"].as_object_mut() {
+        metadata.remove("namespace");
+    }
+    object
+}
+
+/// Every GitOps file, relative to `DIR/gitops/`.
+pub fn files(model: &Model, desired: &DesiredSet) -> Result<Vec<(PathBuf, String)>, RenderError> {
+    let mut out = Vec::new();
+    // Objects by (owner, env) → address-ordered bodies.
+    let mut by_owner: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
+    for (address, resource) in &desired.resources {
+        if let (Address::Kube { env, owner, .. }, Resource::Kube(object)) = (address, resource) {
+            by_owner.entry((owner.clone(), env.clone())).or_default().push(object.body.clone());
+        }
+    }
+    let kustomization = |namespace: Option<&str>, resources: Vec<String>, patches: Vec<String>| -> Value {
+        let mut k = json!({"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"});
+        if let Some(ns) = namespace {
+            k["namespace"] = json!(ns);
+        }
+        k["resources"] = json!(resources);
+        if !patches.is_empty() {
+            k["patches"] = json!(patches.into_iter().map(|p| json!({"path": p})).collect::<Vec<_>>());
+        }
+        k
+    };
+
+    for env in &model.environments {
+        if let Some(shared) = by_owner.get(&(super::address::SHARED_OWNER.to_string(), env.name.clone())) {
+            let dir = PathBuf::from("overlays").join(&env.name).join(super::address::SHARED_OWNER);
+            let mut names = Vec::new();
+            for object in shared {
+                names.push(file_name(object));
+                out.push((dir.join(file_name(object)), yaml(object)?));
+            }
+            out.push((dir.join("kustomization.yaml"), yaml(&kustomization(None, names, Vec::new()))?));
+        }
+    }
+
+    for service in &model.services {
+        let Some(first) = service.environments.first() else { continue };
+        let Some(base_objects) = by_owner.get(&(service.name.clone(), first.clone())) else { continue };
+        let base_dir = PathBuf::from("base").join(&service.name);
+        let base: BTreeMap<String, Value> = base_objects.iter().map(|o| (file_name(o), without_namespace(o))).collect();
+        for (name, object) in &base {
+            out.push((base_dir.join(name), yaml(object)?));
+        }
+        out.push((
+            base_dir.join("kustomization.yaml"),
+            yaml(&kustomization(None, base.keys().cloned().collect(), Vec::new()))?,
+        ));
+
+        for env_name in &service.environments {
+            let Some(env) = model.environment(env_name) else { continue };
+            let Some(objects) = by_owner.get(&(service.name.clone(), env_name.clone())) else { continue };
+            let dir = PathBuf::from("overlays").join(env_name).join(&service.name);
+            let mut resources = vec![format!("../../../base/{}", service.name)];
+            let mut patches = Vec::new();
+            let wanted: BTreeMap<String, Value> =
+                objects.iter().map(|o| (file_name(o), without_namespace(o))).collect();
+            for (name, object) in &wanted {
+                match base.get(name) {
+                    // Only in this environment (a preview Service, an HPA): a resource of the overlay.
+                    None => {
+                        resources.push(name.clone());
+                        out.push((dir.join(name), yaml(object)?));
+                    }
+                    Some(base_object) => {
+                        if let Some(mut patch) = merge_patch(base_object, object) {
+                            // Kustomize finds the object a patch is for by these.
+                            patch["apiVersion"] = object["apiVersion"].clone();
+                            patch["kind"] = object["kind"].clone();
+                            patch["metadata"]["name"] = object["metadata"]["name"].clone();
+                            let patch_name = name.replace(".yaml", ".patch.yaml");
+                            patches.push(patch_name.clone());
+                            out.push((dir.join(patch_name), yaml(&patch)?));
+                        }
+                    }
+                }
+            }
+            for (name, object) in base.iter().filter(|(n, _)| !wanted.contains_key(*n)) {
+                // In the base but not here (a canary Service where this environment is blue/green).
+                let delete = json!({
+                    "apiVersion": object["apiVersion"], "kind": object["kind"],
+                    "metadata": {"name": object["metadata"]["name"]}, "$patch": "delete"
+                });
+                let patch_name = name.replace(".yaml", ".delete.yaml");
+                patches.push(patch_name.clone());
+                out.push((dir.join(patch_name), yaml(&delete)?));
+            }
+            out.push((dir.join("kustomization.yaml"), yaml(&kustomization(Some(&env.namespace), resources, patches))?));
+        }
+    }
+
+    out.push((PathBuf::from("argocd/applicationset.yaml"), yaml(&application_set(model))?));
+    for env in &model.environments {
+        out.push((PathBuf::from(format!("argocd/appproject.{}.yaml", env.name)), yaml(&app_project(model, env))?));
+    }
+    out.push((PathBuf::from("CODEOWNERS"), codeowners(model)));
+    Ok(out)
+}
+
+fn project_name(model: &Model, env: &str) -> String {
+    format!("{}-{env}", model.platform.name)
+}
+
+/// One Application per service and environment: automated sync with prune and self-heal where
+/// no approval is required, manual sync where it is; the autoscaler's replicas are ignored.
+fn application_set(model: &Model) -> Value {
+    let mut elements = Vec::new();
+    for env in &model.environments {
+        for service in model.services.iter().filter(|s| s.environments.contains(&env.name)) {
+            let cluster = model.cluster(&env.cluster).map(|c| c.eks_name.clone()).unwrap_or_default();
+            elements.push(json!({
+                "service": service.name, "env": env.name, "namespace": env.namespace,
+                "cluster": cluster, "project": project_name(model, &env.name),
+                "automated": if env.approval { "false" } else { "true" },
+            }));
+        }
+    }
+    json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "ApplicationSet",
+        "metadata": {"name": model.platform.name, "namespace": ARGOCD_NAMESPACE, "labels": {"app.kubernetes.io/managed-by": "glidepath"}},
+        "spec": {
+            "goTemplate": true,
+            "goTemplateOptions": ["missingkey=error"],
+            "generators": [{"list": {"elements": elements}}],
+            "template": {
+                "metadata": {"name": "{{.service}}-{{.env}}", "labels": {"glidepath.dev/environment": "{{.env}}", "glidepath.dev/service": "{{.service}}"}},
+                "spec": {
+                    "project": "{{.project}}",
+                    "source": {"repoURL": gitops_repo(model), "targetRevision": "main", "path": "gitops/overlays/{{.env}}/{{.service}}"},
+                    "destination": {"name": "{{.cluster}}", "namespace": "{{.namespace}}"},
+                    "syncPolicy": {"syncOptions": ["ServerSideApply=true", "PruneLast=true"]},
+                    // With an HPA, the autoscaler owns a Rollout's replicas.
+                    "ignoreDifferences": [{"group": "argoproj.io", "kind": "Rollout", "jsonPointers": ["/spec/replicas"]}],
+                }
+            },
+            "templatePatch": "{{- if eq .automated \"true\" }}\nspec:\n  syncPolicy:\n    automated:\n      prune: true\n      selfHeal: true\n{{- end }}\n",
+        }
+    })
+}
+
+fn app_project(model: &Model, env: &crate::catalog::Environment) -> Value {
+    let name = project_name(model, &env.name);
+    let cluster = model.cluster(&env.cluster).map(|c| c.eks_name.clone()).unwrap_or_default();
+    let kinds = [
+        "ServiceAccount",
+        "ConfigMap",
+        "Service",
+        "PodDisruptionBudget",
+        "HorizontalPodAutoscaler",
+        "AnalysisTemplate",
+        "Rollout",
+    ];
+    let groups = |kind: &str| match kind {
+        "PodDisruptionBudget" => "policy",
+        "HorizontalPodAutoscaler" => "autoscaling",
+        "AnalysisTemplate" | "Rollout" => "argoproj.io",
+        _ => "",
+    };
+    let mut teams: Vec<&str> =
+        model.services.iter().filter(|s| s.environments.contains(&env.name)).map(|s| s.team.as_str()).collect();
+    teams.sort();
+    teams.dedup();
+    let mut spec = json!({
+        "description": format!("{} services in {}", model.platform.name, env.name),
+        "sourceRepos": [gitops_repo(model)],
+        "destinations": [{"name": cluster, "namespace": env.namespace}],
+        "clusterResourceWhitelist": [{"group": "", "kind": "Namespace"}],
+        "namespaceResourceWhitelist": kinds.iter().map(|k| json!({"group": groups(k), "kind": k})).collect::<Vec<_>>(),
+        "roles": [{
+            "name": "deployers",
+            "description": "service teams may sync their applications",
+            "policies": [format!("p, proj:{name}:deployers, applications, sync, {name}/*, allow"), format!("p, proj:{name}:deployers, applications, get, {name}/*, allow")],
+            "groups": teams.iter().map(|t| format!("{}:{t}", model.platform.github_org)).collect::<Vec<_>>(),
+        }],
+    });
+    if env.approval {
+        // Production syncs only in working hours, and only when someone syncs by hand.
+        spec["syncWindows"] = json!([{"kind": "allow", "schedule": "0 8 * * 1-5", "duration": "10h", "applications": ["*"], "manualSync": true}]);
+    }
+    json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AppProject",
+        "metadata": {"name": name, "namespace": ARGOCD_NAMESPACE, "labels": {"app.kubernetes.io/managed-by": "glidepath"}},
+        "spec": spec,
+    })
+}
+
+/// Service teams own their non-production overlays; production and the Argo CD objects need the platform team.
+fn codeowners(model: &Model) -> String {
+    let org = &model.platform.github_org;
+    let mut lines = vec![
+        "# Written by glidepath render: production changes need the platform team.".to_string(),
+        format!("/gitops/ @{org}/platform"),
+    ];
+    for env in model.environments.iter().filter(|e| !e.approval) {
+        for service in model.services.iter().filter(|s| s.environments.contains(&env.name)) {
+            lines.push(format!(
+                "/gitops/overlays/{}/{}/ @{org}/{} @{org}/platform",
+                env.name, service.name, service.team
+            ));
+        }
+    }
+    for env in model.environments.iter().filter(|e| e.approval) {
+        lines.push(format!("/gitops/overlays/{}/ @{org}/platform", env.name));
+    }
+    lines.push(format!("/gitops/argocd/ @{org}/platform"));
+    lines.join("\n") + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_patches_round_trip() {
+        let base = json!({"a": 1, "b": {"c": [1, 2], "d": "x"}, "gone": true});
+        let target = json!({"a": 1, "b": {"c": [3], "d": "x", "e": null}, "new": {"k": "v"}});
+        let patch = merge_patch(&base, &target).unwrap();
+        assert_eq!(patch, json!({"b": {"c": [3], "e": null}, "new": {"k": "v"}, "gone": null}));
+        // (A null in the target is not expressible in a merge patch; our bodies never hold one.)
+        let target = json!({"a": 1, "b": {"c": [3], "d": "x"}, "new": {"k": "v"}});
+        assert_eq!(apply_merge_patch(&base, &merge_patch(&base, &target).unwrap()), target);
+        assert!(merge_patch(&target, &target).is_none());
+    }
+}

@@ -1,0 +1,114 @@
+//! GitHub Actions delivery: one workflow per service that builds the image once, scans it with
+//! Trivy, pushes it to the service's ECR repository and promotes that one digest through the
+//! service's environments in order. AWS access is the service's CI role over GitHub OIDC only;
+//! each deploy job presents exactly the token subject the role trusts (`aws::ci_subjects`).
+
+use std::path::PathBuf;
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde_json::{json, Value};
+
+use crate::catalog::{names, Ci, Model, Service};
+
+use super::{aws, RenderError};
+
+const TEMPLATE_NAME: &str = "github/workflow.yaml.j2";
+const TEMPLATE: &str = include_str!("../../templates/github/workflow.yaml.j2");
+
+/// The branch pushes build from when the CI role trusts GitHub environments instead of a branch.
+pub const DEFAULT_BRANCH: &str = "main";
+
+/// `.github/workflows/<service>.yaml` for every service: (relative path, YAML text).
+pub fn workflows(model: &Model) -> Result<Vec<(PathBuf, String)>, RenderError> {
+    let env = environment();
+    let template = env.get_template(TEMPLATE_NAME).map_err(|e| template_error(&e))?;
+    let mut out = Vec::with_capacity(model.services.len());
+    for service in &model.services {
+        let path = workflow_path(&service.name);
+        let text = template.render(context(model, service)?).map_err(|e| template_error(&e))?;
+        // A template mistake is a render error, never a malformed file on disk.
+        if let Err(e) = serde_yaml::from_str::<serde_yaml::Value>(&text) {
+            return Err(RenderError::Yaml { template: TEMPLATE_NAME.into(), reason: e.to_string(), text });
+        }
+        out.push((path, text));
+    }
+    Ok(out)
+}
+
+/// Where a service's workflow lives, relative to the repository root.
+pub fn workflow_path(service: &str) -> PathBuf {
+    PathBuf::from(format!(".github/workflows/{service}.yaml"))
+}
+
+/// The CI role's ARN, as the workflow assumes it: `arn:aws:iam::ACCOUNT:role<path><name>`.
+pub fn ci_role_arn(model: &Model, service: &Service) -> String {
+    format!(
+        "arn:aws:iam::{}:role{}{}",
+        model.platform.aws_account_id,
+        names::iam_path(&model.platform),
+        names::ci_role(&model.platform, &service.name)
+    )
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.add_template(TEMPLATE_NAME, TEMPLATE).expect("the workflow template parses (checked by tests)");
+    env
+}
+
+fn template_error(e: &minijinja::Error) -> RenderError {
+    RenderError::Template { template: TEMPLATE_NAME.into(), reason: format!("{e:#}") }
+}
+
+fn context(model: &Model, service: &Service) -> Result<Value, RenderError> {
+    let branch = match &service.ci {
+        Ci::Branch(branch) => branch.clone(),
+        Ci::Environment => DEFAULT_BRANCH.to_string(),
+    };
+    // The same environments `ci_subjects` lists, in promotion order.
+    let envs: Vec<&str> =
+        service.environments.iter().filter(|e| model.environment(e).is_some()).map(String::as_str).collect();
+    let mut deploys = Vec::with_capacity(envs.len());
+    let mut previous: Option<String> = None;
+    for env in envs {
+        let job = format!("deploy-{env}");
+        if !is_job_id(&job) {
+            return Err(RenderError::Template {
+                template: TEMPLATE_NAME.into(),
+                reason: format!("environment `{env}` of {} gives the invalid GitHub job id `{job}`", service.name),
+            });
+        }
+        // `needs` holds build too: a job only sees the outputs of jobs it lists directly.
+        let needs: Vec<String> = std::iter::once("build".to_string()).chain(previous.take()).collect();
+        let environment = match service.ci {
+            Ci::Environment => Some(env),
+            Ci::Branch(_) => None,
+        };
+        deploys.push(json!({ "job": job, "env": env, "needs": needs, "environment": environment }));
+        previous = Some(job);
+    }
+    let build_context = format!("services/{}", service.name);
+    Ok(json!({
+        "service": service.name,
+        "branch": branch,
+        "paths": [format!("{build_context}/**"), workflow_path(&service.name).to_string_lossy()],
+        "concurrency_group": format!("glidepath-{}-{}", model.platform.name, service.name),
+        "region": model.platform.region,
+        "ecr_repository": service.ecr_repository,
+        "image_repository": aws::ecr_repository_uri(model, service),
+        "build_context": build_context,
+        "role_arn": ci_role_arn(model, service),
+        "deploys": deploys,
+    }))
+}
+
+/// GitHub job ids: a letter or `_`, then alphanumerics, `-` or `_`.
+fn is_job_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
