@@ -158,15 +158,7 @@ fn drift_reports_edits_behind_glidepaths_back_and_unpromoted_images() {
     assert_eq!(quiet.status.code(), Some(0), "{}{}", text(&quiet.stdout), text(&quiet.stderr));
 
     // Someone edits a Service behind glidepath's back.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let _entered = runtime.enter();
-    let config = runtime
-        .block_on(kube::Config::from_custom_kubeconfig(
-            kube::config::Kubeconfig::read_from(&plane.kubeconfig).unwrap(),
-            &Default::default(),
-        ))
-        .unwrap();
-    let client = kube::Client::try_from(config).unwrap();
+    let (runtime, client) = plane.client();
     let services = ApiResource {
         group: "".into(),
         version: "v1".into(),
@@ -219,15 +211,7 @@ fn rollback_aborts_an_update_in_flight_and_undoes_a_finished_one() {
     );
     assert_eq!(apply.status.code(), Some(0), "{}", text(&apply.stderr));
 
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let _entered = runtime.enter();
-    let config = runtime
-        .block_on(kube::Config::from_custom_kubeconfig(
-            kube::config::Kubeconfig::read_from(&plane.kubeconfig).unwrap(),
-            &Default::default(),
-        ))
-        .unwrap();
-    let client = kube::Client::try_from(config).unwrap();
+    let (runtime, client) = plane.client();
     let resource = |group: &str, version: &str, kind: &str, plural: &str| ApiResource {
         group: group.into(),
         version: version.into(),
@@ -428,15 +412,7 @@ fn a_saved_plan_is_refused_when_the_cluster_changed_since() {
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stderr));
 
     // Between review and apply, someone changes a live object.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let _entered = runtime.enter();
-    let config = runtime
-        .block_on(kube::Config::from_custom_kubeconfig(
-            kube::config::Kubeconfig::read_from(&plane.kubeconfig).unwrap(),
-            &Default::default(),
-        ))
-        .unwrap();
-    let client = kube::Client::try_from(config).unwrap();
+    let (runtime, client) = plane.client();
     let config_maps = ApiResource {
         group: "".into(),
         version: "v1".into(),

@@ -73,6 +73,22 @@ pub fn dedicated() -> ControlPlane {
     plane
 }
 
+impl ControlPlane {
+    /// A client for the plane (admin), with the runtime that drives it.
+    pub fn client(&self) -> (tokio::runtime::Runtime, kube::Client) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let client = {
+            // The client spawns its connection worker on the runtime it is made in.
+            let _entered = runtime.enter();
+            let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig).unwrap();
+            let config =
+                runtime.block_on(kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())).unwrap();
+            kube::Client::try_from(config).unwrap()
+        };
+        (runtime, client)
+    }
+}
+
 impl Drop for ControlPlane {
     fn drop(&mut self) {
         if self.dedicated {

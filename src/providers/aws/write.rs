@@ -23,6 +23,21 @@ macro_rules! call {
     };
 }
 
+/// Sets new or changed tags and removes dropped ones, with the resource type's own tag calls.
+macro_rules! retag {
+    ($provider:expr, $address:expr, $old:expr, $new:expr,
+     $tag_action:literal => |$set:ident| $tag:expr,
+     $untag_action:literal => |$keys:ident| $untag:expr) => {{
+        let ($set, $keys) = tag_changes($old, $new);
+        if !$set.is_empty() {
+            call!($provider, $address, $tag_action, $tag)?;
+        }
+        if !$keys.is_empty() {
+            call!($provider, $address, $untag_action, $untag)?;
+        }
+    }};
+}
+
 fn typed(body: &Option<serde_json::Value>, address: &Address) -> Result<AwsResource, ProviderError> {
     let body = body.as_ref().ok_or_else(|| invalid(address, "the plan has no body for this change"))?;
     AwsResource::from_body(body).map_err(|reason| invalid(address, &reason))
@@ -208,27 +223,9 @@ fn update_oidc(
                 .client_id(id)
         )?;
     }
-    let (set, unset) = tag_changes(&old.tags, &new.tags);
-    if !set.is_empty() {
-        call!(
-            provider,
-            address,
-            "iam:TagOpenIDConnectProvider",
-            provider
-                .iam
-                .tag_open_id_connect_provider()
-                .open_id_connect_provider_arn(&arn)
-                .set_tags(Some(iam_tags(&set)))
-        )?;
-    }
-    if !unset.is_empty() {
-        call!(
-            provider,
-            address,
-            "iam:UntagOpenIDConnectProvider",
-            provider.iam.untag_open_id_connect_provider().open_id_connect_provider_arn(&arn).set_tag_keys(Some(unset))
-        )?;
-    }
+    retag!(provider, address, &old.tags, &new.tags,
+        "iam:TagOpenIDConnectProvider" => |set| provider.iam.tag_open_id_connect_provider().open_id_connect_provider_arn(&arn).set_tags(Some(iam_tags(&set))),
+        "iam:UntagOpenIDConnectProvider" => |keys| provider.iam.untag_open_id_connect_provider().open_id_connect_provider_arn(&arn).set_tag_keys(Some(keys)));
     Ok(())
 }
 
@@ -299,18 +296,9 @@ fn update_role(
             provider.iam.detach_role_policy().role_name(name).policy_arn(arn)
         )?;
     }
-    let (set, unset) = tag_changes(&old.tags, &new.tags);
-    if !set.is_empty() {
-        call!(
-            provider,
-            address,
-            "iam:TagRole",
-            provider.iam.tag_role().role_name(name).set_tags(Some(iam_tags(&set)))
-        )?;
-    }
-    if !unset.is_empty() {
-        call!(provider, address, "iam:UntagRole", provider.iam.untag_role().role_name(name).set_tag_keys(Some(unset)))?;
-    }
+    retag!(provider, address, &old.tags, &new.tags,
+        "iam:TagRole" => |set| provider.iam.tag_role().role_name(name).set_tags(Some(iam_tags(&set))),
+        "iam:UntagRole" => |keys| provider.iam.untag_role().role_name(name).set_tag_keys(Some(keys)));
     Ok(())
 }
 
@@ -347,23 +335,9 @@ fn update_repository(
         put_lifecycle(provider, address, new)?;
     }
     let arn = repository_arn(provider, name);
-    let (set, unset) = tag_changes(&old.tags, &new.tags);
-    if !set.is_empty() {
-        call!(
-            provider,
-            address,
-            "ecr:TagResource",
-            provider.ecr.tag_resource().resource_arn(&arn).set_tags(Some(ecr_tags(&set)))
-        )?;
-    }
-    if !unset.is_empty() {
-        call!(
-            provider,
-            address,
-            "ecr:UntagResource",
-            provider.ecr.untag_resource().resource_arn(&arn).set_tag_keys(Some(unset))
-        )?;
-    }
+    retag!(provider, address, &old.tags, &new.tags,
+        "ecr:TagResource" => |set| provider.ecr.tag_resource().resource_arn(&arn).set_tags(Some(ecr_tags(&set))),
+        "ecr:UntagResource" => |keys| provider.ecr.untag_resource().resource_arn(&arn).set_tag_keys(Some(keys)));
     Ok(())
 }
 
@@ -387,23 +361,9 @@ fn update_topic(
                 .attribute_value(&new.display_name)
         )?;
     }
-    let (set, unset) = tag_changes(&old.tags, &new.tags);
-    if !set.is_empty() {
-        call!(
-            provider,
-            address,
-            "sns:TagResource",
-            provider.sns.tag_resource().resource_arn(&arn).set_tags(Some(sns_tags(&set)))
-        )?;
-    }
-    if !unset.is_empty() {
-        call!(
-            provider,
-            address,
-            "sns:UntagResource",
-            provider.sns.untag_resource().resource_arn(&arn).set_tag_keys(Some(unset))
-        )?;
-    }
+    retag!(provider, address, &old.tags, &new.tags,
+        "sns:TagResource" => |set| provider.sns.tag_resource().resource_arn(&arn).set_tags(Some(sns_tags(&set))),
+        "sns:UntagResource" => |keys| provider.sns.untag_resource().resource_arn(&arn).set_tag_keys(Some(keys)));
     Ok(())
 }
 
