@@ -5,6 +5,7 @@
 
 mod build;
 pub mod decode;
+pub mod edit;
 mod hcl;
 pub mod model;
 pub mod names;

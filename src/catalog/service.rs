@@ -318,6 +318,17 @@ fn decode_replicas(node: &Node, what: &str, problems: &mut Problems) -> Option<u
 
 fn decode_image_tag(node: &Node, what: &str, problems: &mut Problems) -> Option<String> {
     let tag = expect_string(node, what, problems)?;
+    // A digest pins the exact image: what `promote` writes to move a build between environments.
+    if let Some(hex) = tag.value.strip_prefix("sha256:") {
+        if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)) {
+            return Some(tag.value);
+        }
+        problems.push(
+            Problem::new("catalog::malformed-value", &tag.span, format!("`{}` is not an image digest", tag.value))
+                .help("a digest is sha256: followed by 64 lower-case hex digits"),
+        );
+        return None;
+    }
     let valid = !tag.value.is_empty()
         && tag.value.len() <= 128
         && tag.value.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
@@ -325,7 +336,7 @@ fn decode_image_tag(node: &Node, what: &str, problems: &mut Problems) -> Option<
     if !valid {
         problems.push(
             Problem::new("catalog::malformed-value", &tag.span, format!("`{}` is not a valid image tag", tag.value))
-                .help("tags are up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`"),
+                .help("tags are up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-` (or a digest, sha256:…)"),
         );
         return None;
     }

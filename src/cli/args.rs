@@ -39,6 +39,8 @@ pub enum Command {
     ForceUnlock(ForceUnlockArgs),
     /// Abort a rollout in flight, or return to the previous revision (Argo Rollouts abort/undo)
     Rollback(RollbackArgs),
+    /// Move an image to an environment by editing the catalog (ready for a pull request)
+    Promote(PromoteArgs),
     /// Replay a recorded metric series through a service's analysis
     Simulate(SimulateArgs),
 }
@@ -132,6 +134,27 @@ pub struct DriftArgs {
     /// Exit 0 without drift, 2 with drift, 1 on error
     #[arg(long)]
     pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["from", "image", "tag"])))]
+pub struct PromoteArgs {
+    /// The service to promote
+    pub service: String,
+    /// The environment that receives the image
+    #[arg(long)]
+    pub to: String,
+    /// Copy the image the catalog gives this environment
+    #[arg(long)]
+    pub from: Option<String>,
+    /// An image of the service's repository: REPO@sha256:DIGEST or REPO:TAG (as CI built it)
+    #[arg(long)]
+    pub image: Option<String>,
+    /// A tag of the service's repository
+    #[arg(long)]
+    pub tag: Option<String>,
+    #[command(flatten)]
+    pub catalog: CatalogArg,
 }
 
 #[derive(Debug, Args)]

@@ -34,6 +34,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::History(args) => history(&args),
         Command::ForceUnlock(args) => force_unlock(&args),
         Command::Rollback(args) => rollback(&args),
+        Command::Promote(args) => super::promote::promote(&args),
         Command::Simulate(args) => simulate(&args),
     }
 }

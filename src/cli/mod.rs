@@ -3,6 +3,7 @@
 mod args;
 mod commands;
 mod drift;
+mod promote;
 mod report;
 pub mod views;
 

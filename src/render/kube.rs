@@ -218,10 +218,10 @@ fn rollout(
     smoke_template: &str,
 ) -> Result<Value, RenderError> {
     let name = &service.name;
-    let image = format!("{}:{}", aws::ecr_repository_uri(model, service), settings.image_tag);
+    let image = image_reference(&aws::ecr_repository_uri(model, service), &settings.image_tag);
     let mut pod_labels = selector(service);
     pod_labels.insert("app.kubernetes.io/part-of".into(), model.platform.name.clone());
-    pod_labels.insert("app.kubernetes.io/version".into(), settings.image_tag.clone());
+    pod_labels.insert("app.kubernetes.io/version".into(), version_label(&settings.image_tag));
     pod_labels.insert(MANAGED_BY.into(), "glidepath".into());
 
     let mut annotations = subscription_annotations(model, service);
@@ -269,6 +269,24 @@ fn rollout(
             "scale_down_delay_seconds": service.blue_green.scale_down_delay.as_secs_ceil(),
         }),
     )
+}
+
+/// `REPO:TAG`, or `REPO@sha256:…` when the catalog pins a digest.
+pub fn image_reference(repository: &str, tag: &str) -> String {
+    if tag.starts_with("sha256:") {
+        format!("{repository}@{tag}")
+    } else {
+        format!("{repository}:{tag}")
+    }
+}
+
+/// The version label: the tag, or `sha256-` and the first 12 digits of a digest (label values
+/// cannot hold `:` and stop at 63 characters).
+fn version_label(tag: &str) -> String {
+    match tag.strip_prefix("sha256:") {
+        Some(hex) => format!("sha256-{}", &hex[..12.min(hex.len())]),
+        None => tag.to_string(),
+    }
 }
 
 /// `notifications.argoproj.io/subscribe.<trigger>.<service>` annotations for the service's routes.

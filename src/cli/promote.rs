@@ -1,0 +1,80 @@
+//! `glidepath promote SERVICE --to ENV (--from ENV | --image REF | --tag TAG)`: moves an image
+//! to an environment by editing `image_tag` in the catalog, so promotion is a reviewed one-line
+//! pull request and the next plan applies it (or Argo CD syncs the overlay rendered from it).
+
+use std::path::PathBuf;
+
+use super::args::PromoteArgs;
+use super::{CliError, EXIT_OK};
+use crate::catalog::{self, edit};
+use crate::render::aws::ecr_repository_uri;
+
+pub fn promote(args: &PromoteArgs) -> Result<u8, CliError> {
+    let model = catalog::load(&args.catalog.catalog)?;
+    let service = model
+        .services
+        .iter()
+        .find(|s| s.name == args.service)
+        .ok_or_else(|| CliError::Usage(format!("{}: no such service in the catalog", args.service)))?;
+    let current = |env: &str| -> Result<String, CliError> {
+        service
+            .per_env
+            .get(env)
+            .map(|s| s.image_tag.clone())
+            .ok_or_else(|| CliError::Usage(format!("{} is not deployed to environment {env}", service.name)))
+    };
+    let before = current(&args.to)?;
+    let repository = ecr_repository_uri(&model, service);
+    let tag = match (&args.from, &args.image, &args.tag) {
+        (Some(from), _, _) => current(from)?,
+        (_, Some(image), _) => {
+            let reference = image.strip_prefix(&repository).ok_or_else(|| {
+                CliError::Usage(format!("{image} is not an image of {}'s repository {repository}", service.name))
+            })?;
+            match (reference.strip_prefix('@'), reference.strip_prefix(':')) {
+                (Some(digest), _) => digest.to_string(),
+                (_, Some(tag)) => tag.to_string(),
+                _ => {
+                    return Err(CliError::Usage(format!("{image}: expected {repository}@sha256:… or {repository}:TAG")))
+                }
+            }
+        }
+        (_, _, Some(tag)) => tag.clone(),
+        _ => unreachable!("clap requires one of --from, --image, --tag"),
+    };
+    if tag == before {
+        println!("{} in {} already runs {tag}: nothing to change.", service.name, args.to);
+        return Ok(EXIT_OK);
+    }
+
+    // The file that declares the service (HCL; YAML catalogs are edited by hand).
+    let path = PathBuf::from(service.location.rsplitn(3, ':').last().unwrap_or_default());
+    if path.extension().and_then(|e| e.to_str()) != Some("hcl") {
+        return Err(CliError::Usage(format!(
+            "{} is declared in {}: promote edits HCL catalogs; set image_tag.{} = \"{tag}\" there by hand",
+            service.name,
+            path.display(),
+            args.to
+        )));
+    }
+    let original =
+        std::fs::read_to_string(&path).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let edited = edit::set_image_tag(&original, &service.name, &args.to, &tag)
+        .map_err(|e| CliError::Usage(format!("{}: {e}; set image_tag.{} by hand", path.display(), args.to)))?;
+    let write = |text: &str| {
+        std::fs::write(&path, text).map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())))
+    };
+    write(&edited)?;
+    // The edit must leave a catalog that validates, or it is undone.
+    if let Err(error) = catalog::load(&args.catalog.catalog) {
+        write(&original)?;
+        return Err(error.into());
+    }
+    println!(
+        "{} in {}: image_tag {before} → {tag} ({}). Review with `git diff`, open a pull request, then plan.",
+        service.name,
+        args.to,
+        path.display()
+    );
+    Ok(EXIT_OK)
+}
