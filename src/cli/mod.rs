@@ -1,10 +1,13 @@
 //! Command line: clap arguments, the commands, and the one place errors become exit codes.
 
+mod apply;
 mod args;
+mod checks;
 mod commands;
 mod drift;
 mod promote;
 mod report;
+mod rollback;
 pub mod views;
 
 use std::process::ExitCode;

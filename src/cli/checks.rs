@@ -1,0 +1,59 @@
+//! `glidepath check` and `glidepath simulate`.
+
+use super::args::{CheckArgs, Format, SimulateArgs};
+use super::commands::load;
+use super::views;
+use super::{CliError, EXIT_OK};
+use crate::check::{self, simulate};
+use crate::render::Address;
+
+/// The safety report and policy findings; exit 1 when an unwaived error remains.
+pub fn check_command(args: &CheckArgs) -> Result<u8, CliError> {
+    let (model, desired) = load(&args.catalog)?;
+    let result = check::check(&model, &desired);
+    let text = match args.format {
+        Format::Human => views::check::human(&result),
+        Format::Json => views::check::json(&result),
+        Format::Markdown => views::check::markdown(&result),
+    };
+    print!("{text}");
+    if result.fails() {
+        return Err(CliError::CheckFailed(result.findings.iter().filter(|f| f.fails()).count()));
+    }
+    Ok(EXIT_OK)
+}
+
+/// Replays a recorded series through one metric of the service's SLO analysis in one environment.
+pub fn simulate(args: &SimulateArgs) -> Result<u8, CliError> {
+    let (model, desired) = load(&args.catalog)?;
+    let service = model
+        .services
+        .iter()
+        .find(|s| s.name == args.service)
+        .ok_or_else(|| CliError::Usage(format!("--service {}: no such service in the catalog", args.service)))?;
+    let address =
+        Address::kube(&args.env, &service.name, "AnalysisTemplate", crate::catalog::names::slo_template(&service.name));
+    let template = desired
+        .resources
+        .get(&address)
+        .map(|r| r.body())
+        .ok_or_else(|| CliError::Usage(format!("{} is not deployed to environment {}", service.name, args.env)))?;
+    let specs = simulate::metric_specs(&template).map_err(|e| CliError::Usage(e.to_string()))?;
+    let spec = match &args.metric {
+        Some(name) => specs.iter().find(|m| &m.name == name).ok_or_else(|| {
+            let known: Vec<&str> = specs.iter().map(|m| m.name.as_str()).collect();
+            CliError::Usage(format!("--metric {name}: the analysis has {}", known.join(", ")))
+        })?,
+        None => specs.first().ok_or_else(|| CliError::Usage("the analysis has no metrics".into()))?,
+    };
+    let text = std::fs::read_to_string(&args.metrics)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", args.metrics.display())))?;
+    let series =
+        simulate::parse_series(&text).map_err(|e| CliError::Usage(format!("{}: {e}", args.metrics.display())))?;
+    let result = simulate::simulate(spec, &series, args.start).map_err(|e| CliError::Usage(e.to_string()))?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&result).expect("simulation serializes")),
+        _ => print!("{}", simulate::render_human(&result)),
+    }
+    Ok(EXIT_OK)
+}
