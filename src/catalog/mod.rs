@@ -5,6 +5,7 @@
 
 mod build;
 pub mod decode;
+mod delivery;
 pub mod edit;
 mod hcl;
 pub mod model;
