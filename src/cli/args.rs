@@ -21,7 +21,7 @@ pub struct Cli {
 pub enum Command {
     /// Check the catalog and report every problem, located, with its fix
     Validate(CatalogArg),
-    /// Write the rendered desired state: DIR/<env>/<service>/*.yaml and DIR/aws/*.json
+    /// Write the rendered desired state, the GitOps layout and CI workflows into DIR
     Render(RenderArgs),
     /// Show what apply would change
     Plan(PlanArgs),
