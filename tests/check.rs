@@ -1,9 +1,10 @@
 //! `glidepath check`: the safety report's numbers for examples/shop against values worked out
 //! by hand, a failing fixture per limit and policy check, and the check inside plans.
 
+mod support;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use glidepath::catalog::values::Duration;
 use glidepath::check::safety::{Bound, Visibility};
@@ -207,12 +208,7 @@ fn policy_checks_catch_tampered_artifacts() {
 }
 
 fn glidepath(args: &[&str], cwd: &Path) -> std::process::Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_glidepath"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("AWS_") || name == "KUBECONFIG" {
-            command.env_remove(name);
-        }
-    }
+    let mut command = support::glidepath_command();
     command.args(args).current_dir(cwd).env("HOME", cwd).env("NO_COLOR", "1").output().unwrap()
 }
 

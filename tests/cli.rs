@@ -1,17 +1,14 @@
 //! The command line as users run it: exit codes, where output goes, render's directory tree,
 //! and the offline plan → apply → plan cycle converging to "No changes".
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// Runs glidepath offline: whatever AWS or cluster settings the developer's shell has are not passed on.
 fn glidepath(args: &[&str], cwd: &Path) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_glidepath"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("AWS_") || name == "KUBECONFIG" {
-            command.env_remove(name);
-        }
-    }
+    let mut command = support::glidepath_command();
     // A HOME without ~/.kube/config: no cluster is reachable either.
     let home = tempfile::tempdir().unwrap();
     command.args(args).current_dir(cwd).env("HOME", home.path()).env("NO_COLOR", "1").output().unwrap()

@@ -115,12 +115,7 @@ fn text(bytes: &[u8]) -> String {
 
 /// Runs glidepath against `kubeconfig`, with no AWS settings from the developer's shell.
 fn glidepath(cwd: &Path, kubeconfig: &Path, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_glidepath"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("AWS_") {
-            command.env_remove(name);
-        }
-    }
+    let mut command = support::glidepath_command();
     command.args(args).current_dir(cwd).env("KUBECONFIG", kubeconfig).env("NO_COLOR", "1").output().unwrap()
 }
 
@@ -438,12 +433,7 @@ fn one_plan_covers_aws_and_the_cluster_with_one_exit_code() {
     let moto = support::moto::Moto::start();
     let bed = Bed::new(plane, "tboth");
     let run = |args: &[&str]| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_glidepath"));
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("AWS_") {
-                command.env_remove(name);
-            }
-        }
+        let mut command = support::glidepath_command();
         command
             .args(args)
             .current_dir(bed.work.path())

@@ -5,7 +5,7 @@ mod support;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::ApiResource;
@@ -13,12 +13,7 @@ use serde_json::{json, Value};
 use support::cluster::{self, CONTEXT};
 
 fn run(cwd: &Path, kubeconfig: Option<&Path>, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_glidepath"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("AWS_") || name == "KUBECONFIG" {
-            command.env_remove(name);
-        }
-    }
+    let mut command = support::glidepath_command();
     command.args(args).current_dir(cwd).env("HOME", cwd).env("NO_COLOR", "1");
     if let Some(kubeconfig) = kubeconfig {
         command.env("KUBECONFIG", kubeconfig);
@@ -328,12 +323,7 @@ fn remote_state_in_s3_with_a_dynamodb_lock() {
 
     let state = "s3://tfstate/tremote/glidepath.json?lock_table=glidepath-locks";
     let remote = |args: &[&str]| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_glidepath"));
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("AWS_") || name == "KUBECONFIG" {
-                command.env_remove(name);
-            }
-        }
+        let mut command = support::glidepath_command();
         command
             .args(args)
             .current_dir(work.path())

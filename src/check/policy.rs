@@ -328,14 +328,20 @@ fn walk_strings(value: &Value, visit: &mut dyn FnMut(&str, &str)) {
 const SECRET_NAMES: [&str; 8] =
     ["password", "passwd", "secret", "token", "api_key", "apikey", "private_key", "credential"];
 
+/// Whether a name (a variable, a key, a field path) says its value is a secret. Plans redact
+/// such values and the policy check refuses them in plain text.
+pub fn names_a_secret(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SECRET_NAMES.iter().any(|s| lower.contains(s))
+}
+
 /// Why a named value looks like a secret written in plain text.
 fn secret_reason(name: &str, value: &str) -> Option<String> {
     if let Some(why) = secret_value_reason(value) {
         return Some(why);
     }
-    let lower = name.to_ascii_lowercase();
-    let named = SECRET_NAMES.iter().any(|s| lower.contains(s));
-    (named && !value.is_empty() && !value.starts_with('$')).then(|| "a value under a secret's name".to_string())
+    (names_a_secret(name) && !value.is_empty() && !value.starts_with('$'))
+        .then(|| "a value under a secret's name".to_string())
 }
 
 /// Values that are secrets whatever they are called.

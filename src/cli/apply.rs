@@ -151,6 +151,5 @@ fn rollout_image(change: &plan::Change) -> Option<String> {
     if change.address.kind() != "Rollout" {
         return None;
     }
-    let containers = change.after.as_ref()?["spec"]["template"]["spec"]["containers"].as_array()?.clone();
-    containers.iter().find(|c| c["name"] == "app").and_then(|c| c["image"].as_str()).map(str::to_string)
+    crate::render::kube::app_image(change.after.as_ref()?)
 }

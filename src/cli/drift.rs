@@ -34,17 +34,9 @@ pub fn drift(args: &DriftArgs) -> Result<u8, CliError> {
         planned.live.iter().filter(|(a, _)| recorded.contains_key(*a)).map(|(a, b)| (a.clone(), b.clone())).collect();
     let changed = drifted(&recorded, &live);
 
-    let image_of = |body: &serde_json::Value| -> Option<String> {
-        body["spec"]["template"]["spec"]["containers"]
-            .as_array()?
-            .iter()
-            .find(|c| c["name"] == "app")
-            .and_then(|c| c["image"].as_str())
-            .map(str::to_string)
-    };
     let mut running = BTreeMap::new();
     for (address, body) in planned.live.iter().filter(|(a, _)| a.kind() == "Rollout" && planned.read_live(a)) {
-        if let (Address::Kube { env, owner, .. }, Some(image)) = (address, image_of(body)) {
+        if let (Address::Kube { env, owner, .. }, Some(image)) = (address, crate::render::kube::app_image(body)) {
             running.insert((owner.clone(), env.clone()), image);
         }
     }

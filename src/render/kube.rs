@@ -271,6 +271,16 @@ fn rollout(
     )
 }
 
+/// The image of a Rollout body's `app` container (what a rollout deploys).
+pub fn app_image(rollout: &Value) -> Option<String> {
+    rollout["spec"]["template"]["spec"]["containers"]
+        .as_array()?
+        .iter()
+        .find(|c| c["name"] == "app")
+        .and_then(|c| c["image"].as_str())
+        .map(str::to_string)
+}
+
 /// `REPO:TAG`, or `REPO@sha256:…` when the catalog pins a digest.
 pub fn image_reference(repository: &str, tag: &str) -> String {
     if tag.starts_with("sha256:") {

@@ -49,14 +49,10 @@ impl PlanContext<'_> {
     }
 }
 
-/// Field names whose values are never printed, whatever they hold.
-const SENSITIVE: [&str; 7] = ["password", "secret", "token", "apikey", "api_key", "private_key", "credential"];
-
 /// Whether a field path names a sensitive value (`env[3].value` of `DB_PASSWORD` is judged by its
 /// name in the path; data keys such as `data["api-token"]` by the key).
 pub fn sensitive(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
-    SENSITIVE.iter().any(|s| lower.contains(s))
+    crate::check::policy::names_a_secret(path)
 }
 
 /// A field change's value for display, redacted when the path is sensitive.
