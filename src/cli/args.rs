@@ -39,6 +39,8 @@ pub enum Command {
     ForceUnlock(ForceUnlockArgs),
     /// Abort a rollout in flight, or return to the previous revision (Argo Rollouts abort/undo)
     Rollback(RollbackArgs),
+    /// Live rollout progress per service: phase, step, weight, analysis results
+    Status(StatusArgs),
     /// Move an image to an environment by editing the catalog (ready for a pull request)
     Promote(PromoteArgs),
     /// Replay a recorded metric series through a service's analysis
@@ -169,6 +171,20 @@ pub struct RollbackArgs {
     pub state: std::path::PathBuf,
     #[arg(long, env = "GLIDEPATH_KUBE_CONTEXT")]
     pub kube_context: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The environment to show
+    #[arg(long)]
+    pub env: String,
+    #[command(flatten)]
+    pub catalog: CatalogArg,
+    #[arg(long, env = "GLIDEPATH_KUBE_CONTEXT")]
+    pub kube_context: Option<String>,
+    /// Human (default), json or markdown
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

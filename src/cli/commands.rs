@@ -33,6 +33,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::History(args) => history(&args),
         Command::ForceUnlock(args) => force_unlock(&args),
         Command::Rollback(args) => super::rollback::rollback(&args),
+        Command::Status(args) => super::status::status(&args),
         Command::Promote(args) => super::promote::promote(&args),
         Command::Simulate(args) => super::checks::simulate(&args),
     }

@@ -8,6 +8,7 @@ mod drift;
 mod promote;
 mod report;
 mod rollback;
+mod status;
 pub mod views;
 
 use std::process::ExitCode;

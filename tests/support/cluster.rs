@@ -46,22 +46,7 @@ pub fn shared() -> &'static ControlPlane {
     static SHARED: OnceLock<ControlPlane> = OnceLock::new();
     SHARED.get_or_init(|| {
         let plane = up();
-        // Test binaries end without running static destructors: stop the plane from outside.
-        let watchdog = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; exec '{script}' down '{dir}'",
-            pid = std::process::id(),
-            script = script().display(),
-            dir = plane.dir.display()
-        );
-        // Never waited for: it is meant to outlive this process.
-        #[allow(clippy::zombie_processes)]
-        Command::new("setsid")
-            .args(["bash", "-c", &watchdog])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the control-plane watchdog");
+        super::stop_when_gone(&script(), &plane.dir);
         plane
     })
 }
@@ -76,16 +61,7 @@ pub fn dedicated() -> ControlPlane {
 impl ControlPlane {
     /// A client for the plane (admin), with the runtime that drives it.
     pub fn client(&self) -> (tokio::runtime::Runtime, kube::Client) {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let client = {
-            // The client spawns its connection worker on the runtime it is made in.
-            let _entered = runtime.enter();
-            let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig).unwrap();
-            let config =
-                runtime.block_on(kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())).unwrap();
-            kube::Client::try_from(config).unwrap()
-        };
-        (runtime, client)
+        super::kube_client(&self.kubeconfig)
     }
 }
 

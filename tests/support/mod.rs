@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod crd_schema;
+pub mod e2e;
 pub mod moto;
 pub mod roundtrip;
 
@@ -16,4 +17,37 @@ pub fn glidepath_command() -> std::process::Command {
         }
     }
     command
+}
+
+/// Runs `SCRIPT down DIR` once this test process is gone: test binaries end without running
+/// static destructors, so servers shared by a binary's tests are stopped from outside.
+pub fn stop_when_gone(script: &std::path::Path, dir: &std::path::Path) {
+    let watchdog = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; exec '{script}' down '{dir}'",
+        pid = std::process::id(),
+        script = script.display(),
+        dir = dir.display()
+    );
+    // Never waited for: it is meant to outlive this process.
+    #[allow(clippy::zombie_processes)]
+    std::process::Command::new("setsid")
+        .args(["bash", "-c", &watchdog])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the watchdog");
+}
+
+/// An admin client for a test cluster, with the runtime that drives it.
+pub fn kube_client(kubeconfig: &std::path::Path) -> (tokio::runtime::Runtime, kube::Client) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let client = {
+        // The client spawns its connection worker on the runtime it is made in.
+        let _entered = runtime.enter();
+        let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
+        let config = runtime.block_on(kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())).unwrap();
+        kube::Client::try_from(config).unwrap()
+    };
+    (runtime, client)
 }

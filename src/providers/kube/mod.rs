@@ -2,9 +2,11 @@
 //! crate. Plans compare the server's dry-run of each manifest with the live object, so server
 //! defaults and fields other managers own (an HPA's replicas) never show as changes.
 
+mod controller_fields;
 mod kinds;
 mod normalize;
 mod rollback;
+mod status;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -25,6 +27,7 @@ use kinds::Kind;
 pub use kinds::KINDS;
 use normalize::normalize;
 pub use rollback::RolledBack;
+pub use status::{AnalysisSummary, MetricSummary, Replicas, RolloutProgress};
 
 pub const FIELD_MANAGER: &str = "glidepath";
 
@@ -335,6 +338,11 @@ impl Provider for KubeProvider {
             let addresses: Vec<Address> =
                 desired.resources.keys().filter(|a| a.env() == Some(env.as_str())).cloned().collect();
             for address in addresses {
+                if let (Some(Resource::Kube(object)), Some(live_body)) =
+                    (desired.resources.get_mut(&address), live.bodies.get(&address))
+                {
+                    controller_fields::carry_over(address.kind(), &mut object.body, live_body);
+                }
                 if let Some(Resource::Kube(object)) = desired.resources.get(&address) {
                     self.manifests.insert(address.clone(), object.body.clone());
                 }
