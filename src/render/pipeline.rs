@@ -567,3 +567,81 @@ fn events_rule(model: &Model, service: &Service) -> Option<EventsRule> {
         tags: service_tags(model, service),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shop() -> Model {
+        crate::catalog::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/shop"))).unwrap()
+    }
+
+    fn strings(value: &Value) -> Vec<String> {
+        match value {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(items) => items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// (actions, resources) of every statement of a role's inline policies.
+    fn statements(role: &IamRole) -> Vec<(Vec<String>, Vec<String>)> {
+        role.inline_policies
+            .values()
+            .flat_map(|p| p["Statement"].as_array().cloned().unwrap_or_default())
+            .map(|s| (strings(&s["Action"]), strings(&s["Resource"])))
+            .collect()
+    }
+
+    #[test]
+    fn roles_reach_only_the_services_own_resources() {
+        let model = shop();
+        for service in model.services.iter().filter(|s| uses_codepipeline(s)) {
+            let build = codebuild_role(&model, service);
+            for (actions, resources) in statements(&build) {
+                if resources.iter().any(|r| r == "*") {
+                    assert_eq!(
+                        actions,
+                        ["ecr:GetAuthorizationToken"],
+                        "{}: only the ECR login is unscoped",
+                        build.name
+                    );
+                }
+                assert!(actions.iter().all(|a| !a.contains('*')), "{}: wildcard action in {actions:?}", build.name);
+                if actions.iter().any(|a| a.starts_with("ecr:") && a != "ecr:GetAuthorizationToken") {
+                    assert_eq!(resources, [ecr_repository_arn(&model, service)]);
+                }
+                if actions.iter().any(|a| a.starts_with("eks:")) {
+                    assert_eq!(resources, cluster_arns(&model, service));
+                }
+                if actions.iter().any(|a| a.starts_with("logs:")) {
+                    assert!(resources
+                        .iter()
+                        .all(|r| r.contains(&format!(":log-group:/aws/codebuild/shop-{}", service.name))));
+                }
+            }
+            let pipeline = pipeline_role(&model, service);
+            let runs: Vec<String> = statements(&pipeline)
+                .into_iter()
+                .filter(|(actions, _)| actions.iter().any(|a| a == "codebuild:StartBuild"))
+                .flat_map(|(_, resources)| resources)
+                .collect();
+            assert_eq!(runs.len(), 4, "{}: its four projects", pipeline.name);
+            assert!(runs.iter().all(|r| r.contains(&format!(":project/shop-{}-", service.name))), "{runs:?}");
+            assert!(statements(&pipeline).iter().all(|(_, resources)| !resources.iter().any(|r| r == "*")));
+        }
+    }
+
+    #[test]
+    fn the_source_decides_how_code_is_read_and_pushed() {
+        let model = shop();
+        let by_name = |name: &str| model.services.iter().find(|s| s.name == name).unwrap();
+        let github = statements(&codebuild_role(&model, by_name("catalog")));
+        assert!(github.iter().any(|(actions, resources)| actions == &["codestar-connections:UseConnection"]
+            && resources == &[model.platform.codestar_connection.clone().unwrap()]));
+        let codecommit = statements(&codebuild_role(&model, by_name("inventory")));
+        assert!(codecommit.iter().any(|(actions, resources)| actions == &["codecommit:GitPull", "codecommit:GitPush"]
+            && resources == &["arn:aws:codecommit:eu-west-1:123456789012:inventory"]));
+        assert!(codecommit.iter().all(|(actions, _)| !actions.iter().any(|a| a.starts_with("codestar"))));
+    }
+}
