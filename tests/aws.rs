@@ -5,144 +5,17 @@
 mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use serde_json::Value;
+use support::aws_bed::{changes, text, Bed};
 use support::moto::{free_port, DyingRelay, Moto};
-
-struct Bed {
-    moto: Moto,
-    work: tempfile::TempDir,
-    runtime: tokio::runtime::Runtime,
-}
-
-impl Bed {
-    fn new() -> Bed {
-        Bed::on(Moto::start())
-    }
-
-    fn on(moto: Moto) -> Bed {
-        let work = tempfile::tempdir().unwrap();
-        copy_dir(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/shop")), &work.path().join("catalog"));
-        Bed { moto, work, runtime: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap() }
-    }
-
-    fn catalog(&self) -> PathBuf {
-        self.work.path().join("catalog")
-    }
-
-    fn edit(&self, file: &str, from: &str, to: &str) {
-        let path = self.catalog().join(file);
-        let text = fs::read_to_string(&path).unwrap();
-        assert!(text.contains(from), "{file} does not contain {from:?}");
-        fs::write(&path, text.replacen(from, to, 1)).unwrap();
-    }
-
-    fn run_at(&self, endpoint: &str, args: &[&str]) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_glidepath"));
-        command.args(args).current_dir(self.work.path());
-        for var in
-            ["AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_REGION", "AWS_DEFAULT_REGION"]
-        {
-            command.env_remove(var);
-        }
-        command
-            .env("AWS_ENDPOINT_URL", endpoint)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap()
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.run_at(&self.moto.url(), args)
-    }
-
-    fn glidepath(&self, command: &str, extra: &[&str]) -> Output {
-        let catalog = self.catalog();
-        let mut args = vec![command, "-c", catalog.to_str().unwrap(), "--only", "aws"];
-        args.extend_from_slice(extra);
-        self.run(&args)
-    }
-
-    fn plan_json(&self) -> Value {
-        let out = self.glidepath("plan", &["--format", "json"]);
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    fn apply(&self, extra: &[&str]) -> Output {
-        let mut args = vec!["--auto-approve"];
-        args.extend_from_slice(extra);
-        let out = self.glidepath("apply", &args);
-        assert_eq!(out.status.code(), Some(0), "apply failed:\n{}\n{}", text(&out.stdout), text(&out.stderr));
-        out
-    }
-
-    fn assert_no_changes(&self) {
-        let out = self.glidepath("plan", &["--detailed-exitcode"]);
-        assert_eq!(out.status.code(), Some(0), "expected no changes:\n{}{}", text(&out.stdout), text(&out.stderr));
-        assert!(text(&out.stdout).contains("No changes."));
-    }
-
-    async fn config(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("eu-west-1"))
-            .endpoint_url(self.moto.url())
-            .credentials_provider(aws_sdk_iam::config::Credentials::new("testing", "testing", None, None, "test"))
-            .load()
-            .await
-    }
-
-    fn iam(&self) -> aws_sdk_iam::Client {
-        aws_sdk_iam::Client::new(&self.runtime.block_on(self.config()))
-    }
-
-    fn ecr(&self) -> aws_sdk_ecr::Client {
-        aws_sdk_ecr::Client::new(&self.runtime.block_on(self.config()))
-    }
-
-    fn trust_policy(&self, role: &str) -> Value {
-        let got = self.runtime.block_on(self.iam().get_role().role_name(role).send()).unwrap();
-        let encoded = got.role().unwrap().assume_role_policy_document().unwrap().to_string();
-        glidepath::providers::aws::policy_document(&encoded)
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).to_string()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
-        }
-    }
-}
-
-fn changes(plan: &Value) -> Vec<(String, String)> {
-    plan["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["action"].as_str().unwrap().to_string(), c["address"].as_str().unwrap().to_string()))
-        .collect()
-}
 
 #[test]
 fn apply_from_empty_converges_and_reads_in_batches() {
     let bed = Bed::new();
     let plan = bed.plan_json();
     assert_eq!(plan["mode"]["aws"], "live");
-    assert_eq!(plan["summary"]["create"], 29, "{plan:#}");
+    assert_eq!(plan["summary"]["create"], 44, "{plan:#}");
 
     bed.apply(&[]);
     bed.assert_no_changes();
@@ -163,9 +36,10 @@ fn apply_from_empty_converges_and_reads_in_batches() {
     let stats = bed.run(&["plan", "-c", bed.catalog().to_str().unwrap(), "--stats"]);
     let line = text(&stats.stderr).lines().find(|l| l.starts_with("AWS API calls: ")).unwrap().to_string();
     let calls: usize = line["AWS API calls: ".len()..].split(' ').next().unwrap().parse().unwrap();
-    assert!(calls < 40, "{line}");
+    assert!(calls < 50, "{line}");
     assert!(!line.contains("iam:GetRole "), "IAM roles are read in one batch: {line}");
-    let resources: usize = 230;
+    assert!(line.contains("codebuild:BatchGetProjects 1,"), "the 8 projects are read in one batch: {line}");
+    let resources: usize = 245;
     assert!(calls * 5 < resources, "{calls} calls for {resources} resources");
 }
 
@@ -322,8 +196,8 @@ fn an_endpoint_that_dies_mid_apply_leaves_a_resumable_state() {
         assert!(stderr.contains("cannot reach the AWS endpoint"), "{stderr}");
         assert!(stderr.contains("run apply again to continue"), "{stderr}");
         let done: usize =
-            stderr.split(" of 29 change(s)").next().unwrap().rsplit('\n').next().unwrap().parse().unwrap();
-        assert!(done > 0 && done < 29, "{stderr}");
+            stderr.split(" of 44 change(s)").next().unwrap().rsplit('\n').next().unwrap().parse().unwrap();
+        assert!(done > 0 && done < 44, "{stderr}");
     }
     let _relay = DyingRelay::start(port, bed.moto.port, usize::MAX);
     let out = bed.run_at(&relay_url, &["apply", "-c", catalog, "--only", "aws", "--auto-approve"]);
@@ -439,5 +313,5 @@ fn access_denied_names_the_resource_and_the_action() {
         stderr.contains("aws/iam_oidc_provider/token.actions.githubusercontent.com: iam:CreateOpenIDConnectProvider failed: access denied: the credentials may not call iam:CreateOpenIDConnectProvider"),
         "{stderr}"
     );
-    assert!(stderr.contains("0 of 29 change(s) were carried out and recorded"), "{stderr}");
+    assert!(stderr.contains("0 of 44 change(s) were carried out and recorded"), "{stderr}");
 }

@@ -6,6 +6,11 @@ platform {
   github_org      = "acme"
   ecr_keep_images = 50
   prometheus      = "http://prometheus.monitoring.svc.cluster.local:9090"
+  # For services built by CodePipeline: the GitHub connection (created and approved once in the
+  # console) and the image of their deploy and test projects (glidepath, kubectl, the Argo
+  # Rollouts kubectl plugin and k6).
+  codestar_connection = "arn:aws:codestar-connections:eu-west-1:123456789012:connection/4f7c2a9e-3b1d-4e8f-9a6c-2d5e7b1f0c3a"
+  pipeline_image      = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/platform/glidepath-deployer:0.1.0"
 }
 
 cluster "nonprod" {

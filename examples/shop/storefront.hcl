@@ -34,6 +34,10 @@ service "catalog" {
   }
 
   notify = ["storefront"]
+  # Built and deployed by an AWS CodePipeline from GitHub (through the platform's connection).
+  ci {
+    system = "codepipeline"
+  }
 }
 
 service "search" {
@@ -77,6 +81,15 @@ service "inventory" {
   }
 
   notify = ["storefront"]
+  # Built by an AWS CodePipeline from CodeCommit; a repository of its own, so the whole
+  # repository is the service (no path filter).
+  ci {
+    system            = "codepipeline"
+    source            = "codecommit"
+    path              = "."
+    integration_tests = "./gradlew integrationTest"
+    load_test         = "perf/k6/checkout-flow.js"
+  }
 }
 
 service "shipping" {

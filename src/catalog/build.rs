@@ -164,6 +164,8 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
     let untagged = positive_int(&mut f, "ecr_untagged_days", 7, problems);
     let prometheus =
         f.string("prometheus", problems).map(|s| s.value).unwrap_or_else(|| DEFAULT_PROMETHEUS.to_string());
+    let codestar_connection = f.string("codestar_connection", problems).and_then(|c| check_connection(c, problems));
+    let pipeline_image = f.string("pipeline_image", problems).map(|i| i.value);
     f.finish(problems);
     let placeholder = Platform::placeholder();
     Platform {
@@ -174,7 +176,30 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
         ecr_keep_images: keep,
         ecr_untagged_days: untagged,
         prometheus,
+        codestar_connection,
+        pipeline_image,
     }
+}
+
+/// A CodeStar connection ARN (`codestar-connections`, or `codeconnections` since its rename).
+fn check_connection(arn: Spanned<String>, problems: &mut Problems) -> Option<String> {
+    let valid = ["arn:aws:codestar-connections:", "arn:aws:codeconnections:"]
+        .iter()
+        .any(|prefix| arn.value.strip_prefix(prefix).is_some_and(|rest| rest.split(':').count() == 3))
+        && arn.value.rsplit_once(":connection/").is_some_and(|(_, id)| !id.is_empty() && !id.contains('*'));
+    if valid {
+        return Some(arn.value);
+    }
+    problems.push(
+        Problem::new(
+            "catalog::malformed-value",
+            &arn.span,
+            format!("`{}` is not a CodeStar connection ARN", arn.value),
+        )
+        .label("expected a connection ARN")
+        .help("copy the ARN of an AVAILABLE connection: arn:aws:codestar-connections:REGION:ACCOUNT:connection/ID"),
+    );
+    None
 }
 
 /// An optional whole-number field that must be ≥ 1, or its default.

@@ -4,6 +4,7 @@
 //! modules, from a `modules/` directory beside the catalog files, and from `profile` blocks.
 
 mod build;
+mod ci;
 pub mod decode;
 mod delivery;
 pub mod edit;

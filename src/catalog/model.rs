@@ -48,6 +48,11 @@ pub struct Platform {
     pub ecr_untagged_days: u32,
     /// Default Prometheus address for analysis, overridable per service.
     pub prometheus: String,
+    /// CodeStar (CodeConnections) connection to GitHub: the source of GitHub-hosted CodePipelines.
+    pub codestar_connection: Option<String>,
+    /// CodeBuild image of the pipelines' deploy and test projects (glidepath, kubectl, the Argo
+    /// Rollouts plugin and k6 on its PATH).
+    pub pipeline_image: Option<String>,
 }
 
 impl Platform {
@@ -61,6 +66,8 @@ impl Platform {
             ecr_keep_images: 30,
             ecr_untagged_days: 7,
             prometheus: String::new(),
+            codestar_connection: None,
+            pipeline_image: None,
         }
     }
 }
@@ -335,11 +342,65 @@ pub struct Hpa {
     pub cpu_target: u32,
 }
 
+/// How a service is built and delivered: which CI system, where its code lives, what it runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ci {
+    pub system: CiSystem,
+    /// Who may assume the GitHub Actions CI role; CodePipelines always build `branch()`.
+    pub trust: CiTrust,
+    /// Where the CodePipeline takes the code from (GitHub Actions always run on GitHub).
+    pub source: CiSource,
+    /// Directory of the service inside its repository: docker build context, trigger path filter.
+    pub path: String,
+    /// Unit tests, run in the service's directory before the image is built (CodePipeline).
+    pub unit_tests: String,
+    /// Integration tests against the first environment, with `BASE_URL` set (CodePipeline).
+    pub integration_tests: String,
+    /// k6 script (relative to `path`) run against the environment before the last (CodePipeline).
+    pub load_test: String,
+}
+
+impl Ci {
+    /// The branch builds start from.
+    pub fn branch(&self) -> &str {
+        match &self.trust {
+            CiTrust::Branch(branch) => branch,
+            CiTrust::Environment => DEFAULT_BRANCH,
+        }
+    }
+
+    /// Every path pattern a change must touch to start a build: the service's directory.
+    pub fn path_filter(&self) -> Option<String> {
+        (self.path != ".").then(|| format!("{}/**", self.path))
+    }
+}
+
+/// The branch builds start from when the CI role trusts GitHub environments instead of a branch.
+pub const DEFAULT_BRANCH: &str = "main";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CiSystem {
+    /// A workflow per service in `.github/workflows/`, assuming the CI role over GitHub OIDC.
+    GithubActions,
+    /// An AWS CodePipeline per service with CodeBuild projects, rendered and applied by glidepath.
+    Codepipeline,
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Ci {
+pub enum CiTrust {
     /// Workflows on this branch may assume the CI role.
     Branch(String),
     /// Jobs running in a GitHub environment named like the glidepath environment may.
     Environment,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CiSource {
+    /// The service's GitHub repository through the platform's CodeStar connection.
+    Github,
+    /// A CodeCommit repository of the platform's account named like the service's repository.
+    Codecommit,
 }

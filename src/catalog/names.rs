@@ -16,6 +16,37 @@ pub fn irsa_role(platform: &Platform, env: &str, service: &str) -> String {
     format!("{}-{}-{}", platform.name, env, service)
 }
 
+/// The CodePipeline of a service, also the prefix of its CodeBuild projects.
+pub fn pipeline(platform: &Platform, service: &str) -> String {
+    format!("{}-{}", platform.name, service)
+}
+
+/// A CodeBuild project of a service's pipeline, e.g. `shop-cart-build`.
+pub fn codebuild_project(platform: &Platform, service: &str, stage: &str) -> String {
+    format!("{}-{stage}", pipeline(platform, service))
+}
+
+/// The role every CodeBuild project of a service's pipeline runs as.
+pub fn codebuild_role(platform: &Platform, service: &str) -> String {
+    format!("{}-codebuild", pipeline(platform, service))
+}
+
+/// The role CodePipeline assumes to run a service's pipeline.
+pub fn pipeline_role(platform: &Platform, service: &str) -> String {
+    format!("{}-pipeline", pipeline(platform, service))
+}
+
+/// The EventBridge rule that sends a service's pipeline events to its routes' SNS topics.
+pub fn pipeline_events_rule(platform: &Platform, service: &str) -> String {
+    format!("{}-pipeline-events", pipeline(platform, service))
+}
+
+/// The catalog's CodePipeline artifact bucket. Bucket names are global, so the account and
+/// region make it unique; at most 20 + 11 + 12 + 1 + 14 characters, within S3's 63.
+pub fn artifact_bucket(platform: &Platform) -> String {
+    format!("{}-artifacts-{}-{}", platform.name, platform.aws_account_id, platform.region)
+}
+
 /// IAM path of every role glidepath creates for a catalog, so they can be listed with one prefix.
 pub fn iam_path(platform: &Platform) -> String {
     format!("/glidepath/{}/", platform.name)

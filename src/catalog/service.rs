@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 
 use super::build::{unknown_reference, Context};
-use super::decode::{closest, expect_int, expect_string, Fields, Spanned};
+use super::ci::decode_ci;
+use super::decode::{expect_int, expect_string, Fields, Spanned};
 use super::delivery::{apply_hpa_bounds, decode_blue_green, decode_canary, decode_hpa, decode_pdb, decode_slo};
-use super::model::{Ci, GitRepo, Hpa, Migrations, Probes, Resources, Service, ServiceEnv, StrategyKind};
+use super::model::{CiSystem, GitRepo, Hpa, Migrations, Probes, Resources, Service, ServiceEnv, StrategyKind};
 use super::names::{self, is_dns_label, is_ecr_repository_name, IAM_ROLE_NAME_MAX};
 use super::problem::{Problem, Problems};
 use super::safety;
@@ -69,12 +70,15 @@ pub fn decode_service(name: Spanned<String>, node: &Node, ctx: &Context, problem
     let hpa = decode_hpa(f.node("hpa"), &context, problems);
     let notify = decode_notify(&mut f, ctx, problems);
     let env_vars = decode_env_vars(f.node("env"), &context, problems);
-    let ci = decode_ci(f.node("ci"), &context, problems);
+    let ci = decode_ci(f.node("ci"), &name, &context, ctx, problems);
     let aws_policies = decode_policies(&mut f, problems);
     let limits = safety::decode_limits(f.node("limits"), own_node, &context, problems);
     let waivers = safety::decode_waivers(f.node("waivers"), &context, problems);
     let expected_rps = safety::decode_expected_rps(f.node("expected_rps"), &context, ctx, problems);
     f.finish(problems);
+    if ci.as_ref().is_some_and(|c| c.system == CiSystem::Codepipeline) {
+        check_pipeline_names(&name, ctx, problems);
+    }
 
     let mut per_env = per_env?;
     if let Some(hpa_node) = &hpa {
@@ -180,6 +184,25 @@ fn check_derived_names(name: &Spanned<String>, ctx: &Context, problems: &mut Pro
                 format!("service name `{}` makes Kubernetes Service `{preview}` longer than 63 characters", name.value),
             )
             .help("shorten the service name to at most 55 characters"),
+        );
+    }
+}
+
+/// A CodePipeline service also gets a CodeBuild role and a pipeline role, longer than its CI role.
+fn check_pipeline_names(name: &Spanned<String>, ctx: &Context, problems: &mut Problems) {
+    let role = names::codebuild_role(ctx.platform, &name.value);
+    if role.len() > IAM_ROLE_NAME_MAX {
+        problems.push(
+            Problem::new(
+                "catalog::name-too-long",
+                &name.span,
+                format!(
+                    "service name `{}` makes the CodeBuild role name `{role}` ({} characters; AWS allows {IAM_ROLE_NAME_MAX})",
+                    name.value,
+                    role.len()
+                ),
+            )
+            .help("shorten the service or catalog name"),
         );
     }
 }
@@ -569,59 +592,6 @@ fn decode_env_vars(node: Option<&Node>, context: &str, problems: &mut Problems) 
         }
     }
     Some(out)
-}
-
-fn decode_ci(node: Option<&Node>, context: &str, problems: &mut Problems) -> Option<Ci> {
-    let Some(node) = node else { return Some(Ci::Branch("main".into())) };
-    let mut c = Fields::of(node, format!("`ci` of {context}"), problems)?;
-    let trust = c.string("trust", problems);
-    let branch = c.string("branch", problems);
-    c.finish(problems);
-    if let Some(b) = &branch {
-        if b.value.is_empty() || b.value.contains('*') || b.value.contains(' ') {
-            problems.push(
-                Problem::new(
-                    "catalog::malformed-value",
-                    &b.span,
-                    format!("branch `{}` is not a single branch name", b.value),
-                )
-                .help("name one branch, e.g. \"main\"; wildcards would let any branch deploy"),
-            );
-            return None;
-        }
-    }
-    if let (Some(t), Some(b)) = (&trust, &branch) {
-        if t.value == "environment" {
-            problems.push(
-                Problem::new(
-                    "catalog::malformed-value",
-                    &b.span,
-                    "`branch` has no effect with `trust = \"environment\"`",
-                )
-                .label("ignored")
-                .help("remove `branch`, or use `trust = \"branch\"` to trust pushes to that branch"),
-            );
-            return None;
-        }
-    }
-    match trust.as_ref().map(|t| t.value.as_str()) {
-        None | Some("branch") => Some(Ci::Branch(branch.map(|b| b.value).unwrap_or_else(|| "main".into()))),
-        Some("environment") => Some(Ci::Environment),
-        Some(other) => {
-            let t = trust.as_ref().expect("matched Some");
-            problems.push(
-                Problem::new("catalog::malformed-value", &t.span, format!("`{other}` is not a CI trust mode")).help(
-                    match closest(other, &["branch", "environment"]) {
-                        Some(k) => format!("did you mean \"{k}\"?"),
-                        None => {
-                            "use \"branch\" (ref:refs/heads/BRANCH) or \"environment\" (GitHub environments)".into()
-                        }
-                    },
-                ),
-            );
-            None
-        }
-    }
 }
 
 fn decode_policies(f: &mut Fields, problems: &mut Problems) -> Vec<String> {

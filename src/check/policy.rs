@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::finding::{Finding, Severity};
-use crate::catalog::{names, Ci, Model, NotifyEvent, Service};
+use crate::catalog::{names, CiTrust, Model, NotifyEvent, Service};
 use crate::render::aws::{ci_subjects, ecr_repository_uri, GITHUB_OIDC_HOST};
 use crate::render::{Address, DesiredSet};
 
@@ -90,7 +90,7 @@ impl Checker<'_> {
                 );
             }
         }
-        if let (Ci::Branch(_), true) = (&service.ci, service.tier == 1) {
+        if let (CiTrust::Branch(_), true) = (&service.ci.trust, service.tier == 1) {
             let gated: Vec<&str> = service
                 .environments
                 .iter()

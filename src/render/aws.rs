@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value};
 
 use crate::catalog::names;
-use crate::catalog::{Ci, Model, Service};
+use crate::catalog::{CiSystem, CiTrust, Model, Service};
 
 use super::resource::{AwsResource, EcrRepository, IamRole, OidcProvider, SnsSubscription, SnsTopic, Tags};
 
@@ -18,7 +18,7 @@ pub const STS_AUDIENCE: &str = "sts.amazonaws.com";
 const GITHUB_THUMBPRINTS: [&str; 2] =
     ["1c58a3a8518e8759bf075b76b750d4f2df264fcd", "6938fd4d98bab03faadb97b34396831e3780aea1"];
 /// Exact ECR actions a CI job needs to push an image (and read it back for multi-stage caches).
-const ECR_PUSH_ACTIONS: [&str; 8] = [
+pub const ECR_PUSH_ACTIONS: [&str; 8] = [
     "ecr:BatchCheckLayerAvailability",
     "ecr:BatchGetImage",
     "ecr:CompleteLayerUpload",
@@ -31,7 +31,8 @@ const ECR_PUSH_ACTIONS: [&str; 8] = [
 
 pub fn render(model: &Model) -> Vec<AwsResource> {
     let mut out = Vec::new();
-    if !model.services.is_empty() {
+    // Only GitHub Actions authenticate with GitHub's tokens; CodeBuild runs as an AWS role.
+    if model.services.iter().any(uses_github_actions) {
         out.push(AwsResource::OidcProvider(OidcProvider {
             url: format!("https://{GITHUB_OIDC_HOST}"),
             client_ids: vec![STS_AUDIENCE.into()],
@@ -42,7 +43,9 @@ pub fn render(model: &Model) -> Vec<AwsResource> {
     }
     for service in &model.services {
         out.push(AwsResource::EcrRepository(ecr_repository(model, service)));
-        out.push(AwsResource::IamRole(ci_role(model, service)));
+        if uses_github_actions(service) {
+            out.push(AwsResource::IamRole(ci_role(model, service)));
+        }
         if !service.aws_policies.is_empty() {
             for env in &service.environments {
                 out.push(AwsResource::IamRole(irsa_role(model, service, env)));
@@ -56,6 +59,7 @@ pub fn render(model: &Model) -> Vec<AwsResource> {
         out.push(AwsResource::SnsTopic(SnsTopic {
             name: topic.clone(),
             display_name: format!("glidepath {}", route.name),
+            policy: topic_policy(model, &route.name),
             tags,
         }));
         for (protocol, endpoints) in [("email", &route.email), ("https", &route.https)] {
@@ -71,19 +75,60 @@ pub fn render(model: &Model) -> Vec<AwsResource> {
     out
 }
 
+pub fn uses_github_actions(service: &Service) -> bool {
+    service.ci.system == CiSystem::GithubActions
+}
+
+pub fn topic_arn(model: &Model, topic: &str) -> String {
+    format!("arn:aws:sns:{}:{}:{topic}", model.platform.region, model.platform.aws_account_id)
+}
+
+/// The topic's access policy: the account administers it, and EventBridge may publish to it only
+/// for the pipeline rules of services that notify this route.
+fn topic_policy(model: &Model, route: &str) -> Value {
+    let arn = topic_arn(model, &names::sns_topic(&model.platform, route));
+    let mut statements = vec![json!({
+        "Sid": "AccountAdministers",
+        "Effect": "Allow",
+        "Principal": { "AWS": format!("{}:root", account_arn(model)) },
+        "Action": [
+            "sns:AddPermission", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic",
+            "sns:Publish", "sns:RemovePermission", "sns:SetTopicAttributes", "sns:Subscribe"
+        ],
+        "Resource": arn,
+    })];
+    let rules: Vec<String> = model
+        .services
+        .iter()
+        .filter(|s| s.ci.system == CiSystem::Codepipeline && s.notify.iter().any(|r| r == route))
+        .map(|s| super::pipeline::events_rule_arn(model, s))
+        .collect();
+    if !rules.is_empty() {
+        statements.push(json!({
+            "Sid": "PipelineEvents",
+            "Effect": "Allow",
+            "Principal": { "Service": "events.amazonaws.com" },
+            "Action": "sns:Publish",
+            "Resource": arn,
+            "Condition": { "ArnEquals": { "aws:SourceArn": one_or_many(rules) } }
+        }));
+    }
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
 /// Tags that mark a resource as glidepath's, for this catalog; deletes only ever touch these.
 pub fn catalog_tags(model: &Model) -> Tags {
     Tags::from([("managed-by".into(), "glidepath".into()), ("glidepath:catalog".into(), model.platform.name.clone())])
 }
 
-fn service_tags(model: &Model, service: &Service) -> Tags {
+pub fn service_tags(model: &Model, service: &Service) -> Tags {
     let mut tags = catalog_tags(model);
     tags.insert("glidepath:service".into(), service.name.clone());
     tags.insert("team".into(), service.team.clone());
     tags
 }
 
-fn account_arn(model: &Model) -> String {
+pub fn account_arn(model: &Model) -> String {
     format!("arn:aws:iam::{}", model.platform.aws_account_id)
 }
 
@@ -130,13 +175,32 @@ fn ecr_repository(model: &Model, service: &Service) -> EcrRepository {
     }
 }
 
+pub fn ecr_repository_arn(model: &Model, service: &Service) -> String {
+    format!(
+        "arn:aws:ecr:{}:{}:repository/{}",
+        model.platform.region, model.platform.aws_account_id, service.ecr_repository
+    )
+}
+
+/// ARNs of the EKS clusters a service is deployed to, sorted and without duplicates.
+pub fn cluster_arns(model: &Model, service: &Service) -> Vec<String> {
+    let clusters: BTreeSet<String> = service
+        .environments
+        .iter()
+        .filter_map(|e| model.environment(e))
+        .filter_map(|e| model.cluster(&e.cluster))
+        .map(|c| format!("arn:aws:eks:{}:{}:cluster/{}", c.region, model.platform.aws_account_id, c.eks_name))
+        .collect();
+    clusters.into_iter().collect()
+}
+
 /// Token subjects allowed to assume the CI role: one branch, or one GitHub environment per
 /// glidepath environment the service deploys to.
 pub fn ci_subjects(model: &Model, service: &Service) -> Vec<String> {
     let repo = format!("repo:{}", service.repo.full_name());
-    match &service.ci {
-        Ci::Branch(branch) => vec![format!("{repo}:ref:refs/heads/{branch}")],
-        Ci::Environment => service
+    match &service.ci.trust {
+        CiTrust::Branch(branch) => vec![format!("{repo}:ref:refs/heads/{branch}")],
+        CiTrust::Environment => service
             .environments
             .iter()
             .filter(|e| model.environment(e).is_some())
@@ -145,7 +209,7 @@ pub fn ci_subjects(model: &Model, service: &Service) -> Vec<String> {
     }
 }
 
-fn one_or_many(values: Vec<String>) -> Value {
+pub fn one_or_many(values: Vec<String>) -> Value {
     if values.len() == 1 {
         json!(values[0])
     } else {
@@ -169,23 +233,14 @@ fn ci_role(model: &Model, service: &Service) -> IamRole {
             }
         }]
     });
-    let clusters: BTreeSet<String> = service
-        .environments
-        .iter()
-        .filter_map(|e| model.environment(e))
-        .filter_map(|e| model.cluster(&e.cluster))
-        .map(|c| format!("arn:aws:eks:{}:{}:cluster/{}", c.region, model.platform.aws_account_id, c.eks_name))
-        .collect();
-    let repository_arn = format!(
-        "arn:aws:ecr:{}:{}:repository/{}",
-        model.platform.region, model.platform.aws_account_id, service.ecr_repository
-    );
+    let clusters = cluster_arns(model, service);
+    let repository_arn = ecr_repository_arn(model, service);
     let policy = json!({
         "Version": "2012-10-17",
         "Statement": [
             { "Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*" },
             { "Sid": "EcrPushOwnRepository", "Effect": "Allow", "Action": ECR_PUSH_ACTIONS, "Resource": repository_arn },
-            { "Sid": "DescribeOwnClusters", "Effect": "Allow", "Action": "eks:DescribeCluster", "Resource": one_or_many(clusters.into_iter().collect()) }
+            { "Sid": "DescribeOwnClusters", "Effect": "Allow", "Action": "eks:DescribeCluster", "Resource": one_or_many(clusters) }
         ]
     });
     IamRole {

@@ -6,6 +6,7 @@ pub mod aws;
 pub mod gitops;
 pub mod kube;
 pub mod output;
+pub mod pipeline;
 pub mod resource;
 mod templates;
 pub mod workflow;
@@ -54,7 +55,7 @@ impl DesiredSet {
 pub fn render(model: &Model) -> Result<DesiredSet, RenderError> {
     let templates = Templates::new();
     let mut desired = DesiredSet::default();
-    for resource in aws::render(model) {
+    for resource in aws::render(model).into_iter().chain(pipeline::render(model)?) {
         desired.insert(resource.address(), Resource::Aws(resource))?;
     }
     for env in &model.environments {

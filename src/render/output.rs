@@ -1,5 +1,6 @@
 //! Writes a `DesiredSet` as files: `DIR/<env>/<owner>/<kind>.<name>.yaml` for the cluster,
-//! `DIR/aws/<type>.<name>.json` for AWS and the GitOps layout under `DIR/gitops/`. The directory is replaced whole, never half-written.
+//! `DIR/aws/<type>.<name>.json` for AWS (and `DIR/aws/buildspec.<project>.yaml` for CodeBuild),
+//! the CI workflows and the GitOps layout under `DIR/gitops/`. The directory is replaced whole, never half-written.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -38,6 +39,10 @@ pub fn files(model: &Model, desired: &DesiredSet) -> Result<BTreeMap<PathBuf, St
     let workflows = super::workflow::workflows(model)
         .map_err(|e| OutputError::Serialize { address: "workflows".into(), reason: e.to_string() })?;
     files.extend(workflows);
+    // Each CodePipeline project's buildspec as written, beside the project's JSON file.
+    let buildspecs = super::pipeline::buildspecs(model)
+        .map_err(|e| OutputError::Serialize { address: "buildspecs".into(), reason: e.to_string() })?;
+    files.extend(buildspecs);
     for (address, resource) in &desired.resources {
         let (path, text) = match (address, resource) {
             (Address::Kube { env, owner, kind, name }, Resource::Kube(object)) => {

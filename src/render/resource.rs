@@ -37,8 +37,13 @@ impl Resource {
 pub fn apply_rank(kind: &str) -> u8 {
     match kind {
         "iam_oidc_provider" => 0,
-        "ecr_repository" | "sns_topic" => 1,
+        "ecr_repository" | "sns_topic" | "s3_bucket" => 1,
         "iam_role" | "sns_subscription" => 2,
+        // Projects run as their role; the pipeline names its role, bucket and projects; the
+        // events rule names the pipeline.
+        "codebuild_project" => 3,
+        "codepipeline" => 4,
+        "events_rule" => 5,
         "Namespace" => 10,
         "ServiceAccount" | "ConfigMap" => 11,
         "Service" => 12,
@@ -67,6 +72,10 @@ pub enum AwsResource {
     EcrRepository(EcrRepository),
     SnsTopic(SnsTopic),
     SnsSubscription(SnsSubscription),
+    S3Bucket(S3Bucket),
+    CodebuildProject(CodebuildProject),
+    Codepipeline(Pipeline),
+    EventsRule(EventsRule),
 }
 
 impl AwsResource {
@@ -77,6 +86,10 @@ impl AwsResource {
             AwsResource::EcrRepository(_) => "ecr_repository",
             AwsResource::SnsTopic(_) => "sns_topic",
             AwsResource::SnsSubscription(_) => "sns_subscription",
+            AwsResource::S3Bucket(_) => "s3_bucket",
+            AwsResource::CodebuildProject(_) => "codebuild_project",
+            AwsResource::Codepipeline(_) => "codepipeline",
+            AwsResource::EventsRule(_) => "events_rule",
         }
     }
 
@@ -87,6 +100,10 @@ impl AwsResource {
             AwsResource::EcrRepository(r) => r.name.clone(),
             AwsResource::SnsTopic(t) => t.name.clone(),
             AwsResource::SnsSubscription(s) => format!("{}/{}:{}", s.topic, s.protocol, s.endpoint),
+            AwsResource::S3Bucket(b) => b.name.clone(),
+            AwsResource::CodebuildProject(p) => p.name.clone(),
+            AwsResource::Codepipeline(p) => p.pipeline.name.clone(),
+            AwsResource::EventsRule(r) => r.name.clone(),
         }
     }
 
@@ -109,6 +126,9 @@ pub fn replace_fields(kind: &str) -> &'static [&'static str] {
         "ecr_repository" => &["name", "encryption"],
         "sns_topic" => &["name"],
         "sns_subscription" => &["topic", "protocol", "endpoint"],
+        "s3_bucket" => &["name"],
+        "codebuild_project" => &["name"],
+        "events_rule" => &["name"],
         _ => &[],
     }
 }
@@ -151,6 +171,8 @@ pub struct EcrRepository {
 pub struct SnsTopic {
     pub name: String,
     pub display_name: String,
+    /// The topic's access policy (who may publish: the account, and EventBridge for pipelines).
+    pub policy: Value,
     pub tags: Tags,
 }
 
@@ -159,4 +181,133 @@ pub struct SnsSubscription {
     pub topic: String,
     pub protocol: String,
     pub endpoint: String,
+}
+
+/// The catalog's CodePipeline artifact store. New buckets block public access and encrypt with
+/// SSE-S3 by default, so only the name and the ownership tags are managed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct S3Bucket {
+    pub name: String,
+    pub tags: Tags,
+}
+
+/// A CodeBuild project run by a pipeline action (source and artifacts come from CodePipeline).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CodebuildProject {
+    pub name: String,
+    pub description: String,
+    /// ARN of the role the builds run as.
+    pub service_role: String,
+    pub image: String,
+    pub compute_type: String,
+    /// Needed to run docker inside the build (the image build only).
+    pub privileged_mode: bool,
+    /// Plain-text environment variables of every build (actions add their own).
+    pub environment_variables: BTreeMap<String, String>,
+    pub timeout_minutes: u32,
+    pub log_group: String,
+    pub log_stream: String,
+    /// The buildspec as a document, so a plan shows which of its fields changed.
+    pub buildspec: Value,
+    pub tags: Tags,
+}
+
+/// A CodePipeline: `pipeline` is the CodePipeline API's `pipeline` structure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pipeline {
+    pub pipeline: PipelineDeclaration,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PipelineDeclaration {
+    pub name: String,
+    pub role_arn: String,
+    pub artifact_store: ArtifactStore,
+    pub pipeline_type: String,
+    pub execution_mode: String,
+    pub stages: Vec<StageDeclaration>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<PipelineTrigger>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactStore {
+    #[serde(rename = "type")]
+    pub store_type: String,
+    pub location: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageDeclaration {
+    pub name: String,
+    pub actions: Vec<ActionDeclaration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionDeclaration {
+    pub name: String,
+    pub action_type_id: ActionTypeId,
+    pub run_order: u32,
+    pub configuration: BTreeMap<String, String>,
+    pub input_artifacts: Vec<ArtifactName>,
+    pub output_artifacts: Vec<ArtifactName>,
+    /// Where the action's output variables are published (`#{NAMESPACE.VARIABLE}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionTypeId {
+    pub category: String,
+    pub owner: String,
+    pub provider: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactName {
+    pub name: String,
+}
+
+/// A V2 pipeline trigger: pushes to these branches touching these paths start a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PipelineTrigger {
+    pub provider_type: String,
+    pub git_configuration: GitConfiguration,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GitConfiguration {
+    pub source_action_name: String,
+    pub push: Vec<GitPushFilter>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GitPushFilter {
+    pub branches: GitIncludes,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_paths: Option<GitIncludes>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GitIncludes {
+    pub includes: Vec<String>,
+}
+
+/// An EventBridge rule (default bus) with its targets, by target id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventsRule {
+    pub name: String,
+    pub description: String,
+    pub event_pattern: Value,
+    pub state: String,
+    /// Target id → target ARN.
+    pub targets: BTreeMap<String, String>,
+    pub tags: Tags,
 }

@@ -56,6 +56,20 @@ impl Templates {
     }
 }
 
+/// An environment for templates that produce text files kept as written (workflows,
+/// buildspecs): block tags leave no blank lines behind, and undefined variables are errors.
+pub fn text_environment(templates: &[(&'static str, &'static str)]) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    for (name, source) in templates {
+        env.add_template(name, source).expect("built-in templates parse (checked by tests)");
+    }
+    env
+}
+
 impl Default for Templates {
     fn default() -> Self {
         Self::new()

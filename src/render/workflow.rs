@@ -5,25 +5,23 @@
 
 use std::path::PathBuf;
 
-use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use minijinja::Environment;
 use serde_json::{json, Value};
 
-use crate::catalog::{names, Ci, Model, Service};
+use crate::catalog::{names, CiTrust, Model, Service};
 
 use super::{aws, RenderError};
 
 const TEMPLATE_NAME: &str = "github/workflow.yaml.j2";
 const TEMPLATE: &str = include_str!("../../templates/github/workflow.yaml.j2");
 
-/// The branch pushes build from when the CI role trusts GitHub environments instead of a branch.
-pub const DEFAULT_BRANCH: &str = "main";
-
 /// `.github/workflows/<service>.yaml` for every service: (relative path, YAML text).
 pub fn workflows(model: &Model) -> Result<Vec<(PathBuf, String)>, RenderError> {
     let env = environment();
     let template = env.get_template(TEMPLATE_NAME).map_err(|e| template_error(&e))?;
     let mut out = Vec::with_capacity(model.services.len());
-    for service in &model.services {
+    // CodePipeline services are built in AWS (`pipeline.rs`), not by a workflow.
+    for service in model.services.iter().filter(|s| aws::uses_github_actions(s)) {
         let path = workflow_path(&service.name);
         let text = template.render(context(model, service)?).map_err(|e| template_error(&e))?;
         // A template mistake is a render error, never a malformed file on disk.
@@ -51,13 +49,7 @@ pub fn ci_role_arn(model: &Model, service: &Service) -> String {
 }
 
 fn environment() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_auto_escape_callback(|_| AutoEscape::None);
-    env.set_trim_blocks(true);
-    env.set_lstrip_blocks(true);
-    env.add_template(TEMPLATE_NAME, TEMPLATE).expect("the workflow template parses (checked by tests)");
-    env
+    super::templates::text_environment(&[(TEMPLATE_NAME, TEMPLATE)])
 }
 
 fn template_error(e: &minijinja::Error) -> RenderError {
@@ -65,10 +57,7 @@ fn template_error(e: &minijinja::Error) -> RenderError {
 }
 
 fn context(model: &Model, service: &Service) -> Result<Value, RenderError> {
-    let branch = match &service.ci {
-        Ci::Branch(branch) => branch.clone(),
-        Ci::Environment => DEFAULT_BRANCH.to_string(),
-    };
+    let branch = service.ci.branch();
     // The same environments `ci_subjects` lists, in promotion order.
     let envs: Vec<&str> =
         service.environments.iter().filter(|e| model.environment(e).is_some()).map(String::as_str).collect();
@@ -84,18 +73,22 @@ fn context(model: &Model, service: &Service) -> Result<Value, RenderError> {
         }
         // `needs` holds build too: a job only sees the outputs of jobs it lists directly.
         let needs: Vec<String> = std::iter::once("build".to_string()).chain(previous.take()).collect();
-        let environment = match service.ci {
-            Ci::Environment => Some(env),
-            Ci::Branch(_) => None,
+        let environment = match service.ci.trust {
+            CiTrust::Environment => Some(env),
+            CiTrust::Branch(_) => None,
         };
         deploys.push(json!({ "job": job, "env": env, "needs": needs, "environment": environment }));
         previous = Some(job);
     }
-    let build_context = format!("services/{}", service.name);
+    // A repository per service (`path = "."`) builds on every push; a monorepo only when the
+    // service's directory (or its workflow) changed.
+    let paths: Option<Vec<String>> =
+        service.ci.path_filter().map(|filter| vec![filter, workflow_path(&service.name).to_string_lossy().to_string()]);
+    let build_context = &service.ci.path;
     Ok(json!({
         "service": service.name,
         "branch": branch,
-        "paths": [format!("{build_context}/**"), workflow_path(&service.name).to_string_lossy()],
+        "paths": paths,
         "concurrency_group": format!("glidepath-{}-{}", model.platform.name, service.name),
         "region": model.platform.region,
         "ecr_repository": service.ecr_repository,

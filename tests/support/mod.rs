@@ -1,6 +1,7 @@
 //! Helpers shared by integration tests. Each test binary uses a subset of them.
 #![allow(dead_code)]
 
+pub mod aws_bed;
 pub mod cluster;
 pub mod crd_schema;
 pub mod e2e;

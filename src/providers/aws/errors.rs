@@ -86,6 +86,11 @@ where
                 format!("could not build the request: {chain}")
             }
         }
+        // An emulator answers operations it does not implement with a bare HTTP 500 page.
+        SdkError::ResponseError(response) if response.raw().status().is_server_error() => format!(
+            "{where_to} answered HTTP {} without an AWS error response (does it implement {action}?)",
+            response.raw().status().as_u16()
+        ),
         SdkError::ResponseError(_) => {
             format!("{where_to} sent a response that is not valid for this API: {}", source_chain(&error))
         }

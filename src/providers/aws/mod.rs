@@ -1,8 +1,15 @@
-//! The AWS provider: the official SDK clients (IAM, ECR, SNS, EKS, STS), configured from the
+//! The AWS provider: the official SDK clients (IAM, ECR, SNS, EKS, STS, S3, CodeBuild,
+//! CodePipeline, EventBridge), configured from the
 //! standard credential chain, with an optional endpoint override (an emulator in tests).
 
+#[macro_use]
+mod macros;
+mod bucket;
 mod calls;
+mod codebuild;
+mod codepipeline;
 mod errors;
+mod events;
 mod read;
 mod write;
 
@@ -44,6 +51,10 @@ pub struct AwsProvider {
     ecr: aws_sdk_ecr::Client,
     sns: aws_sdk_sns::Client,
     eks: aws_sdk_eks::Client,
+    s3: aws_sdk_s3::Client,
+    codebuild: aws_sdk_codebuild::Client,
+    codepipeline: aws_sdk_codepipeline::Client,
+    events: aws_sdk_eventbridge::Client,
     counter: Arc<CallCounter>,
 }
 
@@ -124,6 +135,22 @@ impl AwsProvider {
         let eks = aws_sdk_eks::Client::from_conf(
             aws_sdk_eks::config::Builder::from(&shared).interceptor(counter.interceptor()).build(),
         );
+        // Emulators and custom endpoints serve buckets by path, not by host name.
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&shared)
+                .force_path_style(endpoint.is_some())
+                .interceptor(counter.interceptor())
+                .build(),
+        );
+        let codebuild = aws_sdk_codebuild::Client::from_conf(
+            aws_sdk_codebuild::config::Builder::from(&shared).interceptor(counter.interceptor()).build(),
+        );
+        let codepipeline = aws_sdk_codepipeline::Client::from_conf(
+            aws_sdk_codepipeline::config::Builder::from(&shared).interceptor(counter.interceptor()).build(),
+        );
+        let events = aws_sdk_eventbridge::Client::from_conf(
+            aws_sdk_eventbridge::config::Builder::from(&shared).interceptor(counter.interceptor()).build(),
+        );
         let sts = aws_sdk_sts::Client::from_conf(
             aws_sdk_sts::config::Builder::from(&shared).interceptor(counter.interceptor()).build(),
         );
@@ -145,7 +172,7 @@ impl AwsProvider {
                 ),
             });
         }
-        Ok(AwsProvider { runtime, target, iam, ecr, sns, eks, counter })
+        Ok(AwsProvider { runtime, target, iam, ecr, sns, eks, s3, codebuild, codepipeline, events, counter })
     }
 
     pub fn target(&self) -> &Target {

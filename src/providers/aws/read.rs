@@ -83,7 +83,7 @@ fn collect_placeholders(text: &str, out: &mut BTreeSet<String>) {
 }
 
 /// Desired AWS resources of one kind, by name.
-fn desired_of<'a>(desired: &'a DesiredSet, kind: &str) -> BTreeMap<String, &'a AwsResource> {
+pub(super) fn desired_of<'a>(desired: &'a DesiredSet, kind: &str) -> BTreeMap<String, &'a AwsResource> {
     desired
         .resources
         .values()
@@ -94,8 +94,24 @@ fn desired_of<'a>(desired: &'a DesiredSet, kind: &str) -> BTreeMap<String, &'a A
         .collect()
 }
 
+/// Listed names this catalog may own and so must read: wanted, named with its prefix, or
+/// recorded in the state file. Everything else belongs to someone else and is not asked about.
+pub(super) fn candidates(
+    listed: Vec<String>,
+    wanted: &BTreeMap<String, &AwsResource>,
+    state: &State,
+    kind: &str,
+    prefix: &str,
+) -> Vec<String> {
+    let remembered = recorded(state, kind);
+    listed
+        .into_iter()
+        .filter(|name| wanted.contains_key(name) || name.starts_with(prefix) || remembered.contains(name))
+        .collect()
+}
+
 /// Names of one kind the state file says this catalog owned.
-fn recorded(state: &State, kind: &str) -> BTreeSet<String> {
+pub(super) fn recorded(state: &State, kind: &str) -> BTreeSet<String> {
     state.resources.keys().filter(|a| a.is_aws() && a.kind() == kind).map(|a| a.name().to_string()).collect()
 }
 
@@ -105,15 +121,19 @@ pub fn read(provider: &mut AwsProvider, desired: &DesiredSet, state: &State) -> 
     read_roles(provider, desired, &mut live)?;
     read_repositories(provider, desired, state, &mut live)?;
     read_topics(provider, desired, state, &mut live)?;
+    super::bucket::read(provider, desired, state, &mut live)?;
+    super::codebuild::read(provider, desired, state, &mut live)?;
+    super::codepipeline::read(provider, desired, state, &mut live)?;
+    super::events::read(provider, desired, state, &mut live)?;
     Ok(live)
 }
 
-fn insert(live: &mut LiveSet, resource: AwsResource) {
+pub(super) fn insert(live: &mut LiveSet, resource: AwsResource) {
     let body = serde_json::to_value(&resource).expect("AWS resources serialize");
     live.bodies.insert(resource.address(), body);
 }
 
-fn tags_from<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Tags {
+pub(super) fn tags_from<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Tags {
     pairs.map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
@@ -349,9 +369,11 @@ fn read_topics(
             .runtime
             .block_on(provider.sns.get_topic_attributes().topic_arn(arn).send())
             .map_err(|e| diagnose(e, &address.to_string(), "sns:GetTopicAttributes", provider.endpoint()))?;
-        let display_name = attributes.attributes().and_then(|a| a.get("DisplayName")).cloned().unwrap_or_default();
+        let attribute = |key: &str| attributes.attributes().and_then(|a| a.get(key)).cloned().unwrap_or_default();
+        let display_name = attribute("DisplayName");
+        let policy = serde_json::from_str(&attribute("Policy")).unwrap_or(Value::Null);
         owned_arns.insert(arn.to_string(), name.to_string());
-        insert(live, AwsResource::SnsTopic(SnsTopic { name: name.to_string(), display_name, tags }));
+        insert(live, AwsResource::SnsTopic(SnsTopic { name: name.to_string(), display_name, policy, tags }));
     }
     if owned_arns.is_empty() {
         return Ok(());

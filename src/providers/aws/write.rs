@@ -13,37 +13,12 @@ use crate::providers::ProviderError;
 use crate::render::resource::{EcrRepository, IamRole, OidcProvider, SnsTopic, Tags};
 use crate::render::{Address, AwsResource};
 
-/// Runs one SDK call on the provider's runtime, diagnosing a failure against `address`.
-macro_rules! call {
-    ($provider:expr, $address:expr, $action:literal, $request:expr) => {
-        $provider
-            .runtime
-            .block_on($request.send())
-            .map_err(|e| diagnose(e, &$address.to_string(), $action, $provider.target.endpoint.as_deref()))
-    };
-}
-
-/// Sets new or changed tags and removes dropped ones, with the resource type's own tag calls.
-macro_rules! retag {
-    ($provider:expr, $address:expr, $old:expr, $new:expr,
-     $tag_action:literal => |$set:ident| $tag:expr,
-     $untag_action:literal => |$keys:ident| $untag:expr) => {{
-        let ($set, $keys) = tag_changes($old, $new);
-        if !$set.is_empty() {
-            call!($provider, $address, $tag_action, $tag)?;
-        }
-        if !$keys.is_empty() {
-            call!($provider, $address, $untag_action, $untag)?;
-        }
-    }};
-}
-
 fn typed(body: &Option<serde_json::Value>, address: &Address) -> Result<AwsResource, ProviderError> {
     let body = body.as_ref().ok_or_else(|| invalid(address, "the plan has no body for this change"))?;
     AwsResource::from_body(body).map_err(|reason| invalid(address, &reason))
 }
 
-fn invalid(address: &Address, reason: &str) -> ProviderError {
+pub(super) fn invalid(address: &Address, reason: &str) -> ProviderError {
     ProviderError { target: address.to_string(), action: "apply".into(), reason: reason.into() }
 }
 
@@ -142,9 +117,14 @@ fn create(provider: &mut AwsProvider, address: &Address, resource: &AwsResource)
                     .create_topic()
                     .name(&topic.name)
                     .attributes("DisplayName", &topic.display_name)
+                    .attributes("Policy", topic.policy.to_string())
                     .set_tags(Some(sns_tags(&topic.tags)))
             )?;
         }
+        AwsResource::S3Bucket(bucket) => super::bucket::create(provider, address, bucket)?,
+        AwsResource::CodebuildProject(project) => super::codebuild::create(provider, address, project)?,
+        AwsResource::Codepipeline(pipeline) => super::codepipeline::create(provider, address, pipeline)?,
+        AwsResource::EventsRule(rule) => super::events::create(provider, address, rule)?,
         AwsResource::SnsSubscription(sub) => {
             let topic_arn = topic_arn(provider, &sub.topic);
             call!(
@@ -179,6 +159,16 @@ fn update(
         (AwsResource::SnsTopic(old), AwsResource::SnsTopic(new)) => update_topic(provider, address, old, new),
         // A subscription is all identity: any change is a replacement, planned as such.
         (AwsResource::SnsSubscription(_), AwsResource::SnsSubscription(_)) => Ok(()),
+        (AwsResource::S3Bucket(old), AwsResource::S3Bucket(new)) => super::bucket::update(provider, address, old, new),
+        (AwsResource::CodebuildProject(_), AwsResource::CodebuildProject(new)) => {
+            super::codebuild::update(provider, address, new)
+        }
+        (AwsResource::Codepipeline(old), AwsResource::Codepipeline(new)) => {
+            super::codepipeline::update(provider, address, old, new)
+        }
+        (AwsResource::EventsRule(old), AwsResource::EventsRule(new)) => {
+            super::events::update(provider, address, old, new)
+        }
         _ => Err(invalid(address, "the live and desired resources are of different kinds")),
     }
 }
@@ -348,18 +338,23 @@ fn update_topic(
     new: &SnsTopic,
 ) -> Result<(), ProviderError> {
     let arn = topic_arn(provider, &new.name);
-    if old.display_name != new.display_name {
-        call!(
-            provider,
-            address,
-            "sns:SetTopicAttributes",
-            provider
-                .sns
-                .set_topic_attributes()
-                .topic_arn(&arn)
-                .attribute_name("DisplayName")
-                .attribute_value(&new.display_name)
-        )?;
+    for (attribute, old_value, new_value) in [
+        ("DisplayName", old.display_name.clone(), new.display_name.clone()),
+        ("Policy", old.policy.to_string(), new.policy.to_string()),
+    ] {
+        if old_value != new_value {
+            call!(
+                provider,
+                address,
+                "sns:SetTopicAttributes",
+                provider
+                    .sns
+                    .set_topic_attributes()
+                    .topic_arn(&arn)
+                    .attribute_name(attribute)
+                    .attribute_value(new_value)
+            )?;
+        }
     }
     retag!(provider, address, &old.tags, &new.tags,
         "sns:TagResource" => |set| provider.sns.tag_resource().resource_arn(&arn).set_tags(Some(sns_tags(&set))),
@@ -408,6 +403,10 @@ fn delete(provider: &mut AwsProvider, address: &Address, resource: &AwsResource)
             call!(provider, address, "sns:DeleteTopic", provider.sns.delete_topic().topic_arn(arn))?;
             Ok(())
         }
+        AwsResource::S3Bucket(bucket) => super::bucket::delete(provider, address, bucket),
+        AwsResource::CodebuildProject(project) => super::codebuild::delete(provider, address, project),
+        AwsResource::Codepipeline(pipeline) => super::codepipeline::delete(provider, address, pipeline),
+        AwsResource::EventsRule(rule) => super::events::delete(provider, address, rule),
         AwsResource::SnsSubscription(sub) => {
             let arn = topic_arn(provider, &sub.topic);
             let listed = call!(
@@ -482,6 +481,10 @@ pub fn import(provider: &mut AwsProvider, address: &Address) -> Result<(), Provi
                 provider.sns.tag_resource().resource_arn(arn).set_tags(Some(sns_tags(&tags)))
             )?;
         }
+        "s3_bucket" => super::bucket::import(provider, address, &tags)?,
+        "codebuild_project" => super::codebuild::import(provider, address, &tags)?,
+        "codepipeline" => super::codepipeline::import(provider, address, &tags)?,
+        "events_rule" => super::events::import(provider, address, &tags)?,
         other => {
             return Err(invalid(
                 address,
@@ -531,7 +534,7 @@ fn topic_arn(provider: &AwsProvider, name: &str) -> String {
 }
 
 /// Tags to set (new or changed) and keys to remove.
-fn tag_changes(old: &Tags, new: &Tags) -> (Tags, Vec<String>) {
+pub(super) fn tag_changes(old: &Tags, new: &Tags) -> (Tags, Vec<String>) {
     let set: Tags = new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
     let new_keys: BTreeSet<&String> = new.keys().collect();
     let unset = old.keys().filter(|k| !new_keys.contains(k)).cloned().collect();

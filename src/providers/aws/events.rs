@@ -1,0 +1,196 @@
+//! EventBridge rules (default bus) with their targets: read with one ListRules for the catalog's
+//! name prefix, then ListTagsForResource and ListTargetsByRule per rule; PutRule creates and
+//! updates, PutTargets/RemoveTargets keep the targets, DeleteRule removes an emptied rule.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_eventbridge::types::{RuleState, Tag, Target};
+use serde_json::Value;
+
+use super::read::{desired_of, insert, owned_by, recorded, tags_from};
+use super::write::{invalid, tag_changes};
+use super::{diagnose, AwsProvider};
+use crate::providers::{Conflict, LiveSet, ProviderError};
+use crate::render::resource::{EventsRule, Tags};
+use crate::render::{Address, AwsResource, DesiredSet};
+use crate::state::State;
+
+const KIND: &str = "events_rule";
+
+fn arn(provider: &AwsProvider, name: &str) -> String {
+    format!("arn:aws:events:{}:{}:rule/{name}", provider.target.region, provider.target.account_id)
+}
+
+pub fn read(
+    provider: &mut AwsProvider,
+    desired: &DesiredSet,
+    state: &State,
+    live: &mut LiveSet,
+) -> Result<(), ProviderError> {
+    let wanted = desired_of(desired, KIND);
+    let remembered = recorded(state, KIND);
+    // A catalog without pipelines (now or in its state) costs no calls.
+    if wanted.is_empty() && remembered.is_empty() {
+        return Ok(());
+    }
+    let catalog = provider.target.catalog.clone();
+    // Every rule glidepath names starts with the catalog's prefix, so one listing finds them.
+    let prefix = format!("{catalog}-");
+    let mut rules = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let page = call!(
+            provider,
+            Address::aws(KIND, format!("{prefix}*")),
+            "events:ListRules",
+            provider.events.list_rules().name_prefix(&prefix).set_next_token(next.clone())
+        )?;
+        rules.extend(page.rules().iter().cloned());
+        next = page.next_token().map(str::to_string);
+        if next.is_none() {
+            break;
+        }
+    }
+    for rule in rules {
+        let Some(name) = rule.name().map(str::to_string) else { continue };
+        let address = Address::aws(KIND, name.as_str());
+        let listed_tags = call!(
+            provider,
+            address,
+            "events:ListTagsForResource",
+            provider.events.list_tags_for_resource().resource_arn(arn(provider, &name))
+        )?;
+        let tags = tags_from(listed_tags.tags().iter().map(|t| (t.key(), t.value())));
+        if !owned_by(&tags, &catalog) {
+            if wanted.contains_key(&name) {
+                live.conflicts.push(Conflict {
+                    address,
+                    reason: "an EventBridge rule with this name exists and is not owned by this catalog".into(),
+                });
+            }
+            continue;
+        }
+        let targets =
+            call!(provider, address, "events:ListTargetsByRule", provider.events.list_targets_by_rule().rule(&name))?;
+        let targets: BTreeMap<String, String> =
+            targets.targets().iter().map(|t| (t.id().to_string(), t.arn().to_string())).collect();
+        insert(
+            live,
+            AwsResource::EventsRule(EventsRule {
+                name,
+                description: rule.description().unwrap_or_default().to_string(),
+                event_pattern: rule.event_pattern().and_then(|p| serde_json::from_str(p).ok()).unwrap_or(Value::Null),
+                state: rule.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                targets,
+                tags,
+            }),
+        );
+    }
+    Ok(())
+}
+
+fn sdk_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
+}
+
+fn put_rule(provider: &mut AwsProvider, address: &Address, rule: &EventsRule, tags: bool) -> Result<(), ProviderError> {
+    call!(
+        provider,
+        address,
+        "events:PutRule",
+        provider
+            .events
+            .put_rule()
+            .name(&rule.name)
+            .description(&rule.description)
+            .event_pattern(rule.event_pattern.to_string())
+            .state(RuleState::from(rule.state.as_str()))
+            // PutRule applies tags only when it creates the rule; updates use TagResource.
+            .set_tags(tags.then(|| sdk_tags(&rule.tags)))
+    )?;
+    Ok(())
+}
+
+/// Sets the targets that are new or point elsewhere now.
+fn put_targets(
+    provider: &mut AwsProvider,
+    address: &Address,
+    rule: &EventsRule,
+    old: &BTreeMap<String, String>,
+) -> Result<(), ProviderError> {
+    let changed = rule
+        .targets
+        .iter()
+        .filter(|(id, target)| old.get(*id) != Some(target))
+        .map(|(id, target)| Target::builder().id(id).arn(target).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(address, &e.to_string()))?;
+    if !changed.is_empty() {
+        call!(
+            provider,
+            address,
+            "events:PutTargets",
+            provider.events.put_targets().rule(&rule.name).set_targets(Some(changed))
+        )?;
+    }
+    Ok(())
+}
+
+fn remove_targets(
+    provider: &mut AwsProvider,
+    address: &Address,
+    rule: &str,
+    ids: Vec<String>,
+) -> Result<(), ProviderError> {
+    if !ids.is_empty() {
+        call!(
+            provider,
+            address,
+            "events:RemoveTargets",
+            provider.events.remove_targets().rule(rule).set_ids(Some(ids))
+        )?;
+    }
+    Ok(())
+}
+
+pub fn create(provider: &mut AwsProvider, address: &Address, rule: &EventsRule) -> Result<(), ProviderError> {
+    put_rule(provider, address, rule, true)?;
+    put_targets(provider, address, rule, &BTreeMap::new())
+}
+
+pub fn update(
+    provider: &mut AwsProvider,
+    address: &Address,
+    old: &EventsRule,
+    new: &EventsRule,
+) -> Result<(), ProviderError> {
+    if (&old.description, &old.event_pattern, &old.state) != (&new.description, &new.event_pattern, &new.state) {
+        put_rule(provider, address, new, false)?;
+    }
+    put_targets(provider, address, new, &old.targets)?;
+    let dropped = old.targets.keys().filter(|id| !new.targets.contains_key(*id)).cloned().collect();
+    remove_targets(provider, address, &new.name, dropped)?;
+    let arn = arn(provider, &new.name);
+    retag!(provider, address, &old.tags, &new.tags,
+        "events:TagResource" => |set| provider.events.tag_resource().resource_arn(&arn).set_tags(Some(sdk_tags(&set))),
+        "events:UntagResource" => |keys| provider.events.untag_resource().resource_arn(&arn).set_tag_keys(Some(keys)));
+    Ok(())
+}
+
+/// A rule with targets cannot be deleted: remove them first.
+pub fn delete(provider: &mut AwsProvider, address: &Address, rule: &EventsRule) -> Result<(), ProviderError> {
+    remove_targets(provider, address, &rule.name, rule.targets.keys().cloned().collect())?;
+    call!(provider, address, "events:DeleteRule", provider.events.delete_rule().name(&rule.name))?;
+    Ok(())
+}
+
+pub fn import(provider: &mut AwsProvider, address: &Address, ownership: &Tags) -> Result<(), ProviderError> {
+    let arn = arn(provider, address.name());
+    call!(
+        provider,
+        address,
+        "events:TagResource",
+        provider.events.tag_resource().resource_arn(arn).set_tags(Some(sdk_tags(ownership)))
+    )?;
+    Ok(())
+}

@@ -1,0 +1,647 @@
+//! The AWS-native path: per CodePipeline service a pipeline (Source → Build → Deploy-ENV …, with
+//! integration tests after the first environment, a k6 load test before the last and a manual
+//! approval before every environment that requires one), its CodeBuild projects with buildspecs
+//! from `templates/aws/`, a CodeBuild role and a pipeline role with least-privilege inline
+//! policies, and an EventBridge rule sending pipeline events to the service's SNS topics. The
+//! image is built once; every deploy stage gets the same digest through the build's variables.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use minijinja::Environment;
+use serde_json::{json, Value};
+
+use crate::catalog::values::trim_float;
+use crate::catalog::{names, CiSource, CiSystem, Model, Service};
+
+use super::aws::{self, account_arn, cluster_arns, ecr_repository_arn, one_or_many, service_tags, ECR_PUSH_ACTIONS};
+use super::resource::{
+    ActionDeclaration, ActionTypeId, ArtifactName, ArtifactStore, AwsResource, CodebuildProject, EventsRule,
+    GitConfiguration, GitIncludes, GitPushFilter, IamRole, Pipeline, PipelineDeclaration, PipelineTrigger, S3Bucket,
+    StageDeclaration,
+};
+use super::RenderError;
+
+/// The CodeBuild projects of a pipeline, by the suffix of their name, with their templates.
+const PROJECTS: [(Stage, &str, &str); 4] = [
+    (Stage::Build, "aws/buildspec-build.yaml.j2", include_str!("../../templates/aws/buildspec-build.yaml.j2")),
+    (Stage::Deploy, "aws/buildspec-deploy.yaml.j2", include_str!("../../templates/aws/buildspec-deploy.yaml.j2")),
+    (
+        Stage::IntegrationTests,
+        "aws/buildspec-integration-tests.yaml.j2",
+        include_str!("../../templates/aws/buildspec-integration-tests.yaml.j2"),
+    ),
+    (
+        Stage::LoadTest,
+        "aws/buildspec-load-test.yaml.j2",
+        include_str!("../../templates/aws/buildspec-load-test.yaml.j2"),
+    ),
+];
+
+/// Standard CodeBuild image of the image build (docker, python and the AWS CLI included).
+pub const BUILD_IMAGE: &str = "aws/codebuild/amazonlinux-x86_64-standard:5.0";
+/// Pinned scanner versions the build installs.
+const SEMGREP_VERSION: &str = "1.95.0";
+const CHECKOV_VERSION: &str = "3.2.296";
+const TRIVY_VERSION: &str = "0.57.1";
+/// How long a deploy waits for its rollout, and the deploy project's own limit above it.
+const ROLLOUT_TIMEOUT: &str = "60m";
+const DEPLOY_TIMEOUT_MINUTES: u32 = 90;
+/// Where the deploy step finds the catalog in the repository (the monorepo layout the GitHub
+/// workflow assumes too: catalog and services side by side).
+pub const CATALOG_DIR: &str = "catalog";
+/// Pipeline variable namespaces of the source and build actions.
+const SOURCE_NAMESPACE: &str = "SourceVariables";
+const BUILD_NAMESPACE: &str = "BuildVariables";
+const SOURCE_ARTIFACT: &str = "source";
+const IMAGE_ARTIFACT: &str = "image";
+
+/// The CodeBuild projects of a service's pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Build,
+    Deploy,
+    IntegrationTests,
+    LoadTest,
+}
+
+impl Stage {
+    /// The suffix of the project's name and its log stream.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Stage::Build => "build",
+            Stage::Deploy => "deploy",
+            Stage::IntegrationTests => "integration-tests",
+            Stage::LoadTest => "load-test",
+        }
+    }
+}
+
+pub fn uses_codepipeline(service: &Service) -> bool {
+    service.ci.system == CiSystem::Codepipeline
+}
+
+/// Every AWS resource of the AWS-native path: the artifact bucket (once, when any service uses
+/// CodePipeline), then per service its roles, projects, pipeline and events rule.
+pub fn render(model: &Model) -> Result<Vec<AwsResource>, RenderError> {
+    let services: Vec<&Service> = model.services.iter().filter(|s| uses_codepipeline(s)).collect();
+    let mut out = Vec::new();
+    if services.is_empty() {
+        return Ok(out);
+    }
+    out.push(AwsResource::S3Bucket(S3Bucket {
+        name: names::artifact_bucket(&model.platform),
+        tags: aws::catalog_tags(model),
+    }));
+    let templates = environment();
+    for service in services {
+        out.push(AwsResource::IamRole(codebuild_role(model, service)));
+        out.push(AwsResource::IamRole(pipeline_role(model, service)));
+        for (stage, name, _) in PROJECTS {
+            let text = buildspec_text(&templates, name, model, service)?;
+            let buildspec = serde_yaml::from_str(&text).map_err(|e| RenderError::Yaml {
+                template: name.into(),
+                reason: e.to_string(),
+                text: text.clone(),
+            })?;
+            out.push(AwsResource::CodebuildProject(project(model, service, stage, buildspec)));
+        }
+        out.push(AwsResource::Codepipeline(pipeline(model, service)));
+        if let Some(rule) = events_rule(model, service) {
+            out.push(AwsResource::EventsRule(rule));
+        }
+    }
+    Ok(out)
+}
+
+/// The buildspecs as written, `aws/buildspec.PROJECT.yaml`, beside the project JSON files.
+pub fn buildspecs(model: &Model) -> Result<Vec<(PathBuf, String)>, RenderError> {
+    let templates = environment();
+    let mut out = Vec::new();
+    for service in model.services.iter().filter(|s| uses_codepipeline(s)) {
+        for (stage, name, _) in PROJECTS {
+            let project = names::codebuild_project(&model.platform, &service.name, stage.suffix());
+            let mut text = buildspec_text(&templates, name, model, service)?;
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            out.push((PathBuf::from("aws").join(format!("buildspec.{project}.yaml")), text));
+        }
+    }
+    Ok(out)
+}
+
+fn environment() -> Environment<'static> {
+    let templates: Vec<(&'static str, &'static str)> = PROJECTS.iter().map(|(_, name, text)| (*name, *text)).collect();
+    super::templates::text_environment(&templates)
+}
+
+fn buildspec_text(
+    templates: &Environment<'static>,
+    name: &str,
+    model: &Model,
+    service: &Service,
+) -> Result<String, RenderError> {
+    let context = json!({
+        "service": service.name,
+        "ecr_repository": service.ecr_repository,
+        "image_repository": aws::ecr_repository_uri(model, service),
+        "service_dir": service.ci.path,
+        "unit_tests": service.ci.unit_tests,
+        "integration_tests": service.ci.integration_tests,
+        "load_test": service.ci.load_test,
+        "port": service.port.to_string(),
+        "readiness": service.probes.readiness,
+        "max_error_rate": trim_float(service.slo.max_error_rate.fraction),
+        "p99_latency_ms": service.slo.p99_latency.millis.to_string(),
+        "catalog": CATALOG_DIR,
+        "branch": service.ci.branch(),
+        "codecommit": service.ci.source == CiSource::Codecommit,
+        "rollout_timeout": ROLLOUT_TIMEOUT,
+        "tools": { "semgrep": SEMGREP_VERSION, "checkov": CHECKOV_VERSION, "trivy": TRIVY_VERSION },
+    });
+    let error = |e: minijinja::Error| RenderError::Template { template: name.into(), reason: format!("{e:#}") };
+    templates.get_template(name).map_err(error)?.render(context).map_err(error)
+}
+
+fn role_arn(model: &Model, name: &str) -> String {
+    format!("{}:role{}{name}", account_arn(model), names::iam_path(&model.platform))
+}
+
+fn project_arn(model: &Model, service: &Service, stage: Stage) -> String {
+    format!(
+        "arn:aws:codebuild:{}:{}:project/{}",
+        model.platform.region,
+        model.platform.aws_account_id,
+        names::codebuild_project(&model.platform, &service.name, stage.suffix())
+    )
+}
+
+fn log_group(model: &Model, service: &Service) -> String {
+    format!("/aws/codebuild/{}", names::pipeline(&model.platform, &service.name))
+}
+
+pub fn events_rule_arn(model: &Model, service: &Service) -> String {
+    format!(
+        "arn:aws:events:{}:{}:rule/{}",
+        model.platform.region,
+        model.platform.aws_account_id,
+        names::pipeline_events_rule(&model.platform, &service.name)
+    )
+}
+
+fn codecommit_arn(model: &Model, service: &Service) -> String {
+    format!("arn:aws:codecommit:{}:{}:{}", model.platform.region, model.platform.aws_account_id, service.repo.name)
+}
+
+/// Objects of the catalog's artifact bucket: every pipeline's input and output artifacts.
+fn artifact_objects(model: &Model) -> String {
+    format!("arn:aws:s3:::{}/*", names::artifact_bucket(&model.platform))
+}
+
+/// Trust for an AWS service principal, only on behalf of this account (no confused deputy).
+fn service_trust(model: &Model, principal: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Service": principal },
+            "Action": "sts:AssumeRole",
+            "Condition": { "StringEquals": { "aws:SourceAccount": model.platform.aws_account_id } }
+        }]
+    })
+}
+
+/// Reading the source: the CodeStar connection (GitHub) or the CodeCommit repository. The
+/// CodeBuild role may also push to it: the deploy step commits the promotion to the catalog.
+fn source_statement(model: &Model, service: &Service, codecommit_actions: &[&str]) -> Value {
+    match service.ci.source {
+        CiSource::Github => json!({
+            "Sid": "UseSourceConnection",
+            "Effect": "Allow",
+            "Action": "codestar-connections:UseConnection",
+            "Resource": model.platform.codestar_connection.clone().unwrap_or_default(),
+        }),
+        CiSource::Codecommit => json!({
+            "Sid": "SourceRepository",
+            "Effect": "Allow",
+            "Action": codecommit_actions,
+            "Resource": codecommit_arn(model, service),
+        }),
+    }
+}
+
+/// What every build of the service's pipeline may do, and nothing else: write its own log group,
+/// read and write pipeline artifacts, push to its own ECR repository, describe its own clusters
+/// (kubectl access itself is an EKS access entry), and read and push its source.
+fn codebuild_role(model: &Model, service: &Service) -> IamRole {
+    let group = format!(
+        "arn:aws:logs:{}:{}:log-group:{}",
+        model.platform.region,
+        model.platform.aws_account_id,
+        log_group(model, service)
+    );
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            { "Sid": "OwnLogGroup", "Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], "Resource": [group.clone(), format!("{group}:log-stream:*")] },
+            { "Sid": "PipelineArtifacts", "Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], "Resource": artifact_objects(model) },
+            { "Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*" },
+            { "Sid": "EcrPushOwnRepository", "Effect": "Allow", "Action": ECR_PUSH_ACTIONS, "Resource": ecr_repository_arn(model, service) },
+            { "Sid": "DescribeOwnClusters", "Effect": "Allow", "Action": "eks:DescribeCluster", "Resource": one_or_many(cluster_arns(model, service)) },
+            source_statement(model, service, &["codecommit:GitPull", "codecommit:GitPush"]),
+        ]
+    });
+    IamRole {
+        name: names::codebuild_role(&model.platform, &service.name),
+        path: names::iam_path(&model.platform),
+        description: format!("CodeBuild for {}: build, push and deploy its image", service.name),
+        max_session_duration: 3600,
+        trust_policy: service_trust(model, "codebuild.amazonaws.com"),
+        inline_policies: [("codebuild".to_string(), policy)].into_iter().collect(),
+        managed_policy_arns: Vec::new(),
+        tags: service_tags(model, service),
+    }
+}
+
+/// What CodePipeline may do for this service: move artifacts, run its own four projects, read
+/// its source and announce approvals on the service's first route.
+fn pipeline_role(model: &Model, service: &Service) -> IamRole {
+    let projects: Vec<String> = PROJECTS.iter().map(|(stage, _, _)| project_arn(model, service, *stage)).collect();
+    let mut statements = vec![
+        json!({ "Sid": "PipelineArtifacts", "Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], "Resource": artifact_objects(model) }),
+        json!({ "Sid": "ArtifactBucket", "Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:GetBucketVersioning"], "Resource": format!("arn:aws:s3:::{}", names::artifact_bucket(&model.platform)) }),
+        json!({ "Sid": "RunOwnProjects", "Effect": "Allow", "Action": ["codebuild:BatchGetBuilds", "codebuild:StartBuild"], "Resource": projects }),
+        source_statement(
+            model,
+            service,
+            &[
+                "codecommit:CancelUploadArchive",
+                "codecommit:GetBranch",
+                "codecommit:GetCommit",
+                "codecommit:GetRepository",
+                "codecommit:GetUploadArchiveStatus",
+                "codecommit:UploadArchive",
+            ],
+        ),
+    ];
+    if let Some(topic) = approval_topic(model, service) {
+        statements
+            .push(json!({ "Sid": "AnnounceApprovals", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic }));
+    }
+    IamRole {
+        name: names::pipeline_role(&model.platform, &service.name),
+        path: names::iam_path(&model.platform),
+        description: format!("CodePipeline for {}: run its projects, move its artifacts", service.name),
+        max_session_duration: 3600,
+        trust_policy: service_trust(model, "codepipeline.amazonaws.com"),
+        inline_policies: [("codepipeline".to_string(), json!({ "Version": "2012-10-17", "Statement": statements }))]
+            .into_iter()
+            .collect(),
+        managed_policy_arns: Vec::new(),
+        tags: service_tags(model, service),
+    }
+}
+
+/// The topic of the service's first route, which manual approvals are announced on.
+fn approval_topic(model: &Model, service: &Service) -> Option<String> {
+    let needs_approval =
+        service.environments.iter().filter_map(|e| model.environment(e)).any(|environment| environment.approval);
+    let route = service.notify.first()?;
+    needs_approval.then(|| aws::topic_arn(model, &names::sns_topic(&model.platform, route)))
+}
+
+fn project(model: &Model, service: &Service, stage: Stage, buildspec: Value) -> CodebuildProject {
+    let (image, compute, privileged, timeout, description) = match stage {
+        Stage::Build => (
+            BUILD_IMAGE.to_string(),
+            "BUILD_GENERAL1_MEDIUM",
+            true,
+            60,
+            format!("Builds {}: unit tests, SAST, docker build, Trivy gate, push", service.name),
+        ),
+        Stage::Deploy => (
+            pipeline_image(model),
+            "BUILD_GENERAL1_SMALL",
+            false,
+            DEPLOY_TIMEOUT_MINUTES,
+            format!("Deploys the built {} digest to one environment through Argo Rollouts", service.name),
+        ),
+        Stage::IntegrationTests => {
+            (pipeline_image(model), "BUILD_GENERAL1_SMALL", false, 60, format!("Integration tests of {}", service.name))
+        }
+        Stage::LoadTest => {
+            (pipeline_image(model), "BUILD_GENERAL1_SMALL", false, 60, format!("k6 load test of {}", service.name))
+        }
+    };
+    CodebuildProject {
+        name: names::codebuild_project(&model.platform, &service.name, stage.suffix()),
+        description,
+        service_role: role_arn(model, &names::codebuild_role(&model.platform, &service.name)),
+        image,
+        compute_type: compute.into(),
+        privileged_mode: privileged,
+        environment_variables: BTreeMap::from([("AWS_REGION".to_string(), model.platform.region.clone())]),
+        timeout_minutes: timeout,
+        log_group: log_group(model, service),
+        log_stream: stage.suffix().into(),
+        buildspec,
+        tags: service_tags(model, service),
+    }
+}
+
+fn pipeline_image(model: &Model) -> String {
+    // Validation requires it for every CodePipeline service.
+    model.platform.pipeline_image.clone().unwrap_or_default()
+}
+
+fn codebuild_action(
+    name: &str,
+    project: String,
+    inputs: &[&str],
+    outputs: &[&str],
+    variables: &[(&str, String)],
+) -> ActionDeclaration {
+    let mut configuration = BTreeMap::from([("ProjectName".to_string(), project)]);
+    if !variables.is_empty() {
+        let list: Vec<Value> = variables
+            .iter()
+            .map(|(name, value)| json!({ "name": name, "value": value, "type": "PLAINTEXT" }))
+            .collect();
+        configuration.insert("EnvironmentVariables".into(), Value::Array(list).to_string());
+    }
+    ActionDeclaration {
+        name: name.into(),
+        action_type_id: action_type("Build", "CodeBuild"),
+        run_order: 1,
+        configuration,
+        input_artifacts: artifacts(inputs),
+        output_artifacts: artifacts(outputs),
+        namespace: None,
+    }
+}
+
+fn action_type(category: &str, provider: &str) -> ActionTypeId {
+    ActionTypeId { category: category.into(), owner: "AWS".into(), provider: provider.into(), version: "1".into() }
+}
+
+fn artifacts(names: &[&str]) -> Vec<ArtifactName> {
+    names.iter().map(|n| ArtifactName { name: n.to_string() }).collect()
+}
+
+fn stage(name: String, action: ActionDeclaration) -> StageDeclaration {
+    StageDeclaration { name, actions: vec![action] }
+}
+
+/// The environment's cluster and namespace, which the deploy and test projects act on.
+fn target_variables(model: &Model, env: &str) -> Vec<(&'static str, String)> {
+    let environment = model.environment(env).expect("services deploy to declared environments");
+    let cluster = model.cluster(&environment.cluster).expect("environments name declared clusters");
+    vec![
+        ("TARGET_ENV", env.to_string()),
+        ("NAMESPACE", environment.namespace.clone()),
+        ("EKS_CLUSTER", cluster.eks_name.clone()),
+        ("CLUSTER_REGION", cluster.region.clone()),
+    ]
+}
+
+fn source_action(model: &Model, service: &Service) -> ActionDeclaration {
+    // A full clone (not a zip): the deploy step commits the promotion back to the branch.
+    let mut configuration = BTreeMap::from([
+        ("BranchName".to_string(), service.ci.branch().to_string()),
+        ("OutputArtifactFormat".to_string(), "CODEBUILD_CLONE_REF".to_string()),
+    ]);
+    let provider = match service.ci.source {
+        CiSource::Github => {
+            configuration
+                .insert("ConnectionArn".into(), model.platform.codestar_connection.clone().unwrap_or_default());
+            configuration.insert("FullRepositoryId".into(), service.repo.full_name());
+            "CodeStarSourceConnection"
+        }
+        CiSource::Codecommit => {
+            configuration.insert("RepositoryName".into(), service.repo.name.clone());
+            // Triggers exist for connections only; CodePipeline polls CodeCommit instead.
+            configuration.insert("PollForSourceChanges".into(), "true".into());
+            "CodeCommit"
+        }
+    };
+    ActionDeclaration {
+        name: "Source".into(),
+        action_type_id: ActionTypeId {
+            category: "Source".into(),
+            owner: "AWS".into(),
+            provider: provider.into(),
+            version: "1".into(),
+        },
+        run_order: 1,
+        configuration,
+        input_artifacts: Vec::new(),
+        output_artifacts: artifacts(&[SOURCE_ARTIFACT]),
+        namespace: Some(SOURCE_NAMESPACE.into()),
+    }
+}
+
+/// The stage names in order: Source, Build, then per environment (in promotion order) an
+/// Approval-ENV where the environment requires approval and Deploy-ENV, with IntegrationTests
+/// after the first environment and LoadTest after the one before the last.
+fn pipeline(model: &Model, service: &Service) -> Pipeline {
+    let name = names::pipeline(&model.platform, &service.name);
+    let project = |stage: Stage| names::codebuild_project(&model.platform, &service.name, stage.suffix());
+    let mut build = codebuild_action("Build", project(Stage::Build), &[SOURCE_ARTIFACT], &[IMAGE_ARTIFACT], &[]);
+    build.namespace = Some(BUILD_NAMESPACE.into());
+    let mut stages = vec![stage("Source".into(), source_action(model, service)), stage("Build".into(), build)];
+    let envs: Vec<&String> = service.environments.iter().filter(|e| model.environment(e).is_some()).collect();
+    let digest = format!("#{{{BUILD_NAMESPACE}.IMAGE_DIGEST}}");
+    for (i, env) in envs.iter().enumerate() {
+        let environment = model.environment(env).expect("filtered above");
+        if environment.approval {
+            let mut configuration = BTreeMap::from([(
+                "CustomData".to_string(),
+                format!("Deploy {} {digest} to {env}? Promotes commit #{{{SOURCE_NAMESPACE}.CommitId}}.", service.name),
+            )]);
+            if let Some(topic) = approval_topic(model, service) {
+                configuration.insert("NotificationArn".into(), topic);
+            }
+            let approval = ActionDeclaration {
+                name: "Approve".into(),
+                action_type_id: ActionTypeId {
+                    category: "Approval".into(),
+                    owner: "AWS".into(),
+                    provider: "Manual".into(),
+                    version: "1".into(),
+                },
+                run_order: 1,
+                configuration,
+                input_artifacts: Vec::new(),
+                output_artifacts: Vec::new(),
+                namespace: None,
+            };
+            stages.push(stage(format!("Approval-{env}"), approval));
+        }
+        let mut variables = target_variables(model, env);
+        variables.push(("IMAGE_DIGEST", digest.clone()));
+        stages.push(stage(
+            format!("Deploy-{env}"),
+            codebuild_action("Deploy", project(Stage::Deploy), &[SOURCE_ARTIFACT], &[], &variables),
+        ));
+        if i == 0 {
+            let action = codebuild_action(
+                "IntegrationTests",
+                project(Stage::IntegrationTests),
+                &[SOURCE_ARTIFACT],
+                &[],
+                &target_variables(model, env),
+            );
+            stages.push(stage("IntegrationTests".into(), action));
+        }
+        if envs.len() >= 2 && i + 2 == envs.len() {
+            let action = codebuild_action(
+                "LoadTest",
+                project(Stage::LoadTest),
+                &[SOURCE_ARTIFACT],
+                &[],
+                &target_variables(model, env),
+            );
+            stages.push(stage("LoadTest".into(), action));
+        }
+    }
+    let triggers = match service.ci.source {
+        CiSource::Github => vec![PipelineTrigger {
+            provider_type: "CodeStarSourceConnection".into(),
+            git_configuration: GitConfiguration {
+                source_action_name: "Source".into(),
+                // The promotion commits touch only the catalog, so they do not start a run.
+                push: vec![GitPushFilter {
+                    branches: GitIncludes { includes: vec![service.ci.branch().to_string()] },
+                    file_paths: service.ci.path_filter().map(|filter| GitIncludes { includes: vec![filter] }),
+                }],
+            },
+        }],
+        CiSource::Codecommit => Vec::new(),
+    };
+    Pipeline {
+        pipeline: PipelineDeclaration {
+            role_arn: role_arn(model, &names::pipeline_role(&model.platform, &service.name)),
+            name,
+            artifact_store: ArtifactStore {
+                store_type: "S3".into(),
+                location: names::artifact_bucket(&model.platform),
+            },
+            pipeline_type: "V2".into(),
+            // One run at a time, in order: a newer commit waits instead of overtaking a deploy.
+            execution_mode: "QUEUED".into(),
+            stages,
+            triggers,
+        },
+        tags: service_tags(model, service),
+    }
+}
+
+/// Pipeline runs that fail, stop, succeed or are superseded, to the topic of every route of
+/// the service. A service without routes gets no rule.
+fn events_rule(model: &Model, service: &Service) -> Option<EventsRule> {
+    if service.notify.is_empty() {
+        return None;
+    }
+    let targets = service
+        .notify
+        .iter()
+        .map(|route| {
+            let topic = names::sns_topic(&model.platform, route);
+            (route.clone(), aws::topic_arn(model, &topic))
+        })
+        .collect();
+    Some(EventsRule {
+        name: names::pipeline_events_rule(&model.platform, &service.name),
+        description: format!("CodePipeline events of {} to its notification routes", service.name),
+        event_pattern: json!({
+            "source": ["aws.codepipeline"],
+            "detail-type": ["CodePipeline Pipeline Execution State Change"],
+            "detail": {
+                "pipeline": [names::pipeline(&model.platform, &service.name)],
+                "state": ["FAILED", "STOPPED", "SUCCEEDED", "SUPERSEDED"]
+            }
+        }),
+        state: "ENABLED".into(),
+        targets,
+        tags: service_tags(model, service),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shop() -> Model {
+        crate::catalog::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/shop"))).unwrap()
+    }
+
+    fn strings(value: &Value) -> Vec<String> {
+        match value {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(items) => items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// (actions, resources) of every statement of a role's inline policies.
+    fn statements(role: &IamRole) -> Vec<(Vec<String>, Vec<String>)> {
+        role.inline_policies
+            .values()
+            .flat_map(|p| p["Statement"].as_array().cloned().unwrap_or_default())
+            .map(|s| (strings(&s["Action"]), strings(&s["Resource"])))
+            .collect()
+    }
+
+    #[test]
+    fn roles_reach_only_the_services_own_resources() {
+        let model = shop();
+        for service in model.services.iter().filter(|s| uses_codepipeline(s)) {
+            let build = codebuild_role(&model, service);
+            for (actions, resources) in statements(&build) {
+                if resources.iter().any(|r| r == "*") {
+                    assert_eq!(
+                        actions,
+                        ["ecr:GetAuthorizationToken"],
+                        "{}: only the ECR login is unscoped",
+                        build.name
+                    );
+                }
+                assert!(actions.iter().all(|a| !a.contains('*')), "{}: wildcard action in {actions:?}", build.name);
+                if actions.iter().any(|a| a.starts_with("ecr:") && a != "ecr:GetAuthorizationToken") {
+                    assert_eq!(resources, [ecr_repository_arn(&model, service)]);
+                }
+                if actions.iter().any(|a| a.starts_with("eks:")) {
+                    assert_eq!(resources, cluster_arns(&model, service));
+                }
+                if actions.iter().any(|a| a.starts_with("logs:")) {
+                    assert!(resources
+                        .iter()
+                        .all(|r| r.contains(&format!(":log-group:/aws/codebuild/shop-{}", service.name))));
+                }
+            }
+            let pipeline = pipeline_role(&model, service);
+            let runs: Vec<String> = statements(&pipeline)
+                .into_iter()
+                .filter(|(actions, _)| actions.iter().any(|a| a == "codebuild:StartBuild"))
+                .flat_map(|(_, resources)| resources)
+                .collect();
+            assert_eq!(runs.len(), 4, "{}: its four projects", pipeline.name);
+            assert!(runs.iter().all(|r| r.contains(&format!(":project/shop-{}-", service.name))), "{runs:?}");
+            assert!(statements(&pipeline).iter().all(|(_, resources)| !resources.iter().any(|r| r == "*")));
+        }
+    }
+
+    #[test]
+    fn the_source_decides_how_code_is_read_and_pushed() {
+        let model = shop();
+        let by_name = |name: &str| model.services.iter().find(|s| s.name == name).unwrap();
+        let github = statements(&codebuild_role(&model, by_name("catalog")));
+        assert!(github.iter().any(|(actions, resources)| actions == &["codestar-connections:UseConnection"]
+            && resources == &[model.platform.codestar_connection.clone().unwrap()]));
+        let codecommit = statements(&codebuild_role(&model, by_name("inventory")));
+        assert!(codecommit.iter().any(|(actions, resources)| actions == &["codecommit:GitPull", "codecommit:GitPush"]
+            && resources == &["arn:aws:codecommit:eu-west-1:123456789012:inventory"]));
+        assert!(codecommit.iter().all(|(actions, _)| !actions.iter().any(|a| a.starts_with("codestar"))));
+    }
+}

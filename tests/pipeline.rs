@@ -1,0 +1,264 @@
+//! The AWS-native path against a real AWS API emulator (moto in server mode), through the real
+//! SDK: examples/shop's CodePipelines, CodeBuild projects, roles, artifact bucket and events
+//! rules from empty, read back independently; targeted changes; deletes; a foreign pipeline.
+//! moto 5.2.5 does not implement CodeBuild's UpdateProject, and one test shows exactly that.
+
+mod support;
+
+use serde_json::Value;
+use support::aws_bed::{changes, text, Bed};
+
+const STAGES: [&str; 8] =
+    ["Source", "Build", "Deploy-dev", "IntegrationTests", "Deploy-staging", "LoadTest", "Approval-prod", "Deploy-prod"];
+
+fn stage_names(bed: &Bed, pipeline: &str) -> Vec<String> {
+    let got = bed.runtime.block_on(bed.codepipeline().get_pipeline().name(pipeline).send()).unwrap();
+    got.pipeline().unwrap().stages().iter().map(|s| s.name().to_string()).collect()
+}
+
+/// The plan's changes other than no-ops, sorted.
+fn sorted_changes(plan: &Value) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = changes(plan).into_iter().filter(|(action, _)| action != "no-op").collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn apply_from_empty_creates_pipelines_in_stage_order_and_converges() {
+    let bed = Bed::new();
+    bed.apply(&[]);
+    bed.assert_no_changes();
+
+    for pipeline in ["shop-catalog", "shop-inventory"] {
+        assert_eq!(stage_names(&bed, pipeline), STAGES, "{pipeline}");
+    }
+    let got = bed.runtime.block_on(bed.codepipeline().get_pipeline().name("shop-catalog").send()).unwrap();
+    let declaration = got.pipeline().unwrap();
+    assert_eq!(declaration.pipeline_type().unwrap().as_str(), "V2");
+    assert_eq!(declaration.artifact_store().unwrap().location(), "shop-artifacts-123456789012-eu-west-1");
+    let action = |stage: &str| declaration.stages().iter().find(|s| s.name() == stage).unwrap().actions()[0].clone();
+    assert_eq!(action("Source").action_type_id().unwrap().provider(), "CodeStarSourceConnection");
+    assert_eq!(action("Approval-prod").action_type_id().unwrap().provider(), "Manual");
+    // Build once, deploy everywhere: every deploy gets the digest the one build exported.
+    assert_eq!(action("Build").namespace(), Some("BuildVariables"));
+    for env in ["dev", "staging", "prod"] {
+        let deploy = action(&format!("Deploy-{env}"));
+        let variables: Value = serde_json::from_str(&deploy.configuration().unwrap()["EnvironmentVariables"]).unwrap();
+        let digest = variables.as_array().unwrap().iter().find(|v| v["name"] == "IMAGE_DIGEST").unwrap();
+        assert_eq!(digest["value"], "#{BuildVariables.IMAGE_DIGEST}", "{env}");
+        assert_eq!(deploy.configuration().unwrap()["ProjectName"], "shop-catalog-deploy");
+    }
+    let inventory = bed.runtime.block_on(bed.codepipeline().get_pipeline().name("shop-inventory").send()).unwrap();
+    let source = &inventory.pipeline().unwrap().stages()[0].actions()[0];
+    assert_eq!(source.action_type_id().unwrap().provider(), "CodeCommit");
+
+    // The eight projects, each running as the service's CodeBuild role, buildspecs inline.
+    let names: Vec<String> = ["catalog", "inventory"]
+        .iter()
+        .flat_map(|s| ["build", "deploy", "integration-tests", "load-test"].map(|stage| format!("shop-{s}-{stage}")))
+        .collect();
+    let projects =
+        bed.runtime.block_on(bed.codebuild().batch_get_projects().set_names(Some(names.clone())).send()).unwrap();
+    assert_eq!(projects.projects().len(), 8);
+    let build = projects.projects().iter().find(|p| p.name() == Some("shop-catalog-build")).unwrap();
+    assert_eq!(build.service_role(), Some("arn:aws:iam::123456789012:role/glidepath/shop/shop-catalog-codebuild"));
+    let buildspec = build.source().unwrap().buildspec().unwrap();
+    assert!(buildspec.contains("trivy image --exit-code 1 --severity HIGH,CRITICAL"), "{buildspec}");
+    assert!(build.environment().unwrap().privileged_mode().unwrap(), "docker needs privileged mode");
+
+    // Notifications: the events rule targets the service's route topic, which lets it publish.
+    let targets =
+        bed.runtime.block_on(bed.events().list_targets_by_rule().rule("shop-catalog-pipeline-events").send()).unwrap();
+    let arns: Vec<&str> = targets.targets().iter().map(|t| t.arn()).collect();
+    assert_eq!(arns, ["arn:aws:sns:eu-west-1:123456789012:shop-storefront"]);
+    let sns = aws_sdk_sns::Client::new(&bed.runtime.block_on(bed.config()));
+    let attributes = bed
+        .runtime
+        .block_on(sns.get_topic_attributes().topic_arn("arn:aws:sns:eu-west-1:123456789012:shop-storefront").send())
+        .unwrap();
+    let policy: Value = serde_json::from_str(&attributes.attributes().unwrap()["Policy"]).unwrap();
+    let events = policy["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "PipelineEvents").unwrap();
+    assert_eq!(events["Principal"]["Service"], "events.amazonaws.com");
+    assert_eq!(
+        events["Condition"]["ArnEquals"]["aws:SourceArn"],
+        serde_json::json!([
+            "arn:aws:events:eu-west-1:123456789012:rule/shop-catalog-pipeline-events",
+            "arn:aws:events:eu-west-1:123456789012:rule/shop-inventory-pipeline-events"
+        ])
+    );
+}
+
+#[test]
+fn dropping_an_approval_updates_exactly_the_pipelines_and_their_roles() {
+    let bed = Bed::new();
+    bed.apply(&[]);
+    bed.edit("platform.hcl", "  strategy  = \"canary\"\n  approval  = true\n", "  strategy  = \"canary\"\n");
+    let plan = bed.plan_json();
+    let expected: Vec<(String, String)> = [
+        "aws/codepipeline/shop-catalog",
+        "aws/codepipeline/shop-inventory",
+        "aws/iam_role/shop-catalog-pipeline",
+        "aws/iam_role/shop-inventory-pipeline",
+    ]
+    .iter()
+    .map(|address| ("update".to_string(), address.to_string()))
+    .collect();
+    assert_eq!(sorted_changes(&plan), expected);
+    let pipeline =
+        plan["changes"].as_array().unwrap().iter().find(|c| c["address"] == "aws/codepipeline/shop-catalog").unwrap();
+    let fields: Vec<&str> =
+        pipeline["fields"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert!(fields.iter().all(|f| f.starts_with("pipeline.stages[")), "{fields:?}");
+    let role = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "aws/iam_role/shop-catalog-pipeline")
+        .unwrap();
+    assert!(
+        role["fields"].as_array().unwrap().iter().all(|f| f["path"].as_str().unwrap().starts_with("inline_policies")),
+        "only the approval announcement goes: {role:#}"
+    );
+
+    bed.apply(&[]);
+    bed.assert_no_changes();
+    let without: Vec<&str> = STAGES.iter().copied().filter(|s| *s != "Approval-prod").collect();
+    assert_eq!(stage_names(&bed, "shop-catalog"), without);
+}
+
+#[test]
+fn a_buildspec_change_is_an_update_project_which_the_emulator_lacks() {
+    let bed = Bed::new();
+    bed.apply(&[]);
+    bed.edit(
+        "storefront.hcl",
+        "    system = \"codepipeline\"\n",
+        "    system     = \"codepipeline\"\n    unit_tests = \"make check\"\n",
+    );
+    let plan = bed.plan_json();
+    assert_eq!(sorted_changes(&plan), [("update".to_string(), "aws/codebuild_project/shop-catalog-build".to_string())]);
+    let fields = &plan["changes"].as_array().unwrap().iter().find(|c| c["action"] == "update").unwrap()["fields"];
+    assert_eq!(
+        fields,
+        &serde_json::json!([{ "path": "buildspec.env.variables.UNIT_TESTS", "before": "make test", "after": "make check" }])
+    );
+
+    // AWS changes a project in place with UpdateProject; moto 5.2.5 answers it with a bare
+    // HTTP 500. The failure names the resource and the call, and nothing is recorded as done.
+    let out = bed.glidepath("apply", &["--auto-approve", "--stats"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("aws/codebuild_project/shop-catalog-build: codebuild:UpdateProject failed: the AWS endpoint")
+            && stderr.contains(
+                "answered HTTP 500 without an AWS error response (does it implement codebuild:UpdateProject?)"
+            ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("0 of 1 change(s) were carried out"), "{stderr}");
+    assert!(stderr.contains("codebuild:UpdateProject 1"), "one UpdateProject, nothing else: {stderr}");
+    assert_eq!(bed.glidepath("plan", &["--detailed-exitcode"]).status.code(), Some(2), "the update is still pending");
+}
+
+#[test]
+fn moving_a_service_back_to_github_actions_deletes_its_pipeline_only_with_allow_delete() {
+    let bed = Bed::new();
+    bed.apply(&[]);
+    bed.edit(
+        "storefront.hcl",
+        "    system            = \"codepipeline\"\n    source            = \"codecommit\"\n",
+        "    system            = \"github_actions\"\n",
+    );
+    // The test commands only mean something to a pipeline; they stay valid keys.
+    let plan = bed.plan_json();
+    let found = sorted_changes(&plan);
+    let expected: Vec<(String, String)> = [
+        ("create", "aws/iam_role/shop-inventory-ci"),
+        ("delete", "aws/codebuild_project/shop-inventory-build"),
+        ("delete", "aws/codebuild_project/shop-inventory-deploy"),
+        ("delete", "aws/codebuild_project/shop-inventory-integration-tests"),
+        ("delete", "aws/codebuild_project/shop-inventory-load-test"),
+        ("delete", "aws/codepipeline/shop-inventory"),
+        ("delete", "aws/events_rule/shop-inventory-pipeline-events"),
+        ("delete", "aws/iam_role/shop-inventory-codebuild"),
+        ("delete", "aws/iam_role/shop-inventory-pipeline"),
+        ("update", "aws/sns_topic/shop-storefront"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(found, expected);
+
+    let kept = bed.apply(&[]);
+    assert!(text(&kept.stdout).contains("will be skipped"), "{}", text(&kept.stdout));
+    assert!(bed.runtime.block_on(bed.codepipeline().get_pipeline().name("shop-inventory").send()).is_ok());
+    bed.apply(&["--allow-delete"]);
+    bed.assert_no_changes();
+    assert!(bed.runtime.block_on(bed.codepipeline().get_pipeline().name("shop-inventory").send()).is_err());
+    let listed = bed.runtime.block_on(bed.codebuild().list_projects().send()).unwrap();
+    assert!(listed.projects().iter().all(|p| !p.starts_with("shop-inventory-")), "{:?}", listed.projects());
+    assert_eq!(stage_names(&bed, "shop-catalog"), STAGES, "the other pipeline is untouched");
+}
+
+#[test]
+fn a_foreign_pipeline_of_the_same_name_is_a_plan_error_until_imported() {
+    let bed = Bed::new();
+    // moto, like AWS, only creates a pipeline whose role trusts CodePipeline.
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codepipeline.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    bed.runtime
+        .block_on(bed.iam().create_role().role_name("hand-made").assume_role_policy_document(trust).send())
+        .unwrap();
+    let stage = |name: &str, category: &str, provider: &str| {
+        use aws_sdk_codepipeline::types::*;
+        StageDeclaration::builder()
+            .name(name)
+            .actions(
+                ActionDeclaration::builder()
+                    .name(name)
+                    .action_type_id(
+                        ActionTypeId::builder()
+                            .category(ActionCategory::from(category))
+                            .owner(ActionOwner::Aws)
+                            .provider(provider)
+                            .version("1")
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    let declaration = aws_sdk_codepipeline::types::PipelineDeclaration::builder()
+        .name("shop-catalog")
+        .role_arn("arn:aws:iam::123456789012:role/hand-made")
+        .artifact_store(
+            aws_sdk_codepipeline::types::ArtifactStore::builder()
+                .r#type(aws_sdk_codepipeline::types::ArtifactStoreType::S3)
+                .location("somewhere")
+                .build()
+                .unwrap(),
+        )
+        .stages(stage("Source", "Source", "CodeCommit"))
+        .stages(stage("Build", "Build", "CodeBuild"))
+        .build()
+        .unwrap();
+    bed.runtime.block_on(bed.codepipeline().create_pipeline().pipeline(declaration).send()).unwrap();
+
+    let out = bed.glidepath("plan", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("glidepath import aws/codepipeline/shop-catalog"), "{stderr}");
+
+    let catalog = bed.catalog();
+    let import =
+        bed.run(&["import", "-c", catalog.to_str().unwrap(), "aws/codepipeline/shop-catalog", "--auto-approve"]);
+    assert_eq!(import.status.code(), Some(0), "{}", text(&import.stderr));
+    let plan = bed.plan_json();
+    let pipeline = changes(&plan).into_iter().find(|(_, a)| a == "aws/codepipeline/shop-catalog").unwrap();
+    assert_eq!(pipeline.0, "update", "after import the pipeline is updated to the catalog, not created");
+    bed.apply(&[]);
+    bed.assert_no_changes();
+    assert_eq!(stage_names(&bed, "shop-catalog"), STAGES);
+}
