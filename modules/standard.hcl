@@ -9,7 +9,7 @@ profile "standard" {
 
   canary {
     steps              = [10, 50, 100]
-    pauses             = ["3m", "5m"]
+    pauses             = ["5m", "5m"]
     analysis_from_step = 1
   }
 

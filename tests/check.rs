@@ -20,7 +20,11 @@ fn check_of(path: &str) -> (glidepath::catalog::Model, DesiredSet, CheckResult) 
 }
 
 fn minutes(m: u64) -> Bound {
-    Bound::Within(Duration::from_secs(m * 60))
+    seconds(m * 60)
+}
+
+fn seconds(s: u64) -> Bound {
+    Bound::Within(Duration::from_secs(s))
 }
 
 #[test]
@@ -29,23 +33,26 @@ fn example_report_numbers_match_hand_computation() {
     assert!(!result.fails(), "{:#?}", result.findings.iter().filter(|f| f.fails()).collect::<Vec<_>>());
 
     // payment-service prod: critical canary 5/20/50/100 with pauses 5m/10m/10m, analysis from
-    // step 1 (startingStep 0), interval 1m, failureLimit 1, 20 replicas.
-    //   rollback = 0 (analysis starts at once) + 0 (no initialDelay) + 1 × 1m = 1m
-    //   exposure = 1 pod of 20 = 5%, for the whole minute → 5 %·min
+    // step 1 (startingStep 0), interval 1m, failureLimit 1, 20 replicas, warm-up 20s.
+    //   metrics can be rated after 20s warm-up + 5s readiness period + 2 × 30s scrapes = 1m25s,
+    //   which is the rendered initialDelay, so no measurement errors for lack of data
+    //   rollback = 0 (analysis starts at once) + 1m25s (initialDelay) + 1 × 1m = 2m25s
+    //   exposure = 1 pod of 20 = 5%, for 2m25s → 12.08 %·min
     //   promotion = 5m + 10m + 10m = 25m, plus the manual gate prod's approval adds
     //   PDB minAvailable 80% of 20 = 16 → 4 evictable; surge 25% of 20 = 5
     //   detectability: 400 rps × 5% × 2m window = 2400 requests, 24 errors at 1% → visible
     let payment = result.report("payment-service", "prod").unwrap();
-    assert_eq!(payment.rollback, minutes(1));
+    assert_eq!(payment.rollback, seconds(145));
+    assert_eq!(payment.errors_before_data, 0);
     assert!((payment.exposure - 0.05).abs() < 1e-9);
-    assert!((payment.exposure_percent_minutes.unwrap() - 5.0).abs() < 1e-9);
+    assert!((payment.exposure_percent_minutes.unwrap() - 5.0 * 145.0 / 60.0).abs() < 1e-9);
     assert_eq!(payment.promotion, Duration::from_secs(25 * 60));
     assert_eq!(payment.manual_gates, 1);
     assert_eq!((payment.capacity.allowed_disruptions, payment.capacity.surge), (4, 5));
     assert!((payment.capacity.pdb_keeps - 0.8).abs() < 1e-9);
     let seen = payment.detectability.as_ref().unwrap();
     assert!((seen.requests_per_window - 2400.0).abs() < 1e-6 && seen.verdict == Visibility::Visible);
-    assert_eq!(payment.headline(), "rollback ≤ 1m, exposure ≤ 5%");
+    assert_eq!(payment.headline(), "rollback ≤ 2m25s, exposure ≤ 5%");
 
     // checkout prod: same profile on 12 replicas: 5% needs 1 pod of 12 = 8.33% (waived).
     let checkout = result.report("checkout", "prod").unwrap();
@@ -53,29 +60,31 @@ fn example_report_numbers_match_hand_computation() {
     let waived: Vec<_> = result.findings.iter().filter(|f| f.waived.is_some()).map(|f| f.code).collect();
     assert!(waived.contains(&"check::exposure-over-limit"), "{waived:?}");
 
-    // cart prod: standard canary 10/50/100, pauses 3m/5m, failureLimit 2, 6 replicas.
-    //   rollback = 2 × 1m = 2m; exposure = 1 pod of 6 = 16.7% for 2m → 33.3 %·min
+    // cart prod: standard canary 10/50/100, pauses 5m/5m, failureLimit 2, 6 replicas, warm-up 10s.
+    //   rollback = 10s + 5s + 2 × 30s (initialDelay 1m15s) + 2 × 1m = 3m15s, inside the first 5m
+    //   pause; exposure = 1 pod of 6 = 16.7% for 3m15s → 54.2 %·min
     let cart = result.report("cart", "prod").unwrap();
-    assert_eq!(cart.rollback, minutes(2));
+    assert_eq!(cart.rollback, seconds(195));
     assert!((cart.exposure - 1.0 / 6.0).abs() < 1e-9);
-    assert!((cart.exposure_percent_minutes.unwrap() - 200.0 / 6.0).abs() < 1e-6);
-    assert_eq!((cart.promotion, cart.manual_gates), (Duration::from_secs(8 * 60), 1));
+    assert!((cart.exposure_percent_minutes.unwrap() - 100.0 / 6.0 * 3.25).abs() < 1e-6);
+    assert_eq!((cart.promotion, cart.manual_gates), (Duration::from_secs(10 * 60), 1));
 
     // user-service prod: blue/green. The preview takes no traffic (exposure 0); a breach the smoke
-    // test misses is caught by post-promotion analysis after 2 × 1m = 2m. Promotion: the smoke
-    // Job's 300s deadline + post-promotion count 5 at 1m (4m) = 9m, plus prod's manual promotion.
+    // test misses is caught by post-promotion analysis, whose data starts with the switch: two
+    // 30s scrapes (initialDelay 1m) + 2 × 1m = 3m. Promotion: the smoke Job's 300s deadline +
+    // post-promotion 1m + 4 more measurements at 1m = 10m, plus prod's manual promotion.
     let user = result.report("user-service", "prod").unwrap();
-    assert_eq!((user.rollback, user.exposure), (minutes(2), 0.0));
-    assert_eq!((user.promotion, user.manual_gates), (Duration::from_secs(9 * 60), 1));
+    assert_eq!((user.rollback, user.exposure), (minutes(3), 0.0));
+    assert_eq!((user.promotion, user.manual_gates), (Duration::from_secs(10 * 60), 1));
     assert_eq!(user.capacity.surge, 6, "blue/green runs a full preview");
 
     // notification dev: internal canary 25/100 with one 2m pause and failureLimit 3: analysis could
-    // fail at 3m, but the rollout is fully promoted at 2m and background analysis stops then.
+    // fail at 1m15s + 3m, but the rollout is fully promoted at 2m and background analysis stops.
     let notification = result.report("notification", "dev").unwrap();
     assert_eq!(notification.rollback, Bound::AfterPromotion);
-    // In prod the approval gate holds it at 25% (1 pod of 3 = 33.3%) until analysis fails at 3m.
+    // In prod the approval gate holds it at 25% (1 pod of 3 = 33.3%) until analysis fails at 4m15s.
     let notification = result.report("notification", "prod").unwrap();
-    assert_eq!(notification.rollback, minutes(3));
+    assert_eq!(notification.rollback, seconds(255));
     assert!((notification.exposure - 1.0 / 3.0).abs() < 1e-9);
 }
 
@@ -232,9 +241,11 @@ fn check_and_plan_gate_on_the_report() {
     assert_eq!(plan.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&plan.stdout);
     assert!(stdout.contains("Safety (glidepath check):"), "{stdout}");
-    assert!(stdout.contains("payment-service prod: rollback ≤ 1m, exposure ≤ 5%"), "{stdout}");
+    assert!(stdout.contains("payment-service prod: rollback ≤ 2m25s, exposure ≤ 5%"), "{stdout}");
     let markdown = glidepath(&["plan", "-c", catalog.to_str().unwrap(), "--format", "markdown"], work.path());
-    assert!(String::from_utf8_lossy(&markdown.stdout).contains("- payment-service prod: rollback ≤ 1m, exposure ≤ 5%"));
+    assert!(
+        String::from_utf8_lossy(&markdown.stdout).contains("- payment-service prod: rollback ≤ 2m25s, exposure ≤ 5%")
+    );
 
     let failing = repo.join("tests/fixtures/check/exposure-over-limit.hcl");
     let plan = glidepath(&["plan", "-c", failing.to_str().unwrap()], work.path());

@@ -5,12 +5,15 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::decode::{closest, Fields, Spanned};
-use super::model::{Cluster, Environment, Model, NotificationRoute, NotifyEvent, Platform, StrategyKind};
+use super::model::{
+    Cluster, Environment, Model, NotificationRoute, NotifyEvent, Platform, StrategyKind, DEFAULT_SCRAPE_INTERVAL,
+};
 use super::names::{is_dns_label, to_dns_label};
 use super::problem::{Problem, Problems};
 use super::profiles::ProfileSet;
 use super::service::decode_service;
 use super::tree::{Entry, Node};
+use super::values::Duration;
 
 pub const DEFAULT_PROMETHEUS: &str = "http://prometheus.monitoring.svc.cluster.local:9090";
 /// Catalog names prefix IAM role names (64 characters at most), so they stay short.
@@ -164,6 +167,10 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
     let untagged = positive_int(&mut f, "ecr_untagged_days", 7, problems);
     let prometheus =
         f.string("prometheus", problems).map(|s| s.value).unwrap_or_else(|| DEFAULT_PROMETHEUS.to_string());
+    let scrape_interval = f
+        .parsed("scrape_interval", problems, Duration::parse, "write Prometheus' scrape interval, such as \"30s\"")
+        .map(|d| d.value)
+        .unwrap_or(DEFAULT_SCRAPE_INTERVAL);
     let codestar_connection = f.string("codestar_connection", problems).and_then(|c| check_connection(c, problems));
     let pipeline_image = f.string("pipeline_image", problems).map(|i| i.value);
     f.finish(problems);
@@ -176,6 +183,7 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
         ecr_keep_images: keep,
         ecr_untagged_days: untagged,
         prometheus,
+        scrape_interval,
         codestar_connection,
         pipeline_image,
     }

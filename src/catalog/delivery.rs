@@ -258,6 +258,7 @@ pub(super) fn decode_slo(node: Option<&Node>, context: &str, ctx: &Context, prob
         count: None,
         failure_limit: 1,
         initial_delay: None,
+        scrape_interval: ctx.platform.scrape_interval,
         request_metric: "http_requests_total".into(),
         latency_metric: "http_request_duration_seconds_bucket".into(),
     };

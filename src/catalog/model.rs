@@ -48,6 +48,9 @@ pub struct Platform {
     pub ecr_untagged_days: u32,
     /// Default Prometheus address for analysis, overridable per service.
     pub prometheus: String,
+    /// How often Prometheus scrapes the apps: new pods' metrics can be rated two scrapes after
+    /// they serve, which sets when analysis can first see a new version.
+    pub scrape_interval: Duration,
     /// CodeStar (CodeConnections) connection to GitHub: the source of GitHub-hosted CodePipelines.
     pub codestar_connection: Option<String>,
     /// CodeBuild image of the pipelines' deploy and test projects (glidepath, kubectl, the Argo
@@ -66,6 +69,7 @@ impl Platform {
             ecr_keep_images: 30,
             ecr_untagged_days: 7,
             prometheus: String::new(),
+            scrape_interval: DEFAULT_SCRAPE_INTERVAL,
             codestar_connection: None,
             pipeline_image: None,
         }
@@ -324,10 +328,32 @@ pub struct Slo {
     pub count: Option<u32>,
     pub failure_limit: u32,
     pub initial_delay: Option<Duration>,
+    /// The platform's Prometheus scrape interval.
+    pub scrape_interval: Duration,
     /// Counter with `service`, `namespace`, `status` and `rollouts_pod_template_hash` labels.
     pub request_metric: String,
     /// Histogram (`_bucket`) with the same labels.
     pub latency_metric: String,
+}
+
+/// Prometheus' scrape interval where the platform does not say (kube-prometheus-stack's default).
+pub const DEFAULT_SCRAPE_INTERVAL: Duration = Duration { millis: 30_000 };
+/// The rendered readiness probe's period: a started pod is Ready within one period.
+pub const READINESS_PERIOD: Duration = Duration { millis: 5_000 };
+
+impl Service {
+    /// How long after a new version's pods are created (canary), or start taking traffic
+    /// (blue/green: the previews are Ready before the switch), its metrics can first be rated:
+    /// the pods Ready (warm-up plus a readiness period), then two scrapes, as `rate()` needs two
+    /// samples. An analysis measuring earlier finds no data, and Argo Rollouts aborts after five
+    /// such errors in a row, ten seconds apart, even when the new version is good.
+    pub fn metrics_delay(&self, strategy: StrategyKind) -> Duration {
+        let ready = match strategy {
+            StrategyKind::Canary => self.probes.warmup.millis + READINESS_PERIOD.millis,
+            StrategyKind::BlueGreen => 0,
+        };
+        Duration { millis: ready + 2 * self.slo.scrape_interval.millis }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -8,6 +8,21 @@ use crate::catalog::{Environment, Service};
 pub fn evaluate(service: &Service, env: &Environment, report: &SafetyReport) -> Vec<Finding> {
     let limits = &service.limits;
     let mut out = Vec::new();
+    // Not a limit but a broken analysis, in every environment: it aborts good versions too.
+    if report.errors_before_data > report.consecutive_error_limit {
+        out.push(Finding {
+            code: "check::analysis-errors-before-data",
+            severity: Severity::Error,
+            service: Some(service.name.clone()),
+            environment: Some(env.name.clone()),
+            message: format!(
+                "the first {} measurements come before the new version's metrics can be rated (pods Ready, then two scrapes) and find no data; over consecutiveErrorLimit {} in a row, Argo Rollouts aborts every version, good ones too: raise slo.initial_delay or leave it unset",
+                report.errors_before_data, report.consecutive_error_limit
+            ),
+            location: service.location.clone(),
+            waived: None,
+        });
+    }
     // A one-replica dev environment breaks every limit by design; the report still shows its
     // numbers, but only environments that enforce limits get findings.
     if !env.enforce_limits {

@@ -10,7 +10,13 @@
 //!
 //!   rollback = t(startingStep) + initialDelay + failureLimit × interval
 //!
-//! (the slowest metric counts). Without a traffic router, a weight is carried by pods:
+//! (the slowest metric counts), provided the new version's metrics can be rated by the first
+//! measurement: its pods Ready and scraped twice (`Service::metrics_delay`, counted from the
+//! first canary step or, for blue/green, from the switch). glidepath renders `initialDelay` to
+//! wait for that. A measurement taken earlier finds no data: an `Error`, retried after 10 s
+//! whatever the interval, so the bound grows by 10 s per such error, and more than
+//! `consecutiveErrorLimit` (4) of them in a row abort the rollout even of a good version.
+//! Without a traffic router, a weight is carried by pods:
 //! ceil(replicas × weight / 100) of `replicas`, so 5 % of 3 replicas is really 33 %.
 //! Blue/green: the pre-promotion smoke test sees the preview only (no user traffic); an SLO
 //! breach it misses takes all traffic until post-promotion analysis fails, within
@@ -19,6 +25,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::simulate::{DEFAULT_CONSECUTIVE_ERROR_LIMIT, ERROR_RETRY_SECS};
 use crate::catalog::values::{Duration, Percent};
 use crate::catalog::{Environment, Service, StrategyKind};
 
@@ -105,6 +112,10 @@ pub struct SafetyReport {
     pub rollback: Bound,
     /// A version whose pods never become ready is aborted after this.
     pub not_ready_abort: Duration,
+    /// Measurements that find no data yet (the new version's metrics not rateable) and error,
+    /// before the first that can judge it; over `consecutiveErrorLimit`, good versions abort.
+    pub errors_before_data: u64,
+    pub consecutive_error_limit: u64,
     /// Largest share of traffic a bad version gets before analysis can fail it.
     pub exposure: f64,
     /// Traffic share × minutes a bad version serves before analysis can fail it.
@@ -152,12 +163,22 @@ pub struct MetricTiming {
     pub initial_delay: Duration,
     pub failure_limit: u64,
     pub count: Option<u64>,
+    pub consecutive_error_limit: u64,
 }
 
 impl MetricTiming {
-    /// From the start of the run to the measurement that fails the metric.
-    pub fn time_to_fail(&self) -> Duration {
-        Duration { millis: self.initial_delay.millis + self.failure_limit * self.interval.millis }
+    /// Measurements before the new version's metrics exist (`data_after` from the start of the
+    /// run): each finds no data, errors, and is retried 10 s later.
+    pub fn errors_before_data(&self, data_after: Duration) -> u64 {
+        let missing = data_after.millis.saturating_sub(self.initial_delay.millis);
+        missing.div_ceil(ERROR_RETRY_SECS * 1000)
+    }
+
+    /// From the start of the run to the measurement that fails the metric, for a version that
+    /// breaches from its first data on.
+    pub fn time_to_fail(&self, data_after: Duration) -> Duration {
+        let first_with_data = self.initial_delay.millis + self.errors_before_data(data_after) * ERROR_RETRY_SECS * 1000;
+        Duration { millis: first_with_data + self.failure_limit * self.interval.millis }
     }
 
     /// From the start of the run to its last measurement, when counted.
@@ -177,6 +198,9 @@ pub fn metric_timings(template: &Value) -> Vec<MetricTiming> {
                     initial_delay: duration_field(&m["initialDelay"]).unwrap_or(Duration::from_secs(0)),
                     failure_limit: m["failureLimit"].as_u64().unwrap_or(0),
                     count: m["count"].as_u64(),
+                    consecutive_error_limit: m["consecutiveErrorLimit"]
+                        .as_u64()
+                        .unwrap_or(DEFAULT_CONSECUTIVE_ERROR_LIMIT as u64),
                 })
                 .collect()
         })
@@ -220,7 +244,19 @@ pub fn report(service: &Service, env: &Environment, rendered: &Rendered) -> Safe
         .or_else(|| rendered.hpa.and_then(|h| h["spec"]["minReplicas"].as_u64()))
         .unwrap_or(1) as u32;
     let timings = metric_timings(rendered.slo_template);
-    let slowest_fail = timings.iter().map(MetricTiming::time_to_fail).max().unwrap_or(Duration::from_secs(0));
+    // When the new version's metrics can be rated, from the start of the analysis run.
+    let data_delay = service.metrics_delay(settings.strategy);
+    let data_after = match settings.strategy {
+        StrategyKind::Canary => match analysis_start(rollout) {
+            Bound::Within(t) => Duration { millis: data_delay.millis.saturating_sub(t.millis) },
+            Bound::Unbounded | Bound::AfterPromotion => Duration::from_secs(0),
+        },
+        StrategyKind::BlueGreen => data_delay,
+    };
+    let slowest_fail = timings.iter().map(|t| t.time_to_fail(data_after)).max().unwrap_or(Duration::from_secs(0));
+    let errors_before_data = timings.iter().map(|t| t.errors_before_data(data_after)).max().unwrap_or(0);
+    let consecutive_error_limit =
+        timings.iter().map(|t| t.consecutive_error_limit).min().unwrap_or(DEFAULT_CONSECUTIVE_ERROR_LIMIT as u64);
     let not_ready_abort = Duration::from_secs(rollout["spec"]["progressDeadlineSeconds"].as_u64().unwrap_or(600));
     let capacity = capacity(rollout, rendered.pdb, replicas, settings.strategy);
     let window = rate_window(rendered.slo_template).unwrap_or(Duration::from_secs(60));
@@ -269,6 +305,8 @@ pub fn report(service: &Service, env: &Environment, rendered: &Rendered) -> Safe
         strategy: settings.strategy,
         rollback,
         not_ready_abort,
+        errors_before_data,
+        consecutive_error_limit,
         exposure,
         exposure_percent_minutes: exposure_pm,
         steps,
@@ -278,6 +316,22 @@ pub fn report(service: &Service, env: &Environment, rendered: &Rendered) -> Safe
         capacity,
         detectability,
     }
+}
+
+/// When a canary's analysis starts: the time of its `startingStep` (timed pauses before it).
+fn analysis_start(rollout: &Value) -> Bound {
+    let canary = &rollout["spec"]["strategy"]["canary"];
+    let starting = canary["analysis"]["startingStep"].as_u64().unwrap_or(0) as usize;
+    let mut at = Bound::Within(Duration::from_secs(0));
+    for step in canary["steps"].as_array().into_iter().flatten().take(starting) {
+        if let Some(pause) = step.get("pause") {
+            at = match duration_field(&pause["duration"]) {
+                Some(d) => at.plus(d),
+                None => Bound::Unbounded,
+            };
+        }
+    }
+    at
 }
 
 type CanaryNumbers = (Bound, f64, Option<f64>, Vec<Step>, Duration, u32, Option<Bound>, f64);

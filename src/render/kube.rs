@@ -163,7 +163,7 @@ fn service_objects(
             "name": name, "namespace": ns, "labels": labels, "template_name": slo_template,
             "slo": {
                 "interval": service.slo.interval.to_string(),
-                "initial_delay": service.slo.initial_delay.map(|d| d.to_string()),
+                "initial_delay": initial_delay(service, settings.strategy).map(|d| d.to_string()),
                 "count": count,
                 "failure_limit": service.slo.failure_limit,
                 "max_error_fraction": trim_float(service.slo.max_error_rate.fraction),
@@ -399,6 +399,27 @@ fn headline(event: NotifyEvent) -> &'static str {
         NotifyEvent::RolloutStepCompleted => "Rollout step completed.",
         NotifyEvent::RolloutUpdated => "Rollout started: a new version is being delivered.",
     }
+}
+
+/// The first measurement waits until the new version's metrics can be rated (unless the catalog
+/// sets `slo.initial_delay`): measured earlier it finds no data, an error, and five errors in a
+/// row abort even a good version. A canary's analysis that starts at a later step (after timed
+/// pauses) waits only for what is left of that time; after a manual pause, not at all.
+fn initial_delay(service: &Service, strategy: StrategyKind) -> Option<Duration> {
+    if let Some(set) = service.slo.initial_delay {
+        return (set.millis > 0).then_some(set);
+    }
+    let mut already = 0;
+    if strategy == StrategyKind::Canary {
+        for pause in service.canary.pauses.iter().take(service.canary.analysis_from_step.saturating_sub(1)) {
+            match pause {
+                Pause::For(d) => already += d.millis,
+                Pause::Manual => return None,
+            }
+        }
+    }
+    let left = service.metrics_delay(strategy).millis.saturating_sub(already);
+    (left > 0).then_some(Duration { millis: left })
 }
 
 /// PromQL rate window: at least two measurement intervals and never under a minute, so a

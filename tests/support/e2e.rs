@@ -240,12 +240,18 @@ impl Receiver {
         self.received.lock().unwrap().iter().filter(|n| n.body["namespace"] == namespace).cloned().collect()
     }
 
-    /// Waits up to `timeout` for a notification of `event` about `service` in `namespace`.
-    pub fn wait_for(&self, namespace: &str, service: &str, event: &str, timeout: Duration) -> Option<Notification> {
-        let deadline = Instant::now() + timeout;
+    /// Waits up to `timeout` for a notification of `event` about `service` in `namespace` running
+    /// an image with `tag` (the first revision's notifications may arrive late).
+    pub fn wait_for(&self, namespace: &str, service: &str, tag: &str, event: &str) -> Option<Notification> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let image_suffix = format!(":{tag}");
         loop {
             let mut about = self.for_namespace(namespace).into_iter();
-            if let Some(n) = about.find(|n| n.body["event"] == event && n.body["service"] == service) {
+            if let Some(n) = about.find(|n| {
+                n.body["event"] == event
+                    && n.body["service"] == service
+                    && n.body["image"].as_str().is_some_and(|i| i.ends_with(&image_suffix))
+            }) {
                 return Some(n);
             }
             if Instant::now() > deadline {

@@ -33,6 +33,9 @@ fn analysis_line(run: &AnalysisSummary) -> String {
             text
         })
         .collect();
+    if metrics.is_empty() {
+        return format!("{} {}: no measurement yet", run.kind, run.phase);
+    }
     format!("{} {}: {}", run.kind, run.phase, metrics.join(", "))
 }
 
