@@ -299,6 +299,12 @@ fn good_canary_walks_every_step_to_healthy_and_notifies_completion() {
 
     let status = s.status_of("checkout");
     assert_eq!((status["phase"].as_str(), status["weight"].as_u64()), (Some("Healthy"), Some(100)));
+    // With the controller at work (Services repointed, ReplicaSets and status written), a second
+    // plan shows no changes and nothing has drifted from the last apply.
+    let plan = s.glidepath(&["plan", "-c", "catalog", "--only", "cluster", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}{}", text(&plan.stdout), text(&plan.stderr));
+    let drift = s.glidepath(&["drift", "-c", "catalog", "--only", "cluster", "--detailed-exitcode"]);
+    assert_eq!(drift.status.code(), Some(0), "{}{}", text(&drift.stdout), text(&drift.stderr));
     let report = s.safety_report("checkout");
     println!(
         "e2e good canary: promoted in {} (report: automated promotion {}s); steps seen {steps_seen:?}; \

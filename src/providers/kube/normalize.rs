@@ -1,5 +1,6 @@
 //! Makes a server's object comparable with another: drops what the server alone maintains
-//! (managed fields, versions, uid, timestamps, status), as `kubectl diff` does.
+//! (managed fields, versions, uid, timestamps, status), as `kubectl diff` does, and what
+//! controllers maintain in objects glidepath applies (`controller_fields`).
 
 use serde_json::Value;
 
@@ -14,6 +15,7 @@ const SERVER_METADATA: [&str; 7] = [
 ];
 
 pub fn normalize(mut object: Value, api_version: &str, kind: &str) -> Value {
+    super::controller_fields::drop_from(kind, &mut object);
     if let Some(map) = object.as_object_mut() {
         map.remove("status");
         // List items come without their type; put it back so bodies compare.
