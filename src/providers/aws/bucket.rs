@@ -4,10 +4,10 @@
 
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, Tag, Tagging};
 
-use super::read::{candidates, desired_of, insert, owned_by, recorded, tags_from};
+use super::read::{candidates, claimed, desired_of, insert, recorded, tags_from};
 use super::write::invalid;
 use super::{diagnose, AwsProvider};
-use crate::providers::{Conflict, LiveSet, ProviderError};
+use crate::providers::{LiveSet, ProviderError};
 use crate::render::resource::{S3Bucket, Tags};
 use crate::render::{Address, AwsResource, DesiredSet};
 use crate::state::State;
@@ -33,13 +33,7 @@ pub fn read(
     for name in candidates(names, &wanted, state, KIND, &format!("{catalog}-artifacts-")) {
         let address = Address::aws(KIND, name.as_str());
         let tags = bucket_tags(provider, &address, &name)?;
-        if !owned_by(&tags, &catalog) {
-            if wanted.contains_key(&name) {
-                live.conflicts.push(Conflict {
-                    address,
-                    reason: "an S3 bucket with this name exists and is not owned by this catalog".into(),
-                });
-            }
+        if !claimed(live, &tags, &catalog, wanted.contains_key(&name), &address, "an S3 bucket") {
             continue;
         }
         insert(live, AwsResource::S3Bucket(S3Bucket { name, tags }));

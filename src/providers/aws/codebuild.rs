@@ -9,10 +9,10 @@ use aws_sdk_codebuild::types::{
 };
 use serde_json::Value;
 
-use super::read::{candidates, desired_of, insert, owned_by, recorded, tags_from};
+use super::read::{candidates, claimed, desired_of, insert, recorded, tags_from};
 use super::write::invalid;
 use super::{diagnose, AwsProvider};
-use crate::providers::{Conflict, LiveSet, ProviderError};
+use crate::providers::{LiveSet, ProviderError};
 use crate::render::resource::{CodebuildProject, Tags};
 use crate::render::{Address, AwsResource, DesiredSet};
 use crate::state::State;
@@ -48,13 +48,14 @@ pub fn read(
         for project in got.projects() {
             let Some(name) = project.name() else { continue };
             let tags = tags_from(project.tags().iter().filter_map(|t| Some((t.key()?, t.value()?))));
-            if !owned_by(&tags, &catalog) {
-                if wanted.contains_key(name) {
-                    live.conflicts.push(Conflict {
-                        address: Address::aws(KIND, name),
-                        reason: "a CodeBuild project with this name exists and is not owned by this catalog".into(),
-                    });
-                }
+            if !claimed(
+                live,
+                &tags,
+                &catalog,
+                wanted.contains_key(name),
+                &Address::aws(KIND, name),
+                "a CodeBuild project",
+            ) {
                 continue;
             }
             insert(live, AwsResource::CodebuildProject(from_live(name, project, tags)));

@@ -5,10 +5,10 @@
 use aws_sdk_codepipeline::types as sdk;
 use aws_smithy_types::error::operation::BuildError;
 
-use super::read::{candidates, desired_of, insert, owned_by, recorded, tags_from};
+use super::read::{candidates, claimed, desired_of, insert, recorded, tags_from};
 use super::write::{invalid, tag_changes};
 use super::{diagnose, AwsProvider};
-use crate::providers::{Conflict, LiveSet, ProviderError};
+use crate::providers::{LiveSet, ProviderError};
 use crate::render::resource::{
     ActionDeclaration, ActionTypeId, ArtifactName, ArtifactStore, GitConfiguration, GitIncludes, GitPushFilter,
     Pipeline, PipelineDeclaration, PipelineTrigger, StageDeclaration, Tags,
@@ -52,13 +52,7 @@ pub fn read(
             provider.codepipeline.list_tags_for_resource().resource_arn(arn(provider, &name))
         )?;
         let tags = tags_from(tags.tags().iter().map(|t| (t.key(), t.value())));
-        if !owned_by(&tags, &catalog) {
-            if wanted.contains_key(&name) {
-                live.conflicts.push(Conflict {
-                    address,
-                    reason: "a CodePipeline with this name exists and is not owned by this catalog".into(),
-                });
-            }
+        if !claimed(live, &tags, &catalog, wanted.contains_key(&name), &address, "a CodePipeline") {
             continue;
         }
         let got =

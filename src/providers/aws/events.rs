@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use aws_sdk_eventbridge::types::{RuleState, Tag, Target};
 use serde_json::Value;
 
-use super::read::{desired_of, insert, owned_by, recorded, tags_from};
+use super::read::{claimed, desired_of, insert, recorded, tags_from};
 use super::write::{invalid, tag_changes};
 use super::{diagnose, AwsProvider};
-use crate::providers::{Conflict, LiveSet, ProviderError};
+use crate::providers::{LiveSet, ProviderError};
 use crate::render::resource::{EventsRule, Tags};
 use crate::render::{Address, AwsResource, DesiredSet};
 use crate::state::State;
@@ -61,13 +61,7 @@ pub fn read(
             provider.events.list_tags_for_resource().resource_arn(arn(provider, &name))
         )?;
         let tags = tags_from(listed_tags.tags().iter().map(|t| (t.key(), t.value())));
-        if !owned_by(&tags, &catalog) {
-            if wanted.contains_key(&name) {
-                live.conflicts.push(Conflict {
-                    address,
-                    reason: "an EventBridge rule with this name exists and is not owned by this catalog".into(),
-                });
-            }
+        if !claimed(live, &tags, &catalog, wanted.contains_key(&name), &address, "an EventBridge rule") {
             continue;
         }
         let targets =

@@ -23,6 +23,28 @@ pub fn owned_by(tags: &Tags, catalog: &str) -> bool {
         && tags.get(CATALOG_TAG).map(String::as_str) == Some(catalog)
 }
 
+/// Whether a resource found under a name this catalog may use is its own. One that is not, under
+/// a name the catalog wants, is a conflict for the plan (importing or renaming resolves it).
+pub(super) fn claimed(
+    live: &mut LiveSet,
+    tags: &Tags,
+    catalog: &str,
+    wanted: bool,
+    address: &Address,
+    what: &str,
+) -> bool {
+    if owned_by(tags, catalog) {
+        return true;
+    }
+    if wanted {
+        live.conflicts.push(Conflict {
+            address: address.clone(),
+            reason: format!("{what} with this name exists and is not owned by this catalog"),
+        });
+    }
+    false
+}
+
 fn placeholder(eks_name: &str) -> String {
     format!("${{eks:{eks_name}:oidc_issuer}}")
 }
@@ -293,13 +315,7 @@ fn read_repositories(
             .block_on(provider.ecr.list_tags_for_resource().resource_arn(arn).send())
             .map_err(|e| diagnose(e, &address.to_string(), "ecr:ListTagsForResource", provider.endpoint()))?;
         let tags = tags_from(tags.tags().iter().map(|t| (t.key(), t.value())));
-        if !owned_by(&tags, &catalog) {
-            if wanted.contains_key(name) {
-                live.conflicts.push(Conflict {
-                    address,
-                    reason: "an ECR repository with this name exists and is not owned by this catalog".into(),
-                });
-            }
+        if !claimed(live, &tags, &catalog, wanted.contains_key(name), &address, "an ECR repository") {
             continue;
         }
         let lifecycle = match provider
@@ -356,13 +372,7 @@ fn read_topics(
             .block_on(provider.sns.list_tags_for_resource().resource_arn(arn).send())
             .map_err(|e| diagnose(e, &address.to_string(), "sns:ListTagsForResource", provider.endpoint()))?;
         let tags = tags_from(tags.tags().iter().map(|t| (t.key(), t.value())));
-        if !owned_by(&tags, &catalog) {
-            if wanted.contains_key(name) {
-                live.conflicts.push(Conflict {
-                    address,
-                    reason: "an SNS topic with this name exists and is not owned by this catalog".into(),
-                });
-            }
+        if !claimed(live, &tags, &catalog, wanted.contains_key(name), &address, "an SNS topic") {
             continue;
         }
         let attributes = provider
