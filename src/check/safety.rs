@@ -338,7 +338,6 @@ type CanaryNumbers = (Bound, f64, Option<f64>, Vec<Step>, Duration, u32, Option<
 
 fn canary(rollout: &Value, timings: &[MetricTiming], slowest_fail: Duration, replicas: u32) -> CanaryNumbers {
     let canary = &rollout["spec"]["strategy"]["canary"];
-    let starting = canary["analysis"]["startingStep"].as_u64().unwrap_or(0) as usize;
     let router = canary.get("trafficRouting").is_some();
     let effective = |w: u32| -> f64 {
         if router || w >= 100 {
@@ -349,16 +348,12 @@ fn canary(rollout: &Value, timings: &[MetricTiming], slowest_fail: Duration, rep
     };
 
     let mut at = Bound::Within(Duration::from_secs(0));
-    let mut analysis_start = None;
     let mut steps = Vec::new();
     let mut promotion = Duration::from_secs(0);
     let mut manual_gates = 0;
     // (start, share) of each stretch of constant traffic, while the time is known.
     let mut segments: Vec<(Duration, f64)> = Vec::new();
-    for (index, step) in canary["steps"].as_array().into_iter().flatten().enumerate() {
-        if index == starting {
-            analysis_start = Some(at);
-        }
+    for step in canary["steps"].as_array().into_iter().flatten() {
         if let Some(weight) = step["setWeight"].as_u64() {
             let share = effective(weight as u32);
             steps.push(Step { requested: weight as u32, effective: share * 100.0, at });
@@ -378,7 +373,7 @@ fn canary(rollout: &Value, timings: &[MetricTiming], slowest_fail: Duration, rep
             }
         }
     }
-    let analysis_start = analysis_start.unwrap_or(at);
+    let analysis_start = analysis_start(rollout);
     // Background analysis stops once the rollout is fully promoted: a failure that would come
     // later never comes.
     let rollback = match (analysis_start.plus(slowest_fail), at) {

@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 
 use crate::catalog::names;
 use crate::catalog::values::{trim_float, Duration};
-use crate::catalog::{Environment, Model, NotifyEvent, Pause, Pdb, Service, ServiceEnv, StrategyKind};
+use crate::catalog::{
+    Environment, Model, NotifyEvent, Pause, Pdb, Service, ServiceEnv, StrategyKind, READINESS_PERIOD,
+};
 
 use super::address::SHARED_OWNER;
 use super::resource::KubeObject;
@@ -257,6 +259,7 @@ fn rollout(
             "container_resources": container_resources,
             "probes": service.probes,
             "startup_failure_threshold": warmup.div_ceil(5).max(1) + 3,
+            "readiness_period_seconds": READINESS_PERIOD.millis / 1000,
             "strategy": match settings.strategy { StrategyKind::Canary => "canary", StrategyKind::BlueGreen => "blue_green" },
             "canary_service": names::canary_service(name),
             "preview_service": names::preview_service(name),
