@@ -194,6 +194,28 @@ fn policy_checks_catch_tampered_artifacts() {
             json!("arn:aws:ecr:eu-west-1:123456789012:repository/shop/payment-service");
     })
     .contains(&"policy::resource-scope"));
+    // The CodePipeline path's roles are held to the same scoping: CodeBuild pushing to another
+    // service's repository, the pipeline role running any project.
+    let statement = |d: &mut DesiredSet, role_name: &str, sid: &str| -> Value {
+        let role = role(d, role_name);
+        let policy = role.inline_policies.values_mut().next().unwrap();
+        let found = policy["Statement"].as_array_mut().unwrap().iter_mut().find(|s| s["Sid"] == sid).unwrap();
+        found.clone()
+    };
+    assert!(tampered(|d| {
+        let mut push = statement(d, "shop-catalog-codebuild", "EcrPushOwnRepository");
+        push["Resource"] = json!("arn:aws:ecr:eu-west-1:123456789012:repository/shop/payment-service");
+        let policy = role(d, "shop-catalog-codebuild").inline_policies.values_mut().next().unwrap();
+        policy["Statement"].as_array_mut().unwrap().push(push);
+    })
+    .contains(&"policy::resource-scope"));
+    assert!(tampered(|d| {
+        let mut run = statement(d, "shop-inventory-pipeline", "RunOwnProjects");
+        run["Action"] = json!("codebuild:*");
+        let policy = role(d, "shop-inventory-pipeline").inline_policies.values_mut().next().unwrap();
+        policy["Statement"].as_array_mut().unwrap().push(run);
+    })
+    .contains(&"policy::wildcard-action"));
     assert!(tampered(|d| {
         kube_body(d, "prod/cart/k8s/Rollout/cart")["spec"]["template"]["spec"]["containers"][0]["image"] =
             json!("nginx:latest");

@@ -19,6 +19,14 @@ pub fn check(model: &Model, desired: &DesiredSet) -> Vec<Finding> {
     let mut checker = Checker { model, desired, out: Vec::new() };
     for service in &model.services {
         checker.ci_role(service);
+        // Every role the service's CI runs as: GitHub Actions' role, or CodeBuild's and CodePipeline's.
+        for role in [
+            names::ci_role(&model.platform, &service.name),
+            names::codebuild_role(&model.platform, &service.name),
+            names::pipeline_role(&model.platform, &service.name),
+        ] {
+            checker.role_scope(service, &Address::aws("iam_role", role));
+        }
         checker.rollback_route(service);
         checker.catalog_secrets(service);
         for env in &service.environments {
@@ -59,7 +67,7 @@ impl Checker<'_> {
         });
     }
 
-    /// Trust scoped to exactly the subjects CI presents; least-privilege, own-resource policy.
+    /// Trust scoped to exactly the subjects CI presents.
     fn ci_role(&mut self, service: &Service) {
         let address = Address::aws("iam_role", names::ci_role(&self.model.platform, &service.name));
         let Some(role) = self.body(&address) else { return };
@@ -110,6 +118,12 @@ impl Checker<'_> {
                 );
             }
         }
+    }
+
+    /// Least privilege in a CI role's inline policies: no wildcard actions, `*` only for
+    /// ecr:GetAuthorizationToken, ECR only on the service's repository, EKS only on its clusters.
+    fn role_scope(&mut self, service: &Service, address: &Address) {
+        let Some(role) = self.body(address) else { return };
         let repository = format!(
             "arn:aws:ecr:{}:{}:repository/{}",
             self.model.platform.region, self.model.platform.aws_account_id, service.ecr_repository
