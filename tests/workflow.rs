@@ -258,6 +258,7 @@ fn payment_service_jobs_run_build_then_each_environment_in_order() {
 fn triggers_paths_and_concurrency() {
     let model = shop();
     let all = parsed(&model);
+    assert!(service(&model, "cart").ci.shared_paths == ["libs/storefront-ui"], "the example shows a shared path");
     for s in github_services(&model) {
         let wf = workflow_of(&all, &s.name);
         let on = get(wf, "on").unwrap();
@@ -270,7 +271,10 @@ fn triggers_paths_and_concurrency() {
             .iter()
             .map(|p| p.as_str().unwrap())
             .collect();
-        assert_eq!(paths, [format!("{}/**", s.ci.path), format!(".github/workflows/{}.yaml", s.name)]);
+        let mut expected: Vec<String> =
+            std::iter::once(&s.ci.path).chain(&s.ci.shared_paths).map(|p| format!("{p}/**")).collect();
+        expected.push(format!(".github/workflows/{}.yaml", s.name));
+        assert_eq!(paths, expected, "{}", s.name);
         assert!(get(on, "workflow_dispatch").is_some(), "{}", s.name);
         assert_eq!(str_of(get(wf, "permissions").unwrap(), "contents"), Some("read"));
         let concurrency = get(wf, "concurrency").unwrap();

@@ -14,6 +14,11 @@ service "cart" {
   }
 
   notify = ["storefront"]
+
+  # The storefront's shared UI kit lives beside the services: a change there rebuilds cart too.
+  ci {
+    shared_paths = ["libs/storefront-ui"]
+  }
 }
 
 service "catalog" {

@@ -26,6 +26,7 @@ pub fn decode_ci(
             trust: CiTrust::Branch(super::model::DEFAULT_BRANCH.into()),
             source: CiSource::Github,
             path: default_path,
+            shared_paths: Vec::new(),
             unit_tests: DEFAULT_UNIT_TESTS.into(),
             integration_tests: DEFAULT_INTEGRATION_TESTS.into(),
             load_test: DEFAULT_LOAD_TEST.into(),
@@ -37,6 +38,7 @@ pub fn decode_ci(
     let branch = c.string("branch", problems);
     let source = c.string("source", problems);
     let path = c.string("path", problems);
+    let shared_paths = c.strings("shared_paths", problems);
     let unit_tests = command(&mut c, "unit_tests", DEFAULT_UNIT_TESTS, problems);
     let integration_tests = command(&mut c, "integration_tests", DEFAULT_INTEGRATION_TESTS, problems);
     let load_test = command(&mut c, "load_test", DEFAULT_LOAD_TEST, problems);
@@ -63,10 +65,26 @@ pub fn decode_ci(
             problems,
         ),
     };
+    let repository_per_service = path.as_ref().is_some_and(|p| p.value.trim_end_matches('/') == ".");
     let path = match path {
         None => Some(default_path),
         Some(p) => check_path(p, problems),
     };
+    let shared_paths: Option<Vec<String>> = shared_paths
+        .unwrap_or_default()
+        .into_iter()
+        .map(|shared| {
+            if repository_per_service || shared.value.trim_end_matches('/') == "." {
+                problems.push(
+                    Problem::new("catalog::malformed-value", &shared.span, "a shared path needs a monorepo")
+                        .label("has no effect")
+                        .help("with `path = \".\"` every push builds already; otherwise name a directory such as \"libs/common\""),
+                );
+                return None;
+            }
+            check_path(shared, problems)
+        })
+        .collect();
 
     let system_kind = system_kind?;
     if system_kind == CiSystem::Codepipeline {
@@ -84,6 +102,7 @@ pub fn decode_ci(
         trust: trust_kind?,
         source: source_kind?,
         path: path?,
+        shared_paths: shared_paths?,
         unit_tests: unit_tests?,
         integration_tests: integration_tests?,
         load_test: load_test?,
@@ -259,6 +278,7 @@ mod tests {
             trust: CiTrust::Environment,
             source: CiSource::Github,
             path: path.into(),
+            shared_paths: vec!["libs/common".into()],
             unit_tests: String::new(),
             integration_tests: String::new(),
             load_test: String::new(),
@@ -267,8 +287,8 @@ mod tests {
 
     #[test]
     fn a_repository_per_service_has_no_path_filter() {
-        assert_eq!(ci(".").path_filter(), None);
-        assert_eq!(ci("services/cart").path_filter().as_deref(), Some("services/cart/**"));
+        assert_eq!(ci(".").path_filters(), None);
+        assert_eq!(ci("services/cart").path_filters().unwrap(), ["services/cart/**", "libs/common/**"]);
         assert_eq!(ci(".").branch(), "main", "environment trust builds the default branch");
     }
 }

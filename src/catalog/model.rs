@@ -378,6 +378,9 @@ pub struct Ci {
     pub source: CiSource,
     /// Directory of the service inside its repository: docker build context, trigger path filter.
     pub path: String,
+    /// Other directories whose changes also start a build (shared libraries, protos, a monorepo's
+    /// common build files).
+    pub shared_paths: Vec<String>,
     /// Unit tests, run in the service's directory before the image is built (CodePipeline).
     pub unit_tests: String,
     /// Integration tests against the first environment, with `BASE_URL` set (CodePipeline).
@@ -395,9 +398,11 @@ impl Ci {
         }
     }
 
-    /// Every path pattern a change must touch to start a build: the service's directory.
-    pub fn path_filter(&self) -> Option<String> {
-        (self.path != ".").then(|| format!("{}/**", self.path))
+    /// The path patterns of which a change must touch one to start a build: the service's
+    /// directory and its shared paths. None: a repository of its own builds on every push.
+    pub fn path_filters(&self) -> Option<Vec<String>> {
+        (self.path != ".")
+            .then(|| std::iter::once(&self.path).chain(&self.shared_paths).map(|dir| format!("{dir}/**")).collect())
     }
 }
 

@@ -513,7 +513,7 @@ fn pipeline(model: &Model, service: &Service) -> Pipeline {
                 // The promotion commits touch only the catalog, so they do not start a run.
                 push: vec![GitPushFilter {
                     branches: GitIncludes { includes: vec![service.ci.branch().to_string()] },
-                    file_paths: service.ci.path_filter().map(|filter| GitIncludes { includes: vec![filter] }),
+                    file_paths: service.ci.path_filters().map(|includes| GitIncludes { includes }),
                 }],
             },
         }],

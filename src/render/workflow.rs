@@ -81,9 +81,11 @@ fn context(model: &Model, service: &Service) -> Result<Value, RenderError> {
         previous = Some(job);
     }
     // A repository per service (`path = "."`) builds on every push; a monorepo only when the
-    // service's directory (or its workflow) changed.
-    let paths: Option<Vec<String>> =
-        service.ci.path_filter().map(|filter| vec![filter, workflow_path(&service.name).to_string_lossy().to_string()]);
+    // service's directory, one of its shared paths or its workflow changed.
+    let paths: Option<Vec<String>> = service.ci.path_filters().map(|mut filters| {
+        filters.push(workflow_path(&service.name).to_string_lossy().to_string());
+        filters
+    });
     let build_context = &service.ci.path;
     Ok(json!({
         "service": service.name,
