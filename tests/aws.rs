@@ -52,8 +52,8 @@ fn a_catalog_change_plans_exactly_that_change() {
     // cart's CI moves from branch trust to GitHub environments.
     bed.edit(
         "storefront.hcl",
-        "  notify = [\"storefront\"]\n}",
-        "  notify = [\"storefront\"]\n  ci {\n    trust = \"environment\"\n  }\n}",
+        "    shared_paths = [\"libs/storefront-ui\"]\n",
+        "    shared_paths = [\"libs/storefront-ui\"]\n    trust        = \"environment\"\n",
     );
     let plan = bed.plan_json();
     let found = changes(&plan);
