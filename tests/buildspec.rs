@@ -3,13 +3,16 @@
 //! runs the Trivy gate (exit code 1 on HIGH,CRITICAL) before the push and hands on
 //! `imagedefinitions.json` and the digest; every pipeline's stages are in order, its actions run
 //! rendered projects on artifacts an earlier action produced, and every deploy gets the digest
-//! the one build exported. Negative tests prove the checker catches what it claims to.
+//! the one build exported; every pipeline has one way to start: a V2 trigger on its branch
+//! (GitHub) or, from CodeCommit, no polling and an EventBridge rule on its repository's branch
+//! targeting it as a role that may start it. Negative tests prove the checker catches what it
+//! claims to.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use glidepath::catalog::Model;
-use glidepath::render::resource::{CodebuildProject, PipelineDeclaration};
+use glidepath::render::resource::{CodebuildProject, EventsRule, IamRole, PipelineDeclaration};
 use glidepath::render::{self, output, AwsResource, Resource};
 use serde_json::{json, Value};
 
@@ -37,6 +40,18 @@ fn pipelines(model: &Model) -> Vec<PipelineDeclaration> {
         .into_values()
         .filter_map(|r| match r {
             Resource::Aws(AwsResource::Codepipeline(p)) => Some(p.pipeline),
+            _ => None,
+        })
+        .collect()
+}
+
+fn aws_resources(model: &Model) -> Vec<AwsResource> {
+    render::render(model)
+        .unwrap()
+        .resources
+        .into_values()
+        .filter_map(|r| match r {
+            Resource::Aws(aws) => Some(aws),
             _ => None,
         })
         .collect()
@@ -173,6 +188,84 @@ fn pipeline_problems(pipeline: &PipelineDeclaration, projects: &BTreeMap<String,
     out
 }
 
+/// Every problem with how a pipeline starts, given the rendered AWS resources: a GitHub source
+/// needs a V2 trigger on its branch; a CodeCommit source must not poll, and needs a rule on its
+/// repository's branch that targets this pipeline as a rendered role allowed to start it.
+fn trigger_problems(pipeline: &PipelineDeclaration, resources: &[AwsResource]) -> Vec<String> {
+    let name = &pipeline.name;
+    let Some(source) = pipeline.stages.first().and_then(|s| s.actions.first()) else {
+        return vec![format!("{name}: no source action")];
+    };
+    let branch = source.configuration.get("BranchName").cloned().unwrap_or_default();
+    let triggered = |branch: &str| {
+        pipeline.triggers.iter().any(|t| {
+            t.git_configuration.source_action_name == source.name
+                && t.git_configuration.push.iter().any(|p| p.branches.includes.iter().any(|b| b == branch))
+        })
+    };
+    match source.action_type_id.provider.as_str() {
+        "CodeStarSourceConnection" if triggered(&branch) => Vec::new(),
+        "CodeStarSourceConnection" => vec![format!("{name}: no trigger on its branch {branch}")],
+        "CodeCommit" => codecommit_problems(pipeline, &source.configuration, resources),
+        other => vec![format!("{name}: unexpected source provider {other}")],
+    }
+}
+
+fn codecommit_problems(
+    pipeline: &PipelineDeclaration,
+    configuration: &BTreeMap<String, String>,
+    resources: &[AwsResource],
+) -> Vec<String> {
+    let name = &pipeline.name;
+    let mut out = Vec::new();
+    if configuration.get("PollForSourceChanges").map(String::as_str) != Some("false") {
+        out.push(format!("{name}: polls its CodeCommit source instead of being started by its events"));
+    }
+    let pipeline_arn = format!("arn:aws:codepipeline:eu-west-1:123456789012:{name}");
+    let repository = format!("arn:aws:codecommit:eu-west-1:123456789012:{}", configuration["RepositoryName"]);
+    let rules: Vec<&EventsRule> = resources
+        .iter()
+        .filter_map(|r| match r {
+            AwsResource::EventsRule(rule) if rule.targets.values().any(|t| t.arn == pipeline_arn) => Some(rule),
+            _ => None,
+        })
+        .collect();
+    if rules.is_empty() {
+        out.push(format!("{name}: no events rule starts it"));
+    }
+    for rule in rules {
+        let pattern = &rule.event_pattern;
+        if pattern["source"] != json!(["aws.codecommit"])
+            || pattern["resources"] != json!([repository])
+            || pattern["detail"]["referenceName"] != json!([configuration["BranchName"]])
+        {
+            out.push(format!("{}: does not match pushes to {repository} {}", rule.name, configuration["BranchName"]));
+        }
+        for target in rule.targets.values().filter(|t| t.arn == pipeline_arn) {
+            let role = target.role_arn.as_deref().and_then(|arn| {
+                resources.iter().find_map(|r| match r {
+                    AwsResource::IamRole(role) if arn.ends_with(&format!("{}{}", role.path, role.name)) => Some(role),
+                    _ => None,
+                })
+            });
+            if !role.is_some_and(|role| may_start(role, &pipeline_arn)) {
+                out.push(format!("{}: starts {name} without a rendered role allowed to", rule.name));
+            }
+        }
+    }
+    out
+}
+
+/// Whether the role, assumed by EventBridge, may start exactly this pipeline.
+fn may_start(role: &IamRole, pipeline_arn: &str) -> bool {
+    role.trust_policy["Statement"][0]["Principal"]["Service"] == "events.amazonaws.com"
+        && role
+            .inline_policies
+            .values()
+            .flat_map(|p| p["Statement"].as_array().cloned().unwrap_or_default())
+            .any(|s| s["Action"] == "codepipeline:StartPipelineExecution" && s["Resource"] == pipeline_arn)
+}
+
 #[test]
 fn every_buildspec_is_structurally_sound_and_written_as_its_project_holds_it() {
     let model = shop();
@@ -195,8 +288,10 @@ fn every_pipeline_is_structurally_sound_with_the_issues_stage_order() {
     let projects = projects(&model);
     let all = pipelines(&model);
     assert_eq!(all.len(), 2);
+    let resources = aws_resources(&model);
     for pipeline in &all {
-        let found = pipeline_problems(pipeline, &projects);
+        let mut found = pipeline_problems(pipeline, &projects);
+        found.extend(trigger_problems(pipeline, &resources));
         assert!(found.is_empty(), "{found:#?}");
         let stages: Vec<&str> = pipeline.stages.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
@@ -305,4 +400,38 @@ fn checker_catches_dangling_artifacts_unknown_projects_and_a_rebuilt_image() {
     ] {
         assert!(found.iter().any(|p| p.contains(expected)), "missing {expected:?} in {found:#?}");
     }
+}
+
+#[test]
+fn checker_catches_a_polling_source_and_a_rule_that_cannot_start_its_pipeline() {
+    let model = shop();
+    let mut resources = aws_resources(&model);
+    let mut pipeline = pipelines(&model).into_iter().find(|p| p.name == "shop-inventory").unwrap();
+    pipeline.stages[0].actions[0].configuration.insert("PollForSourceChanges".into(), "true".into());
+    for resource in &mut resources {
+        match resource {
+            AwsResource::EventsRule(rule) if rule.name == "shop-inventory-source-events" => {
+                rule.event_pattern["detail"]["referenceName"] = json!(["develop"]);
+            }
+            AwsResource::IamRole(role) if role.name == "shop-inventory-source-events" => {
+                let policy = role.inline_policies.values_mut().next().unwrap();
+                policy["Statement"][0]["Resource"] = json!("arn:aws:codepipeline:eu-west-1:123456789012:shop-catalog");
+            }
+            _ => {}
+        }
+    }
+    let found = trigger_problems(&pipeline, &resources);
+    for expected in [
+        "shop-inventory: polls its CodeCommit source",
+        "shop-inventory-source-events: does not match pushes to arn:aws:codecommit:eu-west-1:123456789012:inventory main",
+        "shop-inventory-source-events: starts shop-inventory without a rendered role allowed to",
+    ] {
+        assert!(found.iter().any(|p| p.contains(expected)), "missing {expected:?} in {found:#?}");
+    }
+    resources.retain(|r| !matches!(r, AwsResource::EventsRule(rule) if rule.name == "shop-inventory-source-events"));
+    assert!(trigger_problems(&pipeline, &resources).iter().any(|p| p == "shop-inventory: no events rule starts it"));
+
+    let mut catalog = pipelines(&model).into_iter().find(|p| p.name == "shop-catalog").unwrap();
+    catalog.triggers.clear();
+    assert_eq!(trigger_problems(&catalog, &resources), ["shop-catalog: no trigger on its branch main"]);
 }

@@ -195,7 +195,8 @@ fn policy_checks_catch_tampered_artifacts() {
     })
     .contains(&"policy::resource-scope"));
     // The CodePipeline path's roles are held to the same scoping: CodeBuild pushing to another
-    // service's repository, the pipeline role running any project.
+    // service's repository, the pipeline role running any project, the source events role
+    // starting more than its own pipeline.
     let statement = |d: &mut DesiredSet, role_name: &str, sid: &str| -> Value {
         let role = role(d, role_name);
         let policy = role.inline_policies.values_mut().next().unwrap();
@@ -216,6 +217,20 @@ fn policy_checks_catch_tampered_artifacts() {
         policy["Statement"].as_array_mut().unwrap().push(run);
     })
     .contains(&"policy::wildcard-action"));
+    // The role EventBridge starts inventory's pipeline as: any CodePipeline action, or another
+    // service's pipeline.
+    assert!(tampered(|d| {
+        let mut start = statement(d, "shop-inventory-source-events", "StartOwnPipeline");
+        start["Action"] = json!("codepipeline:*");
+        let policy = role(d, "shop-inventory-source-events").inline_policies.values_mut().next().unwrap();
+        policy["Statement"].as_array_mut().unwrap().push(start);
+    })
+    .contains(&"policy::wildcard-action"));
+    assert!(tampered(|d| {
+        let policy = role(d, "shop-inventory-source-events").inline_policies.values_mut().next().unwrap();
+        policy["Statement"][0]["Resource"] = json!("arn:aws:codepipeline:eu-west-1:123456789012:shop-catalog");
+    })
+    .contains(&"policy::resource-scope"));
     assert!(tampered(|d| {
         kube_body(d, "prod/cart/k8s/Rollout/cart")["spec"]["template"]["spec"]["containers"][0]["image"] =
             json!("nginx:latest");

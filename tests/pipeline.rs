@@ -1,6 +1,7 @@
 //! The AWS-native path against a real AWS API emulator (moto in server mode), through the real
 //! SDK: examples/shop's CodePipelines, CodeBuild projects, roles, artifact bucket and events
-//! rules from empty, read back independently; targeted changes; deletes; a foreign pipeline.
+//! rules (the CodeCommit source's trigger among them) from empty, read back independently;
+//! targeted changes; deletes; a foreign pipeline.
 //! moto 5.2.5 does not implement CodeBuild's UpdateProject, and one test shows exactly that.
 
 mod support;
@@ -51,6 +52,8 @@ fn apply_from_empty_creates_pipelines_in_stage_order_and_converges() {
     let inventory = bed.runtime.block_on(bed.codepipeline().get_pipeline().name("shop-inventory").send()).unwrap();
     let source = &inventory.pipeline().unwrap().stages()[0].actions()[0];
     assert_eq!(source.action_type_id().unwrap().provider(), "CodeCommit");
+    assert_eq!(source.configuration().unwrap()["PollForSourceChanges"], "false");
+    assert_codecommit_pushes_start_the_pipeline(&bed);
 
     // The eight projects, each running as the service's CodeBuild role, buildspecs inline.
     let names: Vec<String> = ["catalog", "inventory"]
@@ -86,6 +89,73 @@ fn apply_from_empty_creates_pipelines_in_stage_order_and_converges() {
             "arn:aws:events:eu-west-1:123456789012:rule/shop-inventory-pipeline-events"
         ])
     );
+}
+
+/// inventory's CodeCommit source: a rule on its repository's branch starts the pipeline as a
+/// role that may start that pipeline and nothing else.
+fn assert_codecommit_pushes_start_the_pipeline(bed: &Bed) {
+    let rule = bed.runtime.block_on(bed.events().describe_rule().name("shop-inventory-source-events").send()).unwrap();
+    let pattern: Value = serde_json::from_str(rule.event_pattern().unwrap()).unwrap();
+    assert_eq!(pattern["source"], serde_json::json!(["aws.codecommit"]));
+    assert_eq!(pattern["detail-type"], serde_json::json!(["CodeCommit Repository State Change"]));
+    assert_eq!(pattern["resources"], serde_json::json!(["arn:aws:codecommit:eu-west-1:123456789012:inventory"]));
+    assert_eq!(pattern["detail"]["event"], serde_json::json!(["referenceCreated", "referenceUpdated"]));
+    assert_eq!(pattern["detail"]["referenceType"], serde_json::json!(["branch"]));
+    assert_eq!(pattern["detail"]["referenceName"], serde_json::json!(["main"]));
+    assert_eq!(rule.state().unwrap().as_str(), "ENABLED");
+
+    let listed =
+        bed.runtime.block_on(bed.events().list_targets_by_rule().rule("shop-inventory-source-events").send()).unwrap();
+    let targets: Vec<(&str, &str, Option<&str>)> =
+        listed.targets().iter().map(|t| (t.id(), t.arn(), t.role_arn())).collect();
+    let role_arn = "arn:aws:iam::123456789012:role/glidepath/shop/shop-inventory-source-events";
+    assert_eq!(
+        targets,
+        [("shop-inventory", "arn:aws:codepipeline:eu-west-1:123456789012:shop-inventory", Some(role_arn))]
+    );
+
+    assert_eq!(
+        bed.trust_policy("shop-inventory-source-events")["Statement"][0]["Principal"]["Service"],
+        "events.amazonaws.com"
+    );
+    assert_eq!(
+        bed.inline_policy("shop-inventory-source-events", "start-pipeline")["Statement"],
+        serde_json::json!([{
+            "Sid": "StartOwnPipeline",
+            "Effect": "Allow",
+            "Action": "codepipeline:StartPipelineExecution",
+            "Resource": "arn:aws:codepipeline:eu-west-1:123456789012:shop-inventory"
+        }])
+    );
+    let rules = bed.runtime.block_on(bed.events().list_rules().name_prefix("shop-catalog-").send()).unwrap();
+    let names: Vec<&str> = rules.rules().iter().filter_map(|r| r.name()).collect();
+    assert_eq!(names, ["shop-catalog-pipeline-events"], "a GitHub source needs no rule to start it");
+}
+
+#[test]
+fn a_source_target_that_lost_its_role_is_put_back_with_it() {
+    let bed = Bed::new();
+    bed.apply(&[]);
+    // By hand, the pipeline target is put again without its role: EventBridge could not start it.
+    let bare = aws_sdk_eventbridge::types::Target::builder()
+        .id("shop-inventory")
+        .arn("arn:aws:codepipeline:eu-west-1:123456789012:shop-inventory")
+        .build()
+        .unwrap();
+    bed.runtime.block_on(bed.events().put_targets().rule("shop-inventory-source-events").targets(bare).send()).unwrap();
+
+    let plan = bed.plan_json();
+    assert_eq!(
+        sorted_changes(&plan),
+        [("update".to_string(), "aws/events_rule/shop-inventory-source-events".to_string())]
+    );
+    let change = plan["changes"].as_array().unwrap().iter().find(|c| c["action"] == "update").unwrap();
+    let fields: Vec<&str> = change["fields"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert!(fields.iter().all(|f| f.starts_with("targets")), "{fields:?}");
+
+    bed.apply(&[]);
+    bed.assert_no_changes();
+    assert_codecommit_pushes_start_the_pipeline(&bed);
 }
 
 #[test]
@@ -180,8 +250,10 @@ fn moving_a_service_back_to_github_actions_deletes_its_pipeline_only_with_allow_
         ("delete", "aws/codebuild_project/shop-inventory-load-test"),
         ("delete", "aws/codepipeline/shop-inventory"),
         ("delete", "aws/events_rule/shop-inventory-pipeline-events"),
+        ("delete", "aws/events_rule/shop-inventory-source-events"),
         ("delete", "aws/iam_role/shop-inventory-codebuild"),
         ("delete", "aws/iam_role/shop-inventory-pipeline"),
+        ("delete", "aws/iam_role/shop-inventory-source-events"),
         ("update", "aws/sns_topic/shop-storefront"),
     ]
     .iter()

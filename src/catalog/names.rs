@@ -5,6 +5,8 @@ use super::model::Platform;
 
 /// IAM roles have a 64-character limit.
 pub const IAM_ROLE_NAME_MAX: usize = 64;
+/// EventBridge rule names have a 64-character limit too.
+pub const EVENTS_RULE_NAME_MAX: usize = 64;
 /// Kubernetes object names that are DNS labels (Services) have a 63-character limit.
 pub const DNS_LABEL_MAX: usize = 63;
 
@@ -39,6 +41,12 @@ pub fn pipeline_role(platform: &Platform, service: &str) -> String {
 /// The EventBridge rule that sends a service's pipeline events to its routes' SNS topics.
 pub fn pipeline_events_rule(platform: &Platform, service: &str) -> String {
     format!("{}-pipeline-events", pipeline(platform, service))
+}
+
+/// The EventBridge rule that starts a CodeCommit-sourced pipeline on a push to its branch, and
+/// the role that rule starts it as: one of each per pipeline, so they share the name.
+pub fn source_events(platform: &Platform, service: &str) -> String {
+    format!("{}-source-events", pipeline(platform, service))
 }
 
 /// The catalog's CodePipeline artifact bucket. Bucket names are global, so the account and

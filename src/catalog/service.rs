@@ -6,8 +6,10 @@ use super::build::{unknown_reference, Context};
 use super::ci::decode_ci;
 use super::decode::{expect_int, expect_string, Fields, Spanned};
 use super::delivery::{apply_hpa_bounds, decode_blue_green, decode_canary, decode_hpa, decode_pdb, decode_slo};
-use super::model::{CiSystem, GitRepo, Hpa, Migrations, Probes, Resources, Service, ServiceEnv, StrategyKind};
-use super::names::{self, is_dns_label, is_ecr_repository_name, IAM_ROLE_NAME_MAX};
+use super::model::{
+    Ci, CiSource, CiSystem, GitRepo, Hpa, Migrations, Probes, Resources, Service, ServiceEnv, StrategyKind,
+};
+use super::names::{self, is_dns_label, is_ecr_repository_name, EVENTS_RULE_NAME_MAX, IAM_ROLE_NAME_MAX};
 use super::problem::{Problem, Problems};
 use super::safety;
 use super::tree::{Node, Value};
@@ -76,8 +78,8 @@ pub fn decode_service(name: Spanned<String>, node: &Node, ctx: &Context, problem
     let waivers = safety::decode_waivers(f.node("waivers"), &context, problems);
     let expected_rps = safety::decode_expected_rps(f.node("expected_rps"), &context, ctx, problems);
     f.finish(problems);
-    if ci.as_ref().is_some_and(|c| c.system == CiSystem::Codepipeline) {
-        check_pipeline_names(&name, ctx, problems);
+    if let Some(ci) = ci.as_ref().filter(|c| c.system == CiSystem::Codepipeline) {
+        check_pipeline_names(&name, ci, !notify.is_empty(), ctx, problems);
     }
 
     let mut per_env = per_env?;
@@ -188,23 +190,44 @@ fn check_derived_names(name: &Spanned<String>, ctx: &Context, problems: &mut Pro
     }
 }
 
-/// A CodePipeline service also gets a CodeBuild role and a pipeline role, longer than its CI role.
-fn check_pipeline_names(name: &Spanned<String>, ctx: &Context, problems: &mut Problems) {
-    let role = names::codebuild_role(ctx.platform, &name.value);
-    if role.len() > IAM_ROLE_NAME_MAX {
-        problems.push(
-            Problem::new(
-                "catalog::name-too-long",
-                &name.span,
-                format!(
-                    "service name `{}` makes the CodeBuild role name `{role}` ({} characters; AWS allows {IAM_ROLE_NAME_MAX})",
-                    name.value,
-                    role.len()
-                ),
-            )
-            .help("shorten the service or catalog name"),
-        );
+/// A CodePipeline service also gets names longer than its CI role: its CodeBuild role, the
+/// EventBridge rule of its pipeline's events (when it notifies a route) and, from CodeCommit, the
+/// rule and role that start it. The longest name over its limit is the one worth reporting.
+fn check_pipeline_names(name: &Spanned<String>, ci: &Ci, notifies: bool, ctx: &Context, problems: &mut Problems) {
+    let mut derived: Vec<(&str, String, usize)> =
+        vec![("CodeBuild role", names::codebuild_role(ctx.platform, &name.value), IAM_ROLE_NAME_MAX)];
+    if notifies {
+        derived.push((
+            "EventBridge rule",
+            names::pipeline_events_rule(ctx.platform, &name.value),
+            EVENTS_RULE_NAME_MAX,
+        ));
     }
+    if ci.source == CiSource::Codecommit {
+        // The rule and its role share the name; both limits are 64, the lower one decides.
+        derived.push((
+            "source events rule and role",
+            names::source_events(ctx.platform, &name.value),
+            IAM_ROLE_NAME_MAX.min(EVENTS_RULE_NAME_MAX),
+        ));
+    }
+    let Some((what, long, max)) =
+        derived.into_iter().filter(|(_, long, max)| long.len() > *max).max_by_key(|(_, long, _)| long.len())
+    else {
+        return;
+    };
+    problems.push(
+        Problem::new(
+            "catalog::name-too-long",
+            &name.span,
+            format!(
+                "service name `{}` makes the {what} name `{long}` ({} characters; AWS allows {max})",
+                name.value,
+                long.len()
+            ),
+        )
+        .help("shorten the service or catalog name"),
+    );
 }
 
 fn parse_repo(repo: &Spanned<String>, default_owner: &str, problems: &mut Problems) -> Option<GitRepo> {

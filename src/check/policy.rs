@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::finding::{Finding, Severity};
 use crate::catalog::{names, CiTrust, Model, NotifyEvent, Service};
 use crate::render::aws::{ci_subjects, ecr_repository_uri, GITHUB_OIDC_HOST};
+use crate::render::pipeline::pipeline_arn;
 use crate::render::{Address, DesiredSet};
 
 struct Checker<'a> {
@@ -19,11 +20,13 @@ pub fn check(model: &Model, desired: &DesiredSet) -> Vec<Finding> {
     let mut checker = Checker { model, desired, out: Vec::new() };
     for service in &model.services {
         checker.ci_role(service);
-        // Every role the service's CI runs as: GitHub Actions' role, or CodeBuild's and CodePipeline's.
+        // Every role the service's CI runs as: GitHub Actions' role, or CodeBuild's, CodePipeline's
+        // and the one EventBridge starts a CodeCommit-sourced pipeline as.
         for role in [
             names::ci_role(&model.platform, &service.name),
             names::codebuild_role(&model.platform, &service.name),
             names::pipeline_role(&model.platform, &service.name),
+            names::source_events(&model.platform, &service.name),
         ] {
             checker.role_scope(service, &Address::aws("iam_role", role));
         }
@@ -121,7 +124,8 @@ impl Checker<'_> {
     }
 
     /// Least privilege in a CI role's inline policies: no wildcard actions, `*` only for
-    /// ecr:GetAuthorizationToken, ECR only on the service's repository, EKS only on its clusters.
+    /// ecr:GetAuthorizationToken, ECR only on the service's repository, EKS only on its clusters,
+    /// CodePipeline only on its own pipeline.
     fn role_scope(&mut self, service: &Service, address: &Address) {
         let Some(role) = self.body(address) else { return };
         let repository = format!(
@@ -135,6 +139,7 @@ impl Checker<'_> {
             .filter_map(|e| self.model.cluster(&e.cluster))
             .map(|c| format!("arn:aws:eks:{}:{}:cluster/{}", c.region, self.model.platform.aws_account_id, c.eks_name))
             .collect();
+        let pipeline = pipeline_arn(self.model, service);
         for policy in role["inline_policies"].as_object().into_iter().flat_map(|p| p.values()) {
             for statement in policy["Statement"].as_array().into_iter().flatten() {
                 let actions = strings(&statement["Action"]);
@@ -174,6 +179,14 @@ impl Checker<'_> {
                         Some(service),
                         None,
                         format!("{address} allows EKS actions on {resources:?}, not only the service's clusters"),
+                    );
+                }
+                if actions.iter().any(|a| a.starts_with("codepipeline:")) && resources.iter().any(|r| r != &pipeline) {
+                    self.error(
+                        "policy::resource-scope",
+                        Some(service),
+                        None,
+                        format!("{address} allows CodePipeline actions on {resources:?}, not only its own pipeline {pipeline}"),
                     );
                 }
             }

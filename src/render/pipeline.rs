@@ -2,8 +2,10 @@
 //! integration tests after the first environment, a k6 load test before the last and a manual
 //! approval before every environment that requires one), its CodeBuild projects with buildspecs
 //! from `templates/aws/`, a CodeBuild role and a pipeline role with least-privilege inline
-//! policies, and an EventBridge rule sending pipeline events to the service's SNS topics. The
-//! image is built once; every deploy stage gets the same digest through the build's variables.
+//! policies, and an EventBridge rule sending pipeline events to the service's SNS topics. A
+//! pipeline whose source is CodeCommit is started by a second rule, on pushes to its branch, as a
+//! role that may start only that pipeline. The image is built once; every deploy stage gets the
+//! same digest through the build's variables.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,8 +19,8 @@ use crate::catalog::{names, CiSource, CiSystem, Model, Service};
 use super::aws::{self, account_arn, cluster_arns, ecr_repository_arn, one_or_many, service_tags, ECR_PUSH_ACTIONS};
 use super::resource::{
     ActionDeclaration, ActionTypeId, ArtifactName, ArtifactStore, AwsResource, CodebuildProject, EventsRule,
-    GitConfiguration, GitIncludes, GitPushFilter, IamRole, Pipeline, PipelineDeclaration, PipelineTrigger, S3Bucket,
-    StageDeclaration,
+    EventsTarget, GitConfiguration, GitIncludes, GitPushFilter, IamRole, Pipeline, PipelineDeclaration,
+    PipelineTrigger, S3Bucket, StageDeclaration,
 };
 use super::RenderError;
 
@@ -82,7 +84,7 @@ pub fn uses_codepipeline(service: &Service) -> bool {
 }
 
 /// Every AWS resource of the AWS-native path: the artifact bucket (once, when any service uses
-/// CodePipeline), then per service its roles, projects, pipeline and events rule.
+/// CodePipeline), then per service its roles, projects, pipeline and events rules.
 pub fn render(model: &Model) -> Result<Vec<AwsResource>, RenderError> {
     let services: Vec<&Service> = model.services.iter().filter(|s| uses_codepipeline(s)).collect();
     let mut out = Vec::new();
@@ -109,6 +111,10 @@ pub fn render(model: &Model) -> Result<Vec<AwsResource>, RenderError> {
         out.push(AwsResource::Codepipeline(pipeline(model, service)));
         if let Some(rule) = events_rule(model, service) {
             out.push(AwsResource::EventsRule(rule));
+        }
+        if service.ci.source == CiSource::Codecommit {
+            out.push(AwsResource::IamRole(source_events_role(model, service)));
+            out.push(AwsResource::EventsRule(source_events_rule(model, service)));
         }
     }
     Ok(out)
@@ -190,6 +196,16 @@ pub fn events_rule_arn(model: &Model, service: &Service) -> String {
     )
 }
 
+/// The ARN of a service's pipeline, which its source rule starts and its events role may start.
+pub fn pipeline_arn(model: &Model, service: &Service) -> String {
+    format!(
+        "arn:aws:codepipeline:{}:{}:{}",
+        model.platform.region,
+        model.platform.aws_account_id,
+        names::pipeline(&model.platform, &service.name)
+    )
+}
+
 fn codecommit_arn(model: &Model, service: &Service) -> String {
     format!("arn:aws:codecommit:{}:{}:{}", model.platform.region, model.platform.aws_account_id, service.repo.name)
 }
@@ -210,6 +226,29 @@ fn service_trust(model: &Model, principal: &str) -> Value {
             "Condition": { "StringEquals": { "aws:SourceAccount": model.platform.aws_account_id } }
         }]
     })
+}
+
+/// A role of a service's pipeline: assumed by one AWS service on this account's behalf, with one
+/// inline policy and no managed ones, under the catalog's path and tagged as the service's.
+fn service_role(
+    model: &Model,
+    service: &Service,
+    name: String,
+    description: String,
+    principal: &str,
+    policy: (&str, Value),
+) -> IamRole {
+    let (policy_name, document) = policy;
+    IamRole {
+        name,
+        path: names::iam_path(&model.platform),
+        description,
+        max_session_duration: 3600,
+        trust_policy: service_trust(model, principal),
+        inline_policies: BTreeMap::from([(policy_name.to_string(), document)]),
+        managed_policy_arns: Vec::new(),
+        tags: service_tags(model, service),
+    }
 }
 
 /// Reading the source: the CodeStar connection (GitHub) or the CodeCommit repository. The
@@ -252,16 +291,14 @@ fn codebuild_role(model: &Model, service: &Service) -> IamRole {
             source_statement(model, service, &["codecommit:GitPull", "codecommit:GitPush"]),
         ]
     });
-    IamRole {
-        name: names::codebuild_role(&model.platform, &service.name),
-        path: names::iam_path(&model.platform),
-        description: format!("CodeBuild for {}: build, push and deploy its image", service.name),
-        max_session_duration: 3600,
-        trust_policy: service_trust(model, "codebuild.amazonaws.com"),
-        inline_policies: [("codebuild".to_string(), policy)].into_iter().collect(),
-        managed_policy_arns: Vec::new(),
-        tags: service_tags(model, service),
-    }
+    service_role(
+        model,
+        service,
+        names::codebuild_role(&model.platform, &service.name),
+        format!("CodeBuild for {}: build, push and deploy its image", service.name),
+        "codebuild.amazonaws.com",
+        ("codebuild", policy),
+    )
 }
 
 /// What CodePipeline may do for this service: move artifacts, run its own four projects, read
@@ -289,18 +326,35 @@ fn pipeline_role(model: &Model, service: &Service) -> IamRole {
         statements
             .push(json!({ "Sid": "AnnounceApprovals", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic }));
     }
-    IamRole {
-        name: names::pipeline_role(&model.platform, &service.name),
-        path: names::iam_path(&model.platform),
-        description: format!("CodePipeline for {}: run its projects, move its artifacts", service.name),
-        max_session_duration: 3600,
-        trust_policy: service_trust(model, "codepipeline.amazonaws.com"),
-        inline_policies: [("codepipeline".to_string(), json!({ "Version": "2012-10-17", "Statement": statements }))]
-            .into_iter()
-            .collect(),
-        managed_policy_arns: Vec::new(),
-        tags: service_tags(model, service),
-    }
+    service_role(
+        model,
+        service,
+        names::pipeline_role(&model.platform, &service.name),
+        format!("CodePipeline for {}: run its projects, move its artifacts", service.name),
+        "codepipeline.amazonaws.com",
+        ("codepipeline", json!({ "Version": "2012-10-17", "Statement": statements })),
+    )
+}
+
+/// What EventBridge may do when the source rule fires: start this one pipeline, nothing else.
+fn source_events_role(model: &Model, service: &Service) -> IamRole {
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "StartOwnPipeline",
+            "Effect": "Allow",
+            "Action": "codepipeline:StartPipelineExecution",
+            "Resource": pipeline_arn(model, service),
+        }]
+    });
+    service_role(
+        model,
+        service,
+        names::source_events(&model.platform, &service.name),
+        format!("EventBridge for {}: start its pipeline on a push to its branch", service.name),
+        "events.amazonaws.com",
+        ("start-pipeline", policy),
+    )
 }
 
 /// The topic of the service's first route, which manual approvals are announced on.
@@ -420,8 +474,9 @@ fn source_action(model: &Model, service: &Service) -> ActionDeclaration {
         }
         CiSource::Codecommit => {
             configuration.insert("RepositoryName".into(), service.repo.name.clone());
-            // Triggers exist for connections only; CodePipeline polls CodeCommit instead.
-            configuration.insert("PollForSourceChanges".into(), "true".into());
+            // Pipeline triggers exist for connections only; the service's source rule starts the
+            // pipeline instead of polling, which AWS deprecates.
+            configuration.insert("PollForSourceChanges".into(), "false".into());
             "CodeCommit"
         }
     };
@@ -548,7 +603,7 @@ fn events_rule(model: &Model, service: &Service) -> Option<EventsRule> {
         .iter()
         .map(|route| {
             let topic = names::sns_topic(&model.platform, route);
-            (route.clone(), aws::topic_arn(model, &topic))
+            (route.clone(), EventsTarget::arn(aws::topic_arn(model, &topic)))
         })
         .collect();
     Some(EventsRule {
@@ -566,6 +621,39 @@ fn events_rule(model: &Model, service: &Service) -> Option<EventsRule> {
         targets,
         tags: service_tags(model, service),
     })
+}
+
+/// Pushes to the service's branch of its CodeCommit repository start its pipeline, except the
+/// pushes its own deploy step makes: those promotion commits change only the catalog, and the
+/// source events of CodeCommit carry no paths to filter on (a GitHub trigger's path filter does
+/// that job), so without the exception every promotion would start the pipeline again.
+fn source_events_rule(model: &Model, service: &Service) -> EventsRule {
+    let name = names::source_events(&model.platform, &service.name);
+    // An assumed role's sessions are `sts` ARNs of its name, without the role's IAM path.
+    let own_pushes = format!(
+        "arn:aws:sts::{}:assumed-role/{}/",
+        model.platform.aws_account_id,
+        names::codebuild_role(&model.platform, &service.name)
+    );
+    let target = EventsTarget { arn: pipeline_arn(model, service), role_arn: Some(role_arn(model, &name)) };
+    EventsRule {
+        name,
+        description: format!("Starts the pipeline of {} on a push to {}", service.name, service.ci.branch()),
+        event_pattern: json!({
+            "source": ["aws.codecommit"],
+            "detail-type": ["CodeCommit Repository State Change"],
+            "resources": [codecommit_arn(model, service)],
+            "detail": {
+                "event": ["referenceCreated", "referenceUpdated"],
+                "referenceType": ["branch"],
+                "referenceName": [service.ci.branch()],
+                "callerUserArn": [{ "anything-but": { "prefix": own_pushes } }]
+            }
+        }),
+        state: "ENABLED".into(),
+        targets: BTreeMap::from([(names::pipeline(&model.platform, &service.name), target)]),
+        tags: service_tags(model, service),
+    }
 }
 
 #[cfg(test)]
@@ -629,6 +717,15 @@ mod tests {
             assert_eq!(runs.len(), 4, "{}: its four projects", pipeline.name);
             assert!(runs.iter().all(|r| r.contains(&format!(":project/shop-{}-", service.name))), "{runs:?}");
             assert!(statements(&pipeline).iter().all(|(_, resources)| !resources.iter().any(|r| r == "*")));
+            if service.ci.source == CiSource::Codecommit {
+                let events = source_events_role(&model, service);
+                assert_eq!(
+                    statements(&events),
+                    [(vec!["codepipeline:StartPipelineExecution".to_string()], vec![pipeline_arn(&model, service)])],
+                    "{}: starts its own pipeline and does nothing else",
+                    events.name
+                );
+            }
         }
     }
 
@@ -643,5 +740,80 @@ mod tests {
         assert!(codecommit.iter().any(|(actions, resources)| actions == &["codecommit:GitPull", "codecommit:GitPush"]
             && resources == &["arn:aws:codecommit:eu-west-1:123456789012:inventory"]));
         assert!(codecommit.iter().all(|(actions, _)| !actions.iter().any(|a| a.starts_with("codestar"))));
+    }
+
+    /// The source rules and roles `render` emits, by service.
+    fn source_events(model: &Model) -> BTreeMap<String, (EventsRule, IamRole)> {
+        let rendered = render(model).unwrap();
+        let rule = |name: &str| {
+            rendered.iter().find_map(|r| match r {
+                AwsResource::EventsRule(rule) if rule.name == name => Some(rule.clone()),
+                _ => None,
+            })
+        };
+        let role = |name: &str| {
+            rendered.iter().find_map(|r| match r {
+                AwsResource::IamRole(role) if role.name == name => Some(role.clone()),
+                _ => None,
+            })
+        };
+        model
+            .services
+            .iter()
+            .filter_map(|s| {
+                let name = names::source_events(&model.platform, &s.name);
+                Some((s.name.clone(), (rule(&name)?, role(&name)?)))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_codecommit_pipeline_is_started_by_its_branchs_pushes_instead_of_polling() {
+        let model = shop();
+        let inventory = model.services.iter().find(|s| s.name == "inventory").unwrap();
+        let source = source_action(&model, inventory);
+        assert_eq!(source.configuration["PollForSourceChanges"], "false");
+        assert!(pipeline(&model, inventory).pipeline.triggers.is_empty(), "V2 triggers are for connections only");
+
+        let found = source_events(&model);
+        assert_eq!(found.keys().collect::<Vec<_>>(), ["inventory"], "only the CodeCommit-sourced service");
+        let (rule, role) = &found["inventory"];
+        assert_eq!(rule.name, "shop-inventory-source-events");
+        assert_eq!(rule.event_pattern["source"], json!(["aws.codecommit"]));
+        assert_eq!(rule.event_pattern["detail-type"], json!(["CodeCommit Repository State Change"]));
+        assert_eq!(rule.event_pattern["resources"], json!(["arn:aws:codecommit:eu-west-1:123456789012:inventory"]));
+        let detail = &rule.event_pattern["detail"];
+        assert_eq!(detail["event"], json!(["referenceCreated", "referenceUpdated"]));
+        assert_eq!(detail["referenceType"], json!(["branch"]));
+        assert_eq!(detail["referenceName"], json!([inventory.ci.branch()]));
+        // The deploy step's promotion commits are pushed as the CodeBuild role: they start nothing.
+        assert_eq!(
+            detail["callerUserArn"],
+            json!([{ "anything-but": { "prefix": "arn:aws:sts::123456789012:assumed-role/shop-inventory-codebuild/" } }])
+        );
+        let role_arn = "arn:aws:iam::123456789012:role/glidepath/shop/shop-inventory-source-events";
+        assert_eq!(
+            rule.targets,
+            BTreeMap::from([(
+                "shop-inventory".to_string(),
+                EventsTarget {
+                    arn: "arn:aws:codepipeline:eu-west-1:123456789012:shop-inventory".into(),
+                    role_arn: Some(role_arn.into())
+                }
+            )])
+        );
+        assert_eq!(role.trust_policy["Statement"][0]["Principal"]["Service"], "events.amazonaws.com");
+        assert_eq!(role.trust_policy["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012");
+    }
+
+    #[test]
+    fn a_github_pipeline_keeps_its_trigger_and_gets_no_source_rule() {
+        let mut model = shop();
+        let inventory = model.services.iter_mut().find(|s| s.name == "inventory").unwrap();
+        inventory.ci.source = CiSource::Github;
+        assert!(source_events(&model).is_empty());
+        let inventory = model.services.iter().find(|s| s.name == "inventory").unwrap();
+        assert!(!source_action(&model, inventory).configuration.contains_key("PollForSourceChanges"));
+        assert_eq!(pipeline(&model, inventory).pipeline.triggers.len(), 1);
     }
 }

@@ -307,7 +307,78 @@ pub struct EventsRule {
     pub description: String,
     pub event_pattern: Value,
     pub state: String,
-    /// Target id → target ARN.
-    pub targets: BTreeMap<String, String>,
+    /// Target id → where the rule delivers.
+    pub targets: BTreeMap<String, EventsTarget>,
     pub tags: Tags,
+}
+
+/// Where an EventBridge rule delivers: the target's ARN and, for a target without a resource
+/// policy to let EventBridge in (a pipeline, unlike an SNS topic), the role it invokes it as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "TargetBody", into = "TargetBody")]
+pub struct EventsTarget {
+    pub arn: String,
+    pub role_arn: Option<String>,
+}
+
+impl EventsTarget {
+    /// A target EventBridge may invoke through the target's own policy.
+    pub fn arn(arn: impl Into<String>) -> Self {
+        EventsTarget { arn: arn.into(), role_arn: None }
+    }
+}
+
+/// A target's body: the bare ARN when it takes no role, so rules whose targets have none (and
+/// the states and plans recorded before targets could) keep the body they always had.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum TargetBody {
+    Arn(String),
+    WithRole { arn: String, role_arn: String },
+}
+
+impl From<TargetBody> for EventsTarget {
+    fn from(body: TargetBody) -> Self {
+        match body {
+            TargetBody::Arn(arn) => EventsTarget { arn, role_arn: None },
+            TargetBody::WithRole { arn, role_arn } => EventsTarget { arn, role_arn: Some(role_arn) },
+        }
+    }
+}
+
+impl From<EventsTarget> for TargetBody {
+    fn from(target: EventsTarget) -> Self {
+        match target.role_arn {
+            None => TargetBody::Arn(target.arn),
+            Some(role_arn) => TargetBody::WithRole { arn: target.arn, role_arn },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_target_without_a_role_is_its_bare_arn_and_one_with_a_role_names_both() {
+        let topic = EventsTarget::arn("arn:aws:sns:eu-west-1:123456789012:shop-storefront");
+        assert_eq!(serde_json::to_value(&topic).unwrap(), json!("arn:aws:sns:eu-west-1:123456789012:shop-storefront"));
+        let pipeline = EventsTarget {
+            arn: "arn:aws:codepipeline:eu-west-1:123456789012:shop-inventory".into(),
+            role_arn: Some("arn:aws:iam::123456789012:role/glidepath/shop/shop-inventory-source-events".into()),
+        };
+        let body = serde_json::to_value(&pipeline).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "arn": "arn:aws:codepipeline:eu-west-1:123456789012:shop-inventory",
+                "role_arn": "arn:aws:iam::123456789012:role/glidepath/shop/shop-inventory-source-events"
+            })
+        );
+        for target in [topic, pipeline] {
+            let back: EventsTarget = serde_json::from_value(serde_json::to_value(&target).unwrap()).unwrap();
+            assert_eq!(back, target, "a body reads back as the target it was written from");
+        }
+    }
 }

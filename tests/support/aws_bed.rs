@@ -122,6 +122,13 @@ impl Bed {
         let encoded = got.role().unwrap().assume_role_policy_document().unwrap().to_string();
         glidepath::providers::aws::policy_document(&encoded)
     }
+
+    /// A role's inline policy as IAM holds it (IAM returns it URL-encoded).
+    pub fn inline_policy(&self, role: &str, policy: &str) -> Value {
+        let got =
+            self.runtime.block_on(self.iam().get_role_policy().role_name(role).policy_name(policy).send()).unwrap();
+        glidepath::providers::aws::policy_document(got.policy_document())
+    }
 }
 
 pub fn text(bytes: &[u8]) -> String {

@@ -1,6 +1,7 @@
 //! EventBridge rules (default bus) with their targets: read with one ListRules for the catalog's
 //! name prefix, then ListTagsForResource and ListTargetsByRule per rule; PutRule creates and
-//! updates, PutTargets/RemoveTargets keep the targets, DeleteRule removes an emptied rule.
+//! updates, PutTargets/RemoveTargets keep the targets (with the role a target is invoked as),
+//! DeleteRule removes an emptied rule.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +12,7 @@ use super::read::{claimed, desired_of, insert, recorded, tags_from};
 use super::write::{invalid, tag_changes};
 use super::{diagnose, AwsProvider};
 use crate::providers::{LiveSet, ProviderError};
-use crate::render::resource::{EventsRule, Tags};
+use crate::render::resource::{EventsRule, EventsTarget, Tags};
 use crate::render::{Address, AwsResource, DesiredSet};
 use crate::state::State;
 
@@ -66,8 +67,14 @@ pub fn read(
         }
         let targets =
             call!(provider, address, "events:ListTargetsByRule", provider.events.list_targets_by_rule().rule(&name))?;
-        let targets: BTreeMap<String, String> =
-            targets.targets().iter().map(|t| (t.id().to_string(), t.arn().to_string())).collect();
+        let targets: BTreeMap<String, EventsTarget> = targets
+            .targets()
+            .iter()
+            .map(|t| {
+                let target = EventsTarget { arn: t.arn().to_string(), role_arn: t.role_arn().map(str::to_string) };
+                (t.id().to_string(), target)
+            })
+            .collect();
         insert(
             live,
             AwsResource::EventsRule(EventsRule {
@@ -105,18 +112,19 @@ fn put_rule(provider: &mut AwsProvider, address: &Address, rule: &EventsRule, ta
     Ok(())
 }
 
-/// Sets the targets that are new or point elsewhere now.
+/// Sets the targets that are new, point elsewhere now or are invoked as another role. A target
+/// put without a role loses the one it had, as PutTargets replaces the whole target.
 fn put_targets(
     provider: &mut AwsProvider,
     address: &Address,
     rule: &EventsRule,
-    old: &BTreeMap<String, String>,
+    old: &BTreeMap<String, EventsTarget>,
 ) -> Result<(), ProviderError> {
     let changed = rule
         .targets
         .iter()
-        .filter(|(id, target)| old.get(*id) != Some(target))
-        .map(|(id, target)| Target::builder().id(id).arn(target).build())
+        .filter(|(id, target)| old.get(*id) != Some(*target))
+        .map(|(id, target)| Target::builder().id(id).arn(&target.arn).set_role_arn(target.role_arn.clone()).build())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| invalid(address, &e.to_string()))?;
     if !changed.is_empty() {
