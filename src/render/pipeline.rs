@@ -188,12 +188,11 @@ fn log_group(model: &Model, service: &Service) -> String {
 }
 
 pub fn events_rule_arn(model: &Model, service: &Service) -> String {
-    format!(
-        "arn:aws:events:{}:{}:rule/{}",
-        model.platform.region,
-        model.platform.aws_account_id,
-        names::pipeline_events_rule(&model.platform, &service.name)
-    )
+    rule_arn(model, &names::pipeline_events_rule(&model.platform, &service.name))
+}
+
+fn rule_arn(model: &Model, rule: &str) -> String {
+    format!("arn:aws:events:{}:{}:rule/{rule}", model.platform.region, model.platform.aws_account_id)
 }
 
 /// The ARN of a service's pipeline, which its source rule starts and its events role may start.
@@ -337,6 +336,8 @@ fn pipeline_role(model: &Model, service: &Service) -> IamRole {
 }
 
 /// What EventBridge may do when the source rule fires: start this one pipeline, nothing else.
+/// Only that rule may have EventBridge assume the role (`aws:SourceArn`), not any rule of the
+/// account.
 fn source_events_role(model: &Model, service: &Service) -> IamRole {
     let policy = json!({
         "Version": "2012-10-17",
@@ -347,14 +348,17 @@ fn source_events_role(model: &Model, service: &Service) -> IamRole {
             "Resource": pipeline_arn(model, service),
         }]
     });
-    service_role(
+    let name = names::source_events(&model.platform, &service.name);
+    let mut role = service_role(
         model,
         service,
-        names::source_events(&model.platform, &service.name),
+        name.clone(),
         format!("EventBridge for {}: start its pipeline on a push to its branch", service.name),
         "events.amazonaws.com",
         ("start-pipeline", policy),
-    )
+    );
+    role.trust_policy["Statement"][0]["Condition"]["ArnEquals"] = json!({ "aws:SourceArn": rule_arn(model, &name) });
+    role
 }
 
 /// The topic of the service's first route, which manual approvals are announced on.
@@ -725,6 +729,8 @@ mod tests {
                     "{}: starts its own pipeline and does nothing else",
                     events.name
                 );
+                let only_from = &events.trust_policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"];
+                assert_eq!(only_from, &json!(rule_arn(&model, &events.name)), "only its source rule may use it");
             }
         }
     }
