@@ -203,7 +203,14 @@ fn trigger_problems(pipeline: &PipelineDeclaration, resources: &[AwsResource]) -
                 && t.git_configuration.push.iter().any(|p| p.branches.includes.iter().any(|b| b == branch))
         })
     };
+    // The deploy step commits promotions to the catalog on that branch: they must not start a run.
+    let promotions_ignored = pipeline.triggers.iter().all(|t| {
+        t.git_configuration.push.iter().all(|p| p.file_paths.as_ref().is_some_and(|f| f.excludes == ["catalog/**"]))
+    });
     match source.action_type_id.provider.as_str() {
+        "CodeStarSourceConnection" if !promotions_ignored => {
+            vec![format!("{name}: promotion commits to catalog/ would start it again")]
+        }
         "CodeStarSourceConnection" if triggered(&branch) => Vec::new(),
         "CodeStarSourceConnection" => vec![format!("{name}: no trigger on its branch {branch}")],
         "CodeCommit" => codecommit_problems(pipeline, &source.configuration, resources),
@@ -432,6 +439,12 @@ fn checker_catches_a_polling_source_and_a_rule_that_cannot_start_its_pipeline() 
     assert!(trigger_problems(&pipeline, &resources).iter().any(|p| p == "shop-inventory: no events rule starts it"));
 
     let mut catalog = pipelines(&model).into_iter().find(|p| p.name == "shop-catalog").unwrap();
+    let mut looping = catalog.clone();
+    looping.triggers[0].git_configuration.push[0].file_paths.as_mut().unwrap().excludes.clear();
+    assert_eq!(
+        trigger_problems(&looping, &resources),
+        ["shop-catalog: promotion commits to catalog/ would start it again"]
+    );
     catalog.triggers.clear();
     assert_eq!(trigger_problems(&catalog, &resources), ["shop-catalog: no trigger on its branch main"]);
 }

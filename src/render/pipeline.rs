@@ -569,10 +569,14 @@ fn pipeline(model: &Model, service: &Service) -> Pipeline {
             provider_type: "CodeStarSourceConnection".into(),
             git_configuration: GitConfiguration {
                 source_action_name: "Source".into(),
-                // The promotion commits touch only the catalog, so they do not start a run.
+                // The deploy step's promotion commits touch only the catalog: excluded, so they do
+                // not start another run (a repository per service has no includes to keep them out).
                 push: vec![GitPushFilter {
-                    branches: GitIncludes { includes: vec![service.ci.branch().to_string()] },
-                    file_paths: service.ci.path_filters().map(|includes| GitIncludes { includes }),
+                    branches: GitIncludes { includes: vec![service.ci.branch().to_string()], excludes: Vec::new() },
+                    file_paths: Some(GitIncludes {
+                        includes: service.ci.path_filters().unwrap_or_default(),
+                        excludes: vec![format!("{CATALOG_DIR}/**")],
+                    }),
                 }],
             },
         }],
@@ -820,6 +824,11 @@ mod tests {
         assert!(source_events(&model).is_empty());
         let inventory = model.services.iter().find(|s| s.name == "inventory").unwrap();
         assert!(!source_action(&model, inventory).configuration.contains_key("PollForSourceChanges"));
-        assert_eq!(pipeline(&model, inventory).pipeline.triggers.len(), 1);
+        let triggers = pipeline(&model, inventory).pipeline.triggers;
+        assert_eq!(triggers.len(), 1);
+        // A repository of its own (`path = "."`) has no path to include, but still keeps the
+        // deploy step's promotion commits from starting it again.
+        let paths = triggers[0].git_configuration.push[0].file_paths.clone().unwrap();
+        assert_eq!((paths.includes.len(), paths.excludes), (0, vec!["catalog/**".to_string()]));
     }
 }

@@ -298,6 +298,9 @@ pub struct GitPushFilter {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GitIncludes {
     pub includes: Vec<String>,
+    /// Patterns that never start a run, whatever else the push touched.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excludes: Vec<String>,
 }
 
 /// An EventBridge rule (default bus) with its targets, by target id.

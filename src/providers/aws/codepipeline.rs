@@ -131,8 +131,12 @@ fn from_sdk(p: &sdk::PipelineDeclaration) -> PipelineDeclaration {
                         .map(|push| GitPushFilter {
                             branches: GitIncludes {
                                 includes: push.branches().map(|b| b.includes().to_vec()).unwrap_or_default(),
+                                excludes: push.branches().map(|b| b.excludes().to_vec()).unwrap_or_default(),
                             },
-                            file_paths: push.file_paths().map(|f| GitIncludes { includes: f.includes().to_vec() }),
+                            file_paths: push.file_paths().map(|f| GitIncludes {
+                                includes: f.includes().to_vec(),
+                                excludes: f.excludes().to_vec(),
+                            }),
                         })
                         .collect(),
                 },
@@ -187,11 +191,15 @@ fn to_sdk(p: &PipelineDeclaration) -> Result<sdk::PipelineDeclaration, BuildErro
                 sdk::GitPushFilter::builder()
                     .branches(
                         sdk::GitBranchFilterCriteria::builder()
-                            .set_includes(Some(push.branches.includes.clone()))
+                            .set_includes(non_empty(&push.branches.includes))
+                            .set_excludes(non_empty(&push.branches.excludes))
                             .build(),
                     )
                     .set_file_paths(push.file_paths.as_ref().map(|f| {
-                        sdk::GitFilePathFilterCriteria::builder().set_includes(Some(f.includes.clone())).build()
+                        sdk::GitFilePathFilterCriteria::builder()
+                            .set_includes(non_empty(&f.includes))
+                            .set_excludes(non_empty(&f.excludes))
+                            .build()
                     }))
                     .build()
             })
@@ -280,6 +288,11 @@ pub fn import(provider: &mut AwsProvider, address: &Address, ownership: &Tags) -
         provider.codepipeline.tag_resource().resource_arn(arn).set_tags(Some(sdk_tags(ownership)))
     )?;
     Ok(())
+}
+
+/// The API takes a filter list with at least one pattern, or none at all.
+fn non_empty(patterns: &[String]) -> Option<Vec<String>> {
+    (!patterns.is_empty()).then(|| patterns.to_vec())
 }
 
 #[cfg(test)]
