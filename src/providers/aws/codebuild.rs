@@ -9,7 +9,7 @@ use aws_sdk_codebuild::types::{
 };
 use serde_json::Value;
 
-use super::read::{candidates, claimed, desired_of, insert, recorded, tags_from};
+use super::read::{candidates, claimed, insert, tags_from, wanted_if_any};
 use super::write::invalid;
 use super::{diagnose, AwsProvider};
 use crate::providers::{LiveSet, ProviderError};
@@ -27,11 +27,7 @@ pub fn read(
     state: &State,
     live: &mut LiveSet,
 ) -> Result<(), ProviderError> {
-    let wanted = desired_of(desired, KIND);
-    // A catalog without pipelines (now or in its state) costs no calls.
-    if wanted.is_empty() && recorded(state, KIND).is_empty() {
-        return Ok(());
-    }
+    let Some(wanted) = wanted_if_any(desired, state, KIND) else { return Ok(()) };
     let catalog = provider.target.catalog.clone();
     let listed: Vec<String> = provider
         .runtime

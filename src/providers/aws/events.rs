@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use aws_sdk_eventbridge::types::{RuleState, Tag, Target};
 use serde_json::Value;
 
-use super::read::{claimed, desired_of, insert, recorded, tags_from};
+use super::read::{claimed, insert, tags_from, wanted_if_any};
 use super::write::{invalid, tag_changes};
 use super::{diagnose, AwsProvider};
 use crate::providers::{LiveSet, ProviderError};
@@ -28,12 +28,7 @@ pub fn read(
     state: &State,
     live: &mut LiveSet,
 ) -> Result<(), ProviderError> {
-    let wanted = desired_of(desired, KIND);
-    let remembered = recorded(state, KIND);
-    // A catalog without pipelines (now or in its state) costs no calls.
-    if wanted.is_empty() && remembered.is_empty() {
-        return Ok(());
-    }
+    let Some(wanted) = wanted_if_any(desired, state, KIND) else { return Ok(()) };
     let catalog = provider.target.catalog.clone();
     // Every rule glidepath names starts with the catalog's prefix, so one listing finds them.
     let prefix = format!("{catalog}-");

@@ -116,6 +116,17 @@ pub(super) fn desired_of<'a>(desired: &'a DesiredSet, kind: &str) -> BTreeMap<St
         .collect()
 }
 
+/// The desired resources of a kind that is read only when needed: None when the catalog neither
+/// wants nor has recorded any, so a catalog without them (pipelines, say) costs no calls.
+pub(super) fn wanted_if_any<'a>(
+    desired: &'a DesiredSet,
+    state: &State,
+    kind: &str,
+) -> Option<BTreeMap<String, &'a AwsResource>> {
+    let wanted = desired_of(desired, kind);
+    (!wanted.is_empty() || !recorded(state, kind).is_empty()).then_some(wanted)
+}
+
 /// Listed names this catalog may own and so must read: wanted, named with its prefix, or
 /// recorded in the state file. Everything else belongs to someone else and is not asked about.
 pub(super) fn candidates(
