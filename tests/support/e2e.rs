@@ -21,7 +21,6 @@ use kube::api::{Api, ListParams};
 use serde_json::Value;
 
 pub struct Bed {
-    pub dir: PathBuf,
     pub kubeconfig: PathBuf,
     pub prometheus_url: String,
     pub prometheus_targets: PathBuf,
@@ -52,7 +51,6 @@ pub fn shared() -> &'static Bed {
             .collect();
         let var = |k: &str| vars.get(k).unwrap_or_else(|| panic!("e2e-tools up printed no {k}")).clone();
         Bed {
-            dir,
             kubeconfig: PathBuf::from(var("KUBECONFIG")),
             prometheus_url: var("PROMETHEUS_URL"),
             prometheus_targets: PathBuf::from(var("PROMETHEUS_TARGETS")),
@@ -65,16 +63,6 @@ impl Bed {
     /// A client for the bed (admin), with the runtime that drives it.
     pub fn client(&self) -> (tokio::runtime::Runtime, kube::Client) {
         super::kube_client(&self.kubeconfig)
-    }
-
-    /// Asks Prometheus for an instant query's first value (None: empty result).
-    pub fn query(&self, promql: &str) -> Option<f64> {
-        let url = format!("{}/api/v1/query", self.prometheus_url);
-        let body = format!("query={}", percent_encode(promql));
-        let response = http_post(&url, "application/x-www-form-urlencoded", &body).expect("query Prometheus");
-        let json: Value = serde_json::from_str(&response).expect("Prometheus answers JSON");
-        assert_eq!(json["status"], "success", "query {promql} failed: {json}");
-        json["data"]["result"][0]["value"][1].as_str().map(|v| v.parse().unwrap())
     }
 }
 
@@ -294,29 +282,4 @@ fn respond(mut stream: TcpStream, status: &str, content_type: &str, body: &str) 
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-}
-
-/// A minimal HTTP POST to a loopback server (Prometheus' query API).
-fn http_post(url: &str, content_type: &str, body: &str) -> std::io::Result<String> {
-    let rest = url.strip_prefix("http://").expect("http URL");
-    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
-    let mut stream = TcpStream::connect(host)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    Ok(response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
-}
-
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
