@@ -3,10 +3,13 @@
 //! Data flows one way: `catalog` (parse, validate) → `render` (desired resources) →
 //! `plan` (diff against live or recorded state) → apply. Only `cli` formats output.
 
+pub mod apply;
+pub mod arn;
 pub mod catalog;
 pub mod check;
 pub mod cli;
 pub mod digest;
+pub mod kinds;
 pub mod plan;
 pub mod providers;
 pub mod render;

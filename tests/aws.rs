@@ -319,3 +319,46 @@ fn access_denied_names_the_resource_and_the_action() {
     );
     assert!(stderr.contains("0 of 46 change(s) were carried out and recorded"), "{stderr}");
 }
+
+/// A saved plan is carried out by another process exactly as saved, and `--format json` lets a
+/// CI system follow it: one `plan` event, one `change` event per change in order, one `done`.
+#[test]
+fn a_saved_plan_is_applied_by_a_fresh_process_with_json_progress() {
+    let bed = Bed::new();
+    let planned = bed.glidepath("plan", &["--out", "tfplan.json"]);
+    assert_eq!(planned.status.code(), Some(0), "{}", text(&planned.stderr));
+    let saved: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(bed.work.path().join("tfplan.json")).unwrap()).unwrap();
+    assert_eq!(saved["format"], "glidepath-plan/2");
+    assert_eq!(saved["providers"], serde_json::json!(["aws"]));
+    let saved_order: Vec<&str> =
+        saved["changes"].as_array().unwrap().iter().map(|c| c["address"].as_str().unwrap()).collect();
+    assert_eq!(saved_order.len(), 46);
+
+    let applied = bed.run(&["apply", "tfplan.json", "--format", "json"]);
+    assert_eq!(applied.status.code(), Some(0), "{}{}", text(&applied.stdout), text(&applied.stderr));
+    let events: Vec<serde_json::Value> =
+        text(&applied.stdout).lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect();
+    assert_eq!(events[0]["event"], "plan");
+    assert_eq!(events[0]["summary"]["create"], 46);
+    let changes: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] == "change").collect();
+    let order: Vec<&str> = changes.iter().map(|e| e["address"].as_str().unwrap()).collect();
+    assert_eq!(order, saved_order, "the saved changes, in the saved order");
+    for (i, event) in changes.iter().enumerate() {
+        assert_eq!((event["index"].as_u64(), event["total"].as_u64()), (Some(i as u64 + 1), Some(46)));
+        assert_eq!(event["outcome"], "applied", "{event}");
+        assert!(event["elapsed_seconds"].as_f64().unwrap() >= 0.0);
+    }
+    let done = events.last().unwrap();
+    assert_eq!(
+        (done["event"].as_str(), done["result"].as_str(), done["applied"].as_u64()),
+        (Some("done"), Some("applied"), Some(46))
+    );
+    bed.assert_no_changes();
+
+    // The audit trail names the saved plan's digest and every change it carried out.
+    let history = bed.run(&["history", "--format", "json"]);
+    let history: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(history[0]["plan_digest"], saved["desired_fingerprint"]);
+    assert_eq!(history[0]["changes"].as_array().unwrap().len(), 46);
+}

@@ -471,3 +471,36 @@ fn one_plan_covers_aws_and_the_cluster_with_one_exit_code() {
     let changed = run(&["plan", "-c", "catalog", "--kube-context", CONTEXT, "--detailed-exitcode"]);
     assert_eq!(changed.status.code(), Some(2), "{}", text(&changed.stdout));
 }
+
+/// A saved cluster plan carries what apply sends (the manifest) beside what it compares (the
+/// server's dry-run), so a fresh process applies it without planning anything itself.
+#[test]
+fn a_saved_cluster_plan_is_applied_by_a_fresh_process() {
+    let plane = cluster::shared();
+    let bed = Bed::new(plane, "tsavedplan");
+    bed.apply(&["--env", "dev"]);
+    bed.edit("replicas  = { dev = 2, prod = 10 }", "replicas  = { dev = 3, prod = 10 }");
+    let planned = bed.glidepath("plan", &["--env", "dev", "--out", "tfplan.json"]);
+    assert_eq!(planned.status.code(), Some(0), "{}", text(&planned.stderr));
+    let saved: Value = serde_json::from_str(&fs::read_to_string(bed.work.path().join("tfplan.json")).unwrap()).unwrap();
+    let rollout = saved["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "dev/api/k8s/Rollout/api")
+        .unwrap_or_else(|| panic!("the Rollout changes: {saved:#}"));
+    assert_eq!(rollout["action"], "update");
+    assert_eq!(rollout["send"]["spec"]["replicas"], 3, "the manifest to send");
+    assert_eq!(rollout["after"]["spec"]["replicas"], 3, "the server's dry-run of it");
+
+    let applied = bed.run(&["apply", "tfplan.json", "--format", "json"]);
+    assert_eq!(applied.status.code(), Some(0), "{}{}", text(&applied.stdout), text(&applied.stderr));
+    let events: Vec<Value> = text(&applied.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let changed: Vec<&str> =
+        events.iter().filter(|e| e["event"] == "change").map(|e| e["address"].as_str().unwrap()).collect();
+    assert!(changed.contains(&"dev/api/k8s/Rollout/api"), "{events:?}");
+    assert!(events.iter().filter(|e| e["event"] == "change").all(|e| e["outcome"] == "applied"), "{events:?}");
+    let live = bed.runtime.block_on(bed.rollouts("dev").get("api")).unwrap();
+    assert_eq!(live.data["spec"]["replicas"], 3);
+    bed.assert_no_changes();
+}

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use glidepath::render::{self, output, Address, Resource};
+use glidepath::render::{self, output, Resource};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -67,10 +67,8 @@ fn every_overlay_builds_to_exactly_the_rendered_objects() {
             let wanted: BTreeMap<(String, String), Value> = desired
                 .resources
                 .iter()
-                .filter_map(|(address, resource)| match (address, resource) {
-                    (Address::Kube { env: e, owner: o, .. }, Resource::Kube(object))
-                        if e == &env.name && o == &owner =>
-                    {
+                .filter_map(|(address, resource)| match (address.env(), address.owner(), resource) {
+                    (Some(e), Some(o), Resource::Kube(object)) if e == env.name && o == owner => {
                         Some((key(&object.body), object.body.clone()))
                     }
                     _ => None,

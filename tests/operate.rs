@@ -41,7 +41,7 @@ fn a_saved_plan_applies_as_saved_and_is_refused_when_stale() {
     let plan = run(work.path(), None, &["plan", "-c", c, "--out", "tfplan.json"]);
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stderr));
     let saved: Value = serde_json::from_str(&fs::read_to_string(work.path().join("tfplan.json")).unwrap()).unwrap();
-    assert_eq!(saved["format"], "glidepath-plan/1");
+    assert_eq!(saved["format"], "glidepath-plan/2");
     assert!(saved["changes"].as_array().unwrap().iter().all(|c| c["after"].is_object()), "bodies are saved");
 
     // The catalog changes after the plan was reviewed: the saved plan no longer describes it.

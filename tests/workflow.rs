@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use glidepath::catalog::{Model, Service};
+use glidepath::kinds::AwsKind;
 use glidepath::render::{self, workflow, Address, AwsResource, Resource};
 use serde_yaml::{Mapping, Value};
 
@@ -84,7 +85,7 @@ fn walk_keys(value: &Value, out: &mut Vec<String>) {
 fn rendered_ci_role_arn(model: &Model, service: &Service) -> Result<String, String> {
     let desired = render::render(model).map_err(|e| e.to_string())?;
     let name = format!("{}-{}-ci", model.platform.name, service.name);
-    match desired.resources.get(&Address::aws("iam_role", name.clone())) {
+    match desired.resources.get(&Address::global(AwsKind::IamRole, name.clone())) {
         Some(Resource::Aws(AwsResource::IamRole(role))) => {
             Ok(format!("arn:aws:iam::{}:role{}{}", model.platform.aws_account_id, role.path, role.name))
         }

@@ -10,6 +10,7 @@ pub mod simulate;
 use serde::Serialize;
 
 use crate::catalog::{names, Model, StrategyKind};
+use crate::kinds::KubeKind;
 use crate::render::{Address, DesiredSet};
 pub use finding::{Finding, Severity};
 use safety::{Rendered, SafetyReport};
@@ -38,18 +39,18 @@ pub fn check(model: &Model, desired: &DesiredSet) -> CheckResult {
     for service in &model.services {
         for env_name in &service.environments {
             let Some(env) = model.environment(env_name) else { continue };
-            let body = |kind: &str, name: String| {
-                desired.resources.get(&Address::kube(env_name, &service.name, kind, name)).map(|r| r.body())
+            let body = |kind: KubeKind, name: String| {
+                desired.resources.get(&Address::scoped(env_name, &service.name, kind, name)).map(|r| r.body())
             };
             let (Some(rollout), Some(slo), Some(pdb)) = (
-                body("Rollout", service.name.clone()),
-                body("AnalysisTemplate", names::slo_template(&service.name)),
-                body("PodDisruptionBudget", service.name.clone()),
+                body(KubeKind::Rollout, service.name.clone()),
+                body(KubeKind::AnalysisTemplate, names::slo_template(&service.name)),
+                body(KubeKind::PodDisruptionBudget, service.name.clone()),
             ) else {
                 continue;
             };
-            let smoke = body("AnalysisTemplate", names::smoke_template(&service.name));
-            let hpa = body("HorizontalPodAutoscaler", service.name.clone());
+            let smoke = body(KubeKind::AnalysisTemplate, names::smoke_template(&service.name));
+            let hpa = body(KubeKind::HorizontalPodAutoscaler, service.name.clone());
             let rendered = Rendered {
                 rollout: &rollout,
                 slo_template: &slo,

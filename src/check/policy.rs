@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::finding::{Finding, Severity};
 use crate::catalog::{names, CiTrust, Model, NotifyEvent, Service};
+use crate::kinds::{AwsKind, KubeKind};
 use crate::render::aws::{ci_subjects, ecr_repository_uri, GITHUB_OIDC_HOST};
 use crate::render::pipeline::pipeline_arn;
 use crate::render::{Address, DesiredSet};
@@ -28,7 +29,7 @@ pub fn check(model: &Model, desired: &DesiredSet) -> Vec<Finding> {
             names::pipeline_role(&model.platform, &service.name),
             names::source_events(&model.platform, &service.name),
         ] {
-            checker.role_scope(service, &Address::aws("iam_role", role));
+            checker.role_scope(service, &Address::global(AwsKind::IamRole, role));
         }
         checker.rollback_route(service);
         checker.catalog_secrets(service);
@@ -72,7 +73,7 @@ impl Checker<'_> {
 
     /// Trust scoped to exactly the subjects CI presents.
     fn ci_role(&mut self, service: &Service) {
-        let address = Address::aws("iam_role", names::ci_role(&self.model.platform, &service.name));
+        let address = Address::global(AwsKind::IamRole, names::ci_role(&self.model.platform, &service.name));
         let Some(role) = self.body(&address) else { return };
         let expected = ci_subjects(self.model, service);
         for statement in role["trust_policy"]["Statement"].as_array().into_iter().flatten() {
@@ -128,17 +129,8 @@ impl Checker<'_> {
     /// CodePipeline only on its own pipeline.
     fn role_scope(&mut self, service: &Service, address: &Address) {
         let Some(role) = self.body(address) else { return };
-        let repository = format!(
-            "arn:aws:ecr:{}:{}:repository/{}",
-            self.model.platform.region, self.model.platform.aws_account_id, service.ecr_repository
-        );
-        let clusters: Vec<String> = service
-            .environments
-            .iter()
-            .filter_map(|e| self.model.environment(e))
-            .filter_map(|e| self.model.cluster(&e.cluster))
-            .map(|c| format!("arn:aws:eks:{}:{}:cluster/{}", c.region, self.model.platform.aws_account_id, c.eks_name))
-            .collect();
+        let repository = crate::render::aws::ecr_repository_arn(self.model, service);
+        let clusters = crate::render::aws::cluster_arns(self.model, service);
         let pipeline = pipeline_arn(self.model, service);
         for policy in role["inline_policies"].as_object().into_iter().flat_map(|p| p.values()) {
             for statement in policy["Statement"].as_array().into_iter().flatten() {
@@ -195,12 +187,13 @@ impl Checker<'_> {
 
     /// Images from the service's own IMMUTABLE repository; probes on the container's port.
     fn rollout(&mut self, service: &Service, env: &str) {
-        let Some(rollout) = self.body(&Address::kube(env, &service.name, "Rollout", service.name.clone())) else {
+        let Some(rollout) = self.body(&Address::scoped(env, &service.name, KubeKind::Rollout, service.name.clone()))
+        else {
             return;
         };
         let repository = ecr_repository_uri(self.model, service);
         let immutable = self
-            .body(&Address::aws("ecr_repository", service.ecr_repository.clone()))
+            .body(&Address::global(AwsKind::EcrRepository, service.ecr_repository.clone()))
             .is_some_and(|r| r["image_tag_mutability"] == "IMMUTABLE");
         let spec = &rollout["spec"]["template"]["spec"];
         for container in spec["containers"]
@@ -249,7 +242,8 @@ impl Checker<'_> {
 
     /// PromQL selectors name the service and namespace the rollout serves.
     fn analysis(&mut self, service: &Service, env: &str) {
-        let address = Address::kube(env, &service.name, "AnalysisTemplate", names::slo_template(&service.name));
+        let address =
+            Address::scoped(env, &service.name, KubeKind::AnalysisTemplate, names::slo_template(&service.name));
         let Some(template) = self.body(&address) else { return };
         let Some(namespace) = self.model.environment(env).map(|e| e.namespace.clone()) else { return };
         for metric in template["spec"]["metrics"].as_array().into_iter().flatten() {

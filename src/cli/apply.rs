@@ -1,19 +1,23 @@
-//! `glidepath apply`: carries out a plan (or a saved one) in order under the state lock,
-//! writing the state after every live change and the audit trail at the end.
+//! `glidepath apply`: plans (or loads a saved plan and checks it is still current), then hands
+//! the plan to the executor under the state lock, with a progress view, and writes the audit
+//! trail at the end.
 
-use super::args::{ApplyArgs, SelectArgs};
-use super::commands::{confirm, context, prepare, print_stats, save, Planned};
+use super::args::{ApplyArgs, ApplyFormat};
+use super::commands::{confirm, context, prepare, print_stats};
 use super::views;
+use super::views::progress::{HumanProgress, JsonProgress};
 use super::{CliError, EXIT_OK};
+use crate::apply::{self, ApplyHook, StateLedger};
 use crate::plan::file::SavedPlan;
-use crate::plan::{self};
+use crate::plan::Permissions;
+use crate::providers::{Provider, Providers};
 use crate::state;
-use crate::state::audit::{self, AuditRecord, ChangeOutcome};
+use crate::state::audit::{self, AuditRecord};
 use crate::state::store::Store;
 
-/// Carries out the plan in order, holding the state lock. After every change that succeeds the
-/// state file is written, so an apply that fails midway keeps what it did, and running it again
-/// converges. Every apply is appended to the audit trail.
+/// Carries out the plan in order, holding the state lock. A saved plan is applied exactly as
+/// saved once a fresh plan shows the catalog and the live state unchanged since. Every apply is
+/// appended to the audit trail.
 pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
     let saved = args.plan_file.as_deref().map(SavedPlan::load).transpose()?;
     let mut select = args.select.clone();
@@ -24,6 +28,7 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         }
         None => args.select.selection(),
     };
+    let json = args.format == ApplyFormat::Json;
     let store = Store::open(&select.state)?;
     let _lock = store.lock("apply")?;
     let mut planned = prepare(&select, &selection, store)?;
@@ -31,9 +36,20 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         if let Some(reason) = saved.staleness(&planned.plan) {
             return Err(CliError::StalePlan(reason));
         }
+        // What was reviewed is what runs: the saved changes, bodies and permissions.
+        planned.plan = saved.plan();
     }
+    let permissions = &mut planned.plan.permissions;
+    *permissions = Permissions {
+        allow_delete: permissions.allow_delete || args.allow_delete,
+        force_conflicts: permissions.force_conflicts || select.force_conflicts,
+    };
     let ctx = context(&select, &planned);
-    print!("{}", views::human::plan(&planned.plan, &ctx));
+    if json {
+        println!("{}", views::progress::plan_event(&planned.plan));
+    } else {
+        print!("{}", views::human::plan(&planned.plan, &ctx));
+    }
     if planned.check.fails() {
         return Err(CliError::CheckFailed(planned.check.findings.iter().filter(|f| f.fails()).count()));
     }
@@ -42,14 +58,14 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         return Ok(EXIT_OK);
     }
     let destructive = planned.plan.pending().filter(|c| c.action.destroys()).count();
-    if destructive > 0 && !args.allow_delete {
+    if destructive > 0 && !planned.plan.permissions.allow_delete && !json {
         println!("{destructive} delete(s)/replacement(s) will be skipped: pass --allow-delete to carry them out.");
     }
     // A saved plan was reviewed when it was made; applying it asks no second time.
     if !args.auto_approve && saved.is_none() {
         confirm()?;
     }
-    let mut audit = AuditRecord {
+    let mut record = AuditRecord {
         time: state::lock::now(),
         who: audit::who(&select.catalog.catalog),
         host: state::lock::host(),
@@ -62,94 +78,44 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         result: "applied".into(),
         changes: Vec::new(),
     };
-    let result = carry_out(args, &select, &mut planned, &mut audit);
-    if let Err(e) = &result {
-        audit.result = format!("failed: {e}");
-    }
-    planned.store.append_audit(&audit)?;
-    print_stats(&select, &planned);
-    result
-}
-
-fn carry_out(
-    args: &ApplyArgs,
-    select: &SelectArgs,
-    planned: &mut Planned,
-    audit: &mut AuditRecord,
-) -> Result<u8, CliError> {
-    let changes: Vec<_> = planned.plan.pending().cloned().collect();
-    let total = changes.iter().filter(|c| args.allow_delete || !c.action.destroys()).count();
-    let (mut applied, mut recorded_only) = (0, 0);
-    let state_path = &select.state;
-    for change in &changes {
-        let mut outcome = ChangeOutcome {
-            address: change.address.to_string(),
-            action: change.action.verb().into(),
-            outcome: "skipped".into(),
-            error: None,
-            image: rollout_image(change),
-        };
-        if change.action.destroys() && !args.allow_delete {
-            audit.changes.push(outcome);
-            continue;
+    let mut human = HumanProgress;
+    let mut lines = JsonProgress;
+    let hook: &mut dyn ApplyHook = if json { &mut lines } else { &mut human };
+    let outcome = {
+        let mut live: Vec<&mut dyn Provider> = Vec::new();
+        if let Some(aws) = planned.aws.as_mut() {
+            live.push(aws);
         }
-        match planned.provider_for(&change.address) {
-            Some(provider) => {
-                let stored = match provider.apply(change) {
-                    Ok(stored) => stored,
-                    Err(error) => {
-                        if recorded_only > 0 {
-                            save(&planned.store, &mut planned.state)?;
-                        }
-                        outcome.outcome = "failed".into();
-                        outcome.error = Some(error.to_string());
-                        audit.changes.push(outcome);
-                        eprintln!(
-                        "error: {error}\n{applied} of {total} change(s) were carried out and recorded in {}; fix the cause and run apply again to continue.",
-                        state_path.display()
-                    );
-                        return Err(CliError::ApplyFailed);
-                    }
-                };
-                println!("  {} {}: {} done", change.action.symbol(), change.address, change.action.verb());
-                applied += 1;
-                planned.state.record_change(change, stored);
-                // Written after every live change, so a failure later loses nothing done so far.
-                save(&planned.store, &mut planned.state)?;
-                outcome.outcome = "applied".into();
-            }
-            None => {
-                planned.state.record_change(change, None);
-                recorded_only += 1;
-                outcome.outcome = "recorded".into();
-            }
+        if let Some(cluster) = planned.cluster.as_mut() {
+            live.push(cluster);
         }
-        audit.changes.push(outcome);
-    }
-    if recorded_only > 0 {
-        save(&planned.store, &mut planned.state)?;
-    }
-    if total == 0 {
-        println!("Nothing to do: the only changes are deletes or replacements, and --allow-delete was not given.");
-    } else {
-        if applied > 0 {
-            println!("Applied {applied} change(s).");
-        }
-        if recorded_only > 0 {
-            println!(
-                "Recorded {recorded_only} change(s) in {} (serial {}). Offline for these: nothing was changed in AWS or the cluster for them.",
-                state_path.display(),
-                planned.state.serial
+        let mut ledger = StateLedger::new(&planned.store, &mut planned.state);
+        apply::execute(&planned.plan, &mut Providers::new(live), &mut ledger, hook)
+    };
+    record.changes = outcome.changes.clone();
+    if let Some(error) = &outcome.failure {
+        record.result = format!("failed: {}", CliError::ApplyFailed);
+        if json {
+            println!("{}", views::progress::done_event(&outcome, &planned.state));
+        } else {
+            eprintln!(
+                "error: {error}\n{} of {} change(s) were carried out and recorded in {}; fix the cause and run apply again to continue.",
+                outcome.applied,
+                outcome.total,
+                select.state.display()
             );
         }
     }
-    Ok(EXIT_OK)
-}
-
-/// The image a Rollout change deploys, for the audit trail (and staging-drift checks).
-fn rollout_image(change: &plan::Change) -> Option<String> {
-    if change.address.kind() != "Rollout" {
-        return None;
+    planned.store.append_audit(&record)?;
+    if outcome.failure.is_some() {
+        print_stats(&select, &planned);
+        return Err(CliError::ApplyFailed);
     }
-    crate::render::kube::app_image(change.after.as_ref()?)
+    if json {
+        println!("{}", views::progress::done_event(&outcome, &planned.state));
+    } else {
+        print!("{}", views::progress::human_summary(&outcome, &select.state, planned.state.serial));
+    }
+    print_stats(&select, &planned);
+    Ok(EXIT_OK)
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::kinds::ProviderId;
 use crate::plan::Selection;
 
 #[derive(Debug, Parser)]
@@ -105,11 +106,12 @@ pub struct SelectArgs {
 
 impl SelectArgs {
     pub fn selection(&self) -> Selection {
-        Selection {
-            envs: self.envs.clone(),
-            aws: self.only != Some(Only::Cluster),
-            cluster: self.only != Some(Only::Aws),
-        }
+        let providers = match self.only {
+            None => Vec::new(),
+            Some(Only::Aws) => vec![ProviderId::AWS],
+            Some(Only::Cluster) => vec![ProviderId::KUBE],
+        };
+        Selection { envs: self.envs.clone(), providers }
     }
 }
 
@@ -259,4 +261,13 @@ pub struct ApplyArgs {
     /// Also carry out the deletes the plan lists
     #[arg(long)]
     pub allow_delete: bool,
+    /// Progress as lines for people, or one JSON object per line (plan, each change, done) for CI
+    #[arg(long, value_enum, default_value_t = ApplyFormat::Human)]
+    pub format: ApplyFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApplyFormat {
+    Human,
+    Json,
 }

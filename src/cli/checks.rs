@@ -5,6 +5,7 @@ use super::commands::load;
 use super::views;
 use super::{CliError, EXIT_OK};
 use crate::check::{self, simulate};
+use crate::kinds::KubeKind;
 use crate::render::Address;
 
 /// The safety report and policy findings; exit 1 when an unwaived error remains.
@@ -31,8 +32,12 @@ pub fn simulate(args: &SimulateArgs) -> Result<u8, CliError> {
         .iter()
         .find(|s| s.name == args.service)
         .ok_or_else(|| CliError::Usage(format!("--service {}: no such service in the catalog", args.service)))?;
-    let address =
-        Address::kube(&args.env, &service.name, "AnalysisTemplate", crate::catalog::names::slo_template(&service.name));
+    let address = Address::scoped(
+        &args.env,
+        &service.name,
+        KubeKind::AnalysisTemplate,
+        crate::catalog::names::slo_template(&service.name),
+    );
     let template = desired
         .resources
         .get(&address)

@@ -11,6 +11,7 @@ use super::views::{self, PlanContext};
 use super::{Cli, CliError, EXIT_CHANGES, EXIT_OK};
 use crate::catalog::{self, Model};
 use crate::check::{self, CheckResult};
+use crate::kinds::ProviderId;
 use crate::plan::file::SavedPlan;
 use crate::plan::{self, Plan, Selection};
 use crate::providers::aws::{self, AwsProvider};
@@ -75,7 +76,7 @@ pub(super) struct Planned {
     /// The live AWS provider, when AWS is configured and selected.
     pub(super) aws: Option<AwsProvider>,
     /// The live cluster provider, when a kubeconfig is available and the cluster is selected.
-    cluster: Option<KubeProvider>,
+    pub(super) cluster: Option<KubeProvider>,
     /// The contexts read, for the plan's header.
     cluster_contexts: Option<String>,
     /// The safety report and policy findings of the rendered catalog.
@@ -95,13 +96,6 @@ impl Planned {
     pub(super) fn read_live(&self, address: &Address) -> bool {
         self.aws.as_ref().is_some_and(|p| p.manages(address))
             || self.cluster.as_ref().is_some_and(|p| p.manages(address))
-    }
-
-    pub(super) fn provider_for(&mut self, address: &Address) -> Option<&mut dyn Provider> {
-        if let Some(aws) = self.aws.as_mut().filter(|p| p.manages(address)) {
-            return Some(aws);
-        }
-        self.cluster.as_mut().filter(|p| p.manages(address)).map(|p| p as &mut dyn Provider)
     }
 }
 
@@ -123,19 +117,20 @@ pub(super) fn prepare(select: &SelectArgs, selection: &Selection, store: Store) 
     let mut live = state.bodies();
     let mut conflicts = Vec::new();
     let mut notes = std::collections::BTreeMap::new();
+    let mut contested = std::collections::BTreeMap::new();
 
     let mut aws = None;
-    if selection.aws && !select.offline && aws::is_configured(&model) {
+    if selection.includes_provider(ProviderId::AWS) && !select.offline && aws::is_configured(&model) {
         let mut provider = AwsProvider::connect(&model)?;
-        read_live(&mut provider, &mut desired, &state, &mut live, &mut conflicts, &mut notes)?;
+        read_live(&mut provider, &mut desired, &state, &mut live, &mut conflicts, &mut notes, &mut contested)?;
         aws = Some(provider);
     }
     let mut cluster = None;
     let mut cluster_contexts = None;
     let access = KubeAccess::from_env(select.kube_context.clone(), select.force_conflicts);
-    if let (true, false, Some(access)) = (selection.cluster, select.offline, access) {
+    if let (true, false, Some(access)) = (selection.includes_provider(ProviderId::KUBE), select.offline, access) {
         let mut provider = KubeProvider::connect(&model, selection, &access)?;
-        read_live(&mut provider, &mut desired, &state, &mut live, &mut conflicts, &mut notes)?;
+        read_live(&mut provider, &mut desired, &state, &mut live, &mut conflicts, &mut notes, &mut contested)?;
         cluster_contexts = Some(provider.describe());
         cluster = Some(provider);
     }
@@ -143,7 +138,8 @@ pub(super) fn prepare(select: &SelectArgs, selection: &Selection, store: Store) 
         return Err(CliError::Conflicts(conflicts));
     }
     let mut plan = plan::plan(&desired, &live, selection);
-    plan.annotate(&notes);
+    plan.annotate(&notes, &contested);
+    plan.permissions.force_conflicts = select.force_conflicts;
     Ok(Planned {
         store,
         state,
@@ -166,13 +162,14 @@ fn read_live(
     live: &mut std::collections::BTreeMap<Address, serde_json::Value>,
     conflicts: &mut Vec<crate::providers::Conflict>,
     notes: &mut std::collections::BTreeMap<Address, String>,
+    contested: &mut std::collections::BTreeMap<Address, String>,
 ) -> Result<(), CliError> {
-    provider.resolve(desired)?;
     let found = provider.read(desired, state)?;
     live.retain(|address, _| !provider.manages(address));
     live.extend(found.bodies);
     conflicts.extend(found.conflicts);
     notes.extend(found.notes);
+    contested.extend(found.contested);
     Ok(())
 }
 
@@ -189,8 +186,8 @@ pub(super) fn context<'a>(select: &'a SelectArgs, planned: &Planned) -> PlanCont
         state_serial: planned.state.serial,
         aws_live,
         cluster_live: planned.cluster_contexts.clone(),
-        aws_selected: select.selection().aws,
-        cluster_selected: select.selection().cluster,
+        aws_selected: select.selection().includes_provider(ProviderId::AWS),
+        cluster_selected: select.selection().includes_provider(ProviderId::KUBE),
         safety: views::check::plan_lines(&planned.check, &changed_services(&planned.plan)),
         check_fails: planned.check.fails(),
     }
@@ -201,8 +198,8 @@ fn changed_services(plan: &Plan) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = plan
         .pending()
         .filter_map(|c| match &c.address {
-            Address::Kube { env, owner, .. } => Some((owner.clone(), env.clone())),
-            Address::Aws { .. } => None,
+            Address { scope: Some(scope), .. } => Some((scope.owner.clone(), scope.env.clone())),
+            Address { scope: None, .. } => None,
         })
         .collect();
     pairs.dedup();
@@ -259,18 +256,11 @@ fn history(args: &HistoryArgs) -> Result<u8, CliError> {
     Ok(EXIT_OK)
 }
 
-/// Writes the state with the next serial.
-pub(super) fn save(store: &Store, state: &mut State) -> Result<(), CliError> {
-    state.serial += 1;
-    store.save(state)?;
-    Ok(())
-}
-
 /// Adopts an existing AWS resource the catalog declares: tags it as this catalog's.
 fn import(args: &ImportArgs) -> Result<u8, CliError> {
     let (model, desired) = load(&args.catalog)?;
     let address: Address = args.address.parse().map_err(CliError::Usage)?;
-    if !address.is_aws() {
+    if address.provider() != ProviderId::AWS {
         return Err(CliError::Usage(format!("{address}: only AWS resources can be imported")));
     }
     if !desired.resources.contains_key(&address) {

@@ -10,6 +10,7 @@ use super::args::{DriftArgs, Format};
 use super::commands::prepare;
 use super::views::shown;
 use super::{CliError, EXIT_CHANGES, EXIT_OK};
+use crate::kinds::{Kind, KubeKind};
 use crate::plan::drift::{drifted, unpromoted};
 use crate::render::Address;
 
@@ -35,18 +36,19 @@ pub fn drift(args: &DriftArgs) -> Result<u8, CliError> {
     let changed = drifted(&recorded, &live);
 
     let mut running = BTreeMap::new();
-    for (address, body) in planned.live.iter().filter(|(a, _)| a.kind() == "Rollout" && planned.read_live(a)) {
-        if let (Address::Kube { env, owner, .. }, Some(image)) = (address, crate::render::kube::app_image(body)) {
-            running.insert((owner.clone(), env.clone()), image);
+    let rollout = Kind::Kube(KubeKind::Rollout);
+    for (address, body) in planned.live.iter().filter(|(a, _)| a.kind == rollout && planned.read_live(a)) {
+        if let (Some(scope), Some(image)) = (&address.scope, crate::render::kube::app_image(body)) {
+            running.insert((scope.owner.clone(), scope.env.clone()), image);
         }
     }
     let mut ran: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
     for record in planned.store.read_audit()? {
         for change in record.changes.iter().filter(|c| c.outcome == "applied") {
-            if let (Ok(Address::Kube { env, owner, .. }), Some(image)) =
+            if let (Ok(Address { scope: Some(scope), .. }), Some(image)) =
                 (change.address.parse::<Address>(), &change.image)
             {
-                ran.entry((owner, env)).or_default().insert(image.clone());
+                ran.entry((scope.owner, scope.env)).or_default().insert(image.clone());
             }
         }
     }

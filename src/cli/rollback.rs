@@ -3,6 +3,8 @@
 use super::args::RollbackArgs;
 use super::{CliError, EXIT_OK};
 use crate::catalog;
+use crate::kinds::KubeKind;
+use crate::kinds::ProviderId;
 use crate::plan::Selection;
 use crate::providers::kube::{Access as KubeAccess, KubeProvider, RolledBack};
 use crate::render::Address;
@@ -23,11 +25,11 @@ pub fn rollback(args: &RollbackArgs) -> Result<u8, CliError> {
         .ok_or_else(|| CliError::Usage(format!("{}: no such service in the catalog", args.service)))?;
     let access = KubeAccess::from_env(args.kube_context.clone(), false)
         .ok_or_else(|| CliError::Usage("rollback needs a cluster: set KUBECONFIG".into()))?;
-    let selection = Selection { envs: vec![args.env.clone()], aws: false, cluster: true };
+    let selection = Selection::only(ProviderId::KUBE, vec![args.env.clone()]);
     let mut provider = KubeProvider::connect(&model, &selection, &access)?;
     let store = Store::open(&args.state)?;
     let _lock = store.lock("rollback")?;
-    let address = Address::kube(&args.env, &service.name, "Rollout", service.name.clone());
+    let address = Address::scoped(&args.env, &service.name, KubeKind::Rollout, service.name.clone());
     let outcome = match provider.rollback(&args.env, &service.name) {
         Ok(done) => done,
         Err(e) => {

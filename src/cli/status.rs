@@ -4,6 +4,7 @@ use super::args::{Format, StatusArgs};
 use super::views;
 use super::{CliError, EXIT_OK};
 use crate::catalog;
+use crate::kinds::ProviderId;
 use crate::plan::Selection;
 use crate::providers::kube::{Access as KubeAccess, KubeProvider};
 
@@ -14,7 +15,7 @@ pub fn status(args: &StatusArgs) -> Result<u8, CliError> {
         .ok_or_else(|| CliError::Usage(format!("--env {}: the catalog has no such environment", args.env)))?;
     let access = KubeAccess::from_env(args.kube_context.clone(), false)
         .ok_or_else(|| CliError::Usage("status needs a cluster: set KUBECONFIG".into()))?;
-    let selection = Selection { envs: vec![args.env.clone()], aws: false, cluster: true };
+    let selection = Selection::only(ProviderId::KUBE, vec![args.env.clone()]);
     let provider = KubeProvider::connect(&model, &selection, &access)?;
     let progress = provider.rollout_progress(&model, &args.env)?;
     let heading = format!("{} in namespace {} ({})", args.env, env.namespace, provider.describe());

@@ -1,11 +1,11 @@
 //! Structural JSON diff: the changed leaves of two documents, each with its path, so a plan
 //! shows "spec.strategy.canary.steps[0].setWeight: 5 → 10" instead of two blobs.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// One changed leaf. `None` on a side means the field is absent there.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldChange {
     pub path: String,
     pub before: Option<Value>,

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::render::resource::{apply_rank, replace_fields};
+use crate::kinds::ProviderId;
 use crate::render::{Address, DesiredSet};
 
 pub use diff::FieldChange;
@@ -66,29 +66,70 @@ pub struct Change {
     pub before: Option<Value>,
     #[serde(skip)]
     pub after: Option<Value>,
+    /// What the provider sends to carry the change out, when it is not `after` (a cluster
+    /// object's manifest: `after` is the server's dry-run of it).
+    #[serde(skip)]
+    pub send: Option<Value>,
+    /// Fields another manager owns that this change takes back, as the server described them:
+    /// carried out only when the plan allows taking over conflicts.
+    #[serde(skip)]
+    pub contested: Option<String>,
+}
+
+impl Change {
+    pub fn new(address: &Address, action: Action, before: Option<Value>, after: Option<Value>) -> Self {
+        Change {
+            address: address.clone(),
+            action,
+            fields: Vec::new(),
+            note: None,
+            before,
+            after,
+            send: None,
+            contested: None,
+        }
+    }
 }
 
 /// Which part of the catalog a command looks at.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selection {
-    /// Environments whose cluster objects are included; empty means all.
+    /// Environments whose resources are included; empty means all.
     pub envs: Vec<String>,
-    pub aws: bool,
-    pub cluster: bool,
+    /// Providers whose resources are included; empty means all.
+    pub providers: Vec<ProviderId>,
 }
 
 impl Selection {
     pub fn all() -> Self {
-        Selection { envs: Vec::new(), aws: true, cluster: true }
+        Selection::default()
     }
 
-    /// AWS resources serve every environment, so `--env` narrows only the cluster side.
-    pub fn includes(&self, address: &Address) -> bool {
-        match address.env() {
-            None => self.aws,
-            Some(env) => self.cluster && (self.envs.is_empty() || self.envs.iter().any(|e| e == env)),
-        }
+    /// One provider's resources in some environments (all when `envs` is empty).
+    pub fn only(provider: ProviderId, envs: Vec<String>) -> Self {
+        Selection { envs, providers: vec![provider] }
     }
+
+    pub fn includes_provider(&self, provider: ProviderId) -> bool {
+        self.providers.is_empty() || self.providers.contains(&provider)
+    }
+
+    /// Resources that serve every environment are in every environment's selection, so
+    /// `--env` narrows only environment-scoped ones.
+    pub fn includes(&self, address: &Address) -> bool {
+        self.includes_provider(address.provider())
+            && address.env().is_none_or(|env| self.envs.is_empty() || self.envs.iter().any(|e| e == env))
+    }
+}
+
+/// What the person applying a plan allowed beyond creates and updates. Part of the plan, so
+/// the executor decides nothing itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Permissions {
+    /// Carry out deletes and replacements (`--allow-delete`).
+    pub allow_delete: bool,
+    /// Take back fields another field manager owns (`--force-conflicts`).
+    pub force_conflicts: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -110,14 +151,20 @@ pub struct Plan {
     pub live_fingerprint: String,
     /// Digest of the desired state; a saved plan is stale when the catalog changed.
     pub desired_fingerprint: String,
+    #[serde(skip)]
+    pub permissions: Permissions,
 }
 
 impl Plan {
-    /// Attaches providers' notes to the changes they concern.
-    pub fn annotate(&mut self, notes: &BTreeMap<Address, String>) {
+    /// Attaches providers' notes, and their account of fields other managers own, to the
+    /// changes they concern.
+    pub fn annotate(&mut self, notes: &BTreeMap<Address, String>, contested: &BTreeMap<Address, String>) {
         for change in &mut self.changes {
             if let Some(note) = notes.get(&change.address) {
                 change.note = Some(note.clone());
+            }
+            if change.action != Action::NoOp {
+                change.contested = contested.get(&change.address).cloned();
             }
         }
     }
@@ -139,57 +186,38 @@ pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &S
     for (address, resource) in desired.resources.iter().filter(|(a, _)| selection.includes(a)) {
         let after = resource.body();
         let change = match live.get(address) {
-            None => Change {
-                address: address.clone(),
-                action: Action::Create,
-                fields: Vec::new(),
-                note: None,
-                before: None,
-                after: Some(after),
-            },
+            None => Change::new(address, Action::Create, None, Some(after)),
             Some(before) => {
                 let fields = diff::diff(before, &after);
+                let replace_fields = address.kind.spec().replace_fields;
                 let action = if fields.is_empty() {
                     Action::NoOp
-                } else if fields.iter().any(|f| replace_fields(resource.kind()).contains(&top_level(&f.path))) {
+                } else if fields.iter().any(|f| replace_fields.contains(&top_level(&f.path))) {
                     Action::Replace
                 } else {
                     Action::Update
                 };
-                Change {
-                    address: address.clone(),
-                    action,
-                    fields,
-                    note: None,
-                    before: Some(before.clone()),
-                    after: Some(after),
-                }
+                Change { fields, ..Change::new(address, action, Some(before.clone()), Some(after)) }
             }
         };
+        let change = Change { send: resource.send(), ..change };
         match change.action {
             Action::Create => summary.create += 1,
             Action::Update => summary.update += 1,
             Action::Replace => summary.replace += 1,
             _ => summary.unchanged += 1,
         }
-        forward.push((apply_rank(resource.kind()), change));
+        forward.push((address.kind.spec().rank, change));
     }
     forward.sort_by(|(ra, a), (rb, b)| (ra, &a.address).cmp(&(rb, &b.address)));
     let mut deletes: Vec<Change> = live
         .iter()
         .filter(|(address, _)| selection.includes(address) && !desired.resources.contains_key(address))
-        .map(|(address, before)| Change {
-            address: address.clone(),
-            action: Action::Delete,
-            fields: Vec::new(),
-            note: None,
-            before: Some(before.clone()),
-            after: None,
-        })
+        .map(|(address, before)| Change::new(address, Action::Delete, Some(before.clone()), None))
         .collect();
     summary.delete = deletes.len();
     // Dependants go first when deleting: the reverse of apply order.
-    deletes.sort_by_key(|c| std::cmp::Reverse((apply_rank(c.address.kind()), c.address.clone())));
+    deletes.sort_by_key(|c| std::cmp::Reverse((c.address.kind.spec().rank, c.address.clone())));
     let mut changes: Vec<Change> = forward.into_iter().map(|(_, c)| c).collect();
     changes.extend(deletes);
     let fingerprint = |pairs: Vec<(String, Value)>| crate::digest::digest(&Value::Object(pairs.into_iter().collect()));
@@ -204,7 +232,7 @@ pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &S
             .map(|(a, r)| (a.to_string(), r.body()))
             .collect(),
     );
-    Plan { changes, summary, live_fingerprint, desired_fingerprint }
+    Plan { changes, summary, live_fingerprint, desired_fingerprint, permissions: Permissions::default() }
 }
 
 /// The first segment of a field path: `trust_policy` of `trust_policy.Statement[0]`.

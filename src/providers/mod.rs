@@ -9,7 +9,8 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::plan::Change;
+use crate::kinds::ProviderId;
+use crate::plan::{Change, Permissions};
 use crate::render::{Address, DesiredSet};
 use crate::state::State;
 
@@ -21,6 +22,9 @@ pub struct LiveSet {
     pub conflicts: Vec<Conflict>,
     /// Remarks for the plan about particular resources.
     pub notes: BTreeMap<Address, String>,
+    /// Resources with fields another manager owns, and the server's account of them: the plan
+    /// carries it, and applying them needs `--force-conflicts`.
+    pub contested: BTreeMap<Address, String>,
 }
 
 /// A desired name taken by a resource glidepath does not own.
@@ -40,15 +44,45 @@ impl fmt::Display for Conflict {
     }
 }
 
+/// What went wrong, as callers need to tell it apart (never by the message's text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// The resource (or the API) does not exist.
+    NotFound,
+    /// The request clashes with what exists: a name taken, fields another manager owns, a
+    /// resource that still holds data.
+    Conflict,
+    /// The credentials may not do this.
+    Denied,
+    /// Still throttled after retrying with backoff.
+    Throttled,
+    /// The endpoint could not be reached, or did not answer in time.
+    Unreachable,
+    /// The server refused the request as invalid.
+    Rejected,
+    /// The server (an emulator) does not implement the call.
+    Unimplemented,
+    /// Anything else: configuration, credentials, unexpected answers.
+    Failed,
+}
+
 /// A failed call, diagnosed in one line: which resource, which action, why.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{target}: {action} failed: {reason}")]
 pub struct ProviderError {
+    pub kind: ErrorKind,
     /// The address, or what was being read.
     pub target: String,
     /// The API action, e.g. `iam:CreateRole`.
     pub action: String,
     pub reason: String,
+}
+
+impl ProviderError {
+    pub fn new(kind: ErrorKind, target: &str, action: &str, reason: impl Into<String>) -> Self {
+        ProviderError { kind, target: target.to_string(), action: action.to_string(), reason: reason.into() }
+    }
 }
 
 /// API calls made, by `service:Operation`.
@@ -70,18 +104,38 @@ impl fmt::Display for CallStats {
     }
 }
 
+/// One live system. Planning calls `read`; apply calls `apply` once per change, with nothing but
+/// the change and the plan's permissions: a provider keeps no state between the two, so a saved
+/// plan is carried out by a fresh process exactly as planned.
 pub trait Provider {
-    /// Whether this provider manages the resource at `address`.
+    fn id(&self) -> ProviderId;
+    /// Whether this provider manages the resource at `address` (its kind, in a connected environment).
     fn manages(&self, address: &Address) -> bool;
-    /// Fills in values only the live system knows (e.g. EKS OIDC issuers) in desired bodies.
-    fn resolve(&mut self, desired: &mut DesiredSet) -> Result<(), ProviderError>;
     /// Reads the live state of everything the catalog names and everything glidepath owns for
-    /// it (the state file says what it owned last time).
-    fn read(&mut self, desired: &DesiredSet, state: &State) -> Result<LiveSet, ProviderError>;
+    /// it (the state file says what it owned last time), and fills in the desired side what
+    /// only the live system knows (EKS OIDC issuers, the server's dry-run of a manifest).
+    fn read(&mut self, desired: &mut DesiredSet, state: &State) -> Result<LiveSet, ProviderError>;
     /// Carries out one change of a plan. Returns the resource as the server now stores it, when
     /// that differs from what was planned (the state records it, so drift compares like with like).
-    fn apply(&mut self, change: &Change) -> Result<Option<Value>, ProviderError>;
+    fn apply(&mut self, change: &Change, permissions: Permissions) -> Result<Option<Value>, ProviderError>;
     /// Adopts an existing resource: marks it as owned by this catalog without changing it otherwise.
     fn import(&mut self, address: &Address) -> Result<(), ProviderError>;
     fn stats(&self) -> CallStats;
+}
+
+/// The live providers of one command, looked up by address.
+#[derive(Default)]
+pub struct Providers<'a> {
+    live: Vec<&'a mut dyn Provider>,
+}
+
+impl<'a> Providers<'a> {
+    pub fn new(live: Vec<&'a mut dyn Provider>) -> Self {
+        Providers { live }
+    }
+
+    /// The provider that manages `address`; None when its system is not connected (offline).
+    pub fn for_address(&mut self, address: &Address) -> Option<&mut dyn Provider> {
+        self.live.iter_mut().find(|p| p.manages(address)).map(|p| &mut **p as &mut dyn Provider)
+    }
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
+use crate::arn::Arns;
 use crate::catalog::names;
 use crate::catalog::{CiSystem, CiTrust, Model, Service};
 
@@ -80,7 +81,7 @@ pub fn uses_github_actions(service: &Service) -> bool {
 }
 
 pub fn topic_arn(model: &Model, topic: &str) -> String {
-    format!("arn:aws:sns:{}:{}:{topic}", model.platform.region, model.platform.aws_account_id)
+    Arns::of(model).sns_topic(topic)
 }
 
 /// The topic's access policy: the account administers it, and EventBridge may publish to it only
@@ -90,7 +91,7 @@ fn topic_policy(model: &Model, route: &str) -> Value {
     let mut statements = vec![json!({
         "Sid": "AccountAdministers",
         "Effect": "Allow",
-        "Principal": { "AWS": format!("{}:root", account_arn(model)) },
+        "Principal": { "AWS": Arns::of(model).root() },
         "Action": [
             "sns:AddPermission", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic",
             "sns:Publish", "sns:RemovePermission", "sns:SetTopicAttributes", "sns:Subscribe"
@@ -128,10 +129,6 @@ pub fn service_tags(model: &Model, service: &Service) -> Tags {
     tags
 }
 
-pub fn account_arn(model: &Model) -> String {
-    format!("arn:aws:iam::{}", model.platform.aws_account_id)
-}
-
 pub fn ecr_repository_uri(model: &Model, service: &Service) -> String {
     format!(
         "{}.dkr.ecr.{}.amazonaws.com/{}",
@@ -140,12 +137,7 @@ pub fn ecr_repository_uri(model: &Model, service: &Service) -> String {
 }
 
 pub fn irsa_role_arn(model: &Model, env: &str, service: &str) -> String {
-    format!(
-        "{}:role{}{}",
-        account_arn(model),
-        names::iam_path(&model.platform),
-        names::irsa_role(&model.platform, env, service)
-    )
+    Arns::of(model).role(&names::iam_path(&model.platform), &names::irsa_role(&model.platform, env, service))
 }
 
 fn ecr_repository(model: &Model, service: &Service) -> EcrRepository {
@@ -176,10 +168,7 @@ fn ecr_repository(model: &Model, service: &Service) -> EcrRepository {
 }
 
 pub fn ecr_repository_arn(model: &Model, service: &Service) -> String {
-    format!(
-        "arn:aws:ecr:{}:{}:repository/{}",
-        model.platform.region, model.platform.aws_account_id, service.ecr_repository
-    )
+    Arns::of(model).ecr_repository(&service.ecr_repository)
 }
 
 /// ARNs of the EKS clusters a service is deployed to, sorted and without duplicates.
@@ -189,7 +178,7 @@ pub fn cluster_arns(model: &Model, service: &Service) -> Vec<String> {
         .iter()
         .filter_map(|e| model.environment(e))
         .filter_map(|e| model.cluster(&e.cluster))
-        .map(|c| format!("arn:aws:eks:{}:{}:cluster/{}", c.region, model.platform.aws_account_id, c.eks_name))
+        .map(|c| Arns::of(model).eks_cluster(&c.region, &c.eks_name))
         .collect();
     clusters.into_iter().collect()
 }
@@ -223,7 +212,7 @@ fn ci_role(model: &Model, service: &Service) -> IamRole {
         "Statement": [{
             "Sid": "GitHubActions",
             "Effect": "Allow",
-            "Principal": { "Federated": format!("{}:oidc-provider/{GITHUB_OIDC_HOST}", account_arn(model)) },
+            "Principal": { "Federated": Arns::of(model).oidc_provider(GITHUB_OIDC_HOST) },
             "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": {
                 "StringEquals": {
@@ -273,7 +262,7 @@ fn irsa_role(model: &Model, service: &Service, env: &str) -> IamRole {
         "Statement": [{
             "Sid": "ServiceAccount",
             "Effect": "Allow",
-            "Principal": { "Federated": format!("{}:oidc-provider/{issuer}", account_arn(model)) },
+            "Principal": { "Federated": Arns::of(model).oidc_provider(&issuer) },
             "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": {
                 "StringEquals": {

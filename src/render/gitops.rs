@@ -11,8 +11,9 @@ use std::path::PathBuf;
 
 use serde_json::{json, Map, Value};
 
-use super::{Address, DesiredSet, RenderError, Resource};
+use super::{DesiredSet, RenderError, Resource};
 use crate::catalog::Model;
+use crate::kinds::KubeKind;
 
 /// Namespace of the Argo CD control plane.
 const ARGOCD_NAMESPACE: &str = "argocd";
@@ -93,8 +94,8 @@ pub fn files(model: &Model, desired: &DesiredSet) -> Result<Vec<(PathBuf, String
     // Objects by (owner, env) → address-ordered bodies.
     let mut by_owner: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
     for (address, resource) in &desired.resources {
-        if let (Address::Kube { env, owner, .. }, Resource::Kube(object)) = (address, resource) {
-            by_owner.entry((owner.clone(), env.clone())).or_default().push(object.body.clone());
+        if let (Some(scope), Resource::Kube(object)) = (&address.scope, resource) {
+            by_owner.entry((scope.owner.clone(), scope.env.clone())).or_default().push(object.body.clone());
         }
     }
     let kustomization = |namespace: Option<&str>, resources: Vec<String>, patches: Vec<String>| -> Value {
@@ -229,20 +230,14 @@ fn application_set(model: &Model) -> Value {
 fn app_project(model: &Model, env: &crate::catalog::Environment) -> Value {
     let name = project_name(model, &env.name);
     let cluster = model.cluster(&env.cluster).map(|c| c.eks_name.clone()).unwrap_or_default();
-    let kinds = [
-        "ServiceAccount",
-        "ConfigMap",
-        "Service",
-        "PodDisruptionBudget",
-        "HorizontalPodAutoscaler",
-        "AnalysisTemplate",
-        "Rollout",
-    ];
-    let groups = |kind: &str| match kind {
-        "PodDisruptionBudget" => "policy",
-        "HorizontalPodAutoscaler" => "autoscaling",
-        "AnalysisTemplate" | "Rollout" => "argoproj.io",
-        _ => "",
+    // Exactly the kinds glidepath renders, from the registry: cluster-wide ones and namespaced ones.
+    let whitelist = |namespaced: bool| -> Vec<Value> {
+        KubeKind::ALL
+            .iter()
+            .map(|k| (k.name(), k.api()))
+            .filter(|(_, api)| api.namespaced == namespaced)
+            .map(|(kind, api)| json!({"group": api.group, "kind": kind}))
+            .collect()
     };
     let mut teams: Vec<&str> =
         model.services.iter().filter(|s| s.environments.contains(&env.name)).map(|s| s.team.as_str()).collect();
@@ -252,8 +247,8 @@ fn app_project(model: &Model, env: &crate::catalog::Environment) -> Value {
         "description": format!("{} services in {}", model.platform.name, env.name),
         "sourceRepos": [gitops_repo(model)],
         "destinations": [{"name": cluster, "namespace": env.namespace}],
-        "clusterResourceWhitelist": [{"group": "", "kind": "Namespace"}],
-        "namespaceResourceWhitelist": kinds.iter().map(|k| json!({"group": groups(k), "kind": k})).collect::<Vec<_>>(),
+        "clusterResourceWhitelist": whitelist(false),
+        "namespaceResourceWhitelist": whitelist(true),
         "roles": [{
             "name": "deployers",
             "description": "service teams may sync their applications",

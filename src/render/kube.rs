@@ -57,6 +57,7 @@ fn object(env: &Environment, body: Value) -> KubeObject {
         namespace: text(&body["metadata"]["namespace"]),
         name: text(&body["metadata"]["name"]).unwrap_or_default(),
         body,
+        manifest: None,
     }
 }
 

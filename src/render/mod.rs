@@ -14,6 +14,7 @@ pub mod workflow;
 use std::collections::BTreeMap;
 
 use crate::catalog::Model;
+use crate::kinds::KubeKind;
 
 pub use address::Address;
 pub use resource::{AwsResource, KubeObject, Resource};
@@ -25,6 +26,8 @@ pub enum RenderError {
     Template { template: String, reason: String },
     #[error("template {template} produced invalid YAML: {reason}\n{text}")]
     Yaml { template: String, reason: String, text: String },
+    #[error("a template rendered kind `{kind}`, which the kind registry (src/kinds) does not list")]
+    UnregisteredKind { kind: String },
     #[error("two resources render to the address {0}")]
     DuplicateAddress(String),
 }
@@ -60,7 +63,9 @@ pub fn render(model: &Model) -> Result<DesiredSet, RenderError> {
     }
     for env in &model.environments {
         for (owner, object) in kube::render_environment(model, env, &templates)? {
-            let address = Address::kube(&env.name, &owner, &object.kind, object.name.clone());
+            let kind = KubeKind::parse(&object.kind)
+                .ok_or_else(|| RenderError::UnregisteredKind { kind: object.kind.clone() })?;
+            let address = Address::scoped(&env.name, &owner, kind, object.name.clone());
             desired.insert(address, Resource::Kube(object))?;
         }
     }

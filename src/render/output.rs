@@ -7,7 +7,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{Address, DesiredSet, Resource};
+use super::address::Scope;
+use super::{DesiredSet, Resource};
 use crate::catalog::Model;
 
 /// Marks a directory as glidepath's output, so a re-render may replace it.
@@ -44,19 +45,25 @@ pub fn files(model: &Model, desired: &DesiredSet) -> Result<BTreeMap<PathBuf, St
         .map_err(|e| OutputError::Serialize { address: "buildspecs".into(), reason: e.to_string() })?;
     files.extend(buildspecs);
     for (address, resource) in &desired.resources {
-        let (path, text) = match (address, resource) {
-            (Address::Kube { env, owner, kind, name }, Resource::Kube(object)) => {
+        let (kind, name) = (address.kind(), address.name());
+        let (path, text) = match (&address.scope, resource) {
+            (Some(Scope { env, owner }), Resource::Kube(object)) => {
                 let text = serde_yaml::to_string(&object.body)
                     .map_err(|e| OutputError::Serialize { address: address.to_string(), reason: e.to_string() })?;
                 (PathBuf::from(env).join(owner).join(format!("{}.{}.yaml", kind.to_lowercase(), file_safe(name))), text)
             }
-            (Address::Aws { kind, name }, resource) => {
+            (None, Resource::Kube(_)) => {
+                return Err(OutputError::Serialize {
+                    address: address.to_string(),
+                    reason: "a cluster object without an environment".into(),
+                })
+            }
+            (_, Resource::Aws(_)) => {
                 let mut text = serde_json::to_string_pretty(&resource.body())
                     .map_err(|e| OutputError::Serialize { address: address.to_string(), reason: e.to_string() })?;
                 text.push('\n');
                 (PathBuf::from("aws").join(format!("{kind}.{}.json", file_safe(name))), text)
             }
-            (Address::Kube { .. }, Resource::Aws(_)) => unreachable!("AWS resources have AWS addresses"),
         };
         if files.insert(path.clone(), text).is_some() {
             return Err(OutputError::Io {

@@ -13,10 +13,11 @@ use std::path::PathBuf;
 use minijinja::Environment;
 use serde_json::{json, Value};
 
+use crate::arn::Arns;
 use crate::catalog::values::trim_float;
 use crate::catalog::{names, CiSource, CiSystem, Model, Service};
 
-use super::aws::{self, account_arn, cluster_arns, ecr_repository_arn, one_or_many, service_tags, ECR_PUSH_ACTIONS};
+use super::aws::{self, cluster_arns, ecr_repository_arn, one_or_many, service_tags, ECR_PUSH_ACTIONS};
 use super::resource::{
     ActionDeclaration, ActionTypeId, ArtifactName, ArtifactStore, AwsResource, CodebuildProject, EventsRule,
     EventsTarget, GitConfiguration, GitIncludes, GitPushFilter, IamRole, Pipeline, PipelineDeclaration,
@@ -171,16 +172,11 @@ fn buildspec_text(
 }
 
 fn role_arn(model: &Model, name: &str) -> String {
-    format!("{}:role{}{name}", account_arn(model), names::iam_path(&model.platform))
+    Arns::of(model).role(&names::iam_path(&model.platform), name)
 }
 
 fn project_arn(model: &Model, service: &Service, stage: Stage) -> String {
-    format!(
-        "arn:aws:codebuild:{}:{}:project/{}",
-        model.platform.region,
-        model.platform.aws_account_id,
-        names::codebuild_project(&model.platform, &service.name, stage.suffix())
-    )
+    Arns::of(model).codebuild_project(&names::codebuild_project(&model.platform, &service.name, stage.suffix()))
 }
 
 fn log_group(model: &Model, service: &Service) -> String {
@@ -192,26 +188,21 @@ pub fn events_rule_arn(model: &Model, service: &Service) -> String {
 }
 
 fn rule_arn(model: &Model, rule: &str) -> String {
-    format!("arn:aws:events:{}:{}:rule/{rule}", model.platform.region, model.platform.aws_account_id)
+    Arns::of(model).events_rule(rule)
 }
 
 /// The ARN of a service's pipeline, which its source rule starts and its events role may start.
 pub fn pipeline_arn(model: &Model, service: &Service) -> String {
-    format!(
-        "arn:aws:codepipeline:{}:{}:{}",
-        model.platform.region,
-        model.platform.aws_account_id,
-        names::pipeline(&model.platform, &service.name)
-    )
+    Arns::of(model).codepipeline(&names::pipeline(&model.platform, &service.name))
 }
 
 fn codecommit_arn(model: &Model, service: &Service) -> String {
-    format!("arn:aws:codecommit:{}:{}:{}", model.platform.region, model.platform.aws_account_id, service.repo.name)
+    Arns::of(model).codecommit_repository(&service.repo.name)
 }
 
 /// Objects of the catalog's artifact bucket: every pipeline's input and output artifacts.
 fn artifact_objects(model: &Model) -> String {
-    format!("arn:aws:s3:::{}/*", names::artifact_bucket(&model.platform))
+    crate::arn::s3_objects(&names::artifact_bucket(&model.platform))
 }
 
 /// Trust for an AWS service principal, only on behalf of this account (no confused deputy).
@@ -273,12 +264,7 @@ fn source_statement(model: &Model, service: &Service, codecommit_actions: &[&str
 /// read and write pipeline artifacts, push to its own ECR repository, describe its own clusters
 /// (kubectl access itself is an EKS access entry), and read and push its source.
 fn codebuild_role(model: &Model, service: &Service) -> IamRole {
-    let group = format!(
-        "arn:aws:logs:{}:{}:log-group:{}",
-        model.platform.region,
-        model.platform.aws_account_id,
-        log_group(model, service)
-    );
+    let group = Arns::of(model).log_group(&log_group(model, service));
     let policy = json!({
         "Version": "2012-10-17",
         "Statement": [
@@ -306,7 +292,7 @@ fn pipeline_role(model: &Model, service: &Service) -> IamRole {
     let projects: Vec<String> = PROJECTS.iter().map(|(stage, _, _)| project_arn(model, service, *stage)).collect();
     let mut statements = vec![
         json!({ "Sid": "PipelineArtifacts", "Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], "Resource": artifact_objects(model) }),
-        json!({ "Sid": "ArtifactBucket", "Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:GetBucketVersioning"], "Resource": format!("arn:aws:s3:::{}", names::artifact_bucket(&model.platform)) }),
+        json!({ "Sid": "ArtifactBucket", "Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:GetBucketVersioning"], "Resource": crate::arn::s3_bucket(&names::artifact_bucket(&model.platform)) }),
         json!({ "Sid": "RunOwnProjects", "Effect": "Allow", "Action": ["codebuild:BatchGetBuilds", "codebuild:StartBuild"], "Resource": projects }),
         source_statement(
             model,
@@ -638,11 +624,7 @@ fn events_rule(model: &Model, service: &Service) -> Option<EventsRule> {
 fn source_events_rule(model: &Model, service: &Service) -> EventsRule {
     let name = names::source_events(&model.platform, &service.name);
     // An assumed role's sessions are `sts` ARNs of its name, without the role's IAM path.
-    let own_pushes = format!(
-        "arn:aws:sts::{}:assumed-role/{}/",
-        model.platform.aws_account_id,
-        names::codebuild_role(&model.platform, &service.name)
-    );
+    let own_pushes = Arns::of(model).assumed_role_sessions(&names::codebuild_role(&model.platform, &service.name));
     let target = EventsTarget { arn: pipeline_arn(model, service), role_arn: Some(role_arn(model, &name)) };
     EventsRule {
         name,

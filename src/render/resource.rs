@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::address::Address;
+use crate::kinds::AwsKind;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
@@ -24,32 +25,21 @@ impl Resource {
         }
     }
 
+    /// The document apply sends, when it is not the planned body itself (a cluster object's
+    /// manifest, whose body the server's dry-run replaced). Plans carry it, so applying a saved
+    /// plan needs nothing the planning process kept.
+    pub fn send(&self) -> Option<Value> {
+        match self {
+            Resource::Kube(object) => Some(object.manifest.clone().unwrap_or_else(|| object.body.clone())),
+            Resource::Aws(_) => None,
+        }
+    }
+
     pub fn kind(&self) -> &str {
         match self {
             Resource::Kube(object) => &object.kind,
-            Resource::Aws(resource) => resource.kind(),
+            Resource::Aws(resource) => resource.kind().name(),
         }
-    }
-}
-
-/// Apply order of a resource kind: lower first, so things exist before what references them
-/// (deletes run in the reverse order).
-pub fn apply_rank(kind: &str) -> u8 {
-    match kind {
-        "iam_oidc_provider" => 0,
-        "ecr_repository" | "sns_topic" | "s3_bucket" => 1,
-        "iam_role" | "sns_subscription" => 2,
-        // Projects run as their role; the pipeline names its role, bucket and projects; the
-        // events rule names the pipeline.
-        "codebuild_project" => 3,
-        "codepipeline" => 4,
-        "events_rule" => 5,
-        "Namespace" => 10,
-        "ServiceAccount" | "ConfigMap" => 11,
-        "Service" => 12,
-        "AnalysisTemplate" => 13,
-        "Rollout" => 14,
-        _ => 15,
     }
 }
 
@@ -61,7 +51,12 @@ pub struct KubeObject {
     pub kind: String,
     pub namespace: Option<String>,
     pub name: String,
+    /// What a plan compares: as rendered, or the server's dry-run of `manifest` once a cluster
+    /// provider has read it.
     pub body: Value,
+    /// What server-side apply sends, when `body` holds the server's prediction instead.
+    #[serde(skip)]
+    pub manifest: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,17 +74,18 @@ pub enum AwsResource {
 }
 
 impl AwsResource {
-    pub fn kind(&self) -> &'static str {
+    /// The registered kind of each AWS resource type.
+    pub fn kind(&self) -> AwsKind {
         match self {
-            AwsResource::OidcProvider(_) => "iam_oidc_provider",
-            AwsResource::IamRole(_) => "iam_role",
-            AwsResource::EcrRepository(_) => "ecr_repository",
-            AwsResource::SnsTopic(_) => "sns_topic",
-            AwsResource::SnsSubscription(_) => "sns_subscription",
-            AwsResource::S3Bucket(_) => "s3_bucket",
-            AwsResource::CodebuildProject(_) => "codebuild_project",
-            AwsResource::Codepipeline(_) => "codepipeline",
-            AwsResource::EventsRule(_) => "events_rule",
+            AwsResource::OidcProvider(_) => AwsKind::OidcProvider,
+            AwsResource::IamRole(_) => AwsKind::IamRole,
+            AwsResource::EcrRepository(_) => AwsKind::EcrRepository,
+            AwsResource::SnsTopic(_) => AwsKind::SnsTopic,
+            AwsResource::SnsSubscription(_) => AwsKind::SnsSubscription,
+            AwsResource::S3Bucket(_) => AwsKind::S3Bucket,
+            AwsResource::CodebuildProject(_) => AwsKind::CodebuildProject,
+            AwsResource::Codepipeline(_) => AwsKind::Codepipeline,
+            AwsResource::EventsRule(_) => AwsKind::EventsRule,
         }
     }
 
@@ -108,28 +104,12 @@ impl AwsResource {
     }
 
     pub fn address(&self) -> Address {
-        Address::aws(self.kind(), self.name())
+        Address::global(self.kind(), self.name())
     }
 
     /// Reads a body back into its typed form (plans carry bodies).
     pub fn from_body(body: &Value) -> Result<Self, String> {
         serde_json::from_value(body.clone()).map_err(|e| format!("not an AWS resource body: {e}"))
-    }
-}
-
-/// Fields of a resource kind that AWS cannot change in place: changing one means delete and
-/// create again. Everything else is updated in place.
-pub fn replace_fields(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "iam_oidc_provider" => &["url"],
-        "iam_role" => &["name", "path"],
-        "ecr_repository" => &["name", "encryption"],
-        "sns_topic" => &["name"],
-        "sns_subscription" => &["topic", "protocol", "endpoint"],
-        "s3_bucket" => &["name"],
-        "codebuild_project" => &["name"],
-        "events_rule" => &["name"],
-        _ => &[],
     }
 }
 

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use minijinja::Environment;
 use serde_json::{json, Value};
 
+use crate::arn::Arns;
 use crate::catalog::{names, CiTrust, Model, Service};
 
 use super::{aws, RenderError};
@@ -40,12 +41,7 @@ pub fn workflow_path(service: &str) -> PathBuf {
 
 /// The CI role's ARN, as the workflow assumes it: `arn:aws:iam::ACCOUNT:role<path><name>`.
 pub fn ci_role_arn(model: &Model, service: &Service) -> String {
-    format!(
-        "arn:aws:iam::{}:role{}{}",
-        model.platform.aws_account_id,
-        names::iam_path(&model.platform),
-        names::ci_role(&model.platform, &service.name)
-    )
+    Arns::of(model).role(&names::iam_path(&model.platform), &names::ci_role(&model.platform, &service.name))
 }
 
 fn environment() -> Environment<'static> {

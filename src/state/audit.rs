@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::StateError;
+use crate::kinds::{Kind, KubeKind};
+use crate::plan::Change;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChangeOutcome {
@@ -19,6 +21,27 @@ pub struct ChangeOutcome {
     /// The image a Rollout change deploys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+}
+
+impl ChangeOutcome {
+    /// What became of `change` (`outcome` in the words above).
+    pub fn of(change: &Change, outcome: &str, error: Option<String>) -> Self {
+        ChangeOutcome {
+            address: change.address.to_string(),
+            action: change.action.verb().into(),
+            outcome: outcome.into(),
+            error,
+            image: rollout_image(change),
+        }
+    }
+}
+
+/// The image a Rollout change deploys, for the audit trail (and staging-drift checks).
+fn rollout_image(change: &Change) -> Option<String> {
+    if change.address.kind != Kind::Kube(KubeKind::Rollout) {
+        return None;
+    }
+    crate::render::kube::app_image(change.after.as_ref()?)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -42,9 +42,9 @@ pub fn plan(plan: &Plan, ctx: &PlanContext) -> String {
 /// Changes grouped by environment and service; within a group, in apply order.
 fn write_grouped(out: &mut String, changes: &[&Change]) {
     let paint = Paint::for_stdout();
-    let group_of = |address: &Address| match address {
-        Address::Aws { .. } => (String::new(), "aws".to_string()),
-        Address::Kube { env, owner, .. } => (env.clone(), format!("{env} / {owner}")),
+    let group_of = |address: &Address| match &address.scope {
+        None => (String::new(), address.provider().to_string()),
+        Some(scope) => (scope.env.clone(), format!("{} / {}", scope.env, scope.owner)),
     };
     let mut sorted: Vec<_> = changes.iter().enumerate().collect();
     sorted.sort_by_key(|(order, c)| (group_of(&c.address), *order));

@@ -5,6 +5,7 @@ pub mod history;
 pub mod human;
 pub mod json;
 pub mod markdown;
+pub mod progress;
 pub mod status;
 
 use std::path::Path;

@@ -7,12 +7,13 @@ use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, Tag
 use super::read::{candidates, claimed, insert, tags_from, wanted_if_any};
 use super::write::invalid;
 use super::{diagnose, AwsProvider};
-use crate::providers::{LiveSet, ProviderError};
+use crate::kinds::AwsKind;
+use crate::providers::{ErrorKind, LiveSet, ProviderError};
 use crate::render::resource::{S3Bucket, Tags};
 use crate::render::{Address, AwsResource, DesiredSet};
 use crate::state::State;
 
-const KIND: &str = "s3_bucket";
+const KIND: AwsKind = AwsKind::S3Bucket;
 
 pub fn read(
     provider: &mut AwsProvider,
@@ -28,7 +29,7 @@ pub fn read(
         .map_err(|e| diagnose(e, "S3 buckets", "s3:ListBuckets", provider.endpoint()))?;
     let names: Vec<String> = listed.buckets().iter().filter_map(|b| b.name().map(str::to_string)).collect();
     for name in candidates(names, &wanted, state, KIND, &format!("{catalog}-artifacts-")) {
-        let address = Address::aws(KIND, name.as_str());
+        let address = Address::global(KIND, name.as_str());
         let tags = bucket_tags(provider, &address, &name)?;
         if !claimed(live, &tags, &catalog, wanted.contains_key(&name), &address, "an S3 bucket") {
             continue;
@@ -95,7 +96,7 @@ pub fn update(
 pub fn delete(provider: &mut AwsProvider, address: &Address, bucket: &S3Bucket) -> Result<(), ProviderError> {
     call!(provider, address, "s3:DeleteBucket", provider.s3.delete_bucket().bucket(&bucket.name)).map_err(
         |mut e| {
-            if e.reason.contains("BucketNotEmpty") {
+            if e.kind == ErrorKind::Conflict {
                 e.reason =
                     "the bucket still holds pipeline artifacts; glidepath never deletes them: empty it first".into();
             }

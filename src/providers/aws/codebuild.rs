@@ -12,12 +12,13 @@ use serde_json::Value;
 use super::read::{candidates, claimed, insert, tags_from, wanted_if_any};
 use super::write::invalid;
 use super::{diagnose, AwsProvider};
+use crate::kinds::AwsKind;
 use crate::providers::{LiveSet, ProviderError};
 use crate::render::resource::{CodebuildProject, Tags};
 use crate::render::{Address, AwsResource, DesiredSet};
 use crate::state::State;
 
-const KIND: &str = "codebuild_project";
+const KIND: AwsKind = AwsKind::CodebuildProject;
 /// BatchGetProjects takes at most this many names.
 const BATCH: usize = 100;
 
@@ -49,7 +50,7 @@ pub fn read(
                 &tags,
                 &catalog,
                 wanted.contains_key(name),
-                &Address::aws(KIND, name),
+                &Address::global(KIND, name),
                 "a CodeBuild project",
             ) {
                 continue;

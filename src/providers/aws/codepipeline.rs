@@ -8,6 +8,7 @@ use aws_smithy_types::error::operation::BuildError;
 use super::read::{candidates, claimed, insert, tags_from, wanted_if_any};
 use super::write::{invalid, tag_changes};
 use super::{diagnose, AwsProvider};
+use crate::kinds::AwsKind;
 use crate::providers::{LiveSet, ProviderError};
 use crate::render::resource::{
     ActionDeclaration, ActionTypeId, ArtifactName, ArtifactStore, GitConfiguration, GitIncludes, GitPushFilter,
@@ -16,10 +17,10 @@ use crate::render::resource::{
 use crate::render::{Address, AwsResource, DesiredSet};
 use crate::state::State;
 
-const KIND: &str = "codepipeline";
+const KIND: AwsKind = AwsKind::Codepipeline;
 
 fn arn(provider: &AwsProvider, name: &str) -> String {
-    format!("arn:aws:codepipeline:{}:{}:{name}", provider.target.region, provider.target.account_id)
+    provider.arns().codepipeline(name)
 }
 
 pub fn read(
@@ -40,7 +41,7 @@ pub fn read(
         .filter_map(|summary| summary.name().map(str::to_string))
         .collect();
     for name in candidates(listed, &wanted, state, KIND, &format!("{catalog}-")) {
-        let address = Address::aws(KIND, name.as_str());
+        let address = Address::global(KIND, name.as_str());
         let tags = call!(
             provider,
             address,

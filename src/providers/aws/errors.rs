@@ -4,7 +4,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::providers::ProviderError;
+use crate::providers::{ErrorKind, ProviderError};
 
 const NO_CREDENTIALS: &str =
     "no AWS credentials found in the standard chain: set AWS_PROFILE (or run `aws sso login`), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
@@ -19,7 +19,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let where_to = endpoint.map(|e| format!("the AWS endpoint {e}")).unwrap_or_else(|| "AWS".to_string());
-    let reason = match &error {
+    let (kind, reason) = match &error {
         SdkError::ServiceError(service) => {
             let err = service.err();
             let raw = service.raw();
@@ -32,71 +32,106 @@ where
                 (None, Some(code), _) => code.to_string(),
                 (None, None, 403) => "AccessDenied".to_string(),
                 (None, None, status) => {
-                    return ProviderError {
-                        target: target.to_string(),
-                        action: action.to_string(),
-                        reason: format!(
+                    return ProviderError::new(
+                        ErrorKind::Failed,
+                        target,
+                        action,
+                        format!(
                             "{where_to} answered HTTP {status} without an AWS error code: {}",
                             source_chain(&error)
                         ),
-                    }
+                    )
                 }
             };
             let code = code.as_str();
             let message = err.message().unwrap_or("").trim().to_string();
+            let plain = || if message.is_empty() { code.to_string() } else { format!("{code}: {message}") };
             match code {
                 "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "AuthorizationError" => {
                     let detail = if message.is_empty() { String::new() } else { format!(" ({message})") };
-                    format!("access denied: the credentials may not call {action}{detail}")
+                    (ErrorKind::Denied, format!("access denied: the credentials may not call {action}{detail}"))
                 }
-                "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => {
-                    "the AWS credentials have expired: refresh them (e.g. `aws sso login`) and run again".to_string()
-                }
+                "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => (
+                    ErrorKind::Denied,
+                    "the AWS credentials have expired: refresh them (e.g. `aws sso login`) and run again".to_string(),
+                ),
                 "InvalidClientTokenId"
                 | "UnrecognizedClientException"
                 | "SignatureDoesNotMatch"
-                | "InvalidAccessKeyId" => {
-                    format!("AWS rejected the credentials ({code}): check AWS_PROFILE / AWS_ACCESS_KEY_ID")
-                }
-                "Throttling" | "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded" => {
-                    format!("throttled by AWS even after retrying with backoff ({message}); run again later")
-                }
-                _ if message.is_empty() => code.to_string(),
-                _ => format!("{code}: {message}"),
+                | "InvalidAccessKeyId" => (
+                    ErrorKind::Denied,
+                    format!("AWS rejected the credentials ({code}): check AWS_PROFILE / AWS_ACCESS_KEY_ID"),
+                ),
+                "Throttling" | "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded" => (
+                    ErrorKind::Throttled,
+                    format!("throttled by AWS even after retrying with backoff ({message}); run again later"),
+                ),
+                _ => (kind_of_code(code, raw.status().as_u16()), plain()),
             }
         }
         SdkError::DispatchFailure(failure) => {
             let chain = source_chain(&error);
+            // The SDK reports a missing credential source only in its error chain's text.
             if chain.contains("no credentials") || chain.contains("credential provider") {
-                NO_CREDENTIALS.to_string()
+                (ErrorKind::Denied, NO_CREDENTIALS.to_string())
             } else if failure.is_timeout() {
-                format!("{where_to} did not answer in time")
+                (ErrorKind::Unreachable, format!("{where_to} did not answer in time"))
             } else if failure.is_io() {
-                format!("cannot reach {where_to} (connection failed)")
+                (ErrorKind::Unreachable, format!("cannot reach {where_to} (connection failed)"))
             } else {
-                format!("could not send the request to {where_to}: {chain}")
+                (ErrorKind::Failed, format!("could not send the request to {where_to}: {chain}"))
             }
         }
-        SdkError::TimeoutError(_) => format!("{where_to} did not answer in time"),
+        SdkError::TimeoutError(_) => (ErrorKind::Unreachable, format!("{where_to} did not answer in time")),
         SdkError::ConstructionFailure(_) => {
             let chain = source_chain(&error);
             if chain.contains("credential") || chain.contains("identity") {
-                NO_CREDENTIALS.to_string()
+                (ErrorKind::Denied, NO_CREDENTIALS.to_string())
             } else {
-                format!("could not build the request: {chain}")
+                (ErrorKind::Failed, format!("could not build the request: {chain}"))
             }
         }
         // An emulator answers operations it does not implement with a bare HTTP 500 page.
-        SdkError::ResponseError(response) if response.raw().status().is_server_error() => format!(
-            "{where_to} answered HTTP {} without an AWS error response (does it implement {action}?)",
-            response.raw().status().as_u16()
+        SdkError::ResponseError(response) if response.raw().status().is_server_error() => (
+            ErrorKind::Unimplemented,
+            format!(
+                "{where_to} answered HTTP {} without an AWS error response (does it implement {action}?)",
+                response.raw().status().as_u16()
+            ),
         ),
-        SdkError::ResponseError(_) => {
-            format!("{where_to} sent a response that is not valid for this API: {}", source_chain(&error))
-        }
-        _ => source_chain(&error),
+        SdkError::ResponseError(_) => (
+            ErrorKind::Failed,
+            format!("{where_to} sent a response that is not valid for this API: {}", source_chain(&error)),
+        ),
+        _ => (ErrorKind::Failed, source_chain(&error)),
     };
-    ProviderError { target: target.to_string(), action: action.to_string(), reason }
+    ProviderError::new(kind, target, action, reason)
+}
+
+/// The kind of an AWS error code the diagnoses above do not word themselves: by the codes'
+/// naming conventions across services (`NoSuchEntity`, `RepositoryNotFoundException`,
+/// `EntityAlreadyExists`, `BucketNotEmpty`, …), else by the HTTP status.
+fn kind_of_code(code: &str, status: u16) -> ErrorKind {
+    let code = code.trim_end_matches("Exception").trim_end_matches("Fault");
+    if code.starts_with("NoSuch") || code.ends_with("NotFound") {
+        ErrorKind::NotFound
+    } else if code.ends_with("AlreadyExists")
+        || code.ends_with("NotEmpty")
+        || code.ends_with("Conflict")
+        || code.ends_with("InUse")
+    {
+        ErrorKind::Conflict
+    } else if code == "NotImplemented" || code == "InvalidAction" || code == "UnknownOperation" {
+        ErrorKind::Unimplemented
+    } else if status == 404 {
+        ErrorKind::NotFound
+    } else if status == 409 {
+        ErrorKind::Conflict
+    } else if (400..500).contains(&status) {
+        ErrorKind::Rejected
+    } else {
+        ErrorKind::Failed
+    }
 }
 
 /// The error and its causes on one line.
@@ -111,4 +146,25 @@ fn source_chain(error: &dyn std::error::Error) -> String {
         current = cause.source();
     }
     parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_error_codes_map_to_kinds() {
+        for (code, status, kind) in [
+            ("NoSuchEntity", 404, ErrorKind::NotFound),
+            ("RepositoryNotFoundException", 400, ErrorKind::NotFound),
+            ("RepositoryNotEmptyException", 400, ErrorKind::Conflict),
+            ("BucketNotEmpty", 409, ErrorKind::Conflict),
+            ("EntityAlreadyExists", 409, ErrorKind::Conflict),
+            ("ResourceInUseException", 400, ErrorKind::Conflict),
+            ("ValidationError", 400, ErrorKind::Rejected),
+            ("InternalFailure", 500, ErrorKind::Failed),
+        ] {
+            assert_eq!(kind_of_code(code, status), kind, "{code}");
+        }
+    }
 }

@@ -11,15 +11,16 @@ use serde_json::Value;
 use super::read::{claimed, insert, tags_from, wanted_if_any};
 use super::write::{invalid, tag_changes};
 use super::{diagnose, AwsProvider};
+use crate::kinds::AwsKind;
 use crate::providers::{LiveSet, ProviderError};
 use crate::render::resource::{EventsRule, EventsTarget, Tags};
 use crate::render::{Address, AwsResource, DesiredSet};
 use crate::state::State;
 
-const KIND: &str = "events_rule";
+const KIND: AwsKind = AwsKind::EventsRule;
 
 fn arn(provider: &AwsProvider, name: &str) -> String {
-    format!("arn:aws:events:{}:{}:rule/{name}", provider.target.region, provider.target.account_id)
+    provider.arns().events_rule(name)
 }
 
 pub fn read(
@@ -37,7 +38,7 @@ pub fn read(
     loop {
         let page = call!(
             provider,
-            Address::aws(KIND, format!("{prefix}*")),
+            Address::global(KIND, format!("{prefix}*")),
             "events:ListRules",
             provider.events.list_rules().name_prefix(&prefix).set_next_token(next.clone())
         )?;
@@ -49,7 +50,7 @@ pub fn read(
     }
     for rule in rules {
         let Some(name) = rule.name().map(str::to_string) else { continue };
-        let address = Address::aws(KIND, name.as_str());
+        let address = Address::global(KIND, name.as_str());
         let listed_tags = call!(
             provider,
             address,

@@ -20,9 +20,11 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 
-use super::{CallStats, LiveSet, Provider, ProviderError};
+use super::{CallStats, ErrorKind, LiveSet, Provider, ProviderError};
 use crate::catalog::Model;
+use crate::kinds::ProviderId;
 use crate::plan::Change;
+use crate::plan::Permissions;
 use crate::render::{Address, DesiredSet};
 use crate::state::State;
 use calls::CallCounter;
@@ -91,11 +93,8 @@ pub fn endpoint(model: &Model) -> Result<Option<String>, String> {
 impl AwsProvider {
     /// Builds the clients and checks that the credentials belong to the catalog's account.
     pub fn connect(model: &Model) -> Result<Self, ProviderError> {
-        let endpoint = endpoint(model).map_err(|reason| ProviderError {
-            target: "aws".into(),
-            action: "configure".into(),
-            reason,
-        })?;
+        let endpoint =
+            endpoint(model).map_err(|reason| ProviderError::new(ErrorKind::Failed, "aws", "configure", reason))?;
         let target = Target {
             account_id: model.platform.aws_account_id.clone(),
             region: model.platform.region.clone(),
@@ -107,7 +106,7 @@ impl AwsProvider {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| ProviderError { target: "aws".into(), action: "start".into(), reason: e.to_string() })?;
+            .map_err(|e| ProviderError::new(ErrorKind::Failed, "aws", "start", e.to_string()))?;
         let counter = Arc::new(CallCounter::default());
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(target.region.clone()))
@@ -163,14 +162,15 @@ impl AwsProvider {
         let mut target = target;
         target.caller = identity.arn().unwrap_or_default().to_string();
         if account != target.account_id {
-            return Err(ProviderError {
-                target: "aws credentials".into(),
-                action: "sts:GetCallerIdentity".into(),
-                reason: format!(
+            return Err(ProviderError::new(
+                ErrorKind::Denied,
+                "aws credentials",
+                "sts:GetCallerIdentity",
+                format!(
                     "the credentials are for account {account}, but the catalog manages account {}; switch AWS_PROFILE or fix platform.aws_account_id",
                     target.account_id
                 ),
-            });
+            ));
         }
         Ok(AwsProvider { runtime, target, iam, ecr, sns, eks, s3, codebuild, codepipeline, events, counter })
     }
@@ -179,25 +179,35 @@ impl AwsProvider {
         &self.target
     }
 
+    fn arns(&self) -> crate::arn::Arns<'_> {
+        crate::arn::Arns::new(&self.target.region, &self.target.account_id)
+    }
+
     fn endpoint(&self) -> Option<&str> {
         self.target.endpoint.as_deref()
     }
 }
 
 impl Provider for AwsProvider {
+    fn id(&self) -> ProviderId {
+        ProviderId::AWS
+    }
+
     fn manages(&self, address: &Address) -> bool {
-        address.is_aws()
+        address.provider() == ProviderId::AWS
     }
 
-    fn resolve(&mut self, desired: &mut DesiredSet) -> Result<(), ProviderError> {
-        read::resolve_oidc_issuers(self, desired)
-    }
-
-    fn read(&mut self, desired: &DesiredSet, state: &State) -> Result<LiveSet, ProviderError> {
+    fn read(&mut self, desired: &mut DesiredSet, state: &State) -> Result<LiveSet, ProviderError> {
+        read::resolve_oidc_issuers(self, desired)?;
         read::read(self, desired, state)
     }
 
-    fn apply(&mut self, change: &Change) -> Result<Option<serde_json::Value>, ProviderError> {
+    /// AWS has no field managers: the permissions matter only to the executor (deletes).
+    fn apply(
+        &mut self,
+        change: &Change,
+        _permissions: Permissions,
+    ) -> Result<Option<serde_json::Value>, ProviderError> {
         write::apply(self, change).map(|()| None)
     }
 

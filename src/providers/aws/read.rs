@@ -8,7 +8,8 @@ use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
 use super::{diagnose, AwsProvider};
-use crate::providers::{Conflict, LiveSet, ProviderError};
+use crate::kinds::{AwsKind, Kind};
+use crate::providers::{Conflict, ErrorKind, LiveSet, ProviderError};
 use crate::render::resource::{EcrRepository, IamRole, OidcProvider, SnsSubscription, SnsTopic, Tags};
 use crate::render::{Address, AwsResource, DesiredSet, Resource};
 use crate::state::State;
@@ -68,10 +69,13 @@ pub fn resolve_oidc_issuers(provider: &mut AwsProvider, desired: &mut DesiredSet
         })?;
         let issuer =
             out.cluster().and_then(|c| c.identity()).and_then(|i| i.oidc()).and_then(|o| o.issuer()).ok_or_else(
-                || ProviderError {
-                    target: format!("EKS cluster {cluster}"),
-                    action: "eks:DescribeCluster".into(),
-                    reason: "the cluster has no OIDC issuer; enable IRSA (an IAM OIDC provider) for it".into(),
+                || {
+                    ProviderError::new(
+                        ErrorKind::Failed,
+                        &format!("EKS cluster {cluster}"),
+                        "eks:DescribeCluster",
+                        "the cluster has no OIDC issuer; enable IRSA (an IAM OIDC provider) for it",
+                    )
                 },
             )?;
         issuers.insert(placeholder(&cluster), issuer.trim_start_matches("https://").to_string());
@@ -105,7 +109,7 @@ fn collect_placeholders(text: &str, out: &mut BTreeSet<String>) {
 }
 
 /// Desired AWS resources of one kind, by name.
-pub(super) fn desired_of<'a>(desired: &'a DesiredSet, kind: &str) -> BTreeMap<String, &'a AwsResource> {
+pub(super) fn desired_of<'a>(desired: &'a DesiredSet, kind: AwsKind) -> BTreeMap<String, &'a AwsResource> {
     desired
         .resources
         .values()
@@ -121,7 +125,7 @@ pub(super) fn desired_of<'a>(desired: &'a DesiredSet, kind: &str) -> BTreeMap<St
 pub(super) fn wanted_if_any<'a>(
     desired: &'a DesiredSet,
     state: &State,
-    kind: &str,
+    kind: AwsKind,
 ) -> Option<BTreeMap<String, &'a AwsResource>> {
     let wanted = desired_of(desired, kind);
     (!wanted.is_empty() || !recorded(state, kind).is_empty()).then_some(wanted)
@@ -133,7 +137,7 @@ pub(super) fn candidates(
     listed: Vec<String>,
     wanted: &BTreeMap<String, &AwsResource>,
     state: &State,
-    kind: &str,
+    kind: AwsKind,
     prefix: &str,
 ) -> Vec<String> {
     let remembered = recorded(state, kind);
@@ -144,8 +148,8 @@ pub(super) fn candidates(
 }
 
 /// Names of one kind the state file says this catalog owned.
-pub(super) fn recorded(state: &State, kind: &str) -> BTreeSet<String> {
-    state.resources.keys().filter(|a| a.is_aws() && a.kind() == kind).map(|a| a.name().to_string()).collect()
+pub(super) fn recorded(state: &State, kind: AwsKind) -> BTreeSet<String> {
+    state.resources.keys().filter(|a| a.kind == Kind::Aws(kind)).map(|a| a.name().to_string()).collect()
 }
 
 pub fn read(provider: &mut AwsProvider, desired: &DesiredSet, state: &State) -> Result<LiveSet, ProviderError> {
@@ -183,7 +187,7 @@ fn read_oidc_provider(
     desired: &DesiredSet,
     live: &mut LiveSet,
 ) -> Result<(), ProviderError> {
-    let wanted = desired_of(desired, "iam_oidc_provider");
+    let wanted = desired_of(desired, AwsKind::OidcProvider);
     let Some(AwsResource::OidcProvider(want)) = wanted.values().next().copied() else { return Ok(()) };
     let host = want.url.trim_start_matches("https://");
     let list = provider
@@ -199,7 +203,7 @@ fn read_oidc_provider(
     else {
         return Ok(());
     };
-    let address = Address::aws("iam_oidc_provider", host);
+    let address = Address::global(AwsKind::OidcProvider, host);
     let got = provider
         .runtime
         .block_on(provider.iam.get_open_id_connect_provider().open_id_connect_provider_arn(&arn).send())
@@ -223,7 +227,7 @@ fn read_oidc_provider(
 }
 
 fn read_roles(provider: &mut AwsProvider, desired: &DesiredSet, live: &mut LiveSet) -> Result<(), ProviderError> {
-    let wanted = desired_of(desired, "iam_role");
+    let wanted = desired_of(desired, AwsKind::IamRole);
     let catalog = provider.target.catalog.clone();
     let path = provider.target.iam_path.clone();
     // One paginated call returns every role with its trust, inline and attached policies and tags.
@@ -260,7 +264,7 @@ fn read_roles(provider: &mut AwsProvider, desired: &DesiredSet, live: &mut LiveS
             if !owned {
                 if wanted.contains_key(name) {
                     live.conflicts.push(Conflict {
-                        address: Address::aws("iam_role", name),
+                        address: Address::global(AwsKind::IamRole, name),
                         reason: "an IAM role with this name exists and is not owned by this catalog (no managed-by=glidepath / glidepath:catalog tags)".into(),
                     });
                 }
@@ -300,9 +304,9 @@ fn read_repositories(
     state: &State,
     live: &mut LiveSet,
 ) -> Result<(), ProviderError> {
-    let wanted = desired_of(desired, "ecr_repository");
+    let wanted = desired_of(desired, AwsKind::EcrRepository);
     let catalog = provider.target.catalog.clone();
-    let remembered = recorded(state, "ecr_repository");
+    let remembered = recorded(state, AwsKind::EcrRepository);
     // Listing all repositories is one call per thousand; DescribeRepositories with names fails
     // whole when one is missing, so names cannot be used to batch.
     let repositories: Vec<_> = provider
@@ -320,7 +324,7 @@ fn read_repositories(
         if !(wanted.contains_key(name) || name.starts_with(&prefix) || remembered.contains(name)) {
             continue;
         }
-        let address = Address::aws("ecr_repository", name);
+        let address = Address::global(AwsKind::EcrRepository, name);
         let tags = provider
             .runtime
             .block_on(provider.ecr.list_tags_for_resource().resource_arn(arn).send())
@@ -361,9 +365,9 @@ fn read_topics(
     state: &State,
     live: &mut LiveSet,
 ) -> Result<(), ProviderError> {
-    let wanted = desired_of(desired, "sns_topic");
+    let wanted = desired_of(desired, AwsKind::SnsTopic);
     let catalog = provider.target.catalog.clone();
-    let remembered = recorded(state, "sns_topic");
+    let remembered = recorded(state, AwsKind::SnsTopic);
     let topics: Vec<_> = provider
         .runtime
         .block_on(provider.sns.list_topics().into_paginator().send().collect::<Vec<_>>())
@@ -377,7 +381,7 @@ fn read_topics(
         if !(wanted.contains_key(name) || name.starts_with(&prefix) || remembered.contains(name)) {
             continue;
         }
-        let address = Address::aws("sns_topic", name);
+        let address = Address::global(AwsKind::SnsTopic, name);
         let tags = provider
             .runtime
             .block_on(provider.sns.list_tags_for_resource().resource_arn(arn).send())

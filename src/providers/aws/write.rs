@@ -8,8 +8,9 @@ use aws_sdk_ecr::types::{EncryptionConfiguration, EncryptionType, ImageScanningC
 
 use super::read::{CATALOG_TAG, OWNER_TAG, OWNER_VALUE};
 use super::{diagnose, AwsProvider};
+use crate::kinds::{AwsKind, Kind};
 use crate::plan::{Action, Change};
-use crate::providers::ProviderError;
+use crate::providers::{ErrorKind, ProviderError};
 use crate::render::resource::{EcrRepository, IamRole, OidcProvider, SnsTopic, Tags};
 use crate::render::{Address, AwsResource};
 
@@ -19,7 +20,7 @@ fn typed(body: &Option<serde_json::Value>, address: &Address) -> Result<AwsResou
 }
 
 pub(super) fn invalid(address: &Address, reason: &str) -> ProviderError {
-    ProviderError { target: address.to_string(), action: "apply".into(), reason: reason.into() }
+    ProviderError::new(ErrorKind::Rejected, &address.to_string(), "apply", reason)
 }
 
 pub fn apply(provider: &mut AwsProvider, change: &Change) -> Result<(), ProviderError> {
@@ -179,8 +180,7 @@ fn update_oidc(
     old: &OidcProvider,
     new: &OidcProvider,
 ) -> Result<(), ProviderError> {
-    let arn =
-        format!("arn:aws:iam::{}:oidc-provider/{}", provider.target.account_id, new.url.trim_start_matches("https://"));
+    let arn = provider.arns().oidc_provider(new.url.trim_start_matches("https://"));
     if old.thumbprints != new.thumbprints {
         call!(
             provider,
@@ -391,7 +391,7 @@ fn delete(provider: &mut AwsProvider, address: &Address, resource: &AwsResource)
         AwsResource::EcrRepository(repo) => {
             // Without force: a repository that still holds images is not deleted, and the error says so.
             call!(provider, address, "ecr:DeleteRepository", provider.ecr.delete_repository().repository_name(&repo.name)).map_err(|mut e| {
-                if e.reason.contains("RepositoryNotEmpty") {
+                if e.kind == ErrorKind::Conflict {
                     e.reason = "the repository still holds images; glidepath never deletes images: remove them first (or keep the service)".into();
                 }
                 e
@@ -435,15 +435,19 @@ fn delete(provider: &mut AwsProvider, address: &Address, resource: &AwsResource)
 
 /// Marks an existing resource as owned by this catalog (adds the ownership tags), nothing else.
 pub fn import(provider: &mut AwsProvider, address: &Address) -> Result<(), ProviderError> {
+    let Kind::Aws(kind) = address.kind else {
+        return Err(invalid(address, "not an AWS resource"));
+    };
     let mut tags = Tags::new();
     tags.insert(OWNER_TAG.into(), OWNER_VALUE.into());
-    if address.kind() != "iam_oidc_provider" {
+    // The OIDC provider is shared by every catalog of the account.
+    if kind != AwsKind::OidcProvider {
         tags.insert(CATALOG_TAG.into(), provider.target.catalog.clone());
     }
     let name = address.name().to_string();
-    match address.kind() {
-        "iam_oidc_provider" => {
-            let arn = format!("arn:aws:iam::{}:oidc-provider/{name}", provider.target.account_id);
+    match kind {
+        AwsKind::OidcProvider => {
+            let arn = provider.arns().oidc_provider(&name);
             call!(
                 provider,
                 address,
@@ -455,7 +459,7 @@ pub fn import(provider: &mut AwsProvider, address: &Address) -> Result<(), Provi
                     .set_tags(Some(iam_tags(&tags)))
             )?;
         }
-        "iam_role" => {
+        AwsKind::IamRole => {
             call!(
                 provider,
                 address,
@@ -463,7 +467,7 @@ pub fn import(provider: &mut AwsProvider, address: &Address) -> Result<(), Provi
                 provider.iam.tag_role().role_name(&name).set_tags(Some(iam_tags(&tags)))
             )?;
         }
-        "ecr_repository" => {
+        AwsKind::EcrRepository => {
             let arn = repository_arn(provider, &name);
             call!(
                 provider,
@@ -472,7 +476,7 @@ pub fn import(provider: &mut AwsProvider, address: &Address) -> Result<(), Provi
                 provider.ecr.tag_resource().resource_arn(arn).set_tags(Some(ecr_tags(&tags)))
             )?;
         }
-        "sns_topic" => {
+        AwsKind::SnsTopic => {
             let arn = topic_arn(provider, &name);
             call!(
                 provider,
@@ -481,14 +485,14 @@ pub fn import(provider: &mut AwsProvider, address: &Address) -> Result<(), Provi
                 provider.sns.tag_resource().resource_arn(arn).set_tags(Some(sns_tags(&tags)))
             )?;
         }
-        "s3_bucket" => super::bucket::import(provider, address, &tags)?,
-        "codebuild_project" => super::codebuild::import(provider, address, &tags)?,
-        "codepipeline" => super::codepipeline::import(provider, address, &tags)?,
-        "events_rule" => super::events::import(provider, address, &tags)?,
-        other => {
+        AwsKind::S3Bucket => super::bucket::import(provider, address, &tags)?,
+        AwsKind::CodebuildProject => super::codebuild::import(provider, address, &tags)?,
+        AwsKind::Codepipeline => super::codepipeline::import(provider, address, &tags)?,
+        AwsKind::EventsRule => super::events::import(provider, address, &tags)?,
+        AwsKind::SnsSubscription => {
             return Err(invalid(
                 address,
-                &format!("{other} cannot be imported (it belongs to its topic; import the topic)"),
+                "a subscription cannot be imported (it belongs to its topic; import the topic)",
             ))
         }
     }
@@ -526,11 +530,11 @@ fn encryption(repo: &EcrRepository, address: &Address) -> Result<EncryptionConfi
 }
 
 fn repository_arn(provider: &AwsProvider, name: &str) -> String {
-    format!("arn:aws:ecr:{}:{}:repository/{name}", provider.target.region, provider.target.account_id)
+    provider.arns().ecr_repository(name)
 }
 
 fn topic_arn(provider: &AwsProvider, name: &str) -> String {
-    format!("arn:aws:sns:{}:{}:{name}", provider.target.region, provider.target.account_id)
+    provider.arns().sns_topic(name)
 }
 
 /// Tags to set (new or changed) and keys to remove.

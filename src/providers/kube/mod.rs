@@ -3,7 +3,6 @@
 //! defaults and fields other managers own (an HPA's replicas) never show as changes.
 
 mod controller_fields;
-mod kinds;
 mod normalize;
 mod rollback;
 mod status;
@@ -14,17 +13,17 @@ use std::sync::Mutex;
 
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::discovery::ApiResource;
 use serde_json::Value;
 
-use super::{CallStats, Conflict, LiveSet, Provider, ProviderError};
+use super::{CallStats, Conflict, ErrorKind, LiveSet, Provider, ProviderError};
 use crate::catalog::Model;
-use crate::plan::{Action, Change, Selection};
+use crate::kinds::{Crd, Kind, KubeApi, KubeKind, ProviderId};
+use crate::plan::{Action, Change, Permissions, Selection};
 use crate::render::address::SHARED_OWNER;
 use crate::render::kube::{CATALOG_LABEL, ENV_LABEL, MANAGED_BY, SERVICE_LABEL};
 use crate::render::{Address, DesiredSet, Resource};
 use crate::state::State;
-use kinds::Kind;
-pub use kinds::KINDS;
 use normalize::normalize;
 pub use rollback::RolledBack;
 pub use status::{AnalysisSummary, MetricSummary, Replicas, RolloutProgress};
@@ -61,36 +60,47 @@ pub struct KubeProvider {
     runtime: tokio::runtime::Runtime,
     catalog: String,
     envs: BTreeMap<String, EnvCluster>,
+    /// Predict with `--force-conflicts`: the dry-run takes contested fields back, as apply will.
     force_conflicts: bool,
-    /// The manifests to apply, by address (plans carry the server's dry-run result instead).
-    manifests: BTreeMap<Address, Value>,
-    /// Objects with fields another field manager owns, and the server's account of them.
-    contested: BTreeMap<Address, String>,
-    /// The live state `resolve` read, handed out by `read`.
-    read_result: Option<LiveSet>,
     calls: Mutex<BTreeMap<String, u64>>,
 }
 
 fn error(target: &str, action: &str, reason: impl Into<String>) -> ProviderError {
-    ProviderError { target: target.to_string(), action: action.to_string(), reason: reason.into() }
+    ProviderError::new(ErrorKind::Failed, target, action, reason)
+}
+
+fn api_resource(kind: &str, api: KubeApi) -> ApiResource {
+    ApiResource {
+        group: api.group.to_string(),
+        version: api.version.to_string(),
+        api_version: api.api_version(),
+        kind: kind.to_string(),
+        plural: api.plural.to_string(),
+    }
 }
 
 /// kube errors → one line: the server's own message where there is one.
 fn diagnose(err: kube::Error, target: &str, action: &str, env: &str, context: &str) -> ProviderError {
-    let reason = match &err {
+    let (kind, reason) = match &err {
         kube::Error::Api(status) => match status.code {
-            403 => format!("forbidden in environment {env}: {}", status.message),
-            404 => format!("not found in environment {env}: {}", status.message),
-            409 => format!("conflict in environment {env}: {}", status.message),
-            422 | 400 => format!("rejected by the API server in environment {env}: {}", status.message),
-            code => format!("API server answered {code} in environment {env}: {}", status.message),
+            403 => (ErrorKind::Denied, format!("forbidden in environment {env}: {}", status.message)),
+            404 => (ErrorKind::NotFound, format!("not found in environment {env}: {}", status.message)),
+            409 => (ErrorKind::Conflict, format!("conflict in environment {env}: {}", status.message)),
+            422 | 400 => {
+                (ErrorKind::Rejected, format!("rejected by the API server in environment {env}: {}", status.message))
+            }
+            429 => {
+                (ErrorKind::Throttled, format!("throttled by the API server in environment {env}: {}", status.message))
+            }
+            code => (ErrorKind::Failed, format!("API server answered {code} in environment {env}: {}", status.message)),
         },
-        kube::Error::HyperError(_) | kube::Error::Service(_) => {
-            format!("cannot reach the cluster of environment {env} (context {context}): {err}")
-        }
-        other => format!("{other} (environment {env}, context {context})"),
+        kube::Error::HyperError(_) | kube::Error::Service(_) => (
+            ErrorKind::Unreachable,
+            format!("cannot reach the cluster of environment {env} (context {context}): {err}"),
+        ),
+        other => (ErrorKind::Failed, format!("{other} (environment {env}, context {context})")),
     };
-    error(target, action, reason)
+    ProviderError::new(kind, target, action, reason)
 }
 
 impl KubeProvider {
@@ -138,9 +148,6 @@ impl KubeProvider {
             catalog: model.platform.name.clone(),
             envs,
             force_conflicts: access.force_conflicts,
-            manifests: BTreeMap::new(),
-            contested: BTreeMap::new(),
-            read_result: None,
             calls: Mutex::new(BTreeMap::new()),
         })
     }
@@ -154,63 +161,79 @@ impl KubeProvider {
         *self.calls.lock().expect("calls lock").entry(what).or_default() += 1;
     }
 
-    fn api(&self, env: &str, kind: &Kind) -> Api<DynamicObject> {
+    fn api(&self, env: &str, kind: KubeKind) -> Api<DynamicObject> {
+        self.api_for(env, kind.name(), kind.api())
+    }
+
+    /// The API of any kind, including ones glidepath reads but does not manage (AnalysisRuns).
+    fn api_for(&self, env: &str, kind: &str, api: KubeApi) -> Api<DynamicObject> {
         let cluster = &self.envs[env];
-        let resource = kind.api_resource();
-        if kind.namespaced {
+        let resource = api_resource(kind, api);
+        if api.namespaced {
             Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &resource)
         } else {
             Api::all_with(cluster.client.clone(), &resource)
         }
     }
 
-    fn env_of(address: &Address) -> Option<&str> {
-        address.env()
-    }
-
-    /// Argo Rollouts' CRDs must be installed before anything is planned.
+    /// The CRDs of the kinds the registry marks required (Argo Rollouts') must be installed
+    /// before anything is planned: one discovery call per API group version.
     fn check_crds(&self, env: &str) -> Result<(), ProviderError> {
         let cluster = &self.envs[env];
-        self.count("get apis/argoproj.io/v1alpha1".into());
-        let found = self.runtime.block_on(cluster.client.list_api_group_resources("argoproj.io/v1alpha1"));
         let target = format!("cluster of environment {env}");
-        match found {
-            Ok(list) => {
-                let names: BTreeSet<&str> = list.resources.iter().map(|r| r.name.as_str()).collect();
-                if names.contains("rollouts") && names.contains("analysistemplates") {
-                    Ok(())
-                } else {
-                    Err(error(&target, "discovery", crd_hint()))
-                }
-            }
-            Err(kube::Error::Api(status)) if status.code == 404 => Err(error(&target, "discovery", crd_hint())),
-            Err(e) => Err(diagnose(e, &target, "discovery", env, &cluster.context)),
+        let mut required: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+        for api in KubeKind::ALL.iter().map(|k| k.api()).filter(|a| a.crd == Crd::Required) {
+            required.entry(api.api_version()).or_default().insert(api.plural);
         }
+        for (group_version, plurals) in required {
+            self.count(format!("get apis/{group_version}"));
+            match self.runtime.block_on(cluster.client.list_api_group_resources(&group_version)) {
+                Ok(list) => {
+                    let names: BTreeSet<&str> = list.resources.iter().map(|r| r.name.as_str()).collect();
+                    if !plurals.is_subset(&names) {
+                        return Err(ProviderError::new(ErrorKind::NotFound, &target, "discovery", crd_hint()));
+                    }
+                }
+                Err(kube::Error::Api(status)) if status.code == 404 => {
+                    return Err(ProviderError::new(ErrorKind::NotFound, &target, "discovery", crd_hint()))
+                }
+                Err(e) => return Err(diagnose(e, &target, "discovery", env, &cluster.context)),
+            }
+        }
+        Ok(())
     }
 
     fn namespace_exists(&self, env: &str) -> Result<bool, ProviderError> {
-        let kind = kinds::find("Namespace").expect("namespaces are known");
         let name = self.envs[env].namespace.clone();
         self.count("get namespaces".into());
         self.runtime
-            .block_on(self.api(env, kind).get_opt(&name))
+            .block_on(self.api(env, KubeKind::Namespace).get_opt(&name))
             .map(|o| o.is_some())
             .map_err(|e| diagnose(e, &format!("Namespace {name}"), "get", env, &self.envs[env].context))
     }
 
-    fn server_side_apply(&self, address: &Address, manifest: &Value, dry_run: bool) -> Result<Value, ProviderError> {
-        self.server_side_apply_with(address, manifest, dry_run, self.force_conflicts)
+    /// The environment and kind of a cluster object's address.
+    fn locate(address: &Address) -> Result<(&str, KubeKind), ProviderError> {
+        match (address.env(), address.kind) {
+            (Some(env), Kind::Kube(kind)) => Ok((env, kind)),
+            _ => Err(ProviderError::new(
+                ErrorKind::Rejected,
+                &address.to_string(),
+                "apply",
+                "not a cluster object of an environment",
+            )),
+        }
     }
 
-    fn server_side_apply_with(
+    fn server_side_apply(
         &self,
         address: &Address,
         manifest: &Value,
         dry_run: bool,
         force: bool,
     ) -> Result<Value, ProviderError> {
-        let env = Self::env_of(address).expect("cluster objects have an environment");
-        let kind = kinds::find(address.kind()).ok_or_else(|| error(&address.to_string(), "apply", "unknown kind"))?;
+        let (env, kind) = Self::locate(address)?;
+        let api = kind.api();
         let mut params = PatchParams::apply(FIELD_MANAGER);
         if dry_run {
             params = params.dry_run();
@@ -218,14 +241,14 @@ impl KubeProvider {
         if force {
             params = params.force();
         }
-        self.count(format!("{} {}", if dry_run { "apply(dry-run)" } else { "apply" }, kind.plural));
+        self.count(format!("{} {}", if dry_run { "apply(dry-run)" } else { "apply" }, api.plural));
         let action = if dry_run { "server-side apply (dry run)" } else { "server-side apply" };
         let applied = self
             .runtime
             .block_on(self.api(env, kind).patch(address.name(), &params, &Patch::Apply(manifest)))
             .map_err(|e| diagnose(e, &address.to_string(), action, env, &self.envs[env].context))?;
         let value = serde_json::to_value(applied).map_err(|e| error(&address.to_string(), action, e.to_string()))?;
-        Ok(normalize(value, &kind.api_version(), kind.kind))
+        Ok(normalize(value, &api.api_version(), kind.name()))
     }
 }
 
@@ -240,6 +263,26 @@ fn ownership_selector(catalog: &str, env: &str) -> String {
 }
 
 impl KubeProvider {
+    /// The kinds to list in `env`: every kind whose API is always there or required, and an
+    /// optional-CRD kind only when the catalog renders it there or the state recorded one, so a
+    /// cluster without that CRD is never asked about it.
+    fn kinds_to_list(env: &str, desired: &DesiredSet, state: &State) -> Vec<KubeKind> {
+        let used = |kind: KubeKind| {
+            desired
+                .resources
+                .keys()
+                .chain(state.resources.keys())
+                .any(|a| a.env() == Some(env) && a.kind == Kind::Kube(kind))
+        };
+        KubeKind::ALL
+            .into_iter()
+            .filter(|k| match k.api().crd {
+                Crd::BuiltIn | Crd::Required => true,
+                Crd::Optional => used(*k),
+            })
+            .collect()
+    }
+
     /// Lists each kind once in the environment with the ownership labels; desired objects that
     /// are not among them are looked up by name, and an unlabelled one is a conflict.
     fn read_env(
@@ -247,16 +290,18 @@ impl KubeProvider {
         env: &str,
         namespace_ready: bool,
         desired: &DesiredSet,
+        state: &State,
         live: &mut LiveSet,
     ) -> Result<(), ProviderError> {
         let selector = ownership_selector(&self.catalog, env);
-        for kind in KINDS {
-            self.count(format!("list {}", kind.plural));
+        for kind in Self::kinds_to_list(env, desired, state) {
+            let api = kind.api();
+            self.count(format!("list {}", api.plural));
             let listed = self
                 .runtime
                 .block_on(self.api(env, kind).list(&ListParams::default().labels(&selector)))
                 .map_err(|e| {
-                    diagnose(e, &format!("{} in environment {env}", kind.plural), "list", env, &self.envs[env].context)
+                    diagnose(e, &format!("{} in environment {env}", api.plural), "list", env, &self.envs[env].context)
                 })?;
             for item in listed.items {
                 let owner = item
@@ -268,19 +313,20 @@ impl KubeProvider {
                 let name = item.metadata.name.clone().unwrap_or_default();
                 let value = serde_json::to_value(&item).map_err(|e| error(&name, "list", e.to_string()))?;
                 live.bodies.insert(
-                    Address::kube(env, &owner, kind.kind, name),
-                    normalize(value, &kind.api_version(), kind.kind),
+                    Address::scoped(env, &owner, kind, name),
+                    normalize(value, &api.api_version(), kind.name()),
                 );
             }
         }
         let missing: Vec<&Address> =
             desired.resources.keys().filter(|a| a.env() == Some(env) && !live.bodies.contains_key(*a)).collect();
         for address in missing {
-            let Some(kind) = kinds::find(address.kind()) else { continue };
-            if kind.namespaced && !namespace_ready {
+            let Kind::Kube(kind) = address.kind else { continue };
+            let api = kind.api();
+            if api.namespaced && !namespace_ready {
                 continue;
             }
-            self.count(format!("get {}", kind.plural));
+            self.count(format!("get {}", api.plural));
             let found = self
                 .runtime
                 .block_on(self.api(env, kind).get_opt(address.name()))
@@ -298,35 +344,46 @@ impl KubeProvider {
         Ok(())
     }
 
-    /// Replaces a desired body by the server's dry-run of its manifest. Fields another manager
-    /// owns (kubectl edit, another tool) are planned as taken back, noted as needing --force-conflicts.
-    fn predict(&mut self, address: &Address, desired: &mut DesiredSet) -> Result<(), ProviderError> {
+    /// Replaces a desired body by the server's dry-run of its manifest, keeping the manifest for
+    /// apply. Fields another manager owns (kubectl edit, another tool) are planned as taken
+    /// back, and reported as contested: applying them needs --force-conflicts.
+    fn predict(
+        &mut self,
+        address: &Address,
+        desired: &mut DesiredSet,
+        live: &mut LiveSet,
+    ) -> Result<(), ProviderError> {
         let Some(Resource::Kube(object)) = desired.resources.get(address) else { return Ok(()) };
         let manifest = object.body.clone();
-        let predicted = match self.server_side_apply(address, &manifest, true) {
+        let predicted = match self.server_side_apply(address, &manifest, true, self.force_conflicts) {
             Ok(predicted) => predicted,
-            Err(e) if e.reason.starts_with("conflict") => {
-                let predicted = self.server_side_apply_with(address, &manifest, true, true)?;
-                self.contested.insert(address.clone(), e.reason);
+            Err(e) if e.kind == ErrorKind::Conflict => {
+                let predicted = self.server_side_apply(address, &manifest, true, true)?;
+                live.contested.insert(address.clone(), e.reason);
                 predicted
             }
             Err(e) => return Err(e),
         };
         if let Some(Resource::Kube(object)) = desired.resources.get_mut(address) {
             object.body = predicted;
+            object.manifest = Some(manifest);
         }
         Ok(())
     }
 }
 
 impl Provider for KubeProvider {
+    fn id(&self) -> ProviderId {
+        ProviderId::KUBE
+    }
+
     fn manages(&self, address: &Address) -> bool {
-        address.env().is_some_and(|env| self.envs.contains_key(env))
+        address.provider() == ProviderId::KUBE && address.env().is_some_and(|env| self.envs.contains_key(env))
     }
 
     /// Reads each environment (CRDs, labelled objects, conflicts), then replaces each desired
-    /// body by the server's dry-run of it, keeping the manifest to apply.
-    fn resolve(&mut self, desired: &mut DesiredSet) -> Result<(), ProviderError> {
+    /// body by the server's dry-run of it, keeping the manifest to apply beside it.
+    fn read(&mut self, desired: &mut DesiredSet, state: &State) -> Result<LiveSet, ProviderError> {
         let mut live = LiveSet::default();
         let envs: Vec<String> = self.envs.keys().cloned().collect();
         for env in &envs {
@@ -334,61 +391,49 @@ impl Provider for KubeProvider {
             // A new environment's namespace does not exist yet: its objects cannot be dry-run,
             // and are created as rendered.
             let namespace_ready = self.namespace_exists(env)?;
-            self.read_env(env, namespace_ready, desired, &mut live)?;
+            self.read_env(env, namespace_ready, desired, state, &mut live)?;
             let addresses: Vec<Address> =
                 desired.resources.keys().filter(|a| a.env() == Some(env.as_str())).cloned().collect();
             for address in addresses {
+                let Kind::Kube(kind) = address.kind else { continue };
                 if let (Some(Resource::Kube(object)), Some(live_body)) =
                     (desired.resources.get_mut(&address), live.bodies.get(&address))
                 {
-                    controller_fields::carry_over(address.kind(), &mut object.body, live_body);
+                    controller_fields::carry_over(kind.name(), &mut object.body, live_body);
                 }
-                if let Some(Resource::Kube(object)) = desired.resources.get(&address) {
-                    self.manifests.insert(address.clone(), object.body.clone());
-                }
-                let namespaced = kinds::find(address.kind()).is_none_or(|k| k.namespaced);
                 let in_conflict = live.conflicts.iter().any(|c| c.address == address);
-                if (namespace_ready || !namespaced) && !in_conflict {
-                    self.predict(&address, desired)?;
+                if (namespace_ready || !kind.api().namespaced) && !in_conflict {
+                    self.predict(&address, desired, &mut live)?;
                 }
             }
         }
-        for (address, reason) in &self.contested {
+        for (address, reason) in &live.contested {
             live.notes
                 .insert(address.clone(), format!("{reason} — apply needs --force-conflicts to take these fields back"));
         }
-        self.read_result = Some(live);
-        Ok(())
+        Ok(live)
     }
 
-    /// What `resolve` read.
-    fn read(&mut self, _desired: &DesiredSet, _state: &State) -> Result<LiveSet, ProviderError> {
-        Ok(self.read_result.take().unwrap_or_default())
-    }
-
-    fn apply(&mut self, change: &Change) -> Result<Option<Value>, ProviderError> {
+    /// Sends the manifest the plan carries; contested fields are taken back only when the plan's
+    /// permissions say so (the executor refuses contested changes otherwise).
+    fn apply(&mut self, change: &Change, permissions: Permissions) -> Result<Option<Value>, ProviderError> {
         let address = &change.address;
         match change.action {
             Action::NoOp => Ok(None),
             Action::Create | Action::Update | Action::Replace => {
-                if let (Some(reason), false) = (self.contested.get(address), self.force_conflicts) {
-                    return Err(error(
+                let manifest = change.send.as_ref().ok_or_else(|| {
+                    ProviderError::new(
+                        ErrorKind::Rejected,
                         &address.to_string(),
-                        "server-side apply",
-                        format!("{reason}; pass --force-conflicts to take these fields back"),
-                    ));
-                }
-                let manifest =
-                    self.manifests.get(address).cloned().ok_or_else(|| {
-                        error(&address.to_string(), "apply", "no manifest was planned for this object")
-                    })?;
-                self.server_side_apply(address, &manifest, false).map(Some)
+                        "apply",
+                        "the plan carries no manifest for this object",
+                    )
+                })?;
+                self.server_side_apply(address, manifest, false, permissions.force_conflicts).map(Some)
             }
             Action::Delete => {
-                let env = address.env().expect("cluster objects have an environment");
-                let kind =
-                    kinds::find(address.kind()).ok_or_else(|| error(&address.to_string(), "delete", "unknown kind"))?;
-                self.count(format!("delete {}", kind.plural));
+                let (env, kind) = Self::locate(address)?;
+                self.count(format!("delete {}", kind.api().plural));
                 match self.runtime.block_on(self.api(env, kind).delete(address.name(), &DeleteParams::background())) {
                     Ok(_) => Ok(None),
                     Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
@@ -399,7 +444,8 @@ impl Provider for KubeProvider {
     }
 
     fn import(&mut self, address: &Address) -> Result<(), ProviderError> {
-        Err(error(
+        Err(ProviderError::new(
+            ErrorKind::Rejected,
             &address.to_string(),
             "import",
             "cluster objects are adopted by labelling them (see the plan's message)",

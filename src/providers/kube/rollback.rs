@@ -5,7 +5,8 @@
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use serde_json::{json, Value};
 
-use super::{diagnose, error, kinds, KubeProvider};
+use super::{diagnose, error, KubeProvider};
+use crate::kinds::KubeKind;
 use crate::providers::ProviderError;
 
 /// What a rollback did.
@@ -26,7 +27,7 @@ impl KubeProvider {
         let cluster =
             self.envs.get(env).ok_or_else(|| error(&target, "rollback", "the environment is not selected"))?;
         let context = cluster.context.clone();
-        let rollouts = self.api(env, kinds::find("Rollout").expect("rollouts are known"));
+        let rollouts = self.api(env, KubeKind::Rollout);
         self.count("get rollouts".into());
         let rollout = self
             .runtime

@@ -6,8 +6,9 @@ use kube::api::{Api, DynamicObject, ListParams};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{diagnose, kinds, ownership_selector, KubeProvider};
+use super::{diagnose, ownership_selector, KubeProvider};
 use crate::catalog::Model;
+use crate::kinds::{Crd, KubeApi, KubeKind};
 use crate::providers::ProviderError;
 
 /// One service's rollout in one environment.
@@ -85,13 +86,9 @@ impl RolloutProgress {
     }
 }
 
-const ANALYSIS_RUNS: kinds::Kind = kinds::Kind {
-    kind: "AnalysisRun",
-    group: "argoproj.io",
-    version: "v1alpha1",
-    plural: "analysisruns",
-    namespaced: true,
-};
+/// Read for `status`, never managed: the controller creates them.
+const ANALYSIS_RUNS: KubeApi =
+    KubeApi { group: "argoproj.io", version: "v1alpha1", plural: "analysisruns", namespaced: true, crd: Crd::Required };
 const HASH_LABEL: &str = "rollouts-pod-template-hash";
 
 impl KubeProvider {
@@ -99,14 +96,14 @@ impl KubeProvider {
     /// (Rollouts with glidepath's labels, and AnalysisRuns) whatever the number of services.
     pub fn rollout_progress(&self, model: &Model, env: &str) -> Result<Vec<RolloutProgress>, ProviderError> {
         let context = self.envs[env].context.clone();
-        let rollouts = self.api(env, kinds::find("Rollout").expect("rollouts are known"));
+        let rollouts = self.api(env, KubeKind::Rollout);
         self.count("list rollouts".into());
         let selector = ownership_selector(&self.catalog, env);
         let listed = self
             .runtime
             .block_on(rollouts.list(&ListParams::default().labels(&selector)))
             .map_err(|e| diagnose(e, &format!("Rollouts in environment {env}"), "list", env, &context))?;
-        let runs: Api<DynamicObject> = self.api(env, &ANALYSIS_RUNS);
+        let runs: Api<DynamicObject> = self.api_for(env, "AnalysisRun", ANALYSIS_RUNS);
         self.count("list analysisruns".into());
         let runs = self
             .runtime

@@ -1,0 +1,214 @@
+//! The executor: carries out a plan's changes in the plan's order and makes no decisions of its
+//! own. Everything it needs travels in the plan (what to send, which fields are contested, what
+//! the person applying allowed), so a saved plan applied by a fresh process does exactly what
+//! the plan says.
+//!
+//! Contract: `execute` always returns what it did, including after a failure; every change a
+//! provider carried out is recorded in the ledger before the next one starts, so a failed apply
+//! keeps what it did and running it again converges.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::plan::{Change, Plan};
+use crate::providers::{ErrorKind, ProviderError, Providers};
+use crate::state::audit::ChangeOutcome;
+use crate::state::store::Store;
+use crate::state::{State, StateError};
+
+/// Where one change is in the apply: `index` of `total` (changes that will be attempted),
+/// and the time since the apply started.
+#[derive(Debug, Clone, Copy)]
+pub struct Step {
+    pub index: usize,
+    pub total: usize,
+    pub elapsed: Duration,
+}
+
+/// What became of one change.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// A live provider carried it out.
+    Applied,
+    /// No live provider manages it (offline): only the state records it.
+    Recorded,
+    /// A delete or replacement the plan's permissions do not allow.
+    Skipped,
+    Failed(ApplyError),
+}
+
+impl Outcome {
+    pub fn word(&self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Recorded => "recorded",
+            Outcome::Skipped => "skipped",
+            Outcome::Failed(_) => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error("the change was carried out, but recording it failed: {0}")]
+    State(String),
+}
+
+/// Follows an apply as it happens: the CLI's progress views.
+pub trait ApplyHook {
+    /// Before a change that will be attempted is sent.
+    fn started(&mut self, _step: Step, _change: &Change) {}
+    /// After every change, attempted or skipped.
+    fn finished(&mut self, step: Step, change: &Change, outcome: &Outcome);
+}
+
+/// A hook that shows nothing.
+pub struct Silent;
+
+impl ApplyHook for Silent {
+    fn finished(&mut self, _step: Step, _change: &Change, _outcome: &Outcome) {}
+}
+
+/// Where carried-out changes are recorded.
+pub trait Ledger {
+    /// Records one change; `live` says a provider carried it out (so it must be durable before
+    /// the next change starts), `stored` is the body as the server stored it, if it said.
+    fn record(&mut self, change: &Change, stored: Option<Value>, live: bool) -> Result<(), StateError>;
+    /// Makes everything recorded durable.
+    fn flush(&mut self) -> Result<(), StateError>;
+}
+
+/// The state file as the ledger: written after every live change (a crash loses nothing done),
+/// and once at the end for offline records.
+pub struct StateLedger<'a> {
+    pub store: &'a Store,
+    pub state: &'a mut State,
+    unsaved: bool,
+}
+
+impl<'a> StateLedger<'a> {
+    pub fn new(store: &'a Store, state: &'a mut State) -> Self {
+        StateLedger { store, state, unsaved: false }
+    }
+
+    fn save(&mut self) -> Result<(), StateError> {
+        self.state.serial += 1;
+        self.store.save(self.state)?;
+        self.unsaved = false;
+        Ok(())
+    }
+}
+
+impl Ledger for StateLedger<'_> {
+    fn record(&mut self, change: &Change, stored: Option<Value>, live: bool) -> Result<(), StateError> {
+        self.state.record_change(change, stored);
+        self.unsaved = true;
+        if live {
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StateError> {
+        if self.unsaved {
+            self.save()?;
+        }
+        Ok(())
+    }
+}
+
+/// What an apply did: per change (for the audit trail), the counts, and the failure that
+/// stopped it, if one did.
+#[derive(Debug, Default)]
+pub struct ApplyOutcome {
+    pub changes: Vec<ChangeOutcome>,
+    pub applied: usize,
+    pub recorded: usize,
+    pub skipped: usize,
+    /// Changes that were to be attempted (not skipped).
+    pub total: usize,
+    pub failure: Option<ApplyError>,
+}
+
+/// Carries out `plan`'s pending changes in order: each through the provider that manages its
+/// address (recorded only, when none does), skipping deletes and replacements unless the plan
+/// allows them, and stopping at the first failure.
+pub fn execute(
+    plan: &Plan,
+    providers: &mut Providers,
+    ledger: &mut dyn Ledger,
+    hook: &mut dyn ApplyHook,
+) -> ApplyOutcome {
+    let started = Instant::now();
+    let permissions = plan.permissions;
+    let allowed = |change: &Change| permissions.allow_delete || !change.action.destroys();
+    let mut outcome = ApplyOutcome { total: plan.pending().filter(|c| allowed(c)).count(), ..Default::default() };
+    let mut index = 0;
+    for change in plan.pending() {
+        let attempted = allowed(change);
+        if attempted {
+            index += 1;
+        }
+        let step = |elapsed| Step { index, total: outcome.total, elapsed };
+        let result = if !attempted {
+            Outcome::Skipped
+        } else {
+            hook.started(step(started.elapsed()), change);
+            carry_out(change, permissions, providers, ledger)
+        };
+        match &result {
+            Outcome::Applied => outcome.applied += 1,
+            Outcome::Recorded => outcome.recorded += 1,
+            Outcome::Skipped => outcome.skipped += 1,
+            Outcome::Failed(_) => {}
+        }
+        let error = match &result {
+            Outcome::Failed(e) => Some(e.to_string()),
+            _ => None,
+        };
+        outcome.changes.push(ChangeOutcome::of(change, result.word(), error));
+        hook.finished(step(started.elapsed()), change, &result);
+        if let Outcome::Failed(e) = result {
+            outcome.failure = Some(e);
+            break;
+        }
+    }
+    if let Err(e) = ledger.flush() {
+        outcome.failure.get_or_insert(ApplyError::State(e.to_string()));
+    }
+    outcome
+}
+
+fn carry_out(
+    change: &Change,
+    permissions: crate::plan::Permissions,
+    providers: &mut Providers,
+    ledger: &mut dyn Ledger,
+) -> Outcome {
+    if let (Some(reason), false) = (&change.contested, permissions.force_conflicts) {
+        return Outcome::Failed(ApplyError::Provider(ProviderError::new(
+            ErrorKind::Conflict,
+            &change.address.to_string(),
+            "server-side apply",
+            format!("{reason}; pass --force-conflicts to take these fields back"),
+        )));
+    }
+    let (stored, live) = match providers.for_address(&change.address) {
+        Some(provider) => match provider.apply(change, permissions) {
+            Ok(stored) => (stored, true),
+            Err(e) => return Outcome::Failed(e.into()),
+        },
+        None => (None, false),
+    };
+    match ledger.record(change, stored, live) {
+        Ok(()) if live => Outcome::Applied,
+        Ok(()) => Outcome::Recorded,
+        Err(e) => Outcome::Failed(ApplyError::State(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests;

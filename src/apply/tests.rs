@@ -1,0 +1,198 @@
+//! The executor with a stub third provider: the core (addresses, selections, plans, state and
+//! the executor) handles a provider it has never heard of without a change.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::*;
+use crate::kinds::{Kind, ProviderId, StubKind};
+use crate::plan::{self, Action, Permissions, Selection};
+use crate::providers::{CallStats, LiveSet, Provider};
+use crate::render::{Address, DesiredSet};
+
+/// A provider whose "cloud" is a map, failing on the names it is told to.
+#[derive(Default)]
+struct StubCloud {
+    stored: BTreeMap<Address, Value>,
+    fail_on: Option<String>,
+    calls: Vec<String>,
+}
+
+impl Provider for StubCloud {
+    fn id(&self) -> ProviderId {
+        StubKind::PROVIDER
+    }
+
+    fn manages(&self, address: &Address) -> bool {
+        address.provider() == StubKind::PROVIDER
+    }
+
+    fn read(&mut self, _desired: &mut DesiredSet, _state: &State) -> Result<LiveSet, ProviderError> {
+        Ok(LiveSet { bodies: self.stored.clone(), ..Default::default() })
+    }
+
+    fn apply(&mut self, change: &Change, _permissions: Permissions) -> Result<Option<Value>, ProviderError> {
+        self.calls.push(format!("{} {}", change.action.verb(), change.address));
+        if self.fail_on.as_deref() == Some(change.address.name()) {
+            return Err(ProviderError::new(ErrorKind::Denied, &change.address.to_string(), "stub:Put", "refused"));
+        }
+        match change.action {
+            Action::Delete => {
+                self.stored.remove(&change.address);
+            }
+            _ => {
+                self.stored.insert(change.address.clone(), change.after.clone().unwrap_or(Value::Null));
+            }
+        }
+        // The server adds a field, as real ones do; the state must record what it stored.
+        Ok(change.after.clone().map(|mut body| {
+            body["stored"] = json!(true);
+            body
+        }))
+    }
+
+    fn import(&mut self, _address: &Address) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
+    fn stats(&self) -> CallStats {
+        CallStats::default()
+    }
+}
+
+fn bucket(name: &str) -> Address {
+    Address::global(Kind::Stub(StubKind::Bucket), name)
+}
+
+fn queue(env: &str, name: &str) -> Address {
+    Address::scoped(env, "svc", Kind::Stub(StubKind::Queue), name)
+}
+
+fn create(address: Address) -> Change {
+    Change { after: Some(json!({"name": address.name()})), ..Change::new(&address, Action::Create, None, None) }
+}
+
+/// Records in memory, counting how often it was made durable.
+#[derive(Default)]
+struct MemoryLedger {
+    state: BTreeMap<Address, Option<Value>>,
+    flushes: usize,
+}
+
+impl Ledger for MemoryLedger {
+    fn record(&mut self, change: &Change, stored: Option<Value>, live: bool) -> Result<(), StateError> {
+        let body = stored.or_else(|| change.after.clone());
+        self.state.insert(change.address.clone(), body.filter(|_| change.action != Action::Delete));
+        if live {
+            self.flushes += 1;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StateError> {
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Recorder(Vec<String>);
+
+impl ApplyHook for Recorder {
+    fn finished(&mut self, step: Step, change: &Change, outcome: &Outcome) {
+        self.0.push(format!("{}/{} {} {}", step.index, step.total, change.address, outcome.word()));
+    }
+}
+
+fn plan_of(changes: Vec<Change>, permissions: Permissions) -> Plan {
+    Plan {
+        changes,
+        summary: Default::default(),
+        live_fingerprint: String::new(),
+        desired_fingerprint: String::new(),
+        permissions,
+    }
+}
+
+#[test]
+fn a_third_providers_addresses_read_back_and_select_like_any_other() {
+    let address = queue("dev", "jobs");
+    assert_eq!(address.to_string(), "dev/svc/stub/stub_queue/jobs");
+    assert_eq!(address.to_string().parse::<Address>().unwrap(), address);
+    assert_eq!(bucket("b").to_string().parse::<Address>().unwrap(), bucket("b"));
+    assert!(Selection::all().includes(&address));
+    assert!(Selection::only(StubKind::PROVIDER, vec!["dev".into()]).includes(&address));
+    assert!(!Selection::only(StubKind::PROVIDER, vec!["prod".into()]).includes(&address));
+    assert!(!Selection::only(ProviderId::AWS, Vec::new()).includes(&address));
+    // Environment-wide resources are in every environment's selection.
+    assert!(Selection::only(StubKind::PROVIDER, vec!["prod".into()]).includes(&bucket("b")));
+}
+
+#[test]
+fn the_executor_carries_out_a_third_providers_plan_in_order_and_records_what_was_stored() {
+    let mut cloud = StubCloud::default();
+    let plan = plan_of(vec![create(bucket("a")), create(queue("dev", "q"))], Permissions::default());
+    let mut ledger = MemoryLedger::default();
+    let mut hook = Recorder::default();
+    let outcome = execute(&plan, &mut Providers::new(vec![&mut cloud]), &mut ledger, &mut hook);
+    assert!(outcome.failure.is_none());
+    assert_eq!((outcome.applied, outcome.recorded, outcome.skipped, outcome.total), (2, 0, 0, 2));
+    assert_eq!(cloud.calls, ["create stub/stub_bucket/a", "create dev/svc/stub/stub_queue/q"]);
+    assert_eq!(hook.0, ["1/2 stub/stub_bucket/a applied", "2/2 dev/svc/stub/stub_queue/q applied"]);
+    assert_eq!(ledger.flushes, 2, "each live change is durable before the next starts");
+    assert_eq!(ledger.state[&bucket("a")], Some(json!({"name": "a", "stored": true})));
+    let words: Vec<&str> = outcome.changes.iter().map(|c| c.outcome.as_str()).collect();
+    assert_eq!(words, ["applied", "applied"]);
+}
+
+#[test]
+fn deletes_follow_the_registry_rank_in_reverse_and_run_only_when_the_plan_allows_them() {
+    // Live has a bucket (rank 1) and a queue (rank 2) the catalog no longer wants.
+    let live: BTreeMap<Address, Value> =
+        [(bucket("old"), json!({"name": "old"})), (queue("dev", "old"), json!({"name": "old"}))].into();
+    let planned = plan::plan(&DesiredSet::default(), &live, &Selection::all());
+    let order: Vec<String> = planned.changes.iter().map(|c| c.address.to_string()).collect();
+    assert_eq!(order, ["dev/svc/stub/stub_queue/old", "stub/stub_bucket/old"], "dependants first");
+
+    let mut cloud = StubCloud { stored: live.clone(), ..Default::default() };
+    let outcome = execute(&planned, &mut Providers::new(vec![&mut cloud]), &mut MemoryLedger::default(), &mut Silent);
+    assert_eq!((outcome.applied, outcome.skipped, outcome.total), (0, 2, 0));
+    assert!(cloud.calls.is_empty(), "nothing destroyed without permission");
+
+    let allowed = Plan { permissions: Permissions { allow_delete: true, force_conflicts: false }, ..planned };
+    let outcome = execute(&allowed, &mut Providers::new(vec![&mut cloud]), &mut MemoryLedger::default(), &mut Silent);
+    assert_eq!((outcome.applied, outcome.skipped), (2, 0));
+    assert!(cloud.stored.is_empty());
+}
+
+#[test]
+fn the_first_failure_stops_the_apply_and_what_was_done_stays_recorded() {
+    let mut cloud = StubCloud { fail_on: Some("b".into()), ..Default::default() };
+    let plan = plan_of(vec![create(bucket("a")), create(bucket("b")), create(bucket("c"))], Permissions::default());
+    let mut ledger = MemoryLedger::default();
+    let outcome = execute(&plan, &mut Providers::new(vec![&mut cloud]), &mut ledger, &mut Silent);
+    let failure = outcome.failure.expect("b fails");
+    assert!(matches!(&failure, ApplyError::Provider(e) if e.kind == ErrorKind::Denied), "{failure}");
+    assert_eq!(outcome.applied, 1);
+    assert_eq!(ledger.state.keys().cloned().collect::<Vec<_>>(), [bucket("a")]);
+    let words: Vec<&str> = outcome.changes.iter().map(|c| c.outcome.as_str()).collect();
+    assert_eq!(words, ["applied", "failed"], "c was never attempted");
+}
+
+#[test]
+fn contested_changes_need_the_plans_permission_and_unmanaged_ones_are_only_recorded() {
+    let mut contested = create(bucket("taken"));
+    contested.contested = Some("conflict: field owned by kubectl".into());
+    let plan = plan_of(vec![create(queue("dev", "offline")), contested.clone()], Permissions::default());
+    // No provider for the stub: the queue is recorded only; the contested change is refused.
+    let outcome = execute(&plan, &mut Providers::default(), &mut MemoryLedger::default(), &mut Silent);
+    assert_eq!(outcome.recorded, 1);
+    let failure = outcome.failure.expect("contested without permission").to_string();
+    assert!(failure.contains("pass --force-conflicts"), "{failure}");
+
+    let forced = plan_of(vec![contested], Permissions { allow_delete: false, force_conflicts: true });
+    let mut cloud = StubCloud::default();
+    let outcome = execute(&forced, &mut Providers::new(vec![&mut cloud]), &mut MemoryLedger::default(), &mut Silent);
+    assert!(outcome.failure.is_none());
+    assert_eq!(outcome.applied, 1);
+}
