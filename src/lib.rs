@@ -10,4 +10,5 @@ pub mod digest;
 pub mod plan;
 pub mod providers;
 pub mod render;
+pub mod rules;
 pub mod state;

@@ -57,7 +57,7 @@ fn example_report_numbers_match_hand_computation() {
     // checkout prod: same profile on 12 replicas: 5% needs 1 pod of 12 = 8.33% (waived).
     let checkout = result.report("checkout", "prod").unwrap();
     assert!((checkout.exposure - 1.0 / 12.0).abs() < 1e-9);
-    let waived: Vec<_> = result.findings.iter().filter(|f| f.waived.is_some()).map(|f| f.code).collect();
+    let waived: Vec<_> = result.findings.iter().filter(|f| f.waived.is_some()).map(|f| f.code.as_str()).collect();
     assert!(waived.contains(&"check::exposure-over-limit"), "{waived:?}");
 
     // cart prod: standard canary 10/50/100, pauses 5m/5m, failureLimit 2, 6 replicas, warm-up 10s.
@@ -103,7 +103,7 @@ fn each_check_has_a_fixture_that_trips_it() {
         let expected: Vec<&str> =
             text.lines().next().unwrap().trim_start_matches("# expect: ").split_whitespace().collect();
         let (_, _, result) = check_of(path.to_str().unwrap());
-        let codes: Vec<&str> = result.findings.iter().map(|f| f.code).collect();
+        let codes: Vec<&str> = result.findings.iter().map(|f| f.code.as_str()).collect();
         for code in &expected {
             assert!(codes.contains(code), "{}: expected {code}, found {codes:?}", path.display());
         }
@@ -152,7 +152,7 @@ fn tampered(edit: impl Fn(&mut DesiredSet)) -> Vec<&'static str> {
     check::policy::check(&model, &desired)
         .into_iter()
         .filter(|f| f.severity == Severity::Error)
-        .map(|f| f.code)
+        .map(|f| f.code.as_str())
         .collect()
 }
 

@@ -36,7 +36,7 @@ fn every_invalid_fixture_is_rejected_with_located_problems() {
             Err(CatalogError::Invalid(problems)) => problems,
             Err(other) => panic!("{}: {other}", path.display()),
         };
-        let codes: Vec<&str> = problems.iter().map(|p| p.code).collect();
+        let codes: Vec<&str> = problems.iter().map(|p| p.code.as_str()).collect();
         for expected in expected_codes(&path) {
             assert!(codes.contains(&expected.as_str()), "{}: expected {expected}, got {codes:?}", path.display());
         }

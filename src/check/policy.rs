@@ -8,6 +8,7 @@ use crate::catalog::{names, CiTrust, Model, NotifyEvent, Service};
 use crate::render::aws::{ci_subjects, ecr_repository_uri, GITHUB_OIDC_HOST};
 use crate::render::pipeline::pipeline_arn;
 use crate::render::{Address, DesiredSet};
+use crate::rules::{self, Rule};
 
 struct Checker<'a> {
     model: &'a Model,
@@ -47,20 +48,13 @@ impl Checker<'_> {
         self.desired.resources.get(address).map(|r| r.body())
     }
 
-    fn error(&mut self, code: &'static str, service: Option<&Service>, env: Option<&str>, message: String) {
-        self.push(code, Severity::Error, service, env, message);
+    fn error(&mut self, rule: &Rule, service: Option<&Service>, env: Option<&str>, message: String) {
+        self.push(rule, Severity::Error, service, env, message);
     }
 
-    fn push(
-        &mut self,
-        code: &'static str,
-        severity: Severity,
-        service: Option<&Service>,
-        env: Option<&str>,
-        message: String,
-    ) {
+    fn push(&mut self, rule: &Rule, severity: Severity, service: Option<&Service>, env: Option<&str>, message: String) {
         self.out.push(Finding {
-            code,
+            code: rule.code,
             severity,
             service: service.map(|s| s.name.clone()),
             environment: env.map(str::to_string),
@@ -79,7 +73,7 @@ impl Checker<'_> {
             let conditions = &statement["Condition"];
             if conditions.get("StringLike").is_some() || conditions.to_string().contains('*') {
                 self.error(
-                    "policy::wildcard-trust",
+                    rules::WILDCARD_TRUST,
                     Some(service),
                     None,
                     format!(
@@ -94,7 +88,7 @@ impl Checker<'_> {
             };
             if subjects != expected {
                 self.error(
-                    "policy::ci-trust-mismatch",
+                    rules::CI_TRUST_MISMATCH,
                     Some(service),
                     None,
                     format!("{address} trusts {subjects:?}, but the service's CI authenticates as {expected:?}"),
@@ -110,7 +104,7 @@ impl Checker<'_> {
                 .collect();
             if !gated.is_empty() {
                 self.push(
-                    "policy::ci-trust-mismatch",
+                    rules::CI_TRUST_MISMATCH,
                     Severity::Warning,
                     Some(service),
                     None,
@@ -146,7 +140,7 @@ impl Checker<'_> {
                 let resources = strings(&statement["Resource"]);
                 if actions.iter().any(|a| a.contains('*')) {
                     self.error(
-                        "policy::wildcard-action",
+                        rules::WILDCARD_ACTION,
                         Some(service),
                         None,
                         format!("{address} allows wildcard actions {actions:?}"),
@@ -154,7 +148,7 @@ impl Checker<'_> {
                 }
                 if resources.iter().any(|r| r == "*") && actions.iter().any(|a| a != "ecr:GetAuthorizationToken") {
                     self.error(
-                        "policy::wildcard-action",
+                        rules::WILDCARD_ACTION,
                         Some(service),
                         None,
                         format!(
@@ -165,7 +159,7 @@ impl Checker<'_> {
                 let ecr = actions.iter().any(|a| a.starts_with("ecr:") && a != "ecr:GetAuthorizationToken");
                 if ecr && resources.iter().any(|r| r != &repository) {
                     self.error(
-                        "policy::resource-scope",
+                        rules::RESOURCE_SCOPE,
                         Some(service),
                         None,
                         format!(
@@ -175,7 +169,7 @@ impl Checker<'_> {
                 }
                 if actions.iter().any(|a| a.starts_with("eks:")) && resources.iter().any(|r| !clusters.contains(r)) {
                     self.error(
-                        "policy::resource-scope",
+                        rules::RESOURCE_SCOPE,
                         Some(service),
                         None,
                         format!("{address} allows EKS actions on {resources:?}, not only the service's clusters"),
@@ -183,7 +177,7 @@ impl Checker<'_> {
                 }
                 if actions.iter().any(|a| a.starts_with("codepipeline:")) && resources.iter().any(|r| r != &pipeline) {
                     self.error(
-                        "policy::resource-scope",
+                        rules::RESOURCE_SCOPE,
                         Some(service),
                         None,
                         format!("{address} allows CodePipeline actions on {resources:?}, not only its own pipeline {pipeline}"),
@@ -214,7 +208,7 @@ impl Checker<'_> {
                 image.strip_prefix(&repository).is_some_and(|rest| rest.starts_with(':') || rest.starts_with('@'));
             if !own || !immutable {
                 self.error(
-                    "policy::mutable-image",
+                    rules::MUTABLE_IMAGE,
                     Some(service),
                     Some(env),
                     format!(
@@ -229,13 +223,13 @@ impl Checker<'_> {
         let port = app["ports"][0]["containerPort"].as_u64();
         match &app["readinessProbe"]["httpGet"]["port"] {
             Value::Null => self.error(
-                "policy::probe-port",
+                rules::PROBE_PORT,
                 Some(service),
                 Some(env),
                 "the app container has no readiness probe".into(),
             ),
             probe if probe.as_u64() != port && probe.as_str() != app["ports"][0]["name"].as_str() => self.error(
-                "policy::probe-port",
+                rules::PROBE_PORT,
                 Some(service),
                 Some(env),
                 format!(
@@ -257,7 +251,7 @@ impl Checker<'_> {
             let wanted = [format!("service=\"{}\"", service.name), format!("namespace=\"{namespace}\"")];
             if !wanted.iter().all(|w| query.contains(w.as_str())) {
                 self.error(
-                    "policy::promql-selector",
+                    rules::PROMQL_SELECTOR,
                     Some(service),
                     Some(env),
                     format!(
@@ -281,7 +275,7 @@ impl Checker<'_> {
             .any(|r| r.events.contains(&NotifyEvent::RolloutAborted) && (r.slack.is_some() || r.webhook.is_some()));
         if !told {
             self.error(
-                "policy::tier1-rollback-route",
+                rules::TIER1_ROLLBACK_ROUTE,
                 Some(service),
                 None,
                 "a tier-1 service has no notification route (slack or webhook) for rollout-aborted".into(),
@@ -293,7 +287,7 @@ impl Checker<'_> {
         for (name, value) in &service.env_vars {
             if let Some(why) = secret_reason(name, value) {
                 self.error(
-                    "policy::plaintext-secret",
+                    rules::PLAINTEXT_SECRET,
                     Some(service),
                     None,
                     format!("env {name} holds {why}; reference a Kubernetes Secret instead (e.g. migrations.secret) and keep values out of the catalog"),
@@ -310,7 +304,7 @@ impl Checker<'_> {
                         "notification {} has {why} in its webhook; write `$key` and put the URL in argo-rollouts-notification-secret",
                         route.name
                     );
-                    self.error("policy::plaintext-secret", None, None, message);
+                    self.error(rules::PLAINTEXT_SECRET, None, None, message);
                 }
             }
         }
@@ -327,7 +321,7 @@ impl Checker<'_> {
             });
         }
         for message in found {
-            self.error("policy::plaintext-secret", None, None, message);
+            self.error(rules::PLAINTEXT_SECRET, None, None, message);
         }
     }
 }
