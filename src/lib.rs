@@ -13,4 +13,5 @@ pub mod kinds;
 pub mod plan;
 pub mod providers;
 pub mod render;
+pub mod rules;
 pub mod state;

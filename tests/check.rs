@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use glidepath::catalog::values::Duration;
 use glidepath::check::safety::{Bound, Visibility};
-use glidepath::check::{self, CheckResult, Severity};
-use glidepath::render::{self, DesiredSet, Resource};
-use serde_json::{json, Value};
+use glidepath::check::{self, CheckResult};
+use glidepath::render::{self, DesiredSet};
+use serde_json::Value;
 
 fn check_of(path: &str) -> (glidepath::catalog::Model, DesiredSet, CheckResult) {
     let model = glidepath::catalog::load(Path::new(path)).unwrap_or_else(|e| panic!("{path}: {e:?}"));
@@ -57,7 +57,7 @@ fn example_report_numbers_match_hand_computation() {
     // checkout prod: same profile on 12 replicas: 5% needs 1 pod of 12 = 8.33% (waived).
     let checkout = result.report("checkout", "prod").unwrap();
     assert!((checkout.exposure - 1.0 / 12.0).abs() < 1e-9);
-    let waived: Vec<_> = result.findings.iter().filter(|f| f.waived.is_some()).map(|f| f.code).collect();
+    let waived: Vec<_> = result.findings.iter().filter(|f| f.waived.is_some()).map(|f| f.code.as_str()).collect();
     assert!(waived.contains(&"check::exposure-over-limit"), "{waived:?}");
 
     // cart prod: standard canary 10/50/100, pauses 5m/5m, failureLimit 2, 6 replicas, warm-up 10s.
@@ -103,7 +103,7 @@ fn each_check_has_a_fixture_that_trips_it() {
         let expected: Vec<&str> =
             text.lines().next().unwrap().trim_start_matches("# expect: ").split_whitespace().collect();
         let (_, _, result) = check_of(path.to_str().unwrap());
-        let codes: Vec<&str> = result.findings.iter().map(|f| f.code).collect();
+        let codes: Vec<&str> = result.findings.iter().map(|f| f.code.as_str()).collect();
         for code in &expected {
             assert!(codes.contains(code), "{}: expected {code}, found {codes:?}", path.display());
         }
@@ -144,113 +144,13 @@ fn a_reasoned_waiver_accepts_a_breach_and_a_short_one_is_rejected() {
     assert!(problems.iter().any(|p| p.code == "catalog::limits-in-service"), "a service cannot loosen its own tier");
 }
 
-/// The rendered example, edited the way a hand change or a renderer bug would.
-fn tampered(edit: impl Fn(&mut DesiredSet)) -> Vec<&'static str> {
-    let model = glidepath::catalog::load(Path::new("examples/shop")).unwrap();
-    let mut desired = render::render(&model).unwrap();
-    edit(&mut desired);
-    check::policy::check(&model, &desired)
-        .into_iter()
-        .filter(|f| f.severity == Severity::Error)
-        .map(|f| f.code)
-        .collect()
-}
-
-fn kube_body<'a>(desired: &'a mut DesiredSet, address: &str) -> &'a mut Value {
-    match desired.resources.get_mut(&address.parse().unwrap()) {
-        Some(Resource::Kube(object)) => &mut object.body,
-        _ => panic!("{address} is not a rendered cluster object"),
-    }
-}
-
-fn role<'a>(desired: &'a mut DesiredSet, name: &str) -> &'a mut glidepath::render::resource::IamRole {
-    match desired.resources.get_mut(&format!("aws/iam_role/{name}").parse().unwrap()) {
-        Some(Resource::Aws(glidepath::render::AwsResource::IamRole(role))) => role,
-        _ => panic!("no role {name}"),
-    }
-}
-
 #[test]
 fn policy_checks_catch_tampered_artifacts() {
-    assert!(tampered(|_| {}).is_empty(), "the example passes every policy");
-    let sub = "token.actions.githubusercontent.com:sub";
-    assert!(tampered(|d| {
-        let r = role(d, "shop-cart-ci");
-        r.trust_policy["Statement"][0]["Condition"] = json!({"StringLike": {sub: "repo:acme/*"}});
-    })
-    .contains(&"policy::wildcard-trust"));
-    assert!(tampered(|d| {
-        role(d, "shop-cart-ci").trust_policy["Statement"][0]["Condition"]["StringEquals"][sub] =
-            json!("repo:acme/cart:ref:refs/heads/dev");
-    })
-    .contains(&"policy::ci-trust-mismatch"));
-    assert!(tampered(|d| {
-        role(d, "shop-cart-ci").inline_policies.get_mut("ci-deploy").unwrap()["Statement"][1]["Action"] =
-            json!("ecr:*");
-    })
-    .contains(&"policy::wildcard-action"));
-    assert!(tampered(|d| {
-        role(d, "shop-cart-ci").inline_policies.get_mut("ci-deploy").unwrap()["Statement"][1]["Resource"] =
-            json!("arn:aws:ecr:eu-west-1:123456789012:repository/shop/payment-service");
-    })
-    .contains(&"policy::resource-scope"));
-    // The CodePipeline path's roles are held to the same scoping: CodeBuild pushing to another
-    // service's repository, the pipeline role running any project, the source events role
-    // starting more than its own pipeline.
-    let statement = |d: &mut DesiredSet, role_name: &str, sid: &str| -> Value {
-        let role = role(d, role_name);
-        let policy = role.inline_policies.values_mut().next().unwrap();
-        let found = policy["Statement"].as_array_mut().unwrap().iter_mut().find(|s| s["Sid"] == sid).unwrap();
-        found.clone()
-    };
-    assert!(tampered(|d| {
-        let mut push = statement(d, "shop-catalog-codebuild", "EcrPushOwnRepository");
-        push["Resource"] = json!("arn:aws:ecr:eu-west-1:123456789012:repository/shop/payment-service");
-        let policy = role(d, "shop-catalog-codebuild").inline_policies.values_mut().next().unwrap();
-        policy["Statement"].as_array_mut().unwrap().push(push);
-    })
-    .contains(&"policy::resource-scope"));
-    assert!(tampered(|d| {
-        let mut run = statement(d, "shop-inventory-pipeline", "RunOwnProjects");
-        run["Action"] = json!("codebuild:*");
-        let policy = role(d, "shop-inventory-pipeline").inline_policies.values_mut().next().unwrap();
-        policy["Statement"].as_array_mut().unwrap().push(run);
-    })
-    .contains(&"policy::wildcard-action"));
-    // The role EventBridge starts inventory's pipeline as: any CodePipeline action, or another
-    // service's pipeline.
-    assert!(tampered(|d| {
-        let mut start = statement(d, "shop-inventory-source-events", "StartOwnPipeline");
-        start["Action"] = json!("codepipeline:*");
-        let policy = role(d, "shop-inventory-source-events").inline_policies.values_mut().next().unwrap();
-        policy["Statement"].as_array_mut().unwrap().push(start);
-    })
-    .contains(&"policy::wildcard-action"));
-    assert!(tampered(|d| {
-        let policy = role(d, "shop-inventory-source-events").inline_policies.values_mut().next().unwrap();
-        policy["Statement"][0]["Resource"] = json!("arn:aws:codepipeline:eu-west-1:123456789012:shop-catalog");
-    })
-    .contains(&"policy::resource-scope"));
-    assert!(tampered(|d| {
-        kube_body(d, "prod/cart/k8s/Rollout/cart")["spec"]["template"]["spec"]["containers"][0]["image"] =
-            json!("nginx:latest");
-    })
-    .contains(&"policy::mutable-image"));
-    assert!(tampered(|d| {
-        kube_body(d, "prod/cart/k8s/Rollout/cart")["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
-            ["httpGet"]["port"] = json!(9999);
-    })
-    .contains(&"policy::probe-port"));
-    assert!(tampered(|d| {
-        let query = &mut kube_body(d, "prod/cart/k8s/AnalysisTemplate/cart-slo")["spec"]["metrics"][0]["provider"]
-            ["prometheus"]["query"];
-        *query = json!(query.as_str().unwrap().replace("service=\"cart\"", "service=\"checkout\""));
-    })
-    .contains(&"policy::promql-selector"));
-    assert!(tampered(|d| {
-        kube_body(d, "prod/cart/k8s/Rollout/cart")["metadata"]["annotations"]["leak"] = json!("AKIAIOSFODNN7EXAMPLE");
-    })
-    .contains(&"policy::plaintext-secret"));
+    assert!(support::tamper::policy_errors(|_| {}).is_empty(), "the example passes every policy");
+    for case in support::tamper::cases() {
+        let codes = support::tamper::policy_errors(case.edit);
+        assert!(codes.contains(&case.expect), "{}: expected {}, got {codes:?}", case.what, case.expect);
+    }
 }
 
 fn glidepath(args: &[&str], cwd: &Path) -> std::process::Output {

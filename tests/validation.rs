@@ -1,6 +1,7 @@
 //! One bad catalog per validation rule (tests/fixtures/invalid): each must be rejected with the
 //! problem codes its first line expects, every problem located at file:line:col, and the full
-//! report snapshotted so wording changes are reviewed like code.
+//! report snapshotted so wording changes are reviewed like code. A fixture is one file, or a
+//! directory catalog (for rules about `modules/`) whose first file carries the expect line.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,18 +12,24 @@ fn fixtures(dir: &str) -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("hcl" | "yaml")))
+        .filter(|p| p.is_dir() || matches!(p.extension().and_then(|e| e.to_str()), Some("hcl" | "yaml")))
         .collect();
     paths.sort();
     paths
 }
 
 fn expected_codes(path: &Path) -> Vec<String> {
-    let text = fs::read_to_string(path).unwrap();
+    let file = if path.is_dir() {
+        let files = fixtures(path.to_str().unwrap());
+        files.into_iter().find(|p| p.is_file()).unwrap_or_else(|| panic!("{} holds no catalog file", path.display()))
+    } else {
+        path.to_path_buf()
+    };
+    let text = fs::read_to_string(&file).unwrap();
     let first = text.lines().next().unwrap_or_default();
     let codes = first
         .strip_prefix("# expect: ")
-        .unwrap_or_else(|| panic!("{} must start with `# expect: CODE…`", path.display()));
+        .unwrap_or_else(|| panic!("{} must start with `# expect: CODE…`", file.display()));
     codes.split_whitespace().map(str::to_string).collect()
 }
 
@@ -36,14 +43,15 @@ fn every_invalid_fixture_is_rejected_with_located_problems() {
             Err(CatalogError::Invalid(problems)) => problems,
             Err(other) => panic!("{}: {other}", path.display()),
         };
-        let codes: Vec<&str> = problems.iter().map(|p| p.code).collect();
+        let codes: Vec<&str> = problems.iter().map(|p| p.code.as_str()).collect();
         for expected in expected_codes(&path) {
             assert!(codes.contains(&expected.as_str()), "{}: expected {expected}, got {codes:?}", path.display());
         }
         let shown = path.display().to_string();
+        let within = if path.is_dir() { format!("{shown}/") } else { format!("{shown}:") };
         for problem in &problems {
             let location = problem.span.location();
-            assert!(location.starts_with(&format!("{shown}:")), "{location} is not in {shown}");
+            assert!(location.starts_with(&within), "{location} is not in {shown}");
             assert!(problem.help.is_some(), "{}: problem without a fix: {}", shown, problem.message);
         }
         let report: Vec<String> = problems.iter().map(|p| p.one_line()).collect();

@@ -14,6 +14,7 @@ use super::profiles::ProfileSet;
 use super::service::decode_service;
 use super::tree::{Entry, Node};
 use super::values::Duration;
+use crate::rules::{self, Rule};
 
 pub const DEFAULT_PROMETHEUS: &str = "http://prometheus.monitoring.svc.cluster.local:9090";
 /// Catalog names prefix IAM role names (64 characters at most), so they stay short.
@@ -45,7 +46,7 @@ pub fn build(root: &Node, profiles: &ProfileSet, source: PathBuf, problems: &mut
         Some(node) => decode_platform(node, problems),
         None => {
             problems.push(
-                Problem::new("catalog::missing-field", &top_span, "the catalog has no `platform` block")
+                Problem::new(rules::MISSING_FIELD, &top_span, "the catalog has no `platform` block")
                     .label("catalog starts here")
                     .help("add `platform { name = \"shop\" aws_account_id = \"123456789012\" region = \"eu-west-1\" github_org = \"acme\" }`"),
             );
@@ -64,7 +65,7 @@ pub fn build(root: &Node, profiles: &ProfileSet, source: PathBuf, problems: &mut
     check_unique_namespaces(&environments, environments_node, problems);
     if environments_node.is_none() {
         problems.push(
-            Problem::new("catalog::missing-field", &top_span, "the catalog declares no environments")
+            Problem::new(rules::MISSING_FIELD, &top_span, "the catalog declares no environments")
                 .help("add at least one `environment \"dev\" { cluster = \"…\" }` block"),
         );
     }
@@ -91,7 +92,7 @@ pub fn named_blocks<'a>(
     let Some(group) = group else { return Vec::new() };
     let Some(entries) = group.entries() else {
         problems.push(
-            Problem::new("catalog::wrong-type", &group.span, format!("`{kind}` entries must be named blocks"))
+            Problem::new(rules::WRONG_TYPE, &group.span, format!("`{kind}` entries must be named blocks"))
                 .help(format!("write `{kind} \"name\" {{ … }}` (HCL) or a map of name → settings (YAML)")),
         );
         return Vec::new();
@@ -100,7 +101,7 @@ pub fn named_blocks<'a>(
     for (i, Entry { key, key_span, node }) in entries.iter().enumerate() {
         if let Some(first) = entries[..i].iter().find(|e| &e.key == key) {
             problems.push(
-                Problem::new("catalog::duplicate-name", key_span, format!("{kind} `{key}` is declared twice"))
+                Problem::new(rules::DUPLICATE_NAME, key_span, format!("{kind} `{key}` is declared twice"))
                     .label("second declaration")
                     .help(format!("rename or remove one; the first is at {}", first.key_span.location())),
             );
@@ -108,7 +109,7 @@ pub fn named_blocks<'a>(
         }
         if !is_dns_label(key) {
             problems.push(
-                Problem::new("catalog::invalid-name", key_span, format!("{kind} name `{key}` is not a valid DNS-1123 label"))
+                Problem::new(rules::INVALID_NAME, key_span, format!("{kind} name `{key}` is not a valid DNS-1123 label"))
                     .label("not a DNS label")
                     .help(format!(
                         "use lower-case letters, digits and `-`, starting and ending with a letter or digit, at most 63 characters: `{}`",
@@ -129,7 +130,7 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
         if !is_dns_label(&name.value) || name.value.len() > CATALOG_NAME_MAX {
             problems.push(
                 Problem::new(
-                    "catalog::invalid-name",
+                    rules::INVALID_NAME,
                     &name.span,
                     format!(
                         "catalog name `{}` must be a DNS label of at most {CATALOG_NAME_MAX} characters",
@@ -149,7 +150,7 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
         if account.value.len() != 12 || !account.value.chars().all(|c| c.is_ascii_digit()) {
             problems.push(
                 Problem::new(
-                    "catalog::malformed-value",
+                    rules::MALFORMED_VALUE,
                     &account.span,
                     format!("`{}` is not an AWS account id", account.value),
                 )
@@ -199,13 +200,9 @@ fn check_connection(arn: Spanned<String>, problems: &mut Problems) -> Option<Str
         return Some(arn.value);
     }
     problems.push(
-        Problem::new(
-            "catalog::malformed-value",
-            &arn.span,
-            format!("`{}` is not a CodeStar connection ARN", arn.value),
-        )
-        .label("expected a connection ARN")
-        .help("copy the ARN of an AVAILABLE connection: arn:aws:codestar-connections:REGION:ACCOUNT:connection/ID"),
+        Problem::new(rules::MALFORMED_VALUE, &arn.span, format!("`{}` is not a CodeStar connection ARN", arn.value))
+            .label("expected a connection ARN")
+            .help("copy the ARN of an AVAILABLE connection: arn:aws:codestar-connections:REGION:ACCOUNT:connection/ID"),
     );
     None
 }
@@ -216,13 +213,9 @@ pub fn positive_int(f: &mut Fields, name: &'static str, default: u32, problems: 
         Some(v) if v.value >= 1 && v.value <= u32::MAX as i64 => v.value as u32,
         Some(v) => {
             problems.push(
-                Problem::new(
-                    "catalog::out-of-range",
-                    &v.span,
-                    format!("`{name}` must be at least 1, found {}", v.value),
-                )
-                .label("too small")
-                .help(format!("set `{name}` to 1 or more (default {default})")),
+                Problem::new(rules::OUT_OF_RANGE, &v.span, format!("`{name}` must be at least 1, found {}", v.value))
+                    .label("too small")
+                    .help(format!("set `{name}` to 1 or more (default {default})")),
             );
             default
         }
@@ -238,7 +231,7 @@ fn check_region(region: &Spanned<String>, problems: &mut Problems) {
         && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
     if !valid {
         problems.push(
-            Problem::new("catalog::malformed-value", &region.span, format!("`{}` is not an AWS region", region.value))
+            Problem::new(rules::MALFORMED_VALUE, &region.span, format!("`{}` is not an AWS region", region.value))
                 .label("expected a region code")
                 .help("write a region code such as \"eu-west-1\" or \"us-east-2\""),
         );
@@ -277,7 +270,7 @@ fn decode_environment(
         if !clusters.iter().any(|c| c.name == cluster.value) {
             let known: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
             problems.push(unknown_reference(
-                "catalog::unknown-cluster",
+                rules::UNKNOWN_CLUSTER,
                 "cluster",
                 cluster,
                 &known,
@@ -290,7 +283,7 @@ fn decode_environment(
         Some(ns) => {
             problems.push(
                 Problem::new(
-                    "catalog::invalid-name",
+                    rules::INVALID_NAME,
                     &ns.span,
                     format!("namespace `{}` is not a valid DNS-1123 label", ns.value),
                 )
@@ -332,7 +325,7 @@ fn check_unique_namespaces(environments: &[Environment], group: Option<&Node>, p
             if let Some(span) = span {
                 problems.push(
                     Problem::new(
-                        "catalog::namespace-clash",
+                        rules::NAMESPACE_CLASH,
                         &span,
                         format!(
                             "environments `{other}` and `{}` both use namespace `{}` on cluster `{}`",
@@ -353,7 +346,7 @@ fn decode_notification(name: Spanned<String>, node: &Node, problems: &mut Proble
     if let Some(url) = &webhook {
         if !(url.value.starts_with("https://") || url.value.starts_with("http://") || url.value.starts_with('$')) {
             problems.push(
-                Problem::new("catalog::malformed-value", &url.span, format!("webhook `{}` is not a URL", url.value))
+                Problem::new(rules::MALFORMED_VALUE, &url.span, format!("webhook `{}` is not a URL", url.value))
                     .label("expected a URL")
                     .help("write an https:// URL, or `$key` to read it from the argo-rollouts-notification-secret"),
             );
@@ -364,7 +357,7 @@ fn decode_notification(name: Spanned<String>, node: &Node, problems: &mut Proble
         if !address.value.contains('@') {
             problems.push(
                 Problem::new(
-                    "catalog::malformed-value",
+                    rules::MALFORMED_VALUE,
                     &address.span,
                     format!("`{}` is not an email address", address.value),
                 )
@@ -376,7 +369,7 @@ fn decode_notification(name: Spanned<String>, node: &Node, problems: &mut Proble
     for url in &https {
         if !url.value.starts_with("https://") {
             problems.push(
-                Problem::new("catalog::malformed-value", &url.span, format!("`{}` is not an https URL", url.value))
+                Problem::new(rules::MALFORMED_VALUE, &url.span, format!("`{}` is not an https URL", url.value))
                     .help("SNS https subscriptions need an https:// endpoint"),
             );
         }
@@ -388,14 +381,12 @@ fn decode_notification(name: Spanned<String>, node: &Node, problems: &mut Proble
                 Ok(event) => Some(event),
                 Err(reason) => {
                     let names: Vec<&str> = NotifyEvent::ALL.iter().map(|e| e.name()).collect();
-                    problems.push(
-                        Problem::new("catalog::malformed-value", &e.span, reason).label("unknown event").help(
-                            match closest(&e.value, &names) {
-                                Some(k) => format!("did you mean `{k}`?"),
-                                None => format!("events: {}", names.join(", ")),
-                            },
-                        ),
-                    );
+                    problems.push(Problem::new(rules::MALFORMED_VALUE, &e.span, reason).label("unknown event").help(
+                        match closest(&e.value, &names) {
+                            Some(k) => format!("did you mean `{k}`?"),
+                            None => format!("events: {}", names.join(", ")),
+                        },
+                    ));
                     None
                 }
             })
@@ -405,7 +396,7 @@ fn decode_notification(name: Spanned<String>, node: &Node, problems: &mut Proble
     if slack.is_none() && webhook.is_none() && email.is_empty() && https.is_empty() {
         problems.push(
             Problem::new(
-                "catalog::empty-route",
+                rules::EMPTY_ROUTE,
                 &name.span,
                 format!("notification `{}` has nowhere to send to", name.value),
             )
@@ -425,19 +416,13 @@ fn decode_notification(name: Spanned<String>, node: &Node, problems: &mut Proble
 }
 
 /// A reference to something that is not declared, with the nearest declared name as the fix.
-pub fn unknown_reference(
-    code: &'static str,
-    kind: &str,
-    name: &Spanned<String>,
-    known: &[&str],
-    declare: &str,
-) -> Problem {
+pub fn unknown_reference(rule: &Rule, kind: &str, name: &Spanned<String>, known: &[&str], declare: &str) -> Problem {
     let help = match closest(&name.value, known) {
         Some(k) => format!("did you mean `{k}`?"),
         None if known.is_empty() => format!("declare it: {declare}"),
         None => format!("known {kind}s: {}", known.join(", ")),
     };
-    Problem::new(code, &name.span, format!("unknown {kind} `{}`", name.value))
+    Problem::new(rule, &name.span, format!("unknown {kind} `{}`", name.value))
         .label(format!("no such {kind}"))
         .help(help)
 }

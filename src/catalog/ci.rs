@@ -6,6 +6,7 @@ use super::decode::{closest, Fields, Spanned};
 use super::model::{Ci, CiSource, CiSystem, CiTrust};
 use super::problem::{Problem, Problems};
 use super::tree::Node;
+use crate::rules;
 
 pub const DEFAULT_UNIT_TESTS: &str = "make test";
 pub const DEFAULT_INTEGRATION_TESTS: &str = "make integration-test";
@@ -76,7 +77,7 @@ pub fn decode_ci(
         .map(|shared| {
             if repository_per_service || shared.value.trim_end_matches('/') == "." {
                 problems.push(
-                    Problem::new("catalog::malformed-value", &shared.span, "a shared path needs a monorepo")
+                    Problem::new(rules::MALFORMED_VALUE, &shared.span, "a shared path needs a monorepo")
                         .label("has no effect")
                         .help("with `path = \".\"` every push builds already; otherwise name a directory such as \"libs/common\""),
                 );
@@ -92,7 +93,7 @@ pub fn decode_ci(
         check_pipeline(at, trust.as_ref(), source_kind, ctx, context, problems);
     } else if let Some(s) = &source {
         problems.push(
-            Problem::new("catalog::malformed-value", &s.span, "`source` has no effect with GitHub Actions")
+            Problem::new(rules::MALFORMED_VALUE, &s.span, "`source` has no effect with GitHub Actions")
                 .label("ignored")
                 .help("remove `source`, or set `system = \"codepipeline\"` to build in AWS from that source"),
         );
@@ -122,7 +123,7 @@ fn one_of<T: Copy>(
     }
     let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
     problems.push(
-        Problem::new("catalog::malformed-value", &value.span, format!("`{}` is not a {what}", value.value)).help(
+        Problem::new(rules::MALFORMED_VALUE, &value.span, format!("`{}` is not a {what}", value.value)).help(
             match closest(&value.value, &names) {
                 Some(k) => format!("did you mean \"{k}\"?"),
                 None => help.to_string(),
@@ -141,7 +142,7 @@ fn decode_trust(
         if b.value.is_empty() || b.value.contains('*') || b.value.contains(' ') {
             problems.push(
                 Problem::new(
-                    "catalog::malformed-value",
+                    rules::MALFORMED_VALUE,
                     &b.span,
                     format!("branch `{}` is not a single branch name", b.value),
                 )
@@ -153,13 +154,9 @@ fn decode_trust(
     if let (Some(t), Some(b)) = (trust, branch) {
         if t.value == "environment" {
             problems.push(
-                Problem::new(
-                    "catalog::malformed-value",
-                    &b.span,
-                    "`branch` has no effect with `trust = \"environment\"`",
-                )
-                .label("ignored")
-                .help("remove `branch`, or use `trust = \"branch\"` to trust pushes to that branch"),
+                Problem::new(rules::MALFORMED_VALUE, &b.span, "`branch` has no effect with `trust = \"environment\"`")
+                    .label("ignored")
+                    .help("remove `branch`, or use `trust = \"branch\"` to trust pushes to that branch"),
             );
             return None;
         }
@@ -172,7 +169,7 @@ fn decode_trust(
         Some(other) => {
             let t = trust.expect("matched Some");
             problems.push(
-                Problem::new("catalog::malformed-value", &t.span, format!("`{other}` is not a CI trust mode")).help(
+                Problem::new(rules::MALFORMED_VALUE, &t.span, format!("`{other}` is not a CI trust mode")).help(
                     match closest(other, &["branch", "environment"]) {
                         Some(k) => format!("did you mean \"{k}\"?"),
                         None => {
@@ -199,7 +196,7 @@ fn check_pipeline(
     if let Some(t) = trust.filter(|t| t.value == "environment") {
         problems.push(
             Problem::new(
-                "catalog::malformed-value",
+                rules::MALFORMED_VALUE,
                 &t.span,
                 "`trust = \"environment\"` names GitHub environments, which a CodePipeline does not have",
             )
@@ -210,7 +207,7 @@ fn check_pipeline(
     if source == Some(CiSource::Github) && ctx.platform.codestar_connection.is_none() {
         problems.push(
             Problem::new(
-                "catalog::missing-field",
+                rules::MISSING_FIELD,
                 &system.span,
                 format!("{context} builds from GitHub in CodePipeline, but the platform has no `codestar_connection`"),
             )
@@ -221,7 +218,7 @@ fn check_pipeline(
     if ctx.platform.pipeline_image.is_none() {
         problems.push(
             Problem::new(
-                "catalog::missing-field",
+                rules::MISSING_FIELD,
                 &system.span,
                 format!("{context} uses CodePipeline, but the platform has no `pipeline_image`"),
             )
@@ -243,7 +240,7 @@ fn check_path(path: Spanned<String>, problems: &mut Problems) -> Option<String> 
     }
     problems.push(
         Problem::new(
-            "catalog::malformed-value",
+            rules::MALFORMED_VALUE,
             &path.span,
             format!("`{}` is not a directory inside the repository", path.value),
         )
@@ -260,7 +257,7 @@ fn command(c: &mut Fields, name: &'static str, default: &str, problems: &mut Pro
         Some(s) if !s.value.trim().is_empty() => Some(s.value),
         Some(s) => {
             problems.push(
-                Problem::new("catalog::malformed-value", &s.span, format!("`{name}` is empty"))
+                Problem::new(rules::MALFORMED_VALUE, &s.span, format!("`{name}` is empty"))
                     .help(format!("name what to run, e.g. \"{default}\"")),
             );
             None

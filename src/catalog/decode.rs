@@ -4,6 +4,7 @@
 use super::problem::{Problem, Problems};
 use super::source::Span;
 use super::tree::{Entry, Node, Value};
+use crate::rules;
 
 /// A value together with where it was written.
 #[derive(Debug, Clone)]
@@ -36,7 +37,7 @@ impl<'a> Fields<'a> {
             other => {
                 problems.push(
                     Problem::new(
-                        "catalog::wrong-type",
+                        rules::WRONG_TYPE,
                         &node.span,
                         format!("{context} must be a block, found {}", other.type_name()),
                     )
@@ -111,13 +112,9 @@ impl<'a> Fields<'a> {
             Ok(value) => Some(Spanned::new(value, text.span)),
             Err(reason) => {
                 problems.push(
-                    Problem::new(
-                        "catalog::malformed-value",
-                        &text.span,
-                        format!("`{name}` in {}: {reason}", self.context),
-                    )
-                    .label("malformed")
-                    .help(help.to_string()),
+                    Problem::new(rules::MALFORMED_VALUE, &text.span, format!("`{name}` in {}: {reason}", self.context))
+                        .label("malformed")
+                        .help(help.to_string()),
                 );
                 None
             }
@@ -127,7 +124,7 @@ impl<'a> Fields<'a> {
     pub fn missing(&self, name: &str, example: &str, problems: &mut Problems) {
         problems.push(
             Problem::new(
-                "catalog::missing-field",
+                rules::MISSING_FIELD,
                 &self.span,
                 format!("{} is missing required field `{name}`", self.context),
             )
@@ -142,7 +139,7 @@ impl<'a> Fields<'a> {
             if let Some(first) = self.entries[..i].iter().find(|e| e.key == entry.key) {
                 problems.push(
                     Problem::new(
-                        "catalog::duplicate",
+                        rules::DUPLICATE,
                         &entry.key_span,
                         format!("`{}` is set twice in {}", entry.key, self.context),
                     )
@@ -157,7 +154,7 @@ impl<'a> Fields<'a> {
                 };
                 problems.push(
                     Problem::new(
-                        "catalog::unknown-field",
+                        rules::UNKNOWN_FIELD,
                         &entry.key_span,
                         format!("unknown field `{}` in {}", entry.key, self.context),
                     )
@@ -171,7 +168,7 @@ impl<'a> Fields<'a> {
 
 pub fn wrong_type(node: &Node, context: &str, expected: &str) -> Problem {
     Problem::new(
-        "catalog::wrong-type",
+        rules::WRONG_TYPE,
         &node.span,
         format!("{context} must be {expected}, found {}", node.value.type_name()),
     )

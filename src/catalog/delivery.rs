@@ -10,6 +10,7 @@ use super::problem::{Problem, Problems};
 use super::service::{decode_replicas, DEFAULT_SMOKE_IMAGE};
 use super::tree::{Node, Value};
 use super::values::{Duration, Percent};
+use crate::rules;
 
 pub(super) fn decode_canary(node: Option<&Node>, context: &str, problems: &mut Problems) -> Option<Canary> {
     let default_steps = vec![10, 50, 100];
@@ -48,7 +49,7 @@ pub(super) fn decode_canary(node: Option<&Node>, context: &str, problems: &mut P
     let mut ok = true;
     if steps.is_empty() {
         problems.push(
-            Problem::new("catalog::canary-steps", &node.span, "canary has no steps")
+            Problem::new(rules::CANARY_STEPS, &node.span, "canary has no steps")
                 .help("write e.g. steps = [5, 20, 50, 100]"),
         );
         return None;
@@ -57,19 +58,15 @@ pub(super) fn decode_canary(node: Option<&Node>, context: &str, problems: &mut P
         if step.value < 1 || step.value > 100 {
             ok = false;
             problems.push(
-                Problem::new(
-                    "catalog::canary-steps",
-                    &step.span,
-                    format!("canary weight {} is outside 1–100", step.value),
-                )
-                .label("not a traffic percentage")
-                .help("weights are percentages of traffic, from 1 to 100"),
+                Problem::new(rules::CANARY_STEPS, &step.span, format!("canary weight {} is outside 1–100", step.value))
+                    .label("not a traffic percentage")
+                    .help("weights are percentages of traffic, from 1 to 100"),
             );
         } else if i > 0 && step.value <= steps[i - 1].value {
             ok = false;
             problems.push(
                 Problem::new(
-                    "catalog::canary-steps",
+                    rules::CANARY_STEPS,
                     &step.span,
                     format!("canary weight {} does not increase (previous step is {})", step.value, steps[i - 1].value),
                 )
@@ -82,13 +79,9 @@ pub(super) fn decode_canary(node: Option<&Node>, context: &str, problems: &mut P
     if ok && last.value != 100 {
         ok = false;
         problems.push(
-            Problem::new(
-                "catalog::canary-steps",
-                &last.span,
-                format!("the last canary weight is {}, not 100", last.value),
-            )
-            .label("final step")
-            .help("end with 100 so full promotion is an explicit step, e.g. [.., 50, 100]"),
+            Problem::new(rules::CANARY_STEPS, &last.span, format!("the last canary weight is {}, not 100", last.value))
+                .label("final step")
+                .help("end with 100 so full promotion is an explicit step, e.g. [.., 50, 100]"),
         );
     }
 
@@ -118,7 +111,7 @@ pub(super) fn decode_canary(node: Option<&Node>, context: &str, problems: &mut P
         let span = pauses_node.map(|n| n.span.clone()).unwrap_or_else(|| node.span.clone());
         problems.push(
             Problem::new(
-                "catalog::canary-pauses",
+                rules::CANARY_PAUSES,
                 &span,
                 format!(
                     "{} pause(s) for {} steps: a canary pauses once between consecutive steps",
@@ -139,7 +132,7 @@ pub(super) fn decode_canary(node: Option<&Node>, context: &str, problems: &mut P
             ok = false;
             problems.push(
                 Problem::new(
-                    "catalog::out-of-range",
+                    rules::OUT_OF_RANGE,
                     &v.span,
                     format!("analysis_from_step {} is not one of the {} steps", v.value, steps.len()),
                 )
@@ -154,7 +147,7 @@ pub(super) fn decode_canary(node: Option<&Node>, context: &str, problems: &mut P
         Some(s) => {
             problems.push(
                 Problem::new(
-                    "catalog::malformed-value",
+                    rules::MALFORMED_VALUE,
                     &s.span,
                     format!("max_surge `{}` is neither a count nor a percentage", s.value),
                 )
@@ -182,7 +175,7 @@ pub(super) fn decode_pause(node: &Node, problems: &mut Problems) -> Option<Spann
         Ok(_) => {
             problems.push(
                 Problem::new(
-                    "catalog::malformed-value",
+                    rules::MALFORMED_VALUE,
                     &text.span,
                     format!("pause `{}` is shorter than a second", text.value),
                 )
@@ -192,7 +185,7 @@ pub(super) fn decode_pause(node: &Node, problems: &mut Problems) -> Option<Spann
         }
         Err(reason) => {
             problems.push(
-                Problem::new("catalog::malformed-value", &text.span, format!("pause: {reason}"))
+                Problem::new(rules::MALFORMED_VALUE, &text.span, format!("pause: {reason}"))
                     .label("malformed duration")
                     .help("write a duration such as \"5m\" or \"30s\", or \"manual\" to wait for promotion"),
             );
@@ -285,7 +278,7 @@ pub(super) fn decode_slo(node: Option<&Node>, context: &str, ctx: &Context, prob
     if let Some(v) = s.int("failure_limit", problems) {
         if v.value < 0 {
             problems.push(
-                Problem::new("catalog::out-of-range", &v.span, "failure_limit cannot be negative")
+                Problem::new(rules::OUT_OF_RANGE, &v.span, "failure_limit cannot be negative")
                     .help("0 aborts on the first failed measurement"),
             );
         } else {
@@ -318,7 +311,7 @@ pub(super) fn decode_pdb(node: Option<&Node>, context: &str, problems: &mut Prob
             _ => {
                 problems.push(
                     Problem::new(
-                        "catalog::malformed-value",
+                        rules::MALFORMED_VALUE,
                         &n.span,
                         format!("`pdb.{name}` must be a pod count or a percentage"),
                     )
@@ -335,12 +328,8 @@ pub(super) fn decode_pdb(node: Option<&Node>, context: &str, problems: &mut Prob
     match (min, max) {
         (Some(_), Some(m)) => {
             problems.push(
-                Problem::new(
-                    "catalog::pdb-conflict",
-                    &m.span,
-                    "set either `min_available` or `max_unavailable`, not both",
-                )
-                .help("Kubernetes accepts only one of them"),
+                Problem::new(rules::PDB_CONFLICT, &m.span, "set either `min_available` or `max_unavailable`, not both")
+                    .help("Kubernetes accepts only one of them"),
             );
             None
         }
@@ -348,7 +337,7 @@ pub(super) fn decode_pdb(node: Option<&Node>, context: &str, problems: &mut Prob
         (None, Some(m)) => Some(Pdb::MaxUnavailable(m.value)),
         (None, None) => {
             problems.push(
-                Problem::new("catalog::missing-field", &span, format!("`pdb` of {context} sets no limit"))
+                Problem::new(rules::MISSING_FIELD, &span, format!("`pdb` of {context} sets no limit"))
                     .help("add `min_available = \"80%\"` or `max_unavailable = 1`"),
             );
             None
@@ -371,7 +360,7 @@ pub(super) fn decode_hpa(node: Option<&Node>, context: &str, problems: &mut Prob
         Some(v) => {
             problems.push(
                 Problem::new(
-                    "catalog::out-of-range",
+                    rules::OUT_OF_RANGE,
                     &v.span,
                     format!("cpu_target {} is not a utilisation percentage", v.value),
                 )
@@ -420,7 +409,7 @@ pub(super) fn apply_hpa_bounds(
         let Some(max) = hpa.max.get(env).or(hpa.default_max.as_ref()) else {
             problems.push(
                 Problem::new(
-                    "catalog::missing-field",
+                    rules::MISSING_FIELD,
                     &hpa.span,
                     format!("`hpa` of {context} has no max_replicas for `{env}`"),
                 )
@@ -431,7 +420,7 @@ pub(super) fn apply_hpa_bounds(
         if max.value < settings.replicas {
             problems.push(
                 Problem::new(
-                    "catalog::out-of-range",
+                    rules::OUT_OF_RANGE,
                     &max.span,
                     format!("hpa max_replicas {} in `{env}` is below replicas {}", max.value, settings.replicas),
                 )
@@ -444,7 +433,7 @@ pub(super) fn apply_hpa_bounds(
         if !per_env.contains_key(env) {
             let known: Vec<&str> = per_env.keys().map(String::as_str).collect();
             problems.push(unknown_reference(
-                "catalog::unknown-environment",
+                rules::UNKNOWN_ENVIRONMENT,
                 "environment",
                 &Spanned::new(env.clone(), max.span.clone()),
                 &known,

@@ -12,6 +12,7 @@ use hcl_edit::Span as _;
 use super::problem::{Problem, Problems};
 use super::source::{SourceFile, Span};
 use super::tree::{Entry, Node, Value};
+use crate::rules;
 
 /// Block types that carry a name label at the top level, and the key they group under.
 pub const LABELLED_BLOCKS: &[(&str, &str)] = &[
@@ -29,7 +30,7 @@ pub fn parse(file: &Arc<SourceFile>, problems: &mut Problems) -> Option<Node> {
             let offset = err.location().offset();
             let span = Span::new(file, offset..offset + 1);
             problems.push(
-                Problem::new("catalog::syntax", &span, format!("HCL syntax error: {}", err.message()))
+                Problem::new(rules::SYNTAX, &span, format!("HCL syntax error: {}", err.message()))
                     .label("cannot parse here")
                     .help("check for a missing `=`, `}` or quote just before this position"),
             );
@@ -63,7 +64,7 @@ impl Converter<'_> {
                     if block.labels.len() > 1 {
                         self.problems.push(
                             Problem::new(
-                                "catalog::syntax",
+                                rules::SYNTAX,
                                 &ident_span,
                                 format!("block `{ident}` has {} labels", block.labels.len()),
                             )
@@ -110,7 +111,7 @@ impl Converter<'_> {
                 if let Some(label) = block.labels.first() {
                     self.problems.push(
                         Problem::new(
-                            "catalog::syntax",
+                            rules::SYNTAX,
                             &self.span(label.span()),
                             format!("block `{}` takes no label here", block.ident.as_str()),
                         )
@@ -143,7 +144,7 @@ impl Converter<'_> {
                         ObjectKey::Expression(other) => {
                             self.problems.push(
                                 Problem::new(
-                                    "catalog::syntax",
+                                    rules::SYNTAX,
                                     &self.span(other.span()),
                                     "object keys must be names or quoted strings",
                                 )
@@ -161,7 +162,7 @@ impl Converter<'_> {
             Expression::Variable(var) => {
                 let name = var.as_str();
                 self.problems.push(
-                    Problem::new("catalog::syntax", &span, format!("`{name}` is a bare word, not a value"))
+                    Problem::new(rules::SYNTAX, &span, format!("`{name}` is a bare word, not a value"))
                         .label("unquoted")
                         .help(format!("catalogs are plain data: quote it as \"{name}\"")),
                 );
@@ -170,7 +171,7 @@ impl Converter<'_> {
             _ => {
                 self.problems.push(
                     Problem::new(
-                        "catalog::syntax",
+                        rules::SYNTAX,
                         &span,
                         "expressions, interpolation and function calls are not supported",
                     )

@@ -26,6 +26,7 @@ use std::sync::Arc;
 pub use model::*;
 pub use problem::{CatalogError, Problem, Problems};
 
+use crate::rules;
 use profiles::{Origin, ProfileSet};
 use source::{SourceFile, Span};
 use tree::{Entry, Node, Value};
@@ -137,7 +138,7 @@ fn collect_module(file: &Arc<SourceFile>, origin: Origin, profiles: &mut Profile
             add_profiles(&entry.node, origin, profiles, problems);
         } else {
             problems.push(
-                Problem::new("catalog::module-content", &entry.key_span, format!("`{}` in a modules/ file", entry.key))
+                Problem::new(rules::MODULE_CONTENT, &entry.key_span, format!("`{}` in a modules/ file", entry.key))
                     .label("only profiles belong here")
                     .help("modules/ files hold `profile \"NAME\" { … }` blocks; move this into the catalog"),
             );
@@ -151,7 +152,7 @@ fn add_profiles(group: &Node, origin: Origin, profiles: &mut ProfileSet, problem
             if let Some(nested) = entries.iter().find(|e| e.key == "use") {
                 problems.push(
                     Problem::new(
-                        "catalog::profile-chain",
+                        rules::PROFILE_CHAIN,
                         &nested.key_span,
                         format!("profile `{}` uses another profile", name.value),
                     )
@@ -161,12 +162,8 @@ fn add_profiles(group: &Node, origin: Origin, profiles: &mut ProfileSet, problem
         }
         if let Err(first) = profiles.insert(name.value.clone(), node.clone(), origin) {
             problems.push(
-                Problem::new(
-                    "catalog::duplicate-name",
-                    &name.span,
-                    format!("profile `{}` is declared twice", name.value),
-                )
-                .help(format!("rename or remove one; the other is at {}", first.span.location())),
+                Problem::new(rules::DUPLICATE_NAME, &name.span, format!("profile `{}` is declared twice", name.value))
+                    .help(format!("rename or remove one; the other is at {}", first.span.location())),
             );
         }
     }

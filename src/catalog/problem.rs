@@ -5,12 +5,13 @@ use std::fmt;
 use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
 
 use super::source::Span;
+use crate::rules::{Code, Rule};
 
 /// One thing wrong with the catalog, pointing at the offending text.
 #[derive(Debug)]
 pub struct Problem {
-    /// Stable identifier (`catalog::unknown-field`), documented in the README.
-    pub code: &'static str,
+    /// The rule's stable code (`catalog::unknown-field`): see `crate::rules`.
+    pub code: Code,
     /// What is wrong, naming the offending value.
     pub message: String,
     pub span: Span,
@@ -22,9 +23,17 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub fn new(code: &'static str, span: &Span, message: impl Into<String>) -> Self {
+    /// A problem of a registered validation rule (`rules::UNKNOWN_FIELD`).
+    pub fn new(rule: &Rule, span: &Span, message: impl Into<String>) -> Self {
         let source = NamedSource::new(span.file.display_path(), span.file.text.clone());
-        Problem { code, message: message.into(), span: span.clone(), label: "here".to_string(), help: None, source }
+        Problem {
+            code: rule.code,
+            message: message.into(),
+            span: span.clone(),
+            label: "here".to_string(),
+            help: None,
+            source,
+        }
     }
 
     pub fn label(mut self, label: impl Into<String>) -> Self {

@@ -9,6 +9,7 @@ use super::model::{Limits, WAIVABLE};
 use super::problem::{Problem, Problems};
 use super::tree::{Node, Value};
 use super::values::{Duration, Percent};
+use crate::rules;
 
 /// A waiver must say why; a one-word reason is not a reason.
 const MIN_REASON_CHARS: usize = 15;
@@ -17,7 +18,7 @@ const MIN_REASON_CHARS: usize = 15;
 pub fn decode_limits(merged: Option<&Node>, own: &Node, context: &str, problems: &mut Problems) -> Limits {
     if let Some(entry) = own.entries().and_then(|e| e.iter().find(|e| e.key == "limits")) {
         problems.push(
-            Problem::new("catalog::limits-in-service", &entry.key_span, format!("{context} sets its own `limits`"))
+            Problem::new(rules::LIMITS_IN_SERVICE, &entry.key_span, format!("{context} sets its own `limits`"))
                 .label("limits belong to profiles")
                 .help("tier limits come from the service's profile (modules/); to accept a breach, add a reasoned `waivers { … }` entry"),
         );
@@ -50,7 +51,7 @@ pub fn decode_waivers(node: Option<&Node>, context: &str, problems: &mut Problem
         if !WAIVABLE.contains(&entry.key.as_str()) {
             problems.push(
                 Problem::new(
-                    "catalog::unknown-waiver",
+                    rules::UNKNOWN_WAIVER,
                     &entry.key_span,
                     format!("`{}` is not a limit that can be waived", entry.key),
                 )
@@ -66,7 +67,7 @@ pub fn decode_waivers(node: Option<&Node>, context: &str, problems: &mut Problem
         };
         if reason.value.trim().chars().count() < MIN_REASON_CHARS {
             problems.push(
-                Problem::new("catalog::unreasoned-waiver", &reason.span, format!("waiver `{}` gives no real reason", entry.key))
+                Problem::new(rules::UNREASONED_WAIVER, &reason.span, format!("waiver `{}` gives no real reason", entry.key))
                     .label("too short")
                     .help("say why the breach is acceptable and until when, e.g. \"12 replicas until the ALB router lands (PLAT-142)\""),
             );
@@ -100,7 +101,7 @@ pub fn decode_expected_rps(
         };
         if value < 0.0 {
             problems.push(
-                Problem::new("catalog::out-of-range", &n.span, "expected_rps cannot be negative")
+                Problem::new(rules::OUT_OF_RANGE, &n.span, "expected_rps cannot be negative")
                     .help("write the usual requests per second, e.g. 250"),
             );
             return None;
@@ -120,7 +121,7 @@ pub fn decode_expected_rps(
                 } else {
                     let key = Spanned::new(entry.key.clone(), entry.key_span.clone());
                     problems.push(super::build::unknown_reference(
-                        "catalog::unknown-environment",
+                        rules::UNKNOWN_ENVIRONMENT,
                         "environment",
                         &key,
                         &known,

@@ -14,6 +14,7 @@ use super::problem::{Problem, Problems};
 use super::safety;
 use super::tree::{Node, Value};
 use super::values::{parse_quantity, Duration, QuantityKind};
+use crate::rules;
 
 pub const DEFAULT_SMOKE_IMAGE: &str = "curlimages/curl:8.10.1";
 
@@ -33,7 +34,7 @@ pub fn decode_service(name: Spanned<String>, node: &Node, ctx: &Context, problem
         Some(t) if (1..=3).contains(&t.value) => t.value as u8,
         Some(t) => {
             problems.push(
-                Problem::new("catalog::out-of-range", &t.span, format!("tier {} does not exist", t.value))
+                Problem::new(rules::OUT_OF_RANGE, &t.span, format!("tier {} does not exist", t.value))
                     .help("tiers are 1 (business critical), 2 (important) and 3 (best effort)"),
             );
             3
@@ -44,7 +45,7 @@ pub fn decode_service(name: Spanned<String>, node: &Node, ctx: &Context, problem
         Some(repo) if is_ecr_repository_name(&repo.value) => Some(repo.value),
         Some(repo) => {
             problems.push(
-                Problem::new("catalog::invalid-ecr-name", &repo.span, format!("`{}` is not a valid ECR repository name", repo.value))
+                Problem::new(rules::INVALID_ECR_NAME, &repo.span, format!("`{}` is not a valid ECR repository name", repo.value))
                     .label("invalid ECR name")
                     .help("use 2–256 lower-case letters, digits and `.`, `_`, `-` between them, with `/` between path components, e.g. \"shop/payment-service\""),
             );
@@ -133,7 +134,7 @@ fn apply_profile(
         None => {
             let known = ctx.profiles.names();
             problems.push(unknown_reference(
-                "catalog::unknown-profile",
+                rules::UNKNOWN_PROFILE,
                 "profile",
                 &profile,
                 &known,
@@ -149,7 +150,7 @@ fn check_derived_names(name: &Spanned<String>, ctx: &Context, problems: &mut Pro
     if !name.value.starts_with(|c: char| c.is_ascii_lowercase()) {
         problems.push(
             Problem::new(
-                "catalog::invalid-name",
+                rules::INVALID_NAME,
                 &name.span,
                 format!("service name `{}` must start with a letter", name.value),
             )
@@ -166,7 +167,7 @@ fn check_derived_names(name: &Spanned<String>, ctx: &Context, problems: &mut Pro
     if longest.len() > IAM_ROLE_NAME_MAX {
         problems.push(
             Problem::new(
-                "catalog::name-too-long",
+                rules::NAME_TOO_LONG,
                 &name.span,
                 format!(
                     "service name `{}` makes IAM role name `{longest}` ({} characters; AWS allows {IAM_ROLE_NAME_MAX})",
@@ -181,7 +182,7 @@ fn check_derived_names(name: &Spanned<String>, ctx: &Context, problems: &mut Pro
     if preview.len() > names::DNS_LABEL_MAX {
         problems.push(
             Problem::new(
-                "catalog::name-too-long",
+                rules::NAME_TOO_LONG,
                 &name.span,
                 format!("service name `{}` makes Kubernetes Service `{preview}` longer than 63 characters", name.value),
             )
@@ -218,7 +219,7 @@ fn check_pipeline_names(name: &Spanned<String>, ci: &Ci, notifies: bool, ctx: &C
     };
     problems.push(
         Problem::new(
-            "catalog::name-too-long",
+            rules::NAME_TOO_LONG,
             &name.span,
             format!(
                 "service name `{}` makes the {what} name `{long}` ({} characters; AWS allows {max})",
@@ -239,7 +240,7 @@ fn parse_repo(repo: &Spanned<String>, default_owner: &str, problems: &mut Proble
     if !valid_part(&owner) || !valid_part(&repo_name) || repo_name.contains('/') {
         problems.push(
             Problem::new(
-                "catalog::malformed-value",
+                rules::MALFORMED_VALUE,
                 &repo.span,
                 format!("`{}` is not a GitHub repository", repo.value),
             )
@@ -258,7 +259,7 @@ fn port_number(value: &Spanned<i64>, field: &str, problems: &mut Problems) -> Op
         Some(value.value as u16)
     } else {
         problems.push(
-            Problem::new("catalog::out-of-range", &value.span, format!("`{field}` {} is not a TCP port", value.value))
+            Problem::new(rules::OUT_OF_RANGE, &value.span, format!("`{field}` {} is not a TCP port", value.value))
                 .help("use a port between 1 and 65535"),
         );
         None
@@ -272,7 +273,7 @@ fn decode_environment_list(f: &mut Fields, ctx: &Context, problems: &mut Problem
     for env in &listed {
         if !known.contains(&env.value.as_str()) {
             problems.push(unknown_reference(
-                "catalog::unknown-environment",
+                rules::UNKNOWN_ENVIRONMENT,
                 "environment",
                 env,
                 &known,
@@ -317,7 +318,7 @@ fn per_env_field<T: Clone>(
                     let mut with_default = known.clone();
                     with_default.push("default");
                     problems.push(unknown_reference(
-                        "catalog::unknown-environment",
+                        rules::UNKNOWN_ENVIRONMENT,
                         "environment",
                         &key,
                         &with_default,
@@ -346,7 +347,7 @@ pub(super) fn decode_replicas(node: &Node, what: &str, problems: &mut Problems) 
     if value.value < 1 || value.value > 10_000 {
         problems.push(
             Problem::new(
-                "catalog::out-of-range",
+                rules::OUT_OF_RANGE,
                 &value.span,
                 format!("{what} is {}; a service needs at least 1 replica", value.value),
             )
@@ -368,7 +369,7 @@ fn decode_image_tag(node: &Node, what: &str, problems: &mut Problems) -> Option<
             return Some(tag.value);
         }
         problems.push(
-            Problem::new("catalog::malformed-value", &tag.span, format!("`{}` is not an image digest", tag.value))
+            Problem::new(rules::MALFORMED_VALUE, &tag.span, format!("`{}` is not an image digest", tag.value))
                 .help("a digest is sha256: followed by 64 lower-case hex digits"),
         );
         return None;
@@ -379,14 +380,14 @@ fn decode_image_tag(node: &Node, what: &str, problems: &mut Problems) -> Option<
         && !tag.value.starts_with(['.', '-']);
     if !valid {
         problems.push(
-            Problem::new("catalog::malformed-value", &tag.span, format!("`{}` is not a valid image tag", tag.value))
+            Problem::new(rules::MALFORMED_VALUE, &tag.span, format!("`{}` is not a valid image tag", tag.value))
                 .help("tags are up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-` (or a digest, sha256:…)"),
         );
         return None;
     }
     if tag.value == "latest" {
         problems.push(
-            Problem::new("catalog::mutable-tag", &tag.span, format!("{what} is `latest`")).label("mutable tag").help(
+            Problem::new(rules::MUTABLE_TAG, &tag.span, format!("{what} is `latest`")).label("mutable tag").help(
                 "ECR repositories are IMMUTABLE and rollouts need a new tag per release: use a version or commit SHA",
             ),
         );
@@ -401,7 +402,7 @@ fn decode_strategy(node: &Node, what: &str, problems: &mut Problems) -> Option<S
         Ok(kind) => Some(kind),
         Err(reason) => {
             problems.push(
-                Problem::new("catalog::malformed-value", &text.span, format!("{what}: {reason}"))
+                Problem::new(rules::MALFORMED_VALUE, &text.span, format!("{what}: {reason}"))
                     .help("use \"canary\" or \"blue_green\""),
             );
             None
@@ -431,7 +432,7 @@ fn decode_per_env(
                 if tags.is_some() {
                     problems.push(
                         Problem::new(
-                            "catalog::missing-field",
+                            rules::MISSING_FIELD,
                             &f.span,
                             format!("{context} has no `image_tag` for environment `{env_name}`"),
                         )
@@ -493,7 +494,7 @@ fn decode_probes(
 ) -> Option<Probes> {
     let Some(node) = f.node("probes") else {
         problems.push(
-            Problem::new("catalog::missing-readiness", &name.span, format!("{context} has no readiness probe"))
+            Problem::new(rules::MISSING_READINESS, &name.span, format!("{context} has no readiness probe"))
                 .label("no probes")
                 .help("canary and blue/green promotion only send traffic to ready pods: add `probes { readiness = \"/health/ready\" }`"),
         );
@@ -506,7 +507,7 @@ fn decode_probes(
         if !path.value.starts_with('/') {
             problems.push(
                 Problem::new(
-                    "catalog::malformed-value",
+                    rules::MALFORMED_VALUE,
                     &path.span,
                     format!("probe path `{}` must start with `/`", path.value),
                 )
@@ -518,7 +519,7 @@ fn decode_probes(
     let warmup = p.parsed("warmup", problems, Duration::parse, "write a duration such as \"20s\" or \"1m\"");
     if readiness.is_none() && p.node("readiness").is_none() {
         problems.push(
-            Problem::new("catalog::missing-readiness", &p.span, format!("{context} has no readiness probe"))
+            Problem::new(rules::MISSING_READINESS, &p.span, format!("{context} has no readiness probe"))
                 .label("probes without readiness")
                 .help("canary and blue/green promotion only send traffic to ready pods: add `readiness = \"/health/ready\"`"),
         );
@@ -543,7 +544,7 @@ fn decode_migrations(node: &Node, context: &str, problems: &mut Problems) -> Opt
         if !is_dns_label(&secret.value) {
             problems.push(
                 Problem::new(
-                    "catalog::invalid-name",
+                    rules::INVALID_NAME,
                     &secret.span,
                     format!("secret name `{}` is not a valid Kubernetes name", secret.value),
                 )
@@ -555,7 +556,7 @@ fn decode_migrations(node: &Node, context: &str, problems: &mut Problems) -> Opt
     let command = command?;
     if command.is_empty() {
         problems.push(
-            Problem::new("catalog::malformed-value", &node.span, "migration `command` is empty")
+            Problem::new(rules::MALFORMED_VALUE, &node.span, "migration `command` is empty")
                 .help("name the migration command, e.g. [\"flyway\", \"migrate\"]"),
         );
         return None;
@@ -574,7 +575,7 @@ fn decode_notify(f: &mut Fields, ctx: &Context, problems: &mut Problems) -> Vec<
             }
         } else {
             problems.push(unknown_reference(
-                "catalog::unknown-route",
+                rules::UNKNOWN_ROUTE,
                 "notification route",
                 &route,
                 &known,
@@ -602,7 +603,7 @@ fn decode_env_vars(node: Option<&Node>, context: &str, problems: &mut Problems) 
         if !valid_name {
             problems.push(
                 Problem::new(
-                    "catalog::invalid-name",
+                    rules::INVALID_NAME,
                     &e.key_span,
                     format!("`{}` is not an environment variable name", e.key),
                 )
@@ -625,7 +626,7 @@ fn decode_policies(f: &mut Fields, problems: &mut Problems) -> Vec<String> {
             if !ok {
                 problems.push(
                     Problem::new(
-                        "catalog::malformed-value",
+                        rules::MALFORMED_VALUE,
                         &arn.span,
                         format!("`{}` is not an IAM policy ARN", arn.value),
                     )

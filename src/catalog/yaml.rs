@@ -9,6 +9,7 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 use super::problem::{Problem, Problems};
 use super::source::{SourceFile, Span};
 use super::tree::{Entry, Node, Value};
+use crate::rules;
 
 pub fn parse(file: &Arc<SourceFile>, problems: &mut Problems) -> Option<Node> {
     let mut builder = Builder::new(file);
@@ -17,7 +18,7 @@ pub fn parse(file: &Arc<SourceFile>, problems: &mut Problems) -> Option<Node> {
         let offset = builder.byte_offset(err.marker().index());
         problems.push(
             Problem::new(
-                "catalog::syntax",
+                rules::SYNTAX,
                 &Span::new(file, offset..offset + 1),
                 format!("YAML syntax error: {}", err.info()),
             )
@@ -80,7 +81,7 @@ impl<'a> Builder<'a> {
                     Value::Int(i) => *pending = Some((i.to_string(), node.span)),
                     Value::Bool(b) => *pending = Some((b.to_string(), node.span)),
                     _ => self.problems.push(
-                        Problem::new("catalog::syntax", &node.span, "map keys must be plain names")
+                        Problem::new(rules::SYNTAX, &node.span, "map keys must be plain names")
                             .help("use a string key"),
                     ),
                 },
@@ -140,7 +141,7 @@ impl MarkedEventReceiver for Builder<'_> {
                 None => {
                     let span = self.span_at(mark, 1);
                     self.problems.push(
-                        Problem::new("catalog::syntax", &span, "alias refers to an unknown anchor")
+                        Problem::new(rules::SYNTAX, &span, "alias refers to an unknown anchor")
                             .help("define the anchor (&name) before using it (*name)"),
                     );
                 }

@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use crate::rules::Code;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -13,8 +15,8 @@ pub enum Severity {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
-    /// Stable code, documented in the README (`check::exposure-over-limit`).
-    pub code: &'static str,
+    /// The rule's stable code (`check::exposure-over-limit`): see `crate::rules`.
+    pub code: Code,
     pub severity: Severity,
     pub service: Option<String>,
     pub environment: Option<String>,

@@ -1,9 +1,10 @@
 //! A safety report against the service's tier limits: breaches are errors where the
 //! environment enforces limits (warnings elsewhere) unless a reasoned waiver accepts them.
 
-use super::finding::{Finding, Severity};
+use super::finding::Finding;
 use super::safety::{percent, Bound, SafetyReport, Visibility};
 use crate::catalog::{Environment, Service};
+use crate::rules::{self, Rule};
 
 pub fn evaluate(service: &Service, env: &Environment, report: &SafetyReport) -> Vec<Finding> {
     let limits = &service.limits;
@@ -11,8 +12,8 @@ pub fn evaluate(service: &Service, env: &Environment, report: &SafetyReport) -> 
     // Not a limit but a broken analysis, in every environment: it aborts good versions too.
     if report.errors_before_data > report.consecutive_error_limit {
         out.push(Finding {
-            code: "check::analysis-errors-before-data",
-            severity: Severity::Error,
+            code: rules::ANALYSIS_ERRORS_BEFORE_DATA.code,
+            severity: rules::ANALYSIS_ERRORS_BEFORE_DATA.severity,
             service: Some(service.name.clone()),
             environment: Some(env.name.clone()),
             message: format!(
@@ -28,15 +29,16 @@ pub fn evaluate(service: &Service, env: &Environment, report: &SafetyReport) -> 
     if !env.enforce_limits {
         return out;
     }
-    let mut push = |code: &'static str, waiver: &str, enforced: bool, message: String| {
+    // A rule's registered severity and waiver decide how its breach is reported.
+    let mut push = |rule: &Rule, message: String| {
         out.push(Finding {
-            code,
-            severity: if enforced { Severity::Error } else { Severity::Warning },
+            code: rule.code,
+            severity: rule.severity,
             service: Some(service.name.clone()),
             environment: Some(env.name.clone()),
             message,
             location: service.location.clone(),
-            waived: service.waivers.get(waiver).cloned(),
+            waived: rule.waiver.and_then(|key| service.waivers.get(key)).cloned(),
         });
     };
     if let Some(max) = limits.max_rollback {
@@ -46,9 +48,7 @@ pub fn evaluate(service: &Service, env: &Environment, report: &SafetyReport) -> 
         };
         if over {
             push(
-                "check::rollback-over-limit",
-                "rollback",
-                true,
+                rules::ROLLBACK_OVER_LIMIT,
                 format!(
                     "a bad version is rolled back within {}, over the tier limit of {max}",
                     report.rollback.describe()
@@ -59,9 +59,7 @@ pub fn evaluate(service: &Service, env: &Environment, report: &SafetyReport) -> 
     if let Some(max) = limits.max_exposure {
         if report.exposure > max.fraction + 1e-9 {
             push(
-                "check::exposure-over-limit",
-                "exposure",
-                true,
+                rules::EXPOSURE_OVER_LIMIT,
                 format!(
                     "a bad version gets {} of traffic before analysis can fail it, over the tier limit of {max}{}",
                     percent(report.exposure),
@@ -77,9 +75,7 @@ pub fn evaluate(service: &Service, env: &Environment, report: &SafetyReport) -> 
     if let Some(min) = limits.min_pdb {
         if report.capacity.pdb_keeps + 1e-9 < min.fraction {
             push(
-                "check::pdb-below-limit",
-                "pdb",
-                true,
+                rules::PDB_BELOW_LIMIT,
                 format!(
                     "the PodDisruptionBudget keeps {} of pods, under the tier minimum of {min}",
                     percent(report.capacity.pdb_keeps)
@@ -90,9 +86,7 @@ pub fn evaluate(service: &Service, env: &Environment, report: &SafetyReport) -> 
     if let Some(max) = limits.max_deploy_time {
         if report.promotion > max {
             push(
-                "check::deploy-time-over-budget",
-                "deploy_time",
-                true,
+                rules::DEPLOY_TIME_OVER_BUDGET,
                 format!(
                     "full promotion takes {} (manual gates not counted), over the budget of {max}",
                     report.promotion
@@ -102,9 +96,7 @@ pub fn evaluate(service: &Service, env: &Environment, report: &SafetyReport) -> 
     }
     if report.capacity.allowed_disruptions == 0 {
         push(
-            "check::drain-deadlock",
-            "drain",
-            true,
+            rules::DRAIN_DEADLOCK,
             format!(
                 "with {} replica(s) the PodDisruptionBudget allows no eviction: node drains block",
                 report.capacity.replicas
@@ -114,9 +106,7 @@ pub fn evaluate(service: &Service, env: &Environment, report: &SafetyReport) -> 
     for step in &report.steps {
         if (step.effective - step.requested as f64).abs() > 0.5 {
             push(
-                "check::weight-unreachable",
-                "exposure",
-                false,
+                rules::WEIGHT_UNREACHABLE,
                 format!(
                     "setWeight {} is really {} with {} replicas and no traffic router",
                     step.requested,
@@ -128,9 +118,7 @@ pub fn evaluate(service: &Service, env: &Environment, report: &SafetyReport) -> 
     }
     if let Some(ends) = report.analysis_ends {
         push(
-            "check::analysis-ends-early",
-            "rollback",
-            false,
+            rules::ANALYSIS_ENDS_EARLY,
             format!(
                 "analysis ends after {} (slo.count), before full promotion: later steps are not watched",
                 ends.describe()
@@ -141,18 +129,14 @@ pub fn evaluate(service: &Service, env: &Environment, report: &SafetyReport) -> 
         match d.verdict {
             Visibility::Visible => {}
             Visibility::Blind => push(
-                "check::blind-analysis",
-                "detectability",
-                false,
+                rules::BLIND_ANALYSIS,
                 format!(
                     "a {} window sees about {:.0} requests of the new version: {:.1} errors at the max error rate, too few to tell it from zero",
                     d.window, d.requests_per_window, d.errors_at_threshold
                 ),
             ),
             Visibility::NoData => push(
-                "check::analysis-no-data",
-                "detectability",
-                false,
+                rules::ANALYSIS_NO_DATA,
                 format!("a {} window sees under one request of the new version: measurements return no data and error", d.window),
             ),
         }

@@ -9,6 +9,7 @@ use crate::kinds::{AwsKind, KubeKind};
 use crate::render::aws::{ci_subjects, ecr_repository_uri, GITHUB_OIDC_HOST};
 use crate::render::pipeline::pipeline_arn;
 use crate::render::{Address, DesiredSet};
+use crate::rules::{self, Rule};
 
 struct Checker<'a> {
     model: &'a Model,
@@ -48,20 +49,13 @@ impl Checker<'_> {
         self.desired.resources.get(address).map(|r| r.body())
     }
 
-    fn error(&mut self, code: &'static str, service: Option<&Service>, env: Option<&str>, message: String) {
-        self.push(code, Severity::Error, service, env, message);
+    fn error(&mut self, rule: &Rule, service: Option<&Service>, env: Option<&str>, message: String) {
+        self.push(rule, Severity::Error, service, env, message);
     }
 
-    fn push(
-        &mut self,
-        code: &'static str,
-        severity: Severity,
-        service: Option<&Service>,
-        env: Option<&str>,
-        message: String,
-    ) {
+    fn push(&mut self, rule: &Rule, severity: Severity, service: Option<&Service>, env: Option<&str>, message: String) {
         self.out.push(Finding {
-            code,
+            code: rule.code,
             severity,
             service: service.map(|s| s.name.clone()),
             environment: env.map(str::to_string),
@@ -80,7 +74,7 @@ impl Checker<'_> {
             let conditions = &statement["Condition"];
             if conditions.get("StringLike").is_some() || conditions.to_string().contains('*') {
                 self.error(
-                    "policy::wildcard-trust",
+                    rules::WILDCARD_TRUST,
                     Some(service),
                     None,
                     format!(
@@ -95,7 +89,7 @@ impl Checker<'_> {
             };
             if subjects != expected {
                 self.error(
-                    "policy::ci-trust-mismatch",
+                    rules::CI_TRUST_MISMATCH,
                     Some(service),
                     None,
                     format!("{address} trusts {subjects:?}, but the service's CI authenticates as {expected:?}"),
@@ -111,7 +105,7 @@ impl Checker<'_> {
                 .collect();
             if !gated.is_empty() {
                 self.push(
-                    "policy::ci-trust-mismatch",
+                    rules::CI_TRUST_MISMATCH,
                     Severity::Warning,
                     Some(service),
                     None,
@@ -138,7 +132,7 @@ impl Checker<'_> {
                 let resources = strings(&statement["Resource"]);
                 if actions.iter().any(|a| a.contains('*')) {
                     self.error(
-                        "policy::wildcard-action",
+                        rules::WILDCARD_ACTION,
                         Some(service),
                         None,
                         format!("{address} allows wildcard actions {actions:?}"),
@@ -146,7 +140,7 @@ impl Checker<'_> {
                 }
                 if resources.iter().any(|r| r == "*") && actions.iter().any(|a| a != "ecr:GetAuthorizationToken") {
                     self.error(
-                        "policy::wildcard-action",
+                        rules::WILDCARD_ACTION,
                         Some(service),
                         None,
                         format!(
@@ -157,7 +151,7 @@ impl Checker<'_> {
                 let ecr = actions.iter().any(|a| a.starts_with("ecr:") && a != "ecr:GetAuthorizationToken");
                 if ecr && resources.iter().any(|r| r != &repository) {
                     self.error(
-                        "policy::resource-scope",
+                        rules::RESOURCE_SCOPE,
                         Some(service),
                         None,
                         format!(
@@ -167,7 +161,7 @@ impl Checker<'_> {
                 }
                 if actions.iter().any(|a| a.starts_with("eks:")) && resources.iter().any(|r| !clusters.contains(r)) {
                     self.error(
-                        "policy::resource-scope",
+                        rules::RESOURCE_SCOPE,
                         Some(service),
                         None,
                         format!("{address} allows EKS actions on {resources:?}, not only the service's clusters"),
@@ -175,7 +169,7 @@ impl Checker<'_> {
                 }
                 if actions.iter().any(|a| a.starts_with("codepipeline:")) && resources.iter().any(|r| r != &pipeline) {
                     self.error(
-                        "policy::resource-scope",
+                        rules::RESOURCE_SCOPE,
                         Some(service),
                         None,
                         format!("{address} allows CodePipeline actions on {resources:?}, not only its own pipeline {pipeline}"),
@@ -207,7 +201,7 @@ impl Checker<'_> {
                 image.strip_prefix(&repository).is_some_and(|rest| rest.starts_with(':') || rest.starts_with('@'));
             if !own || !immutable {
                 self.error(
-                    "policy::mutable-image",
+                    rules::MUTABLE_IMAGE,
                     Some(service),
                     Some(env),
                     format!(
@@ -222,13 +216,13 @@ impl Checker<'_> {
         let port = app["ports"][0]["containerPort"].as_u64();
         match &app["readinessProbe"]["httpGet"]["port"] {
             Value::Null => self.error(
-                "policy::probe-port",
+                rules::PROBE_PORT,
                 Some(service),
                 Some(env),
                 "the app container has no readiness probe".into(),
             ),
             probe if probe.as_u64() != port && probe.as_str() != app["ports"][0]["name"].as_str() => self.error(
-                "policy::probe-port",
+                rules::PROBE_PORT,
                 Some(service),
                 Some(env),
                 format!(
@@ -251,7 +245,7 @@ impl Checker<'_> {
             let wanted = [format!("service=\"{}\"", service.name), format!("namespace=\"{namespace}\"")];
             if !wanted.iter().all(|w| query.contains(w.as_str())) {
                 self.error(
-                    "policy::promql-selector",
+                    rules::PROMQL_SELECTOR,
                     Some(service),
                     Some(env),
                     format!(
@@ -275,7 +269,7 @@ impl Checker<'_> {
             .any(|r| r.events.contains(&NotifyEvent::RolloutAborted) && (r.slack.is_some() || r.webhook.is_some()));
         if !told {
             self.error(
-                "policy::tier1-rollback-route",
+                rules::TIER1_ROLLBACK_ROUTE,
                 Some(service),
                 None,
                 "a tier-1 service has no notification route (slack or webhook) for rollout-aborted".into(),
@@ -287,7 +281,7 @@ impl Checker<'_> {
         for (name, value) in &service.env_vars {
             if let Some(why) = secret_reason(name, value) {
                 self.error(
-                    "policy::plaintext-secret",
+                    rules::PLAINTEXT_SECRET,
                     Some(service),
                     None,
                     format!("env {name} holds {why}; reference a Kubernetes Secret instead (e.g. migrations.secret) and keep values out of the catalog"),
@@ -304,7 +298,7 @@ impl Checker<'_> {
                         "notification {} has {why} in its webhook; write `$key` and put the URL in argo-rollouts-notification-secret",
                         route.name
                     );
-                    self.error("policy::plaintext-secret", None, None, message);
+                    self.error(rules::PLAINTEXT_SECRET, None, None, message);
                 }
             }
         }
@@ -321,7 +315,7 @@ impl Checker<'_> {
             });
         }
         for message in found {
-            self.error("policy::plaintext-secret", None, None, message);
+            self.error(rules::PLAINTEXT_SECRET, None, None, message);
         }
     }
 }

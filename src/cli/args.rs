@@ -46,6 +46,8 @@ pub enum Command {
     Promote(PromoteArgs),
     /// Replay a recorded metric series through a service's analysis
     Simulate(SimulateArgs),
+    /// What a problem or finding code means, why it matters and the fix; every code without one
+    Explain(ExplainArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -235,6 +237,12 @@ pub struct SimulateArgs {
     pub start: f64,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// A code such as `catalog::empty-route`, or its name alone (`empty-route`)
+    pub code: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,12 +1,13 @@
-//! `glidepath check` and `glidepath simulate`.
+//! `glidepath check`, `glidepath simulate` and `glidepath explain`.
 
-use super::args::{CheckArgs, Format, SimulateArgs};
+use super::args::{CheckArgs, ExplainArgs, Format, SimulateArgs};
 use super::commands::load;
 use super::views;
 use super::{CliError, EXIT_OK};
 use crate::check::{self, simulate};
 use crate::kinds::KubeKind;
 use crate::render::Address;
+use crate::rules;
 
 /// The safety report and policy findings; exit 1 when an unwaived error remains.
 pub fn check_command(args: &CheckArgs) -> Result<u8, CliError> {
@@ -60,5 +61,34 @@ pub fn simulate(args: &SimulateArgs) -> Result<u8, CliError> {
         Format::Json => println!("{}", serde_json::to_string_pretty(&result).expect("simulation serializes")),
         _ => print!("{}", simulate::render_human(&result)),
     }
+    Ok(EXIT_OK)
+}
+
+/// A rule's documentation, or every code with what it finds.
+pub fn explain(args: &ExplainArgs) -> Result<u8, CliError> {
+    let Some(query) = &args.code else {
+        let mut list = String::new();
+        for rule in rules::ALL {
+            let severity = match rule.severity {
+                check::Severity::Error => "error",
+                check::Severity::Warning => "warning",
+            };
+            list.push_str(&format!("{:<38} {severity:<7} {}\n", rule.code, rule.what));
+        }
+        print!("{list}");
+        return Ok(EXIT_OK);
+    };
+    let rule = rules::lookup(query).or_else(|| {
+        rules::ALL.iter().copied().find(|r| r.code.as_str().split_once("::").is_some_and(|(_, name)| name == query))
+    });
+    let Some(rule) = rule else {
+        let codes: Vec<&str> = rules::ALL.iter().map(|r| r.code.as_str()).collect();
+        let hint = match crate::catalog::decode::closest(query, &codes) {
+            Some(code) => format!("did you mean `{code}`?"),
+            None => "`glidepath explain` lists every code".to_string(),
+        };
+        return Err(CliError::Usage(format!("no rule has the code `{query}`; {hint}")));
+    };
+    print!("{}", rule.explain());
     Ok(EXIT_OK)
 }

@@ -37,6 +37,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Status(args) => super::status::status(&args),
         Command::Promote(args) => super::promote::promote(&args),
         Command::Simulate(args) => super::checks::simulate(&args),
+        Command::Explain(args) => super::checks::explain(&args),
     }
 }
 

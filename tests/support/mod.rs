@@ -7,6 +7,7 @@ pub mod crd_schema;
 pub mod e2e;
 pub mod moto;
 pub mod roundtrip;
+pub mod tamper;
 
 /// The glidepath binary, without the AWS or cluster settings of the shell that runs the tests:
 /// a test says which live systems glidepath sees.
