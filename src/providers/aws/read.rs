@@ -109,7 +109,7 @@ fn collect_placeholders(text: &str, out: &mut BTreeSet<String>) {
 }
 
 /// Desired AWS resources of one kind, by name.
-pub(super) fn desired_of<'a>(desired: &'a DesiredSet, kind: AwsKind) -> BTreeMap<String, &'a AwsResource> {
+pub(super) fn desired_of(desired: &DesiredSet, kind: AwsKind) -> BTreeMap<String, &AwsResource> {
     desired
         .resources
         .values()

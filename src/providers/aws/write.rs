@@ -151,26 +151,33 @@ fn update(
     before: &AwsResource,
     after: &AwsResource,
 ) -> Result<(), ProviderError> {
-    match (before, after) {
-        (AwsResource::OidcProvider(old), AwsResource::OidcProvider(new)) => update_oidc(provider, address, old, new),
-        (AwsResource::IamRole(old), AwsResource::IamRole(new)) => update_role(provider, address, old, new),
-        (AwsResource::EcrRepository(old), AwsResource::EcrRepository(new)) => {
-            update_repository(provider, address, old, new)
-        }
-        (AwsResource::SnsTopic(old), AwsResource::SnsTopic(new)) => update_topic(provider, address, old, new),
+    // Dispatch on the desired resource alone (exhaustive); the live one must be of its kind.
+    let mismatch = || invalid(address, "the live and desired resources are of different kinds");
+    macro_rules! live_as {
+        ($variant:ident) => {
+            match before {
+                AwsResource::$variant(old) => old,
+                _ => return Err(mismatch()),
+            }
+        };
+    }
+    match after {
+        AwsResource::OidcProvider(new) => update_oidc(provider, address, live_as!(OidcProvider), new),
+        AwsResource::IamRole(new) => update_role(provider, address, live_as!(IamRole), new),
+        AwsResource::EcrRepository(new) => update_repository(provider, address, live_as!(EcrRepository), new),
+        AwsResource::SnsTopic(new) => update_topic(provider, address, live_as!(SnsTopic), new),
         // A subscription is all identity: any change is a replacement, planned as such.
-        (AwsResource::SnsSubscription(_), AwsResource::SnsSubscription(_)) => Ok(()),
-        (AwsResource::S3Bucket(old), AwsResource::S3Bucket(new)) => super::bucket::update(provider, address, old, new),
-        (AwsResource::CodebuildProject(_), AwsResource::CodebuildProject(new)) => {
+        AwsResource::SnsSubscription(_) => {
+            let _ = live_as!(SnsSubscription);
+            Ok(())
+        }
+        AwsResource::S3Bucket(new) => super::bucket::update(provider, address, live_as!(S3Bucket), new),
+        AwsResource::CodebuildProject(new) => {
+            let _ = live_as!(CodebuildProject);
             super::codebuild::update(provider, address, new)
         }
-        (AwsResource::Codepipeline(old), AwsResource::Codepipeline(new)) => {
-            super::codepipeline::update(provider, address, old, new)
-        }
-        (AwsResource::EventsRule(old), AwsResource::EventsRule(new)) => {
-            super::events::update(provider, address, old, new)
-        }
-        _ => Err(invalid(address, "the live and desired resources are of different kinds")),
+        AwsResource::Codepipeline(new) => super::codepipeline::update(provider, address, live_as!(Codepipeline), new),
+        AwsResource::EventsRule(new) => super::events::update(provider, address, live_as!(EventsRule), new),
     }
 }
 
