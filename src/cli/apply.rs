@@ -95,9 +95,7 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
     record.changes = outcome.changes.clone();
     if let Some(error) = &outcome.failure {
         record.result = format!("failed: {}", CliError::ApplyFailed);
-        if json {
-            println!("{}", views::progress::done_event(&outcome, &planned.state));
-        } else {
+        if !json {
             eprintln!(
                 "error: {error}\n{} of {} change(s) were carried out and recorded in {}; fix the cause and run apply again to continue.",
                 outcome.applied,
@@ -107,15 +105,14 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         }
     }
     planned.store.append_audit(&record)?;
-    if outcome.failure.is_some() {
-        print_stats(&select, &planned);
-        return Err(CliError::ApplyFailed);
-    }
     if json {
         println!("{}", views::progress::done_event(&outcome, &planned.state));
-    } else {
+    } else if outcome.failure.is_none() {
         print!("{}", views::progress::human_summary(&outcome, &select.state, planned.state.serial));
     }
     print_stats(&select, &planned);
+    if outcome.failure.is_some() {
+        return Err(CliError::ApplyFailed);
+    }
     Ok(EXIT_OK)
 }

@@ -5,32 +5,13 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::{Action, Change, FieldChange, Permissions, Plan, Selection, Summary};
+use super::{Change, Permissions, Plan, Selection, Summary};
 use crate::kinds::ProviderId;
-use crate::render::Address;
 
 /// Version 2 carries everything apply sends (`send`, `contested`, permissions), so a saved plan
 /// is carried out by a fresh process exactly as planned.
 pub const FORMAT: &str = "glidepath-plan/2";
-
-/// One change as saved: everything the executor and the plan views need.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SavedChange {
-    pub address: Address,
-    pub action: Action,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub fields: Vec<FieldChange>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub send: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contested: Option<String>,
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SavedPlan {
@@ -43,7 +24,8 @@ pub struct SavedPlan {
     pub permissions: Permissions,
     pub live_fingerprint: String,
     pub desired_fingerprint: String,
-    pub changes: Vec<SavedChange>,
+    /// The pending changes, complete (bodies, what to send, contested fields).
+    pub changes: Vec<Change>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,19 +49,7 @@ impl SavedPlan {
             permissions: plan.permissions,
             live_fingerprint: plan.live_fingerprint.clone(),
             desired_fingerprint: plan.desired_fingerprint.clone(),
-            changes: plan
-                .pending()
-                .map(|c| SavedChange {
-                    address: c.address.clone(),
-                    action: c.action,
-                    fields: c.fields.clone(),
-                    note: c.note.clone(),
-                    before: c.before.clone(),
-                    after: c.after.clone(),
-                    send: c.send.clone(),
-                    contested: c.contested.clone(),
-                })
-                .collect(),
+            changes: plan.pending().cloned().collect(),
         }
     }
 
@@ -89,33 +59,9 @@ impl SavedPlan {
 
     /// The plan as it was saved, to be carried out as it is.
     pub fn plan(&self) -> Plan {
-        let mut summary = Summary::default();
-        let changes: Vec<Change> = self
-            .changes
-            .iter()
-            .map(|c| {
-                match c.action {
-                    Action::Create => summary.create += 1,
-                    Action::Update => summary.update += 1,
-                    Action::Replace => summary.replace += 1,
-                    Action::Delete => summary.delete += 1,
-                    Action::NoOp => summary.unchanged += 1,
-                }
-                Change {
-                    address: c.address.clone(),
-                    action: c.action,
-                    fields: c.fields.clone(),
-                    note: c.note.clone(),
-                    before: c.before.clone(),
-                    after: c.after.clone(),
-                    send: c.send.clone(),
-                    contested: c.contested.clone(),
-                }
-            })
-            .collect();
         Plan {
-            changes,
-            summary,
+            changes: self.changes.clone(),
+            summary: Summary::of(&self.changes),
             live_fingerprint: self.live_fingerprint.clone(),
             desired_fingerprint: self.desired_fingerprint.clone(),
             permissions: self.permissions,

@@ -7,7 +7,7 @@ pub mod file;
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::kinds::ProviderId;
@@ -15,7 +15,7 @@ use crate::render::{Address, DesiredSet};
 
 pub use diff::FieldChange;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     Create,
@@ -53,26 +53,26 @@ impl Action {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One planned change, complete: it is also what a saved plan stores (`plan/file.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Change {
     pub address: Address,
     pub action: Action,
     /// The field-level differences of an update.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldChange>,
     /// What the provider wants the reader to know (e.g. fields another manager owns).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-    #[serde(skip)]
     pub before: Option<Value>,
-    #[serde(skip)]
     pub after: Option<Value>,
     /// What the provider sends to carry the change out, when it is not `after` (a cluster
     /// object's manifest: `after` is the server's dry-run of it).
-    #[serde(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send: Option<Value>,
     /// Fields another manager owns that this change takes back, as the server described them:
     /// carried out only when the plan allows taking over conflicts.
-    #[serde(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contested: Option<String>,
 }
 
@@ -124,7 +124,7 @@ impl Selection {
 
 /// What the person applying a plan allowed beyond creates and updates. Part of the plan, so
 /// the executor decides nothing itself.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Permissions {
     /// Carry out deletes and replacements (`--allow-delete`).
     pub allow_delete: bool,
@@ -139,6 +139,23 @@ pub struct Summary {
     pub replace: usize,
     pub delete: usize,
     pub unchanged: usize,
+}
+
+impl Summary {
+    /// Counts changes by action.
+    pub fn of<'a>(changes: impl IntoIterator<Item = &'a Change>) -> Self {
+        let mut summary = Summary::default();
+        for change in changes {
+            match change.action {
+                Action::Create => summary.create += 1,
+                Action::Update => summary.update += 1,
+                Action::Replace => summary.replace += 1,
+                Action::Delete => summary.delete += 1,
+                Action::NoOp => summary.unchanged += 1,
+            }
+        }
+        summary
+    }
 }
 
 /// The complete set of changes, in the order apply must perform them.
@@ -182,7 +199,6 @@ impl Plan {
 /// become deletes; creates and updates come in apply order, deletes after them in reverse.
 pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &Selection) -> Plan {
     let mut forward: Vec<(u8, Change)> = Vec::new();
-    let mut summary = Summary::default();
     for (address, resource) in desired.resources.iter().filter(|(a, _)| selection.includes(a)) {
         let after = resource.body();
         let change = match live.get(address) {
@@ -201,12 +217,6 @@ pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &S
             }
         };
         let change = Change { send: resource.send(), ..change };
-        match change.action {
-            Action::Create => summary.create += 1,
-            Action::Update => summary.update += 1,
-            Action::Replace => summary.replace += 1,
-            _ => summary.unchanged += 1,
-        }
         forward.push((address.kind.spec().rank, change));
     }
     forward.sort_by(|(ra, a), (rb, b)| (ra, &a.address).cmp(&(rb, &b.address)));
@@ -215,7 +225,6 @@ pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &S
         .filter(|(address, _)| selection.includes(address) && !desired.resources.contains_key(address))
         .map(|(address, before)| Change::new(address, Action::Delete, Some(before.clone()), None))
         .collect();
-    summary.delete = deletes.len();
     // Dependants go first when deleting: the reverse of apply order.
     deletes.sort_by_key(|c| std::cmp::Reverse((c.address.kind.spec().rank, c.address.clone())));
     let mut changes: Vec<Change> = forward.into_iter().map(|(_, c)| c).collect();
@@ -232,6 +241,7 @@ pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &S
             .map(|(a, r)| (a.to_string(), r.body()))
             .collect(),
     );
+    let summary = Summary::of(&changes);
     Plan { changes, summary, live_fingerprint, desired_fingerprint, permissions: Permissions::default() }
 }
 
