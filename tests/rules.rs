@@ -6,21 +6,12 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use glidepath::catalog::{self, CatalogError};
 use glidepath::{check, render, rules};
 
-/// Fixture catalogs in `dir`: `.hcl`/`.yaml` files and directory catalogs, sorted.
-fn fixtures(dir: &str) -> Vec<PathBuf> {
-    let mut paths: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir() || matches!(p.extension().and_then(|e| e.to_str()), Some("hcl" | "yaml")))
-        .collect();
-    paths.sort();
-    paths
-}
+use support::fixture_catalogs as fixtures;
 
 /// Every code the fixtures produce, with what produced it: the catalogs under
 /// tests/fixtures/invalid (validation), those under tests/fixtures/check (the check), and the

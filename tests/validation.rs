@@ -4,19 +4,13 @@
 //! directory catalog (for rules about `modules/`) whose first file carries the expect line.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+mod support;
 
 use glidepath::catalog::{self, CatalogError};
 
-fn fixtures(dir: &str) -> Vec<PathBuf> {
-    let mut paths: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir() || matches!(p.extension().and_then(|e| e.to_str()), Some("hcl" | "yaml")))
-        .collect();
-    paths.sort();
-    paths
-}
+use support::fixture_catalogs as fixtures;
 
 fn expected_codes(path: &Path) -> Vec<String> {
     let file = if path.is_dir() {

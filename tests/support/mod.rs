@@ -53,3 +53,14 @@ pub fn kube_client(kubeconfig: &std::path::Path) -> (tokio::runtime::Runtime, ku
     };
     (runtime, client)
 }
+
+/// Fixture catalogs in `dir`: `.hcl`/`.yaml` files and directory catalogs, sorted.
+pub fn fixture_catalogs(dir: &str) -> Vec<std::path::PathBuf> {
+    let mut paths: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() || matches!(p.extension().and_then(|e| e.to_str()), Some("hcl" | "yaml")))
+        .collect();
+    paths.sort();
+    paths
+}
