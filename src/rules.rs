@@ -396,6 +396,15 @@ rules! {
         why: "A waiver accepts a risk on purpose: its reason is what reviewers read and what says when it can go.",
         fix: "Say why the breach is acceptable and until when, e.g. \"12 replicas until the ALB router lands (PLAT-142)\".",
     }
+    ROUTER_SETTINGS {
+        code: "catalog::router-settings",
+        stage: Validation,
+        severity: Error,
+        waiver: None,
+        what: "`traffic` settings that do not fit the router in force: a setting of another router (`gateway` without istio or gateway-api; `ingress_class`, `scheme` or `certificate` without alb), a gateway-api router without a `gateway`, an Istio gateway route without hosts, or a `header_route` or `mirror` with a router other than istio.",
+        why: "The router would ignore the setting or refuse the route, so the canary would get traffic in a way nobody reviewed — or none at all.",
+        fix: "Choose the router that has the feature, or remove the setting; the message names which routers support it.",
+    }
 
     // ── check: the safety report against tier limits ────────────────────────────────────────
     ANALYSIS_ERRORS_BEFORE_DATA {

@@ -54,19 +54,24 @@ fn example_report_numbers_match_hand_computation() {
     assert!((seen.requests_per_window - 2400.0).abs() < 1e-6 && seen.verdict == Visibility::Visible);
     assert_eq!(payment.headline(), "rollback ≤ 2m25s, exposure ≤ 5%");
 
-    // checkout prod: same profile on 12 replicas: 5% needs 1 pod of 12 = 8.33% (waived).
+    // checkout prod: same profile on 12 replicas behind prod's ALB: the router sends exactly the
+    // 5 % asked for (1 canary pod of 12 serves it), so no waiver is needed.
     let checkout = result.report("checkout", "prod").unwrap();
-    assert!((checkout.exposure - 1.0 / 12.0).abs() < 1e-9);
-    let waived: Vec<_> = result.findings.iter().filter(|f| f.waived.is_some()).map(|f| f.code.as_str()).collect();
-    assert!(waived.contains(&"check::exposure-over-limit"), "{waived:?}");
+    assert!((checkout.exposure - 0.05).abs() < 1e-9);
+    assert_eq!(checkout.router, glidepath::catalog::Router::Alb);
+    let first = &checkout.steps[0];
+    assert_eq!((first.requested, first.effective, first.canary_pods), (5, 5.0, 1));
+    assert!(result.findings.iter().all(|f| f.waived.is_none()), "shop needs no waiver");
 
     // cart prod: standard canary 10/50/100, pauses 5m/5m, failureLimit 2, 6 replicas, warm-up 10s.
     //   rollback = 10s + 5s + 2 × 30s (initialDelay 1m15s) + 2 × 1m = 3m15s, inside the first 5m
-    //   pause; exposure = 1 pod of 6 = 16.7% for 3m15s → 54.2 %·min
+    //   pause; the ALB sends 10 % (1 canary pod of 6) for 3m15s → 32.5 %·min. In dev, without a
+    //   router, the same step is carried by pods: 1 of 1 = 100 %.
     let cart = result.report("cart", "prod").unwrap();
     assert_eq!(cart.rollback, seconds(195));
-    assert!((cart.exposure - 1.0 / 6.0).abs() < 1e-9);
-    assert!((cart.exposure_percent_minutes.unwrap() - 100.0 / 6.0 * 3.25).abs() < 1e-6);
+    assert!((cart.exposure - 0.10).abs() < 1e-9);
+    assert!((cart.exposure_percent_minutes.unwrap() - 10.0 * 3.25).abs() < 1e-6);
+    assert_eq!(result.report("cart", "dev").unwrap().steps[0].effective, 100.0);
     assert_eq!((cart.promotion, cart.manual_gates), (Duration::from_secs(10 * 60), 1));
 
     // user-service prod: blue/green. The preview takes no traffic (exposure 0); a breach the smoke
@@ -82,10 +87,12 @@ fn example_report_numbers_match_hand_computation() {
     // fail at 1m15s + 3m, but the rollout is fully promoted at 2m and background analysis stops.
     let notification = result.report("notification", "dev").unwrap();
     assert_eq!(notification.rollback, Bound::AfterPromotion);
-    // In prod the approval gate holds it at 25% (1 pod of 3 = 33.3%) until analysis fails at 4m15s.
+    // In prod the approval gate holds it at 25% (the ALB's weight, on 1 canary pod of 3) until
+    // analysis fails at 4m15s.
     let notification = result.report("notification", "prod").unwrap();
     assert_eq!(notification.rollback, seconds(255));
-    assert!((notification.exposure - 1.0 / 3.0).abs() < 1e-9);
+    assert!((notification.exposure - 0.25).abs() < 1e-9);
+    assert_eq!(notification.steps[0].canary_pods, 1);
 }
 
 fn fixtures() -> Vec<PathBuf> {

@@ -331,7 +331,7 @@ fn clear_errors_when_the_crds_are_missing_or_the_cluster_is_unreachable() {
     let mut gone = false;
     for _ in 0..100 {
         let out = bed.glidepath("plan", &["--env", "dev"]);
-        if text(&out.stderr).contains("Argo Rollouts CRDs are not installed") {
+        if text(&out.stderr).contains("does not serve rollouts (argoproj.io/v1alpha1): install Argo Rollouts first") {
             assert_eq!(out.status.code(), Some(1));
             assert!(text(&out.stderr).contains("environment dev"), "{}", text(&out.stderr));
             gone = true;

@@ -56,6 +56,9 @@ features!(
     codepipeline,
     buildspecs,
     gitops,
+    traffic_istio,
+    traffic_alb,
+    traffic_gateway_api,
 );
 
 /// Which rendered files each template under templates/ produces. A new template must be added
@@ -77,6 +80,9 @@ const TEMPLATE_OUTPUT: &[(&str, &str)] = &[
     ("kube/rollout.yaml.j2", "*/*/rollout.*.yaml"),
     ("kube/service.yaml.j2", "*/*/service.*.yaml"),
     ("kube/serviceaccount.yaml.j2", "*/*/serviceaccount.*.yaml"),
+    ("kube/virtualservice.yaml.j2", "*/*/virtualservice.*.yaml"),
+    ("kube/ingress.yaml.j2", "*/*/ingress.*.yaml"),
+    ("kube/httproute.yaml.j2", "*/*/httproute.*.yaml"),
 ];
 
 struct Fixture {

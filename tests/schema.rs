@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::JobSpec;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PodTemplateSpec, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{json, Value};
@@ -65,6 +66,7 @@ fn core_checker(kind: &str) -> Option<RoundTrip> {
         "ConfigMap" => roundtrip::<ConfigMap>,
         "PodDisruptionBudget" => roundtrip::<PodDisruptionBudget>,
         "HorizontalPodAutoscaler" => roundtrip::<HorizontalPodAutoscaler>,
+        "Ingress" => roundtrip::<Ingress>,
         _ => return None,
     })
 }
@@ -428,8 +430,8 @@ fn crd_objects_metadata_is_checked_as_object_meta() {
 fn coverage_check_flags_kinds_without_a_checker() {
     let crds = crds();
     assert_eq!(
-        unchecked_kinds(["Rollout", "Deployment", "Service", "Ingress", "Deployment"], &crds),
-        vec!["Deployment".to_string(), "Ingress".to_string()]
+        unchecked_kinds(["Rollout", "Deployment", "Service", "CronJob", "Deployment"], &crds),
+        vec!["CronJob".to_string(), "Deployment".to_string()]
     );
     assert!(unchecked_kinds(["AnalysisTemplate", "ConfigMap", "HorizontalPodAutoscaler"], &crds).is_empty());
 }

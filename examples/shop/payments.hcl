@@ -65,11 +65,6 @@ service "checkout" {
   ci {
     trust = "environment"
   }
-
-  # 12 replicas carry the 5 % step as 1 pod of 12.
-  waivers {
-    exposure = "first step is 1 of 12 pods (8.3%) until the ALB traffic router lands (PLAT-142)"
-  }
 }
 
 service "order" {

@@ -44,6 +44,14 @@ environment "prod" {
   namespace = "shop"
   strategy  = "canary"
   approval  = true
+  # The AWS Load Balancer Controller's ALB splits canary traffic by weight, so a 5 % step is
+  # 5 % of requests whatever the replica count (one ALB for the environment, a host per service).
+  traffic {
+    router      = "alb"
+    domain      = "shop.acme.example"
+    scheme      = "internet-facing"
+    certificate = "arn:aws:acm:eu-west-1:123456789012:certificate/7d2c9f4e-1a3b-4c5d-8e6f-0a1b2c3d4e5f"
+  }
 }
 
 notification "payments-oncall" {

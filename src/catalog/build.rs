@@ -6,12 +6,14 @@ use std::path::PathBuf;
 
 use super::decode::{closest, Fields, Spanned};
 use super::model::{
-    Cluster, Environment, Model, NotificationRoute, NotifyEvent, Platform, StrategyKind, DEFAULT_SCRAPE_INTERVAL,
+    Cluster, Environment, Model, NotificationRoute, NotifyEvent, Platform, StrategyKind, TrafficSettings,
+    DEFAULT_SCRAPE_INTERVAL,
 };
 use super::names::{is_dns_label, to_dns_label};
 use super::problem::{Problem, Problems};
 use super::profiles::ProfileSet;
 use super::service::decode_service;
+use super::traffic;
 use super::tree::{Entry, Node};
 use super::values::Duration;
 use crate::rules::{self, Rule};
@@ -174,6 +176,8 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
         .unwrap_or(DEFAULT_SCRAPE_INTERVAL);
     let codestar_connection = f.string("codestar_connection", problems).and_then(|c| check_connection(c, problems));
     let pipeline_image = f.string("pipeline_image", problems).map(|i| i.value);
+    let traffic =
+        traffic::decode_settings(f.node("traffic"), &TrafficSettings::default(), "the `platform` block", problems);
     f.finish(problems);
     let placeholder = Platform::placeholder();
     Platform {
@@ -187,6 +191,7 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
         scrape_interval,
         codestar_connection,
         pipeline_image,
+        traffic,
     }
 }
 
@@ -301,6 +306,7 @@ fn decode_environment(
     let approval = f.boolean("approval", problems).map(|b| b.value).unwrap_or(false);
     let aws_endpoint = f.string("aws_endpoint", problems).map(|s| s.value);
     let enforce_limits = f.boolean("enforce_limits", problems).map(|b| b.value).unwrap_or(approval);
+    let traffic = traffic::decode_settings(f.node("traffic"), &platform.traffic, &context, problems);
     f.finish(problems);
     Some(Environment {
         name: name.value,
@@ -310,6 +316,7 @@ fn decode_environment(
         approval,
         aws_endpoint,
         enforce_limits,
+        traffic,
     })
 }
 

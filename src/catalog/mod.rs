@@ -17,6 +17,7 @@ mod safety;
 mod service;
 pub mod source;
 pub mod tree;
+mod traffic;
 pub mod values;
 mod yaml;
 

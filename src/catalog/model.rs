@@ -56,6 +56,8 @@ pub struct Platform {
     /// CodeBuild image of the pipelines' deploy and test projects (glidepath, kubectl, the Argo
     /// Rollouts plugin and k6 on its PATH).
     pub pipeline_image: Option<String>,
+    /// Default routing of every environment (each may override it).
+    pub traffic: TrafficSettings,
 }
 
 impl Platform {
@@ -72,6 +74,7 @@ impl Platform {
             scrape_interval: DEFAULT_SCRAPE_INTERVAL,
             codestar_connection: None,
             pipeline_image: None,
+            traffic: TrafficSettings::default(),
         }
     }
 }
@@ -100,6 +103,101 @@ pub struct Environment {
     pub aws_endpoint: Option<String>,
     /// Whether tier limits are enforced here (default: where approval is required).
     pub enforce_limits: bool,
+    /// How traffic reaches services here and is split between versions (the platform's
+    /// `traffic` block, overridden by the environment's).
+    pub traffic: TrafficSettings,
+}
+
+/// What splits traffic between a canary and its stable version. Without a router the split is
+/// carried by pod counts (5 % of 3 pods is 33 %); with one, the router sends the weight asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Router {
+    #[default]
+    None,
+    /// An Istio VirtualService the Argo Rollouts controller re-weights.
+    Istio,
+    /// An AWS Load Balancer Controller Ingress whose forward action the controller writes.
+    Alb,
+    /// A Gateway API HTTPRoute, re-weighted through the Argo Rollouts Gateway API plugin.
+    GatewayApi,
+}
+
+impl Router {
+    pub const ALL: [Router; 4] = [Router::Istio, Router::Alb, Router::GatewayApi, Router::None];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Router::None => "none",
+            Router::Istio => "istio",
+            Router::Alb => "alb",
+            Router::GatewayApi => "gateway-api",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        Router::ALL.into_iter().find(|r| r.name() == text).ok_or_else(|| format!("`{text}` is not a traffic router"))
+    }
+}
+
+/// A namespaced object the routes attach to: an Istio Gateway or a Gateway API Gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObjectRef {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectRef {
+    /// `NAMESPACE/NAME`, as Istio names gateways in a VirtualService.
+    pub fn path(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+/// An environment's routing settings (its `traffic` block over the platform's).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TrafficSettings {
+    pub router: Router,
+    /// Services are reached at `SERVICE.DOMAIN` unless they name their own `hosts`.
+    pub domain: Option<String>,
+    /// The Istio Gateway or the Gateway API Gateway the routes attach to.
+    pub gateway: Option<ObjectRef>,
+    pub alb: AlbSettings,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AlbSettings {
+    pub ingress_class: String,
+    /// `internal` or `internet-facing`.
+    pub scheme: String,
+    /// ACM certificate of the HTTPS listener; without one the ALB listens on HTTP only.
+    pub certificate: Option<String>,
+}
+
+impl Default for AlbSettings {
+    fn default() -> Self {
+        AlbSettings { ingress_class: "alb".into(), scheme: "internal".into(), certificate: None }
+    }
+}
+
+/// A service's routing in one environment.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Traffic {
+    pub router: Router,
+    /// Host names the route answers for (Istio also always routes the in-mesh service name).
+    pub hosts: Vec<String>,
+    pub gateway: Option<ObjectRef>,
+    pub alb: AlbSettings,
+    /// Requests carrying this header reach the canary from its first step (canary only).
+    pub header_route: Option<HeaderRoute>,
+    /// Percentage of requests also copied to the canary, whose responses are dropped (Istio).
+    pub mirror: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeaderRoute {
+    pub name: String,
+    pub value: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -257,6 +355,7 @@ pub struct ServiceEnv {
     pub strategy: StrategyKind,
     /// Upper bound for the HPA in this environment, when autoscaling.
     pub max_replicas: Option<u32>,
+    pub traffic: Traffic,
 }
 
 #[derive(Debug, Clone, Serialize)]

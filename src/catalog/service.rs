@@ -7,11 +7,13 @@ use super::ci::decode_ci;
 use super::decode::{expect_int, expect_string, Fields, Spanned};
 use super::delivery::{apply_hpa_bounds, decode_blue_green, decode_canary, decode_hpa, decode_pdb, decode_slo};
 use super::model::{
-    Ci, CiSource, CiSystem, GitRepo, Hpa, Migrations, Probes, Resources, Service, ServiceEnv, StrategyKind,
+    Ci, CiSource, CiSystem, Environment, GitRepo, Hpa, Migrations, Probes, Resources, Service, ServiceEnv,
+    StrategyKind, Traffic,
 };
 use super::names::{self, is_dns_label, is_ecr_repository_name, EVENTS_RULE_NAME_MAX, IAM_ROLE_NAME_MAX};
 use super::problem::{Problem, Problems};
 use super::safety;
+use super::traffic;
 use super::tree::{Node, Value};
 use super::values::{parse_quantity, Duration, QuantityKind};
 use crate::rules;
@@ -78,12 +80,20 @@ pub fn decode_service(name: Spanned<String>, node: &Node, ctx: &Context, problem
     let limits = safety::decode_limits(f.node("limits"), own_node, &context, problems);
     let waivers = safety::decode_waivers(f.node("waivers"), &context, problems);
     let expected_rps = safety::decode_expected_rps(f.node("expected_rps"), &context, ctx, problems);
+    let traffic_node = f.node("traffic");
     f.finish(problems);
     if let Some(ci) = ci.as_ref().filter(|c| c.system == CiSystem::Codepipeline) {
         check_pipeline_names(&name, ci, !notify.is_empty(), ctx, problems);
     }
 
     let mut per_env = per_env?;
+    let envs: Vec<&Environment> = ctx.environments.iter().filter(|e| per_env.contains_key(&e.name)).collect();
+    let canary_in = per_env.iter().map(|(env, s)| (env.clone(), s.strategy == StrategyKind::Canary)).collect();
+    for (env, routing) in traffic::decode_service_traffic(traffic_node, &name.value, &envs, &canary_in, &context, problems) {
+        if let Some(settings) = per_env.get_mut(&env) {
+            settings.traffic = routing;
+        }
+    }
     if let Some(hpa_node) = &hpa {
         apply_hpa_bounds(hpa_node, &mut per_env, &context, problems);
     }
@@ -450,6 +460,7 @@ fn decode_per_env(
                 image_tag: tag,
                 strategy: strategies.get(env_name).map(|s| s.value).unwrap_or(env.strategy),
                 max_replicas: None,
+                traffic: Traffic::default(),
             },
         );
     }

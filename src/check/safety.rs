@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use super::simulate::{DEFAULT_CONSECUTIVE_ERROR_LIMIT, ERROR_RETRY_SECS};
 use crate::catalog::values::{Duration, Percent};
-use crate::catalog::{Environment, Service, StrategyKind};
+use crate::catalog::{Environment, Router, Service, StrategyKind};
 
 /// A time that is bounded, or not (a manual pause can wait forever).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -60,8 +60,11 @@ impl Bound {
 pub struct Step {
     /// Weight the Rollout asks for, in percent.
     pub requested: u32,
-    /// What the pods actually carry without a traffic router, in percent.
+    /// The share of requests the canary gets, in percent: the weight with a traffic router,
+    /// what its pods carry without one.
     pub effective: f64,
+    /// Canary pods at this step: ceil(replicas × weight / 100), as the controller scales them.
+    pub canary_pods: u32,
     /// When the step starts, from the first canary pods.
     pub at: Bound,
 }
@@ -108,6 +111,8 @@ pub struct SafetyReport {
     pub service: String,
     pub environment: String,
     pub strategy: StrategyKind,
+    /// What splits the canary's traffic (`none`: its pods do).
+    pub router: Router,
     /// From a bad version going live to automatic rollback, when it breaches the SLO.
     pub rollback: Bound,
     /// A version whose pods never become ready is aborted after this.
@@ -303,6 +308,7 @@ pub fn report(service: &Service, env: &Environment, rendered: &Rendered) -> Safe
         service: service.name.clone(),
         environment: env.name.clone(),
         strategy: settings.strategy,
+        router: settings.traffic.router,
         rollback,
         not_ready_abort,
         errors_before_data,
@@ -356,7 +362,8 @@ fn canary(rollout: &Value, timings: &[MetricTiming], slowest_fail: Duration, rep
     for step in canary["steps"].as_array().into_iter().flatten() {
         if let Some(weight) = step["setWeight"].as_u64() {
             let share = effective(weight as u32);
-            steps.push(Step { requested: weight as u32, effective: share * 100.0, at });
+            let canary_pods = ((replicas as u64 * weight).div_ceil(100)) as u32;
+            steps.push(Step { requested: weight as u32, effective: share * 100.0, canary_pods, at });
             if let Bound::Within(t) = at {
                 segments.push((t, share));
             }

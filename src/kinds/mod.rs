@@ -174,6 +174,9 @@ pub enum KubeKind {
     HorizontalPodAutoscaler,
     AnalysisTemplate,
     Rollout,
+    VirtualService,
+    Ingress,
+    HttpRoute,
 }
 
 const fn aws(rank: u8, service: &'static str, replace_fields: &'static [&'static str]) -> KindSpec {
@@ -244,7 +247,7 @@ impl AwsKind {
 }
 
 impl KubeKind {
-    pub const ALL: [KubeKind; 8] = [
+    pub const ALL: [KubeKind; 11] = [
         KubeKind::Namespace,
         KubeKind::ServiceAccount,
         KubeKind::ConfigMap,
@@ -253,6 +256,9 @@ impl KubeKind {
         KubeKind::HorizontalPodAutoscaler,
         KubeKind::AnalysisTemplate,
         KubeKind::Rollout,
+        KubeKind::VirtualService,
+        KubeKind::Ingress,
+        KubeKind::HttpRoute,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -265,6 +271,9 @@ impl KubeKind {
             KubeKind::HorizontalPodAutoscaler => "HorizontalPodAutoscaler",
             KubeKind::AnalysisTemplate => "AnalysisTemplate",
             KubeKind::Rollout => "Rollout",
+            KubeKind::VirtualService => "VirtualService",
+            KubeKind::Ingress => "Ingress",
+            KubeKind::HttpRoute => "HTTPRoute",
         }
     }
 
@@ -307,6 +316,25 @@ impl KubeKind {
             KubeKind::Rollout => {
                 kube(14, ("argoproj.io", "v1alpha1", "rollouts"), true, Crd::Required, &["kube/rollout.yaml.j2"])
             }
+            // Traffic routers: they route to the Services, and the Rollout names them (the
+            // controller refuses a Rollout whose router object is missing).
+            KubeKind::VirtualService => kube(
+                13,
+                ("networking.istio.io", "v1", "virtualservices"),
+                true,
+                Crd::Optional,
+                &["kube/virtualservice.yaml.j2"],
+            ),
+            KubeKind::Ingress => {
+                kube(13, ("networking.k8s.io", "v1", "ingresses"), true, Crd::BuiltIn, &["kube/ingress.yaml.j2"])
+            }
+            KubeKind::HttpRoute => kube(
+                13,
+                ("gateway.networking.k8s.io", "v1", "httproutes"),
+                true,
+                Crd::Optional,
+                &["kube/httproute.yaml.j2"],
+            ),
         }
     }
 

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Map, Value};
 
-use super::{DesiredSet, RenderError, Resource};
+use super::{traffic, DesiredSet, RenderError, Resource};
 use crate::catalog::Model;
 use crate::kinds::KubeKind;
 
@@ -217,14 +217,36 @@ fn application_set(model: &Model) -> Value {
                     "project": "{{.project}}",
                     "source": {"repoURL": gitops_repo(model), "targetRevision": "main", "path": "gitops/overlays/{{.env}}/{{.service}}"},
                     "destination": {"name": "{{.cluster}}", "namespace": "{{.namespace}}"},
-                    "syncPolicy": {"syncOptions": ["ServerSideApply=true", "PruneLast=true"]},
-                    // With an HPA, the autoscaler owns a Rollout's replicas.
-                    "ignoreDifferences": [{"group": "argoproj.io", "kind": "Rollout", "jsonPointers": ["/spec/replicas"]}],
+                    // RespectIgnoreDifferences: a sync keeps the live value of an ignored field
+                    // instead of resetting it (a sync mid-rollout must not reset the weights).
+                    "syncPolicy": {"syncOptions": ["ServerSideApply=true", "PruneLast=true", "RespectIgnoreDifferences=true"]},
+                    "ignoreDifferences": ignore_differences(),
                 }
             },
             "templatePatch": "{{- if eq .automated \"true\" }}\nspec:\n  syncPolicy:\n    automated:\n      prune: true\n      selfHeal: true\n{{- end }}\n",
         }
     })
+}
+
+/// Fields other controllers own in the objects of an Application. With an HPA, the autoscaler
+/// owns a Rollout's replicas; during a canary the Argo Rollouts controller owns the router's
+/// weights and the routes it adds (the same fields glidepath's own plan leaves out).
+fn ignore_differences() -> Value {
+    let managed_routes = format!(
+        ".spec.http[] | select(.name == \"{}\" or .name == \"{}\")",
+        traffic::HEADER_ROUTE,
+        traffic::MIRROR_ROUTE
+    );
+    let api = |kind: KubeKind| kind.api().group;
+    json!([
+        {"group": api(KubeKind::Rollout), "kind": KubeKind::Rollout.name(), "jsonPointers": ["/spec/replicas"]},
+        {"group": api(KubeKind::VirtualService), "kind": KubeKind::VirtualService.name(),
+         "jqPathExpressions": [".spec.http[].route[].weight", managed_routes]},
+        {"group": api(KubeKind::HttpRoute), "kind": KubeKind::HttpRoute.name(),
+         "jqPathExpressions": [".spec.rules[].backendRefs[].weight"]},
+        {"group": api(KubeKind::Ingress), "kind": KubeKind::Ingress.name(),
+         "jsonPointers": ["/metadata/annotations/alb.ingress.kubernetes.io~1actions.{{.service}}"]},
+    ])
 }
 
 fn app_project(model: &Model, env: &crate::catalog::Environment) -> Value {

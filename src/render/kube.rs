@@ -15,6 +15,7 @@ use crate::catalog::{
 use super::address::SHARED_OWNER;
 use super::resource::KubeObject;
 use super::templates::Templates;
+use super::traffic;
 use super::{aws, RenderError};
 
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
@@ -189,6 +190,9 @@ fn service_objects(
         )?);
     }
 
+    if let Some(route) = traffic::router_object(&model.platform, env, service, settings, &labels, templates)? {
+        objects.push(route);
+    }
     objects.push(rollout(model, env, service, settings, &labels, templates, &slo_template, &smoke_template)?);
 
     let pdb = match &service.pdb {
@@ -231,6 +235,7 @@ fn rollout(
     annotations.insert(SLO_ANNOTATION.into(), slo_summary(service));
 
     let canary_steps = canary_steps(service, env);
+    let managed_routes = traffic::managed_routes(settings);
     let env_vars: Vec<Value> = service.env_vars.iter().map(|(k, v)| json!({ "name": k, "value": v })).collect();
     let mut container_resources = json!({
         "requests": { "cpu": service.resources.cpu, "memory": service.resources.memory },
@@ -266,7 +271,12 @@ fn rollout(
             "preview_service": names::preview_service(name),
             "max_surge": int_or_string(&service.canary.max_surge),
             "canary_steps": &canary_steps,
-            "analysis_starting_step": analysis_starting_step(&canary_steps, service.canary.analysis_from_step),
+            // The header and mirror routes are set by steps before the first weight.
+            "analysis_starting_step": managed_routes.len() + analysis_starting_step(&canary_steps, service.canary.analysis_from_step),
+            "traffic": settings.traffic,
+            "managed_routes": managed_routes,
+            "header_route_name": traffic::HEADER_ROUTE,
+            "mirror_route_name": traffic::MIRROR_ROUTE,
             "slo_template": slo_template,
             "pre_promotion_template": smoke_template,
             "auto_promote": auto_promote,

@@ -9,6 +9,7 @@ pub mod output;
 pub mod pipeline;
 pub mod resource;
 mod templates;
+pub mod traffic;
 pub mod workflow;
 
 use std::collections::BTreeMap;

@@ -17,6 +17,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("kube/analysistemplate-slo.yaml.j2", include_str!("../../templates/kube/analysistemplate-slo.yaml.j2")),
     ("kube/analysistemplate-smoke.yaml.j2", include_str!("../../templates/kube/analysistemplate-smoke.yaml.j2")),
     ("kube/rollout.yaml.j2", include_str!("../../templates/kube/rollout.yaml.j2")),
+    ("kube/virtualservice.yaml.j2", include_str!("../../templates/kube/virtualservice.yaml.j2")),
+    ("kube/ingress.yaml.j2", include_str!("../../templates/kube/ingress.yaml.j2")),
+    ("kube/httproute.yaml.j2", include_str!("../../templates/kube/httproute.yaml.j2")),
     ("kube/notification-configmap.yaml.j2", include_str!("../../templates/kube/notification-configmap.yaml.j2")),
     ("kube/notification-template.yaml.j2", include_str!("../../templates/kube/notification-template.yaml.j2")),
 ];

@@ -34,7 +34,15 @@ fn detect(r: &SafetyReport) -> String {
     }
 }
 
-fn rows(result: &CheckResult) -> Vec<[String; 8]> {
+/// Each canary step's share of requests and canary pods: `5%·1 20%·3 50%·6 100%·12`.
+fn steps(r: &SafetyReport) -> String {
+    if r.steps.is_empty() {
+        return "-".into();
+    }
+    r.steps.iter().map(|s| format!("{}·{}", percent(s.effective / 100.0), s.canary_pods)).collect::<Vec<_>>().join(" ")
+}
+
+fn rows(result: &CheckResult) -> Vec<[String; 10]> {
     result
         .reports
         .iter()
@@ -48,12 +56,14 @@ fn rows(result: &CheckResult) -> Vec<[String; 8]> {
                 format!("{}/{} (+{})", r.capacity.min_ready, r.capacity.replicas, r.capacity.surge),
                 format!("{} ({})", percent(r.capacity.pdb_keeps), r.capacity.allowed_disruptions),
                 detect(r),
+                r.router.name().to_string(),
+                steps(r),
             ]
         })
         .collect()
 }
 
-const HEADERS: [&str; 8] = [
+const HEADERS: [&str; 10] = [
     "service / env",
     "rollback ≤",
     "exposure ≤",
@@ -62,6 +72,8 @@ const HEADERS: [&str; 8] = [
     "ready (+surge)",
     "pdb keeps (evictable)",
     "detectability",
+    "router",
+    "traffic·canary pods per step",
 ];
 
 pub fn human(result: &CheckResult) -> String {

@@ -178,26 +178,24 @@ impl KubeProvider {
 
     /// The CRDs of the kinds the registry marks required (Argo Rollouts') must be installed
     /// before anything is planned: one discovery call per API group version.
-    fn check_crds(&self, env: &str) -> Result<(), ProviderError> {
+    /// Fails early, with what to install, when the cluster does not serve a kind the plan needs.
+    fn check_crds(&self, env: &str, kinds: &[KubeKind]) -> Result<(), ProviderError> {
         let cluster = &self.envs[env];
         let target = format!("cluster of environment {env}");
-        let mut required: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
-        for api in KubeKind::ALL.iter().map(|k| k.api()).filter(|a| a.crd == Crd::Required) {
-            required.entry(api.api_version()).or_default().insert(api.plural);
+        let mut wanted: BTreeMap<String, Vec<KubeKind>> = BTreeMap::new();
+        for kind in kinds.iter().filter(|k| k.api().crd != Crd::BuiltIn) {
+            wanted.entry(kind.api().api_version()).or_default().push(*kind);
         }
-        for (group_version, plurals) in required {
+        for (group_version, kinds) in wanted {
             self.count(format!("get apis/{group_version}"));
-            match self.runtime.block_on(cluster.client.list_api_group_resources(&group_version)) {
-                Ok(list) => {
-                    let names: BTreeSet<&str> = list.resources.iter().map(|r| r.name.as_str()).collect();
-                    if !plurals.is_subset(&names) {
-                        return Err(ProviderError::new(ErrorKind::NotFound, &target, "discovery", crd_hint()));
-                    }
-                }
-                Err(kube::Error::Api(status)) if status.code == 404 => {
-                    return Err(ProviderError::new(ErrorKind::NotFound, &target, "discovery", crd_hint()))
-                }
-                Err(e) => return Err(diagnose(e, &target, "discovery", env, &cluster.context)),
+            let served: BTreeSet<String> =
+                match self.runtime.block_on(cluster.client.list_api_group_resources(&group_version)) {
+                    Ok(list) => list.resources.into_iter().map(|r| r.name).collect(),
+                    Err(kube::Error::Api(status)) if status.code == 404 => BTreeSet::new(),
+                    Err(e) => return Err(diagnose(e, &target, "discovery", env, &cluster.context)),
+                };
+            if let Some(kind) = kinds.iter().find(|k| !served.contains(k.api().plural)) {
+                return Err(ProviderError::new(ErrorKind::NotFound, &target, "discovery", crd_hint(*kind)));
             }
         }
         Ok(())
@@ -248,14 +246,37 @@ impl KubeProvider {
             .block_on(self.api(env, kind).patch(address.name(), &params, &Patch::Apply(manifest)))
             .map_err(|e| diagnose(e, &address.to_string(), action, env, &self.envs[env].context))?;
         let value = serde_json::to_value(applied).map_err(|e| error(&address.to_string(), action, e.to_string()))?;
-        Ok(normalize(value, &api.api_version(), kind.name()))
+        Ok(normalize(value, kind))
     }
 }
 
-fn crd_hint() -> String {
-    "the Argo Rollouts CRDs are not installed: install Argo Rollouts first (kubectl apply -k \
-     'https://github.com/argoproj/argo-rollouts/manifests/crds?ref=v1.9.1')"
-        .to_string()
+/// What to install when the cluster does not serve `kind`.
+fn crd_hint(kind: KubeKind) -> String {
+    let api = kind.api();
+    let missing = format!("the cluster does not serve {} ({})", api.plural, api.api_version());
+    let install = match kind {
+        KubeKind::AnalysisTemplate | KubeKind::Rollout => {
+            "install Argo Rollouts first (kubectl apply -k \
+             'https://github.com/argoproj/argo-rollouts/manifests/crds?ref=v1.9.1')"
+        }
+        KubeKind::VirtualService => {
+            "the catalog routes traffic with Istio here: install Istio (istioctl install, or its base \
+             Helm chart for the CRDs) or choose another `traffic.router`"
+        }
+        KubeKind::HttpRoute => {
+            "the catalog routes traffic with the Gateway API here: install its CRDs (kubectl apply -f \
+             https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.2.1/standard-install.yaml), \
+             a Gateway controller and the Argo Rollouts gatewayAPI plugin, or choose another `traffic.router`"
+        }
+        KubeKind::Namespace
+        | KubeKind::ServiceAccount
+        | KubeKind::ConfigMap
+        | KubeKind::Service
+        | KubeKind::PodDisruptionBudget
+        | KubeKind::HorizontalPodAutoscaler
+        | KubeKind::Ingress => "it is a built-in kind: check the cluster's Kubernetes version",
+    };
+    format!("{missing}: {install}")
 }
 
 fn ownership_selector(catalog: &str, env: &str) -> String {
@@ -314,7 +335,7 @@ impl KubeProvider {
                 let value = serde_json::to_value(&item).map_err(|e| error(&name, "list", e.to_string()))?;
                 live.bodies.insert(
                     Address::scoped(env, &owner, kind, name),
-                    normalize(value, &api.api_version(), kind.name()),
+                    normalize(value, kind),
                 );
             }
         }
@@ -387,7 +408,7 @@ impl Provider for KubeProvider {
         let mut live = LiveSet::default();
         let envs: Vec<String> = self.envs.keys().cloned().collect();
         for env in &envs {
-            self.check_crds(env)?;
+            self.check_crds(env, &Self::kinds_to_list(env, desired, state))?;
             // A new environment's namespace does not exist yet: its objects cannot be dry-run,
             // and are created as rendered.
             let namespace_ready = self.namespace_exists(env)?;
@@ -399,7 +420,7 @@ impl Provider for KubeProvider {
                 if let (Some(Resource::Kube(object)), Some(live_body)) =
                     (desired.resources.get_mut(&address), live.bodies.get(&address))
                 {
-                    controller_fields::carry_over(kind.name(), &mut object.body, live_body);
+                    controller_fields::carry_over(kind, &mut object.body, live_body);
                 }
                 let in_conflict = live.conflicts.iter().any(|c| c.address == address);
                 if (namespace_ready || !kind.api().namespaced) && !in_conflict {

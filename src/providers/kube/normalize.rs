@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use crate::kinds::KubeKind;
+
 const SERVER_METADATA: [&str; 7] = [
     "managedFields",
     "resourceVersion",
@@ -14,13 +16,14 @@ const SERVER_METADATA: [&str; 7] = [
     "deletionGracePeriodSeconds",
 ];
 
-pub fn normalize(mut object: Value, api_version: &str, kind: &str) -> Value {
+pub fn normalize(mut object: Value, kind: KubeKind) -> Value {
+    let api_version = kind.api().api_version();
     super::controller_fields::drop_from(kind, &mut object);
     if let Some(map) = object.as_object_mut() {
         map.remove("status");
         // List items come without their type; put it back so bodies compare.
         map.insert("apiVersion".into(), Value::String(api_version.into()));
-        map.insert("kind".into(), Value::String(kind.into()));
+        map.insert("kind".into(), Value::String(kind.name().into()));
         if let Some(metadata) = map.get_mut("metadata").and_then(Value::as_object_mut) {
             for key in SERVER_METADATA {
                 metadata.remove(key);
@@ -49,7 +52,7 @@ mod tests {
             "status": {"phase": "Healthy"}
         });
         assert_eq!(
-            normalize(live, "argoproj.io/v1alpha1", "Rollout"),
+            normalize(live, KubeKind::Rollout),
             json!({"metadata": {"name": "a"}, "spec": {"x": 1}, "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout"})
         );
     }
