@@ -401,7 +401,7 @@ rules! {
         stage: Validation,
         severity: Error,
         waiver: None,
-        what: "`traffic` settings that do not fit the router in force: a setting of another router (`gateway` without istio or gateway-api; `ingress_class`, `scheme` or `certificate` without alb), a gateway-api router without a `gateway`, an Istio gateway route without hosts, or a `header_route` or `mirror` with a router other than istio.",
+        what: "`traffic` settings that do not fit the router in force: a setting of another router (`gateway` without istio or gateway-api; `ingress_class`, `scheme` or `certificate` without alb), a gateway-api router without a `gateway`, an Istio gateway route without hosts, or a `header_route` or `mirror` on a service none of whose environments routes with istio.",
         why: "The router would ignore the setting or refuse the route, so the canary would get traffic in a way nobody reviewed — or none at all.",
         fix: "Choose the router that has the feature, or remove the setting; the message names which routers support it.",
     }

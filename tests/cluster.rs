@@ -319,6 +319,18 @@ fn an_unlabelled_object_in_the_way_is_a_plan_error() {
 fn clear_errors_when_the_crds_are_missing_or_the_cluster_is_unreachable() {
     let plane = cluster::dedicated();
     let bed = Bed::new(&plane, "tcrd");
+    // A catalog routing with Istio on a cluster without Istio: the plan says what to install.
+    let plain = "environment \"dev\" {\n  cluster = \"main\"\n}";
+    let istio = "environment \"dev\" {\n  cluster = \"main\"\n  traffic {\n    router = \"istio\"\n  }\n}";
+    bed.edit(plain, istio);
+    let out = bed.glidepath("plan", &["--env", "dev"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("does not serve virtualservices (networking.istio.io/v1)") && stderr.contains("install Istio"),
+        "{stderr}"
+    );
+    bed.edit(istio, plain);
     let crds = ApiResource {
         group: "apiextensions.k8s.io".into(),
         version: "v1".into(),
@@ -504,4 +516,137 @@ fn a_saved_cluster_plan_is_applied_by_a_fresh_process() {
     assert_eq!(live.data["spec"]["replicas"], 3);
     let again = bed.glidepath("plan", &["--env", "dev", "--detailed-exitcode"]);
     assert_eq!(again.status.code(), Some(0), "no changes after the saved plan: {}", text(&again.stdout));
+}
+
+/// Installs the Istio and Gateway API CRDs of tests/fixtures/crds into the plane (once per
+/// plane; the call that finds them established returns at once).
+fn install_router_crds(bed: &Bed) {
+    let crds = ApiResource {
+        group: "apiextensions.k8s.io".into(),
+        version: "v1".into(),
+        api_version: "apiextensions.k8s.io/v1".into(),
+        kind: "CustomResourceDefinition".into(),
+        plural: "customresourcedefinitions".into(),
+    };
+    let api: Api<DynamicObject> = Api::all_with(bed.client(), &crds);
+    let files = [
+        "istio-v1.32.0/virtualservices.networking.istio.io.yaml",
+        "gateway-api-v1.6.3/gateway.networking.k8s.io_httproutes.yaml",
+    ];
+    for file in files {
+        let text = fs::read_to_string(repo().join("tests/fixtures/crds").join(file)).unwrap();
+        let crd: DynamicObject = serde_yaml::from_str(&text).unwrap();
+        let name = crd.metadata.name.clone().unwrap();
+        let params = PatchParams::apply("glidepath-tests").force();
+        bed.runtime.block_on(api.patch(&name, &params, &Patch::Apply(&crd))).unwrap();
+        let established = (0..100).any(|_| {
+            let live = bed.runtime.block_on(api.get(&name)).unwrap();
+            let conditions = live.data["status"]["conditions"].as_array().cloned().unwrap_or_default();
+            let ready = conditions.iter().any(|c| c["type"] == "Established" && c["status"] == "True");
+            if !ready {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            ready
+        });
+        assert!(established, "CRD {name} never became established");
+    }
+}
+
+/// The Argo Rollouts controller re-weights the router objects during a canary with plain updates
+/// (field manager `rollouts-controller`): plan and drift must stay empty, and an apply in the
+/// middle of the rollout must neither conflict nor take the traffic back.
+#[test]
+fn router_weights_the_rollouts_controller_writes_never_show_as_changes() {
+    let plane = cluster::shared();
+    let bed = Bed::new(plane, "troute");
+    install_router_crds(&bed);
+    bed.edit(
+        "environment \"dev\" {\n  cluster = \"main\"\n}",
+        "environment \"dev\" {\n  cluster = \"main\"\n  traffic {\n    router = \"istio\"\n  }\n}",
+    );
+    bed.edit(
+        "  approval = true\n}",
+        "  approval = true\n  traffic {\n    router  = \"gateway-api\"\n    gateway = \"gateways/public\"\n  }\n}",
+    );
+    // One service on the ALB, and a header route for the Istio canary.
+    bed.edit(
+        "  hpa {\n    max_replicas = 6\n  }\n",
+        "  hpa {\n    max_replicas = 6\n  }\n  traffic {\n    router = \"alb\"\n  }\n",
+    );
+    bed.edit(
+        "  notify = [\"oncall\"]\n}",
+        "  notify = [\"oncall\"]\n  traffic {\n    header_route = { name = \"x-canary\", value = \"1\" }\n  }\n}",
+    );
+    bed.apply(&[]);
+    bed.assert_no_changes();
+
+    let controller = PatchParams { field_manager: Some("rollouts-controller".into()), ..Default::default() };
+    let virtual_services = bed.api("dev", "networking.istio.io", "v1alpha3", "VirtualService", "virtualservices");
+    let mut http = bed.runtime.block_on(virtual_services.get("api")).unwrap().data["spec"]["http"].clone();
+    http[0]["route"][0]["weight"] = json!(80);
+    http[0]["route"][1]["weight"] = json!(20);
+    let header_route = json!({"name": "canary-header", "match": [{"headers": {"x-canary": {"exact": "1"}}}],
+                              "route": [{"destination": {"host": "api-canary"}, "weight": 100}]});
+    http.as_array_mut().unwrap().insert(0, header_route);
+    let weighted = json!({"spec": {"http": http}});
+    bed.runtime.block_on(virtual_services.patch("api", &controller, &Patch::Merge(&weighted))).unwrap();
+
+    let http_routes = bed.api("prod", "gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes");
+    let mut rules = bed.runtime.block_on(http_routes.get("api")).unwrap().data["spec"]["rules"].clone();
+    rules[0]["backendRefs"][0]["weight"] = json!(50);
+    rules[0]["backendRefs"][1]["weight"] = json!(50);
+    bed.runtime
+        .block_on(http_routes.patch("api", &controller, &Patch::Merge(&json!({"spec": {"rules": rules}}))))
+        .unwrap();
+
+    let ingresses = bed.api("dev", "networking.k8s.io", "v1", "Ingress", "ingresses");
+    let action = json!({"metadata": {"annotations": {"alb.ingress.kubernetes.io/actions.search":
+        "{\"type\":\"forward\",\"forwardConfig\":{\"targetGroups\":[{\"serviceName\":\"search\",\"servicePort\":\"9200\",\"weight\":90},{\"serviceName\":\"search-canary\",\"servicePort\":\"9200\",\"weight\":10}]}}"}}});
+    bed.runtime.block_on(ingresses.patch("search", &controller, &Patch::Merge(&action))).unwrap();
+
+    bed.assert_no_changes();
+    let drift = bed.glidepath("drift", &["--detailed-exitcode"]);
+    assert_eq!(drift.status.code(), Some(0), "no drift:\n{}{}", text(&drift.stdout), text(&drift.stderr));
+
+    // An apply mid-rollout that changes the routes themselves (new hosts) sends the controller's
+    // weights and header route back as they are: no conflict, and the traffic stays where it is.
+    bed.edit("header_route = {", "hosts = [\"api.example.com\"]\n    header_route = {");
+    let plan = bed.plan_json(&[]);
+    assert_eq!(
+        addresses(&plan, "update"),
+        ["dev/api/k8s/VirtualService/api", "prod/api/k8s/HTTPRoute/api"],
+        "{plan:#}"
+    );
+    bed.apply(&[]);
+    bed.assert_no_changes();
+    let live = bed.runtime.block_on(virtual_services.get("api")).unwrap().data;
+    assert_eq!(live["spec"]["http"][0]["name"], "canary-header", "the controller's header route stays");
+    assert_eq!(live["spec"]["http"][1]["route"][1]["weight"], 20, "{live:#}");
+    let live = bed.runtime.block_on(http_routes.get("api")).unwrap().data;
+    assert_eq!(live["spec"]["rules"][0]["backendRefs"][1]["weight"], 50, "{live:#}");
+    let live = bed.runtime.block_on(ingresses.get("search")).unwrap().metadata.annotations.unwrap_or_default();
+    assert!(live.contains_key("alb.ingress.kubernetes.io/actions.search"), "{live:#?}");
+}
+
+/// The controller points each Service at one revision by adding the pod-template hash to its
+/// (atomic) selector; an apply that changes the Service afterwards keeps the hash instead of
+/// conflicting or sending traffic to every revision.
+#[test]
+fn an_apply_after_a_rollout_keeps_the_controllers_selector_hash() {
+    let plane = cluster::shared();
+    let bed = Bed::new(plane, "tselector");
+    bed.apply(&["--env", "dev"]);
+    let services = bed.api("dev", "", "v1", "Service", "services");
+    let controller = PatchParams { field_manager: Some("rollouts-controller".into()), ..Default::default() };
+    let pointed =
+        json!({"spec": {"selector": {"app.kubernetes.io/name": "api", "rollouts-pod-template-hash": "6fd6c46947"}}});
+    bed.runtime.block_on(services.patch("api", &controller, &Patch::Merge(&pointed))).unwrap();
+    bed.assert_no_changes_in("dev");
+
+    bed.edit("  port      = 8080", "  port      = 8081");
+    bed.apply(&["--env", "dev"]);
+    bed.assert_no_changes_in("dev");
+    let live = bed.runtime.block_on(services.get("api")).unwrap().data;
+    assert_eq!(live["spec"]["selector"]["rollouts-pod-template-hash"], "6fd6c46947", "{live:#}");
+    assert_eq!(live["spec"]["ports"][0]["port"], 8081);
 }

@@ -16,8 +16,8 @@ mod profiles;
 mod safety;
 mod service;
 pub mod source;
-pub mod tree;
 mod traffic;
+pub mod tree;
 pub mod values;
 mod yaml;
 

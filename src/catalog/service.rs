@@ -89,7 +89,9 @@ pub fn decode_service(name: Spanned<String>, node: &Node, ctx: &Context, problem
     let mut per_env = per_env?;
     let envs: Vec<&Environment> = ctx.environments.iter().filter(|e| per_env.contains_key(&e.name)).collect();
     let canary_in = per_env.iter().map(|(env, s)| (env.clone(), s.strategy == StrategyKind::Canary)).collect();
-    for (env, routing) in traffic::decode_service_traffic(traffic_node, &name.value, &envs, &canary_in, &context, problems) {
+    for (env, routing) in
+        traffic::decode_service_traffic(traffic_node, &name.value, &envs, &canary_in, &context, problems)
+    {
         if let Some(settings) = per_env.get_mut(&env) {
             settings.traffic = routing;
         }

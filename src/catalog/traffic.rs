@@ -110,13 +110,27 @@ pub(super) fn decode_service_traffic(
             own = decoded;
         }
     }
-    environments
+    let resolved: BTreeMap<String, Traffic> = environments
         .iter()
         .map(|env| {
             let canary = canary_in.get(&env.name).copied().unwrap_or(false);
             (env.name.clone(), resolve(&own, service, env, canary, context, problems))
         })
-        .collect()
+        .collect();
+    // Header routes and mirrors are Istio routes: they apply in the environments routed by Istio,
+    // and a setting that applies nowhere is an error rather than a silent no-op.
+    let routers: Vec<&str> = resolved.values().map(|t| t.router.name()).collect();
+    if !resolved.values().any(|t| t.router == Router::Istio) {
+        for (field, span) in [
+            ("mirror", own.mirror.as_ref().map(|m| &m.span)),
+            ("header_route", own.header_route.as_ref().map(|h| &h.span)),
+        ] {
+            if let Some(span) = span {
+                problems.push(unsupported(span, field, &routers, context));
+            }
+        }
+    }
+    resolved
 }
 
 #[derive(Default)]
@@ -130,21 +144,19 @@ struct ServiceTraffic {
 fn decode_service_block(node: &Node, context: &str, problems: &mut Problems) -> Option<ServiceTraffic> {
     let mut f = Fields::of(node, format!("`traffic` of {context}"), problems)?;
     let router = decode_router(&mut f, problems);
-    let hosts = f.strings("hosts", problems).map(|hosts| {
-        hosts.into_iter().filter(|h| check_host(h, "each of `hosts`", problems)).collect::<Vec<_>>()
-    });
+    let hosts = f
+        .strings("hosts", problems)
+        .map(|hosts| hosts.into_iter().filter(|h| check_host(h, "each of `hosts`", problems)).collect::<Vec<_>>());
     let header_route = decode_header_route(&mut f, problems);
-    let mirror = f.string("mirror", problems).and_then(|m| {
-        match m.value.trim_end_matches('%').parse::<u32>() {
-            Ok(p) if (1..=100).contains(&p) && m.value.ends_with('%') => Some(Spanned::new(p, m.span)),
-            _ => {
-                problems.push(
-                    Problem::new(rules::MALFORMED_VALUE, &m.span, format!("mirror `{}` is not a percentage", m.value))
-                        .label("expected 1%–100%")
-                        .help("write the share of requests copied to the canary, such as mirror = \"10%\""),
-                );
-                None
-            }
+    let mirror = f.string("mirror", problems).and_then(|m| match m.value.trim_end_matches('%').parse::<u32>() {
+        Ok(p) if (1..=100).contains(&p) && m.value.ends_with('%') => Some(Spanned::new(p, m.span)),
+        _ => {
+            problems.push(
+                Problem::new(rules::MALFORMED_VALUE, &m.span, format!("mirror `{}` is not a percentage", m.value))
+                    .label("expected 1%–100%")
+                    .help("write the share of requests copied to the canary, such as mirror = \"10%\""),
+            );
+            None
         }
     });
     f.finish(problems);
@@ -201,12 +213,13 @@ fn resolve(
     if router == Router::GatewayApi && settings.gateway.is_none() {
         if let Some(r) = &own.router {
             problems.push(
-                Problem::new(rules::ROUTER_SETTINGS, &r.span, format!("{where_}: the gateway-api router needs a Gateway"))
-                    .label("no parent Gateway")
-                    .help(format!(
-                        "set gateway = \"NAMESPACE/NAME\" in the `traffic` block of environment `{}`",
-                        env.name
-                    )),
+                Problem::new(
+                    rules::ROUTER_SETTINGS,
+                    &r.span,
+                    format!("{where_}: the gateway-api router needs a Gateway"),
+                )
+                .label("no parent Gateway")
+                .help(format!("set gateway = \"NAMESPACE/NAME\" in the `traffic` block of environment `{}`", env.name)),
             );
         }
     }
@@ -214,21 +227,13 @@ fn resolve(
         let at = own.router.as_ref().map(|r| r.span.clone());
         if let Some(at) = at {
             problems.push(
-                Problem::new(rules::ROUTER_SETTINGS, &at, format!("{where_}: a route through an Istio gateway needs hosts"))
-                    .help("set `hosts` here, or `domain` in the environment's `traffic` block"),
+                Problem::new(
+                    rules::ROUTER_SETTINGS,
+                    &at,
+                    format!("{where_}: a route through an Istio gateway needs hosts"),
+                )
+                .help("set `hosts` here, or `domain` in the environment's `traffic` block"),
             );
-        }
-    }
-    if let Some(mirror) = &own.mirror {
-        if router != Router::Istio {
-            problems.push(unsupported(&mirror.span, "mirror", router, &where_, "the istio router"));
-        }
-    }
-    if let Some(header) = &own.header_route {
-        // The ALB and Gateway API routers add header routes as new rules of the Ingress or
-        // HTTPRoute, which glidepath would then have to own alongside the controller: not yet.
-        if router != Router::Istio {
-            problems.push(unsupported(&header.span, "header_route", router, &where_, "the istio router"));
         }
     }
     // Header routes and mirrors are canary steps; a blue/green environment has none to add.
@@ -237,15 +242,22 @@ fn resolve(
         hosts,
         gateway: settings.gateway.clone(),
         alb: if router == Router::Alb { settings.alb.clone() } else { AlbSettings::default() },
-        header_route: own.header_route.as_ref().filter(|_| canary).map(|h| h.value.clone()),
+        header_route: own.header_route.as_ref().filter(|_| canary && router == Router::Istio).map(|h| h.value.clone()),
         mirror: own.mirror.as_ref().filter(|_| canary && router == Router::Istio).map(|m| m.value),
     }
 }
 
-fn unsupported(span: &Span, field: &str, router: Router, where_: &str, supported: &str) -> Problem {
-    Problem::new(rules::ROUTER_SETTINGS, span, format!("{where_}: the {} router cannot do `{field}`", router.name()))
-        .label(format!("not supported by {}", router.name()))
-        .help(format!("`{field}` works with {supported}; remove it or choose such a router"))
+fn unsupported(span: &Span, field: &str, routers: &[&str], context: &str) -> Problem {
+    let mut routers = routers.to_vec();
+    routers.sort();
+    routers.dedup();
+    Problem::new(
+        rules::ROUTER_SETTINGS,
+        span,
+        format!("{context}: `{field}` needs the istio router, but its environments route with {}", routers.join(", ")),
+    )
+    .label("applies nowhere")
+    .help(format!("route at least one environment with router = \"istio\", or remove `{field}`"))
 }
 
 fn decode_router(f: &mut Fields, problems: &mut Problems) -> Option<Spanned<Router>> {
@@ -264,7 +276,11 @@ fn check_field_fits(field: &str, at: &Span, router: Router, context: &str, probl
         Problem::new(
             rules::ROUTER_SETTINGS,
             at,
-            format!("{context}: `{field}` belongs to the {} router, but the router here is {}", names.join(" or "), router.name()),
+            format!(
+                "{context}: `{field}` belongs to the {} router, but the router here is {}",
+                names.join(" or "),
+                router.name()
+            ),
         )
         .label("setting of another router")
         .help(format!("set router = \"{}\" or remove `{field}`", names[0])),
@@ -279,9 +295,13 @@ fn parse_object_ref(text: &Spanned<String>, problems: &mut Problems) -> Option<O
         }
         _ => {
             problems.push(
-                Problem::new(rules::MALFORMED_VALUE, &text.span, format!("gateway `{}` is not NAMESPACE/NAME", text.value))
-                    .label("expected NAMESPACE/NAME")
-                    .help("write the gateway's namespace and name, such as \"istio-system/public\""),
+                Problem::new(
+                    rules::MALFORMED_VALUE,
+                    &text.span,
+                    format!("gateway `{}` is not NAMESPACE/NAME", text.value),
+                )
+                .label("expected NAMESPACE/NAME")
+                .help("write the gateway's namespace and name, such as \"istio-system/public\""),
             );
             None
         }

@@ -63,12 +63,14 @@ pub fn router_object(
             let mut hosts = vec![name.clone()];
             hosts.extend(traffic.hosts.iter().cloned());
             // Through a gateway and inside the mesh alike, so callers on either path are split.
-            let gateways: Vec<String> =
-                traffic.gateway.iter().map(|g| g.path()).chain(traffic.gateway.as_ref().map(|_| "mesh".into())).collect();
-            templates.render_yaml(
-                "kube/virtualservice.yaml.j2",
-                common(json!({ "hosts": hosts, "gateways": gateways })),
-            )?
+            let gateways: Vec<String> = traffic
+                .gateway
+                .iter()
+                .map(|g| g.path())
+                .chain(traffic.gateway.as_ref().map(|_| "mesh".into()))
+                .collect();
+            templates
+                .render_yaml("kube/virtualservice.yaml.j2", common(json!({ "hosts": hosts, "gateways": gateways })))?
         }
         Router::Alb => {
             let alb_group = format!("{}-{}", platform.name, env.name);

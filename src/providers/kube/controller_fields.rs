@@ -37,7 +37,9 @@ fn weighted_routes(kind: KubeKind) -> Option<WeightedRoutes> {
         KubeKind::VirtualService => {
             Some(WeightedRoutes { routes: "/spec/http", backends: "route", backend_name: "/destination/host" })
         }
-        KubeKind::HttpRoute => Some(WeightedRoutes { routes: "/spec/rules", backends: "backendRefs", backend_name: "/name" }),
+        KubeKind::HttpRoute => {
+            Some(WeightedRoutes { routes: "/spec/rules", backends: "backendRefs", backend_name: "/name" })
+        }
         KubeKind::Namespace
         | KubeKind::ServiceAccount
         | KubeKind::ConfigMap
@@ -54,6 +56,11 @@ fn is_managed_route(route: &Value) -> bool {
     route["name"].as_str().is_some_and(|name| [HEADER_ROUTE, MIRROR_ROUTE].contains(&name))
 }
 
+/// Whether an apply of `kind` must carry over fields a controller wrote.
+pub fn carries(kind: KubeKind) -> bool {
+    kind == KubeKind::Service || weighted_routes(kind).is_some()
+}
+
 /// Copies controller-managed fields of `live` into `manifest` (of kind `kind`), so an apply in
 /// the middle of a rollout agrees with the controller instead of resetting it.
 pub fn carry_over(kind: KubeKind, manifest: &mut Value, live: &Value) {
@@ -67,22 +74,44 @@ pub fn carry_over(kind: KubeKind, manifest: &mut Value, live: &Value) {
     let Some(shape) = weighted_routes(kind) else { return };
     let Some(live_routes) = live.pointer(shape.routes).and_then(Value::as_array) else { return };
     let Some(routes) = manifest.pointer_mut(shape.routes).and_then(Value::as_array_mut) else { return };
-    // The controller's header and mirror routes sit above the rendered ones while a rollout runs.
-    let managed: Vec<Value> = live_routes.iter().filter(|r| is_managed_route(r)).cloned().collect();
     let live_rendered: Vec<&Value> = live_routes.iter().filter(|r| !is_managed_route(r)).collect();
-    for (route, live_route) in routes.iter_mut().zip(live_rendered) {
+    // Unchanged routes: send the live list as it is, with the fields the server defaulted (an
+    // atomic list that differs only in defaults is still a different value to the server).
+    if routes.len() == live_rendered.len() && routes.iter().zip(&live_rendered).all(|(r, l)| written_in(r, l)) {
+        *routes = live_routes.clone();
+        return;
+    }
+    // Changed routes: the change goes out with the controller's weights and routes kept, and the
+    // server reports the conflict with the controller for a person to decide (--force-conflicts).
+    for (route, live_route) in routes.iter_mut().zip(&live_rendered) {
         let Some(backends) = route.get_mut(shape.backends).and_then(Value::as_array_mut) else { continue };
         let live_backends = live_route[shape.backends].as_array().cloned().unwrap_or_default();
         for backend in backends.iter_mut() {
             let name = backend.pointer(shape.backend_name).cloned();
-            let weight = live_backends.iter().find(|b| b.pointer(shape.backend_name) == name.as_ref()).map(|b| b["weight"].clone());
+            let weight = live_backends
+                .iter()
+                .find(|b| b.pointer(shape.backend_name) == name.as_ref())
+                .map(|b| b["weight"].clone());
             if let (Some(weight), Some(backend)) = (weight.filter(|w| !w.is_null()), backend.as_object_mut()) {
                 backend.insert("weight".into(), weight);
             }
         }
     }
+    let managed: Vec<Value> = live_routes.iter().filter(|r| is_managed_route(r)).cloned().collect();
     for (i, route) in managed.into_iter().enumerate() {
         routes.insert(i, route);
+    }
+}
+
+/// Whether everything `rendered` says is also in `live` (which may hold more: server defaults),
+/// weights aside, which the controller owns.
+fn written_in(rendered: &Value, live: &Value) -> bool {
+    match (rendered, live) {
+        (Value::Object(r), Value::Object(l)) => {
+            r.iter().filter(|(k, _)| *k != "weight").all(|(k, v)| l.get(k).is_some_and(|lv| written_in(v, lv)))
+        }
+        (Value::Array(r), Value::Array(l)) => r.len() == l.len() && r.iter().zip(l).all(|(a, b)| written_in(a, b)),
+        (r, l) => r == l,
     }
 }
 

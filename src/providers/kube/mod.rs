@@ -279,6 +279,10 @@ fn crd_hint(kind: KubeKind) -> String {
     format!("{missing}: {install}")
 }
 
+/// Live objects as the server returned them, before `normalize` drops what controllers write,
+/// for the kinds whose controller-written fields an apply carries over.
+type ControllerOwned = BTreeMap<Address, Value>;
+
 fn ownership_selector(catalog: &str, env: &str) -> String {
     format!("{MANAGED_BY}=glidepath,{CATALOG_LABEL}={catalog},{ENV_LABEL}={env}")
 }
@@ -313,7 +317,8 @@ impl KubeProvider {
         desired: &DesiredSet,
         state: &State,
         live: &mut LiveSet,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<ControllerOwned, ProviderError> {
+        let mut controller_owned = ControllerOwned::new();
         let selector = ownership_selector(&self.catalog, env);
         for kind in Self::kinds_to_list(env, desired, state) {
             let api = kind.api();
@@ -333,10 +338,12 @@ impl KubeProvider {
                     .unwrap_or_else(|| SHARED_OWNER.to_string());
                 let name = item.metadata.name.clone().unwrap_or_default();
                 let value = serde_json::to_value(&item).map_err(|e| error(&name, "list", e.to_string()))?;
-                live.bodies.insert(
-                    Address::scoped(env, &owner, kind, name),
-                    normalize(value, kind),
-                );
+                let address = Address::scoped(env, &owner, kind, name);
+                // Comparisons leave controller-written fields out; the apply must send them back.
+                if controller_fields::carries(kind) {
+                    controller_owned.insert(address.clone(), value.clone());
+                }
+                live.bodies.insert(address, normalize(value, kind));
             }
         }
         let missing: Vec<&Address> =
@@ -362,7 +369,7 @@ impl KubeProvider {
                 });
             }
         }
-        Ok(())
+        Ok(controller_owned)
     }
 
     /// Replaces a desired body by the server's dry-run of its manifest, keeping the manifest for
@@ -412,13 +419,13 @@ impl Provider for KubeProvider {
             // A new environment's namespace does not exist yet: its objects cannot be dry-run,
             // and are created as rendered.
             let namespace_ready = self.namespace_exists(env)?;
-            self.read_env(env, namespace_ready, desired, state, &mut live)?;
+            let controller_owned = self.read_env(env, namespace_ready, desired, state, &mut live)?;
             let addresses: Vec<Address> =
                 desired.resources.keys().filter(|a| a.env() == Some(env.as_str())).cloned().collect();
             for address in addresses {
                 let Kind::Kube(kind) = address.kind else { continue };
                 if let (Some(Resource::Kube(object)), Some(live_body)) =
-                    (desired.resources.get_mut(&address), live.bodies.get(&address))
+                    (desired.resources.get_mut(&address), controller_owned.get(&address))
                 {
                     controller_fields::carry_over(kind, &mut object.body, live_body);
                 }
