@@ -22,7 +22,7 @@ pub fn normalize(mut object: Value, kind: KubeKind) -> Value {
     if let Some(map) = object.as_object_mut() {
         map.remove("status");
         // List items come without their type; put it back so bodies compare.
-        map.insert("apiVersion".into(), Value::String(api_version.into()));
+        map.insert("apiVersion".into(), Value::String(api_version));
         map.insert("kind".into(), Value::String(kind.name().into()));
         if let Some(metadata) = map.get_mut("metadata").and_then(Value::as_object_mut) {
             for key in SERVER_METADATA {
