@@ -46,7 +46,7 @@ fn apply_from_empty_converges_and_reads_in_batches() {
     // repositories, 3 SNS topics, 2 pipelines and 3 events rules. The 2 log groups cost one
     // each (their tags; the listing has their retention). The rest is 15 listings.
     let per_resource = 2 * (10 + 3 + 2 + 3) + 2;
-    assert!(line.contains("logs:DescribeLogGroups 1,"), "the log groups are listed once: {line}");
+    assert!(line.contains("cloudwatchlogs:DescribeLogGroups 1,"), "the log groups are listed once: {line}");
     assert_eq!(calls, per_resource + 15, "{line}");
     let resources: usize = 249;
     assert!(calls * 4 < resources, "{calls} calls for {resources} resources");

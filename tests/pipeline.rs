@@ -399,8 +399,8 @@ fn log_groups_keep_the_platforms_retention_and_change_it_in_place() {
     let out = bed.glidepath("apply", &["--auto-approve", "--stats"]);
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("logs:PutRetentionPolicy 2"), "one PutRetentionPolicy per group: {stderr}");
-    assert!(!stderr.contains("logs:CreateLogGroup"), "updated in place, not replaced: {stderr}");
+    assert!(stderr.contains(" cloudwatchlogs:PutRetentionPolicy 2"), "one PutRetentionPolicy per group: {stderr}");
+    assert!(!stderr.contains("cloudwatchlogs:CreateLogGroup"), "updated in place, not replaced: {stderr}");
     bed.assert_no_changes();
     let retention: Vec<Option<i32>> = log_groups(&bed).values().map(|(days, _)| *days).collect();
     assert_eq!(retention, [Some(90), Some(90)]);
