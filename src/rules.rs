@@ -248,8 +248,8 @@ rules! {
         stage: Validation,
         severity: Error,
         waiver: None,
-        what: "A number outside its range: a tier outside 1–3, a port outside 1–65535, replicas below 1, `analysis_from_step` outside the steps, `cpu_target` outside 1–100, `max_replicas` below replicas, a negative `failure_limit`, an int that must be at least 1.",
-        why: "The rendered rollout, autoscaler or analysis could not run as written.",
+        what: "A number outside its range: a tier outside 1–3, a port outside 1–65535, replicas below 1, `analysis_from_step` outside the steps, `cpu_target` outside 1–100, `max_replicas` below replicas, a negative `failure_limit`, an int that must be at least 1, a `log_retention_days` that is not one of the retention periods CloudWatch Logs accepts.",
+        why: "The rendered rollout, autoscaler or analysis could not run as written, or AWS would refuse the value at apply time.",
         fix: "Use a value in the range the message gives.",
     }
     MUTABLE_TAG {

@@ -10,12 +10,15 @@ use std::process::Command;
 use support::aws_bed::{changes, text, Bed};
 use support::moto::{free_port, DyingRelay, Moto};
 
+/// The AWS resources of examples/shop: what an apply from empty creates.
+const CREATES: usize = 48;
+
 #[test]
 fn apply_from_empty_converges_and_reads_in_batches() {
     let bed = Bed::new();
     let plan = bed.plan_json();
     assert_eq!(plan["mode"]["aws"], "live");
-    assert_eq!(plan["summary"]["create"], 46, "{plan:#}");
+    assert_eq!(plan["summary"]["create"], CREATES, "{plan:#}");
 
     bed.apply(&[]);
     bed.assert_no_changes();
@@ -40,10 +43,12 @@ fn apply_from_empty_converges_and_reads_in_batches() {
     assert!(line.contains("codebuild:BatchGetProjects 1,"), "the 8 projects are read in one batch: {line}");
     // The 16 roles and 8 projects cost nothing each; what has no batch read costs two calls each
     // (its tags, and its lifecycle policy, attributes, declaration or targets): 10 ECR
-    // repositories, 3 SNS topics, 2 pipelines and 3 events rules. The rest is 14 listings.
-    let per_resource = 2 * (10 + 3 + 2 + 3);
-    assert_eq!(calls, per_resource + 14, "{line}");
-    let resources: usize = 247;
+    // repositories, 3 SNS topics, 2 pipelines and 3 events rules. The 2 log groups cost one
+    // each (their tags; the listing has their retention). The rest is 15 listings.
+    let per_resource = 2 * (10 + 3 + 2 + 3) + 2;
+    assert!(line.contains("cloudwatchlogs:DescribeLogGroups 1,"), "the log groups are listed once: {line}");
+    assert_eq!(calls, per_resource + 15, "{line}");
+    let resources: usize = 249;
     assert!(calls * 4 < resources, "{calls} calls for {resources} resources");
 }
 
@@ -199,9 +204,9 @@ fn an_endpoint_that_dies_mid_apply_leaves_a_resumable_state() {
         let stderr = text(&out.stderr);
         assert!(stderr.contains("cannot reach the AWS endpoint"), "{stderr}");
         assert!(stderr.contains("run apply again to continue"), "{stderr}");
-        let done: usize =
-            stderr.split(" of 46 change(s)").next().unwrap().rsplit('\n').next().unwrap().parse().unwrap();
-        assert!(done > 0 && done < 46, "{stderr}");
+        let total = format!(" of {CREATES} change(s)");
+        let done: usize = stderr.split(&total).next().unwrap().rsplit('\n').next().unwrap().parse().unwrap();
+        assert!(done > 0 && done < CREATES, "{stderr}");
     }
     let _relay = DyingRelay::start(port, bed.moto.port, usize::MAX);
     let out = bed.run_at(&relay_url, &["apply", "-c", catalog, "--only", "aws", "--auto-approve"]);
@@ -317,7 +322,7 @@ fn access_denied_names_the_resource_and_the_action() {
         stderr.contains("aws/iam_oidc_provider/token.actions.githubusercontent.com: iam:CreateOpenIDConnectProvider failed: access denied: the credentials may not call iam:CreateOpenIDConnectProvider"),
         "{stderr}"
     );
-    assert!(stderr.contains("0 of 46 change(s) were carried out and recorded"), "{stderr}");
+    assert!(stderr.contains(&format!("0 of {CREATES} change(s) were carried out and recorded")), "{stderr}");
 }
 
 /// A saved plan is carried out by another process exactly as saved, and `--format json` lets a
@@ -333,26 +338,26 @@ fn a_saved_plan_is_applied_by_a_fresh_process_with_json_progress() {
     assert_eq!(saved["providers"], serde_json::json!(["aws"]));
     let saved_order: Vec<&str> =
         saved["changes"].as_array().unwrap().iter().map(|c| c["address"].as_str().unwrap()).collect();
-    assert_eq!(saved_order.len(), 46);
+    assert_eq!(saved_order.len(), CREATES);
 
     let applied = bed.run(&["apply", "tfplan.json", "--format", "json"]);
     assert_eq!(applied.status.code(), Some(0), "{}{}", text(&applied.stdout), text(&applied.stderr));
     let events: Vec<serde_json::Value> =
         text(&applied.stdout).lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect();
     assert_eq!(events[0]["event"], "plan");
-    assert_eq!(events[0]["summary"]["create"], 46);
+    assert_eq!(events[0]["summary"]["create"], CREATES);
     let changes: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] == "change").collect();
     let order: Vec<&str> = changes.iter().map(|e| e["address"].as_str().unwrap()).collect();
     assert_eq!(order, saved_order, "the saved changes, in the saved order");
     for (i, event) in changes.iter().enumerate() {
-        assert_eq!((event["index"].as_u64(), event["total"].as_u64()), (Some(i as u64 + 1), Some(46)));
+        assert_eq!((event["index"].as_u64(), event["total"].as_u64()), (Some(i as u64 + 1), Some(CREATES as u64)));
         assert_eq!(event["outcome"], "applied", "{event}");
         assert!(event["elapsed_seconds"].as_f64().unwrap() >= 0.0);
     }
     let done = events.last().unwrap();
     assert_eq!(
         (done["event"].as_str(), done["result"].as_str(), done["applied"].as_u64()),
-        (Some("done"), Some("applied"), Some(46))
+        (Some("done"), Some("applied"), Some(CREATES as u64))
     );
     bed.assert_no_changes();
 
@@ -360,5 +365,5 @@ fn a_saved_plan_is_applied_by_a_fresh_process_with_json_progress() {
     let history = bed.run(&["history", "--format", "json"]);
     let history: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
     assert_eq!(history[0]["plan_digest"], saved["desired_fingerprint"]);
-    assert_eq!(history[0]["changes"].as_array().unwrap().len(), 46);
+    assert_eq!(history[0]["changes"].as_array().unwrap().len(), CREATES);
 }

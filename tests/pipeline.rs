@@ -1,10 +1,12 @@
 //! The AWS-native path against a real AWS API emulator (moto in server mode), through the real
-//! SDK: examples/shop's CodePipelines, CodeBuild projects, roles, artifact bucket and events
-//! rules (the CodeCommit source's trigger among them) from empty, read back independently;
-//! targeted changes; deletes; a foreign pipeline.
+//! SDK: examples/shop's CodePipelines, CodeBuild projects and their log groups, roles, artifact
+//! bucket and events rules (the CodeCommit source's trigger among them) from empty, read back
+//! independently; targeted changes; deletes; a foreign pipeline, and a log group CodeBuild made.
 //! moto 5.2.5 does not implement CodeBuild's UpdateProject, and one test shows exactly that.
 
 mod support;
+
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 use support::aws_bed::{changes, text, Bed};
@@ -15,6 +17,33 @@ const STAGES: [&str; 8] =
 fn stage_names(bed: &Bed, pipeline: &str) -> Vec<String> {
     let got = bed.runtime.block_on(bed.codepipeline().get_pipeline().name(pipeline).send()).unwrap();
     got.pipeline().unwrap().stages().iter().map(|s| s.name().to_string()).collect()
+}
+
+/// The log groups under the catalog's CodeBuild prefix as CloudWatch Logs holds them: name →
+/// (retention in days, tags).
+fn log_groups(bed: &Bed) -> BTreeMap<String, (Option<i32>, BTreeMap<String, String>)> {
+    let listed = bed
+        .runtime
+        .block_on(bed.logs().describe_log_groups().log_group_name_prefix("/aws/codebuild/shop-").send())
+        .unwrap();
+    listed
+        .log_groups()
+        .iter()
+        .map(|group| {
+            let name = group.log_group_name().unwrap().to_string();
+            let arn = format!("arn:aws:logs:eu-west-1:123456789012:log-group:{name}");
+            let tags = bed.runtime.block_on(bed.logs().list_tags_for_resource().resource_arn(arn).send()).unwrap();
+            let tags = tags.tags().cloned().unwrap_or_default().into_iter().collect();
+            (name, (group.retention_in_days(), tags))
+        })
+        .collect()
+}
+
+fn service_tags(service: &str, team: &str) -> BTreeMap<String, String> {
+    [("glidepath:catalog", "shop"), ("glidepath:service", service), ("managed-by", "glidepath"), ("team", team)]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// The plan's changes other than no-ops, sorted.
@@ -244,6 +273,7 @@ fn moving_a_service_back_to_github_actions_deletes_its_pipeline_only_with_allow_
     let found = sorted_changes(&plan);
     let expected: Vec<(String, String)> = [
         ("create", "aws/iam_role/shop-inventory-ci"),
+        ("delete", "aws/cloudwatch_log_group//aws/codebuild/shop-inventory"),
         ("delete", "aws/codebuild_project/shop-inventory-build"),
         ("delete", "aws/codebuild_project/shop-inventory-deploy"),
         ("delete", "aws/codebuild_project/shop-inventory-integration-tests"),
@@ -270,6 +300,7 @@ fn moving_a_service_back_to_github_actions_deletes_its_pipeline_only_with_allow_
     let listed = bed.runtime.block_on(bed.codebuild().list_projects().send()).unwrap();
     assert!(listed.projects().iter().all(|p| !p.starts_with("shop-inventory-")), "{:?}", listed.projects());
     assert_eq!(stage_names(&bed, "shop-catalog"), STAGES, "the other pipeline is untouched");
+    assert_eq!(log_groups(&bed).keys().collect::<Vec<_>>(), ["/aws/codebuild/shop-catalog"]);
 }
 
 #[test]
@@ -333,4 +364,109 @@ fn a_foreign_pipeline_of_the_same_name_is_a_plan_error_until_imported() {
     bed.apply(&[]);
     bed.assert_no_changes();
     assert_eq!(stage_names(&bed, "shop-catalog"), STAGES);
+}
+
+/// The projects' log group exists before them, expires its events after the platform's
+/// `log_retention_days` and carries the service's tags; a new retention is an update in place.
+#[test]
+fn log_groups_keep_the_platforms_retention_and_change_it_in_place() {
+    let bed = Bed::new();
+    bed.apply(&[]);
+    bed.assert_no_changes();
+    let expected = BTreeMap::from([
+        ("/aws/codebuild/shop-catalog".to_string(), (Some(30), service_tags("catalog", "storefront"))),
+        ("/aws/codebuild/shop-inventory".to_string(), (Some(30), service_tags("inventory", "fulfilment"))),
+    ]);
+    assert_eq!(log_groups(&bed), expected);
+
+    bed.edit("platform.hcl", "  ecr_keep_images = 50\n", "  ecr_keep_images = 50\n  log_retention_days = 90\n");
+    let plan = bed.plan_json();
+    assert_eq!(
+        sorted_changes(&plan),
+        [
+            ("update".to_string(), "aws/cloudwatch_log_group//aws/codebuild/shop-catalog".to_string()),
+            ("update".to_string(), "aws/cloudwatch_log_group//aws/codebuild/shop-inventory".to_string()),
+        ]
+    );
+    for change in plan["changes"].as_array().unwrap().iter().filter(|c| c["action"] == "update") {
+        assert_eq!(
+            change["fields"],
+            serde_json::json!([{ "path": "retention_in_days", "before": 30, "after": 90 }]),
+            "{change:#}"
+        );
+    }
+
+    let out = bed.glidepath("apply", &["--auto-approve", "--stats"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains(" cloudwatchlogs:PutRetentionPolicy 2"), "one PutRetentionPolicy per group: {stderr}");
+    assert!(!stderr.contains("cloudwatchlogs:CreateLogGroup"), "updated in place, not replaced: {stderr}");
+    bed.assert_no_changes();
+    let retention: Vec<Option<i32>> = log_groups(&bed).values().map(|(days, _)| *days).collect();
+    assert_eq!(retention, [Some(90), Some(90)]);
+}
+
+/// Removing a CodePipeline service deletes its log group with everything else of its pipeline,
+/// only with --allow-delete, and leaves look-alike groups nobody tagged alone.
+#[test]
+fn removing_a_pipeline_service_deletes_its_log_group_only_with_allow_delete() {
+    let bed = Bed::new();
+    bed.apply(&[]);
+    // What a hand-made CodeBuild project's first build leaves: the catalog's prefix, no tags.
+    bed.runtime
+        .block_on(bed.logs().create_log_group().log_group_name("/aws/codebuild/shop-legacy-build").send())
+        .unwrap();
+
+    let storefront = bed.catalog().join("storefront.hcl");
+    let before = std::fs::read_to_string(&storefront).unwrap();
+    let start = before.find("service \"inventory\"").unwrap();
+    let end = before[start..].find("\n}\n").unwrap() + start + 3;
+    std::fs::write(&storefront, format!("{}{}", &before[..start], &before[end..])).unwrap();
+
+    let plan = bed.plan_json();
+    let deleted: Vec<String> = sorted_changes(&plan)
+        .into_iter()
+        .filter(|(action, address)| action == "delete" && address.starts_with("aws/cloudwatch_log_group/"))
+        .map(|(_, address)| address)
+        .collect();
+    assert_eq!(deleted, ["aws/cloudwatch_log_group//aws/codebuild/shop-inventory"]);
+
+    let kept = bed.apply(&[]);
+    assert!(text(&kept.stdout).contains("will be skipped"), "{}", text(&kept.stdout));
+    assert!(log_groups(&bed).contains_key("/aws/codebuild/shop-inventory"), "deletes wait for --allow-delete");
+    bed.apply(&["--allow-delete"]);
+    bed.assert_no_changes();
+    assert_eq!(
+        log_groups(&bed).keys().collect::<Vec<_>>(),
+        ["/aws/codebuild/shop-catalog", "/aws/codebuild/shop-legacy-build"],
+        "the removed service's group is gone, the untagged look-alike is not glidepath's to delete"
+    );
+}
+
+/// A pipeline that ran before glidepath managed its log group left one CodeBuild created,
+/// untagged and never expiring: planning refuses it until it is imported, then updates it.
+#[test]
+fn a_log_group_codebuild_created_is_a_plan_error_until_imported() {
+    let bed = Bed::new();
+    bed.runtime.block_on(bed.logs().create_log_group().log_group_name("/aws/codebuild/shop-catalog").send()).unwrap();
+    let address = "aws/cloudwatch_log_group//aws/codebuild/shop-catalog";
+    let out = bed.glidepath("plan", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains(&format!("glidepath import {address}")), "{stderr}");
+
+    let catalog = bed.catalog();
+    let import = bed.run(&["import", "-c", catalog.to_str().unwrap(), address, "--auto-approve"]);
+    assert_eq!(import.status.code(), Some(0), "{}", text(&import.stderr));
+    let plan = bed.plan_json();
+    let change = plan["changes"].as_array().unwrap().iter().find(|c| c["address"] == address).unwrap();
+    assert_eq!(change["action"], "update", "after import the group is updated to the catalog, not created");
+    let fields: Vec<&str> = change["fields"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert!(fields.contains(&"retention_in_days"), "a group CodeBuild made never expires: {fields:?}");
+    bed.apply(&[]);
+    bed.assert_no_changes();
+    assert_eq!(
+        log_groups(&bed).get("/aws/codebuild/shop-catalog"),
+        Some(&(Some(30), service_tags("catalog", "storefront")))
+    );
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use super::decode::{closest, Fields, Spanned};
 use super::model::{
     Cluster, Environment, Model, NotificationRoute, NotifyEvent, Platform, StrategyKind, TrafficSettings,
-    DEFAULT_SCRAPE_INTERVAL,
+    DEFAULT_LOG_RETENTION_DAYS, DEFAULT_SCRAPE_INTERVAL, LOG_RETENTION_DAYS,
 };
 use super::names::{is_dns_label, to_dns_label};
 use super::problem::{Problem, Problems};
@@ -168,6 +168,7 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
     let github_org = f.required_string("github_org", "github_org = \"acme\"", problems);
     let keep = positive_int(&mut f, "ecr_keep_images", 30, problems);
     let untagged = positive_int(&mut f, "ecr_untagged_days", 7, problems);
+    let log_retention_days = log_retention(&mut f, problems);
     let prometheus =
         f.string("prometheus", problems).map(|s| s.value).unwrap_or_else(|| DEFAULT_PROMETHEUS.to_string());
     let scrape_interval = f
@@ -187,6 +188,7 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
         github_org: github_org.map(|g| g.value).unwrap_or(placeholder.github_org),
         ecr_keep_images: keep,
         ecr_untagged_days: untagged,
+        log_retention_days,
         prometheus,
         scrape_interval,
         codestar_connection,
@@ -226,6 +228,31 @@ pub fn positive_int(f: &mut Fields, name: &'static str, default: u32, problems: 
         }
         None => default,
     }
+}
+
+/// `log_retention_days`: one of the periods CloudWatch Logs accepts, which would otherwise
+/// refuse it at apply time, after the pipeline's other resources were created.
+fn log_retention(f: &mut Fields, problems: &mut Problems) -> u32 {
+    let Some(days) = f.int("log_retention_days", problems) else { return DEFAULT_LOG_RETENTION_DAYS };
+    if let Some(&accepted) = LOG_RETENTION_DAYS.iter().find(|&&d| i64::from(d) == days.value) {
+        return accepted;
+    }
+    let allowed: Vec<String> = LOG_RETENTION_DAYS.iter().map(u32::to_string).collect();
+    // Rounding up, so logs are never kept for less than was asked.
+    let closest = match LOG_RETENTION_DAYS.iter().find(|&&d| i64::from(d) > days.value) {
+        Some(longer) => format!("the next longer period is {longer}"),
+        None => format!("the longest is {}", LOG_RETENTION_DAYS[LOG_RETENTION_DAYS.len() - 1]),
+    };
+    problems.push(
+        Problem::new(
+            rules::OUT_OF_RANGE,
+            &days.span,
+            format!("`log_retention_days` {} is not a retention period CloudWatch Logs accepts", days.value),
+        )
+        .label("not an accepted period")
+        .help(format!("use one of {} (default {DEFAULT_LOG_RETENTION_DAYS}); {closest}", allowed.join(", "))),
+    );
+    DEFAULT_LOG_RETENTION_DAYS
 }
 
 fn check_region(region: &Spanned<String>, problems: &mut Problems) {

@@ -35,6 +35,11 @@ impl Model {
     }
 }
 
+/// The retention periods CloudWatch Logs accepts (PutRetentionPolicy's `retentionInDays`).
+pub const LOG_RETENTION_DAYS: [u32; 22] =
+    [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+pub const DEFAULT_LOG_RETENTION_DAYS: u32 = 30;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Platform {
     /// The catalog's name: prefix of AWS names and the `glidepath.dev/catalog` label.
@@ -46,6 +51,9 @@ pub struct Platform {
     pub ecr_keep_images: u32,
     /// Days after which untagged ECR images expire.
     pub ecr_untagged_days: u32,
+    /// Days the CodeBuild projects' log groups keep their events: one of
+    /// [`LOG_RETENTION_DAYS`].
+    pub log_retention_days: u32,
     /// Default Prometheus address for analysis, overridable per service.
     pub prometheus: String,
     /// How often Prometheus scrapes the apps: new pods' metrics can be rated two scrapes after
@@ -70,6 +78,7 @@ impl Platform {
             github_org: "org".into(),
             ecr_keep_images: 30,
             ecr_untagged_days: 7,
+            log_retention_days: DEFAULT_LOG_RETENTION_DAYS,
             prometheus: String::new(),
             scrape_interval: DEFAULT_SCRAPE_INTERVAL,
             codestar_connection: None,

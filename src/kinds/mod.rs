@@ -159,6 +159,7 @@ pub enum AwsKind {
     SnsTopic,
     SnsSubscription,
     S3Bucket,
+    LogGroup,
     CodebuildProject,
     Codepipeline,
     EventsRule,
@@ -201,13 +202,14 @@ const fn kube(
 }
 
 impl AwsKind {
-    pub const ALL: [AwsKind; 9] = [
+    pub const ALL: [AwsKind; 10] = [
         AwsKind::OidcProvider,
         AwsKind::IamRole,
         AwsKind::EcrRepository,
         AwsKind::SnsTopic,
         AwsKind::SnsSubscription,
         AwsKind::S3Bucket,
+        AwsKind::LogGroup,
         AwsKind::CodebuildProject,
         AwsKind::Codepipeline,
         AwsKind::EventsRule,
@@ -221,6 +223,7 @@ impl AwsKind {
             AwsKind::SnsTopic => "sns_topic",
             AwsKind::SnsSubscription => "sns_subscription",
             AwsKind::S3Bucket => "s3_bucket",
+            AwsKind::LogGroup => "cloudwatch_log_group",
             AwsKind::CodebuildProject => "codebuild_project",
             AwsKind::Codepipeline => "codepipeline",
             AwsKind::EventsRule => "events_rule",
@@ -237,6 +240,9 @@ impl AwsKind {
             // A subscription is all identity: any change is a replacement.
             AwsKind::SnsSubscription => aws(2, "sns", &["topic", "protocol", "endpoint"]),
             AwsKind::S3Bucket => aws(1, "s3", &["name"]),
+            // Exists before the CodeBuild projects that log to it (else CodeBuild creates it on
+            // the first build, never expiring and untagged).
+            AwsKind::LogGroup => aws(1, "logs", &["name"]),
             // Projects run as their role; the pipeline names its role, bucket and projects; the
             // events rule names the pipeline.
             AwsKind::CodebuildProject => aws(3, "codebuild", &["name"]),

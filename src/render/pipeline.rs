@@ -1,13 +1,13 @@
 //! The AWS-native path: per CodePipeline service a pipeline (Source → Build → Deploy-ENV …, with
 //! integration tests after the first environment, a k6 load test before the last and a manual
 //! approval before every environment that requires one), its CodeBuild projects with buildspecs
-//! from `templates/aws/`, a CodeBuild role and a pipeline role with least-privilege inline
+//! from `templates/aws/` and the CloudWatch Logs group they write to, a CodeBuild role and a pipeline role with least-privilege inline
 //! policies, and an EventBridge rule sending pipeline events to the service's SNS topics. A
 //! pipeline whose source is CodeCommit is started by a second rule, on pushes to its branch, as a
 //! role that may start only that pipeline. The image is built once; every deploy stage gets the
 //! same digest through the build's variables.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use minijinja::Environment;
@@ -20,7 +20,7 @@ use crate::catalog::{names, CiSource, CiSystem, Model, Service};
 use super::aws::{self, cluster_arns, ecr_repository_arn, one_or_many, service_tags, ECR_PUSH_ACTIONS};
 use super::resource::{
     ActionDeclaration, ActionTypeId, ArtifactName, ArtifactStore, AwsResource, CodebuildProject, EventsRule,
-    EventsTarget, GitConfiguration, GitIncludes, GitPushFilter, IamRole, Pipeline, PipelineDeclaration,
+    EventsTarget, GitConfiguration, GitIncludes, GitPushFilter, IamRole, LogGroup, Pipeline, PipelineDeclaration,
     PipelineTrigger, S3Bucket, StageDeclaration,
 };
 use super::RenderError;
@@ -85,7 +85,7 @@ pub fn uses_codepipeline(service: &Service) -> bool {
 }
 
 /// Every AWS resource of the AWS-native path: the artifact bucket (once, when any service uses
-/// CodePipeline), then per service its roles, projects, pipeline and events rules.
+/// CodePipeline), then per service its roles, log group, projects, pipeline and events rules.
 pub fn render(model: &Model) -> Result<Vec<AwsResource>, RenderError> {
     let services: Vec<&Service> = model.services.iter().filter(|s| uses_codepipeline(s)).collect();
     let mut out = Vec::new();
@@ -100,6 +100,7 @@ pub fn render(model: &Model) -> Result<Vec<AwsResource>, RenderError> {
     for service in services {
         out.push(AwsResource::IamRole(codebuild_role(model, service)));
         out.push(AwsResource::IamRole(pipeline_role(model, service)));
+        let mut projects = Vec::new();
         for (stage, name, _) in PROJECTS {
             let text = buildspec_text(&templates, name, model, service)?;
             let buildspec = serde_yaml::from_str(&text).map_err(|e| RenderError::Yaml {
@@ -107,8 +108,19 @@ pub fn render(model: &Model) -> Result<Vec<AwsResource>, RenderError> {
                 reason: e.to_string(),
                 text: text.clone(),
             })?;
-            out.push(AwsResource::CodebuildProject(project(model, service, stage, buildspec)));
+            projects.push(project(model, service, stage, buildspec));
         }
+        // One group per name the projects log to (all four share the pipeline's, each with a
+        // stream of its own).
+        let groups: BTreeSet<&str> = projects.iter().map(|p| p.log_group.as_str()).collect();
+        for group in groups {
+            out.push(AwsResource::LogGroup(LogGroup {
+                name: group.to_string(),
+                retention_in_days: Some(model.platform.log_retention_days),
+                tags: service_tags(model, service),
+            }));
+        }
+        out.extend(projects.into_iter().map(AwsResource::CodebuildProject));
         out.push(AwsResource::Codepipeline(pipeline(model, service)));
         if let Some(rule) = events_rule(model, service) {
             out.push(AwsResource::EventsRule(rule));
@@ -260,15 +272,15 @@ fn source_statement(model: &Model, service: &Service, codecommit_actions: &[&str
     }
 }
 
-/// What every build of the service's pipeline may do, and nothing else: write its own log group,
-/// read and write pipeline artifacts, push to its own ECR repository, describe its own clusters
+/// What every build of the service's pipeline may do, and nothing else: write to its own log
+/// group (which glidepath creates, so the role need not), read and write pipeline artifacts, push to its own ECR repository, describe its own clusters
 /// (kubectl access itself is an EKS access entry), and read and push its source.
 fn codebuild_role(model: &Model, service: &Service) -> IamRole {
     let group = Arns::of(model).log_group(&log_group(model, service));
     let policy = json!({
         "Version": "2012-10-17",
         "Statement": [
-            { "Sid": "OwnLogGroup", "Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], "Resource": [group.clone(), format!("{group}:log-stream:*")] },
+            { "Sid": "OwnLogGroup", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": [group.clone(), format!("{group}:log-stream:*")] },
             { "Sid": "PipelineArtifacts", "Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], "Resource": artifact_objects(model) },
             { "Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*" },
             { "Sid": "EcrPushOwnRepository", "Effect": "Allow", "Action": ECR_PUSH_ACTIONS, "Resource": ecr_repository_arn(model, service) },
@@ -718,6 +730,50 @@ mod tests {
                 let only_from = &events.trust_policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"];
                 assert_eq!(only_from, &json!(rule_arn(&model, &events.name)), "only its source rule may use it");
             }
+        }
+    }
+
+    /// Every group a project logs to is rendered, once, with the platform's retention and the
+    /// service's tags, so CodeBuild never creates one itself (its role may not).
+    #[test]
+    fn every_project_logs_to_a_group_glidepath_creates() {
+        let mut model = shop();
+        model.platform.log_retention_days = 90;
+        let rendered = render(&model).unwrap();
+        let groups: BTreeMap<&str, &LogGroup> = rendered
+            .iter()
+            .filter_map(|r| match r {
+                AwsResource::LogGroup(group) => Some((group.name.as_str(), group)),
+                _ => None,
+            })
+            .collect();
+        let mut projects = 0;
+        for resource in &rendered {
+            let AwsResource::CodebuildProject(project) = resource else { continue };
+            projects += 1;
+            let group = groups.get(project.log_group.as_str()).unwrap_or_else(|| panic!("{}", project.log_group));
+            assert_eq!(group.retention_in_days, Some(90));
+            assert_eq!(group.tags, project.tags, "{}: tagged as the project's service", group.name);
+        }
+        assert_eq!(projects, 8);
+        assert_eq!(
+            groups.keys().copied().collect::<Vec<_>>(),
+            ["/aws/codebuild/shop-catalog", "/aws/codebuild/shop-inventory"],
+            "the four projects of a pipeline share its group"
+        );
+        let position = |kind: crate::kinds::AwsKind| rendered.iter().position(|r| r.kind() == kind).unwrap();
+        assert!(position(crate::kinds::AwsKind::LogGroup) < position(crate::kinds::AwsKind::CodebuildProject));
+        assert!(
+            crate::kinds::AwsKind::LogGroup.spec().rank < crate::kinds::AwsKind::CodebuildProject.spec().rank,
+            "applied before the projects that log to it, deleted after them"
+        );
+        for service in model.services.iter().filter(|s| uses_codepipeline(s)) {
+            let logs: Vec<String> = statements(&codebuild_role(&model, service))
+                .into_iter()
+                .flat_map(|(actions, _)| actions)
+                .filter(|a| a.starts_with("logs:"))
+                .collect();
+            assert_eq!(logs, ["logs:CreateLogStream", "logs:PutLogEvents"], "{}", service.name);
         }
     }
 

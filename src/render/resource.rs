@@ -68,6 +68,7 @@ pub enum AwsResource {
     SnsTopic(SnsTopic),
     SnsSubscription(SnsSubscription),
     S3Bucket(S3Bucket),
+    LogGroup(LogGroup),
     CodebuildProject(CodebuildProject),
     Codepipeline(Pipeline),
     EventsRule(EventsRule),
@@ -83,6 +84,7 @@ impl AwsResource {
             AwsResource::SnsTopic(_) => AwsKind::SnsTopic,
             AwsResource::SnsSubscription(_) => AwsKind::SnsSubscription,
             AwsResource::S3Bucket(_) => AwsKind::S3Bucket,
+            AwsResource::LogGroup(_) => AwsKind::LogGroup,
             AwsResource::CodebuildProject(_) => AwsKind::CodebuildProject,
             AwsResource::Codepipeline(_) => AwsKind::Codepipeline,
             AwsResource::EventsRule(_) => AwsKind::EventsRule,
@@ -97,6 +99,7 @@ impl AwsResource {
             AwsResource::SnsTopic(t) => t.name.clone(),
             AwsResource::SnsSubscription(s) => format!("{}/{}:{}", s.topic, s.protocol, s.endpoint),
             AwsResource::S3Bucket(b) => b.name.clone(),
+            AwsResource::LogGroup(g) => g.name.clone(),
             AwsResource::CodebuildProject(p) => p.name.clone(),
             AwsResource::Codepipeline(p) => p.pipeline.name.clone(),
             AwsResource::EventsRule(r) => r.name.clone(),
@@ -168,6 +171,17 @@ pub struct SnsSubscription {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct S3Bucket {
     pub name: String,
+    pub tags: Tags,
+}
+
+/// The CloudWatch Logs group CodeBuild projects write to, created ahead of them so it expires
+/// its events and carries the ownership tags (CodeBuild would create it on the first build,
+/// never expiring, untagged, and leave it behind when the service goes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogGroup {
+    pub name: String,
+    /// How long its events are kept; None (as read back) when they never expire.
+    pub retention_in_days: Option<u32>,
     pub tags: Tags,
 }
 

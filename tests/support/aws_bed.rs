@@ -117,6 +117,10 @@ impl Bed {
         aws_sdk_eventbridge::Client::new(&self.runtime.block_on(self.config()))
     }
 
+    pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
+        aws_sdk_cloudwatchlogs::Client::new(&self.runtime.block_on(self.config()))
+    }
+
     pub fn trust_policy(&self, role: &str) -> Value {
         let got = self.runtime.block_on(self.iam().get_role().role_name(role).send()).unwrap();
         let encoded = got.role().unwrap().assume_role_policy_document().unwrap().to_string();

@@ -44,8 +44,14 @@ impl Intercept for Counting {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        // Service names as the SDK declares them, lower-cased and without spaces (`CloudWatch
+        // Logs` → `cloudwatchlogs`), so each call stays one word in `--stats`.
         let name = match cfg.load::<Metadata>() {
-            Some(meta) => format!("{}:{}", meta.service().to_ascii_lowercase(), meta.name()),
+            Some(meta) => {
+                let service: String =
+                    meta.service().chars().filter(|c| !c.is_whitespace()).map(|c| c.to_ascii_lowercase()).collect();
+                format!("{service}:{}", meta.name())
+            }
             None => "unknown".to_string(),
         };
         *self.0.calls.lock().expect("counter lock").entry(name).or_default() += 1;

@@ -110,7 +110,8 @@ where
 
 /// The kind of an AWS error code the diagnoses above do not word themselves: by the codes'
 /// naming conventions across services (`NoSuchEntity`, `RepositoryNotFoundException`,
-/// `EntityAlreadyExists`, `BucketNotEmpty`, …), else by the HTTP status.
+/// `EntityAlreadyExists`, `BucketNotEmpty`, …, and `OperationAborted`: another change to the
+/// resource is under way), else by the HTTP status.
 fn kind_of_code(code: &str, status: u16) -> ErrorKind {
     let code = code.trim_end_matches("Exception").trim_end_matches("Fault");
     if code.starts_with("NoSuch") || code.ends_with("NotFound") {
@@ -119,6 +120,7 @@ fn kind_of_code(code: &str, status: u16) -> ErrorKind {
         || code.ends_with("NotEmpty")
         || code.ends_with("Conflict")
         || code.ends_with("InUse")
+        || code == "OperationAborted"
     {
         ErrorKind::Conflict
     } else if code == "NotImplemented" || code == "InvalidAction" || code == "UnknownOperation" {
@@ -161,6 +163,13 @@ mod tests {
             ("BucketNotEmpty", 409, ErrorKind::Conflict),
             ("EntityAlreadyExists", 409, ErrorKind::Conflict),
             ("ResourceInUseException", 400, ErrorKind::Conflict),
+            // CloudWatch Logs
+            ("ResourceNotFoundException", 400, ErrorKind::NotFound),
+            ("ResourceAlreadyExistsException", 400, ErrorKind::Conflict),
+            ("OperationAbortedException", 400, ErrorKind::Conflict),
+            ("InvalidParameterException", 400, ErrorKind::Rejected),
+            ("LimitExceededException", 400, ErrorKind::Rejected),
+            ("ServiceUnavailableException", 503, ErrorKind::Failed),
             ("ValidationError", 400, ErrorKind::Rejected),
             ("InternalFailure", 500, ErrorKind::Failed),
         ] {

@@ -1,5 +1,5 @@
 //! The AWS provider: the official SDK clients (IAM, ECR, SNS, EKS, STS, S3, CodeBuild,
-//! CodePipeline, EventBridge), configured from the
+//! CodePipeline, EventBridge, CloudWatch Logs), configured from the
 //! standard credential chain, with an optional endpoint override (an emulator in tests).
 
 #[macro_use]
@@ -10,6 +10,7 @@ mod codebuild;
 mod codepipeline;
 mod errors;
 mod events;
+mod logs;
 mod read;
 mod write;
 
@@ -57,6 +58,7 @@ pub struct AwsProvider {
     codebuild: aws_sdk_codebuild::Client,
     codepipeline: aws_sdk_codepipeline::Client,
     events: aws_sdk_eventbridge::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
     counter: Arc<CallCounter>,
 }
 
@@ -150,6 +152,9 @@ impl AwsProvider {
         let events = aws_sdk_eventbridge::Client::from_conf(
             aws_sdk_eventbridge::config::Builder::from(&shared).interceptor(counter.interceptor()).build(),
         );
+        let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
+            aws_sdk_cloudwatchlogs::config::Builder::from(&shared).interceptor(counter.interceptor()).build(),
+        );
         let sts = aws_sdk_sts::Client::from_conf(
             aws_sdk_sts::config::Builder::from(&shared).interceptor(counter.interceptor()).build(),
         );
@@ -172,7 +177,7 @@ impl AwsProvider {
                 ),
             ));
         }
-        Ok(AwsProvider { runtime, target, iam, ecr, sns, eks, s3, codebuild, codepipeline, events, counter })
+        Ok(AwsProvider { runtime, target, iam, ecr, sns, eks, s3, codebuild, codepipeline, events, logs, counter })
     }
 
     pub fn target(&self) -> &Target {

@@ -159,6 +159,7 @@ pub fn read(provider: &mut AwsProvider, desired: &DesiredSet, state: &State) -> 
     read_repositories(provider, desired, state, &mut live)?;
     read_topics(provider, desired, state, &mut live)?;
     super::bucket::read(provider, desired, state, &mut live)?;
+    super::logs::read(provider, desired, state, &mut live)?;
     super::codebuild::read(provider, desired, state, &mut live)?;
     super::codepipeline::read(provider, desired, state, &mut live)?;
     super::events::read(provider, desired, state, &mut live)?;

@@ -123,6 +123,7 @@ fn create(provider: &mut AwsProvider, address: &Address, resource: &AwsResource)
             )?;
         }
         AwsResource::S3Bucket(bucket) => super::bucket::create(provider, address, bucket)?,
+        AwsResource::LogGroup(group) => super::logs::create(provider, address, group)?,
         AwsResource::CodebuildProject(project) => super::codebuild::create(provider, address, project)?,
         AwsResource::Codepipeline(pipeline) => super::codepipeline::create(provider, address, pipeline)?,
         AwsResource::EventsRule(rule) => super::events::create(provider, address, rule)?,
@@ -172,6 +173,7 @@ fn update(
             Ok(())
         }
         AwsResource::S3Bucket(new) => super::bucket::update(provider, address, live_as!(S3Bucket), new),
+        AwsResource::LogGroup(new) => super::logs::update(provider, address, live_as!(LogGroup), new),
         AwsResource::CodebuildProject(new) => {
             let _ = live_as!(CodebuildProject);
             super::codebuild::update(provider, address, new)
@@ -411,6 +413,7 @@ fn delete(provider: &mut AwsProvider, address: &Address, resource: &AwsResource)
             Ok(())
         }
         AwsResource::S3Bucket(bucket) => super::bucket::delete(provider, address, bucket),
+        AwsResource::LogGroup(group) => super::logs::delete(provider, address, group),
         AwsResource::CodebuildProject(project) => super::codebuild::delete(provider, address, project),
         AwsResource::Codepipeline(pipeline) => super::codepipeline::delete(provider, address, pipeline),
         AwsResource::EventsRule(rule) => super::events::delete(provider, address, rule),
@@ -493,6 +496,7 @@ pub fn import(provider: &mut AwsProvider, address: &Address) -> Result<(), Provi
             )?;
         }
         AwsKind::S3Bucket => super::bucket::import(provider, address, &tags)?,
+        AwsKind::LogGroup => super::logs::import(provider, address, &tags)?,
         AwsKind::CodebuildProject => super::codebuild::import(provider, address, &tags)?,
         AwsKind::Codepipeline => super::codepipeline::import(provider, address, &tags)?,
         AwsKind::EventsRule => super::events::import(provider, address, &tags)?,
