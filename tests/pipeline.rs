@@ -470,3 +470,28 @@ fn a_log_group_codebuild_created_is_a_plan_error_until_imported() {
         Some(&(Some(30), service_tags("catalog", "storefront")))
     );
 }
+
+/// A service whose pipeline glidepath applied before it managed log groups: the first build made
+/// the group, untagged and never expiring. The plan adopts it in place (no import needed).
+#[test]
+fn a_log_group_codebuild_made_for_a_project_glidepath_applied_is_adopted() {
+    let bed = Bed::new();
+    bed.apply(&[]);
+    let group = "/aws/codebuild/shop-catalog";
+    // As CodeBuild leaves it: no tags, no retention (moto keeps a deleted group's tags, so strip them).
+    let logs = bed.logs();
+    let arn = format!("arn:aws:logs:eu-west-1:123456789012:log-group:{group}");
+    let keys: Vec<String> = service_tags("catalog", "storefront").into_keys().collect();
+    bed.runtime.block_on(logs.untag_resource().resource_arn(&arn).set_tag_keys(Some(keys)).send()).unwrap();
+    bed.runtime.block_on(logs.delete_retention_policy().log_group_name(group).send()).unwrap();
+    assert_eq!(log_groups(&bed).get(group), Some(&(None, BTreeMap::new())));
+
+    let plan = bed.plan_json();
+    let address = format!("aws/cloudwatch_log_group/{group}");
+    let change = plan["changes"].as_array().unwrap().iter().find(|c| c["address"] == address.as_str()).unwrap();
+    assert_eq!(change["action"], "update", "{change:#}");
+    assert!(change["note"].as_str().unwrap_or_default().contains("adopted"), "{change:#}");
+    bed.apply(&[]);
+    bed.assert_no_changes();
+    assert_eq!(log_groups(&bed).get(group), Some(&(Some(30), service_tags("catalog", "storefront"))));
+}

@@ -11,14 +11,21 @@ pub fn plan(plan: &Plan, ctx: &PlanContext) -> String {
     let changes: Vec<_> = plan
         .pending()
         .map(|c| {
-            json!({
+            let mut change = json!({
                 "address": c.address,
                 "action": c.action,
                 "environment": c.address.env(),
                 "kind": c.address.kind(),
                 "name": c.address.name(),
                 "fields": c.fields,
-            })
+            });
+            // What the human plan prints under a change, only where there is something to say.
+            for (key, text) in [("note", &c.note), ("contested", &c.contested)] {
+                if let Some(text) = text {
+                    change[key] = json!(text);
+                }
+            }
+            change
         })
         .collect();
     let document = json!({

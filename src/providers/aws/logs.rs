@@ -15,7 +15,7 @@ use super::{diagnose, AwsProvider};
 use crate::kinds::AwsKind;
 use crate::providers::{LiveSet, ProviderError};
 use crate::render::resource::{LogGroup, Tags};
-use crate::render::{Address, AwsResource, DesiredSet};
+use crate::render::{Address, AwsResource, DesiredSet, Resource};
 use crate::state::State;
 
 const KIND: AwsKind = AwsKind::LogGroup;
@@ -63,13 +63,30 @@ pub fn read(
             provider.logs.list_tags_for_resource().resource_arn(arn(provider, &name))
         )?;
         let tags = tags_from(listed.tags().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())));
-        if !claimed(live, &tags, &catalog, wanted.contains_key(&name), &address, "a CloudWatch Logs group") {
+        // CodeBuild creates the group, untagged, on the first build of a project glidepath
+        // applied before it managed groups: that one is glidepath's to adopt. The plan tags it
+        // and sets its retention in place instead of stopping on a conflict.
+        let adopted = tags.is_empty() && made_by_our_project(desired, state, &name);
+        if adopted {
+            live.notes.insert(
+                address.clone(),
+                "created by CodeBuild for a project glidepath manages: adopted (tags and retention set in place)".into(),
+            );
+        } else if !claimed(live, &tags, &catalog, wanted.contains_key(&name), &address, "a CloudWatch Logs group") {
             continue;
         }
         let retention_in_days = group.retention_in_days().and_then(|d| u32::try_from(d).ok());
         insert(live, AwsResource::LogGroup(LogGroup { name, retention_in_days, tags }));
     }
     Ok(())
+}
+
+/// Whether `group` is where a CodeBuild project that glidepath applied (one in the state) logs.
+fn made_by_our_project(desired: &DesiredSet, state: &State, group: &str) -> bool {
+    desired.resources.iter().any(|(address, resource)| {
+        matches!(resource, Resource::Aws(AwsResource::CodebuildProject(p)) if p.log_group == group)
+            && state.resources.contains_key(address)
+    })
 }
 
 fn sdk_tags(tags: &Tags) -> HashMap<String, String> {
