@@ -26,7 +26,7 @@ use k8s_openapi::api::core::v1::{Pod, Secret, Service};
 use kube::api::{Api, DynamicObject, ListParams, PostParams};
 use kube::discovery::ApiResource;
 use serde_json::{json, Value};
-use support::e2e::{self, Bed, FakeApps, Receiver};
+use support::e2e::{self, healthy, Bed, FakeApps, Receiver};
 
 const ENV: &str = "e2e";
 /// Rollouts here take about a minute; this is only how long a broken run waits before failing.
@@ -187,7 +187,6 @@ impl Scenario {
 
     /// Polls every 100 ms until `probe` gives a value; fails with the controller's view if not.
     fn wait_until<T>(&self, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-        let deadline = Instant::now() + PATIENCE;
         // scripts/demo rollback: show what a user would watch with `glidepath status`.
         let narrate = std::env::var_os("E2E_NARRATE").is_some();
         let mut narrated = Instant::now();
@@ -198,29 +197,17 @@ impl Scenario {
             let out = self.glidepath(&["status", "--env", ENV, "-c", "catalog"]);
             println!("$ glidepath status --env {ENV}\n{}", text(&out.stdout));
         };
-        loop {
-            if let Some(value) = probe() {
-                if narrate {
-                    show_status();
-                }
-                return value;
-            }
-            if narrate && narrated.elapsed() > Duration::from_secs(3) {
+        let probe = || {
+            let value = probe();
+            if narrate && (value.is_some() || narrated.elapsed() > Duration::from_secs(3)) {
                 show_status();
                 narrated = Instant::now();
             }
-            if Instant::now() > deadline {
-                let log = fs::read_to_string(&self.bed.controller_log).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(30).collect();
-                panic!(
-                    "timed out waiting for {what} in {}; status:\n{}\ncontroller log (last lines, newest first):\n{}",
-                    self.namespace,
-                    serde_json::to_string_pretty(&self.status_json()).unwrap(),
-                    tail.join("\n")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+            value
+        };
+        self.bed.wait_until(what, PATIENCE, probe, || {
+            format!("in {}; status:\n{}", self.namespace, serde_json::to_string_pretty(&self.status_json()).unwrap())
+        })
     }
 }
 
@@ -230,18 +217,6 @@ fn repo() -> &'static Path {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).to_string()
-}
-
-/// Healthy for the current spec: phase Healthy with the spec's generation observed, the stable
-/// revision being the current one, every replica available.
-fn healthy(rollout: &Value) -> bool {
-    let status = &rollout["status"];
-    status["phase"] == "Healthy"
-        && status["observedGeneration"].as_str().map(str::to_string)
-            == rollout["metadata"]["generation"].as_i64().map(|g| g.to_string())
-        && status["stableRS"].is_string()
-        && status["stableRS"] == status["currentPodHash"]
-        && status["availableReplicas"] == rollout["spec"]["replicas"]
 }
 
 fn seconds(d: Duration) -> String {

@@ -64,6 +64,49 @@ impl Bed {
     pub fn client(&self) -> (tokio::runtime::Runtime, kube::Client) {
         super::kube_client(&self.kubeconfig)
     }
+
+    /// The controller log's last `lines` lines, newest first.
+    pub fn controller_log_tail(&self, lines: usize) -> String {
+        let log = std::fs::read_to_string(&self.controller_log).unwrap_or_default();
+        log.lines().rev().take(lines).collect::<Vec<_>>().join("\n")
+    }
+
+    /// Polls `probe` every 100 ms until it gives a value. After `patience`, fails naming `what`,
+    /// with `context()` (the state that explains it) and the controller's last log lines.
+    pub fn wait_until<T>(
+        &self,
+        what: &str,
+        patience: Duration,
+        mut probe: impl FnMut() -> Option<T>,
+        context: impl FnOnce() -> String,
+    ) -> T {
+        let deadline = Instant::now() + patience;
+        loop {
+            if let Some(value) = probe() {
+                return value;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {what} {}\ncontroller log (last lines, newest first):\n{}",
+                    context(),
+                    self.controller_log_tail(30)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Healthy for the current spec: phase Healthy with the spec's generation observed, the stable
+/// revision being the current one, every replica available.
+pub fn healthy(rollout: &Value) -> bool {
+    let status = &rollout["status"];
+    status["phase"] == "Healthy"
+        && status["observedGeneration"].as_str().map(str::to_string)
+            == rollout["metadata"]["generation"].as_i64().map(|g| g.to_string())
+        && status["stableRS"].is_string()
+        && status["stableRS"] == status["currentPodHash"]
+        && status["availableReplicas"] == rollout["spec"]["replicas"]
 }
 
 /// How a fake app behaves, by its image tag.
