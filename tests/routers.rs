@@ -1,6 +1,13 @@
-//! Traffic routing on the real Argo Rollouts controller (scripts/e2e-tools up, as tests/e2e.rs):
-//! hand-written canary Rollouts over each router glidepath means to render, from
-//! tests/fixtures/routers/, checked by what the controller writes into the router's own objects:
+//! Traffic routing on the real Argo Rollouts controller (scripts/e2e-tools up, as tests/e2e.rs).
+//!
+//! `rendered_routes_…`: glidepath applies its own rendering of tests/fixtures/routers/catalog.hcl
+//! (one canary service per router); the controller walks each canary through its steps, and
+//! `plan` and `drift` stay empty while it re-weights the routes, adds the Istio header route and
+//! writes the ALB action; an abort puts all traffic back on stable and removes the header route.
+//!
+//! `canary_weights_…`: hand-written canary Rollouts over each router shape (including Istio's
+//! subset-level split glidepath does not render), from tests/fixtures/routers/*.yaml, checked by
+//! what the controller writes into the router's own objects:
 //!
 //! - Istio, host-level: the VirtualService route's weights over the stable and canary Services;
 //! - Istio, subset-level: the same route's weights over two DestinationRule subsets, whose labels
@@ -412,4 +419,208 @@ fn canary_weights_reach_istio_alb_and_gateway_api_routes() {
         }
     }
     routers.cleanup();
+}
+
+// ---------------------------------------------------------------------------------------------
+// glidepath's own rendering of the three routers (tests/fixtures/routers/catalog.hcl)
+// ---------------------------------------------------------------------------------------------
+
+/// The rendered services, each on its own router: (service, apiVersion and kind of its route).
+const RENDERED: [(&str, &str, &str); 3] = [
+    ("mesh", "networking.istio.io/v1", "VirtualService"),
+    ("edge", "networking.k8s.io/v1", "Ingress"),
+    ("gateway", "gateway.networking.k8s.io/v1", "HTTPRoute"),
+];
+
+/// (canary, stable) weights in a rendered route object: the stable Service is the service's
+/// name, the canary Service `NAME-canary`.
+fn rendered_weights(service: &str, route: &Value) -> Option<Weights> {
+    let canary = format!("{service}-canary");
+    let pairs: Vec<(String, i64)> = match route["kind"].as_str()? {
+        "VirtualService" => {
+            let primary = route["spec"]["http"].as_array()?.iter().find(|r| r["name"] == "primary")?;
+            let dests = primary["route"].as_array()?;
+            dests.iter().map(|d| (string(&d["destination"]["host"]), d["weight"].as_i64().unwrap_or(0))).collect()
+        }
+        "Ingress" => {
+            let key = format!("alb.ingress.kubernetes.io/actions.{service}");
+            let action: Value = serde_json::from_str(route["metadata"]["annotations"][key].as_str()?).ok()?;
+            let groups = action["ForwardConfig"]["TargetGroups"].as_array()?;
+            groups.iter().map(|g| (string(&g["ServiceName"]), g["Weight"].as_i64().unwrap_or(-1))).collect()
+        }
+        _ => {
+            let refs = route["spec"]["rules"][0]["backendRefs"].as_array()?;
+            refs.iter().map(|b| (string(&b["name"]), b["weight"].as_i64().unwrap_or(-1))).collect()
+        }
+    };
+    let weight = |name: &str| pairs.iter().find(|(n, _)| n == name).map(|(_, w)| *w);
+    Some((weight(&canary)?, weight(service)?))
+}
+
+struct Rendered {
+    bed: &'static Bed,
+    work: tempfile::TempDir,
+    namespace: String,
+    runtime: tokio::runtime::Runtime,
+    client: kube::Client,
+}
+
+impl Rendered {
+    fn start(name: &str) -> Rendered {
+        let bed = e2e::shared();
+        e2e::FakeApps::shared(bed);
+        let work = tempfile::tempdir().unwrap();
+        let catalog =
+            fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/routers/catalog.hcl"))
+                .unwrap()
+                .replace("@NAME@", name)
+                .replace("@PROMETHEUS@", &bed.prometheus_url);
+        fs::create_dir(work.path().join("catalog")).unwrap();
+        fs::write(work.path().join("catalog/catalog.hcl"), catalog).unwrap();
+        let (runtime, client) = bed.client();
+        Rendered { bed, work, namespace: format!("{name}-e2e"), runtime, client }
+    }
+
+    fn glidepath(&self, args: &[&str]) -> std::process::Output {
+        let mut all = vec![args[0], "-c", "catalog", "--only", "cluster"];
+        all.extend_from_slice(&args[1..]);
+        support::glidepath_command()
+            .args(&all)
+            .current_dir(self.work.path())
+            .env("KUBECONFIG", &self.bed.kubeconfig)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    }
+
+    fn apply(&self) {
+        let out = self.glidepath(&["apply", "--auto-approve"]);
+        let shown = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(0), "apply failed:\n{shown}");
+    }
+
+    /// `plan` and `drift` both find nothing to do (exit 0 with --detailed-exitcode).
+    fn assert_quiet(&self, when: &str) {
+        for command in ["plan", "drift"] {
+            let out = self.glidepath(&[command, "--detailed-exitcode"]);
+            let shown = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            assert_eq!(out.status.code(), Some(0), "{command} {when} must be empty:\n{shown}");
+        }
+    }
+
+    fn api(&self, api_version: &str, kind: &str) -> Api<DynamicObject> {
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let plural = format!("{}s", kind.to_lowercase()).replace("ingresss", "ingresses");
+        let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), &plural);
+        Api::namespaced_with(self.client.clone(), &self.namespace, &resource)
+    }
+
+    fn get(&self, api_version: &str, kind: &str, name: &str) -> Value {
+        let found = self.runtime.block_on(self.api(api_version, kind).get(name));
+        serde_json::to_value(found.unwrap_or_else(|e| panic!("getting {kind} {name}: {e}"))).unwrap()
+    }
+
+    fn rollout(&self, service: &str) -> Value {
+        self.get("argoproj.io/v1alpha1", "Rollout", service)
+    }
+
+    /// Waits for every service's Rollout and route to satisfy `probe`, once the Rollout has
+    /// stayed unchanged for `SETTLE` (see `Routers::wait_all` for why).
+    fn wait_all(&self, what: &str, probe: impl Fn(&str, &Value, &Value) -> bool) {
+        let mut versions: BTreeMap<&str, (String, Instant)> = BTreeMap::new();
+        self.bed.wait_until(
+            what,
+            PATIENCE,
+            || {
+                let mut all = true;
+                for (service, api_version, kind) in RENDERED {
+                    let rollout = self.rollout(service);
+                    let version = rollout["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string();
+                    if versions.get(service).is_none_or(|(seen, _)| *seen != version) {
+                        versions.insert(service, (version, Instant::now()));
+                    }
+                    let settled = versions[service].1.elapsed() >= SETTLE;
+                    all &= settled && probe(service, &rollout, &self.get(api_version, kind, service));
+                }
+                all.then_some(())
+            },
+            || {
+                RENDERED
+                    .iter()
+                    .map(|(service, api_version, kind)| {
+                        let status = &self.rollout(service)["status"];
+                        let route = self.get(api_version, kind, service);
+                        format!(
+                            "\n{service}: phase {} step {} pause {} abort {} weights {:?}",
+                            status["phase"],
+                            status["currentStepIndex"],
+                            status["pauseConditions"],
+                            status["abort"],
+                            rendered_weights(service, &route)
+                        )
+                    })
+                    .collect()
+            },
+        );
+    }
+
+    fn patch_status(&self, service: &str, patch: Value) {
+        let rollouts = self.api("argoproj.io/v1alpha1", "Rollout");
+        self.runtime
+            .block_on(rollouts.patch_status(service, &PatchParams::default(), &Patch::Merge(&patch)))
+            .unwrap_or_else(|e| panic!("patching {service}'s status with {patch}: {e}"));
+    }
+
+    fn cleanup(&self) {
+        let namespaces: Api<DynamicObject> =
+            Api::all_with(self.client.clone(), &ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Namespace")));
+        let _ = self.runtime.block_on(namespaces.delete(&self.namespace, &DeleteParams::default()));
+    }
+}
+
+/// The canary's position: paused by its own (manual) pause step `step`, on a new revision.
+fn rendered_paused_at(rollout: &Value, step: i64) -> bool {
+    paused_at(rollout, step)
+}
+
+#[test]
+fn rendered_routes_are_reweighted_by_the_controller_and_plans_stay_empty() {
+    let rendered = Rendered::start("rrouted");
+    rendered.apply();
+    rendered.wait_all("every service Healthy on its first image", |_, rollout, _| healthy(rollout));
+    rendered.assert_quiet("after the first apply");
+
+    // A new image for every service: each router gets the first step's weight, and pauses.
+    let catalog = rendered.work.path().join("catalog/catalog.hcl");
+    let text = fs::read_to_string(&catalog).unwrap().replace("image_tag = \"1.0.0\"", "image_tag = \"1.1.0\"");
+    fs::write(&catalog, text).unwrap();
+    rendered.apply();
+    // Steps: 0 setHeaderRoute (Istio only), then setWeight 20, pause, setWeight 50, pause, 100.
+    let first_pause = |service: &str| if service == "mesh" { 2 } else { 1 };
+    rendered.wait_all("paused at 20% on the canary", |service, rollout, route| {
+        rendered_paused_at(rollout, first_pause(service)) && rendered_weights(service, route) == Some((20, 80))
+    });
+    let mesh = rendered.get("networking.istio.io/v1", "VirtualService", "mesh");
+    assert_eq!(mesh["spec"]["http"][0]["name"], "canary-header", "the header route is in place: {mesh:#}");
+    // The controller now owns weights, the header route and the ALB action: nothing to plan.
+    rendered.assert_quiet("while the controller holds 20% on each canary");
+
+    for (service, _, _) in RENDERED {
+        rendered.patch_status(service, json!({"status": {"pauseConditions": null}}));
+    }
+    rendered.wait_all("paused at 50% on the canary", |service, rollout, route| {
+        rendered_paused_at(rollout, first_pause(service) + 2) && rendered_weights(service, route) == Some((50, 50))
+    });
+    rendered.assert_quiet("at 50%");
+
+    for (service, _, _) in RENDERED {
+        rendered.patch_status(service, json!({"status": {"abort": true}}));
+    }
+    rendered.wait_all("aborted, all traffic back on stable", |service, rollout, route| {
+        rollout["status"]["abort"] == true && rendered_weights(service, route) == Some((0, 100))
+    });
+    let mesh = rendered.get("networking.istio.io/v1", "VirtualService", "mesh");
+    assert!(mesh["spec"]["http"].as_array().unwrap().iter().all(|r| r["name"] == "primary"), "{mesh:#}");
+    rendered.assert_quiet("after the abort");
+    rendered.cleanup();
 }

@@ -21,8 +21,15 @@ use glidepath::render::{KubeObject, Resource};
 use support::crd_schema::{self, Crd};
 use support::roundtrip::{roundtrip, roundtrip_at};
 
-const CRD_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/crds/argo-rollouts-v1.9.1");
-const CRD_FILES: &[&str] = &["rollout-crd.yaml", "analysis-template-crd.yaml"];
+const CRD_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/crds");
+const CRD_FILES: &[&str] = &[
+    "argo-rollouts-v1.9.1/rollout-crd.yaml",
+    "argo-rollouts-v1.9.1/analysis-template-crd.yaml",
+    "istio-v1.32.0/virtualservices.networking.istio.io.yaml",
+    "gateway-api-v1.6.3/gateway.networking.k8s.io_httproutes.yaml",
+];
+/// Catalogs rendered besides examples/shop, for the kinds and shapes it does not use.
+const MORE_CATALOGS: &[&str] = &["traffic-istio", "traffic-gateway-api", "traffic-alb"];
 
 /// A rendered Kubernetes object and the address it renders at (for messages).
 struct Rendered {
@@ -31,21 +38,25 @@ struct Rendered {
 }
 
 fn render_example() -> Vec<Rendered> {
-    let model = glidepath::catalog::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/shop"))).unwrap();
-    let desired = glidepath::render::render(&model).unwrap();
-    desired
-        .resources
-        .iter()
-        .filter_map(|(address, resource)| match resource {
-            Resource::Kube(object) => Some(Rendered { address: address.to_string(), object: object.clone() }),
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let catalogs = std::iter::once(root.join("examples/shop"))
+        .chain(MORE_CATALOGS.iter().map(|f| root.join("tests/fixtures/render").join(f).join("catalog.hcl")));
+    let mut rendered = Vec::new();
+    for catalog in catalogs {
+        let model = glidepath::catalog::load(&catalog).unwrap();
+        let desired = glidepath::render::render(&model).unwrap();
+        let shown = catalog.strip_prefix(root).unwrap().display().to_string();
+        rendered.extend(desired.resources.iter().filter_map(|(address, resource)| match resource {
+            Resource::Kube(object) => Some(Rendered { address: format!("{shown}: {address}"), object: object.clone() }),
             Resource::Aws(_) => None,
-        })
-        .collect()
+        }));
+    }
+    rendered
 }
 
 /// The CRDs glidepath renders custom objects for, keyed by kind.
 fn crds() -> BTreeMap<String, Crd> {
-    assert!(Path::new(CRD_DIR).is_dir(), "the Argo Rollouts v1.9.1 CRDs are expected at {CRD_DIR}");
+    assert!(Path::new(CRD_DIR).is_dir(), "the CRDs are expected at {CRD_DIR}");
     CRD_FILES
         .iter()
         .map(|file| {
@@ -486,8 +497,18 @@ fn validator_semantics() {
         vec!["<root>: null is not allowed here (the field is not nullable)"]
     );
     assert!(check(&json!({ "type": "string", "nullable": true }), &Value::Null).is_empty());
+    // The bounds and patterns the Gateway API and Istio CRDs use.
+    let name = json!({ "type": "string", "minLength": 1, "maxLength": 5, "pattern": "^[a-z]+$" });
+    assert!(check(&name, &json!("api")).is_empty());
+    assert_eq!(check(&name, &json!("Api")), vec![r#"<root>: "Api" does not match pattern "^[a-z]+$""#]);
+    assert_eq!(check(&name, &json!("")).len(), 2, "empty: below minLength and not matching");
+    assert_eq!(check(&name, &json!("abcdef")), vec![r#"<root>: "abcdef" is longer than maxLength 5"#]);
+    let weight = json!({ "type": "integer", "minimum": 0, "maximum": 100 });
+    assert_eq!(check(&weight, &json!(101)), vec!["<root>: 101 is above the maximum 100"]);
+    let refs = json!({ "type": "array", "maxItems": 1, "items": { "type": "string" } });
+    assert_eq!(check(&refs, &json!(["a", "b"])), vec!["<root>: 2 items, more than maxItems 1"]);
     assert_eq!(
-        check(&json!({ "type": "string", "maxLength": 3 }), &json!("x")).len(),
+        check(&json!({ "type": "string", "multipleOf": 3 }), &json!("x")).len(),
         1,
         "unknown keywords are reported"
     );

@@ -201,6 +201,8 @@ fn resolve(
 ) -> Traffic {
     let settings = &env.traffic;
     let router = own.router.as_ref().map(|r| r.value).unwrap_or(settings.router);
+    // The environment's gateway is its router's: an Istio Gateway is not a Gateway API Gateway.
+    let gateway = settings.gateway.clone().filter(|_| router == settings.router);
     if router == Router::None {
         return Traffic::default();
     }
@@ -210,7 +212,7 @@ fn resolve(
         (None, None) => Vec::new(),
     };
     let where_ = format!("{context} in environment `{}`", env.name);
-    if router == Router::GatewayApi && settings.gateway.is_none() {
+    if router == Router::GatewayApi && gateway.is_none() {
         if let Some(r) = &own.router {
             problems.push(
                 Problem::new(
@@ -223,7 +225,7 @@ fn resolve(
             );
         }
     }
-    if router == Router::Istio && settings.gateway.is_some() && hosts.is_empty() {
+    if router == Router::Istio && gateway.is_some() && hosts.is_empty() {
         let at = own.router.as_ref().map(|r| r.span.clone());
         if let Some(at) = at {
             problems.push(
@@ -240,7 +242,7 @@ fn resolve(
     Traffic {
         router,
         hosts,
-        gateway: settings.gateway.clone(),
+        gateway,
         alb: if router == Router::Alb { settings.alb.clone() } else { AlbSettings::default() },
         header_route: own.header_route.as_ref().filter(|_| canary && router == Router::Istio).map(|h| h.value.clone()),
         mirror: own.mirror.as_ref().filter(|_| canary && router == Router::Istio).map(|m| m.value),

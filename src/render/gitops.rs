@@ -243,9 +243,11 @@ fn ignore_differences() -> Value {
         {"group": api(KubeKind::VirtualService), "kind": KubeKind::VirtualService.name(),
          "jqPathExpressions": [".spec.http[].route[].weight", managed_routes]},
         {"group": api(KubeKind::HttpRoute), "kind": KubeKind::HttpRoute.name(),
-         "jqPathExpressions": [".spec.rules[].backendRefs[].weight"]},
+         "jqPathExpressions": [".spec.rules[].backendRefs[].weight"],
+         "jsonPointers": ["/metadata/labels/rollouts.argoproj.io~1gatewayapi-canary"]},
         {"group": api(KubeKind::Ingress), "kind": KubeKind::Ingress.name(),
-         "jsonPointers": ["/metadata/annotations/alb.ingress.kubernetes.io~1actions.{{.service}}"]},
+         "jsonPointers": ["/metadata/annotations/alb.ingress.kubernetes.io~1actions.{{.service}}",
+                          "/metadata/annotations/rollouts.argoproj.io~1managed-alb-annotations"]},
     ])
 }
 

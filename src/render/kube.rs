@@ -271,8 +271,9 @@ fn rollout(
             "preview_service": names::preview_service(name),
             "max_surge": int_or_string(&service.canary.max_surge),
             "canary_steps": &canary_steps,
-            // The header and mirror routes are set by steps before the first weight.
-            "analysis_starting_step": managed_routes.len() + analysis_starting_step(&canary_steps, service.canary.analysis_from_step),
+            // The header and mirror routes are set by steps right after the first weight.
+            "analysis_starting_step": analysis_starting_step(&canary_steps, service.canary.analysis_from_step)
+                + if service.canary.analysis_from_step > 1 { managed_routes.len() } else { 0 },
             "traffic": settings.traffic,
             "managed_routes": managed_routes,
             "header_route_name": traffic::HEADER_ROUTE,

@@ -41,7 +41,9 @@ impl Crd {
             serde_yaml::from_str(&text).unwrap_or_else(|error| panic!("parsing {} as YAML: {error}", path.display()));
         assert_eq!(doc["kind"], "CustomResourceDefinition", "{} is not a CRD", path.display());
         let spec = &doc["spec"];
-        let version = &spec["versions"][0];
+        // The stored version: the one a CRD with several (Istio, Gateway API) keeps objects in.
+        let versions = spec["versions"].as_array().cloned().unwrap_or_default();
+        let version = versions.iter().find(|v| v["storage"] == true).unwrap_or(&spec["versions"][0]);
         let text_at = |value: &Value, what: &str| -> String {
             value
                 .as_str()
@@ -49,7 +51,7 @@ impl Crd {
                 .to_string()
         };
         let schema = version["schema"]["openAPIV3Schema"].clone();
-        assert!(schema.is_object(), "{}: spec.versions[0].schema.openAPIV3Schema is missing", path.display());
+        assert!(schema.is_object(), "{}: the stored version's schema.openAPIV3Schema is missing", path.display());
         Crd {
             kind: text_at(&spec["names"]["kind"], "spec.names.kind"),
             group: text_at(&spec["group"], "spec.group"),
@@ -76,6 +78,8 @@ impl Crd {
 ///
 /// The top-level `metadata` is accepted as any object: the CRD schema only says `type: object`
 /// there, and the API server validates metadata as `ObjectMeta` itself (check that separately).
+/// `apiVersion` and `kind` are strings every object has, whether its schema lists them or not
+/// (Istio's do not).
 pub fn validate(schema: &Value, object: &Value) -> Vec<String> {
     let mut errors = Vec::new();
     let mut validator = Validator { errors: &mut errors };
@@ -87,6 +91,9 @@ pub fn validate(schema: &Value, object: &Value) -> Vec<String> {
                     "metadata".to_string(),
                     serde_json::json!({ "type": "object", "x-kubernetes-preserve-unknown-fields": true }),
                 );
+                for implicit in ["apiVersion", "kind"] {
+                    properties.entry(implicit).or_insert_with(|| serde_json::json!({ "type": "string" }));
+                }
             }
             if fields.get("metadata").is_some_and(|metadata| !metadata.is_object()) {
                 validator.error("metadata", format!("expected object, found {}", describe(&fields["metadata"])));
@@ -101,8 +108,9 @@ pub fn validate(schema: &Value, object: &Value) -> Vec<String> {
 /// Keywords that carry no constraint a single object can violate, or none we can check:
 /// - `description`, `default` (the server fills defaults in, it never rejects for them),
 /// - `x-kubernetes-map-type` (merge strategy only),
-/// - `x-kubernetes-validations`: CEL rules. The Argo Rollouts CRDs only use the transition rule
-///   `self == oldSelf` on `spec.selector`, which needs an old object and never fails on create.
+/// - `x-kubernetes-validations`: CEL rules (Argo Rollouts' `self == oldSelf` on `spec.selector`,
+///   Gateway API's cross-field rules). Not evaluated here: the cluster tests apply the same
+///   objects to a real kube-apiserver with these CRDs installed, which runs them.
 const IGNORED_KEYWORDS: &[&str] = &["description", "default", "x-kubernetes-map-type", "x-kubernetes-validations"];
 
 const HANDLED_KEYWORDS: &[&str] = &[
@@ -116,6 +124,12 @@ const HANDLED_KEYWORDS: &[&str] = &[
     "anyOf",
     "format",
     "pattern",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "minimum",
+    "maximum",
     "x-kubernetes-int-or-string",
     "x-kubernetes-preserve-unknown-fields",
     "x-kubernetes-list-type",
@@ -176,14 +190,16 @@ impl Validator<'_> {
                 other => self.error(path, format!("expected string, found {}", describe(other))),
             },
             Some("integer") => match value {
-                Value::Number(number) if number.is_i64() || number.is_u64() => self.check_format(schema, value, path),
+                Value::Number(number) if number.is_i64() || number.is_u64() => {
+                    self.check_format(schema, value, path);
+                    self.check_range(schema, number.as_f64().unwrap_or_default(), path);
+                }
                 other => self.error(path, format!("expected integer, found {}", describe(other))),
             },
-            Some("number") => {
-                if !value.is_number() {
-                    self.error(path, format!("expected number, found {}", describe(value)));
-                }
-            }
+            Some("number") => match value.as_f64() {
+                Some(number) => self.check_range(schema, number, path),
+                None => self.error(path, format!("expected number, found {}", describe(value))),
+            },
             Some("boolean") => {
                 if !value.is_boolean() {
                     self.error(path, format!("expected boolean, found {}", describe(value)));
@@ -253,6 +269,13 @@ impl Validator<'_> {
             self.error(path, format!("expected array, found {}", describe(value)));
             return;
         };
+        let bound = |name: &str| schema.get(name).and_then(Value::as_u64).map(|n| n as usize);
+        if let Some(min) = bound("minItems").filter(|min| items.len() < *min) {
+            self.error(path, format!("{} items, fewer than minItems {min}", items.len()));
+        }
+        if let Some(max) = bound("maxItems").filter(|max| items.len() > *max) {
+            self.error(path, format!("{} items, more than maxItems {max}", items.len()));
+        }
         if let Some(item_schema) = schema.get("items") {
             for (index, item) in items.iter().enumerate() {
                 self.check(item_schema, item, &format!("{path}[{index}]"));
@@ -319,7 +342,29 @@ impl Validator<'_> {
             None => {}
             Some(QUANTITY_PATTERN) if is_quantity(text) => {}
             Some(QUANTITY_PATTERN) => self.error(path, format!("{text:?} is not a resource quantity")),
-            Some(other) => self.error(path, format!("pattern {other:?} is not supported by this validator")),
+            // The API server's patterns are RE2 (Go regexp), which the regex crate implements.
+            Some(other) => match regex::Regex::new(other) {
+                Ok(re) if re.is_match(text) => {}
+                Ok(_) => self.error(path, format!("{text:?} does not match pattern {other:?}")),
+                Err(e) => self.error(path, format!("pattern {other:?} does not compile: {e}")),
+            },
+        }
+        let length = text.chars().count();
+        let bound = |name: &str| schema.get(name).and_then(Value::as_u64).map(|n| n as usize);
+        if let Some(min) = bound("minLength").filter(|min| length < *min) {
+            self.error(path, format!("{text:?} is shorter than minLength {min}"));
+        }
+        if let Some(max) = bound("maxLength").filter(|max| length > *max) {
+            self.error(path, format!("{text:?} is longer than maxLength {max}"));
+        }
+    }
+
+    fn check_range(&mut self, schema: &serde_json::Map<String, Value>, number: f64, path: &str) {
+        if let Some(min) = schema.get("minimum").and_then(Value::as_f64).filter(|min| number < *min) {
+            self.error(path, format!("{number} is below the minimum {min}"));
+        }
+        if let Some(max) = schema.get("maximum").and_then(Value::as_f64).filter(|max| number > *max) {
+            self.error(path, format!("{number} is above the maximum {max}"));
         }
     }
 

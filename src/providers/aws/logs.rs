@@ -70,7 +70,8 @@ pub fn read(
         if adopted {
             live.notes.insert(
                 address.clone(),
-                "created by CodeBuild for a project glidepath manages: adopted (tags and retention set in place)".into(),
+                "created by CodeBuild for a project glidepath manages: adopted (tags and retention set in place)"
+                    .into(),
             );
         } else if !claimed(live, &tags, &catalog, wanted.contains_key(&name), &address, "a CloudWatch Logs group") {
             continue;

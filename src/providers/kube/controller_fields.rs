@@ -20,8 +20,12 @@ pub const POD_TEMPLATE_HASH: &str = "rollouts-pod-template-hash";
 const CONTROLLER_ANNOTATIONS: [&str; 2] =
     ["rollout.argoproj.io/revision", "argo-rollouts.argoproj.io/managed-by-rollouts"];
 /// Annotation prefix the controller writes on an ALB Ingress: the weighted forward action of
-/// each canary step (annotations are a granular map, so applying never touches it).
+/// each canary step (annotations are a granular map, so applying never touches it), and the
+/// annotation where it lists the ones it manages.
 const ALB_ACTIONS: &str = "alb.ingress.kubernetes.io/actions.";
+const ALB_MANAGED: &str = "rollouts.argoproj.io/managed-alb-annotations";
+/// The label the Gateway API plugin puts on an HTTPRoute while a canary is in progress.
+const GATEWAY_API_IN_PROGRESS: &str = "rollouts.argoproj.io/gatewayapi-canary";
 
 /// Where a router keeps its weighted backends: the list of routes, each route's list of
 /// backends, and the field naming a backend. Istio's `spec.http` and Gateway API's
@@ -122,7 +126,12 @@ pub fn drop_from(kind: KubeKind, object: &mut Value) {
             annotations.remove(key);
         }
         if kind == KubeKind::Ingress {
-            annotations.retain(|key, _| !key.starts_with(ALB_ACTIONS));
+            annotations.retain(|key, _| !key.starts_with(ALB_ACTIONS) && key != ALB_MANAGED);
+        }
+    }
+    if kind == KubeKind::HttpRoute {
+        if let Some(labels) = object.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
+            labels.remove(GATEWAY_API_IN_PROGRESS);
         }
     }
     if kind == KubeKind::Service {
