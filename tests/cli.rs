@@ -179,3 +179,31 @@ fn plan_shows_field_changes_and_deletes_in_every_format() {
     assert_eq!(glidepath(&["apply", "--auto-approve", "--allow-delete"], work).status.code(), Some(0));
     assert_eq!(glidepath(&["plan", "--detailed-exitcode"], work).status.code(), Some(0));
 }
+
+#[test]
+fn usage_errors_exit_1_and_help_and_version_exit_0() {
+    // Exit 2 means "changes present" to `plan --detailed-exitcode` users: a usage error must not say that.
+    for (args, says) in [
+        (&["plan", "--no-such-flag"][..], "unexpected argument '--no-such-flag'"),
+        (&["plan", "--detailed-exitcode", "--no-such-flag"][..], "unexpected argument"),
+        (&["plan", "--format", "yaml"][..], "invalid value 'yaml'"),
+        (&["promote", "api"][..], "required arguments were not provided"),
+        (&["render", "-c", "examples/shop"][..], "--out <OUT>"),
+        (&["no-such-command"][..], "unrecognized subcommand"),
+        (&[][..], "Usage:"),
+    ] {
+        let output = glidepath(args, repo());
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {}", text(&output.stderr));
+        assert!(text(&output.stderr).contains(says), "{args:?}: {}", text(&output.stderr));
+        assert!(output.stdout.is_empty(), "{args:?}: {}", text(&output.stdout));
+    }
+    for args in [&["--help"][..], &["plan", "--help"][..], &["help", "plan"][..], &["-h"][..]] {
+        let output = glidepath(args, repo());
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", text(&output.stderr));
+        assert!(text(&output.stdout).contains("Usage:"), "{args:?}: {}", text(&output.stdout));
+    }
+    let version = glidepath(&["--version"], repo());
+    assert_eq!(version.status.code(), Some(0));
+    assert_eq!(text(&version.stdout).trim(), format!("glidepath {}", env!("CARGO_PKG_VERSION")));
+}
+

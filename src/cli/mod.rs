@@ -53,12 +53,25 @@ pub enum CliError {
 }
 
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
-    match commands::dispatch(cli) {
-        Ok(code) => ExitCode::from(code),
+    // Not `Cli::parse()`: clap exits 2 on a usage error, which `plan --detailed-exitcode` reads
+    // as "changes present". A usage error (unknown flag, missing argument, bad value) is an error
+    // like any other: exit 1, as terraform does, with clap's message on stderr. `--help` and
+    // `--version` are not errors: printed on stdout, exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let is_error = error.use_stderr();
+            // Only fails when the stream is gone; nothing more to say then.
+            error.print().ok();
+            return ExitCode::from(if is_error { EXIT_ERROR } else { EXIT_OK });
+        }
+    };
+    let code = match commands::dispatch(cli) {
+        Ok(code) => code,
         Err(error) => {
             report::print_error(&error);
-            ExitCode::from(EXIT_ERROR)
+            EXIT_ERROR
         }
-    }
+    };
+    ExitCode::from(code)
 }
