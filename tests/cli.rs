@@ -207,3 +207,66 @@ fn usage_errors_exit_1_and_help_and_version_exit_0() {
     assert_eq!(text(&version.stdout).trim(), format!("glidepath {}", env!("CARGO_PKG_VERSION")));
 }
 
+
+#[test]
+fn usage_errors_exit_1_and_help_and_version_exit_0() {
+    // Exit 2 means "changes present" to `plan --detailed-exitcode` users: a usage error must not say that.
+    for (args, says) in [
+        (&["plan", "--no-such-flag"][..], "unexpected argument '--no-such-flag'"),
+        (&["plan", "--detailed-exitcode", "--no-such-flag"][..], "unexpected argument"),
+        (&["plan", "--format", "yaml"][..], "invalid value 'yaml'"),
+        (&["promote", "api"][..], "required arguments were not provided"),
+        (&["render", "-c", "examples/shop"][..], "--out <OUT>"),
+        (&["no-such-command"][..], "unrecognized subcommand"),
+        (&[][..], "Usage:"),
+    ] {
+        let output = glidepath(args, repo());
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {}", text(&output.stderr));
+        assert!(text(&output.stderr).contains(says), "{args:?}: {}", text(&output.stderr));
+        assert!(output.stdout.is_empty(), "{args:?}: {}", text(&output.stdout));
+    }
+    for args in [&["--help"][..], &["plan", "--help"][..], &["help", "plan"][..], &["-h"][..]] {
+        let output = glidepath(args, repo());
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", text(&output.stderr));
+        assert!(text(&output.stdout).contains("Usage:"), "{args:?}: {}", text(&output.stdout));
+    }
+    let version = glidepath(&["--version"], repo());
+    assert_eq!(version.status.code(), Some(0));
+    assert_eq!(text(&version.stdout).trim(), format!("glidepath {}", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn simulate_exit_code_is_its_verdict() {
+    let shop = repo().join("examples/shop");
+    let run = |file: &str| {
+        let metrics = repo().join("examples/shop/metrics").join(file);
+        glidepath(
+            &[
+                "simulate",
+                "-c",
+                shop.to_str().unwrap(),
+                "--service",
+                "payment-service",
+                "--env",
+                "prod",
+                "--metrics",
+                metrics.to_str().unwrap(),
+            ],
+            repo(),
+        )
+    };
+    let bad = run("payment-service-bad-canary.csv");
+    assert!(text(&bad.stdout).contains("would ABORT at "), "{}", text(&bad.stdout));
+    assert_eq!(bad.status.code(), Some(3), "would abort: {}", text(&bad.stderr));
+
+    let good = run("payment-service-good-canary.json");
+    assert!(!text(&good.stdout).contains("would ABORT"), "{}", text(&good.stdout));
+    assert_eq!(good.status.code(), Some(0), "would promote: {}", text(&good.stderr));
+
+    let missing = run("no-such-file.csv");
+    assert_eq!(missing.status.code(), Some(1), "an error is not a verdict");
+
+    let help = text(&glidepath(&["simulate", "--help"], repo()).stdout);
+    assert!(help.contains("3 it would ABORT"), "{help}");
+}
+

@@ -3,7 +3,7 @@
 use super::args::{CheckArgs, ExplainArgs, Format, SimulateArgs};
 use super::commands::load;
 use super::views;
-use super::{CliError, EXIT_OK};
+use super::{CliError, EXIT_OK, EXIT_WOULD_ABORT, EXIT_WOULD_PAUSE};
 use crate::check::{self, simulate};
 use crate::kinds::KubeKind;
 use crate::render::Address;
@@ -61,7 +61,18 @@ pub fn simulate(args: &SimulateArgs) -> Result<u8, CliError> {
         Format::Json => println!("{}", serde_json::to_string_pretty(&result).expect("simulation serializes")),
         _ => print!("{}", simulate::render_human(&result)),
     }
-    Ok(EXIT_OK)
+    Ok(simulate_exit_code(&result.verdict))
+}
+
+/// `simulate`'s exit code, its verdict for scripts: 0 when the analysis would not stop the
+/// rollout (it passes, or the series ends with no verdict), 3 when it would abort it, 4 when it
+/// would pause it for a manual decision. 1 stays "error" and 2 "changes" (`--detailed-exitcode`).
+fn simulate_exit_code(verdict: &simulate::Verdict) -> u8 {
+    match verdict {
+        simulate::Verdict::Failed { .. } | simulate::Verdict::Error { .. } => EXIT_WOULD_ABORT,
+        simulate::Verdict::Inconclusive { .. } => EXIT_WOULD_PAUSE,
+        simulate::Verdict::Successful { .. } | simulate::Verdict::Running => EXIT_OK,
+    }
 }
 
 /// A rule's documentation, or every code with what it finds.

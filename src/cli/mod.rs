@@ -17,11 +17,13 @@ use clap::Parser;
 
 pub use args::{Cli, Command, Format, Only};
 
-/// Terraform-compatible exit codes: 0 success / no changes, 1 error, 2 changes (with
-/// `--detailed-exitcode`).
+/// Terraform-compatible exit codes: 0 success / no changes, 1 error (usage errors included),
+/// 2 changes (with `--detailed-exitcode`), and `simulate`'s verdicts: 3 would abort, 4 would pause.
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_CHANGES: u8 = 2;
+pub const EXIT_WOULD_ABORT: u8 = 3;
+pub const EXIT_WOULD_PAUSE: u8 = 4;
 
 /// Every way a command can fail; each becomes exit code 1 with its message on stderr.
 #[derive(Debug, thiserror::Error)]
