@@ -18,7 +18,7 @@ pub fn check_command(args: &CheckArgs) -> Result<u8, CliError> {
         Format::Json => views::check::json(&result),
         Format::Markdown => views::check::markdown(&result),
     };
-    print!("{text}");
+    out!("{text}");
     if result.fails() {
         return Err(CliError::CheckFailed(result.findings.iter().filter(|f| f.fails()).count()));
     }
@@ -58,8 +58,8 @@ pub fn simulate(args: &SimulateArgs) -> Result<u8, CliError> {
         simulate::parse_series(&text).map_err(|e| CliError::Usage(format!("{}: {e}", args.metrics.display())))?;
     let result = simulate::simulate(spec, &series, args.start).map_err(|e| CliError::Usage(e.to_string()))?;
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&result).expect("simulation serializes")),
-        _ => print!("{}", simulate::render_human(&result)),
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&result).expect("simulation serializes")),
+        _ => out!("{}", simulate::render_human(&result)),
     }
     Ok(simulate_exit_code(&result.verdict))
 }
@@ -86,7 +86,7 @@ pub fn explain(args: &ExplainArgs) -> Result<u8, CliError> {
             };
             list.push_str(&format!("{:<38} {severity:<7} {}\n", rule.code, rule.what));
         }
-        print!("{list}");
+        out!("{list}");
         return Ok(EXIT_OK);
     };
     let rule = rules::lookup(query).or_else(|| {
@@ -100,6 +100,6 @@ pub fn explain(args: &ExplainArgs) -> Result<u8, CliError> {
         };
         return Err(CliError::Usage(format!("no rule has the code `{query}`; {hint}")));
     };
-    print!("{}", rule.explain());
+    out!("{}", rule.explain());
     Ok(EXIT_OK)
 }

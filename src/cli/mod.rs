@@ -1,5 +1,19 @@
 //! Command line: clap arguments, the commands, and the one place errors become exit codes.
 
+/// Prints command output to stdout; use it (and `outln!`) instead of `print!`, which panics when
+/// the reader has gone away (`glidepath plan | head`). See [`output::write`].
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::output::write(format_args!($($arg)*)) };
+}
+
+/// `out!` with a newline.
+macro_rules! outln {
+    () => { $crate::cli::output::write(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::cli::output::write(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+pub(crate) mod output;
+
 mod apply;
 mod args;
 mod checks;
@@ -75,5 +89,8 @@ pub fn run() -> ExitCode {
             EXIT_ERROR
         }
     };
+    if output::failed() {
+        return ExitCode::from(EXIT_ERROR);
+    }
     ExitCode::from(code)
 }
