@@ -252,7 +252,8 @@ fn history(args: &HistoryArgs) -> Result<u8, CliError> {
     let shown: Vec<&AuditRecord> = records.iter().rev().take(args.limit).collect();
     match args.format {
         Format::Json => outln!("{}", serde_json::to_string_pretty(&shown).expect("audit serializes")),
-        _ => out!("{}", views::history::human(&shown)),
+        Format::Markdown => out!("{}", views::history::markdown(&shown)),
+        Format::Human => out!("{}", views::history::human(&shown)),
     }
     Ok(EXIT_OK)
 }
