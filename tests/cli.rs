@@ -14,6 +14,20 @@ fn glidepath(args: &[&str], cwd: &Path) -> Output {
     command.args(args).current_dir(cwd).env("HOME", home.path()).env("NO_COLOR", "1").output().unwrap()
 }
 
+/// As [`glidepath`], with environment variables set (`Some`) or removed (`None`).
+fn glidepath_env(args: &[&str], cwd: &Path, vars: &[(&str, Option<&str>)]) -> Output {
+    let mut command = support::glidepath_command();
+    let home = tempfile::tempdir().unwrap();
+    command.args(args).current_dir(cwd).env("HOME", home.path()).env("NO_COLOR", "1");
+    for (name, value) in vars {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    command.output().unwrap()
+}
+
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -178,4 +192,250 @@ fn plan_shows_field_changes_and_deletes_in_every_format() {
     assert_eq!(glidepath(&["plan", "--detailed-exitcode"], work).status.code(), Some(2), "deletes still pending");
     assert_eq!(glidepath(&["apply", "--auto-approve", "--allow-delete"], work).status.code(), Some(0));
     assert_eq!(glidepath(&["plan", "--detailed-exitcode"], work).status.code(), Some(0));
+}
+
+#[test]
+fn usage_errors_exit_1_and_help_and_version_exit_0() {
+    // Exit 2 means "changes present" to `plan --detailed-exitcode` users: a usage error must not say that.
+    for (args, says) in [
+        (&["plan", "--no-such-flag"][..], "unexpected argument '--no-such-flag'"),
+        (&["plan", "--detailed-exitcode", "--no-such-flag"][..], "unexpected argument"),
+        (&["plan", "--format", "yaml"][..], "invalid value 'yaml'"),
+        (&["promote", "api"][..], "required arguments were not provided"),
+        (&["render", "-c", "examples/shop"][..], "--out <OUT>"),
+        (&["no-such-command"][..], "unrecognized subcommand"),
+        (&[][..], "Usage:"),
+    ] {
+        let output = glidepath(args, repo());
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {}", text(&output.stderr));
+        assert!(text(&output.stderr).contains(says), "{args:?}: {}", text(&output.stderr));
+        assert!(output.stdout.is_empty(), "{args:?}: {}", text(&output.stdout));
+    }
+    for args in [&["--help"][..], &["plan", "--help"][..], &["help", "plan"][..], &["-h"][..]] {
+        let output = glidepath(args, repo());
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", text(&output.stderr));
+        assert!(text(&output.stdout).contains("Usage:"), "{args:?}: {}", text(&output.stdout));
+    }
+    let version = glidepath(&["--version"], repo());
+    assert_eq!(version.status.code(), Some(0));
+    assert_eq!(text(&version.stdout).trim(), format!("glidepath {}", env!("CARGO_PKG_VERSION")));
+}
+
+/// Runs glidepath with stdout a pipe nobody reads any more: every write fails with EPIPE.
+fn into_closed_pipe(args: &[&str], cwd: &Path) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let home = tempfile::tempdir().unwrap();
+    support::glidepath_command()
+        .args(args)
+        .current_dir(cwd)
+        .env("HOME", home.path())
+        .env("NO_COLOR", "1")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let work = tempfile::tempdir().unwrap();
+    let shop = repo().join("examples/shop");
+    let shop = shop.to_str().unwrap();
+    // The apply goes on to the end (state and audit written) when nobody reads its progress.
+    let applied = into_closed_pipe(&["apply", "-c", shop, "--auto-approve"], work.path());
+    let stderr = text(&applied.stderr);
+    assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{stderr}");
+    assert_eq!(applied.status.code(), Some(0), "{stderr}");
+    let history = glidepath(&["history", "--format", "json"], work.path());
+    let records: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(records.as_array().unwrap().len(), 1, "the apply into a closed pipe was carried out and audited");
+    assert!(work.path().join(".glidepath/state.json").is_file());
+    let bad_canary = repo().join("examples/shop/metrics/payment-service-bad-canary.csv");
+    let simulate = [
+        "simulate",
+        "-c",
+        shop,
+        "--service",
+        "payment-service",
+        "--env",
+        "prod",
+        "--metrics",
+        bad_canary.to_str().unwrap(),
+    ];
+    let cases: Vec<(Vec<&str>, i32)> = vec![
+        (vec!["validate", "-c", shop], 0),
+        (vec!["check", "-c", shop], 0),
+        (vec!["plan", "-c", shop], 0),
+        (vec!["plan", "-c", shop, "--format", "markdown"], 0),
+        (vec!["plan", "-c", shop, "--format", "json"], 0),
+        (vec!["history"], 0),
+        (vec!["history", "--format", "json"], 0),
+        (vec!["explain"], 0),
+        (simulate.to_vec(), 3),
+        (vec!["apply", "-c", shop, "--auto-approve"], 0),
+    ];
+    for (args, code) in cases {
+        let output = into_closed_pipe(&args, work.path());
+        let stderr = text(&output.stderr);
+        assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {stderr}");
+    }
+
+    // As `glidepath check | head -1` does it: one line read, then the reader goes away.
+    use std::io::BufRead;
+    let home = tempfile::tempdir().unwrap();
+    let mut child = support::glidepath_command()
+        .args(["check", "-c", shop])
+        .current_dir(work.path())
+        .env("HOME", home.path())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.contains("rollback"), "{first}");
+    let output = child.wait_with_output().unwrap();
+    let stderr = text(&output.stderr);
+    assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{stderr}");
+    assert_ne!(output.status.code(), Some(101), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn plans_show_a_pinned_digest_whole() {
+    let temp = tempfile::tempdir().unwrap();
+    let work = temp.path();
+    let catalog_dir = work.join("catalog");
+    std::fs::create_dir(&catalog_dir).unwrap();
+    let original = std::fs::read_to_string(repo().join("tests/fixtures/valid/minimal.hcl")).unwrap();
+    std::fs::write(catalog_dir.join("catalog.hcl"), &original).unwrap();
+    let apply = glidepath(&["apply", "--auto-approve"], work);
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply.stderr));
+
+    let digest = format!("sha256:{}", "4c2a9e3b1d4e8f9a".repeat(4));
+    assert_eq!(digest.len(), 7 + 64);
+    let pinned = original.replace("image_tag = \"1.0.0\"", &format!("image_tag = \"{digest}\""));
+    assert_ne!(pinned, original);
+    std::fs::write(catalog_dir.join("catalog.hcl"), &pinned).unwrap();
+
+    let human = glidepath(&["plan", "--env", "dev", "--detailed-exitcode"], work);
+    assert_eq!(human.status.code(), Some(2), "{}", text(&human.stderr));
+    let human = text(&human.stdout);
+    let image_line = human.lines().find(|l| l.contains("spec.template.spec.containers[0].image")).expect(&human);
+    // The whole reference, closing quote included: nothing was cut.
+    assert!(image_line.contains(&format!("@{digest}\"")), "{image_line}");
+    assert!(!image_line.contains('…'), "{image_line}");
+
+    let markdown = text(&glidepath(&["plan", "--env", "dev", "--format", "markdown"], work).stdout);
+    let image_line =
+        markdown.lines().find(|l| l.starts_with("+ spec.template.spec.containers[0].image")).expect(&markdown);
+    assert!(image_line.contains(&format!("@{digest}\"")), "{image_line}");
+    assert!(!image_line.contains('…'), "{image_line}");
+}
+
+#[test]
+fn simulate_exit_code_is_its_verdict() {
+    let shop = repo().join("examples/shop");
+    let run = |file: &str| {
+        let metrics = repo().join("examples/shop/metrics").join(file);
+        glidepath(
+            &[
+                "simulate",
+                "-c",
+                shop.to_str().unwrap(),
+                "--service",
+                "payment-service",
+                "--env",
+                "prod",
+                "--metrics",
+                metrics.to_str().unwrap(),
+            ],
+            repo(),
+        )
+    };
+    let bad = run("payment-service-bad-canary.csv");
+    assert!(text(&bad.stdout).contains("would ABORT at "), "{}", text(&bad.stdout));
+    assert_eq!(bad.status.code(), Some(3), "would abort: {}", text(&bad.stderr));
+
+    let good = run("payment-service-good-canary.json");
+    assert!(!text(&good.stdout).contains("would ABORT"), "{}", text(&good.stdout));
+    assert_eq!(good.status.code(), Some(0), "would promote: {}", text(&good.stderr));
+
+    let missing = run("no-such-file.csv");
+    assert_eq!(missing.status.code(), Some(1), "an error is not a verdict");
+
+    let help = text(&glidepath(&["simulate", "--help"], repo()).stdout);
+    assert!(help.contains("3 it would ABORT"), "{help}");
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let output = std::process::Command::new("git")
+        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "git {args:?}: {}", text(&output.stderr));
+}
+
+#[test]
+fn history_keeps_the_dirty_mark_names_the_os_user_and_prints_markdown_tables() {
+    let temp = tempfile::tempdir().unwrap();
+    let work = temp.path();
+    let catalog_dir = work.join("catalog");
+    std::fs::create_dir(&catalog_dir).unwrap();
+    let original = std::fs::read_to_string(repo().join("tests/fixtures/valid/minimal.hcl")).unwrap();
+    std::fs::write(catalog_dir.join("catalog.hcl"), &original).unwrap();
+    git(&catalog_dir, &["init", "-q"]);
+    git(&catalog_dir, &["add", "."]);
+    git(&catalog_dir, &["commit", "-q", "-m", "catalog"]);
+    // No git author anywhere: neither the repository, nor a global or system config.
+    let no_git_author = [("GIT_CONFIG_NOSYSTEM", Some("1")), ("GIT_CONFIG_GLOBAL", Some("/dev/null"))];
+
+    let clean = glidepath_env(
+        &["apply", "--auto-approve"],
+        work,
+        &[no_git_author[0], no_git_author[1], ("USER", Some("ci-runner"))],
+    );
+    assert_eq!(clean.status.code(), Some(0), "{}", text(&clean.stderr));
+    // Uncommitted: what is applied is in no commit, and the record must say so.
+    std::fs::write(catalog_dir.join("catalog.hcl"), original.replace("\"1.0.0\"", "\"1.0.1\"")).unwrap();
+    let dirty = glidepath_env(
+        &["apply", "--auto-approve"],
+        work,
+        &[no_git_author[0], no_git_author[1], ("USER", None), ("LOGNAME", None)],
+    );
+    assert_eq!(dirty.status.code(), Some(0), "{}", text(&dirty.stderr));
+
+    let json: serde_json::Value = serde_json::from_slice(&glidepath(&["history", "--format", "json"], work).stdout).unwrap();
+    let (latest, first) = (&json[0], &json[1]);
+    let revision = first["revision"].as_str().unwrap();
+    assert_eq!(revision.len(), 40, "{revision}");
+    assert_eq!(latest["revision"].as_str().unwrap(), format!("{revision}+dirty"));
+    assert_eq!(first["who"], "ci-runner (from $USER)");
+    // Neither $USER nor $LOGNAME: the name comes from `id -un`.
+    let id = std::process::Command::new("id").arg("-un").output().unwrap();
+    if id.status.success() {
+        assert_eq!(latest["who"].as_str().unwrap(), format!("{} (from id -un)", text(&id.stdout).trim()));
+    }
+
+    let human = text(&glidepath(&["history"], work).stdout);
+    let lines: Vec<&str> = human.lines().collect();
+    assert!(lines[0].contains(&format!("rev {}+dirty ", &revision[..12])), "{human}");
+    assert!(lines[1].contains(&format!("rev {} ", &revision[..12])), "{human}");
+    assert!(lines[1].contains("ci-runner (from $USER)"), "{human}");
+
+    let markdown = text(&glidepath(&["history", "--format", "markdown"], work).stdout);
+    let rows: Vec<&str> = markdown.lines().filter(|l| l.starts_with('|')).collect();
+    assert_eq!(rows.len(), 4, "header, separator and one row per apply: {markdown}");
+    assert!(rows[0].starts_with("| When (UTC) | Who | Host | Revision | Result |"), "{markdown}");
+    assert!(rows[1].starts_with("|---|"), "{markdown}");
+    assert!(rows[2].contains(&format!("| `{}+dirty` | applied |", &revision[..12])), "{markdown}");
+    assert!(rows[3].contains("| ci-runner (from $USER) |"), "{markdown}");
+    assert_eq!(rows[2].matches('|').count(), rows[0].matches('|').count(), "{markdown}");
 }

@@ -46,9 +46,9 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
     };
     let ctx = context(&select, &planned);
     if json {
-        println!("{}", views::progress::plan_event(&planned.plan));
+        outln!("{}", views::progress::plan_event(&planned.plan));
     } else {
-        print!("{}", views::human::plan(&planned.plan, &ctx));
+        out!("{}", views::human::plan(&planned.plan, &ctx));
     }
     if planned.check.fails() {
         return Err(CliError::CheckFailed(planned.check.findings.iter().filter(|f| f.fails()).count()));
@@ -59,7 +59,7 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
     }
     let destructive = planned.plan.pending().filter(|c| c.action.destroys()).count();
     if destructive > 0 && !planned.plan.permissions.allow_delete && !json {
-        println!("{destructive} delete(s)/replacement(s) will be skipped: pass --allow-delete to carry them out.");
+        outln!("{destructive} delete(s)/replacement(s) will be skipped: pass --allow-delete to carry them out.");
     }
     // A saved plan was reviewed when it was made; applying it asks no second time.
     if !args.auto_approve && saved.is_none() {
@@ -106,9 +106,9 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
     }
     planned.store.append_audit(&record)?;
     if json {
-        println!("{}", views::progress::done_event(&outcome, &planned.state));
+        outln!("{}", views::progress::done_event(&outcome, &planned.state));
     } else if outcome.failure.is_none() {
-        print!("{}", views::progress::human_summary(&outcome, &select.state, planned.state.serial));
+        out!("{}", views::progress::human_summary(&outcome, &select.state, planned.state.serial));
     }
     print_stats(&select, &planned);
     if outcome.failure.is_some() {

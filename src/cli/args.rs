@@ -45,6 +45,10 @@ pub enum Command {
     /// Move an image to an environment by editing the catalog (ready for a pull request)
     Promote(PromoteArgs),
     /// Replay a recorded metric series through a service's analysis
+    ///
+    /// Exit codes: 0 the analysis would let the rollout go on (it passes, or the series ends with
+    /// no verdict), 3 it would ABORT the rollout, 4 it would PAUSE it for a manual decision,
+    /// 1 error.
     Simulate(SimulateArgs),
     /// What a problem or finding code means, why it matters and the fix; every code without one
     Explain(ExplainArgs),

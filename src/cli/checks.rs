@@ -3,7 +3,7 @@
 use super::args::{CheckArgs, ExplainArgs, Format, SimulateArgs};
 use super::commands::load;
 use super::views;
-use super::{CliError, EXIT_OK};
+use super::{CliError, EXIT_OK, EXIT_WOULD_ABORT, EXIT_WOULD_PAUSE};
 use crate::check::{self, simulate};
 use crate::kinds::KubeKind;
 use crate::render::Address;
@@ -18,7 +18,7 @@ pub fn check_command(args: &CheckArgs) -> Result<u8, CliError> {
         Format::Json => views::check::json(&result),
         Format::Markdown => views::check::markdown(&result),
     };
-    print!("{text}");
+    out!("{text}");
     if result.fails() {
         return Err(CliError::CheckFailed(result.findings.iter().filter(|f| f.fails()).count()));
     }
@@ -58,10 +58,21 @@ pub fn simulate(args: &SimulateArgs) -> Result<u8, CliError> {
         simulate::parse_series(&text).map_err(|e| CliError::Usage(format!("{}: {e}", args.metrics.display())))?;
     let result = simulate::simulate(spec, &series, args.start).map_err(|e| CliError::Usage(e.to_string()))?;
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&result).expect("simulation serializes")),
-        _ => print!("{}", simulate::render_human(&result)),
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&result).expect("simulation serializes")),
+        _ => out!("{}", simulate::render_human(&result)),
     }
-    Ok(EXIT_OK)
+    Ok(simulate_exit_code(&result.verdict))
+}
+
+/// `simulate`'s exit code, its verdict for scripts: 0 when the analysis would not stop the
+/// rollout (it passes, or the series ends with no verdict), 3 when it would abort it, 4 when it
+/// would pause it for a manual decision. 1 stays "error" and 2 "changes" (`--detailed-exitcode`).
+fn simulate_exit_code(verdict: &simulate::Verdict) -> u8 {
+    match verdict {
+        simulate::Verdict::Failed { .. } | simulate::Verdict::Error { .. } => EXIT_WOULD_ABORT,
+        simulate::Verdict::Inconclusive { .. } => EXIT_WOULD_PAUSE,
+        simulate::Verdict::Successful { .. } | simulate::Verdict::Running => EXIT_OK,
+    }
 }
 
 /// A rule's documentation, or every code with what it finds.
@@ -75,7 +86,7 @@ pub fn explain(args: &ExplainArgs) -> Result<u8, CliError> {
             };
             list.push_str(&format!("{:<38} {severity:<7} {}\n", rule.code, rule.what));
         }
-        print!("{list}");
+        out!("{list}");
         return Ok(EXIT_OK);
     };
     let rule = rules::lookup(query).or_else(|| {
@@ -89,6 +100,6 @@ pub fn explain(args: &ExplainArgs) -> Result<u8, CliError> {
         };
         return Err(CliError::Usage(format!("no rule has the code `{query}`; {hint}")));
     };
-    print!("{}", rule.explain());
+    out!("{}", rule.explain());
     Ok(EXIT_OK)
 }

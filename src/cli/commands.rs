@@ -1,7 +1,7 @@
 //! The commands: each loads the catalog, runs the pipeline as far as it needs, and returns an
 //! exit code. Printing is delegated to `views`.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 
 use super::args::{
     CatalogArg, Command, ForceUnlockArgs, Format, HistoryArgs, ImportArgs, PlanArgs, RenderArgs, SelectArgs,
@@ -50,7 +50,7 @@ pub(super) fn load(args: &CatalogArg) -> Result<(Model, DesiredSet), CliError> {
 fn validate(args: &CatalogArg) -> Result<u8, CliError> {
     let (model, desired) = load(args)?;
     let envs: Vec<&str> = model.environments.iter().map(|e| e.name.as_str()).collect();
-    println!(
+    outln!(
         "{} is valid: {} services, {} environments ({}), {} notification routes; renders {} resources",
         args.catalog.display(),
         model.services.len(),
@@ -65,7 +65,7 @@ fn validate(args: &CatalogArg) -> Result<u8, CliError> {
 fn render_to_dir(args: &RenderArgs) -> Result<u8, CliError> {
     let (model, desired) = load(&args.catalog)?;
     let written = output::write_tree(&model, &desired, &args.out)?;
-    println!("wrote {written} files for {} resources to {}", desired.len(), args.out.display());
+    outln!("wrote {written} files for {} resources to {}", desired.len(), args.out.display());
     Ok(EXIT_OK)
 }
 
@@ -233,7 +233,7 @@ fn plan_command(args: &PlanArgs) -> Result<u8, CliError> {
         Format::Json => views::json::plan(&planned.plan, &ctx),
         Format::Markdown => views::markdown::plan(&planned.plan, &ctx),
     };
-    print!("{text}");
+    out!("{text}");
     print_stats(&args.select, &planned);
     if planned.check.fails() {
         return Err(CliError::CheckFailed(planned.check.findings.iter().filter(|f| f.fails()).count()));
@@ -243,7 +243,7 @@ fn plan_command(args: &PlanArgs) -> Result<u8, CliError> {
 
 fn force_unlock(args: &ForceUnlockArgs) -> Result<u8, CliError> {
     let info = Store::open(&args.state)?.force_unlock(&args.id)?;
-    println!("Released the lock {} ({}).", info.id, info.describe());
+    outln!("Released the lock {} ({}).", info.id, info.describe());
     Ok(EXIT_OK)
 }
 
@@ -251,8 +251,9 @@ fn history(args: &HistoryArgs) -> Result<u8, CliError> {
     let records = Store::open(&args.state)?.read_audit()?;
     let shown: Vec<&AuditRecord> = records.iter().rev().take(args.limit).collect();
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&shown).expect("audit serializes")),
-        _ => print!("{}", views::history::human(&shown)),
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&shown).expect("audit serializes")),
+        Format::Markdown => out!("{}", views::history::markdown(&shown)),
+        Format::Human => out!("{}", views::history::human(&shown)),
     }
     Ok(EXIT_OK)
 }
@@ -274,11 +275,11 @@ fn import(args: &ImportArgs) -> Result<u8, CliError> {
     }
     let mut provider = AwsProvider::connect(&model)?;
     if !args.auto_approve {
-        println!("{address} will be tagged as owned by glidepath catalog `{}`.", model.platform.name);
+        outln!("{address} will be tagged as owned by glidepath catalog `{}`.", model.platform.name);
         confirm()?;
     }
     provider.import(&address)?;
-    println!("Imported {address}. Run `glidepath plan` to see how it differs from the catalog.");
+    outln!("Imported {address}. Run `glidepath plan` to see how it differs from the catalog.");
     Ok(EXIT_OK)
 }
 
@@ -287,8 +288,8 @@ pub(super) fn confirm() -> Result<(), CliError> {
     if !std::io::stdin().is_terminal() {
         return Err(CliError::Usage("confirmation needed but stdin is not a terminal: pass --auto-approve".into()));
     }
-    print!("Do you want to perform these actions? Only 'yes' will be accepted: ");
-    std::io::stdout().flush().ok();
+    out!("Do you want to perform these actions? Only 'yes' will be accepted: ");
+    super::output::flush();
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer).ok();
     if answer.trim() == "yes" {

@@ -56,7 +56,7 @@ pub fn drift(args: &DriftArgs) -> Result<u8, CliError> {
     let unpromoted = unpromoted(&order, &running, &ran);
 
     match args.format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
             serde_json::to_string_pretty(
                 &json!({"format_version": "1.0", "drifted": changed, "unpromoted": unpromoted})
@@ -87,7 +87,7 @@ pub fn drift(args: &DriftArgs) -> Result<u8, CliError> {
                 )
                 .ok();
             }
-            print!("{out}");
+            out!("{out}");
         }
     }
     Ok(if args.detailed_exitcode && (!changed.is_empty() || !unpromoted.is_empty()) { EXIT_CHANGES } else { EXIT_OK })

@@ -1,5 +1,19 @@
 //! Command line: clap arguments, the commands, and the one place errors become exit codes.
 
+/// Prints command output to stdout; use it (and `outln!`) instead of `print!`, which panics when
+/// the reader has gone away (`glidepath plan | head`). See [`output::write`].
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::output::write(format_args!($($arg)*)) };
+}
+
+/// `out!` with a newline.
+macro_rules! outln {
+    () => { $crate::cli::output::write(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::cli::output::write(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+pub(crate) mod output;
+
 mod apply;
 mod args;
 mod checks;
@@ -17,11 +31,13 @@ use clap::Parser;
 
 pub use args::{Cli, Command, Format, Only};
 
-/// Terraform-compatible exit codes: 0 success / no changes, 1 error, 2 changes (with
-/// `--detailed-exitcode`).
+/// Terraform-compatible exit codes: 0 success / no changes, 1 error (usage errors included),
+/// 2 changes (with `--detailed-exitcode`), and `simulate`'s verdicts: 3 would abort, 4 would pause.
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_CHANGES: u8 = 2;
+pub const EXIT_WOULD_ABORT: u8 = 3;
+pub const EXIT_WOULD_PAUSE: u8 = 4;
 
 /// Every way a command can fail; each becomes exit code 1 with its message on stderr.
 #[derive(Debug, thiserror::Error)]
@@ -53,12 +69,28 @@ pub enum CliError {
 }
 
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
-    match commands::dispatch(cli) {
-        Ok(code) => ExitCode::from(code),
+    // Not `Cli::parse()`: clap exits 2 on a usage error, which `plan --detailed-exitcode` reads
+    // as "changes present". A usage error (unknown flag, missing argument, bad value) is an error
+    // like any other: exit 1, as terraform does, with clap's message on stderr. `--help` and
+    // `--version` are not errors: printed on stdout, exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let is_error = error.use_stderr();
+            // Only fails when the stream is gone; nothing more to say then.
+            error.print().ok();
+            return ExitCode::from(if is_error { EXIT_ERROR } else { EXIT_OK });
+        }
+    };
+    let code = match commands::dispatch(cli) {
+        Ok(code) => code,
         Err(error) => {
             report::print_error(&error);
-            ExitCode::from(EXIT_ERROR)
+            EXIT_ERROR
         }
+    };
+    if output::failed() {
+        return ExitCode::from(EXIT_ERROR);
     }
+    ExitCode::from(code)
 }

@@ -43,7 +43,7 @@ pub fn promote(args: &PromoteArgs) -> Result<u8, CliError> {
         _ => unreachable!("clap requires one of --from, --image, --tag"),
     };
     if tag == before {
-        println!("{} in {} already runs {tag}: nothing to change.", service.name, args.to);
+        outln!("{} in {} already runs {tag}: nothing to change.", service.name, args.to);
         return Ok(EXIT_OK);
     }
 
@@ -70,7 +70,7 @@ pub fn promote(args: &PromoteArgs) -> Result<u8, CliError> {
         write(&original)?;
         return Err(error.into());
     }
-    println!(
+    outln!(
         "{} in {}: image_tag {before} → {tag} ({}). Review with `git diff`, open a pull request, then plan.",
         service.name,
         args.to,

@@ -45,8 +45,8 @@ pub fn rollback(args: &RollbackArgs) -> Result<u8, CliError> {
         }
     };
     store.append_audit(&rollback_record(&args.catalog.catalog, &address, "rolled back", None))?;
-    println!("{} in {}: {what}.", service.name, args.env);
-    println!(
+    outln!("{} in {}: {what}.", service.name, args.env);
+    outln!(
         "Argo Rollouts notifies the service's routes (on-rollout-aborted / on-rollout-updated). The catalog still names the new version: fix it before the next apply, or glidepath will roll forward again."
     );
     Ok(EXIT_OK)

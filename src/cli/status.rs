@@ -24,6 +24,6 @@ pub fn status(args: &StatusArgs) -> Result<u8, CliError> {
         Format::Json => views::status::json(&args.env, &env.namespace, &progress),
         Format::Markdown => views::status::markdown(&heading, &progress),
     };
-    print!("{text}");
+    out!("{text}");
     Ok(EXIT_OK)
 }

@@ -106,7 +106,8 @@ pub fn revision(catalog: &Path) -> Option<String> {
     Some(if dirty { format!("{head}+dirty") } else { head })
 }
 
-/// Who applied: the git author if configured, else the user.
+/// Who applied: the git author's email if configured, else the operating-system user with where
+/// the name came from (`alice (from $USER)`), `unknown` only when nothing names one.
 pub fn who(catalog: &Path) -> String {
     let dir = if catalog.is_dir() { catalog } else { catalog.parent().unwrap_or(Path::new(".")) };
     let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
@@ -119,5 +120,8 @@ pub fn who(catalog: &Path) -> String {
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(super::lock::user)
+        .unwrap_or_else(|| match super::lock::user_and_source() {
+            Some((user, source)) => format!("{user} (from {source})"),
+            None => "unknown".into(),
+        })
 }

@@ -74,8 +74,28 @@ pub fn lock_path(state: &Path) -> PathBuf {
     state.with_file_name(name)
 }
 
+/// The operating-system user (see [`user_and_source`]), or `unknown` when nothing names one.
 pub fn user() -> String {
-    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into())
+    user_and_source().map(|(user, _)| user).unwrap_or_else(|| "unknown".into())
+}
+
+/// The operating-system user and where the name came from: `$USER`, else `$LOGNAME`, else
+/// `id -un` (containers and CI runners often set neither variable).
+pub fn user_and_source() -> Option<(String, &'static str)> {
+    for (variable, source) in [("USER", "$USER"), ("LOGNAME", "$LOGNAME")] {
+        if let Some(name) = std::env::var(variable).ok().filter(|v| !v.trim().is_empty()) {
+            return Some((name.trim().to_string(), source));
+        }
+    }
+    std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .map(|name| (name, "id -un"))
 }
 
 pub fn host() -> String {

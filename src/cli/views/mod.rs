@@ -65,19 +65,55 @@ pub fn shown(path: &str, value: &Option<Value>) -> String {
     }
 }
 
+/// Documents (arrays and objects) longer than this are shortened in human and Markdown plans.
+const DOCUMENT_LIMIT: usize = 160;
+
 /// A field value in one line: strings as JSON strings, documents compactly, absence as a dash.
+///
+/// Strings, numbers and booleans are always shown whole: an image reference or a digest cut short
+/// (a PR comment showing 43 of 64 hex digits) is worse than a long line. Only a document longer
+/// than [`DOCUMENT_LIMIT`] is shortened, and then only between its elements, never inside a
+/// string, with a marker saying how much was left out (`--format json` has it whole).
 pub fn short(value: &Option<Value>) -> String {
     match value {
         None => "(absent)".to_string(),
-        Some(v) => {
+        Some(v @ (Value::Array(_) | Value::Object(_))) => {
             let text = v.to_string();
-            if text.len() > 120 {
-                format!("{}…", &text[..text.char_indices().nth(117).map(|(i, _)| i).unwrap_or(text.len())])
-            } else {
-                text
+            if text.chars().count() <= DOCUMENT_LIMIT {
+                return text;
+            }
+            let cut = document_cut(&text, DOCUMENT_LIMIT);
+            let left_out = text[cut..].chars().count();
+            format!("{} … ({left_out} more characters; `--format json` shows all)", &text[..cut])
+        }
+        Some(v) => v.to_string(),
+    }
+}
+
+/// The byte offset at which to shorten compact JSON `text`: just after the last `,`, `[` or `{`
+/// outside any string within the first `limit` characters, so that no string is cut.
+fn document_cut(text: &str, limit: usize) -> usize {
+    let (mut in_string, mut escaped, mut cut) = (false, false, 0);
+    for (count, (i, c)) in text.char_indices().enumerate() {
+        if count >= limit {
+            break;
+        }
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match c {
+                '"' => in_string = true,
+                ',' | '[' | '{' => cut = i + 1,
+                _ => {}
             }
         }
     }
+    cut
 }
 
 /// ANSI colours for terminals (never when NO_COLOR is set or stdout is not a terminal).
@@ -117,5 +153,26 @@ mod tests {
     fn sensitive_fields_are_redacted() {
         assert_eq!(shown("data[\"slack-token\"]", &Some(json!("xoxb-1"))), "(sensitive)");
         assert_eq!(shown("spec.replicas", &Some(json!(3))), "3");
+    }
+
+    #[test]
+    fn long_strings_are_shown_whole_and_documents_are_cut_between_elements() {
+        let image = format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/payment-service@sha256:{}", "ab".repeat(32));
+        assert_eq!(short(&Some(json!(image))), format!("\"{image}\""));
+        let long = "x".repeat(500);
+        assert_eq!(short(&Some(json!(long))), format!("\"{long}\""));
+
+        let containers = json!([{ "name": "app", "image": image, "args": ["--port", "8080"] }, { "name": "sidecar", "image": image }]);
+        let shown = short(&Some(containers.clone()));
+        assert!(shown.contains(" … ("), "{shown}");
+        assert!(shown.ends_with("more characters; `--format json` shows all)"), "{shown}");
+        let kept = &shown[..shown.find(" … (").unwrap()];
+        assert!(containers.to_string().starts_with(kept));
+        // Every string begun is ended: the image is there whole or not at all.
+        assert_eq!(kept.matches('"').count() % 2, 0, "{kept}");
+        for (i, _) in kept.match_indices("sha256:") {
+            assert!(kept[i..].starts_with(&format!("sha256:{}\"", "ab".repeat(32))), "{kept}");
+        }
+        assert_eq!(short(&Some(json!({"a": 1}))), "{\"a\":1}");
     }
 }

@@ -18,7 +18,7 @@ impl ApplyHook for HumanProgress {
     fn finished(&mut self, step: Step, change: &Change, outcome: &Outcome) {
         if let Outcome::Applied = outcome {
             let width = step.total.to_string().len();
-            println!(
+            outln!(
                 "  [{:>width$}/{}] {} {}: {} done ({:.1}s)",
                 step.index,
                 step.total,
@@ -50,7 +50,7 @@ impl ApplyHook for JsonProgress {
             "error": error,
             "elapsed_seconds": round(step.elapsed.as_secs_f64()),
         });
-        println!("{event}");
+        outln!("{event}");
     }
 }
 
