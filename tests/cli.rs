@@ -412,7 +412,8 @@ fn history_keeps_the_dirty_mark_names_the_os_user_and_prints_markdown_tables() {
     );
     assert_eq!(dirty.status.code(), Some(0), "{}", text(&dirty.stderr));
 
-    let json: serde_json::Value = serde_json::from_slice(&glidepath(&["history", "--format", "json"], work).stdout).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&glidepath(&["history", "--format", "json"], work).stdout).unwrap();
     let (latest, first) = (&json[0], &json[1]);
     let revision = first["revision"].as_str().unwrap();
     assert_eq!(revision.len(), 40, "{revision}");

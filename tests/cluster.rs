@@ -96,6 +96,18 @@ impl<'a> Bed<'a> {
         Api::namespaced_with(self.client(), &format!("{}-{env}", self.name), &resource)
     }
 
+    /// The cluster's CustomResourceDefinitions.
+    fn crds(&self) -> Api<DynamicObject> {
+        let resource = ApiResource {
+            group: "apiextensions.k8s.io".into(),
+            version: "v1".into(),
+            api_version: "apiextensions.k8s.io/v1".into(),
+            kind: "CustomResourceDefinition".into(),
+            plural: "customresourcedefinitions".into(),
+        };
+        Api::all_with(self.client(), &resource)
+    }
+
     fn rollouts(&self, env: &str) -> Api<DynamicObject> {
         self.api(env, "argoproj.io", "v1alpha1", "Rollout", "rollouts")
     }
@@ -331,14 +343,7 @@ fn clear_errors_when_the_crds_are_missing_or_the_cluster_is_unreachable() {
         "{stderr}"
     );
     bed.edit(istio, plain);
-    let crds = ApiResource {
-        group: "apiextensions.k8s.io".into(),
-        version: "v1".into(),
-        api_version: "apiextensions.k8s.io/v1".into(),
-        kind: "CustomResourceDefinition".into(),
-        plural: "customresourcedefinitions".into(),
-    };
-    let api: Api<DynamicObject> = Api::all_with(bed.client(), &crds);
+    let api = bed.crds();
     bed.runtime.block_on(api.delete("rollouts.argoproj.io", &Default::default())).unwrap();
     let mut gone = false;
     for _ in 0..100 {
@@ -521,14 +526,7 @@ fn a_saved_cluster_plan_is_applied_by_a_fresh_process() {
 /// Installs the Istio and Gateway API CRDs of tests/fixtures/crds into the plane (once per
 /// plane; the call that finds them established returns at once).
 fn install_router_crds(bed: &Bed) {
-    let crds = ApiResource {
-        group: "apiextensions.k8s.io".into(),
-        version: "v1".into(),
-        api_version: "apiextensions.k8s.io/v1".into(),
-        kind: "CustomResourceDefinition".into(),
-        plural: "customresourcedefinitions".into(),
-    };
-    let api: Api<DynamicObject> = Api::all_with(bed.client(), &crds);
+    let api = bed.crds();
     let files = [
         "istio-v1.32.0/virtualservices.networking.istio.io.yaml",
         "gateway-api-v1.6.3/gateway.networking.k8s.io_httproutes.yaml",

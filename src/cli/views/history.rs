@@ -76,10 +76,8 @@ pub fn markdown(records: &[&AuditRecord]) -> String {
         )
         .ok();
     }
-    let failures: Vec<_> = records
-        .iter()
-        .flat_map(|r| r.changes.iter().filter(|c| c.outcome == "failed").map(move |c| (r, c)))
-        .collect();
+    let failures: Vec<_> =
+        records.iter().flat_map(|r| r.changes.iter().filter(|c| c.outcome == "failed").map(move |c| (r, c))).collect();
     if !failures.is_empty() {
         writeln!(out, "\n**Failed changes:**\n").ok();
         for (record, change) in failures {
@@ -131,7 +129,9 @@ mod tests {
         let shown = markdown(&[&record(Some("0123456789abcdef+dirty"))]);
         assert!(shown.contains("| When (UTC) | Who |"), "{shown}");
         assert!(
-            shown.contains("| 2026-01-02T03:04:05Z | dev@example.com | laptop | `0123456789ab+dirty` | applied | 0 | 0 | 0 | 0 |"),
+            shown.contains(
+                "| 2026-01-02T03:04:05Z | dev@example.com | laptop | `0123456789ab+dirty` | applied | 0 | 0 | 0 | 0 |"
+            ),
             "{shown}"
         );
     }

@@ -157,7 +157,8 @@ mod tests {
 
     #[test]
     fn long_strings_are_shown_whole_and_documents_are_cut_between_elements() {
-        let image = format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/payment-service@sha256:{}", "ab".repeat(32));
+        let image =
+            format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/payment-service@sha256:{}", "ab".repeat(32));
         assert_eq!(short(&Some(json!(image))), format!("\"{image}\""));
         let long = "x".repeat(500);
         assert_eq!(short(&Some(json!(long))), format!("\"{long}\""));
