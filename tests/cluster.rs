@@ -648,3 +648,30 @@ fn an_apply_after_a_rollout_keeps_the_controllers_selector_hash() {
     assert_eq!(live["spec"]["selector"]["rollouts-pod-template-hash"], "6fd6c46947", "{live:#}");
     assert_eq!(live["spec"]["ports"][0]["port"], 8081);
 }
+
+/// `KUBECONFIG=a:b` is a list of files merged as kubectl merges them, not one file name.
+#[test]
+fn a_kubeconfig_list_is_merged_like_kubectl_does() {
+    let plane = cluster::shared();
+    let bed = Bed::new(plane, "tkubeconfigs");
+    let dir = bed.work.path();
+    // The first file knows only an unrelated cluster; the second names the test plane's context
+    // under another name.
+    let unrelated = "apiVersion: v1\nkind: Config\ncurrent-context: elsewhere\nclusters:\n- name: elsewhere\n  cluster:\n    server: https://127.0.0.1:1\ncontexts:\n- name: elsewhere\n  context:\n    cluster: elsewhere\n    user: nobody\nusers:\n- name: nobody\n  user: {}\n";
+    fs::write(dir.join("first.yaml"), unrelated).unwrap();
+    let plane_config = fs::read_to_string(&plane.kubeconfig).unwrap();
+    let renamed = plane_config.replace(&format!("- name: {CONTEXT}\n  context:"), "- name: second-context\n  context:");
+    assert_ne!(renamed, plane_config, "the context entry was renamed");
+    fs::write(dir.join("second.yaml"), renamed).unwrap();
+    let list =
+        std::env::join_paths([dir.join("missing.yaml"), dir.join("first.yaml"), dir.join("second.yaml")]).unwrap();
+    let out = support::glidepath_command()
+        .args(["plan", "-c", "catalog", "--only", "cluster", "--env", "dev", "--kube-context", "second-context"])
+        .current_dir(dir)
+        .env("KUBECONFIG", &list)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("context second-context"), "{}", text(&out.stdout));
+}

@@ -33,19 +33,52 @@ pub const FIELD_MANAGER: &str = "glidepath";
 /// How to reach the clusters: a kubeconfig file and, optionally, one context for every environment.
 #[derive(Debug, Clone, Default)]
 pub struct Access {
-    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig files, merged as kubectl merges a `KUBECONFIG` list (the first file to set
+    /// a value wins).
+    pub kubeconfig: Vec<PathBuf>,
     pub context: Option<String>,
     /// Take over fields another field manager owns.
     pub force_conflicts: bool,
 }
 
 impl Access {
-    /// Whether a kubeconfig is available: `--kubeconfig`/`KUBECONFIG`, or `~/.kube/config`.
+    /// Whether a kubeconfig is available: the files `KUBECONFIG` lists (`a:b`, as kubectl reads
+    /// it), or `~/.kube/config`.
     pub fn from_env(context: Option<String>, force_conflicts: bool) -> Option<Access> {
-        let kubeconfig = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()).map(PathBuf::from).or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube/config")).filter(|p| p.exists())
-        })?;
-        Some(Access { kubeconfig: Some(kubeconfig), context, force_conflicts })
+        let listed: Vec<PathBuf> = std::env::var_os("KUBECONFIG")
+            .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
+            .unwrap_or_default();
+        let kubeconfig = if listed.is_empty() {
+            let default = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube/config"))?;
+            vec![default].into_iter().filter(|p| p.exists()).collect()
+        } else {
+            listed
+        };
+        (!kubeconfig.is_empty()).then_some(Access { kubeconfig, context, force_conflicts })
+    }
+
+    /// The files, as `KUBECONFIG` would list them (for messages).
+    fn shown(&self) -> String {
+        std::env::join_paths(&self.kubeconfig)
+            .map(|p| p.to_string_lossy().to_string())
+            .unwrap_or_else(|_| format!("{:?}", self.kubeconfig))
+    }
+
+    /// The files merged into one kubeconfig. A listed file that does not exist is skipped, as
+    /// kubectl skips it; one that exists but does not parse is an error.
+    fn load(&self) -> Result<Kubeconfig, ProviderError> {
+        let mut merged: Option<Kubeconfig> = None;
+        for path in self.kubeconfig.iter().filter(|p| p.exists()) {
+            let next = Kubeconfig::read_from(path)
+                .map_err(|e| error("cluster", "read kubeconfig", format!("{}: {e}", path.display())))?;
+            merged = Some(match merged {
+                None => next,
+                Some(first) => first
+                    .merge(next)
+                    .map_err(|e| error("cluster", "read kubeconfig", format!("merging {}: {e}", path.display())))?,
+            });
+        }
+        merged.ok_or_else(|| error("cluster", "read kubeconfig", format!("none of {} exists", self.shown())))
     }
 }
 
@@ -111,9 +144,7 @@ impl KubeProvider {
             .enable_all()
             .build()
             .map_err(|e| error("cluster", "start", e.to_string()))?;
-        let path = access.kubeconfig.clone().ok_or_else(|| error("cluster", "configure", "no kubeconfig"))?;
-        let kubeconfig = Kubeconfig::read_from(&path)
-            .map_err(|e| error("cluster", "read kubeconfig", format!("{}: {e}", path.display())))?;
+        let kubeconfig = access.load()?;
         // Clients spawn their connection workers on the runtime they are made in.
         let _entered = runtime.enter();
         let mut envs = BTreeMap::new();
@@ -134,7 +165,7 @@ impl KubeProvider {
                         "configure",
                         format!(
                             "kubeconfig {} has no usable context `{context}` ({e}); known contexts: {}; set the cluster's kube_context or pass --kube-context",
-                            path.display(),
+                            access.shown(),
                             known.join(", ")
                         ),
                     )
