@@ -440,3 +440,24 @@ fn history_keeps_the_dirty_mark_names_the_os_user_and_prints_markdown_tables() {
     assert!(rows[3].contains("| ci-runner (from $USER) |"), "{markdown}");
     assert_eq!(rows[2].matches('|').count(), rows[0].matches('|').count(), "{markdown}");
 }
+
+/// `--env dev` narrows AWS resources made for one environment (IRSA roles) as it narrows cluster
+/// objects; what serves every environment (CI roles, ECR repositories) stays in every selection.
+#[test]
+fn env_selects_per_environment_aws_resources_too() {
+    let work = tempfile::tempdir().unwrap();
+    let catalog = repo().join("examples/shop");
+    let out = glidepath(&["plan", "-c", catalog.to_str().unwrap(), "--env", "dev", "--format", "json"], work.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let addresses: Vec<&str> =
+        plan["changes"].as_array().unwrap().iter().map(|c| c["address"].as_str().unwrap()).collect();
+    assert!(addresses.contains(&"aws/iam_role/shop-dev-shipping"), "dev's IRSA role: {addresses:?}");
+    assert!(addresses.contains(&"aws/iam_role/shop-shipping-ci"), "the CI role serves every environment");
+    let others: Vec<&&str> = addresses
+        .iter()
+        .filter(|a| a.starts_with("aws/") && (a.contains("-prod-") || a.contains("-staging-")))
+        .collect();
+    assert!(others.is_empty(), "other environments' AWS resources: {others:?}");
+    assert!(addresses.iter().all(|a| a.starts_with("aws/") || a.starts_with("dev/")), "{addresses:?}");
+}

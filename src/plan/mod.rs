@@ -117,8 +117,17 @@ impl Selection {
     /// Resources that serve every environment are in every environment's selection, so
     /// `--env` narrows only environment-scoped ones.
     pub fn includes(&self, address: &Address) -> bool {
+        self.includes_in(address, address.env())
+    }
+
+    /// As `includes`, for a resource serving `env` (see `render::environment_of`).
+    pub fn includes_in(&self, address: &Address, env: Option<&str>) -> bool {
         self.includes_provider(address.provider())
-            && address.env().is_none_or(|env| self.envs.is_empty() || self.envs.iter().any(|e| e == env))
+            && env.is_none_or(|env| self.envs.is_empty() || self.envs.iter().any(|e| e == env))
+    }
+
+    fn includes_body(&self, address: &Address, body: &Value) -> bool {
+        self.includes_in(address, crate::render::environment_of(address, body))
     }
 }
 
@@ -199,8 +208,11 @@ impl Plan {
 /// become deletes; creates and updates come in apply order, deletes after them in reverse.
 pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &Selection) -> Plan {
     let mut forward: Vec<(u8, Change)> = Vec::new();
-    for (address, resource) in desired.resources.iter().filter(|(a, _)| selection.includes(a)) {
+    for (address, resource) in desired.resources.iter() {
         let after = resource.body();
+        if !selection.includes_body(address, &after) {
+            continue;
+        }
         let change = match live.get(address) {
             None => Change::new(address, Action::Create, None, Some(after)),
             Some(before) => {
@@ -222,7 +234,9 @@ pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &S
     forward.sort_by(|(ra, a), (rb, b)| (ra, &a.address).cmp(&(rb, &b.address)));
     let mut deletes: Vec<Change> = live
         .iter()
-        .filter(|(address, _)| selection.includes(address) && !desired.resources.contains_key(address))
+        .filter(|(address, before)| {
+            selection.includes_body(address, before) && !desired.resources.contains_key(*address)
+        })
         .map(|(address, before)| Change::new(address, Action::Delete, Some(before.clone()), None))
         .collect();
     // Dependants go first when deleting: the reverse of apply order.
@@ -231,14 +245,15 @@ pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &S
     changes.extend(deletes);
     let fingerprint = |pairs: Vec<(String, Value)>| crate::digest::digest(&Value::Object(pairs.into_iter().collect()));
     let live_fingerprint = fingerprint(
-        live.iter().filter(|(a, _)| selection.includes(a)).map(|(a, b)| (a.to_string(), b.clone())).collect(),
+        live.iter().filter(|(a, b)| selection.includes_body(a, b)).map(|(a, b)| (a.to_string(), b.clone())).collect(),
     );
     let desired_fingerprint = fingerprint(
         desired
             .resources
             .iter()
-            .filter(|(a, _)| selection.includes(a))
-            .map(|(a, r)| (a.to_string(), r.body()))
+            .map(|(a, r)| (a, r.body()))
+            .filter(|(a, body)| selection.includes_body(a, body))
+            .map(|(a, body)| (a.to_string(), body))
             .collect(),
     );
     let summary = Summary::of(&changes);

@@ -12,6 +12,9 @@ use crate::catalog::{CiSystem, CiTrust, Model, Service};
 
 use super::resource::{AwsResource, EcrRepository, IamRole, OidcProvider, SnsSubscription, SnsTopic, Tags};
 
+/// The tag of AWS resources made for one environment (IRSA roles): `--env` selects them with it.
+pub const ENVIRONMENT_TAG: &str = "glidepath:environment";
+
 pub const GITHUB_OIDC_HOST: &str = "token.actions.githubusercontent.com";
 pub const STS_AUDIENCE: &str = "sts.amazonaws.com";
 /// GitHub's published certificate thumbprints; AWS no longer checks them for GitHub, but older
@@ -273,7 +276,7 @@ fn irsa_role(model: &Model, service: &Service, env: &str) -> IamRole {
         }]
     });
     let mut tags = service_tags(model, service);
-    tags.insert("glidepath:environment".into(), env.to_string());
+    tags.insert(ENVIRONMENT_TAG.into(), env.to_string());
     IamRole {
         name: names::irsa_role(&model.platform, env, &service.name),
         path: names::iam_path(&model.platform),

@@ -56,6 +56,13 @@ impl DesiredSet {
     }
 }
 
+/// The environment a resource serves, from its address (cluster objects) or, for AWS resources
+/// made for one environment, from their environment tag; `None` for what serves them all. Works
+/// on rendered and live bodies alike, so `--env` narrows creates, updates and deletes the same way.
+pub fn environment_of<'a>(address: &'a Address, body: &'a serde_json::Value) -> Option<&'a str> {
+    address.env().or_else(|| body["tags"][aws::ENVIRONMENT_TAG].as_str())
+}
+
 pub fn render(model: &Model) -> Result<DesiredSet, RenderError> {
     let templates = Templates::new();
     let mut desired = DesiredSet::default();
