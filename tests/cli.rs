@@ -461,3 +461,32 @@ fn env_selects_per_environment_aws_resources_too() {
     assert!(others.is_empty(), "other environments' AWS resources: {others:?}");
     assert!(addresses.iter().all(|a| a.starts_with("aws/") || a.starts_with("dev/")), "{addresses:?}");
 }
+
+/// `--target ADDRESS` (repeatable) narrows plan and apply to resources at or under an address,
+/// like terraform's `-target`; a target that names nothing is an error, not an empty plan.
+#[test]
+fn targets_narrow_plan_and_apply_to_addresses() {
+    let work = tempfile::tempdir().unwrap();
+    let catalog = repo().join("examples/shop");
+    let catalog = catalog.to_str().unwrap();
+    let addresses = |args: &[&str]| -> Vec<String> {
+        let out = glidepath(&[&["plan", "-c", catalog, "--format", "json"][..], args].concat(), work.path());
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        plan["changes"].as_array().unwrap().iter().map(|c| c["address"].as_str().unwrap().to_string()).collect()
+    };
+    let service = addresses(&["--target", "prod/payment-service"]);
+    assert!(service.len() >= 5 && service.iter().all(|a| a.starts_with("prod/payment-service/")), "{service:?}");
+    let two = addresses(&["--target", "aws/iam_role/shop-payment-service-ci", "--target", "dev/cart/k8s/Rollout/cart"]);
+    assert_eq!(two, ["aws/iam_role/shop-payment-service-ci", "dev/cart/k8s/Rollout/cart"]);
+
+    let nothing = glidepath(&["plan", "-c", catalog, "--target", "prod/payment"], work.path());
+    assert_eq!(nothing.status.code(), Some(1));
+    assert!(text(&nothing.stderr).contains("--target prod/payment: no resource"), "{}", text(&nothing.stderr));
+
+    // Applying one target leaves the rest planned.
+    let apply = glidepath(&["apply", "-c", catalog, "--target", "dev/cart", "--auto-approve"], work.path());
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply.stderr));
+    assert!(addresses(&["--target", "dev/cart"]).is_empty(), "dev/cart is applied");
+    assert!(!addresses(&["--target", "dev/catalog"]).is_empty(), "dev/catalog is not");
+}

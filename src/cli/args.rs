@@ -93,6 +93,10 @@ pub struct SelectArgs {
     /// Only one half: AWS resources or cluster objects
     #[arg(long, value_enum)]
     pub only: Option<Only>,
+    /// Only resources at this address or under it (repeatable), e.g. `prod/payment-service` or
+    /// `aws/iam_role/shop-payment-service-ci`
+    #[arg(long = "target", value_name = "ADDRESS")]
+    pub targets: Vec<String>,
     /// State file recording what was applied
     #[arg(long, default_value = crate::state::DEFAULT_PATH, env = "GLIDEPATH_STATE")]
     pub state: PathBuf,
@@ -117,7 +121,7 @@ impl SelectArgs {
             Some(Only::Aws) => vec![ProviderId::AWS],
             Some(Only::Cluster) => vec![ProviderId::KUBE],
         };
-        Selection { envs: self.envs.clone(), providers }
+        Selection { envs: self.envs.clone(), providers, targets: self.targets.clone() }
     }
 }
 

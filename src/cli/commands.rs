@@ -115,6 +115,16 @@ pub(super) fn prepare(select: &SelectArgs, selection: &Selection, store: Store) 
         }
     }
     let state = store.load(&model.platform.name)?;
+    // A mistyped target would plan nothing and look like "no changes": refuse it instead.
+    for target in &select.targets {
+        let one = Selection { targets: vec![target.clone()], ..Selection::all() };
+        if !desired.resources.keys().chain(state.resources.keys()).any(|a| one.includes(a)) {
+            return Err(CliError::Usage(format!(
+                "--target {target}: no resource of the catalog or the state is at or under this address \
+                 (addresses look like ENV/SERVICE/k8s/KIND/NAME or aws/KIND/NAME; `glidepath plan` lists them)"
+            )));
+        }
+    }
     let mut live = state.bodies();
     let mut conflicts = Vec::new();
     let mut notes = std::collections::BTreeMap::new();

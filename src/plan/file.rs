@@ -21,6 +21,9 @@ pub struct SavedPlan {
     pub envs: Vec<String>,
     /// The providers selected; empty means all.
     pub providers: Vec<ProviderId>,
+    /// The `--target` prefixes; empty means all.
+    #[serde(default)]
+    pub targets: Vec<String>,
     pub permissions: Permissions,
     pub live_fingerprint: String,
     pub desired_fingerprint: String,
@@ -46,6 +49,7 @@ impl SavedPlan {
             catalog_name: catalog_name.to_string(),
             envs: selection.envs.clone(),
             providers: selection.providers.clone(),
+            targets: selection.targets.clone(),
             permissions: plan.permissions,
             live_fingerprint: plan.live_fingerprint.clone(),
             desired_fingerprint: plan.desired_fingerprint.clone(),
@@ -54,7 +58,7 @@ impl SavedPlan {
     }
 
     pub fn selection(&self) -> Selection {
-        Selection { envs: self.envs.clone(), providers: self.providers.clone() }
+        Selection { envs: self.envs.clone(), providers: self.providers.clone(), targets: self.targets.clone() }
     }
 
     /// The plan as it was saved, to be carried out as it is.

@@ -98,6 +98,10 @@ pub struct Selection {
     pub envs: Vec<String>,
     /// Providers whose resources are included; empty means all.
     pub providers: Vec<ProviderId>,
+    /// Address prefixes (`--target`, like terraform's `-target`): only resources whose address
+    /// starts with one of them are included; empty means all. Unlike terraform, what a target
+    /// depends on is not added: apply in dependency order needs it to exist already.
+    pub targets: Vec<String>,
 }
 
 impl Selection {
@@ -107,7 +111,7 @@ impl Selection {
 
     /// One provider's resources in some environments (all when `envs` is empty).
     pub fn only(provider: ProviderId, envs: Vec<String>) -> Self {
-        Selection { envs, providers: vec![provider] }
+        Selection { envs, providers: vec![provider], targets: Vec::new() }
     }
 
     pub fn includes_provider(&self, provider: ProviderId) -> bool {
@@ -124,11 +128,21 @@ impl Selection {
     pub fn includes_in(&self, address: &Address, env: Option<&str>) -> bool {
         self.includes_provider(address.provider())
             && env.is_none_or(|env| self.envs.is_empty() || self.envs.iter().any(|e| e == env))
+            && (self.targets.is_empty() || self.targets.iter().any(|t| targets(t, address)))
     }
 
     fn includes_body(&self, address: &Address, body: &Value) -> bool {
         self.includes_in(address, crate::render::environment_of(address, body))
     }
+}
+
+/// Whether `target` names `address` or a group it is in: a whole address, or a prefix ending at
+/// a `/` boundary (`prod/payment-service` takes `prod/payment-service/k8s/…`, not
+/// `prod/payment-service-v2/…`).
+fn targets(target: &str, address: &Address) -> bool {
+    let text = address.to_string();
+    let target = target.trim_end_matches('/');
+    text == target || text.strip_prefix(target).is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// What the person applying a plan allowed beyond creates and updates. Part of the plan, so
