@@ -490,3 +490,38 @@ fn targets_narrow_plan_and_apply_to_addresses() {
     assert!(addresses(&["--target", "dev/cart"]).is_empty(), "dev/cart is applied");
     assert!(!addresses(&["--target", "dev/catalog"]).is_empty(), "dev/catalog is not");
 }
+
+/// The README's offline quickstart, command by command, as a new user runs it on a machine whose
+/// `~/.kube/config` points at clusters glidepath must not touch.
+#[test]
+fn the_readme_quickstart_runs_with_a_kubeconfig_present() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let quickstart = &readme[readme.find("## Quickstart").unwrap()..readme.find("## Tests").unwrap()];
+    let commands: Vec<&str> = quickstart
+        .lines()
+        .filter_map(|l| l.strip_prefix("$ cargo run -- "))
+        .map(|c| c.split(';').next().unwrap().trim())
+        .collect();
+    assert!(commands.len() >= 5, "{commands:?}");
+    let work = tempfile::tempdir().unwrap();
+    let home = work.path().join("home");
+    std::fs::create_dir_all(home.join(".kube")).unwrap();
+    let kubeconfig = "apiVersion: v1\nkind: Config\ncurrent-context: prod\nclusters:\n- name: prod\n  cluster:\n    server: https://127.0.0.1:1\ncontexts:\n- name: prod\n  context:\n    cluster: prod\n    user: admin\nusers:\n- name: admin\n  user: {}\n";
+    std::fs::write(home.join(".kube/config"), kubeconfig).unwrap();
+    let shop = repo().join("examples/shop");
+    for command in commands {
+        let args: Vec<String> = command
+            .split_whitespace()
+            .map(|a| if a == "examples/shop" { shop.display().to_string() } else { a.to_string() })
+            .collect();
+        let out = support::glidepath_command()
+            .args(&args)
+            .current_dir(work.path())
+            .env("HOME", &home)
+            .env_remove("KUBECONFIG")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "`{command}`:\n{}{}", text(&out.stdout), text(&out.stderr));
+    }
+}

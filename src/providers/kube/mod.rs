@@ -164,7 +164,7 @@ impl KubeProvider {
                         &format!("environment {}", env.name),
                         "configure",
                         format!(
-                            "kubeconfig {} has no usable context `{context}` ({e}); known contexts: {}; set the cluster's kube_context or pass --kube-context",
+                            "kubeconfig {} has no usable context `{context}` ({e}); known contexts: {}; set the cluster's kube_context, pass --kube-context, or plan against the state file alone with --offline",
                             access.shown(),
                             known.join(", ")
                         ),
