@@ -525,3 +525,42 @@ fn the_readme_quickstart_runs_with_a_kubeconfig_present() {
         assert_eq!(out.status.code(), Some(0), "`{command}`:\n{}{}", text(&out.stdout), text(&out.stderr));
     }
 }
+
+/// Credentials the SDK would find in the shared files mean a live AWS plan, never a silent
+/// offline one; `AWS_PROFILE` naming no profile says so; no credentials at all is offline, said
+/// in the banner.
+#[test]
+fn aws_credentials_in_shared_files_are_used_and_a_missing_profile_is_named() {
+    let work = tempfile::tempdir().unwrap();
+    let aws_dir = work.path().join("aws");
+    std::fs::create_dir_all(&aws_dir).unwrap();
+    let credentials = aws_dir.join("credentials");
+    std::fs::write(&credentials, "[ci]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = secret\n").unwrap();
+    let config = aws_dir.join("config");
+    std::fs::write(&config, "[profile ci]\nregion = eu-west-1\n").unwrap();
+    let catalog = repo().join("examples/shop");
+    let plan = ["plan", "-c", catalog.to_str().unwrap(), "--only", "aws"];
+    let files = [
+        ("AWS_SHARED_CREDENTIALS_FILE", Some(credentials.to_str().unwrap())),
+        ("AWS_CONFIG_FILE", Some(config.to_str().unwrap())),
+        ("AWS_EC2_METADATA_DISABLED", Some("true")),
+        ("AWS_ENDPOINT_URL", None),
+        ("AWS_ACCESS_KEY_ID", None),
+    ];
+
+    let missing = glidepath_env(&plan, work.path(), &[&files[..], &[("AWS_PROFILE", Some("nosuch"))]].concat());
+    assert_eq!(missing.status.code(), Some(1));
+    let stderr = text(&missing.stderr);
+    assert!(stderr.contains("AWS profile `nosuch` not found") && stderr.contains("profiles there: ci"), "{stderr}");
+
+    // The profile exists: glidepath goes to AWS (unreachable or refusing these keys here) and
+    // fails, instead of planning offline with exit 0.
+    let live = glidepath_env(&plan, work.path(), &[&files[..], &[("AWS_PROFILE", Some("ci"))]].concat());
+    assert_eq!(live.status.code(), Some(1), "{}{}", text(&live.stdout), text(&live.stderr));
+    assert!(!text(&live.stdout).contains("offline"), "{}", text(&live.stdout));
+    assert!(text(&live.stderr).contains("sts:GetCallerIdentity"), "{}", text(&live.stderr));
+
+    let none = glidepath_env(&plan, work.path(), &[("AWS_PROFILE", None), ("AWS_EC2_METADATA_DISABLED", Some("true"))]);
+    assert_eq!(none.status.code(), Some(0), "{}", text(&none.stderr));
+    assert!(text(&none.stdout).starts_with("offline plan"), "{}", text(&none.stdout));
+}

@@ -131,6 +131,12 @@ pub(super) fn prepare(select: &SelectArgs, selection: &Selection, store: Store) 
     let mut contested = std::collections::BTreeMap::new();
 
     let mut aws = None;
+    if selection.includes_provider(ProviderId::AWS) && !select.offline {
+        // A profile asked for but missing is the user's mistake to fix, not a reason to go offline.
+        if let Some(problem) = aws::credentials::problem() {
+            return Err(CliError::Usage(problem));
+        }
+    }
     if selection.includes_provider(ProviderId::AWS) && !select.offline && aws::is_configured(&model) {
         let mut provider = AwsProvider::connect(&model)?;
         read_live(&mut provider, &mut desired, &state, &mut live, &mut conflicts, &mut notes, &mut contested)?;

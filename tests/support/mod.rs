@@ -18,6 +18,12 @@ pub fn glidepath_command() -> std::process::Command {
             command.env_remove(name);
         }
     }
+    // Nor the developer's ~/.aws files or an instance profile: AWS is live only where a test
+    // says so (the SDK's default chain would find them).
+    command
+        .env("AWS_CONFIG_FILE", "/nonexistent/glidepath-tests/aws-config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/glidepath-tests/aws-credentials")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
     command
 }
 

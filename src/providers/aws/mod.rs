@@ -8,6 +8,7 @@ mod bucket;
 mod calls;
 mod codebuild;
 mod codepipeline;
+pub mod credentials;
 mod errors;
 mod events;
 mod logs;
@@ -62,19 +63,10 @@ pub struct AwsProvider {
     counter: Arc<CallCounter>,
 }
 
-/// Whether AWS is configured for live reads: an endpoint override, or credentials from the
-/// standard chain's usual sources. Without either, plans stay offline.
+/// Whether AWS is configured for live reads: an endpoint override, or credentials wherever the
+/// SDK's default chain finds them (see `credentials`). Without either, plans stay offline.
 pub fn is_configured(model: &Model) -> bool {
-    const CREDENTIAL_VARS: [&str; 6] = [
-        "AWS_ENDPOINT_URL",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_PROFILE",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    ];
-    CREDENTIAL_VARS.iter().any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
-        || model.environments.iter().any(|e| e.aws_endpoint.is_some())
+    model.environments.iter().any(|e| e.aws_endpoint.is_some()) || credentials::source().is_some()
 }
 
 /// The endpoint override: `AWS_ENDPOINT_URL`, else the one the catalog's environments agree on.
