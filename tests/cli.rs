@@ -564,3 +564,41 @@ fn aws_credentials_in_shared_files_are_used_and_a_missing_profile_is_named() {
     assert_eq!(none.status.code(), Some(0), "{}", text(&none.stderr));
     assert!(text(&none.stdout).starts_with("offline plan"), "{}", text(&none.stdout));
 }
+
+/// `state list [PREFIX]` and `state show ADDRESS` read the state file; `completion SHELL` prints a
+/// script generated from the CLI's own definitions.
+#[test]
+fn state_list_and_show_read_the_state_and_completions_cover_every_command() {
+    let work = tempfile::tempdir().unwrap();
+    let catalog = repo().join("examples/shop");
+    let catalog = catalog.to_str().unwrap();
+    let empty = glidepath(&["state", "list"], work.path());
+    assert_eq!(empty.status.code(), Some(0));
+    assert!(text(&empty.stdout).is_empty() && text(&empty.stderr).contains("nothing has been applied"));
+
+    let apply = glidepath(&["apply", "-c", catalog, "--offline", "--auto-approve"], work.path());
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply.stderr));
+    let all = text(&glidepath(&["state", "list"], work.path()).stdout);
+    assert_eq!(all.lines().count(), 259, "every resource applied is listed");
+    let cart = text(&glidepath(&["state", "list", "prod/cart"], work.path()).stdout);
+    assert!(cart.lines().count() >= 5 && cart.lines().all(|l| l.starts_with("prod/cart/")), "{cart}");
+
+    let show = glidepath(&["state", "show", "aws/ecr_repository/shop/cart"], work.path());
+    assert_eq!(show.status.code(), Some(0), "{}", text(&show.stderr));
+    let shown = text(&show.stdout);
+    assert!(shown.starts_with("# aws/ecr_repository/shop/cart\n# digest: sha256:"), "{shown}");
+    let body: serde_json::Value = serde_json::from_str(shown.splitn(3, '\n').nth(2).unwrap()).unwrap();
+    assert_eq!(body["image_tag_mutability"], "IMMUTABLE");
+    let unknown = glidepath(&["state", "show", "aws/ecr_repository/shop/nothing"], work.path());
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(text(&unknown.stderr).contains("is not in the state"), "{}", text(&unknown.stderr));
+
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = glidepath(&["completion", shell], work.path());
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = text(&out.stdout);
+        for command in ["plan", "apply", "state", "simulate", "target"] {
+            assert!(script.contains(command), "{shell} completion lacks {command}");
+        }
+    }
+}

@@ -52,6 +52,41 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// What a problem or finding code means, why it matters and the fix; every code without one
     Explain(ExplainArgs),
+    /// Read the state file: the addresses it records, or one resource as last applied
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Print a shell completion script: `glidepath completion bash > /etc/bash_completion.d/glidepath`
+    Completion(CompletionArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Every address the state records, one per line (optionally those at or under PREFIX)
+    List(StateListArgs),
+    /// One recorded resource: its body as last applied, and its digest
+    Show(StateShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StateListArgs {
+    #[arg(long, default_value = crate::state::DEFAULT_PATH, env = "GLIDEPATH_STATE")]
+    pub state: PathBuf,
+    /// Only addresses at or under this one, as `--target` takes them
+    pub prefix: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StateShowArgs {
+    #[arg(long, default_value = crate::state::DEFAULT_PATH, env = "GLIDEPATH_STATE")]
+    pub state: PathBuf,
+    /// The address, as `state list` prints it
+    pub address: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Clone, Args)]

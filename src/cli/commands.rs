@@ -38,6 +38,8 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Promote(args) => super::promote::promote(&args),
         Command::Simulate(args) => super::checks::simulate(&args),
         Command::Explain(args) => super::checks::explain(&args),
+        Command::State(command) => super::state::state(&command),
+        Command::Completion(args) => completion(&args),
     }
 }
 
@@ -98,6 +100,14 @@ impl Planned {
         self.aws.as_ref().is_some_and(|p| p.manages(address))
             || self.cluster.as_ref().is_some_and(|p| p.manages(address))
     }
+}
+
+/// A completion script for `args.shell`, generated from the same clap definitions as the CLI.
+fn completion(args: &super::args::CompletionArgs) -> Result<u8, CliError> {
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut <Cli as clap::CommandFactory>::command(), "glidepath", &mut script);
+    out!("{}", String::from_utf8_lossy(&script));
+    Ok(EXIT_OK)
 }
 
 /// Loads the catalog, reads live state where configured (the recorded state elsewhere) and plans.

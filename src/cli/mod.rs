@@ -22,6 +22,7 @@ mod drift;
 mod promote;
 mod report;
 mod rollback;
+mod state;
 mod status;
 pub mod views;
 

@@ -99,19 +99,25 @@ pub fn load(path: &Path, catalog: &str) -> Result<State, StateError> {
 
 /// A state document, checked to be glidepath's, of this format and of this catalog.
 pub fn parse(text: &str, shown: &str, catalog: &str) -> Result<State, StateError> {
+    let state = parse_any(text, shown)?;
+    if state.catalog != catalog {
+        return Err(StateError::OtherCatalog {
+            path: shown.to_string(),
+            found: state.catalog,
+            expected: catalog.to_string(),
+        });
+    }
+    Ok(state)
+}
+
+/// A state document of any catalog, checked to be glidepath's and of this format.
+pub fn parse_any(text: &str, shown: &str) -> Result<State, StateError> {
     let state: State = serde_json::from_str(text)
         .map_err(|e| StateError::Corrupt { path: shown.to_string(), reason: e.to_string() })?;
     if state.version != FORMAT_VERSION {
         return Err(StateError::Corrupt {
             path: shown.to_string(),
             reason: format!("format version {} (this glidepath reads {FORMAT_VERSION})", state.version),
-        });
-    }
-    if state.catalog != catalog {
-        return Err(StateError::OtherCatalog {
-            path: shown.to_string(),
-            found: state.catalog,
-            expected: catalog.to_string(),
         });
     }
     Ok(state)

@@ -62,6 +62,23 @@ impl Store {
         }
     }
 
+    /// The state as it is, whatever catalog it belongs to (for reading it); `None` if none yet.
+    pub fn peek(&self) -> Result<Option<State>, StateError> {
+        let shown = self.describe();
+        let text = match self {
+            Store::Local(path) => match std::fs::read_to_string(path) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(StateError::Read { path: shown, reason: e.to_string() }),
+            },
+            Store::Remote(store) => match store.get()? {
+                Some(text) => text,
+                None => return Ok(None),
+            },
+        };
+        super::parse_any(&text, &shown).map(Some)
+    }
+
     pub fn save(&self, state: &State) -> Result<(), StateError> {
         match self {
             Store::Local(path) => super::save(path, state),
