@@ -602,3 +602,30 @@ fn state_list_and_show_read_the_state_and_completions_cover_every_command() {
         }
     }
 }
+
+/// `version` (and `--version`) name the commit; `man` prints a manual page; `GLIDEPATH_LOG`
+/// shows the AWS SDK's own tracing on stderr, and nothing is logged without it.
+#[test]
+fn version_man_page_and_sdk_logging() {
+    let work = tempfile::tempdir().unwrap();
+    let version = text(&glidepath(&["version"], work.path()).stdout);
+    assert!(version.starts_with(&format!("glidepath {} (commit ", env!("CARGO_PKG_VERSION"))), "{version}");
+    assert_eq!(text(&glidepath(&["--version"], work.path()).stdout), version);
+    let man = glidepath(&["man"], work.path());
+    assert_eq!(man.status.code(), Some(0));
+    assert!(text(&man.stdout).contains(".TH glidepath 1") && text(&man.stdout).contains("plan"));
+
+    let catalog = repo().join("examples/shop");
+    let plan = ["plan", "-c", catalog.to_str().unwrap(), "--only", "aws"];
+    // An endpoint nothing listens on: the SDK logs its attempts, then the plan fails.
+    let unreachable = [
+        ("AWS_ENDPOINT_URL", Some("http://127.0.0.1:1")),
+        ("AWS_ACCESS_KEY_ID", Some("x")),
+        ("AWS_SECRET_ACCESS_KEY", Some("y")),
+    ];
+    let logged = glidepath_env(&plan, work.path(), &[&unreachable[..], &[("GLIDEPATH_LOG", Some("debug"))]].concat());
+    assert_eq!(logged.status.code(), Some(1));
+    assert!(text(&logged.stderr).contains("DEBUG"), "{}", text(&logged.stderr));
+    let quiet = glidepath_env(&plan, work.path(), &unreachable);
+    assert!(!text(&quiet.stderr).contains("DEBUG"), "{}", text(&quiet.stderr));
+}

@@ -7,10 +7,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::kinds::ProviderId;
 use crate::plan::Selection;
 
+/// The version and the commit it was built from.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("GLIDEPATH_COMMIT"), ")");
+
 #[derive(Debug, Parser)]
 #[command(
     name = "glidepath",
-    version,
+    version = VERSION,
     about = "Service catalog → zero-downtime delivery on AWS EKS: validate, render, plan, apply"
 )]
 pub struct Cli {
@@ -57,6 +60,10 @@ pub enum Command {
     State(StateCommand),
     /// Print a shell completion script: `glidepath completion bash > /etc/bash_completion.d/glidepath`
     Completion(CompletionArgs),
+    /// Print the manual page (roff): `glidepath man > /usr/local/share/man/man1/glidepath.1`
+    Man,
+    /// The version and the commit it was built from
+    Version,
 }
 
 #[derive(Debug, Subcommand)]

@@ -40,6 +40,11 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Explain(args) => super::checks::explain(&args),
         Command::State(command) => super::state::state(&command),
         Command::Completion(args) => completion(&args),
+        Command::Man => man_page(),
+        Command::Version => {
+            outln!("glidepath {}", super::args::VERSION);
+            Ok(EXIT_OK)
+        }
     }
 }
 
@@ -107,6 +112,16 @@ fn completion(args: &super::args::CompletionArgs) -> Result<u8, CliError> {
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut <Cli as clap::CommandFactory>::command(), "glidepath", &mut script);
     out!("{}", String::from_utf8_lossy(&script));
+    Ok(EXIT_OK)
+}
+
+/// The manual page, generated from the same clap definitions as the CLI.
+fn man_page() -> Result<u8, CliError> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+        .render(&mut page)
+        .map_err(|e| CliError::Usage(format!("rendering the manual page: {e}")))?;
+    out!("{}", String::from_utf8_lossy(&page));
     Ok(EXIT_OK)
 }
 

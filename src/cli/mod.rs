@@ -70,6 +70,7 @@ pub enum CliError {
 }
 
 pub fn run() -> ExitCode {
+    init_logging();
     // Not `Cli::parse()`: clap exits 2 on a usage error, which `plan --detailed-exitcode` reads
     // as "changes present". A usage error (unknown flag, missing argument, bad value) is an error
     // like any other: exit 1, as terraform does, with clap's message on stderr. `--help` and
@@ -94,4 +95,16 @@ pub fn run() -> ExitCode {
         return ExitCode::from(EXIT_ERROR);
     }
     ExitCode::from(code)
+}
+
+/// `GLIDEPATH_LOG=debug` (or any tracing filter, e.g. `aws_smithy_runtime=debug,kube=info`)
+/// prints the AWS SDK's and kube's own tracing on stderr: every request, retry and credential
+/// lookup. Unset: nothing is logged.
+fn init_logging() {
+    let Some(filter) = std::env::var("GLIDEPATH_LOG").ok().filter(|f| !f.is_empty()) else { return };
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|e| {
+        eprintln!("GLIDEPATH_LOG={filter}: {e}; logging at debug");
+        tracing_subscriber::EnvFilter::new("debug")
+    });
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
