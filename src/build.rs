@@ -14,8 +14,12 @@ fn main() {
         .filter(|sha| !sha.is_empty())
         .unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rustc-env=GLIDEPATH_COMMIT={commit}");
-    // A new commit or checkout changes HEAD or the ref it points at.
+    // A new commit or checkout changes HEAD or the ref it points at. Only existing paths: cargo
+    // reruns a build script on every build while a path it watches is missing.
+    println!("cargo:rerun-if-changed=src/build.rs");
     for path in [".git/HEAD", ".git/refs/heads", ".git/packed-refs"] {
-        println!("cargo:rerun-if-changed={path}");
+        if std::path::Path::new(path).exists() {
+            println!("cargo:rerun-if-changed={path}");
+        }
     }
 }
