@@ -29,6 +29,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use glidepath::kinds::KubeKind;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::{ApiResource, Scope};
@@ -508,10 +509,11 @@ impl Rendered {
         }
     }
 
+    /// The API of a kind glidepath manages, addressed as its registry declares it.
     fn api(&self, api_version: &str, kind: &str) -> Api<DynamicObject> {
         let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-        let plural = format!("{}s", kind.to_lowercase()).replace("ingresss", "ingresses");
-        let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), &plural);
+        let plural = KubeKind::parse(kind).unwrap_or_else(|| panic!("{kind} is not a registered kind")).api().plural;
+        let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
         Api::namespaced_with(self.client.clone(), &self.namespace, &resource)
     }
 
@@ -578,11 +580,6 @@ impl Rendered {
     }
 }
 
-/// The canary's position: paused by its own (manual) pause step `step`, on a new revision.
-fn rendered_paused_at(rollout: &Value, step: i64) -> bool {
-    paused_at(rollout, step)
-}
-
 #[test]
 fn rendered_routes_are_reweighted_by_the_controller_and_plans_stay_empty() {
     let rendered = Rendered::start("rrouted");
@@ -598,7 +595,7 @@ fn rendered_routes_are_reweighted_by_the_controller_and_plans_stay_empty() {
     // Steps: 0 setHeaderRoute (Istio only), then setWeight 20, pause, setWeight 50, pause, 100.
     let first_pause = |service: &str| if service == "mesh" { 2 } else { 1 };
     rendered.wait_all("paused at 20% on the canary", |service, rollout, route| {
-        rendered_paused_at(rollout, first_pause(service)) && rendered_weights(service, route) == Some((20, 80))
+        paused_at(rollout, first_pause(service)) && rendered_weights(service, route) == Some((20, 80))
     });
     let mesh = rendered.get("networking.istio.io/v1", "VirtualService", "mesh");
     assert_eq!(mesh["spec"]["http"][0]["name"], "canary-header", "the header route is in place: {mesh:#}");
@@ -609,7 +606,7 @@ fn rendered_routes_are_reweighted_by_the_controller_and_plans_stay_empty() {
         rendered.patch_status(service, json!({"status": {"pauseConditions": null}}));
     }
     rendered.wait_all("paused at 50% on the canary", |service, rollout, route| {
-        rendered_paused_at(rollout, first_pause(service) + 2) && rendered_weights(service, route) == Some((50, 50))
+        paused_at(rollout, first_pause(service) + 2) && rendered_weights(service, route) == Some((50, 50))
     });
     rendered.assert_quiet("at 50%");
 

@@ -104,12 +104,7 @@ pub(super) fn decode_service_traffic(
     context: &str,
     problems: &mut Problems,
 ) -> BTreeMap<String, Traffic> {
-    let mut own = ServiceTraffic::default();
-    if let Some(node) = node {
-        if let Some(decoded) = decode_service_block(node, context, problems) {
-            own = decoded;
-        }
-    }
+    let own = node.and_then(|n| decode_service_block(n, context, problems)).unwrap_or_default();
     let resolved: BTreeMap<String, Traffic> = environments
         .iter()
         .map(|env| {
