@@ -396,6 +396,33 @@ rules! {
         why: "A waiver accepts a risk on purpose: its reason is what reviewers read and what says when it can go.",
         fix: "Say why the breach is acceptable and until when, e.g. \"12 replicas until the ALB router lands (PLAT-142)\".",
     }
+    UNKNOWN_RELAXATION {
+        code: "catalog::unknown-relaxation",
+        stage: Validation,
+        severity: Error,
+        waiver: None,
+        what: "A `security.relax` key that is not a hardening setting (`run_as_root`, `privilege_escalation`, `capabilities`, `seccomp`, `writable_root_filesystem`, `service_account_token`).",
+        why: "A misspelt relaxation relaxes nothing: the pod stays hardened and fails in a way its team did not expect.",
+        fix: "Use the suggested key, or remove the entry.",
+    }
+    UNREASONED_RELAXATION {
+        code: "catalog::unreasoned-relaxation",
+        stage: Validation,
+        severity: Error,
+        waiver: None,
+        what: "A `security.relax` entry whose reason is shorter than 15 characters.",
+        why: "A relaxation weakens a pod's isolation on purpose: its reason is what reviewers read and what says when it can go.",
+        fix: "Say why the pod needs it and until when, e.g. \"the image runs nginx as root until PLAT-311 rebuilds it\".",
+    }
+    POD_SECURITY_CONFLICT {
+        code: "catalog::pod-security-conflict",
+        stage: Validation,
+        severity: Error,
+        waiver: None,
+        what: "A service relaxes `run_as_root`, `privilege_escalation`, `capabilities` or `seccomp` and is deployed to an environment whose namespace enforces the restricted Pod Security Standard (`pod_security`, default `restricted`).",
+        why: "The apiserver's PodSecurity admission refuses every pod of the service there, so the rollout never starts.",
+        fix: "Set `pod_security = \"baseline\"` on those environments (or the platform), or drop the relaxation.",
+    }
     ROUTER_SETTINGS {
         code: "catalog::router-settings",
         stage: Validation,
@@ -457,9 +484,9 @@ rules! {
         stage: Limits,
         severity: Error,
         waiver: Some("drain"),
-        what: "The PodDisruptionBudget allows no eviction, e.g. `minAvailable` equal to the replicas.",
+        what: "The PodDisruptionBudget allows no voluntary eviction at the environment's replica count, e.g. `minAvailable: 80%` of 4 replicas (rounded up: all 4). Reported in every environment: an error where the environment enforces limits, a warning elsewhere.",
         why: "Node drains, and with them cluster upgrades, hang.",
-        fix: "Add replicas or loosen the `pdb` so at least one pod may be evicted.",
+        fix: "Run the replica count the message names, or set `pdb { max_unavailable = \"N%\" }`, which Kubernetes rounds up so one pod may always go.",
     }
     WEIGHT_UNREACHABLE {
         code: "check::weight-unreachable",

@@ -121,6 +121,46 @@ fn each_check_has_a_fixture_that_trips_it() {
 }
 
 #[test]
+fn a_budget_that_allows_no_eviction_errors_where_limits_are_enforced_and_warns_elsewhere() {
+    let (_, _, result) = check_of("tests/fixtures/check/pdb.hcl");
+    let drain = |env: &str| {
+        result
+            .findings
+            .iter()
+            .find(|f| {
+                f.code == "check::drain-deadlock"
+                    && f.service.as_deref() == Some("api")
+                    && f.environment.as_deref() == Some(env)
+            })
+            .unwrap_or_else(|| panic!("no drain-deadlock for api in {env}: {:#?}", result.findings))
+    };
+    let (dev, prod) = (drain("dev"), drain("prod"));
+    assert_eq!(dev.severity, check::Severity::Warning, "dev does not enforce limits: {}", dev.one_line());
+    assert!(!dev.fails());
+    assert_eq!(prod.severity, check::Severity::Error, "{}", prod.one_line());
+    assert!(prod.fails());
+    // The message carries the fix.
+    assert!(prod.message.contains("with 20 replica(s) the PodDisruptionBudget (maxUnavailable 0)"), "{}", prod.message);
+    assert!(prod.message.ends_with("set `pdb { max_unavailable = 1 }` or more"), "{}", prod.message);
+}
+
+#[test]
+fn the_example_allows_an_eviction_in_every_environment() {
+    let (_, _, result) = check_of("examples/shop");
+    assert!(!result.reports.is_empty());
+    for report in &result.reports {
+        assert!(
+            report.capacity.allowed_disruptions >= 1,
+            "{} in {}: the PDB allows no eviction at {} replicas",
+            report.service,
+            report.environment,
+            report.capacity.replicas
+        );
+    }
+    assert!(result.findings.is_empty(), "{:#?}", result.findings);
+}
+
+#[test]
 fn a_reasoned_waiver_accepts_a_breach_and_a_short_one_is_rejected() {
     let temp = tempfile::tempdir().unwrap();
     let text = fs::read_to_string("tests/fixtures/check/exposure-over-limit.hcl").unwrap();

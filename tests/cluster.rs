@@ -675,3 +675,221 @@ fn a_kubeconfig_list_is_merged_like_kubectl_does() {
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     assert!(text(&out.stdout).contains("context second-context"), "{}", text(&out.stdout));
 }
+
+/// Dynamic API of a built-in v1 kind.
+fn core_api(client: &kube::Client, namespace: Option<&str>, kind: &str, plural: &str) -> Api<DynamicObject> {
+    let resource = ApiResource {
+        group: String::new(),
+        version: "v1".into(),
+        api_version: "v1".into(),
+        kind: kind.into(),
+        plural: plural.into(),
+    };
+    match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    }
+}
+
+fn read_yaml(path: &Path) -> Value {
+    serde_yaml::from_str(&fs::read_to_string(path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Rendered files of one environment directory (every owner) whose name starts with `prefix`.
+fn rendered_files(env_dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for owner in fs::read_dir(env_dir).unwrap() {
+        for file in fs::read_dir(owner.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            if path.file_name().unwrap().to_string_lossy().starts_with(prefix) {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The pod templates of one environment's render: each Rollout's, and each Job's an
+/// AnalysisTemplate runs (the blue/green smoke test), as (what, labels, pod spec).
+fn pod_templates(env_dir: &Path) -> (Vec<(String, Value, Value)>, Vec<(String, Value, Value)>) {
+    let rollouts = rendered_files(env_dir, "rollout.")
+        .iter()
+        .map(|path| {
+            let body = read_yaml(path);
+            let template = &body["spec"]["template"];
+            (path.display().to_string(), template["metadata"]["labels"].clone(), template["spec"].clone())
+        })
+        .collect();
+    let mut jobs = Vec::new();
+    for path in rendered_files(env_dir, "analysistemplate.") {
+        let body = read_yaml(&path);
+        for metric in body["spec"]["metrics"].as_array().unwrap() {
+            let template = &metric["provider"]["job"]["spec"]["template"];
+            if template.is_object() {
+                jobs.push((
+                    path.display().to_string(),
+                    template["metadata"]["labels"].clone(),
+                    template["spec"].clone(),
+                ));
+            }
+        }
+    }
+    (rollouts, jobs)
+}
+
+/// Server-side dry run of a Pod with this template in `namespace`: admission (PodSecurity
+/// included) runs, nothing is stored.
+fn dry_run_pod(
+    runtime: &tokio::runtime::Runtime,
+    client: &kube::Client,
+    namespace: &str,
+    labels: &Value,
+    spec: &Value,
+) -> Result<(), kube::Error> {
+    let labels = if labels.is_object() { labels.clone() } else { json!({}) };
+    let pod: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": { "name": "admission-probe", "namespace": namespace, "labels": labels },
+        "spec": spec,
+    }))
+    .unwrap();
+    let params = PostParams { dry_run: true, ..Default::default() };
+    runtime.block_on(core_api(client, Some(namespace), "Pod", "pods").create(&params, &pod)).map(|_| ())
+}
+
+/// Creates the rendered Namespace of `env_dir` under the name `namespace` (labels as rendered),
+/// and the rendered ServiceAccounts (plus `default`) in it. Returns the enforced standard.
+fn create_rendered_namespace(
+    runtime: &tokio::runtime::Runtime,
+    client: &kube::Client,
+    env_dir: &Path,
+    namespace: &str,
+) -> String {
+    let [file] = &rendered_files(env_dir, "namespace.")[..] else { panic!("one namespace in {}", env_dir.display()) };
+    let mut body = read_yaml(file);
+    body["metadata"]["name"] = json!(namespace);
+    let level = body["metadata"]["labels"]["pod-security.kubernetes.io/enforce"].as_str().unwrap().to_string();
+    let object: DynamicObject = serde_json::from_value(body).unwrap();
+    runtime
+        .block_on(core_api(client, None, "Namespace", "namespaces").create(&PostParams::default(), &object))
+        .unwrap();
+    let accounts = core_api(client, Some(namespace), "ServiceAccount", "serviceaccounts");
+    let mut names: Vec<String> = rendered_files(env_dir, "serviceaccount.")
+        .iter()
+        .map(|p| read_yaml(p)["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    names.push("default".into());
+    for name in names {
+        let account: DynamicObject = serde_json::from_value(
+            json!({ "apiVersion": "v1", "kind": "ServiceAccount", "metadata": { "name": name, "namespace": namespace } }),
+        )
+        .unwrap();
+        match runtime.block_on(accounts.create(&PostParams::default(), &account)) {
+            // The controller manager may have made `default` already.
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 409 => {}
+            Err(e) => panic!("create ServiceAccount {name}: {e}"),
+        }
+    }
+    level
+}
+
+fn render_to(plane: &ControlPlane, catalog: &Path, out: &Path) {
+    let render = glidepath(
+        out.parent().unwrap(),
+        &plane.kubeconfig,
+        &["render", "-c", catalog.to_str().unwrap(), "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(render.status.code(), Some(0), "{}{}", text(&render.stdout), text(&render.stderr));
+}
+
+#[test]
+fn every_rendered_pod_template_is_admitted_under_the_restricted_pod_security_standard() {
+    let plane = cluster::shared();
+    let (runtime, client) = plane.client();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("shop");
+    render_to(plane, &repo().join("examples/shop"), &out);
+
+    let (mut rollouts, mut jobs, mut migrating) = (0, 0, 0);
+    for env in ["dev", "staging", "prod"] {
+        let env_dir = out.join(env);
+        let namespace = format!("psa-shop-{env}");
+        let level = create_rendered_namespace(&runtime, &client, &env_dir, &namespace);
+        assert_eq!(level, "restricted", "the default standard of {env}");
+        let (rollout_templates, job_templates) = pod_templates(&env_dir);
+        for (what, labels, spec) in rollout_templates.iter().chain(&job_templates) {
+            if let Err(e) = dry_run_pod(&runtime, &client, &namespace, labels, spec) {
+                panic!("{what}: the apiserver refused its pod in {namespace} (enforce={level}): {e}");
+            }
+        }
+        migrating += rollout_templates.iter().filter(|(_, _, spec)| spec["initContainers"].is_array()).count();
+        rollouts += rollout_templates.len();
+        jobs += job_templates.len();
+    }
+    // Every service in every environment (`check` reports 30), the migration init containers of
+    // three services, and the smoke test of each blue/green rollout (all of staging, and
+    // user-service everywhere).
+    assert_eq!(rollouts, 30);
+    assert_eq!(migrating, 9);
+    assert_eq!(jobs, 12);
+
+    // The control: the same namespace refuses a pod without the hardening, so what was admitted
+    // above was checked.
+    let bare = json!({
+        "automountServiceAccountToken": false,
+        "containers": [{ "name": "app", "image": "registry.example/app:1" }],
+    });
+    match dry_run_pod(&runtime, &client, "psa-shop-prod", &json!({}), &bare) {
+        Err(kube::Error::Api(status)) => {
+            assert_eq!(status.code, 403, "{status:?}");
+            assert!(status.message.contains("violates PodSecurity \"restricted:latest\""), "{}", status.message);
+            for missing in ["allowPrivilegeEscalation != false", "runAsNonRoot != true", "seccompProfile"] {
+                assert!(status.message.contains(missing), "{missing}: {}", status.message);
+            }
+        }
+        other => panic!("a bare pod was not refused under restricted: {other:?}"),
+    }
+}
+
+#[test]
+fn a_relaxed_pod_is_admitted_under_baseline_and_refused_under_restricted() {
+    let plane = cluster::shared();
+    let (runtime, client) = plane.client();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("security");
+    render_to(plane, &repo().join("tests/fixtures/render/security/catalog.hcl"), &out);
+    // `legacy` relaxes run_as_root, which is why its environment enforces baseline only.
+    let baseline = create_rendered_namespace(&runtime, &client, &out.join("legacy"), "psa-sec-legacy");
+    assert_eq!(baseline, "baseline");
+    let restricted = create_rendered_namespace(&runtime, &client, &out.join("prod"), "psa-sec-prod");
+    assert_eq!(restricted, "restricted");
+    for (ns, account) in [("psa-sec-prod", "legacy")] {
+        let account: DynamicObject = serde_json::from_value(
+            json!({ "apiVersion": "v1", "kind": "ServiceAccount", "metadata": { "name": account, "namespace": ns } }),
+        )
+        .unwrap();
+        let accounts = core_api(&client, Some(ns), "ServiceAccount", "serviceaccounts");
+        runtime.block_on(accounts.create(&PostParams::default(), &account)).unwrap();
+    }
+    let (legacy, _) = pod_templates(&out.join("legacy"));
+    let [(what, labels, spec)] = &legacy[..] else { panic!("one rollout in legacy: {legacy:?}") };
+    assert!(spec["securityContext"].get("runAsNonRoot").is_none(), "{what}: run_as_root is relaxed");
+    dry_run_pod(&runtime, &client, "psa-sec-legacy", labels, spec)
+        .unwrap_or_else(|e| panic!("{what}: refused under baseline: {e}"));
+    match dry_run_pod(&runtime, &client, "psa-sec-prod", labels, spec) {
+        Err(kube::Error::Api(status)) => {
+            assert_eq!(status.code, 403, "{status:?}");
+            assert!(status.message.contains("runAsNonRoot != true"), "{}", status.message);
+        }
+        other => panic!("{what}: a relaxed pod was admitted under restricted: {other:?}"),
+    }
+    // The unrelaxed services of the same catalog pass under restricted.
+    let (prod, _) = pod_templates(&out.join("prod"));
+    assert_eq!(prod.len(), 2);
+    for (what, labels, spec) in &prod {
+        dry_run_pod(&runtime, &client, "psa-sec-prod", labels, spec).unwrap_or_else(|e| panic!("{what}: {e}"));
+    }
+}

@@ -59,6 +59,7 @@ features!(
     traffic_istio,
     traffic_alb,
     traffic_gateway_api,
+    security,
 );
 
 /// Which rendered files each template under templates/ produces. A new template must be added

@@ -45,6 +45,12 @@ service "payment-service" {
   ci {
     trust = "environment"
   }
+
+  # Instead of the profile's min_available = "80%", which rounds up: at 1 or 4 replicas
+  # no pod may go and node drains hang. Also rounded up, so one pod may always go; keeps 80 % of 20.
+  pdb {
+    max_unavailable = "20%"
+  }
 }
 
 service "checkout" {
@@ -64,6 +70,12 @@ service "checkout" {
   notify = ["payments-oncall"]
   ci {
     trust = "environment"
+  }
+
+  # Instead of the profile's min_available = "80%" (no pod may go at 1 or 3 replicas): one pod
+  # may always go, and 2 of 12 in prod keeps the tier's 80 %.
+  pdb {
+    max_unavailable = "10%"
   }
 }
 
@@ -89,5 +101,11 @@ service "order" {
   notify = ["payments-oncall"]
   ci {
     trust = "environment"
+  }
+
+  # Instead of the profile's min_available = "80%" (no pod may go at 1 or 2 replicas): one pod
+  # may always go, and 4 of 20 in prod keeps the tier's 80 %.
+  pdb {
+    max_unavailable = "20%"
   }
 }

@@ -19,6 +19,12 @@ service "cart" {
   ci {
     shared_paths = ["libs/storefront-ui"]
   }
+
+  # Instead of the profile's min_available = "50%" (no pod may go at 1 replica in dev): rounded up,
+  # so one pod may always go, and 2 of 5 (or 3 of 6) in prod keeps the tier's 50 %.
+  pdb {
+    max_unavailable = "40%"
+  }
 }
 
 service "catalog" {
@@ -43,6 +49,12 @@ service "catalog" {
   ci {
     system = "codepipeline"
   }
+
+  # Instead of the profile's min_available = "50%" (no pod may go at 1 replica in dev): rounded up,
+  # so one pod may always go, and 2 of 5 (or 3 of 6) in prod keeps the tier's 50 %.
+  pdb {
+    max_unavailable = "40%"
+  }
 }
 
 service "search" {
@@ -65,6 +77,12 @@ service "search" {
   }
 
   notify = ["storefront"]
+
+  # Instead of the profile's min_available = "50%" (no pod may go at 1 replica in dev): rounded up,
+  # so one pod may always go, and 2 of 5 (or 3 of 6) in prod keeps the tier's 50 %.
+  pdb {
+    max_unavailable = "40%"
+  }
 }
 
 service "inventory" {
@@ -95,6 +113,12 @@ service "inventory" {
     integration_tests = "./gradlew integrationTest"
     load_test         = "perf/k6/checkout-flow.js"
   }
+
+  # Instead of the profile's min_available = "50%" (no pod may go at 1 replica in dev): rounded up,
+  # so one pod may always go, and 2 of 5 (or 3 of 6) in prod keeps the tier's 50 %.
+  pdb {
+    max_unavailable = "40%"
+  }
 }
 
 service "shipping" {
@@ -110,6 +134,12 @@ service "shipping" {
   }
 
   aws_policies = ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
+
+  # Instead of the profile's min_available = "50%" (no pod may go at 1 replica in dev): rounded up,
+  # so one pod may always go, and 2 of 5 (or 3 of 6) in prod keeps the tier's 50 %.
+  pdb {
+    max_unavailable = "40%"
+  }
 }
 
 service "notification" {

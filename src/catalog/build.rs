@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use super::decode::{closest, Fields, Spanned};
 use super::model::{
-    Cluster, Environment, Model, NotificationRoute, NotifyEvent, Platform, StrategyKind, TrafficSettings,
-    DEFAULT_LOG_RETENTION_DAYS, DEFAULT_SCRAPE_INTERVAL, LOG_RETENTION_DAYS,
+    Cluster, Environment, Model, NotificationRoute, NotifyEvent, Platform, PodSecurityLevel, StrategyKind,
+    TrafficSettings, DEFAULT_LOG_RETENTION_DAYS, DEFAULT_SCRAPE_INTERVAL, LOG_RETENTION_DAYS,
 };
 use super::names::{is_dns_label, to_dns_label};
 use super::problem::{Problem, Problems};
@@ -16,6 +16,7 @@ use super::service::decode_service;
 use super::traffic;
 use super::tree::{Entry, Node};
 use super::values::Duration;
+use super::workload;
 use crate::rules::{self, Rule};
 
 pub const DEFAULT_PROMETHEUS: &str = "http://prometheus.monitoring.svc.cluster.local:9090";
@@ -179,6 +180,7 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
     let pipeline_image = f.string("pipeline_image", problems).map(|i| i.value);
     let traffic =
         traffic::decode_settings(f.node("traffic"), &TrafficSettings::default(), "the `platform` block", problems);
+    let pod_security = workload::decode_level(&mut f, PodSecurityLevel::Restricted, problems);
     f.finish(problems);
     let placeholder = Platform::placeholder();
     Platform {
@@ -194,6 +196,7 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
         codestar_connection,
         pipeline_image,
         traffic,
+        pod_security,
     }
 }
 
@@ -334,6 +337,7 @@ fn decode_environment(
     let aws_endpoint = f.string("aws_endpoint", problems).map(|s| s.value);
     let enforce_limits = f.boolean("enforce_limits", problems).map(|b| b.value).unwrap_or(approval);
     let traffic = traffic::decode_settings(f.node("traffic"), &platform.traffic, &context, problems);
+    let pod_security = workload::decode_level(&mut f, platform.pod_security, problems);
     f.finish(problems);
     Some(Environment {
         name: name.value,
@@ -344,6 +348,7 @@ fn decode_environment(
         aws_endpoint,
         enforce_limits,
         traffic,
+        pod_security,
     })
 }
 

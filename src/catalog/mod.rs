@@ -19,6 +19,7 @@ pub mod source;
 mod traffic;
 pub mod tree;
 pub mod values;
+mod workload;
 mod yaml;
 
 use std::path::{Path, PathBuf};

@@ -66,6 +66,8 @@ pub struct Platform {
     pub pipeline_image: Option<String>,
     /// Default routing of every environment (each may override it).
     pub traffic: TrafficSettings,
+    /// Default Pod Security Standard enforced on every environment's namespace.
+    pub pod_security: PodSecurityLevel,
 }
 
 impl Platform {
@@ -84,6 +86,7 @@ impl Platform {
             codestar_connection: None,
             pipeline_image: None,
             traffic: TrafficSettings::default(),
+            pod_security: PodSecurityLevel::Restricted,
         }
     }
 }
@@ -115,6 +118,42 @@ pub struct Environment {
     /// How traffic reaches services here and is split between versions (the platform's
     /// `traffic` block, overridden by the environment's).
     pub traffic: TrafficSettings,
+    /// The Pod Security Standard the namespace enforces (`pod-security.kubernetes.io/enforce`).
+    pub pod_security: PodSecurityLevel,
+}
+
+/// A Pod Security Standard level, enforced by the apiserver's PodSecurity admission on a
+/// namespace's pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PodSecurityLevel {
+    /// Hardened pods only: what glidepath renders unless a service relaxes it.
+    #[default]
+    Restricted,
+    /// Known privilege escalations refused; root, default capabilities and no seccomp allowed.
+    Baseline,
+    /// Nothing refused.
+    Privileged,
+}
+
+impl PodSecurityLevel {
+    pub const ALL: [PodSecurityLevel; 3] =
+        [PodSecurityLevel::Restricted, PodSecurityLevel::Baseline, PodSecurityLevel::Privileged];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PodSecurityLevel::Restricted => "restricted",
+            PodSecurityLevel::Baseline => "baseline",
+            PodSecurityLevel::Privileged => "privileged",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|l| l.name() == text)
+            .ok_or_else(|| format!("`{text}` is not a Pod Security Standard level"))
+    }
 }
 
 /// What splits traffic between a canary and its stable version. Without a router the split is
@@ -338,6 +377,77 @@ pub struct Service {
     pub waivers: BTreeMap<String, String>,
     /// Usual requests per second, by environment (for detectability).
     pub expected_rps: BTreeMap<String, f64>,
+    /// How the pods are hardened, and what the service relaxes (with reasons).
+    pub security: Security,
+    /// How multi-replica pods are spread over zones and nodes.
+    pub spread: Spread,
+}
+
+/// Pod hardening settings of a service. Everything is hardened unless relaxed with a reason.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Security {
+    /// A numeric user to run as, for images whose `USER` is a name (the kubelet cannot check a
+    /// name against `runAsNonRoot`).
+    pub run_as_user: Option<u32>,
+    /// Relaxed settings (keys of [`RELAXABLE`]) with the reason given.
+    pub relax: BTreeMap<String, String>,
+}
+
+impl Security {
+    pub fn relaxed(&self, key: &str) -> bool {
+        self.relax.contains_key(key)
+    }
+}
+
+/// Hardening settings a service may relax with a reason (`security { relax { KEY = "why" } }`).
+pub const RELAXABLE: [&str; 6] = [
+    "run_as_root",
+    "privilege_escalation",
+    "capabilities",
+    "seccomp",
+    "writable_root_filesystem",
+    "service_account_token",
+];
+
+/// The relaxations the restricted Pod Security Standard refuses (baseline admits them all).
+pub const RESTRICTED_FORBIDS: [&str; 4] = ["run_as_root", "privilege_escalation", "capabilities", "seccomp"];
+
+/// Spreading of a service's pods over one topology domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpreadMode {
+    /// Preferred: `whenUnsatisfiable: ScheduleAnyway`.
+    Soft,
+    /// Required: `whenUnsatisfiable: DoNotSchedule`; pods stay Pending rather than pile up.
+    Hard,
+    /// No constraint.
+    Off,
+}
+
+impl SpreadMode {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "soft" => Ok(SpreadMode::Soft),
+            "hard" => Ok(SpreadMode::Hard),
+            "off" => Ok(SpreadMode::Off),
+            other => Err(format!("`{other}` is not a spread mode")),
+        }
+    }
+}
+
+/// Topology spread of a service's pods when it runs more than one replica.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Spread {
+    /// Over `topology.kubernetes.io/zone`.
+    pub zone: SpreadMode,
+    /// Over `kubernetes.io/hostname`.
+    pub node: SpreadMode,
+}
+
+impl Default for Spread {
+    fn default() -> Self {
+        Spread { zone: SpreadMode::Soft, node: SpreadMode::Soft }
+    }
 }
 
 /// Limits of a tier, checked in environments that enforce them. Unset = no limit.

@@ -16,6 +16,7 @@ use super::safety;
 use super::traffic;
 use super::tree::{Node, Value};
 use super::values::{parse_quantity, Duration, QuantityKind};
+use super::workload;
 use crate::rules;
 
 pub const DEFAULT_SMOKE_IMAGE: &str = "curlimages/curl:8.10.1";
@@ -80,6 +81,8 @@ pub fn decode_service(name: Spanned<String>, node: &Node, ctx: &Context, problem
     let limits = safety::decode_limits(f.node("limits"), own_node, &context, problems);
     let waivers = safety::decode_waivers(f.node("waivers"), &context, problems);
     let expected_rps = safety::decode_expected_rps(f.node("expected_rps"), &context, ctx, problems);
+    let (security, relaxed) = workload::decode_security(f.node("security"), &context, problems);
+    let spread = workload::decode_spread(f.node("spread"), &context, problems);
     let traffic_node = f.node("traffic");
     f.finish(problems);
     if let Some(ci) = ci.as_ref().filter(|c| c.system == CiSystem::Codepipeline) {
@@ -88,6 +91,7 @@ pub fn decode_service(name: Spanned<String>, node: &Node, ctx: &Context, problem
 
     let mut per_env = per_env?;
     let envs: Vec<&Environment> = ctx.environments.iter().filter(|e| per_env.contains_key(&e.name)).collect();
+    workload::check_against_standard(&relaxed, &envs, problems);
     let canary_in = per_env.iter().map(|(env, s)| (env.clone(), s.strategy == StrategyKind::Canary)).collect();
     for (env, routing) in
         traffic::decode_service_traffic(traffic_node, &name.value, &envs, &canary_in, &context, problems)
@@ -125,6 +129,8 @@ pub fn decode_service(name: Spanned<String>, node: &Node, ctx: &Context, problem
         limits,
         waivers,
         expected_rps,
+        security,
+        spread,
     })
 }
 

@@ -1,9 +1,10 @@
 //! A safety report against the service's tier limits: breaches are errors where the
 //! environment enforces limits (warnings elsewhere) unless a reasoned waiver accepts them.
 
-use super::finding::Finding;
+use super::finding::{Finding, Severity};
 use super::safety::{percent, Bound, SafetyReport, Visibility};
-use crate::catalog::{Environment, Service};
+use crate::catalog::values::trim_float;
+use crate::catalog::{Environment, Pdb, Service};
 use crate::rules::{self, Rule};
 
 pub fn evaluate(service: &Service, env: &Environment, report: &SafetyReport) -> Vec<Finding> {
@@ -22,6 +23,25 @@ pub fn evaluate(service: &Service, env: &Environment, report: &SafetyReport) -> 
             ),
             location: service.location.clone(),
             waived: None,
+        });
+    }
+    // Not a tier limit either: a budget that allows no eviction hangs node drains and cluster
+    // upgrades wherever it is. An error where limits are enforced, a warning elsewhere.
+    if report.capacity.allowed_disruptions == 0 {
+        let rule = rules::DRAIN_DEADLOCK;
+        out.push(Finding {
+            code: rule.code,
+            severity: if env.enforce_limits { Severity::Error } else { Severity::Warning },
+            service: Some(service.name.clone()),
+            environment: Some(env.name.clone()),
+            message: format!(
+                "with {} replica(s) the PodDisruptionBudget ({}) allows no voluntary eviction, so node drains and cluster upgrades hang: {}",
+                report.capacity.replicas,
+                describe_pdb(&service.pdb),
+                drain_fix(&service.pdb, report.capacity.replicas)
+            ),
+            location: service.location.clone(),
+            waived: rule.waiver.and_then(|key| service.waivers.get(key)).cloned(),
         });
     }
     // A one-replica dev environment breaks every limit by design; the report still shows its
@@ -94,15 +114,6 @@ pub fn evaluate(service: &Service, env: &Environment, report: &SafetyReport) -> 
             );
         }
     }
-    if report.capacity.allowed_disruptions == 0 {
-        push(
-            rules::DRAIN_DEADLOCK,
-            format!(
-                "with {} replica(s) the PodDisruptionBudget allows no eviction: node drains block",
-                report.capacity.replicas
-            ),
-        );
-    }
     for step in &report.steps {
         if (step.effective - step.requested as f64).abs() > 0.5 {
             push(
@@ -142,4 +153,61 @@ pub fn evaluate(service: &Service, env: &Environment, report: &SafetyReport) -> 
         }
     }
     out
+}
+
+fn describe_pdb(pdb: &Pdb) -> String {
+    match pdb {
+        Pdb::MinAvailable(v) => format!("minAvailable {v}"),
+        Pdb::MaxUnavailable(v) => format!("maxUnavailable {v}"),
+    }
+}
+
+/// How to let one pod go: the replica count at which the same budget allows an eviction, and a
+/// `max_unavailable` that keeps the same share but rounds up (Kubernetes rounds both fields up).
+fn drain_fix(pdb: &Pdb, replicas: u32) -> String {
+    let percent = |v: &str| v.strip_suffix('%').and_then(|p| p.parse::<f64>().ok());
+    match pdb {
+        Pdb::MinAvailable(v) => {
+            let (enough, keep) = match (percent(v), v.parse::<u32>()) {
+                (Some(p), _) => {
+                    let enough = (replicas + 1..=10_000)
+                        .find(|r| (*r as f64 * p / 100.0).ceil() < *r as f64)
+                        .filter(|_| p < 100.0);
+                    (enough, (p < 100.0).then(|| format!("\"{}%\"", trim_float(100.0 - p))))
+                }
+                (None, Ok(min)) => (Some(min + 1), None),
+                (None, Err(_)) => (None, None),
+            };
+            let max = keep.unwrap_or_else(|| "1".to_string());
+            match enough {
+                Some(r) => format!(
+                    "run at least {r} replicas here, or set `pdb {{ max_unavailable = {max} }}` instead of min_available"
+                ),
+                None => format!("set `pdb {{ max_unavailable = {max} }}` instead of min_available"),
+            }
+        }
+        Pdb::MaxUnavailable(_) => "set `pdb { max_unavailable = 1 }` or more".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fix_names_the_replicas_that_let_one_pod_go_and_the_rounding_up_alternative() {
+        let eighty = Pdb::MinAvailable("80%".into());
+        // ceil(0.8 × 4) = 4 keeps every pod; ceil(0.8 × 5) = 4 lets one go.
+        assert_eq!(
+            drain_fix(&eighty, 4),
+            "run at least 5 replicas here, or set `pdb { max_unavailable = \"20%\" }` instead of min_available"
+        );
+        assert!(drain_fix(&Pdb::MinAvailable("50%".into()), 1).starts_with("run at least 2 replicas here"));
+        assert!(drain_fix(&Pdb::MinAvailable("3".into()), 3).starts_with("run at least 4 replicas here"));
+        assert_eq!(
+            drain_fix(&Pdb::MinAvailable("100%".into()), 3),
+            "set `pdb { max_unavailable = 1 }` instead of min_available"
+        );
+        assert_eq!(drain_fix(&Pdb::MaxUnavailable("0".into()), 3), "set `pdb { max_unavailable = 1 }` or more");
+    }
 }

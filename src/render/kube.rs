@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::catalog::names;
 use crate::catalog::values::{trim_float, Duration};
 use crate::catalog::{
-    Environment, Model, NotifyEvent, Pause, Pdb, Service, ServiceEnv, StrategyKind, READINESS_PERIOD,
+    Environment, Model, NotifyEvent, Pause, Pdb, Service, ServiceEnv, SpreadMode, StrategyKind, READINESS_PERIOD,
 };
 
 use super::address::SHARED_OWNER;
@@ -23,6 +23,9 @@ pub const CATALOG_LABEL: &str = "glidepath.dev/catalog";
 pub const SERVICE_LABEL: &str = "glidepath.dev/service";
 pub const ENV_LABEL: &str = "glidepath.dev/environment";
 pub const SLO_ANNOTATION: &str = "glidepath.dev/slo";
+pub const POD_SECURITY_ENFORCE: &str = "pod-security.kubernetes.io/enforce";
+/// The pod label the Argo Rollouts controller gives each version's pods.
+const POD_TEMPLATE_HASH: &str = "rollouts-pod-template-hash";
 
 type Labels = BTreeMap<String, String>;
 
@@ -33,9 +36,11 @@ pub fn render_environment(
     templates: &Templates,
 ) -> Result<Vec<(String, KubeObject)>, RenderError> {
     let mut out = Vec::new();
-    let shared = env_labels(model, env);
-    let namespace =
-        templates.render_yaml("kube/namespace.yaml.j2", json!({ "namespace": env.namespace, "labels": shared }))?;
+    let mut namespace_labels = env_labels(model, env);
+    // The apiserver's PodSecurity admission refuses pods below this standard in the namespace.
+    namespace_labels.insert(POD_SECURITY_ENFORCE.into(), env.pod_security.name().into());
+    let namespace = templates
+        .render_yaml("kube/namespace.yaml.j2", json!({ "namespace": env.namespace, "labels": namespace_labels }))?;
     out.push((SHARED_OWNER.to_string(), object(env, namespace)));
     if let Some(config_map) = notification_config_map(model, env, templates)? {
         out.push((SHARED_OWNER.to_string(), object(env, config_map)));
@@ -282,8 +287,76 @@ fn rollout(
             "pre_promotion_template": smoke_template,
             "auto_promote": auto_promote,
             "scale_down_delay_seconds": service.blue_green.scale_down_delay.as_secs_ceil(),
+            "automount_token": automount_token(service),
+            "pod_security_context": pod_security_context(service),
+            "container_security_context": container_security_context(service),
+            "spread": spread_constraints(service, settings),
         }),
     )
+}
+
+/// The pod's hardening under the restricted Pod Security Standard, less what the service relaxes.
+fn pod_security_context(service: &Service) -> Value {
+    let security = &service.security;
+    let mut context = serde_json::Map::new();
+    if !security.relaxed("run_as_root") {
+        context.insert("runAsNonRoot".into(), json!(true));
+    }
+    if let Some(user) = security.run_as_user {
+        context.insert("runAsUser".into(), json!(user));
+    }
+    if !security.relaxed("seccomp") {
+        context.insert("seccompProfile".into(), json!({ "type": "RuntimeDefault" }));
+    }
+    Value::Object(context)
+}
+
+/// Each container's hardening (app and migration), less what the service relaxes.
+fn container_security_context(service: &Service) -> Value {
+    let security = &service.security;
+    let mut context = serde_json::Map::new();
+    if !security.relaxed("privilege_escalation") {
+        context.insert("allowPrivilegeEscalation".into(), json!(false));
+    }
+    if !security.relaxed("writable_root_filesystem") {
+        context.insert("readOnlyRootFilesystem".into(), json!(true));
+    }
+    if !security.relaxed("capabilities") {
+        context.insert("capabilities".into(), json!({ "drop": ["ALL"] }));
+    }
+    Value::Object(context)
+}
+
+/// Only pods that call the AWS APIs through IRSA, or that say why they need the Kubernetes API,
+/// get a service-account token: anything else that reads it could act as the service.
+fn automount_token(service: &Service) -> bool {
+    !service.aws_policies.is_empty() || service.security.relaxed("service_account_token")
+}
+
+/// Zone and node spreading for a service that runs more than one pod here. The selector matches
+/// the service's pods and `matchLabelKeys` the version's hash, so the canary's pods are spread
+/// among themselves, and so are the stable ones.
+fn spread_constraints(service: &Service, settings: &ServiceEnv) -> Vec<Value> {
+    if settings.replicas.max(settings.max_replicas.unwrap_or(0)) < 2 {
+        return Vec::new();
+    }
+    [("topology.kubernetes.io/zone", service.spread.zone), ("kubernetes.io/hostname", service.spread.node)]
+        .into_iter()
+        .filter_map(|(key, mode)| {
+            let when = match mode {
+                SpreadMode::Soft => "ScheduleAnyway",
+                SpreadMode::Hard => "DoNotSchedule",
+                SpreadMode::Off => return None,
+            };
+            Some(json!({
+                "maxSkew": 1,
+                "topologyKey": key,
+                "whenUnsatisfiable": when,
+                "labelSelector": { "matchLabels": selector(service) },
+                "matchLabelKeys": [POD_TEMPLATE_HASH],
+            }))
+        })
+        .collect()
 }
 
 /// The image of a Rollout body's `app` container (what a rollout deploys).
