@@ -25,6 +25,11 @@ pub struct Bed {
     pub prometheus_url: String,
     pub prometheus_targets: PathBuf,
     pub controller_log: PathBuf,
+    /// The /24 kwok gives pod IPs from, routed to the loopback device (empty: pods' IPs cannot be
+    /// bound here; see `scripts/e2e-tools up`).
+    pub pod_cidr: String,
+    /// Where `scripts/e2e-tools build` puts Traefik (built on first use by tests/dataplane.rs).
+    pub traefik: PathBuf,
 }
 
 fn script() -> PathBuf {
@@ -55,11 +60,22 @@ pub fn shared() -> &'static Bed {
             prometheus_url: var("PROMETHEUS_URL"),
             prometheus_targets: PathBuf::from(var("PROMETHEUS_TARGETS")),
             controller_log: PathBuf::from(var("ROLLOUTS_CONTROLLER_LOG")),
+            pod_cidr: vars.get("POD_CIDR").cloned().unwrap_or_default(),
+            traefik: PathBuf::from(var("TRAEFIK")),
         }
     })
 }
 
 impl Bed {
+    /// Traefik's binary, built (once, cached by version) by `scripts/e2e-tools build` if missing.
+    pub fn traefik(&self) -> &Path {
+        if !self.traefik.exists() {
+            let status = Command::new(script()).arg("build").stderr(Stdio::inherit()).status().unwrap();
+            assert!(status.success() && self.traefik.exists(), "scripts/e2e-tools build did not build Traefik");
+        }
+        &self.traefik
+    }
+
     /// A client for the bed (admin), with the runtime that drives it.
     pub fn client(&self) -> (tokio::runtime::Runtime, kube::Client) {
         super::kube_client(&self.kubeconfig)
@@ -128,7 +144,7 @@ impl Behaviour {
     }
 }
 
-const LATENCY_BUCKETS: [f64; 6] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+pub const LATENCY_BUCKETS: [f64; 6] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
 /// The metrics endpoint of every Running and Ready glidepath pod in the bed, scraped by its
 /// Prometheus. Counters grow with the time a pod has been Ready, so they are monotonic and a
@@ -319,7 +335,7 @@ fn read_request_body(stream: &mut TcpStream) -> Option<Vec<u8>> {
     Some(body)
 }
 
-fn respond(mut stream: TcpStream, status: &str, content_type: &str, body: &str) {
+pub fn respond(mut stream: TcpStream, status: &str, content_type: &str, body: &str) {
     let _ = write!(
         stream,
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

@@ -4,8 +4,10 @@
 pub mod aws_bed;
 pub mod cluster;
 pub mod crd_schema;
+pub mod dataplane;
 pub mod e2e;
 pub mod moto;
+pub mod objects;
 pub mod roundtrip;
 pub mod tamper;
 
