@@ -345,6 +345,7 @@ fn a_saved_plan_is_applied_by_a_fresh_process_with_json_progress() {
     let events: Vec<serde_json::Value> =
         text(&applied.stdout).lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect();
     assert_eq!(events[0]["event"], "plan");
+    assert_eq!(events[0]["format_version"], "1.0");
     assert_eq!(events[0]["summary"]["create"], CREATES);
     let changes: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] == "change").collect();
     let order: Vec<&str> = changes.iter().map(|e| e["address"].as_str().unwrap()).collect();

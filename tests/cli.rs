@@ -55,6 +55,43 @@ fn validate_accepts_the_example_and_rejects_bad_catalogs_with_located_diagnostic
 }
 
 #[test]
+fn validate_json_locates_every_problem_and_exits_like_the_human_view() {
+    let ok = glidepath(&["validate", "-c", "examples/shop", "--format", "json"], repo());
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(doc["format_version"], "1.0");
+    assert_eq!(doc["valid"], true);
+    assert_eq!(doc["problems"], serde_json::json!([]));
+    assert_eq!(doc["summary"]["services"], 10);
+    assert_eq!(doc["summary"]["environments"], serde_json::json!(["dev", "staging", "prod"]));
+
+    // Every problem the human view shows, with the same file:line:col, on stdout as data.
+    let fixture = "tests/fixtures/invalid/many-at-once.hcl";
+    let human = text(&glidepath(&["validate", "-c", fixture], repo()).stderr);
+    let bad = glidepath(&["validate", "-c", fixture, "--format", "json"], repo());
+    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(text(&bad.stderr), "", "the JSON view writes nothing else");
+    let doc: serde_json::Value = serde_json::from_slice(&bad.stdout).unwrap();
+    assert_eq!(doc["valid"], false);
+    let problems = doc["problems"].as_array().unwrap();
+    assert!(problems.len() > 3, "{doc:#}");
+    for p in problems {
+        let at = format!("[{}:{}:{}]", p["file"].as_str().unwrap(), p["line"], p["column"]);
+        assert!(human.contains(&at), "{at} is not in the human view:\n{human}");
+        assert!(human.contains(p["code"].as_str().unwrap()), "{p}");
+        assert!(p["end_line"].as_u64() >= p["line"].as_u64(), "{p}");
+        assert!(!p["message"].as_str().unwrap().is_empty(), "{p}");
+    }
+
+    // A catalog that cannot be read is a problem without a place.
+    let missing = glidepath(&["validate", "-c", "no/such/catalog", "--format", "json"], repo());
+    assert_eq!(missing.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&missing.stdout).unwrap();
+    assert_eq!(doc["problems"][0]["line"], serde_json::Value::Null);
+    assert!(doc["problems"][0]["message"].as_str().unwrap().contains("no/such/catalog"), "{doc:#}");
+}
+
+#[test]
 fn render_writes_the_tree_replaces_it_whole_and_refuses_foreign_directories() {
     let temp = tempfile::tempdir().unwrap();
     let out = temp.path().join("rendered");

@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the catalog and report every problem, located, with its fix
-    Validate(CatalogArg),
+    Validate(ValidateArgs),
     /// Write the rendered desired state, the GitOps layout and CI workflows into DIR
     Render(RenderArgs),
     /// Show what apply would change
@@ -101,6 +101,21 @@ pub struct CatalogArg {
     /// Catalog file or directory
     #[arg(short = 'c', long, default_value = "catalog", env = "GLIDEPATH_CATALOG")]
     pub catalog: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub catalog: CatalogArg,
+    /// Problems for people (with source excerpts), or one JSON document for editors and CI
+    #[arg(long, value_enum, default_value_t = ValidateFormat::Human)]
+    pub format: ValidateFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ValidateFormat {
+    Human,
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -4,11 +4,11 @@
 use std::io::{BufRead, IsTerminal};
 
 use super::args::{
-    CatalogArg, Command, ForceUnlockArgs, Format, HistoryArgs, ImportArgs, PlanArgs, RenderArgs, SelectArgs,
+    CatalogArg, ValidateArgs, ValidateFormat, Command, ForceUnlockArgs, Format, HistoryArgs, ImportArgs, PlanArgs, RenderArgs, SelectArgs,
 };
 use super::drift;
 use super::views::{self, PlanContext};
-use super::{Cli, CliError, EXIT_CHANGES, EXIT_OK};
+use super::{Cli, CliError, EXIT_CHANGES, EXIT_ERROR, EXIT_OK};
 use crate::catalog::{self, Model};
 use crate::check::{self, CheckResult};
 use crate::kinds::ProviderId;
@@ -54,12 +54,17 @@ pub(super) fn load(args: &CatalogArg) -> Result<(Model, DesiredSet), CliError> {
     Ok((model, desired))
 }
 
-fn validate(args: &CatalogArg) -> Result<u8, CliError> {
-    let (model, desired) = load(args)?;
+fn validate(args: &ValidateArgs) -> Result<u8, CliError> {
+    if args.format == ValidateFormat::Json {
+        let (document, valid) = views::validate::json(&args.catalog.catalog, load(&args.catalog));
+        outln!("{document}");
+        return Ok(if valid { EXIT_OK } else { EXIT_ERROR });
+    }
+    let (model, desired) = load(&args.catalog)?;
     let envs: Vec<&str> = model.environments.iter().map(|e| e.name.as_str()).collect();
     outln!(
         "{} is valid: {} services, {} environments ({}), {} notification routes; renders {} resources",
-        args.catalog.display(),
+        args.catalog.catalog.display(),
         model.services.len(),
         envs.len(),
         envs.join(", "),

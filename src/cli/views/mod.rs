@@ -7,6 +7,7 @@ pub mod json;
 pub mod markdown;
 pub mod progress;
 pub mod status;
+pub mod validate;
 
 use std::path::Path;
 

@@ -58,10 +58,12 @@ fn round(seconds: f64) -> f64 {
     (seconds * 1000.0).round() / 1000.0
 }
 
-/// The first line of `apply --format json`: what the plan will do.
+/// The first line of `apply --format json`: what the plan will do, and the version of the
+/// lines' format (it changes only when a field changes meaning, as for the plan JSON).
 pub fn plan_event(plan: &Plan) -> String {
     json!({
         "event": "plan",
+        "format_version": "1.0",
         "has_changes": plan.has_changes(),
         "summary": plan.summary,
         "allow_delete": plan.permissions.allow_delete,
