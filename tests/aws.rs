@@ -5,7 +5,8 @@
 mod support;
 
 use std::fs;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use support::aws_bed::{changes, text, Bed};
 use support::moto::{free_port, DyingRelay, Moto};
@@ -213,6 +214,67 @@ fn an_endpoint_that_dies_mid_apply_leaves_a_resumable_state() {
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     let out = bed.run_at(&relay_url, &["plan", "-c", catalog, "--only", "aws", "--detailed-exitcode"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}
+
+/// Kills `glidepath apply` (SIGKILL) once its journal holds `lines` changes, or lets it finish.
+fn kill_apply_after(bed: &Bed, lines: usize) -> bool {
+    let catalog = bed.catalog();
+    let args = ["apply", "-c", catalog.to_str().unwrap(), "--only", "aws", "--auto-approve"];
+    let log = fs::File::create(bed.work.path().join("apply.log")).unwrap();
+    let mut child = bed.command_at(&bed.moto.url(), &args).stdout(Stdio::null()).stderr(log).spawn().unwrap();
+    let journal = bed.work.path().join(".glidepath/state.json.journal");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let log = fs::read_to_string(bed.work.path().join("apply.log")).unwrap_or_default();
+            eprintln!("apply ended by itself ({status}):\n{log}");
+            return false;
+        }
+        let written = fs::read_to_string(&journal).map(|t| t.matches('\n').count()).unwrap_or(0);
+        if written >= lines {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            // The lock of the killed process stays, as after any crash: released as a user would.
+            let lock = glidepath::state::lock::lock_path(&bed.work.path().join(".glidepath/state.json"));
+            let held: serde_json::Value = serde_json::from_str(&fs::read_to_string(lock).unwrap()).unwrap();
+            let out = bed.run(&["force-unlock", held["id"].as_str().unwrap()]);
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+            return true;
+        }
+        assert!(Instant::now() < deadline, "apply wrote {written} journal lines in 120 s");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn an_apply_killed_at_any_moment_loses_at_most_the_change_in_flight() {
+    let bed = Bed::new();
+    let state = bed.work.path().join(".glidepath/state.json");
+    let recorded = |bed: &Bed| -> usize {
+        let out = bed.run(&["state", "list"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        text(&out.stdout).lines().filter(|l| l.starts_with("aws/")).count()
+    };
+    // Killed three times, each time once more changes were made durable than the state held.
+    let mut before = 0;
+    for more in [1, 5, 11] {
+        assert!(kill_apply_after(&bed, more), "the apply ended before {more} changes");
+        let after = recorded(&bed);
+        assert!(after >= before + more, "killed after {more} journalled change(s): the state holds {after}, had {before}");
+        before = after;
+    }
+    // The journal of the killed apply was read, not yet folded in: the state file is the one the
+    // first apply wrote before its first change (its lineage), with nothing in it.
+    assert!(bed.work.path().join(".glidepath/state.json.journal").exists());
+    let on_disk: serde_json::Value = serde_json::from_str(&fs::read_to_string(&state).unwrap()).unwrap();
+    assert!(on_disk["resources"].as_object().unwrap().len() < before, "{before} recorded, all in the state file?");
+
+    // The rerun converges: it finishes, folds the journal in and removes it; nothing is left to do.
+    let out = bed.glidepath("apply", &["--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!bed.work.path().join(".glidepath/state.json.journal").exists(), "the journal is folded in");
+    assert_eq!(recorded(&bed), CREATES);
+    bed.assert_no_changes();
 }
 
 #[test]

@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::plan::{Change, Plan};
 use crate::providers::{ErrorKind, ProviderError, Providers};
 use crate::state::audit::ChangeOutcome;
+use crate::state::journal::Journal;
 use crate::state::store::Store;
 use crate::state::{State, StateError};
 
@@ -81,17 +82,21 @@ pub trait Ledger {
     fn flush(&mut self) -> Result<(), StateError>;
 }
 
-/// The state file as the ledger: written after every live change (a crash loses nothing done),
-/// and once at the end for offline records.
+/// The state as the ledger. Every change a provider carried out is durable before the next one
+/// starts (a crash loses at most the change in flight): a line in the journal next to a local
+/// state file, the whole state for S3. The state file itself is written once, at the end.
 pub struct StateLedger<'a> {
     pub store: &'a Store,
     pub state: &'a mut State,
     unsaved: bool,
+    /// Started at the first live change (local state only).
+    journal: Option<Journal>,
+    journaling: bool,
 }
 
 impl<'a> StateLedger<'a> {
     pub fn new(store: &'a Store, state: &'a mut State) -> Self {
-        StateLedger { store, state, unsaved: false }
+        StateLedger { store, state, unsaved: false, journal: None, journaling: false }
     }
 
     fn save(&mut self) -> Result<(), StateError> {
@@ -104,10 +109,17 @@ impl<'a> StateLedger<'a> {
 
 impl Ledger for StateLedger<'_> {
     fn record(&mut self, change: &Change, stored: Option<Value>, live: bool) -> Result<(), StateError> {
+        if live && !self.journaling {
+            self.journal = self.store.start_journal(self.state)?;
+            self.journaling = true;
+        }
         self.state.record_change(change, stored);
         self.unsaved = true;
         if live {
-            self.save()?;
+            match self.journal.as_mut() {
+                Some(journal) => journal.append(&change.address, self.state)?,
+                None => self.save()?,
+            }
         }
         Ok(())
     }
@@ -115,6 +127,10 @@ impl Ledger for StateLedger<'_> {
     fn flush(&mut self) -> Result<(), StateError> {
         if self.unsaved {
             self.save()?;
+            // The state file now holds the journal's changes (and a killed apply's, replayed
+            // when the state was read).
+            self.journal = None;
+            self.store.end_journal()?;
         }
         Ok(())
     }

@@ -16,6 +16,7 @@ pub const DEFAULT_PATH: &str = ".glidepath/state.json";
 const FORMAT_VERSION: u32 = 1;
 
 pub mod audit;
+pub mod journal;
 pub mod lock;
 pub mod remote;
 pub mod store;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::audit::{self, AuditRecord};
+use super::journal::{self, Journal};
 use super::lock::{self, LockInfo};
 use super::remote::{S3Location, S3Store};
 use super::{State, StateError};
@@ -52,9 +53,15 @@ impl Store {
         }
     }
 
+    /// The state of `catalog`, with the changes of an apply that was killed before it could fold
+    /// its journal in (local state).
     pub fn load(&self, catalog: &str) -> Result<State, StateError> {
         match self {
-            Store::Local(path) => super::load(path, catalog),
+            Store::Local(path) => {
+                let mut state = super::load(path, catalog)?;
+                journal::replay(path, &mut state)?;
+                Ok(state)
+            }
             Store::Remote(store) => match store.get()? {
                 Some(text) => super::parse(&text, &store.location.describe(), catalog),
                 None => Ok(State::new(catalog)),
@@ -76,7 +83,32 @@ impl Store {
                 None => return Ok(None),
             },
         };
-        super::parse_any(&text, &shown).map(Some)
+        let mut state = super::parse_any(&text, &shown)?;
+        if let Store::Local(path) = self {
+            journal::replay(path, &mut state)?;
+        }
+        Ok(Some(state))
+    }
+
+    /// A journal for the changes of one apply, where the state is a local file (`None` for S3,
+    /// where every change still writes the whole state). The state the journal extends is on
+    /// disk first: a new state (its lineage must survive a crash), or one with a killed apply's
+    /// journal replayed into it (folded in before that journal is replaced).
+    pub fn start_journal(&self, state: &mut State) -> Result<Option<Journal>, StateError> {
+        let Store::Local(path) = self else { return Ok(None) };
+        if !path.exists() || journal::path_of(path).exists() {
+            state.serial += 1;
+            super::save(path, state)?;
+        }
+        Journal::create(path, state).map(Some)
+    }
+
+    /// Drops the journal once the state file holds all of it.
+    pub fn end_journal(&self) -> Result<(), StateError> {
+        match self {
+            Store::Local(path) => journal::remove(path),
+            Store::Remote(_) => Ok(()),
+        }
     }
 
     pub fn save(&self, state: &State) -> Result<(), StateError> {

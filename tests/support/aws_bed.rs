@@ -38,6 +38,11 @@ impl Bed {
     }
 
     pub fn run_at(&self, endpoint: &str, args: &[&str]) -> Output {
+        self.command_at(endpoint, args).output().unwrap()
+    }
+
+    /// glidepath with `args`, against `endpoint`, in the bed's directory (not started yet).
+    pub fn command_at(&self, endpoint: &str, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_glidepath"));
         command.args(args).current_dir(self.work.path());
         for var in
@@ -52,9 +57,8 @@ impl Bed {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_CONFIG_FILE", "/dev/null")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap()
+            .env("NO_COLOR", "1");
+        command
     }
 
     pub fn run(&self, args: &[&str]) -> Output {

@@ -1,0 +1,155 @@
+//! The apply journal of a local state file: one line per change a provider carried out,
+//! appended and synced before the next change starts, and folded into the state file when the
+//! apply ends. So an apply of K changes writes K short lines and one state file, not K whole
+//! state files (which grew with the catalog: quadratic for an apply from empty), with the same
+//! crash guarantee: a kill at any moment loses at most the change in flight.
+//!
+//! Every line names the state it extends (lineage and serial). Reading the state replays the
+//! lines that extend it; lines of an older serial were already folded in (the apply that wrote
+//! them saved the state and was killed before removing the journal) and are ignored, as is a
+//! last line cut short by a crash.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{State, StateEntry, StateError};
+use crate::render::Address;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Line {
+    lineage: String,
+    serial: u64,
+    address: Address,
+    /// The entry after the change; `None`: the resource is gone.
+    entry: Option<StateEntry>,
+}
+
+/// `.glidepath/state.json.journal` next to `.glidepath/state.json`.
+pub fn path_of(state: &Path) -> PathBuf {
+    let mut name = state.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".journal");
+    state.with_file_name(name)
+}
+
+/// An open journal, appending to the state it was opened for.
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+    lineage: String,
+    serial: u64,
+}
+
+impl Journal {
+    /// Starts a journal extending `state` as it is now (saved at its current serial).
+    pub fn create(state_path: &Path, state: &State) -> Result<Journal, StateError> {
+        let path = path_of(state_path);
+        let fail = |e: std::io::Error| StateError::Write { path: path.display().to_string(), reason: e.to_string() };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(fail)?;
+        }
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(true).write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(&path).map_err(fail)?;
+        Ok(Journal { path, file, lineage: state.lineage.clone(), serial: state.serial })
+    }
+
+    /// Records `address` as it is in `state` now; durable when this returns.
+    pub fn append(&mut self, address: &Address, state: &State) -> Result<(), StateError> {
+        let line = Line {
+            lineage: self.lineage.clone(),
+            serial: self.serial,
+            address: address.clone(),
+            entry: state.resources.get(address).cloned(),
+        };
+        let mut text = serde_json::to_string(&line).expect("a journal line serializes");
+        text.push('\n');
+        let fail = |e: std::io::Error| StateError::Write { path: self.path.display().to_string(), reason: e.to_string() };
+        self.file.write_all(text.as_bytes()).map_err(fail)?;
+        self.file.sync_data().map_err(fail)
+    }
+}
+
+/// Applies the journal next to `state_path` that extends `state`; returns how many changes it
+/// held. A journal of another state (older serial, other lineage) was folded in already.
+pub fn replay(state_path: &Path, state: &mut State) -> Result<usize, StateError> {
+    let path = path_of(state_path);
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(StateError::Read { path: path.display().to_string(), reason: e.to_string() }),
+    };
+    let mut replayed = 0;
+    // Only whole lines: a crash while appending leaves the change in flight cut short.
+    let complete = text.rfind('\n').map(|end| &text[..end]).unwrap_or("");
+    for line in complete.lines() {
+        let line: Line = serde_json::from_str(line)
+            .map_err(|e| StateError::Corrupt { path: path.display().to_string(), reason: e.to_string() })?;
+        if line.lineage != state.lineage || line.serial != state.serial {
+            continue;
+        }
+        match line.entry {
+            Some(entry) => state.resources.insert(line.address, entry),
+            None => state.resources.remove(&line.address),
+        };
+        replayed += 1;
+    }
+    Ok(replayed)
+}
+
+/// Removes the journal once the state file holds everything in it.
+pub fn remove(state_path: &Path) -> Result<(), StateError> {
+    let path = path_of(state_path);
+    match fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StateError::Write { path: path.display().to_string(), reason: e.to_string() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn entry(tag: &str) -> StateEntry {
+        StateEntry { digest: format!("sha256:{tag}"), body: json!({ "tag": tag }) }
+    }
+
+    #[test]
+    fn replays_whole_lines_of_this_state_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let state_path = dir.path().join("state.json");
+        let mut state = State::new("c");
+        let (a, b): (Address, Address) = ("dev/a/k8s/Service/a".parse().unwrap(), "dev/b/k8s/Service/b".parse().unwrap());
+        state.resources.insert(b.clone(), entry("old"));
+        let mut journal = Journal::create(&state_path, &state).unwrap();
+        let mut live = state.clone();
+        live.resources.insert(a.clone(), entry("1"));
+        journal.append(&a, &live).unwrap();
+        live.resources.remove(&b);
+        journal.append(&b, &live).unwrap();
+        // A crash in the middle of the next line.
+        let mut file = OpenOptions::new().append(true).open(path_of(&state_path)).unwrap();
+        file.write_all(b"{\"lineage\":\"").unwrap();
+
+        let mut replayed = state.clone();
+        assert_eq!(replay(&state_path, &mut replayed).unwrap(), 2);
+        assert_eq!(replayed.resources.keys().collect::<Vec<_>>(), vec![&a]);
+
+        // Once folded in (the serial moved on), the same journal changes nothing.
+        let mut saved = replayed.clone();
+        saved.serial += 1;
+        assert_eq!(replay(&state_path, &mut saved).unwrap(), 0);
+        // Nor does it change another lineage's state.
+        let mut other = State::new("c");
+        assert_eq!(replay(&state_path, &mut other).unwrap(), 0);
+        remove(&state_path).unwrap();
+        assert!(!path_of(&state_path).exists());
+        remove(&state_path).unwrap();
+    }
+}
