@@ -1,7 +1,7 @@
 //! Catalog source files and byte spans into them, so every diagnostic can point at file:line:col.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// One catalog file as read from disk; shared by every span that points into it.
 #[derive(Debug)]
@@ -9,20 +9,29 @@ pub struct SourceFile {
     /// Path as the user would type it (relative to where glidepath runs, when possible).
     pub path: PathBuf,
     pub text: Arc<str>,
+    /// Byte offset of each line's start, made on first use: a location is then a binary search,
+    /// not a scan from the top of the file (which made locating every service of a big file
+    /// quadratic).
+    line_starts: OnceLock<Vec<usize>>,
 }
 
 impl SourceFile {
     pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Arc<Self> {
-        Arc::new(SourceFile { path: path.into(), text: Arc::from(text.into()) })
+        Arc::new(SourceFile { path: path.into(), text: Arc::from(text.into()), line_starts: OnceLock::new() })
     }
 
     /// One-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-        let col = self.text[line_start..offset].chars().count() + 1;
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let starts = self.line_starts.get_or_init(|| {
+            std::iter::once(0).chain(self.text.match_indices('\n').map(|(i, _)| i + 1)).collect()
+        });
+        // The last line starting at or before the offset.
+        let line = starts.partition_point(|&start| start <= offset);
+        let col = self.text[starts[line - 1]..offset].chars().count() + 1;
         (line, col)
     }
 
@@ -56,5 +65,23 @@ impl Span {
 
     pub fn path(&self) -> &Path {
         &self.file.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SourceFile;
+
+    #[test]
+    fn line_col_counts_lines_and_characters() {
+        let file = SourceFile::new("c.hcl", "a = 1\nbé = 2\n\nlast");
+        assert_eq!(file.line_col(0), (1, 1));
+        assert_eq!(file.line_col(4), (1, 5));
+        assert_eq!(file.line_col(5), (1, 6), "the newline itself ends line 1");
+        assert_eq!(file.line_col(6), (2, 1));
+        assert_eq!(file.line_col(9), (2, 3), "é is one character of two bytes");
+        assert_eq!(file.line_col(14), (3, 1));
+        assert_eq!(file.line_col(15), (4, 1));
+        assert_eq!(file.line_col(999), (4, 5), "past the end: the end");
     }
 }
