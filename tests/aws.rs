@@ -216,13 +216,14 @@ fn an_endpoint_that_dies_mid_apply_leaves_a_resumable_state() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
 }
 
-/// Kills `glidepath apply` (SIGKILL) once its journal holds `lines` changes, or lets it finish.
-fn kill_apply_after(bed: &Bed, lines: usize) -> bool {
+/// Kills `glidepath apply` (SIGKILL) once `journalled()` says it made `lines` changes durable,
+/// and releases its lock as a user would; `false` if it finished first.
+fn kill_apply_after(bed: &Bed, state: &[&str], lines: usize, journalled: &dyn Fn() -> usize) -> bool {
     let catalog = bed.catalog();
-    let args = ["apply", "-c", catalog.to_str().unwrap(), "--only", "aws", "--auto-approve"];
+    let mut args = vec!["apply", "-c", catalog.to_str().unwrap(), "--only", "aws", "--auto-approve"];
+    args.extend_from_slice(state);
     let log = fs::File::create(bed.work.path().join("apply.log")).unwrap();
     let mut child = bed.command_at(&bed.moto.url(), &args).stdout(Stdio::null()).stderr(log).spawn().unwrap();
-    let journal = bed.work.path().join(".glidepath/state.json.journal");
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -230,51 +231,68 @@ fn kill_apply_after(bed: &Bed, lines: usize) -> bool {
             eprintln!("apply ended by itself ({status}):\n{log}");
             return false;
         }
-        let written = fs::read_to_string(&journal).map(|t| t.matches('\n').count()).unwrap_or(0);
+        let written = journalled();
         if written >= lines {
             child.kill().unwrap();
             child.wait().unwrap();
-            // The lock of the killed process stays, as after any crash: released as a user would.
-            let lock = glidepath::state::lock::lock_path(&bed.work.path().join(".glidepath/state.json"));
-            let held: serde_json::Value = serde_json::from_str(&fs::read_to_string(lock).unwrap()).unwrap();
-            let out = bed.run(&["force-unlock", held["id"].as_str().unwrap()]);
+            // The lock of the killed process stays, as after any crash: the next apply names it
+            // and the user releases it.
+            let blocked = text(&bed.run(&args).stderr);
+            let id = blocked.split("lock id ").nth(1).unwrap_or_else(|| panic!("no lock named: {blocked}"))[..12].to_string();
+            let mut unlock = vec!["force-unlock"];
+            unlock.push(&id);
+            unlock.extend_from_slice(state);
+            let out = bed.run(&unlock);
             assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
             return true;
         }
-        assert!(Instant::now() < deadline, "apply wrote {written} journal lines in 120 s");
+        assert!(Instant::now() < deadline, "apply made {written} changes durable in 120 s");
         std::thread::sleep(Duration::from_millis(2));
     }
+}
+
+/// Kills an apply three times, each time once more changes were made durable; the state read
+/// back keeps every one of them, and a rerun converges with nothing left to do.
+fn killed_applies_converge(bed: &Bed, state: &[&str], journalled: &dyn Fn() -> usize) {
+    let recorded = || -> usize {
+        let out = bed.run(&[&["state", "list"], state].concat());
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        text(&out.stdout).lines().filter(|l| l.starts_with("aws/")).count()
+    };
+    let mut before = 0;
+    for more in [1, 5, 11] {
+        assert!(kill_apply_after(bed, state, more, journalled), "the apply ended before {more} changes");
+        let after = recorded();
+        assert!(after >= before + more, "killed after {more} journalled change(s): the state holds {after}, had {before}");
+        before = after;
+    }
+    assert!(journalled() > 0, "the killed apply's journal is kept until an apply folds it in");
+    let out = bed.run(&[&["apply", "-c", bed.catalog().to_str().unwrap(), "--only", "aws", "--auto-approve"], state].concat());
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(journalled(), 0, "the journal is folded in and removed");
+    let out = bed.run(&[&["plan", "-c", bed.catalog().to_str().unwrap(), "--only", "aws", "--detailed-exitcode"], state].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    // A resource whose create was in flight at a kill exists with glidepath's tags but was never
+    // recorded: the plan reads it live and finds nothing to change, so the state may lack it
+    // until it next changes (at most one per kill; issue 17's crash windows).
+    let held = recorded();
+    assert!((CREATES - 3..=CREATES).contains(&held), "the state holds {held} of {CREATES}");
 }
 
 #[test]
 fn an_apply_killed_at_any_moment_loses_at_most_the_change_in_flight() {
     let bed = Bed::new();
-    let state = bed.work.path().join(".glidepath/state.json");
-    let recorded = |bed: &Bed| -> usize {
-        let out = bed.run(&["state", "list"]);
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        text(&out.stdout).lines().filter(|l| l.starts_with("aws/")).count()
-    };
-    // Killed three times, each time once more changes were made durable than the state held.
-    let mut before = 0;
-    for more in [1, 5, 11] {
-        assert!(kill_apply_after(&bed, more), "the apply ended before {more} changes");
-        let after = recorded(&bed);
-        assert!(after >= before + more, "killed after {more} journalled change(s): the state holds {after}, had {before}");
-        before = after;
-    }
-    // The journal of the killed apply was read, not yet folded in: the state file is the one the
-    // first apply wrote before its first change (its lineage), with nothing in it.
-    assert!(bed.work.path().join(".glidepath/state.json.journal").exists());
-    let on_disk: serde_json::Value = serde_json::from_str(&fs::read_to_string(&state).unwrap()).unwrap();
-    assert!(on_disk["resources"].as_object().unwrap().len() < before, "{before} recorded, all in the state file?");
+    let journal = bed.work.path().join(".glidepath/state.json.journal");
+    killed_applies_converge(&bed, &[], &|| fs::read_to_string(&journal).map(|t| t.matches('\n').count()).unwrap_or(0));
+}
 
-    // The rerun converges: it finishes, folds the journal in and removes it; nothing is left to do.
-    let out = bed.glidepath("apply", &["--auto-approve"]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(!bed.work.path().join(".glidepath/state.json.journal").exists(), "the journal is folded in");
-    assert_eq!(recorded(&bed), CREATES);
-    bed.assert_no_changes();
+#[test]
+fn an_apply_killed_with_s3_state_loses_at_most_the_change_in_flight() {
+    let bed = Bed::new();
+    let (s3, _) = support::moto::state_backend(&bed.moto, &bed.runtime, "us-east-1", "tfstate", "locks");
+    let state = ["--state", "s3://tfstate/shop/glidepath.json?lock_table=locks"];
+    killed_applies_converge(&bed, &state, &|| support::moto::keys(&s3, &bed.runtime, "tfstate", "shop/glidepath.json.journal/").len());
+    assert!(!bed.work.path().join(".glidepath").exists(), "nothing is kept locally");
 }
 
 #[test]

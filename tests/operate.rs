@@ -279,48 +279,7 @@ fn remote_state_in_s3_with_a_dynamodb_lock() {
     let catalog = catalog_in(work.path(), "tremote");
     let c = catalog.to_str().unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let config = runtime.block_on(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("eu-west-1"))
-            .endpoint_url(moto.url())
-            .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
-            .load(),
-    );
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
-    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-    runtime
-        .block_on(
-            s3.create_bucket()
-                .bucket("tfstate")
-                .create_bucket_configuration(
-                    aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
-                        .build(),
-                )
-                .send(),
-        )
-        .unwrap();
-    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
-    runtime
-        .block_on(
-            dynamodb
-                .create_table()
-                .table_name("glidepath-locks")
-                .billing_mode(BillingMode::PayPerRequest)
-                .attribute_definitions(
-                    AttributeDefinition::builder()
-                        .attribute_name("LockID")
-                        .attribute_type(ScalarAttributeType::S)
-                        .build()
-                        .unwrap(),
-                )
-                .key_schema(
-                    KeySchemaElement::builder().attribute_name("LockID").key_type(KeyType::Hash).build().unwrap(),
-                )
-                .send(),
-        )
-        .unwrap();
-
+    let (s3, dynamodb) = support::moto::state_backend(&moto, &runtime, "eu-west-1", "tfstate", "glidepath-locks");
     let state = "s3://tfstate/tremote/glidepath.json?lock_table=glidepath-locks";
     let remote = |args: &[&str]| {
         let mut command = support::glidepath_command();

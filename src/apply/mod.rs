@@ -83,20 +83,19 @@ pub trait Ledger {
 }
 
 /// The state as the ledger. Every change a provider carried out is durable before the next one
-/// starts (a crash loses at most the change in flight): a line in the journal next to a local
-/// state file, the whole state for S3. The state file itself is written once, at the end.
+/// starts (a crash loses at most the change in flight) as a line of the apply's journal; the state
+/// itself is written once, at the end (see `state::journal`).
 pub struct StateLedger<'a> {
     pub store: &'a Store,
     pub state: &'a mut State,
     unsaved: bool,
-    /// Started at the first live change (local state only).
+    /// Started at the first live change.
     journal: Option<Journal>,
-    journaling: bool,
 }
 
 impl<'a> StateLedger<'a> {
     pub fn new(store: &'a Store, state: &'a mut State) -> Self {
-        StateLedger { store, state, unsaved: false, journal: None, journaling: false }
+        StateLedger { store, state, unsaved: false, journal: None }
     }
 
     fn save(&mut self) -> Result<(), StateError> {
@@ -109,17 +108,13 @@ impl<'a> StateLedger<'a> {
 
 impl Ledger for StateLedger<'_> {
     fn record(&mut self, change: &Change, stored: Option<Value>, live: bool) -> Result<(), StateError> {
-        if live && !self.journaling {
-            self.journal = self.store.start_journal(self.state)?;
-            self.journaling = true;
+        if live && self.journal.is_none() {
+            self.journal = Some(self.store.start_journal(self.state)?);
         }
         self.state.record_change(change, stored);
         self.unsaved = true;
-        if live {
-            match self.journal.as_mut() {
-                Some(journal) => journal.append(&change.address, self.state)?,
-                None => self.save()?,
-            }
+        if let Some(journal) = self.journal.as_mut().filter(|_| live) {
+            journal.append(&change.address, self.state)?;
         }
         Ok(())
     }

@@ -1,6 +1,6 @@
-//! The apply journal of a local state file: one line per change a provider carried out,
-//! appended and synced before the next change starts, and folded into the state file when the
-//! apply ends. So an apply of K changes writes K short lines and one state file, not K whole
+//! The apply journal: one line per change a provider carried out, durable before the next change
+//! starts (appended and synced to a file next to a local state, or one small object under
+//! `KEY.journal/` next to an S3 state), and folded into the state when the apply ends. So an apply of K changes writes K short lines and one state file, not K whole
 //! state files (which grew with the catalog: quadratic for an apply from empty), with the same
 //! crash guarantee: a kill at any moment loses at most the change in flight.
 //!
@@ -12,9 +12,11 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::remote::S3Store;
 use super::{State, StateEntry, StateError};
 use crate::render::Address;
 
@@ -34,16 +36,21 @@ pub fn path_of(state: &Path) -> PathBuf {
     state.with_file_name(name)
 }
 
+/// Where a journal's lines go.
+enum Sink {
+    File { path: PathBuf, file: File },
+    S3 { store: Arc<S3Store>, sequence: u64 },
+}
+
 /// An open journal, appending to the state it was opened for.
 pub struct Journal {
-    path: PathBuf,
-    file: File,
+    sink: Sink,
     lineage: String,
     serial: u64,
 }
 
 impl Journal {
-    /// Starts a journal extending `state` as it is now (saved at its current serial).
+    /// Starts a journal file extending `state` as it is now (saved at its current serial).
     pub fn create(state_path: &Path, state: &State) -> Result<Journal, StateError> {
         let path = path_of(state_path);
         let fail = |e: std::io::Error| StateError::Write { path: path.display().to_string(), reason: e.to_string() };
@@ -55,7 +62,12 @@ impl Journal {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let file = options.open(&path).map_err(fail)?;
-        Ok(Journal { path, file, lineage: state.lineage.clone(), serial: state.serial })
+        Ok(Journal { sink: Sink::File { path, file }, lineage: state.lineage.clone(), serial: state.serial })
+    }
+
+    /// Starts a journal of objects next to an S3 state extending `state` (saved at its serial).
+    pub fn on_s3(store: Arc<S3Store>, state: &State) -> Journal {
+        Journal { sink: Sink::S3 { store, sequence: 0 }, lineage: state.lineage.clone(), serial: state.serial }
     }
 
     /// Records `address` as it is in `state` now; durable when this returns.
@@ -68,9 +80,17 @@ impl Journal {
         };
         let mut text = serde_json::to_string(&line).expect("a journal line serializes");
         text.push('\n');
-        let fail = |e: std::io::Error| StateError::Write { path: self.path.display().to_string(), reason: e.to_string() };
-        self.file.write_all(text.as_bytes()).map_err(fail)?;
-        self.file.sync_data().map_err(fail)
+        match &mut self.sink {
+            Sink::File { path, file } => {
+                let fail = |e: std::io::Error| StateError::Write { path: path.display().to_string(), reason: e.to_string() };
+                file.write_all(text.as_bytes()).map_err(fail)?;
+                file.sync_data().map_err(fail)
+            }
+            Sink::S3 { store, sequence } => {
+                *sequence += 1;
+                store.append_journal(self.serial, *sequence, text)
+            }
+        }
     }
 }
 
@@ -78,17 +98,21 @@ impl Journal {
 /// held. A journal of another state (older serial, other lineage) was folded in already.
 pub fn replay(state_path: &Path, state: &mut State) -> Result<usize, StateError> {
     let path = path_of(state_path);
-    let text = match fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(StateError::Read { path: path.display().to_string(), reason: e.to_string() }),
-    };
+    match fs::read_to_string(&path) {
+        Ok(text) => replay_lines(&text, &path.display().to_string(), state),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(StateError::Read { path: path.display().to_string(), reason: e.to_string() }),
+    }
+}
+
+/// Applies the lines of `text` (a journal; `shown` names it) that extend `state`. Only whole
+/// lines: a crash while appending leaves the change in flight cut short.
+pub fn replay_lines(text: &str, shown: &str, state: &mut State) -> Result<usize, StateError> {
     let mut replayed = 0;
-    // Only whole lines: a crash while appending leaves the change in flight cut short.
     let complete = text.rfind('\n').map(|end| &text[..end]).unwrap_or("");
     for line in complete.lines() {
         let line: Line = serde_json::from_str(line)
-            .map_err(|e| StateError::Corrupt { path: path.display().to_string(), reason: e.to_string() })?;
+            .map_err(|e| StateError::Corrupt { path: shown.to_string(), reason: e.to_string() })?;
         if line.lineage != state.lineage || line.serial != state.serial {
             continue;
         }

@@ -44,6 +44,10 @@ impl S3Location {
     fn audit_prefix(&self) -> String {
         format!("{}.audit/", self.key)
     }
+
+    fn journal_prefix(&self) -> String {
+        format!("{}.journal/", self.key)
+    }
 }
 
 pub struct S3Store {
@@ -192,25 +196,61 @@ impl S3Store {
             record.time,
             &crate::digest::digest(&serde_json::from_str(&text).expect("just serialized"))["sha256:".len()..][..12]
         );
+        self.put_object(key, text)
+    }
+
+    pub fn read_audit(&self) -> Result<Vec<AuditRecord>, StateError> {
+        let mut records = Vec::new();
+        for (key, text) in self.read_prefix(&self.location.audit_prefix())? {
+            records.push(
+                serde_json::from_str(&text).map_err(|e| StateError::Corrupt { path: key, reason: e.to_string() })?,
+            );
+        }
+        Ok(records)
+    }
+
+    /// Stores one journal line of an apply (see `state::journal`): an object of its own, named
+    /// so that key order is journal order.
+    pub fn append_journal(&self, serial: u64, sequence: u64, line: String) -> Result<(), StateError> {
+        self.put_object(format!("{}{serial:020}-{sequence:08}.json", self.location.journal_prefix()), line)
+    }
+
+    /// The journal's lines, in order.
+    pub fn read_journal(&self) -> Result<Vec<String>, StateError> {
+        Ok(self.read_prefix(&self.location.journal_prefix())?.into_iter().map(|(_, text)| text).collect())
+    }
+
+    /// Applies the journal's lines that extend `state` (see `state::journal::replay`).
+    pub fn replay_journal(&self, state: &mut crate::state::State) -> Result<usize, StateError> {
+        let text: String = self.read_journal()?.concat();
+        crate::state::journal::replay_lines(&text, &self.location.journal_prefix(), state)
+    }
+
+    /// Deletes the journal once the state object holds all of it.
+    pub fn clear_journal(&self) -> Result<(), StateError> {
+        let l = &self.location;
+        for key in self.list_prefix(&l.journal_prefix())? {
+            self.runtime.block_on(self.s3.delete_object().bucket(&l.bucket).key(&key).send()).map_err(|e| {
+                failed(l, "s3:DeleteObject", e.as_service_error().map(code).unwrap_or_else(|| e.to_string()))
+            })?;
+        }
+        Ok(())
+    }
+
+    fn put_object(&self, key: String, text: String) -> Result<(), StateError> {
+        let l = &self.location;
         self.runtime
             .block_on(self.s3.put_object().bucket(&l.bucket).key(key).body(ByteStream::from(text.into_bytes())).send())
             .map_err(|e| failed(l, "s3:PutObject", e.as_service_error().map(code).unwrap_or_else(|| e.to_string())))?;
         Ok(())
     }
 
-    pub fn read_audit(&self) -> Result<Vec<AuditRecord>, StateError> {
+    /// The keys under `prefix`, sorted.
+    fn list_prefix(&self, prefix: &str) -> Result<Vec<String>, StateError> {
         let l = &self.location;
         let pages: Vec<_> = self
             .runtime
-            .block_on(
-                self.s3
-                    .list_objects_v2()
-                    .bucket(&l.bucket)
-                    .prefix(l.audit_prefix())
-                    .into_paginator()
-                    .send()
-                    .collect::<Vec<_>>(),
-            )
+            .block_on(self.s3.list_objects_v2().bucket(&l.bucket).prefix(prefix).into_paginator().send().collect::<Vec<_>>())
             .into_iter()
             .collect::<Result<_, _>>()
             .map_err(|e| {
@@ -219,17 +259,22 @@ impl S3Store {
         let mut keys: Vec<String> =
             pages.iter().flat_map(|p| p.contents()).filter_map(|o| o.key().map(str::to_string)).collect();
         keys.sort();
-        let mut records = Vec::new();
-        for key in keys {
+        Ok(keys)
+    }
+
+    /// Every object under `prefix` as (key, text), in key order.
+    fn read_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>, StateError> {
+        let l = &self.location;
+        let mut objects = Vec::new();
+        for key in self.list_prefix(prefix)? {
             let out = self.runtime.block_on(self.s3.get_object().bucket(&l.bucket).key(&key).send()).map_err(|e| {
                 failed(l, "s3:GetObject", e.as_service_error().map(code).unwrap_or_else(|| e.to_string()))
             })?;
             let bytes = self.runtime.block_on(out.body.collect()).map_err(|e| failed(l, "s3:GetObject", e))?;
-            records.push(
-                serde_json::from_slice(&bytes.into_bytes())
-                    .map_err(|e| StateError::Corrupt { path: key.clone(), reason: e.to_string() })?,
-            );
+            let text = String::from_utf8(bytes.into_bytes().to_vec())
+                .map_err(|e| StateError::Corrupt { path: key.clone(), reason: e.to_string() })?;
+            objects.push((key, text));
         }
-        Ok(records)
+        Ok(objects)
     }
 }

@@ -63,7 +63,11 @@ impl Store {
                 Ok(state)
             }
             Store::Remote(store) => match store.get()? {
-                Some(text) => super::parse(&text, &store.location.describe(), catalog),
+                Some(text) => {
+                    let mut state = super::parse(&text, &store.location.describe(), catalog)?;
+                    store.replay_journal(&mut state)?;
+                    Ok(state)
+                }
                 None => Ok(State::new(catalog)),
             },
         }
@@ -84,30 +88,37 @@ impl Store {
             },
         };
         let mut state = super::parse_any(&text, &shown)?;
-        if let Store::Local(path) = self {
-            journal::replay(path, &mut state)?;
-        }
+        match self {
+            Store::Local(path) => journal::replay(path, &mut state)?,
+            Store::Remote(store) => store.replay_journal(&mut state)?,
+        };
         Ok(Some(state))
     }
 
-    /// A journal for the changes of one apply, where the state is a local file (`None` for S3,
-    /// where every change still writes the whole state). The state the journal extends is on
-    /// disk first: a new state (its lineage must survive a crash), or one with a killed apply's
-    /// journal replayed into it (folded in before that journal is replaced).
-    pub fn start_journal(&self, state: &mut State) -> Result<Option<Journal>, StateError> {
-        let Store::Local(path) = self else { return Ok(None) };
-        if !path.exists() || journal::path_of(path).exists() {
+    /// A journal for the changes of one apply. The state it extends is stored first when it is
+    /// new (its lineage must survive a crash) or has a killed apply's journal replayed into it
+    /// (folded in before that journal is replaced).
+    pub fn start_journal(&self, state: &mut State) -> Result<Journal, StateError> {
+        let stale = match self {
+            Store::Local(path) => !path.exists() || journal::path_of(path).exists(),
+            Store::Remote(store) => store.get()?.is_none() || !store.read_journal()?.is_empty(),
+        };
+        if stale {
             state.serial += 1;
-            super::save(path, state)?;
+            self.save(state)?;
+            self.end_journal()?;
         }
-        Journal::create(path, state).map(Some)
+        Ok(match self {
+            Store::Local(path) => Journal::create(path, state)?,
+            Store::Remote(store) => Journal::on_s3(Arc::clone(store), state),
+        })
     }
 
-    /// Drops the journal once the state file holds all of it.
+    /// Drops the journal once the state holds all of it.
     pub fn end_journal(&self) -> Result<(), StateError> {
         match self {
             Store::Local(path) => journal::remove(path),
-            Store::Remote(_) => Ok(()),
+            Store::Remote(store) => store.clear_journal(),
         }
     }
 

@@ -137,3 +137,56 @@ fn pump(mut client: TcpStream, server: TcpStream, dead: Arc<AtomicBool>, seen: A
 fn count(haystack: &[u8], needle: &[u8]) -> usize {
     haystack.windows(needle.len()).filter(|w| *w == needle).count()
 }
+
+/// The bucket and DynamoDB lock table of a remote state on `moto` in `region` (glidepath reads
+/// the state in `AWS_REGION`, else us-east-1), as `s3://BUCKET/KEY?lock_table=TABLE` expects
+/// them; returns the S3 (path-style, as moto serves it) and DynamoDB clients.
+pub fn state_backend(
+    moto: &Moto,
+    runtime: &tokio::runtime::Runtime,
+    region: &str,
+    bucket: &str,
+    table: &str,
+) -> (aws_sdk_s3::Client, aws_sdk_dynamodb::Client) {
+    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+    let config = runtime.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_string()))
+            .endpoint_url(moto.url())
+            .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
+            .load(),
+    );
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+    // us-east-1 is the one region whose buckets take no location constraint.
+    let mut create = s3.create_bucket().bucket(bucket);
+    if region != "us-east-1" {
+        create = create.create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
+                .build(),
+        );
+    }
+    runtime.block_on(create.send()).unwrap();
+    let key = KeySchemaElement::builder().attribute_name("LockID").key_type(KeyType::Hash).build().unwrap();
+    let attribute =
+        AttributeDefinition::builder().attribute_name("LockID").attribute_type(ScalarAttributeType::S).build().unwrap();
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    runtime
+        .block_on(
+            dynamodb
+                .create_table()
+                .table_name(table)
+                .billing_mode(BillingMode::PayPerRequest)
+                .attribute_definitions(attribute)
+                .key_schema(key)
+                .send(),
+        )
+        .unwrap();
+    (s3, dynamodb)
+}
+
+/// The keys under `prefix` of `bucket`.
+pub fn keys(s3: &aws_sdk_s3::Client, runtime: &tokio::runtime::Runtime, bucket: &str, prefix: &str) -> Vec<String> {
+    let listed = runtime.block_on(s3.list_objects_v2().bucket(bucket).prefix(prefix).send()).unwrap();
+    listed.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect()
+}
