@@ -243,6 +243,24 @@ rules! {
         why: "AWS, Kubernetes or Argo Rollouts would reject or misread it later, far from the line that caused it.",
         fix: "Write the value in the form the help line shows.",
     }
+    CONTROL_CHARACTER {
+        code: "catalog::control-character",
+        stage: Validation,
+        severity: Error,
+        waiver: None,
+        what: "A string holds a newline, tab or other control character (C0/C1, DEL, U+2028/U+2029, BOM), or a map key does.",
+        why: "Catalog strings end up in YAML, labels, CODEOWNERS lines, shell variables and URLs: a line break there adds a key, a rule or a command nobody wrote.",
+        fix: "Write the value on one line without control characters.",
+    }
+    CATALOG_PLAINTEXT_SECRET {
+        code: "catalog::secret-in-catalog",
+        stage: Validation,
+        severity: Error,
+        waiver: None,
+        what: "A secret written in the catalog: an env var whose name says secret (PASSWORD, SECRET, TOKEN, KEY, …) with a literal value, or any value that looks like one (`sk_live_…`, an AWS key id, a Slack or GitHub token, a private key, a URL with `user:password@` or a `token=` query).",
+        why: "The catalog, the rendered files, plans, state and CI logs are read by many people and kept for years; a secret there is leaked.",
+        fix: "Keep the value in a Kubernetes Secret (`env = { DB_PASSWORD = { secret = \"NAME\", key = \"KEY\" } }`, `migrations.secret`) or, for webhooks, `$key` from the notification secret.",
+    }
     OUT_OF_RANGE {
         code: "catalog::out-of-range",
         stage: Validation,

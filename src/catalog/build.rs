@@ -375,12 +375,36 @@ fn check_unique_namespaces(environments: &[Environment], group: Option<&Node>, p
 
 fn decode_notification(name: Spanned<String>, node: &Node, problems: &mut Problems) -> Option<NotificationRoute> {
     let mut f = Fields::of(node, format!("notification \"{}\"", name.value), problems)?;
-    let slack = f.string("slack", problems).map(|s| s.value);
+    // Judged by what is written: a destination with a mistake is reported as that mistake.
+    let written = node
+        .entries()
+        .is_some_and(|e| e.iter().any(|e| matches!(e.key.as_str(), "slack" | "webhook" | "email" | "https")));
+    let slack = f.string("slack", problems);
+    if let Some(channel) = &slack {
+        if let Err(reason) = super::text::slack_channel(&channel.value) {
+            problems.push(
+                Problem::new(rules::MALFORMED_VALUE, &channel.span, reason)
+                    .label("not a channel")
+                    .help("write one channel such as \"#payments-oncall\": lower-case letters, digits, `-`, `_`, `.`"),
+            );
+        }
+    }
+    let slack = slack.map(|s| s.value);
     let webhook = f.string("webhook", problems);
     if let Some(url) = &webhook {
-        if !(url.value.starts_with("https://") || url.value.starts_with("http://") || url.value.starts_with('$')) {
+        let checked = match url.value.strip_prefix('$') {
+            Some(key)
+                if !key.is_empty()
+                    && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) =>
+            {
+                Ok(())
+            }
+            Some(_) => Err(format!("`{}` is not a key of the notification secret", url.value.escape_default())),
+            None => super::text::url(&url.value, false),
+        };
+        if let Err(reason) = checked {
             problems.push(
-                Problem::new(rules::MALFORMED_VALUE, &url.span, format!("webhook `{}` is not a URL", url.value))
+                Problem::new(rules::MALFORMED_VALUE, &url.span, format!("webhook {reason}"))
                     .label("expected a URL")
                     .help("write an https:// URL, or `$key` to read it from the argo-rollouts-notification-secret"),
             );
@@ -388,22 +412,18 @@ fn decode_notification(name: Spanned<String>, node: &Node, problems: &mut Proble
     }
     let email = f.strings("email", problems).unwrap_or_default();
     for address in &email {
-        if !address.value.contains('@') {
+        if let Err(reason) = super::text::email(&address.value) {
             problems.push(
-                Problem::new(
-                    rules::MALFORMED_VALUE,
-                    &address.span,
-                    format!("`{}` is not an email address", address.value),
-                )
-                .help("write an address such as \"oncall@example.com\""),
+                Problem::new(rules::MALFORMED_VALUE, &address.span, reason)
+                    .help("write an address such as \"oncall@example.com\""),
             );
         }
     }
     let https = f.strings("https", problems).unwrap_or_default();
     for url in &https {
-        if !url.value.starts_with("https://") {
+        if let Err(reason) = super::text::url(&url.value, true) {
             problems.push(
-                Problem::new(rules::MALFORMED_VALUE, &url.span, format!("`{}` is not an https URL", url.value))
+                Problem::new(rules::MALFORMED_VALUE, &url.span, reason)
                     .help("SNS https subscriptions need an https:// endpoint"),
             );
         }
@@ -427,7 +447,7 @@ fn decode_notification(name: Spanned<String>, node: &Node, problems: &mut Proble
             .collect(),
         None => vec![NotifyEvent::RolloutAborted, NotifyEvent::AnalysisRunFailed, NotifyEvent::RolloutCompleted],
     };
-    if slack.is_none() && webhook.is_none() && email.is_empty() && https.is_empty() {
+    if !written {
         problems.push(
             Problem::new(
                 rules::EMPTY_ROUTE,

@@ -177,7 +177,26 @@ pub fn wrong_type(node: &Node, context: &str, expected: &str) -> Problem {
 
 pub fn expect_string(node: &Node, context: &str, problems: &mut Problems) -> Option<Spanned<String>> {
     match &node.value {
-        Value::Str(s) => Some(Spanned::new(s.clone(), node.span.clone())),
+        Value::Str(s) => match super::text::control_character(s) {
+            // Every catalog string lands in YAML, labels, shell variables or files kept by line.
+            Some(c) => {
+                problems.push(
+                    Problem::new(
+                        rules::CONTROL_CHARACTER,
+                        &node.span,
+                        format!(
+                            "{context} holds {}: {}",
+                            super::text::describe(c),
+                            crate::redact::text(s).escape_default()
+                        ),
+                    )
+                    .label("control character")
+                    .help("write the value on one line, without control characters"),
+                );
+                None
+            }
+            None => Some(Spanned::new(s.clone(), node.span.clone())),
+        },
         _ => {
             let quoted = match &node.value {
                 Value::Int(i) => format!("quote it: \"{i}\""),

@@ -16,6 +16,7 @@ mod profiles;
 mod safety;
 mod service;
 pub mod source;
+pub mod text;
 mod traffic;
 pub mod tree;
 pub mod values;
