@@ -148,6 +148,44 @@ pub fn url(url: &str) -> String {
     out
 }
 
+/// A stand-in for a value that may hold a secret where it becomes part of a name (a resource
+/// address, a file name): the value itself when nothing in it looks secret, otherwise its
+/// scheme and host with a short digest of the whole, `https://h.example.com/redacted-1a2b3c4d5e6f`,
+/// so two endpoints stay two addresses and none shows its token.
+pub fn stand_in(value: &str) -> String {
+    if secret_value_reason(value).is_none() {
+        return value.to_string();
+    }
+    let digest = crate::digest::digest(&Value::String(value.to_string()));
+    let short = &digest["sha256:".len()..][..12];
+    let host = value
+        .split_once("://")
+        .map(|(scheme, rest)| {
+            let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            format!("{scheme}://{host}/")
+        })
+        .unwrap_or_default();
+    format!("{host}redacted-{short}")
+}
+
+/// Opens a file glidepath keeps (state, audit trail, lock, saved plan) readable by its owner
+/// only: created 0600, and an existing one narrowed to 0600.
+pub fn private_file(options: &mut std::fs::OpenOptions, path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        let file = options.open(path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        Ok(file)
+    }
+    #[cfg(not(unix))]
+    {
+        options.open(path)
+    }
+}
+
 /// A JSON document with every secret redacted: strings that look secret, values under keys
 /// that name a secret, and the `value` of `{"name": "DB_PASSWORD", "value": …}` entries.
 pub fn body(value: &Value) -> Value {
@@ -273,6 +311,15 @@ mod tests {
         assert_eq!(text("postgres://app:hunter2@db:5432/app"), "postgres://app:(redacted)@db:5432/app");
         assert_eq!(text("url: https://h/x?sig=1\nheaders: []"), "url: https://h/x?sig=(redacted)\nheaders: []");
         assert_eq!(text("https://hooks.slack.com/services/T000/B000/XXXX"), "https://hooks.slack.com/(redacted)");
+    }
+
+    #[test]
+    fn stand_ins_keep_the_host_and_tell_endpoints_apart() {
+        let a = stand_in("https://alerts.example.com/in?token=one");
+        let b = stand_in("https://alerts.example.com/in?token=two");
+        assert!(a.starts_with("https://alerts.example.com/redacted-") && a != b, "{a} {b}");
+        assert!(!a.contains("one") && !a.contains('?'));
+        assert_eq!(stand_in("https://alerts.example.com/in"), "https://alerts.example.com/in");
     }
 
     #[test]

@@ -36,8 +36,9 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         if let Some(reason) = saved.staleness(&planned.plan) {
             return Err(CliError::StalePlan(reason));
         }
-        // What was reviewed is what runs: the saved changes, bodies and permissions.
-        planned.plan = saved.plan();
+        // What was reviewed is what runs: the fresh plan is the saved one (same catalog render,
+        // same live state), with the real bodies the saved file redacts; permissions are saved.
+        planned.plan.permissions = saved.permissions;
     }
     let permissions = &mut planned.plan.permissions;
     *permissions = Permissions {

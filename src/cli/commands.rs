@@ -150,7 +150,7 @@ pub(super) fn prepare(select: &SelectArgs, selection: &Selection, store: Store) 
             )));
         }
     }
-    let mut live = state.bodies();
+    let mut live = state.bodies_against(&desired);
     let mut conflicts = Vec::new();
     let mut notes = std::collections::BTreeMap::new();
     let mut contested = std::collections::BTreeMap::new();

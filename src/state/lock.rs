@@ -113,7 +113,7 @@ pub fn acquire(state: &Path, operation: &str) -> Result<Lock, StateError> {
             .map_err(|e| StateError::Write { path: dir.display().to_string(), reason: e.to_string() })?;
     }
     let info = LockInfo::new(operation);
-    match OpenOptions::new().write(true).create_new(true).open(&path) {
+    match crate::redact::private_file(OpenOptions::new().write(true).create_new(true), &path) {
         Ok(mut file) => {
             let text = serde_json::to_string_pretty(&info).expect("lock info serializes");
             file.write_all(text.as_bytes())
