@@ -162,6 +162,15 @@ rules! {
         why: "Nothing in the file can be trusted; glidepath stops there rather than report every declaration the file hides as missing.",
         fix: "Correct the text at the caret and write values as literals: quoted strings, no `${…}`, no functions.",
     }
+    UNREADABLE_FILE {
+        code: "catalog::unreadable-file",
+        stage: Validation,
+        severity: Error,
+        waiver: None,
+        what: "A catalog or modules/ file that cannot be read: a dangling or looping symlink, a file without read permission, text that is not UTF-8.",
+        why: "Skipping it would drop everything it declares, and the next plan would delete all of it.",
+        fix: "Point the symlink at an existing file, make the file readable, or save it as UTF-8; remove it if it is not part of the catalog.",
+    }
     WRONG_TYPE {
         code: "catalog::wrong-type",
         stage: Validation,

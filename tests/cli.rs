@@ -630,3 +630,35 @@ fn version_man_page_and_sdk_logging() {
     let quiet = glidepath_env(&plan, work.path(), &unreachable);
     assert!(!text(&quiet.stderr).contains("DEBUG"), "{}", text(&quiet.stderr));
 }
+
+/// Issue 17's bad-input corpus: every catalog under tests/fixtures/invalid (one per rule, and the
+/// hostile cases: control characters, injected URLs, plaintext secrets, broken symlinks, YAML
+/// lists, second documents, duplicate keys, alias bombs, out-of-range values) makes validate,
+/// plan, apply and render exit 1 with a file:line:col, and leaves nothing behind: no
+/// `.glidepath/` (state, lock, audit), no rendered files.
+#[test]
+fn every_bad_catalog_exits_1_located_and_writes_nothing() {
+    let fixtures = support::fixture_catalogs(repo().join("tests/fixtures/invalid").to_str().unwrap());
+    assert!(fixtures.len() >= 45, "the corpus shrank: {}", fixtures.len());
+    for fixture in fixtures {
+        let catalog = fixture.to_str().unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let commands: [&[&str]; 4] = [
+            &["validate", "-c", catalog],
+            &["plan", "-c", catalog],
+            &["apply", "-c", catalog, "--auto-approve"],
+            &["render", "-c", catalog, "--out", "rendered"],
+        ];
+        for args in commands {
+            let out = glidepath(args, work.path());
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+            let located =
+                regex::Regex::new(&format!(r"{}(/[^\s:\]]*\.(hcl|yaml|yml))?:\d+:\d+", regex::escape(catalog)))
+                    .unwrap();
+            assert!(located.is_match(&stderr), "{args:?}: no file:line:col in {stderr}");
+            let left: Vec<_> = std::fs::read_dir(work.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+            assert!(left.is_empty(), "{args:?} on {catalog} left {left:?} behind");
+        }
+    }
+}

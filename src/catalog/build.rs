@@ -172,7 +172,12 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
     let prometheus =
         f.string("prometheus", problems).map(|s| s.value).unwrap_or_else(|| DEFAULT_PROMETHEUS.to_string());
     let scrape_interval = f
-        .parsed("scrape_interval", problems, Duration::parse, "write Prometheus' scrape interval, such as \"30s\"")
+        .duration_within(
+            "scrape_interval",
+            (Duration::from_secs(1), Duration::from_secs(600)),
+            problems,
+            "write Prometheus' scrape interval, such as \"30s\"",
+        )
         .map(|d| d.value)
         .unwrap_or(DEFAULT_SCRAPE_INTERVAL);
     let codestar_connection = f.string("codestar_connection", problems).and_then(|c| check_connection(c, problems));
@@ -272,7 +277,28 @@ fn check_region(region: &Spanned<String>, problems: &mut Problems) {
 
 fn decode_cluster(name: Spanned<String>, node: &Node, platform: &Platform, problems: &mut Problems) -> Option<Cluster> {
     let mut f = Fields::of(node, format!("cluster \"{}\"", name.value), problems)?;
-    let eks_name = f.string("eks_name", problems).map(|s| s.value).unwrap_or_else(|| name.value.clone());
+    // EKS names: a letter or digit, then letters, digits, `-` and `_`, at most 100. Anything else
+    // (`*`) would become a wildcard in the CI role's `eks:DescribeCluster` resource.
+    let eks_name = match f.string("eks_name", problems) {
+        Some(eks) => {
+            let valid = eks.value.len() <= 100
+                && eks.value.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && eks.value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+            if !valid {
+                problems.push(
+                    Problem::new(
+                        rules::MALFORMED_VALUE,
+                        &eks.span,
+                        format!("`{}` is not an EKS cluster name", eks.value),
+                    )
+                    .label("not an EKS name")
+                    .help("EKS names start with a letter or digit and hold letters, digits, `-` and `_` (at most 100)"),
+                );
+            }
+            eks.value
+        }
+        None => name.value.clone(),
+    };
     let region = match f.string("region", problems) {
         Some(region) => {
             check_region(&region, problems);

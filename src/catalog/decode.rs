@@ -4,6 +4,7 @@
 use super::problem::{Problem, Problems};
 use super::source::Span;
 use super::tree::{Entry, Node, Value};
+use super::values::Duration;
 use crate::rules;
 
 /// A value together with where it was written.
@@ -119,6 +120,27 @@ impl<'a> Fields<'a> {
                 None
             }
         }
+    }
+
+    /// A duration field that must lie within `min..=max` (`catalog::out-of-range` otherwise):
+    /// rendered as int32 seconds or used as a divisor, an unbounded one would overflow or mislead.
+    pub fn duration_within(
+        &mut self,
+        name: &'static str,
+        (min, max): (Duration, Duration),
+        problems: &mut Problems,
+        help: &str,
+    ) -> Option<Spanned<Duration>> {
+        let d = self.parsed(name, problems, Duration::parse, help)?;
+        if d.value < min || d.value > max {
+            problems.push(
+                Problem::new(rules::OUT_OF_RANGE, &d.span, format!("`{name}` in {} is {}", self.context, d.value))
+                    .label("out of range")
+                    .help(format!("use a duration from {min} to {max}")),
+            );
+            return None;
+        }
+        Some(d)
     }
 
     pub fn missing(&self, name: &str, example: &str, problems: &mut Problems) {

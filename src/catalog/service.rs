@@ -540,7 +540,12 @@ fn decode_probes(
         }
     }
     let probe_port = p.int("port", problems).and_then(|v| port_number(&v, "probes.port", problems));
-    let warmup = p.parsed("warmup", problems, Duration::parse, "write a duration such as \"20s\" or \"1m\"");
+    let warmup = p.duration_within(
+        "warmup",
+        (Duration { millis: 0 }, Duration::from_secs(3600)),
+        problems,
+        "write a duration such as \"20s\" or \"1m\"",
+    );
     if readiness.is_none() && p.node("readiness").is_none() {
         problems.push(
             Problem::new(rules::MISSING_READINESS, &p.span, format!("{context} has no readiness probe"))

@@ -314,6 +314,38 @@ fn crd_hint(kind: KubeKind) -> String {
 /// for the kinds whose controller-written fields an apply carries over.
 type ControllerOwned = BTreeMap<Address, Value>;
 
+/// Whether an object carries the ownership labels `ownership_selector` lists by.
+fn is_owned(item: &DynamicObject, catalog: &str, env: &str) -> bool {
+    let Some(labels) = item.metadata.labels.as_ref() else { return false };
+    let is = |key: &str, value: &str| labels.get(key).map(String::as_str) == Some(value);
+    is(MANAGED_BY, "glidepath") && is(CATALOG_LABEL, catalog) && is(ENV_LABEL, env)
+}
+
+/// Records an owned object read from the cluster as live, addressed by its service label.
+fn record_owned(
+    env: &str,
+    kind: KubeKind,
+    item: &DynamicObject,
+    live: &mut LiveSet,
+    controller_owned: &mut ControllerOwned,
+) -> Result<(), ProviderError> {
+    let owner = item
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(SERVICE_LABEL).cloned())
+        .unwrap_or_else(|| SHARED_OWNER.to_string());
+    let name = item.metadata.name.clone().unwrap_or_default();
+    let value = serde_json::to_value(item).map_err(|e| error(&name, "list", e.to_string()))?;
+    let address = Address::scoped(env, &owner, kind, name);
+    // Comparisons leave controller-written fields out; the apply must send them back.
+    if controller_fields::carries(kind) {
+        controller_owned.insert(address.clone(), value.clone());
+    }
+    live.bodies.insert(address, normalize(value, kind));
+    Ok(())
+}
+
 fn ownership_selector(catalog: &str, env: &str) -> String {
     format!("{MANAGED_BY}=glidepath,{CATALOG_LABEL}={catalog},{ENV_LABEL}={env}")
 }
@@ -361,20 +393,7 @@ impl KubeProvider {
                     diagnose(e, &format!("{} in environment {env}", api.plural), "list", env, &self.envs[env].context)
                 })?;
             for item in listed.items {
-                let owner = item
-                    .metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(SERVICE_LABEL).cloned())
-                    .unwrap_or_else(|| SHARED_OWNER.to_string());
-                let name = item.metadata.name.clone().unwrap_or_default();
-                let value = serde_json::to_value(&item).map_err(|e| error(&name, "list", e.to_string()))?;
-                let address = Address::scoped(env, &owner, kind, name);
-                // Comparisons leave controller-written fields out; the apply must send them back.
-                if controller_fields::carries(kind) {
-                    controller_owned.insert(address.clone(), value.clone());
-                }
-                live.bodies.insert(address, normalize(value, kind));
+                record_owned(env, kind, &item, live, &mut controller_owned)?;
             }
         }
         let missing: Vec<&Address> =
@@ -390,7 +409,10 @@ impl KubeProvider {
                 .runtime
                 .block_on(self.api(env, kind).get_opt(address.name()))
                 .map_err(|e| diagnose(e, &address.to_string(), "get", env, &self.envs[env].context))?;
-            if found.is_some() {
+            // Created since the list (an apply running now): ours if it carries our labels.
+            if let Some(item) = found.as_ref().filter(|item| is_owned(item, &self.catalog, env)) {
+                record_owned(env, kind, item, live, &mut controller_owned)?;
+            } else if found.is_some() {
                 live.conflicts.push(Conflict {
                     address: address.clone(),
                     reason: format!(
