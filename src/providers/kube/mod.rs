@@ -321,23 +321,26 @@ fn is_owned(item: &DynamicObject, catalog: &str, env: &str) -> bool {
     is(MANAGED_BY, "glidepath") && is(CATALOG_LABEL, catalog) && is(ENV_LABEL, env)
 }
 
-/// Records an owned object read from the cluster as live, addressed by its service label.
-fn record_owned(
-    env: &str,
-    kind: KubeKind,
-    item: &DynamicObject,
-    live: &mut LiveSet,
-    controller_owned: &mut ControllerOwned,
-) -> Result<(), ProviderError> {
+/// Where a listed object belongs: its environment, its service label's owner, kind and name.
+fn owned_address(env: &str, kind: KubeKind, item: &DynamicObject) -> Address {
     let owner = item
         .metadata
         .labels
         .as_ref()
         .and_then(|l| l.get(SERVICE_LABEL).cloned())
         .unwrap_or_else(|| SHARED_OWNER.to_string());
-    let name = item.metadata.name.clone().unwrap_or_default();
-    let value = serde_json::to_value(item).map_err(|e| error(&name, "list", e.to_string()))?;
-    let address = Address::scoped(env, &owner, kind, name);
+    Address::scoped(env, &owner, kind, item.metadata.name.clone().unwrap_or_default())
+}
+
+/// Records an owned object read from the cluster as live at `address`.
+fn record_owned(
+    address: Address,
+    kind: KubeKind,
+    item: &DynamicObject,
+    live: &mut LiveSet,
+    controller_owned: &mut ControllerOwned,
+) -> Result<(), ProviderError> {
+    let value = serde_json::to_value(item).map_err(|e| error(address.name(), "list", e.to_string()))?;
     // Comparisons leave controller-written fields out; the apply must send them back.
     if controller_fields::carries(kind) {
         controller_owned.insert(address.clone(), value.clone());
@@ -393,7 +396,8 @@ impl KubeProvider {
                     diagnose(e, &format!("{} in environment {env}", api.plural), "list", env, &self.envs[env].context)
                 })?;
             for item in listed.items {
-                record_owned(env, kind, &item, live, &mut controller_owned)?;
+                let address = owned_address(env, kind, &item);
+                record_owned(address, kind, &item, live, &mut controller_owned)?;
             }
         }
         let missing: Vec<&Address> =
@@ -411,7 +415,14 @@ impl KubeProvider {
                 .map_err(|e| diagnose(e, &address.to_string(), "get", env, &self.envs[env].context))?;
             // Created since the list (an apply running now): ours if it carries our labels.
             if let Some(item) = found.as_ref().filter(|item| is_owned(item, &self.catalog, env)) {
-                record_owned(env, kind, item, live, &mut controller_owned)?;
+                // Listed under another service's address already: that entry speaks for it.
+                let listed = live
+                    .bodies
+                    .keys()
+                    .any(|a| a.env() == Some(env) && a.kind == address.kind && a.name() == address.name());
+                if !listed {
+                    record_owned(address.clone(), kind, item, live, &mut controller_owned)?;
+                }
             } else if found.is_some() {
                 live.conflicts.push(Conflict {
                     address: address.clone(),
