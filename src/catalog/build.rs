@@ -100,8 +100,10 @@ pub fn named_blocks<'a>(
         return Vec::new();
     };
     let mut out = Vec::new();
-    for (i, Entry { key, key_span, node }) in entries.iter().enumerate() {
-        if let Some(first) = entries[..i].iter().find(|e| &e.key == key) {
+    let mut firsts: std::collections::HashMap<&str, &Entry> = std::collections::HashMap::new();
+    for entry in entries {
+        let Entry { key, key_span, node } = entry;
+        if let Some(first) = firsts.get(key.as_str()) {
             problems.push(
                 Problem::new(rules::DUPLICATE_NAME, key_span, format!("{kind} `{key}` is declared twice"))
                     .label("second declaration")
@@ -109,6 +111,7 @@ pub fn named_blocks<'a>(
             );
             continue;
         }
+        firsts.insert(key.as_str(), entry);
         if !is_dns_label(key) {
             problems.push(
                 Problem::new(rules::INVALID_NAME, key_span, format!("{kind} name `{key}` is not a valid DNS-1123 label"))

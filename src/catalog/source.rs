@@ -9,19 +9,31 @@ pub struct SourceFile {
     /// Path as the user would type it (relative to where glidepath runs, when possible).
     pub path: PathBuf,
     pub text: Arc<str>,
+    /// Byte offset of each line's start, built on first use: locating a problem costs a binary
+    /// search, not a scan of the file (20,000 problems in a large file took minutes).
+    line_starts: std::sync::OnceLock<Vec<usize>>,
 }
 
 impl SourceFile {
     pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Arc<Self> {
-        Arc::new(SourceFile { path: path.into(), text: Arc::from(text.into()) })
+        Arc::new(SourceFile {
+            path: path.into(),
+            text: Arc::from(text.into()),
+            line_starts: std::sync::OnceLock::new(),
+        })
     }
 
     /// One-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let starts = self
+            .line_starts
+            .get_or_init(|| std::iter::once(0).chain(self.text.match_indices('\n').map(|(i, _)| i + 1)).collect());
+        let line = starts.partition_point(|&start| start <= offset);
+        let line_start = starts[line - 1];
         let col = self.text[line_start..offset].chars().count() + 1;
         (line, col)
     }
@@ -56,5 +68,22 @@ impl Span {
 
     pub fn path(&self) -> &Path {
         &self.file.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_and_columns() {
+        let file = SourceFile::new("f", "ab\ncdé\n\nx");
+        assert_eq!(file.line_col(0), (1, 1));
+        assert_eq!(file.line_col(2), (1, 3));
+        assert_eq!(file.line_col(3), (2, 1));
+        assert_eq!(file.line_col(7), (2, 4), "columns count characters");
+        assert_eq!(file.line_col(8), (3, 1));
+        assert_eq!(file.line_col(9), (4, 1));
+        assert_eq!(file.line_col(99), (4, 2));
     }
 }
