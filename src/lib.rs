@@ -12,6 +12,7 @@ pub mod digest;
 pub mod kinds;
 pub mod plan;
 pub mod providers;
+pub mod redact;
 pub mod render;
 pub mod rules;
 pub mod state;

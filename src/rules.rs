@@ -162,6 +162,15 @@ rules! {
         why: "Nothing in the file can be trusted; glidepath stops there rather than report every declaration the file hides as missing.",
         fix: "Correct the text at the caret and write values as literals: quoted strings, no `${…}`, no functions.",
     }
+    UNREADABLE_FILE {
+        code: "catalog::unreadable-file",
+        stage: Validation,
+        severity: Error,
+        waiver: None,
+        what: "A catalog or modules/ file that cannot be read: a dangling or looping symlink, a file without read permission, text that is not UTF-8.",
+        why: "Skipping it would drop everything it declares, and the next plan would delete all of it.",
+        fix: "Point the symlink at an existing file, make the file readable, or save it as UTF-8; remove it if it is not part of the catalog.",
+    }
     WRONG_TYPE {
         code: "catalog::wrong-type",
         stage: Validation,
@@ -242,6 +251,24 @@ rules! {
         what: "A value of the right type in the wrong form: an account id, region, URL, email, event, duration, percentage, quantity, probe path, repo, image tag, strategy, max_surge, pdb value, branch or ARN; an empty migration or test command; an unknown `ci.system` or `ci.source`, a `ci.path` outside the repository, or a `ci` setting the chosen CI system cannot use.",
         why: "AWS, Kubernetes or Argo Rollouts would reject or misread it later, far from the line that caused it.",
         fix: "Write the value in the form the help line shows.",
+    }
+    CONTROL_CHARACTER {
+        code: "catalog::control-character",
+        stage: Validation,
+        severity: Error,
+        waiver: None,
+        what: "A string holds a newline, tab or other control character (C0/C1, DEL, U+2028/U+2029, BOM), or a map key does.",
+        why: "Catalog strings end up in YAML, labels, CODEOWNERS lines, shell variables and URLs: a line break there adds a key, a rule or a command nobody wrote.",
+        fix: "Write the value on one line without control characters.",
+    }
+    CATALOG_PLAINTEXT_SECRET {
+        code: "catalog::secret-in-catalog",
+        stage: Validation,
+        severity: Error,
+        waiver: None,
+        what: "A secret written in the catalog: an env var whose name says secret (PASSWORD, SECRET, TOKEN, KEY, …) with a literal value, or any value that looks like one (`sk_live_…`, an AWS key id, a Slack or GitHub token, a private key, a URL with `user:password@` or a `token=` query).",
+        why: "The catalog, the rendered files, plans, state and CI logs are read by many people and kept for years; a secret there is leaked.",
+        fix: "Keep the value in a Kubernetes Secret (`env = { DB_PASSWORD = { secret = \"NAME\", key = \"KEY\" } }`, `migrations.secret`) or, for webhooks, `$key` from the notification secret.",
     }
     OUT_OF_RANGE {
         code: "catalog::out-of-range",

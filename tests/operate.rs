@@ -85,6 +85,11 @@ fn one_apply_at_a_time_and_a_crashed_apply_is_recoverable() {
             && stderr.contains(&format!("pid {}", std::process::id())),
         "{stderr}"
     );
+    // The lock names who holds it and where: for the owner only.
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &fs::metadata(glidepath::state::lock::lock_path(&state)).unwrap().permissions(),
+    ) & 0o777;
+    assert_eq!(mode, 0o600, "lock file mode {mode:o}");
     drop(held);
 
     // A lock left by a process that no longer exists (an apply killed halfway).
@@ -382,4 +387,66 @@ fn a_saved_plan_is_refused_when_the_cluster_changed_since() {
     let stale = run(work.path(), kubeconfig, &["apply", "tfplan.json", "--kube-context", CONTEXT]);
     assert_eq!(stale.status.code(), Some(1), "{}", text(&stale.stdout));
     assert!(text(&stale.stderr).contains("the live state changed since the plan was made"), "{}", text(&stale.stderr));
+}
+
+/// Issue 17: what may be a secret (a webhook URL with a token, an SNS https endpoint with
+/// `?token=`) is redacted in every plan view, saved plan, state, audit trail and address, and the
+/// files glidepath keeps are readable by their owner only. A second plan still finds no changes.
+#[test]
+fn planted_secrets_appear_in_no_output_state_or_plan_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let work = tempfile::tempdir().unwrap();
+    let catalog = catalog_in(work.path(), "tsecret");
+    let planted = fs::read_to_string(&catalog)
+        .unwrap()
+        .replace("webhook = \"$oncall-webhook\"", "webhook = \"https://hooks.example.com/in?token=PLANTED1webhook\"")
+        .replace(
+            "notification \"oncall\" {",
+            "notification \"pager\" {\n  https = [\"https://alerts.example.com/in?token=PLANTED2sns\"]\n}\n\nnotification \"oncall\" {",
+        )
+        .replace("notify = [\"oncall\"]", "notify = [\"oncall\", \"pager\"]\n  env = { API_TOKEN = { secret = \"api\", key = \"token\" } }");
+    fs::write(&catalog, planted).unwrap();
+    let c = catalog.to_str().unwrap();
+    let mut shown = String::new();
+    let mut ran = |args: &[&str], expect: i32| {
+        let out = run(work.path(), None, args);
+        assert_eq!(out.status.code(), Some(expect), "{args:?}: {}{}", text(&out.stdout), text(&out.stderr));
+        shown.push_str(&text(&out.stdout));
+        shown.push_str(&text(&out.stderr));
+    };
+    ran(&["validate", "-c", c], 0);
+    for format in ["human", "json", "markdown"] {
+        ran(&["plan", "-c", c, "--format", format], 0);
+    }
+    ran(&["plan", "-c", c, "--out", "tfplan.json"], 0);
+    ran(&["apply", "tfplan.json"], 0);
+    // Redacted state must not look changed: the recorded digest is of the applied body.
+    ran(&["plan", "-c", c, "--detailed-exitcode"], 0);
+    // An update of the webhook's token shows that it changed, not to what.
+    let rotated = fs::read_to_string(&catalog).unwrap().replace("PLANTED1webhook", "PLANTED3rotated");
+    fs::write(&catalog, rotated).unwrap();
+    for format in ["human", "json", "markdown"] {
+        ran(&["plan", "-c", c, "--format", format, "--detailed-exitcode"], 2);
+    }
+    ran(&["apply", "-c", c, "--auto-approve"], 0);
+    for format in ["human", "json", "markdown"] {
+        ran(&["history", "--format", format], 0);
+    }
+    ran(&["state", "list"], 0);
+    assert!(shown.contains("(redacted)"), "the changed token is shown as redacted:\n{shown}");
+    assert!(shown.contains("https://alerts.example.com/redacted-"), "the SNS address has a stand-in:\n{shown}");
+
+    let mut files = vec![work.path().join("tfplan.json")];
+    files.extend(fs::read_dir(work.path().join(".glidepath")).unwrap().map(|e| e.unwrap().path()));
+    let mut stored = String::new();
+    for file in &files {
+        stored.push_str(&fs::read_to_string(file).unwrap());
+        let mode = fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} is mode {mode:o}", file.display());
+    }
+    assert!(stored.contains("sns_subscription"), "the state records the subscription");
+    for secret in ["PLANTED1webhook", "PLANTED2sns", "PLANTED3rotated"] {
+        assert!(!shown.contains(secret), "{secret} was shown:\n{shown}");
+        assert!(!stored.contains(secret), "{secret} was stored in one of {files:?}");
+    }
 }

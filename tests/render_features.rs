@@ -245,3 +245,45 @@ fn patterns_match_within_segments() {
     assert!(!matches("aws/buildspec.*-build.yaml", "aws/buildspec.demo-api-deploy.yaml"));
     assert!(matches(".github/workflows/*.yaml", ".github/workflows/api.yaml"));
 }
+
+/// The escaping convention of templates/ (see src/render/templates.rs): `{{ x }}` and
+/// `{{ x | tojson }}` are escaped; `| line` (unquoted, one line) only in comments and in the
+/// literal message block of the notification template; nothing can write raw text.
+#[test]
+fn templates_write_raw_text_only_in_comments_and_literal_blocks() {
+    for (template, _) in TEMPLATE_OUTPUT {
+        let text = fs::read_to_string(Path::new("templates").join(template)).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let at = format!("templates/{template}:{}", n + 1);
+            for raw in ["| safe", "|safe", "| e ", "| escape", "autoescape"] {
+                assert!(!line.contains(raw), "{at}: `{raw}` writes text unescaped: {line}");
+            }
+            if line.contains("| line") {
+                let comment = line.trim_start().starts_with('#');
+                let literal_block = *template == "kube/notification-template.yaml.j2";
+                assert!(comment || literal_block, "{at}: `| line` outside a comment or literal block: {line}");
+            }
+        }
+        // Values reach workflows and buildspecs only as whole YAML values (env variables the
+        // shell lines read as "$VAR"), never inside a shell line or a `${{ }}` expression.
+        if template.starts_with("aws/") || template.starts_with("github/") {
+            let value_line =
+                regex::Regex::new(r#"^(- )?[A-Za-z0-9_.-]+: (\[)?\{\{[^{}]*\}\}(\])?$|^\{\{ [a-z_.]+ \}\}:$"#).unwrap();
+            let mut raw = false;
+            for (n, line) in text.lines().enumerate() {
+                let trimmed = line.trim();
+                if trimmed.starts_with("{% raw %}") {
+                    raw = true;
+                } else if trimmed.starts_with("{% endraw %}") {
+                    raw = false;
+                } else if !raw && trimmed.contains("{{") && !trimmed.starts_with('#') {
+                    assert!(
+                        value_line.is_match(trimmed),
+                        "templates/{template}:{}: not a whole-value line: {line}",
+                        n + 1
+                    );
+                }
+            }
+        }
+    }
+}

@@ -137,3 +137,55 @@ fn linked_keys_replace_the_profile_together() {
     assert_eq!(api.canary.pauses.len(), 1, "the profile's three pauses went with its steps");
     assert_eq!(api.slo.max_error_rate.to_string(), "1%", "the rest of the profile still applies");
 }
+
+/// Issue 17: values that would add a key or a line to rendered YAML are refused at the catalog,
+/// each at the offending string.
+#[test]
+fn hostile_strings_are_located_catalog_errors() {
+    let located = |path: &str| -> Vec<(String, String)> {
+        let Err(CatalogError::Invalid(problems)) = catalog::load(Path::new(path)) else {
+            panic!("{path} must be rejected");
+        };
+        problems.iter().map(|p| (p.span.location(), p.code.as_str().to_string())).collect()
+    };
+    let control = located("tests/fixtures/invalid/control-character.hcl");
+    let file = "tests/fixtures/invalid/control-character.hcl";
+    for (at, what) in [
+        ("25:13", "webhook with `\\n insecureSkipVerify: true`"),
+        ("26:14", "email with a newline"),
+        ("32:15", "team with a newline"),
+        ("36:17", "probe path with CRLF"),
+    ] {
+        let location = format!("{file}:{at}");
+        assert!(
+            control.contains(&(location.clone(), "catalog::control-character".into())),
+            "{what}: expected catalog::control-character at {location}, got {control:?}"
+        );
+    }
+    assert!(!control.iter().any(|(_, code)| code == "catalog::empty-route"), "{control:?}");
+    let text = located("tests/fixtures/invalid/malformed-text.hcl");
+    let file = "tests/fixtures/invalid/malformed-text.hcl";
+    for at in ["25:13", "26:14", "26:46", "27:14", "28:13", "34:15", "38:17"] {
+        let location = format!("{file}:{at}");
+        assert!(text.contains(&(location.clone(), "catalog::malformed-value".into())), "{location}: {text:?}");
+    }
+}
+
+/// Secrets in env are refused, each located, and no message repeats the secret.
+#[test]
+fn plaintext_secrets_are_refused_without_repeating_them() {
+    let path = "tests/fixtures/invalid/secret-in-catalog.hcl";
+    let Err(CatalogError::Invalid(problems)) = catalog::load(Path::new(path)) else {
+        panic!("{path} must be rejected")
+    };
+    let secrets: Vec<&glidepath::catalog::Problem> =
+        problems.iter().filter(|p| p.code == "catalog::secret-in-catalog").collect();
+    let lines: Vec<String> = secrets.iter().map(|p| p.span.location()).collect();
+    assert_eq!(lines, [31, 32, 33, 34].map(|l| format!("{path}:{l}:21")), "{lines:?}");
+    for problem in &problems {
+        let line = problem.one_line();
+        assert!(!line.contains("planted"), "{line}");
+    }
+    // The reference form is accepted: only the four literals are problems.
+    assert_eq!(problems.len(), 4, "{problems:#?}");
+}

@@ -101,8 +101,10 @@ pub fn named_blocks<'a>(
         return Vec::new();
     };
     let mut out = Vec::new();
-    for (i, Entry { key, key_span, node }) in entries.iter().enumerate() {
-        if let Some(first) = entries[..i].iter().find(|e| &e.key == key) {
+    let mut firsts: std::collections::HashMap<&str, &Entry> = std::collections::HashMap::new();
+    for entry in entries {
+        let Entry { key, key_span, node } = entry;
+        if let Some(first) = firsts.get(key.as_str()) {
             problems.push(
                 Problem::new(rules::DUPLICATE_NAME, key_span, format!("{kind} `{key}` is declared twice"))
                     .label("second declaration")
@@ -110,6 +112,7 @@ pub fn named_blocks<'a>(
             );
             continue;
         }
+        firsts.insert(key.as_str(), entry);
         if !is_dns_label(key) {
             problems.push(
                 Problem::new(rules::INVALID_NAME, key_span, format!("{kind} name `{key}` is not a valid DNS-1123 label"))
@@ -173,7 +176,12 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
     let prometheus =
         f.string("prometheus", problems).map(|s| s.value).unwrap_or_else(|| DEFAULT_PROMETHEUS.to_string());
     let scrape_interval = f
-        .parsed("scrape_interval", problems, Duration::parse, "write Prometheus' scrape interval, such as \"30s\"")
+        .duration_within(
+            "scrape_interval",
+            (Duration::from_secs(1), Duration::from_secs(600)),
+            problems,
+            "write Prometheus' scrape interval, such as \"30s\"",
+        )
         .map(|d| d.value)
         .unwrap_or(DEFAULT_SCRAPE_INTERVAL);
     let codestar_connection = f.string("codestar_connection", problems).and_then(|c| check_connection(c, problems));
@@ -275,7 +283,28 @@ fn check_region(region: &Spanned<String>, problems: &mut Problems) {
 
 fn decode_cluster(name: Spanned<String>, node: &Node, platform: &Platform, problems: &mut Problems) -> Option<Cluster> {
     let mut f = Fields::of(node, format!("cluster \"{}\"", name.value), problems)?;
-    let eks_name = f.string("eks_name", problems).map(|s| s.value).unwrap_or_else(|| name.value.clone());
+    // EKS names: a letter or digit, then letters, digits, `-` and `_`, at most 100. Anything else
+    // (`*`) would become a wildcard in the CI role's `eks:DescribeCluster` resource.
+    let eks_name = match f.string("eks_name", problems) {
+        Some(eks) => {
+            let valid = eks.value.len() <= 100
+                && eks.value.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && eks.value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+            if !valid {
+                problems.push(
+                    Problem::new(
+                        rules::MALFORMED_VALUE,
+                        &eks.span,
+                        format!("`{}` is not an EKS cluster name", eks.value),
+                    )
+                    .label("not an EKS name")
+                    .help("EKS names start with a letter or digit and hold letters, digits, `-` and `_` (at most 100)"),
+                );
+            }
+            eks.value
+        }
+        None => name.value.clone(),
+    };
     let region = match f.string("region", problems) {
         Some(region) => {
             check_region(&region, problems);
@@ -380,12 +409,36 @@ fn check_unique_namespaces(environments: &[Environment], group: Option<&Node>, p
 
 fn decode_notification(name: Spanned<String>, node: &Node, problems: &mut Problems) -> Option<NotificationRoute> {
     let mut f = Fields::of(node, format!("notification \"{}\"", name.value), problems)?;
-    let slack = f.string("slack", problems).map(|s| s.value);
+    // Judged by what is written: a destination with a mistake is reported as that mistake.
+    let written = node
+        .entries()
+        .is_some_and(|e| e.iter().any(|e| matches!(e.key.as_str(), "slack" | "webhook" | "email" | "https")));
+    let slack = f.string("slack", problems);
+    if let Some(channel) = &slack {
+        if let Err(reason) = super::text::slack_channel(&channel.value) {
+            problems.push(
+                Problem::new(rules::MALFORMED_VALUE, &channel.span, reason)
+                    .label("not a channel")
+                    .help("write one channel such as \"#payments-oncall\": lower-case letters, digits, `-`, `_`, `.`"),
+            );
+        }
+    }
+    let slack = slack.map(|s| s.value);
     let webhook = f.string("webhook", problems);
     if let Some(url) = &webhook {
-        if !(url.value.starts_with("https://") || url.value.starts_with("http://") || url.value.starts_with('$')) {
+        let checked = match url.value.strip_prefix('$') {
+            Some(key)
+                if !key.is_empty()
+                    && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) =>
+            {
+                Ok(())
+            }
+            Some(_) => Err(format!("`{}` is not a key of the notification secret", url.value.escape_default())),
+            None => super::text::url(&url.value, false),
+        };
+        if let Err(reason) = checked {
             problems.push(
-                Problem::new(rules::MALFORMED_VALUE, &url.span, format!("webhook `{}` is not a URL", url.value))
+                Problem::new(rules::MALFORMED_VALUE, &url.span, format!("webhook {reason}"))
                     .label("expected a URL")
                     .help("write an https:// URL, or `$key` to read it from the argo-rollouts-notification-secret"),
             );
@@ -393,22 +446,18 @@ fn decode_notification(name: Spanned<String>, node: &Node, problems: &mut Proble
     }
     let email = f.strings("email", problems).unwrap_or_default();
     for address in &email {
-        if !address.value.contains('@') {
+        if let Err(reason) = super::text::email(&address.value) {
             problems.push(
-                Problem::new(
-                    rules::MALFORMED_VALUE,
-                    &address.span,
-                    format!("`{}` is not an email address", address.value),
-                )
-                .help("write an address such as \"oncall@example.com\""),
+                Problem::new(rules::MALFORMED_VALUE, &address.span, reason)
+                    .help("write an address such as \"oncall@example.com\""),
             );
         }
     }
     let https = f.strings("https", problems).unwrap_or_default();
     for url in &https {
-        if !url.value.starts_with("https://") {
+        if let Err(reason) = super::text::url(&url.value, true) {
             problems.push(
-                Problem::new(rules::MALFORMED_VALUE, &url.span, format!("`{}` is not an https URL", url.value))
+                Problem::new(rules::MALFORMED_VALUE, &url.span, reason)
                     .help("SNS https subscriptions need an https:// endpoint"),
             );
         }
@@ -432,7 +481,7 @@ fn decode_notification(name: Spanned<String>, node: &Node, problems: &mut Proble
             .collect(),
         None => vec![NotifyEvent::RolloutAborted, NotifyEvent::AnalysisRunFailed, NotifyEvent::RolloutCompleted],
     };
-    if slack.is_none() && webhook.is_none() && email.is_empty() && https.is_empty() {
+    if !written {
         problems.push(
             Problem::new(
                 rules::EMPTY_ROUTE,

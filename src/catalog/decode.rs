@@ -4,6 +4,7 @@
 use super::problem::{Problem, Problems};
 use super::source::Span;
 use super::tree::{Entry, Node, Value};
+use super::values::Duration;
 use crate::rules;
 
 /// A value together with where it was written.
@@ -121,6 +122,27 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A duration field that must lie within `min..=max` (`catalog::out-of-range` otherwise):
+    /// rendered as int32 seconds or used as a divisor, an unbounded one would overflow or mislead.
+    pub fn duration_within(
+        &mut self,
+        name: &'static str,
+        (min, max): (Duration, Duration),
+        problems: &mut Problems,
+        help: &str,
+    ) -> Option<Spanned<Duration>> {
+        let d = self.parsed(name, problems, Duration::parse, help)?;
+        if d.value < min || d.value > max {
+            problems.push(
+                Problem::new(rules::OUT_OF_RANGE, &d.span, format!("`{name}` in {} is {}", self.context, d.value))
+                    .label("out of range")
+                    .help(format!("use a duration from {min} to {max}")),
+            );
+            return None;
+        }
+        Some(d)
+    }
+
     pub fn missing(&self, name: &str, example: &str, problems: &mut Problems) {
         problems.push(
             Problem::new(
@@ -177,7 +199,26 @@ pub fn wrong_type(node: &Node, context: &str, expected: &str) -> Problem {
 
 pub fn expect_string(node: &Node, context: &str, problems: &mut Problems) -> Option<Spanned<String>> {
     match &node.value {
-        Value::Str(s) => Some(Spanned::new(s.clone(), node.span.clone())),
+        Value::Str(s) => match super::text::control_character(s) {
+            // Every catalog string lands in YAML, labels, shell variables or files kept by line.
+            Some(c) => {
+                problems.push(
+                    Problem::new(
+                        rules::CONTROL_CHARACTER,
+                        &node.span,
+                        format!(
+                            "{context} holds {}: {}",
+                            super::text::describe(c),
+                            crate::redact::text(s).escape_default()
+                        ),
+                    )
+                    .label("control character")
+                    .help("write the value on one line, without control characters"),
+                );
+                None
+            }
+            None => Some(Spanned::new(s.clone(), node.span.clone())),
+        },
         _ => {
             let quoted = match &node.value {
                 Value::Int(i) => format!("quote it: \"{i}\""),

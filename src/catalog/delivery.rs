@@ -269,7 +269,8 @@ pub(super) fn decode_slo(node: Option<&Node>, context: &str, ctx: &Context, prob
     if let Some(v) = s.string("prometheus", problems) {
         slo.prometheus = v.value;
     }
-    if let Some(v) = s.parsed("interval", problems, Duration::parse, "write a duration such as \"1m\" or \"30s\"") {
+    let range = (Duration::from_secs(1), Duration::from_secs(3600));
+    if let Some(v) = s.duration_within("interval", range, problems, "write a duration such as \"1m\" or \"30s\"") {
         slo.interval = v.value;
     }
     if s.node("count").is_some() {

@@ -16,6 +16,7 @@ mod profiles;
 mod safety;
 mod service;
 pub mod source;
+pub mod text;
 mod traffic;
 pub mod tree;
 pub mod values;
@@ -38,8 +39,14 @@ const GROUPED_KEYS: &[&str] = &["services", "environments", "notifications", "pr
 
 /// Reads, parses and validates the catalog at `path`.
 pub fn load(path: &Path) -> Result<Model, CatalogError> {
-    let Discovered { catalog: catalog_files, modules: module_files } = discover(path)?;
+    let Discovered { catalog: catalog_files, modules: module_files, broken } = discover(path)?;
     let mut problems = Problems::default();
+    // A file that cannot be read (a dangling or looping symlink, not UTF-8) is a problem at that
+    // file, never skipped: a catalog missing a file would plan deletes of everything it declared.
+    let broken_count = broken.len();
+    for problem in broken {
+        problems.push(problem);
+    }
 
     let mut profiles = ProfileSet::default();
     for file in profiles::builtin_files() {
@@ -57,7 +64,7 @@ pub fn load(path: &Path) -> Result<Model, CatalogError> {
     }
     // A file that does not parse hides its declarations; checking the rest would only report
     // their absence as more problems.
-    if roots.len() < catalog_files.len() {
+    if roots.len() < catalog_files.len() || broken_count > 0 {
         return Err(CatalogError::Invalid(problems.into_sorted()));
     }
     let root = merge_roots(&roots, catalog_files.first());
@@ -76,6 +83,8 @@ pub fn load(path: &Path) -> Result<Model, CatalogError> {
 struct Discovered {
     catalog: Vec<Arc<SourceFile>>,
     modules: Vec<Arc<SourceFile>>,
+    /// Catalog or module files that exist by name but cannot be read, as problems.
+    broken: Vec<Problem>,
 }
 
 fn discover(path: &Path) -> Result<Discovered, CatalogError> {
@@ -103,22 +112,77 @@ fn discover(path: &Path) -> Result<Discovered, CatalogError> {
     } else {
         Vec::new()
     };
-    let read = |paths: Vec<PathBuf>| -> Result<Vec<Arc<SourceFile>>, CatalogError> {
-        paths
-            .into_iter()
-            .map(|p| {
-                let text = std::fs::read_to_string(&p).map_err(|e| unreadable(&p, e))?;
-                Ok(SourceFile::new(p, text))
-            })
-            .collect()
+    let mut broken = Vec::new();
+    let mut read = |paths: Vec<PathBuf>| -> Vec<Arc<SourceFile>> {
+        let mut files = Vec::new();
+        for p in paths {
+            match read_source(&p) {
+                Ok(file) => files.push(file),
+                Err(problem) => broken.push(*problem),
+            }
+        }
+        files
     };
-    Ok(Discovered { catalog: read(catalog_paths)?, modules: read(module_paths)? })
+    let catalog = read(catalog_paths);
+    let modules = read(module_paths);
+    if catalog.is_empty() && broken.is_empty() {
+        return Err(unreadable(path, std::io::Error::other("no catalog file could be read")));
+    }
+    Ok(Discovered { catalog, modules, broken })
+}
+
+/// One catalog file, or the problem that keeps it from being read, located at the file (and,
+/// for text that is not UTF-8, at the first bad byte).
+fn read_source(path: &Path) -> Result<Arc<SourceFile>, Box<Problem>> {
+    let at_start = |reason: String, help: &str| {
+        let file = SourceFile::new(path, "");
+        Box::new(
+            Problem::new(rules::UNREADABLE_FILE, &Span::new(&file, 0..0), reason)
+                .label("cannot read")
+                .help(help.to_string()),
+        )
+    };
+    let is_link = std::fs::symlink_metadata(path).map(|m| m.file_type().is_symlink()).unwrap_or(false);
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if is_link => {
+            let target = std::fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_else(|_| "?".into());
+            return Err(at_start(
+                format!("{} is a symlink to {target}, which cannot be read: {e}", path.display()),
+                "point the symlink at an existing catalog file, or remove it",
+            ));
+        }
+        Err(e) => {
+            return Err(at_start(
+                format!("cannot read {}: {e}", path.display()),
+                "make the file readable, or remove it",
+            ))
+        }
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(SourceFile::new(path, text)),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let file = SourceFile::new(path, String::from_utf8_lossy(e.as_bytes()).to_string());
+            Err(Box::new(
+                Problem::new(
+                    rules::UNREADABLE_FILE,
+                    &Span::new(&file, at..at + 1),
+                    format!("{} is not UTF-8 text", path.display()),
+                )
+                .label("not UTF-8")
+                .help("save the file as UTF-8"),
+            ))
+        }
+    }
 }
 
 fn catalog_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("hcl" | "yaml" | "yml")))
+        // Not `is_file()`: that is false for a dangling or looping symlink, which must be reported
+        // (by `read_source`), not skipped. Directories are not catalog files.
+        .filter(|p| !p.is_dir() && matches!(p.extension().and_then(|e| e.to_str()), Some("hcl" | "yaml" | "yml")))
         .collect();
     files.sort();
     Ok(files)

@@ -341,6 +341,16 @@ impl GitRepo {
     }
 }
 
+/// One container environment variable's value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum EnvValue {
+    /// A literal, never a secret (`catalog::plaintext-secret`).
+    Plain(String),
+    /// `{ secret = "NAME", key = "KEY" }`: read from a key of a Secret in the namespace.
+    Secret { secret: String, key: String },
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Service {
     pub name: String,
@@ -366,8 +376,9 @@ pub struct Service {
     pub pdb: Pdb,
     pub hpa: Option<Hpa>,
     pub notify: Vec<String>,
-    /// Plain (non-secret) container environment variables, sorted by name.
-    pub env_vars: BTreeMap<String, String>,
+    /// Container environment variables, sorted by name: plain values, or references to a key of
+    /// a Kubernetes Secret (the catalog refuses secrets written in plain text).
+    pub env_vars: BTreeMap<String, EnvValue>,
     pub ci: Ci,
     /// Managed policy ARNs attached to the service's IRSA role.
     pub aws_policies: Vec<String>,

@@ -89,18 +89,15 @@ impl Diagnostic for Problem {
 #[derive(Debug, Default)]
 pub struct Problems {
     items: Vec<Problem>,
+    /// (code, message, offset, file) of each problem, so a repeat is found without a scan.
+    seen: std::collections::HashSet<(Code, String, usize, std::path::PathBuf)>,
 }
 
 impl Problems {
     pub fn push(&mut self, problem: Problem) {
         // A profile's mistake is found once per service that uses it; report it once.
-        let duplicate = self.items.iter().any(|p| {
-            p.code == problem.code
-                && p.message == problem.message
-                && p.span.start == problem.span.start
-                && p.span.file.path == problem.span.file.path
-        });
-        if !duplicate {
+        let key = (problem.code, problem.message.clone(), problem.span.start, problem.span.file.path.clone());
+        if self.seen.insert(key) {
             self.items.push(problem);
         }
     }

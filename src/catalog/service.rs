@@ -7,7 +7,7 @@ use super::ci::decode_ci;
 use super::decode::{expect_int, expect_string, Fields, Spanned};
 use super::delivery::{apply_hpa_bounds, decode_blue_green, decode_canary, decode_hpa, decode_pdb, decode_slo};
 use super::model::{
-    Ci, CiSource, CiSystem, Environment, GitRepo, Hpa, Migrations, Probes, Resources, Service, ServiceEnv,
+    Ci, CiSource, CiSystem, EnvValue, Environment, GitRepo, Hpa, Migrations, Probes, Resources, Service, ServiceEnv,
     StrategyKind, Traffic,
 };
 use super::names::{self, is_dns_label, is_ecr_repository_name, EVENTS_RULE_NAME_MAX, IAM_ROLE_NAME_MAX};
@@ -33,6 +33,19 @@ pub fn decode_service(name: Spanned<String>, node: &Node, ctx: &Context, problem
     let repo = f.required_string("repo", &format!("repo = \"{}/{}\"", ctx.platform.github_org, name.value), problems);
     let repo = repo.and_then(|r| parse_repo(&r, &ctx.platform.github_org, problems));
     let team = f.required_string("team", "team = \"payments\"", problems);
+    // The team becomes a label value, an AWS tag, an Argo CD group and a CODEOWNERS owner.
+    let team = team.filter(|t| match super::text::label_value(&t.value) {
+        Ok(()) if !t.value.is_empty() => true,
+        outcome => {
+            let reason = outcome.err().unwrap_or_else(|| "`team` cannot be empty".into());
+            problems.push(
+                Problem::new(rules::MALFORMED_VALUE, &t.span, format!("team {reason}"))
+                    .label("not a label value")
+                    .help("name the team with letters, digits, `-`, `_` and `.` (at most 63), e.g. \"payments\""),
+            );
+            false
+        }
+    });
     let tier = match f.int("tier", problems) {
         Some(t) if (1..=3).contains(&t.value) => t.value as u8,
         Some(t) => {
@@ -523,19 +536,22 @@ fn decode_probes(
     let readiness = p.string("readiness", problems);
     let liveness = p.string("liveness", problems);
     for path in readiness.iter().chain(liveness.iter()) {
-        if !path.value.starts_with('/') {
-            problems.push(
-                Problem::new(
-                    rules::MALFORMED_VALUE,
-                    &path.span,
-                    format!("probe path `{}` must start with `/`", path.value),
-                )
-                .help(format!("write \"/{}\"", path.value)),
-            );
+        if let Err(reason) = super::text::http_path(&path.value) {
+            let help = if path.value.starts_with('/') {
+                "percent-encode spaces and quotes, e.g. \"/health%20check\"".to_string()
+            } else {
+                format!("write \"/{}\"", path.value)
+            };
+            problems.push(Problem::new(rules::MALFORMED_VALUE, &path.span, reason).help(help));
         }
     }
     let probe_port = p.int("port", problems).and_then(|v| port_number(&v, "probes.port", problems));
-    let warmup = p.parsed("warmup", problems, Duration::parse, "write a duration such as \"20s\" or \"1m\"");
+    let warmup = p.duration_within(
+        "warmup",
+        (Duration { millis: 0 }, Duration::from_secs(3600)),
+        problems,
+        "write a duration such as \"20s\" or \"1m\"",
+    );
     if readiness.is_none() && p.node("readiness").is_none() {
         problems.push(
             Problem::new(rules::MISSING_READINESS, &p.span, format!("{context} has no readiness probe"))
@@ -605,7 +621,7 @@ fn decode_notify(f: &mut Fields, ctx: &Context, problems: &mut Problems) -> Vec<
     out
 }
 
-fn decode_env_vars(node: Option<&Node>, context: &str, problems: &mut Problems) -> Option<BTreeMap<String, String>> {
+fn decode_env_vars(node: Option<&Node>, context: &str, problems: &mut Problems) -> Option<BTreeMap<String, EnvValue>> {
     let Some(node) = node else { return Some(BTreeMap::new()) };
     let Some(entries) = node.entries() else {
         problems.push(
@@ -624,17 +640,74 @@ fn decode_env_vars(node: Option<&Node>, context: &str, problems: &mut Problems) 
                 Problem::new(
                     rules::INVALID_NAME,
                     &e.key_span,
-                    format!("`{}` is not an environment variable name", e.key),
+                    format!("`{}` is not an environment variable name", e.key.escape_default()),
                 )
                 .help("use letters, digits and `_`, not starting with a digit"),
             );
             continue;
         }
-        if let Some(v) = expect_string(&e.node, &format!("`env.{}` of {context}", e.key), problems) {
-            out.insert(e.key.clone(), v.value);
+        let field = format!("`env.{}` of {context}", e.key);
+        if e.node.entries().is_some() {
+            if let Some(reference) = decode_secret_ref(&e.node, &field, problems) {
+                out.insert(e.key.clone(), reference);
+            }
+            continue;
         }
+        let Some(v) = expect_string(&e.node, &field, problems) else { continue };
+        let why = match crate::redact::secret_value_reason(&v.value) {
+            Some(why) => Some(why.to_string()),
+            None if crate::redact::names_a_secret(&e.key) && !v.value.is_empty() => {
+                Some(format!("a literal value under the secret-looking name `{}`", e.key))
+            }
+            None => None,
+        };
+        if let Some(why) = why {
+            // The value itself is never repeated: the message goes to terminals and CI logs.
+            problems.push(
+                Problem::new(rules::CATALOG_PLAINTEXT_SECRET, &v.span, format!("{field} holds {why}"))
+                    .label("plaintext secret")
+                    .help(format!(
+                        "put the value in a Kubernetes Secret and reference it: {} = {{ secret = \"NAME\", key = \"KEY\" }}",
+                        e.key
+                    )),
+            );
+            continue;
+        }
+        out.insert(e.key.clone(), EnvValue::Plain(v.value));
     }
     Some(out)
+}
+
+/// `{ secret = "NAME", key = "KEY" }`: a key of a Secret in the service's namespace.
+fn decode_secret_ref(node: &Node, field: &str, problems: &mut Problems) -> Option<EnvValue> {
+    let mut f = Fields::of(node, field.to_string(), problems)?;
+    let secret = f.required_string("secret", "secret = \"db-credentials\"", problems);
+    let key = f.required_string("key", "key = \"password\"", problems);
+    f.finish(problems);
+    let (secret, key) = (secret?, key?);
+    let mut ok = true;
+    if !is_dns_label(&secret.value) {
+        ok = false;
+        problems.push(
+            Problem::new(
+                rules::INVALID_NAME,
+                &secret.span,
+                format!("secret name `{}` is not a valid Kubernetes name", secret.value),
+            )
+            .help("use lowercase letters, digits and `-`, e.g. \"db-credentials\""),
+        );
+    }
+    let key_ok = !key.value.is_empty()
+        && key.value.len() <= 253
+        && key.value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !key_ok {
+        ok = false;
+        problems.push(
+            Problem::new(rules::MALFORMED_VALUE, &key.span, format!("`{}` is not a Secret key", key.value))
+                .help("a Secret key has letters, digits, `-`, `_` and `.`, e.g. \"password\""),
+        );
+    }
+    ok.then_some(EnvValue::Secret { secret: secret.value, key: key.value })
 }
 
 fn decode_policies(f: &mut Fields, problems: &mut Problems) -> Vec<String> {

@@ -11,6 +11,8 @@ pub struct Duration {
     pub millis: u64,
 }
 
+const MAX_DURATION_MILLIS: u64 = 366 * 24 * 3_600_000;
+
 impl Duration {
     pub fn from_secs(secs: u64) -> Self {
         Duration { millis: secs * 1000 }
@@ -42,6 +44,10 @@ impl Duration {
             };
             millis = millis.saturating_add(number.saturating_mul(factor));
             rest = &rest[unit_len..];
+        }
+        // Nothing in a delivery setup waits a year; longer values only overflow what renders them.
+        if millis > MAX_DURATION_MILLIS {
+            return Err(format!("`{text}` is longer than a year"));
         }
         Ok(Duration { millis })
     }
@@ -163,6 +169,8 @@ mod tests {
         assert!(Duration::parse("5").unwrap_err().contains("no unit"));
         assert!(Duration::parse("5 minutes").is_err());
         assert!(Duration::parse("3d").unwrap_err().contains("not a duration unit"));
+        assert!(Duration::parse("600000h").unwrap_err().contains("longer than a year"));
+        assert!(Duration::parse("99999999999999999999h").is_err());
     }
 
     #[test]

@@ -14,7 +14,8 @@ use crate::rules;
 pub fn parse(file: &Arc<SourceFile>, problems: &mut Problems) -> Option<Node> {
     let mut builder = Builder::new(file);
     let mut parser = Parser::new_from_str(&file.text);
-    if let Err(err) = parser.load(&mut builder, false) {
+    // Every document is read, so that a second one is reported rather than silently dropped.
+    if let Err(err) = parser.load(&mut builder, true) {
         let offset = builder.byte_offset(err.marker().index());
         problems.push(
             Problem::new(
@@ -27,11 +28,32 @@ pub fn parse(file: &Arc<SourceFile>, problems: &mut Problems) -> Option<Node> {
         );
         return None;
     }
+    let failed = builder.stopped;
     for problem in builder.problems {
         problems.push(problem);
     }
-    // An empty file is an empty catalog fragment, not an error.
-    Some(builder.root.unwrap_or_else(|| Node { span: Span::new(file, 0..0), value: Value::Map(Vec::new()) }))
+    match builder.root {
+        // An empty file is an empty catalog fragment, not an error.
+        None | Some(Node { value: Value::Null, .. }) => {
+            (!failed).then(|| Node { span: Span::new(file, 0..0), value: Value::Map(Vec::new()) })
+        }
+        Some(root @ Node { value: Value::Map(_), .. }) => (!failed).then_some(root),
+        Some(root) => {
+            problems.push(
+                Problem::new(
+                    rules::WRONG_TYPE,
+                    &root.span,
+                    format!(
+                        "a catalog file must be a mapping of `platform`, `services`, …; this one is {}",
+                        root.value.type_name()
+                    ),
+                )
+                .label("expected a mapping")
+                .help("write `platform:`, `services:` … at the top level, without a leading `-`"),
+            );
+            None
+        }
+    }
 }
 
 enum Frame {
@@ -40,21 +62,43 @@ enum Frame {
     Map(Span, Vec<Entry>, Option<(String, Span)>),
 }
 
+/// Alias expansion is bounded: a few hundred bytes of nested aliases (a "billion laughs") would
+/// otherwise expand to gigabytes. No real catalog comes near these.
+const MAX_ALIASES: usize = 1_000;
+const MAX_EXPANDED_NODES: usize = 100_000;
+
 struct Builder<'a> {
     file: &'a Arc<SourceFile>,
     /// Byte offset of every char, since the parser counts chars and spans count bytes.
     char_to_byte: Vec<usize>,
     stack: Vec<(Frame, usize)>,
-    anchors: HashMap<usize, Node>,
+    /// Each anchored node with its size in nodes.
+    anchors: HashMap<usize, (Node, usize)>,
     root: Option<Node>,
     problems: Vec<Problem>,
+    documents: usize,
+    aliases: usize,
+    expanded: usize,
+    /// Set once a limit is hit: the rest of the file is not built.
+    stopped: bool,
 }
 
 impl<'a> Builder<'a> {
     fn new(file: &'a Arc<SourceFile>) -> Self {
         let mut char_to_byte: Vec<usize> = file.text.char_indices().map(|(i, _)| i).collect();
         char_to_byte.push(file.text.len());
-        Builder { file, char_to_byte, stack: Vec::new(), anchors: HashMap::new(), root: None, problems: Vec::new() }
+        Builder {
+            file,
+            char_to_byte,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            root: None,
+            problems: Vec::new(),
+            documents: 0,
+            aliases: 0,
+            expanded: 0,
+            stopped: false,
+        }
     }
 
     fn byte_offset(&self, char_index: usize) -> usize {
@@ -69,13 +113,29 @@ impl<'a> Builder<'a> {
 
     fn complete(&mut self, node: Node, anchor: usize) {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            let size = node_size(&node);
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
             Some((Frame::List(_, items), _)) => items.push(node),
             Some((Frame::Map(_, entries, pending), _)) => match pending.take() {
-                Some((key, key_span)) => entries.push(Entry { key, key_span, node }),
+                // A key written twice is reported, and the first one kept: never last-wins.
+                Some((key, key_span)) => match entries.iter().find(|e| e.key == key) {
+                    Some(first) => {
+                        let first_at = first.key_span.location();
+                        self.problems.push(
+                            Problem::new(
+                                rules::DUPLICATE,
+                                &key_span,
+                                format!("`{key}` is written twice in one mapping"),
+                            )
+                            .label("second definition")
+                            .help(format!("remove one of them; the first is at {first_at}")),
+                        );
+                    }
+                    None => entries.push(Entry { key, key_span, node }),
+                },
                 None => match node.value {
                     Value::Str(key) => *pending = Some((key, node.span)),
                     Value::Int(i) => *pending = Some((i.to_string(), node.span)),
@@ -109,8 +169,20 @@ fn plain_scalar(text: &str) -> Value {
     }
 }
 
+/// The number of nodes in a tree.
+fn node_size(node: &Node) -> usize {
+    1 + match &node.value {
+        Value::List(items) => items.iter().map(node_size).sum(),
+        Value::Map(entries) => entries.iter().map(|e| node_size(&e.node)).sum(),
+        _ => 0,
+    }
+}
+
 impl MarkedEventReceiver for Builder<'_> {
     fn on_event(&mut self, event: Event, mark: Marker) {
+        if self.stopped {
+            return;
+        }
         match event {
             Event::Scalar(text, style, anchor, _tag) => {
                 let quoted = !matches!(style, TScalarStyle::Plain);
@@ -136,8 +208,29 @@ impl MarkedEventReceiver for Builder<'_> {
                     self.complete(node, anchor);
                 }
             }
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(node) => self.complete(node, 0),
+            Event::Alias(id) => match self.anchors.get(&id) {
+                Some((node, size)) => {
+                    self.aliases += 1;
+                    self.expanded = self.expanded.saturating_add(*size);
+                    if self.aliases > MAX_ALIASES || self.expanded > MAX_EXPANDED_NODES {
+                        let span = self.span_at(mark, 1);
+                        self.problems.push(
+                            Problem::new(
+                                rules::SYNTAX,
+                                &span,
+                                format!(
+                                    "YAML aliases expand too far (more than {MAX_ALIASES} aliases or {MAX_EXPANDED_NODES} nodes)"
+                                ),
+                            )
+                            .label("expansion stopped here")
+                            .help("write the values out, or use a profile for what services share"),
+                        );
+                        self.stopped = true;
+                        return;
+                    }
+                    let node = node.clone();
+                    self.complete(node, 0)
+                }
                 None => {
                     let span = self.span_at(mark, 1);
                     self.problems.push(
@@ -146,7 +239,19 @@ impl MarkedEventReceiver for Builder<'_> {
                     );
                 }
             },
-            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart | Event::DocumentEnd => {}
+            Event::DocumentStart => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    let span = self.span_at(mark, 3);
+                    self.problems.push(
+                        Problem::new(rules::SYNTAX, &span, "a second YAML document in one catalog file")
+                            .label("second document starts here")
+                            .help("put each document in a file of its own, or remove the `---` line"),
+                    );
+                    self.stopped = true;
+                }
+            }
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
         }
     }
 }

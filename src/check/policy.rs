@@ -279,6 +279,7 @@ impl Checker<'_> {
 
     fn catalog_secrets(&mut self, service: &Service) {
         for (name, value) in &service.env_vars {
+            let crate::catalog::EnvValue::Plain(value) = value else { continue };
             if let Some(why) = secret_reason(name, value) {
                 self.error(
                     rules::PLAINTEXT_SECRET,

@@ -3,7 +3,7 @@
 //! trail at the end.
 
 use super::args::{ApplyArgs, ApplyFormat};
-use super::commands::{confirm, context, prepare, print_stats};
+use super::commands::{confirm, context, prepare_loaded, print_stats};
 use super::views;
 use super::views::progress::{HumanProgress, JsonProgress};
 use super::{CliError, EXIT_OK};
@@ -29,15 +29,19 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
         None => args.select.selection(),
     };
     let json = args.format == ApplyFormat::Json;
+    // The catalog is checked before anything is written: an invalid one leaves no lock, no
+    // `.glidepath/` and no audit record behind.
+    let loaded = super::commands::load(&select.catalog)?;
     let store = Store::open(&select.state)?;
     let _lock = store.lock("apply")?;
-    let mut planned = prepare(&select, &selection, store)?;
+    let mut planned = prepare_loaded(&select, &selection, store, loaded)?;
     if let Some(saved) = &saved {
         if let Some(reason) = saved.staleness(&planned.plan) {
             return Err(CliError::StalePlan(reason));
         }
-        // What was reviewed is what runs: the saved changes, bodies and permissions.
-        planned.plan = saved.plan();
+        // What was reviewed is what runs: the fresh plan is the saved one (same catalog render,
+        // same live state), with the real bodies the saved file redacts; permissions are saved.
+        planned.plan.permissions = saved.permissions;
     }
     let permissions = &mut planned.plan.permissions;
     *permissions = Permissions {

@@ -132,7 +132,18 @@ fn man_page() -> Result<u8, CliError> {
 
 /// Loads the catalog, reads live state where configured (the recorded state elsewhere) and plans.
 pub(super) fn prepare(select: &SelectArgs, selection: &Selection, store: Store) -> Result<Planned, CliError> {
-    let (model, mut desired) = load(&select.catalog)?;
+    let loaded = load(&select.catalog)?;
+    prepare_loaded(select, selection, store, loaded)
+}
+
+/// `prepare` for a catalog already loaded (apply loads it before taking the lock, so an invalid
+/// catalog writes nothing).
+pub(super) fn prepare_loaded(
+    select: &SelectArgs,
+    selection: &Selection,
+    store: Store,
+    (model, mut desired): (Model, DesiredSet),
+) -> Result<Planned, CliError> {
     // Checked as rendered, before providers replace bodies with what servers would store.
     let check = check::check(&model, &desired);
     for env in &select.envs {
@@ -155,7 +166,7 @@ pub(super) fn prepare(select: &SelectArgs, selection: &Selection, store: Store) 
             )));
         }
     }
-    let mut live = state.bodies();
+    let mut live = state.bodies_against(&desired);
     let mut conflicts = Vec::new();
     let mut notes = std::collections::BTreeMap::new();
     let mut contested = std::collections::BTreeMap::new();

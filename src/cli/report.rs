@@ -1,12 +1,15 @@
 //! Printing errors: catalog problems as located diagnostics (source line and caret), anything
 //! else as one line.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use miette::{GraphicalReportHandler, GraphicalTheme};
 
 use super::CliError;
 use crate::catalog::CatalogError;
+
+/// Problems shown with their source snippet; the rest are shown one line each.
+const SNIPPETS: usize = 50;
 
 pub fn print_error(error: &CliError) {
     match error {
@@ -17,14 +20,21 @@ pub fn print_error(error: &CliError) {
                 GraphicalTheme::unicode_nocolor()
             };
             let handler = GraphicalReportHandler::new_themed(theme).with_width(110);
-            for problem in problems {
+            // Drawing a snippet reads the file up to the problem; past the first ones, the
+            // one-line form (file:line:col, code, message, fix) keeps printing linear.
+            let stderr = std::io::stderr();
+            let mut stderr = stderr.lock();
+            for (i, problem) in problems.iter().enumerate() {
                 let mut text = String::new();
-                if handler.render_report(&mut text, problem).is_err() {
+                if i >= SNIPPETS || handler.render_report(&mut text, problem).is_err() {
                     text = problem.one_line();
                 }
-                eprintln!("{}", text.trim_end());
-                eprintln!();
+                let _ = writeln!(stderr, "{}", text.trim_end());
+                if i < SNIPPETS {
+                    let _ = writeln!(stderr);
+                }
             }
+            drop(stderr);
             eprintln!("error: {error}; nothing was rendered or changed");
         }
         other => eprintln!("error: {other}"),

@@ -18,6 +18,27 @@ pub fn diff(before: &Value, after: &Value) -> Vec<FieldChange> {
     out
 }
 
+/// The changes of `fields` (the diff of `before` and `after`) as they may be shown and stored:
+/// each value as it is in the redacted documents (`crate::redact::body`), and a change only a
+/// secret made as `(redacted)` on both sides, so a plan says that it changed, never what to.
+pub fn redacted(before: &Value, after: &Value, fields: &[FieldChange]) -> Vec<FieldChange> {
+    let (before_shown, after_shown) = (crate::redact::body(before), crate::redact::body(after));
+    if before_shown == *before && after_shown == *after {
+        return fields.to_vec();
+    }
+    let shown = diff(&before_shown, &after_shown);
+    let hidden = |v: &Option<Value>| v.as_ref().map(|_| Value::String(crate::redact::REDACTED.into()));
+    fields
+        .iter()
+        .map(|field| match shown.iter().find(|s| s.path == field.path) {
+            Some(visible) => visible.clone(),
+            None => {
+                FieldChange { path: field.path.clone(), before: hidden(&field.before), after: hidden(&field.after) }
+            }
+        })
+        .collect()
+}
+
 fn join(path: &str, key: &str) -> String {
     let simple = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     match (path.is_empty(), simple) {
@@ -70,6 +91,21 @@ mod tests {
     fn equal_documents_have_no_changes() {
         let doc = json!({"a": [1, {"b": null}]});
         assert!(diff(&doc, &doc).is_empty());
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_field_changes() {
+        let before =
+            json!({"env": [{"name": "API_TOKEN", "value": "old-secret"}], "url": "https://h/x?token=t1", "n": 1});
+        let after =
+            json!({"env": [{"name": "API_TOKEN", "value": "new-secret"}], "url": "https://h/x?token=t2", "n": 2});
+        let fields = redacted(&before, &after, &diff(&before, &after));
+        assert_eq!(fields.len(), 3, "{fields:?}");
+        let text = serde_json::to_string(&fields).unwrap();
+        for secret in ["old-secret", "new-secret", "t1", "t2"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert!(text.contains("(redacted)") && text.contains("\"n\""), "{text}");
     }
 
     #[test]

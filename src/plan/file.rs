@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Change, Permissions, Plan, Selection, Summary};
+use super::{Change, Permissions, Plan, Selection};
 use crate::kinds::ProviderId;
 
 /// Version 2 carries everything apply sends (`send`, `contested`, permissions), so a saved plan
@@ -31,6 +31,20 @@ pub struct SavedPlan {
     pub changes: Vec<Change>,
 }
 
+/// A change as a saved plan keeps it: bodies and what to send with secrets redacted (its
+/// fields are redacted already, `plan::plan`).
+fn redacted_change(change: &Change) -> Change {
+    let redact = |v: &Option<serde_json::Value>| v.as_ref().map(crate::redact::body);
+    Change {
+        before: redact(&change.before),
+        after: redact(&change.after),
+        send: redact(&change.send),
+        note: change.note.as_deref().map(crate::redact::text),
+        contested: change.contested.as_deref().map(crate::redact::text),
+        ..change.clone()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PlanFileError {
     #[error("cannot read plan {path}: {reason}")]
@@ -53,23 +67,14 @@ impl SavedPlan {
             permissions: plan.permissions,
             live_fingerprint: plan.live_fingerprint.clone(),
             desired_fingerprint: plan.desired_fingerprint.clone(),
-            changes: plan.pending().cloned().collect(),
+            // A saved plan is a file people pass around: it holds no secret. Apply carries out
+            // the fresh plan it was checked against (`staleness`), which has the real bodies.
+            changes: plan.pending().map(redacted_change).collect(),
         }
     }
 
     pub fn selection(&self) -> Selection {
         Selection { envs: self.envs.clone(), providers: self.providers.clone(), targets: self.targets.clone() }
-    }
-
-    /// The plan as it was saved, to be carried out as it is.
-    pub fn plan(&self) -> Plan {
-        Plan {
-            changes: self.changes.clone(),
-            summary: Summary::of(&self.changes),
-            live_fingerprint: self.live_fingerprint.clone(),
-            desired_fingerprint: self.desired_fingerprint.clone(),
-            permissions: self.permissions,
-        }
     }
 
     /// Why `fresh` (planned again now) is not the plan that was saved, if it is not.
@@ -88,11 +93,15 @@ impl SavedPlan {
     }
 
     pub fn save(&self, path: &Path) -> Result<(), PlanFileError> {
+        use std::io::Write;
         let fail = |e: std::io::Error| PlanFileError::Write { path: path.display().to_string(), reason: e.to_string() };
         let mut text = serde_json::to_string_pretty(self).expect("plans serialize");
         text.push('\n');
         let temp = path.with_extension("tmp");
-        std::fs::write(&temp, text).map_err(fail)?;
+        let mut file =
+            crate::redact::private_file(std::fs::OpenOptions::new().write(true).create(true).truncate(true), &temp)
+                .map_err(fail)?;
+        file.write_all(text.as_bytes()).and_then(|_| file.sync_all()).map_err(fail)?;
         std::fs::rename(&temp, path).map_err(fail)
     }
 

@@ -239,6 +239,8 @@ pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &S
                 } else {
                     Action::Update
                 };
+                // What a plan shows and saves never holds a secret (`crate::redact`).
+                let fields = diff::redacted(before, &after, &fields);
                 Change { fields, ..Change::new(address, action, Some(before.clone()), Some(after)) }
             }
         };

@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 use crate::catalog::names;
 use crate::catalog::values::{trim_float, Duration};
 use crate::catalog::{
-    Environment, Model, NotifyEvent, Pause, Pdb, Service, ServiceEnv, SpreadMode, StrategyKind, READINESS_PERIOD,
+    EnvValue, Environment, Model, NotifyEvent, Pause, Pdb, Service, ServiceEnv, SpreadMode, StrategyKind,
+    READINESS_PERIOD,
 };
 
 use super::address::SHARED_OWNER;
@@ -241,7 +242,16 @@ fn rollout(
 
     let canary_steps = canary_steps(service, env);
     let managed_routes = traffic::managed_routes(settings);
-    let env_vars: Vec<Value> = service.env_vars.iter().map(|(k, v)| json!({ "name": k, "value": v })).collect();
+    let env_vars: Vec<Value> = service
+        .env_vars
+        .iter()
+        .map(|(k, v)| match v {
+            EnvValue::Plain(value) => json!({ "name": k, "value": value }),
+            EnvValue::Secret { secret, key } => {
+                json!({ "name": k, "valueFrom": { "secretKeyRef": { "name": secret, "key": key } } })
+            }
+        })
+        .collect();
     let mut container_resources = json!({
         "requests": { "cpu": service.resources.cpu, "memory": service.resources.memory },
         "limits": { "memory": service.resources.memory_limit },
@@ -439,7 +449,11 @@ fn notification_config_map(
         let url = route.webhook.as_deref().unwrap_or_default();
         data.insert(
             format!("service.webhook.{}", route.name),
-            format!("url: {url}\nheaders:\n  - name: Content-Type\n    value: application/json\n"),
+            // Quoted: a URL is one scalar whatever it holds (the catalog refuses control characters too).
+            format!(
+                "url: {}\nheaders:\n  - name: Content-Type\n    value: application/json\n",
+                super::templates::yaml_quote(url)
+            ),
         );
     }
     let mut events: Vec<NotifyEvent> = routes.iter().flat_map(|r| r.events.iter().copied()).collect();
@@ -462,6 +476,14 @@ fn notification_config_map(
             "kube/notification-template.yaml.j2",
             json!({ "headline": headline(event), "event": event.name(), "webhooks": webhooks, "go": go }),
         )?;
+        // The controller reads this text as YAML: it must parse, like every document we render.
+        if let Err(e) = serde_yaml::from_str::<serde_yaml::Value>(&body) {
+            return Err(RenderError::Yaml {
+                template: "kube/notification-template.yaml.j2".into(),
+                reason: e.to_string(),
+                text: body,
+            });
+        }
         data.insert(format!("template.{}", event.name()), format!("{}\n", body.trim()));
         data.insert(format!("trigger.{}", event.trigger()), format!("- send: [{}]\n", event.name()));
     }

@@ -97,7 +97,10 @@ impl AwsResource {
             AwsResource::IamRole(r) => r.name.clone(),
             AwsResource::EcrRepository(r) => r.name.clone(),
             AwsResource::SnsTopic(t) => t.name.clone(),
-            AwsResource::SnsSubscription(s) => format!("{}/{}:{}", s.topic, s.protocol, s.endpoint),
+            // An https endpoint may carry a token (`?token=`): the address shows a stand-in.
+            AwsResource::SnsSubscription(s) => {
+                format!("{}/{}:{}", s.topic, s.protocol, crate::redact::stand_in(&s.endpoint))
+            }
             AwsResource::S3Bucket(b) => b.name.clone(),
             AwsResource::LogGroup(g) => g.name.clone(),
             AwsResource::CodebuildProject(p) => p.name.clone(),

@@ -59,6 +59,19 @@ pub struct AuditRecord {
     pub changes: Vec<ChangeOutcome>,
 }
 
+impl AuditRecord {
+    /// The record as it may be stored: error messages (which can quote a server's answer or a
+    /// body) with anything secret-looking redacted. Addresses never hold one (`redact::stand_in`).
+    pub fn redacted(&self) -> AuditRecord {
+        let mut record = self.clone();
+        for change in &mut record.changes {
+            change.error = change.error.as_deref().map(crate::redact::text);
+        }
+        record.result = crate::redact::text(&record.result);
+        record
+    }
+}
+
 pub fn audit_path(state: &Path) -> PathBuf {
     state.with_file_name("audit.jsonl")
 }
@@ -69,8 +82,9 @@ pub fn append(state: &Path, record: &AuditRecord) -> Result<(), StateError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(fail)?;
     }
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(fail)?;
-    let mut line = serde_json::to_string(record).expect("audit records serialize");
+    let mut file =
+        crate::redact::private_file(std::fs::OpenOptions::new().create(true).append(true), &path).map_err(fail)?;
+    let mut line = serde_json::to_string(&record.redacted()).expect("audit records serialize");
     line.push('\n');
     file.write_all(line.as_bytes()).and_then(|_| file.sync_all()).map_err(fail)
 }

@@ -113,26 +113,41 @@ pub fn acquire(state: &Path, operation: &str) -> Result<Lock, StateError> {
             .map_err(|e| StateError::Write { path: dir.display().to_string(), reason: e.to_string() })?;
     }
     let info = LockInfo::new(operation);
-    match OpenOptions::new().write(true).create_new(true).open(&path) {
-        Ok(mut file) => {
-            let text = serde_json::to_string_pretty(&info).expect("lock info serializes");
-            file.write_all(text.as_bytes())
-                .and_then(|_| file.sync_all())
-                .map_err(|e| StateError::Write { path: path.display().to_string(), reason: e.to_string() })?;
-            Ok(Lock { path, info })
-        }
+    let write_error = |e: std::io::Error| StateError::Write { path: path.display().to_string(), reason: e.to_string() };
+    // The lock is written whole to a file of this process, then linked into place: linking fails
+    // when a lock exists, so taking the lock stays exclusive, and a crash can never leave an
+    // empty lock file behind.
+    let mut temp_name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    temp_name.push(format!(".{}-{}", std::process::id(), info.id));
+    let temp = path.with_file_name(temp_name);
+    let text = serde_json::to_string_pretty(&info).expect("lock info serializes");
+    let mut file =
+        crate::redact::private_file(OpenOptions::new().write(true).create_new(true), &temp).map_err(write_error)?;
+    let written = file.write_all(text.as_bytes()).and_then(|_| file.sync_all());
+    drop(file);
+    let linked = written.and_then(|_| std::fs::hard_link(&temp, &path));
+    let _ = std::fs::remove_file(&temp);
+    match linked {
+        Ok(()) => Ok(Lock { path, info }),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             let holder = read(&path);
             Err(StateError::Locked {
                 path: state.display().to_string(),
-                holder: holder
-                    .map(|h| h.describe())
-                    .unwrap_or_else(|| format!("by an unreadable lock file {}", path.display())),
+                holder: holder.map(|h| h.describe()).unwrap_or_else(|| {
+                    format!(
+                        "by an unreadable lock file {} (a crash while taking the lock?): once no apply runs, \
+                         `glidepath force-unlock {UNREADABLE_ID}` removes it",
+                        path.display()
+                    )
+                }),
             })
         }
-        Err(e) => Err(StateError::Write { path: path.display().to_string(), reason: e.to_string() }),
+        Err(e) => Err(write_error(e)),
     }
 }
+
+/// The id `force-unlock` takes for a lock file that cannot be read (empty or corrupt).
+pub const UNREADABLE_ID: &str = "unreadable";
 
 pub fn read(path: &Path) -> Option<LockInfo> {
     serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
@@ -142,7 +157,27 @@ pub fn read(path: &Path) -> Option<LockInfo> {
 pub fn force_unlock(state: &Path, id: &str) -> Result<LockInfo, StateError> {
     let path = lock_path(state);
     let Some(info) = read(&path) else {
-        return Err(StateError::NotLocked { path: state.display().to_string() });
+        if !path.exists() {
+            return Err(StateError::NotLocked { path: state.display().to_string() });
+        }
+        // A lock file nobody can read names no holder: it is released by the id `unreadable`.
+        if id != UNREADABLE_ID {
+            return Err(StateError::WrongLock {
+                path: state.display().to_string(),
+                id: id.to_string(),
+                holder: format!("an unreadable lock file; `glidepath force-unlock {UNREADABLE_ID}` removes it"),
+            });
+        }
+        std::fs::remove_file(&path)
+            .map_err(|e| StateError::Write { path: path.display().to_string(), reason: e.to_string() })?;
+        return Ok(LockInfo {
+            id: UNREADABLE_ID.into(),
+            who: "unknown".into(),
+            host: "unknown".into(),
+            pid: 0,
+            operation: "unknown".into(),
+            created: "unknown".into(),
+        });
     };
     if info.id != id {
         return Err(StateError::WrongLock {
@@ -181,6 +216,26 @@ pub fn rfc3339(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 17: an empty lock file (a crash between create and write, or an older glidepath)
+    /// is reported with the way out, and that way out works.
+    #[test]
+    fn an_empty_lock_file_can_be_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.json");
+        std::fs::write(lock_path(&state), "").unwrap();
+        let blocked = acquire(&state, "apply").unwrap_err().to_string();
+        assert!(blocked.contains("force-unlock unreadable"), "{blocked}");
+        let wrong = force_unlock(&state, "deadbeef").unwrap_err().to_string();
+        assert!(wrong.contains("force-unlock unreadable"), "{wrong}");
+        force_unlock(&state, UNREADABLE_ID).unwrap();
+        assert!(!lock_path(&state).exists());
+        let lock = acquire(&state, "apply").unwrap();
+        let text = std::fs::read_to_string(lock_path(&state)).unwrap();
+        assert!(text.contains(&lock.info.id), "the lock is written whole: {text}");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file is left: {leftovers:?}");
+    }
 
     #[test]
     fn timestamps() {

@@ -71,6 +71,19 @@ impl State {
         self.resources.iter().map(|(a, e)| (a.clone(), e.body.clone())).collect()
     }
 
+    /// The recorded bodies as the "live" side of an offline plan against `desired`: where a
+    /// recorded digest is that of the desired body, the desired body itself (the recorded one
+    /// has its secrets redacted and would look changed).
+    pub fn bodies_against(&self, desired: &crate::render::DesiredSet) -> BTreeMap<Address, Value> {
+        self.resources
+            .iter()
+            .map(|(a, e)| {
+                let same = desired.resources.get(a).map(|r| r.body()).filter(|body| digest(body) == e.digest);
+                (a.clone(), same.unwrap_or_else(|| e.body.clone()))
+            })
+            .collect()
+    }
+
     /// Records one change as carried out; `stored` is the body as the server stored it, when the
     /// provider returned one.
     pub fn record_change(&mut self, change: &Change, stored: Option<Value>) {
@@ -80,7 +93,10 @@ impl State {
                 self.resources.remove(&change.address);
             }
             (Some(body), _) => {
-                self.resources.insert(change.address.clone(), StateEntry { digest: digest(body), body: body.clone() });
+                // The digest is of the body as applied; the body is kept with secrets redacted
+                // (`bodies_against` puts the desired body back where the digests agree).
+                let entry = StateEntry { digest: digest(body), body: crate::redact::body(body) };
+                self.resources.insert(change.address.clone(), entry);
             }
         }
     }
@@ -139,7 +155,8 @@ pub fn save(path: &Path, state: &State) -> Result<(), StateError> {
     }
     let temp = temp_path(path);
     let text = to_text(state);
-    let mut file = fs::File::create(&temp).map_err(fail)?;
+    let mut file = crate::redact::private_file(fs::OpenOptions::new().write(true).create(true).truncate(true), &temp)
+        .map_err(fail)?;
     file.write_all(text.as_bytes()).map_err(fail)?;
     file.sync_all().map_err(fail)?;
     fs::rename(&temp, path).map_err(fail)?;

@@ -62,7 +62,8 @@ pub fn sensitive(path: &str) -> bool {
 pub fn shown(path: &str, value: &Option<Value>) -> String {
     match value {
         Some(_) if sensitive(path) => "(sensitive)".to_string(),
-        _ => short(value),
+        Some(v) => short(&Some(crate::redact::body(v))),
+        None => short(value),
     }
 }
 

@@ -314,6 +314,41 @@ fn crd_hint(kind: KubeKind) -> String {
 /// for the kinds whose controller-written fields an apply carries over.
 type ControllerOwned = BTreeMap<Address, Value>;
 
+/// Whether an object carries the ownership labels `ownership_selector` lists by.
+fn is_owned(item: &DynamicObject, catalog: &str, env: &str) -> bool {
+    let Some(labels) = item.metadata.labels.as_ref() else { return false };
+    let is = |key: &str, value: &str| labels.get(key).map(String::as_str) == Some(value);
+    is(MANAGED_BY, "glidepath") && is(CATALOG_LABEL, catalog) && is(ENV_LABEL, env)
+}
+
+/// Where a listed object belongs: its environment, its service label's owner, kind and name.
+fn owned_address(env: &str, kind: KubeKind, item: &DynamicObject) -> Address {
+    let owner = item
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(SERVICE_LABEL).cloned())
+        .unwrap_or_else(|| SHARED_OWNER.to_string());
+    Address::scoped(env, &owner, kind, item.metadata.name.clone().unwrap_or_default())
+}
+
+/// Records an owned object read from the cluster as live at `address`.
+fn record_owned(
+    address: Address,
+    kind: KubeKind,
+    item: &DynamicObject,
+    live: &mut LiveSet,
+    controller_owned: &mut ControllerOwned,
+) -> Result<(), ProviderError> {
+    let value = serde_json::to_value(item).map_err(|e| error(address.name(), "list", e.to_string()))?;
+    // Comparisons leave controller-written fields out; the apply must send them back.
+    if controller_fields::carries(kind) {
+        controller_owned.insert(address.clone(), value.clone());
+    }
+    live.bodies.insert(address, normalize(value, kind));
+    Ok(())
+}
+
 fn ownership_selector(catalog: &str, env: &str) -> String {
     format!("{MANAGED_BY}=glidepath,{CATALOG_LABEL}={catalog},{ENV_LABEL}={env}")
 }
@@ -361,20 +396,8 @@ impl KubeProvider {
                     diagnose(e, &format!("{} in environment {env}", api.plural), "list", env, &self.envs[env].context)
                 })?;
             for item in listed.items {
-                let owner = item
-                    .metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(SERVICE_LABEL).cloned())
-                    .unwrap_or_else(|| SHARED_OWNER.to_string());
-                let name = item.metadata.name.clone().unwrap_or_default();
-                let value = serde_json::to_value(&item).map_err(|e| error(&name, "list", e.to_string()))?;
-                let address = Address::scoped(env, &owner, kind, name);
-                // Comparisons leave controller-written fields out; the apply must send them back.
-                if controller_fields::carries(kind) {
-                    controller_owned.insert(address.clone(), value.clone());
-                }
-                live.bodies.insert(address, normalize(value, kind));
+                let address = owned_address(env, kind, &item);
+                record_owned(address, kind, &item, live, &mut controller_owned)?;
             }
         }
         let missing: Vec<&Address> =
@@ -390,7 +413,17 @@ impl KubeProvider {
                 .runtime
                 .block_on(self.api(env, kind).get_opt(address.name()))
                 .map_err(|e| diagnose(e, &address.to_string(), "get", env, &self.envs[env].context))?;
-            if found.is_some() {
+            // Created since the list (an apply running now): ours if it carries our labels.
+            if let Some(item) = found.as_ref().filter(|item| is_owned(item, &self.catalog, env)) {
+                // Listed under another service's address already: that entry speaks for it.
+                let listed = live
+                    .bodies
+                    .keys()
+                    .any(|a| a.env() == Some(env) && a.kind == address.kind && a.name() == address.name());
+                if !listed {
+                    record_owned(address.clone(), kind, item, live, &mut controller_owned)?;
+                }
+            } else if found.is_some() {
                 live.conflicts.push(Conflict {
                     address: address.clone(),
                     reason: format!(
