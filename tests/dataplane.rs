@@ -145,6 +145,8 @@ struct Rollout {
     traefik: Traefik,
     servers: PodServers,
     phases: Vec<(Instant, String)>,
+    /// Measurements and predictions for the report, besides the requests by phase.
+    notes: String,
     _cleanup: Cleanup,
 }
 
@@ -188,7 +190,7 @@ impl Rollout {
             .replace("@STRATEGY@", strategy);
         fs::create_dir(work.path().join("catalog")).unwrap();
         fs::write(work.path().join("catalog/catalog.hcl"), catalog).unwrap();
-        Rollout { bed, objects, work, namespace, service: "shop", traefik, servers, phases: Vec::new(), _cleanup: cleanup }
+        Rollout { bed, objects, work, namespace, service: "shop", traefik, servers, phases: Vec::new(), notes: String::new(), _cleanup: cleanup }
     }
 
     fn glidepath(&self, args: &[&str]) -> String {
@@ -319,7 +321,16 @@ impl Rollout {
 
     /// Prints the requests by phase (sent, failed, share answered by `new`) and the totals with
     /// the prediction; returns the number of failed requests.
+    fn note(&mut self, text: String) {
+        eprintln!("{text}");
+        self.notes += &text;
+        self.notes.push('\n');
+    }
+
+    /// Also written to `CARGO_TARGET_TMPDIR/dataplane-NAME.txt`, which `scripts/test` prints at
+    /// the end: the test harness hides a passing test's output, and these numbers are the point.
     fn report(&self, samples: &[Sample], new: &str, predicted: f64) -> usize {
+        let mut out = String::new();
         let mut rows: Vec<(String, usize, usize, usize)> = self.phases.iter().map(|(_, l)| (l.clone(), 0, 0, 0)).collect();
         for s in samples {
             let i = self.phases.iter().rposition(|(at, _)| *at <= s.sent).unwrap_or(0);
@@ -327,16 +338,20 @@ impl Rollout {
             rows[i].2 += usize::from(s.failed());
             rows[i].3 += usize::from(s.hash == new);
         }
-        eprintln!("{:<44} {:>6} {:>6} {:>9}", "phase (route weights stable/canary)", "sent", "failed", "new rev.");
+        out += &format!("{:<44} {:>6} {:>6} {:>9}\n", "phase (route weights stable/canary)", "sent", "failed", "new rev.");
         // Phases before the load started (the first version's rollout) have nothing to show.
         for (phase, sent, failed, on_new) in rows.into_iter().filter(|row| row.1 > 0) {
-            eprintln!("{phase:<44} {sent:>6} {failed:>6} {:>8.1}%", 100.0 * on_new as f64 / sent.max(1) as f64);
+            out += &format!("{phase:<44} {sent:>6} {failed:>6} {:>8.1}%\n", 100.0 * on_new as f64 / sent.max(1) as f64);
         }
         let failed: Vec<&Sample> = samples.iter().filter(|s| s.failed()).collect();
         for s in failed.iter().filter(|s| s.status != 500).take(5) {
-            eprintln!("  not an app error: status {} {}", s.status, s.error);
+            out += &format!("  not an app error: status {} {}\n", s.status, s.error);
         }
-        eprintln!("requests: {} sent, {} failed (predicted ≤ {predicted:.0})", samples.len(), failed.len());
+        out += &format!("requests: {} sent, {} failed (predicted ≤ {predicted:.0})\n", samples.len(), failed.len());
+        eprint!("{out}");
+        let name = self.namespace.trim_end_matches("-e2e");
+        let file = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("dataplane-{name}.txt"));
+        fs::write(&file, format!("== {name}\n{}{out}", self.notes)).unwrap();
         assert!(samples.len() as f64 > RATE * 10.0, "too few requests to measure anything: {}", samples.len());
         failed.len()
     }
@@ -376,9 +391,9 @@ fn bad_canary_fails_no_more_requests_than_check_predicts() {
     let mut r = Rollout::start("dpbad", "canary");
     let (rollback, exposure_seconds) = r.predicted_exposure();
     let predicted = RATE * BAD_ERROR_RATE * exposure_seconds;
-    eprintln!(
+    r.note(format!(
         "check: rollback ≤ {rollback}, exposure {exposure_seconds:.2} s of all traffic → predicted ≤ {RATE} req/s × {BAD_ERROR_RATE} × {exposure_seconds:.2} s = {predicted:.0} failed"
-    );
+    ));
     let (host, stable) = r.first_version();
     let load = Load::start(&r.traefik.addr(), &host, RATE);
     std::thread::sleep(Duration::from_secs(3));
@@ -398,14 +413,14 @@ fn bad_canary_fails_no_more_requests_than_check_predicts() {
     let first_failure = samples.iter().filter(|s| s.failed()).map(|s| s.answered).min().expect("the bad canary failed requests");
     let last_bad = samples.iter().filter(|s| s.hash == *bad_hash).map(|s| s.answered).max().unwrap();
     let secs = |a: Instant, b: Instant| b.saturating_duration_since(a).as_secs_f64();
-    eprintln!(
+    r.note(format!(
         "canary weight set → abort seen: {:.1}s (check: rollback ≤ {rollback}); first failed request → abort seen: {:.1}s, \
          → route back to 100/0: {:.1}s, → last answer of the bad version: {:.1}s",
         secs(canary_live, aborted),
         secs(first_failure, aborted),
         secs(first_failure, restored),
         secs(first_failure, last_bad)
-    );
+    ));
     let failed = r.report(&samples, bad_hash, predicted);
     assert!(failed > 0, "the bad version failed no request: the test measured nothing");
     assert!(
