@@ -74,7 +74,11 @@ fn assert_clean(tool: &str, findings: &[Finding]) {
         "{tool}: {} finding(s) not in tests/fixtures/validators/ignore.yaml:\n{}\n\
          ignore entries that match no finding any more (delete them): {stale:?}",
         unexplained.len(),
-        unexplained.iter().map(|f| format!("  [{}] {}: {}", f.check, f.subject, f.message)).collect::<Vec<_>>().join("\n")
+        unexplained
+            .iter()
+            .map(|f| format!("  [{}] {}: {}", f.check, f.subject, f.message))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
 
@@ -104,25 +108,25 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
 fn run(command: &mut Command) -> std::process::Output {
     let output = command.output().unwrap_or_else(|e| panic!("{command:?}: {e}"));
     // The validators exit non-zero when they find something: the findings are read from stdout.
-    assert!(!output.stdout.is_empty() || output.status.success(), "{command:?}: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        !output.stdout.is_empty() || output.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     output
 }
 
 fn documents(yaml: &[u8]) -> Vec<Value> {
-    serde_yaml::Deserializer::from_slice(yaml).map(|d| Value::deserialize(d).unwrap()).filter(|v| !v.is_null()).collect()
+    serde_yaml::Deserializer::from_slice(yaml)
+        .map(|d| Value::deserialize(d).unwrap())
+        .filter(|v| !v.is_null())
+        .collect()
 }
 
-#[test]
-fn kubeconform_accepts_every_manifest_and_built_overlay_strictly() {
-    let kubeconform = cached(KUBECONFORM, "install-kubeconform");
-    let builtin = cached(KUBE_SCHEMAS, "install-kube-schemas");
-    let kustomize = cached(KUSTOMIZE, "install-kustomize");
-    let (model, dir) = rendered();
-    let out = dir.path().join("out");
-
-    // The CRDs' schemas, from the vendored CRDs (Argo Rollouts, Gateway API, Istio, Argo CD).
-    // They go to the script as JSON, so it needs no YAML library.
-    let crd_schemas = dir.path().join("crd-schemas");
+/// The CRDs' schemas, from the vendored CRDs (Argo Rollouts, Argo CD, Gateway API, Istio), in
+/// DIR/crd-schemas. They go to the script as JSON, so it needs no YAML library.
+fn crd_schemas(dir: &Path) -> PathBuf {
+    let schemas = dir.join("crd-schemas");
     let mut crds: Vec<Value> = Vec::new();
     for family in std::fs::read_dir("tests/fixtures/crds").unwrap() {
         let family = family.unwrap().path();
@@ -132,10 +136,56 @@ fn kubeconform_accepts_every_manifest_and_built_overlay_strictly() {
             }
         }
     }
-    let crds_json = dir.path().join("crds.json");
+    let crds_json = dir.join("crds.json");
     std::fs::write(&crds_json, serde_json::to_vec(&crds).unwrap()).unwrap();
-    let made = Command::new("python3").arg("scripts/kube-schemas.py").arg("crd").arg(&crd_schemas).arg(&crds_json).output().unwrap();
+    let made = Command::new("python3")
+        .arg("scripts/kube-schemas.py")
+        .arg("crd")
+        .arg(&schemas)
+        .arg(&crds_json)
+        .output()
+        .unwrap();
     assert!(made.status.success(), "kube-schemas.py crd: {}", String::from_utf8_lossy(&made.stderr));
+    schemas
+}
+
+/// kubeconform, strict, over `files`: its report (every object, with `status`).
+fn kubeconform(dir: &Path, files: &[PathBuf]) -> Value {
+    let kubeconform = cached(KUBECONFORM, "install-kubeconform");
+    let builtin = cached(KUBE_SCHEMAS, "install-kube-schemas");
+    let crds = crd_schemas(dir);
+    let output = run(Command::new(&kubeconform)
+        .args(["-strict", "-summary", "-verbose", "-output", "json", "-schema-location"])
+        .arg(format!("{}/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json", builtin.display()))
+        .arg("-schema-location")
+        .arg(format!("{}/{{{{ .Group }}}}/{{{{ .ResourceKind }}}}_{{{{ .ResourceAPIVersion }}}}.json", crds.display()))
+        .args(files));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn kubeconform_findings(dir: &Path, report: &Value) -> Vec<Finding> {
+    let resources = report["resources"].as_array().cloned().unwrap_or_default();
+    resources
+        .iter()
+        .filter(|r| r["status"] != "statusValid")
+        .map(|r| Finding {
+            check: r["status"].as_str().unwrap_or_default().to_string(),
+            subject: format!(
+                "{} {}/{}",
+                r["filename"].as_str().unwrap_or_default().replace(&format!("{}/", dir.display()), ""),
+                r["kind"].as_str().unwrap_or_default(),
+                r["name"].as_str().unwrap_or_default()
+            ),
+            message: r["msg"].as_str().unwrap_or_default().to_string(),
+        })
+        .collect()
+}
+
+#[test]
+fn kubeconform_accepts_every_manifest_and_built_overlay_strictly() {
+    let kustomize = cached(KUSTOMIZE, "install-kustomize");
+    let (model, dir) = rendered();
+    let out = dir.path().join("out");
 
     // What `render` writes per environment, the Argo CD objects, and every overlay as kustomize
     // builds it (the overlay files themselves are patches, not objects).
@@ -150,8 +200,14 @@ fn kubeconform_accepts_every_manifest_and_built_overlay_strictly() {
     for env in &model.environments {
         for owner in std::fs::read_dir(overlays.join(&env.name)).unwrap() {
             let owner = owner.unwrap().file_name().to_string_lossy().to_string();
-            let result = Command::new(&kustomize).arg("build").arg(overlays.join(&env.name).join(&owner)).output().unwrap();
-            assert!(result.status.success(), "kustomize build {}/{owner}: {}", env.name, String::from_utf8_lossy(&result.stderr));
+            let result =
+                Command::new(&kustomize).arg("build").arg(overlays.join(&env.name).join(&owner)).output().unwrap();
+            assert!(
+                result.status.success(),
+                "kustomize build {}/{owner}: {}",
+                env.name,
+                String::from_utf8_lossy(&result.stderr)
+            );
             let path = built.join(format!("overlay.{}.{owner}.yaml", env.name));
             std::fs::write(&path, &result.stdout).unwrap();
             files.push(path);
@@ -159,33 +215,46 @@ fn kubeconform_accepts_every_manifest_and_built_overlay_strictly() {
     }
     let expected: usize = files.iter().map(|f| documents(&std::fs::read(f).unwrap()).len()).sum();
 
-    let output = run(Command::new(&kubeconform)
-        .args(["-strict", "-summary", "-verbose", "-output", "json", "-schema-location"])
-        .arg(format!("{}/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json", builtin.display()))
-        .arg("-schema-location")
-        .arg(format!("{}/{{{{ .Group }}}}/{{{{ .ResourceKind }}}}_{{{{ .ResourceAPIVersion }}}}.json", crd_schemas.display()))
-        .args(&files));
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let resources = report["resources"].as_array().cloned().unwrap_or_default();
-    let findings: Vec<Finding> = resources
-        .iter()
-        .filter(|r| r["status"] != "statusValid")
-        .map(|r| Finding {
-            check: r["status"].as_str().unwrap_or_default().to_string(),
-            subject: format!(
-                "{} {}/{}",
-                r["filename"].as_str().unwrap_or_default().replace(&format!("{}/", dir.path().display()), ""),
-                r["kind"].as_str().unwrap_or_default(),
-                r["name"].as_str().unwrap_or_default()
-            ),
-            message: r["msg"].as_str().unwrap_or_default().to_string(),
-        })
-        .collect();
-    assert_clean("kubeconform", &findings);
+    let report = kubeconform(dir.path(), &files);
+    assert_clean("kubeconform", &kubeconform_findings(dir.path(), &report));
     // Every object was validated against a schema: none skipped, none unread.
+    let read = report["resources"].as_array().map_or(0, Vec::len);
     assert_eq!(report["summary"]["skipped"], json!(0), "{}", report["summary"]);
-    assert_eq!(resources.len(), expected, "kubeconform read {} objects of {expected}", resources.len());
+    assert_eq!(read, expected, "kubeconform read {read} objects of {expected}");
     assert!(expected > 300, "only {expected} objects: is the render tree complete?");
+}
+
+/// The control: the schemas are strict and detailed (a misplaced field deep in a Rollout's pod
+/// template, in a Service and in an Argo CD Application is an error), so a clean run means
+/// something.
+#[test]
+fn kubeconform_rejects_unknown_fields_at_any_depth() {
+    let (_, dir) = rendered();
+    let out = dir.path().join("out");
+    let mut rollout = documents(&std::fs::read(out.join("prod/cart/rollout.cart.yaml")).unwrap()).remove(0);
+    rollout["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = json!("Always");
+    let mut service = documents(&std::fs::read(out.join("prod/cart/service.cart.yaml")).unwrap()).remove(0);
+    service["spec"]["ports"][0]["targetPort"] = json!(8080); // int-or-string: still valid
+    service["spec"]["selectors"] = json!({});
+    let mut projects = documents(&std::fs::read(out.join("gitops/argocd/appproject.prod.yaml")).unwrap());
+    projects[0]["spec"]["destination"] = json!([]);
+    let mut files = Vec::new();
+    for (name, object) in [("rollout", rollout), ("service", service), ("project", projects.remove(0))] {
+        let path = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&path, serde_yaml::to_string(&object).unwrap()).unwrap();
+        files.push(path);
+    }
+    let messages: Vec<String> =
+        kubeconform_findings(dir.path(), &kubeconform(dir.path(), &files)).into_iter().map(|f| f.message).collect();
+    assert_eq!(messages.len(), 3, "{messages:#?}");
+    for (path, field) in
+        [("/spec/template/spec/containers/0", "imagePullPolicyy"), ("/spec", "selectors"), ("/spec", "destination")]
+    {
+        assert!(
+            messages.iter().any(|m| m.contains(&format!("at '{path}': additional properties '{field}' not allowed"))),
+            "{field} at {path} not reported: {messages:#?}"
+        );
+    }
 }
 
 /// A Rollout as the Deployment with the same pod template, so Kubernetes linters see its pods;
@@ -237,11 +306,22 @@ fn kube_score_finds_nothing_unexplained_in_any_environment() {
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .map(|c| format!("{} {}", c["path"].as_str().unwrap_or_default(), c["summary"].as_str().unwrap_or_default()))
+                    .map(|c| {
+                        format!(
+                            "{} {}",
+                            c["path"].as_str().unwrap_or_default(),
+                            c["summary"].as_str().unwrap_or_default()
+                        )
+                    })
                     .collect();
                 findings.push(Finding {
                     check: check["check"]["id"].as_str().unwrap().to_string(),
-                    subject: format!("{}/{}/{}", env.name, object["type_meta"]["kind"].as_str().unwrap(), object["object_meta"]["name"].as_str().unwrap()),
+                    subject: format!(
+                        "{}/{}/{}",
+                        env.name,
+                        object["type_meta"]["kind"].as_str().unwrap(),
+                        object["object_meta"]["name"].as_str().unwrap()
+                    ),
                     message: comments.join("; "),
                 });
             }
@@ -257,39 +337,34 @@ fn workflows(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-#[test]
-fn actionlint_finds_nothing_in_the_workflows() {
+/// actionlint's findings over `files`, every `run:` script checked with ShellCheck.
+fn actionlint(files: &[PathBuf]) -> Vec<Finding> {
     let actionlint = cached(ACTIONLINT, "install-actionlint");
-    // actionlint checks every `run:` script with ShellCheck when it is given one.
     let shellcheck = cached(SHELLCHECK, "install-shellcheck");
-    let (_, dir) = rendered();
     let output = run(Command::new(&actionlint)
         .args(["-format", "{{json .}}", "-no-color", "-shellcheck"])
         .arg(&shellcheck)
-        .args(workflows(dir.path())));
+        .args(files));
     let report: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
-    let findings: Vec<Finding> = report
+    report
         .iter()
         .map(|e| Finding {
             check: e["kind"].as_str().unwrap_or_default().to_string(),
             subject: format!("{}:{}", e["filepath"].as_str().unwrap_or_default(), e["line"]),
             message: e["message"].as_str().unwrap_or_default().to_string(),
         })
-        .collect();
-    assert_clean("actionlint", &findings);
+        .collect()
 }
 
-#[test]
-fn zizmor_finds_nothing_in_the_workflows() {
+/// zizmor's findings over the workflows in `dir`: offline (the audits that ask GitHub, such as
+/// impostor commits and known-vulnerable actions, cannot run here), no configuration, every
+/// severity and confidence.
+fn zizmor(dir: &Path) -> Vec<Finding> {
     let zizmor = cached(ZIZMOR, "install-zizmor");
-    let (_, dir) = rendered();
-    // Offline: the audits that ask GitHub (impostor commits, known-vulnerable actions) cannot run
-    // here; every finding of every severity and confidence counts.
-    let output = run(Command::new(&zizmor)
-        .args(["--offline", "--no-config", "--no-progress", "--format", "json"])
-        .arg(dir.path().join("out/.github/workflows")));
+    let output =
+        run(Command::new(&zizmor).args(["--offline", "--no-config", "--no-progress", "--format", "json"]).arg(dir));
     let report: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
-    let findings: Vec<Finding> = report
+    report
         .iter()
         .map(|f| {
             let location = &f["locations"][0];
@@ -300,9 +375,49 @@ fn zizmor_finds_nothing_in_the_workflows() {
                     location["symbolic"]["key"]["Local"]["verbatim_path"].as_str().unwrap_or_default(),
                     location["concrete"]["location"]["start_point"]["row"]
                 ),
-                message: format!("{}: {}", f["desc"].as_str().unwrap_or_default(), location["symbolic"]["annotation"].as_str().unwrap_or_default()),
+                message: format!(
+                    "{}: {}",
+                    f["desc"].as_str().unwrap_or_default(),
+                    location["symbolic"]["annotation"].as_str().unwrap_or_default()
+                ),
             }
         })
-        .collect();
-    assert_clean("zizmor", &findings);
+        .collect()
+}
+
+#[test]
+fn actionlint_finds_nothing_in_the_workflows() {
+    let (_, dir) = rendered();
+    assert_clean("actionlint", &actionlint(&workflows(dir.path())));
+}
+
+#[test]
+fn zizmor_finds_nothing_in_the_workflows() {
+    let (_, dir) = rendered();
+    workflows(dir.path());
+    assert_clean("zizmor", &zizmor(&dir.path().join("out/.github/workflows")));
+}
+
+/// The control: both tools do report what the rendered workflows avoid (a tag-pinned action, a
+/// persisted checkout token, workflow-wide `id-token: write`, an unquoted expansion).
+#[test]
+fn workflow_validators_report_what_the_workflows_avoid() {
+    let dir = tempfile::tempdir().unwrap();
+    let workflows = dir.path().join(".github/workflows");
+    std::fs::create_dir_all(&workflows).unwrap();
+    let file = workflows.join("bad.yaml");
+    std::fs::write(
+        &file,
+        "name: bad\non: push\npermissions:\n  id-token: write\n  contents: read\njobs:\n  build:\n    \
+         runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - run: echo $GITHUB_SHA\n  \
+         test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo test\n",
+    )
+    .unwrap();
+    let checks = |findings: Vec<Finding>| findings.into_iter().map(|f| f.check).collect::<Vec<_>>();
+    let linted = checks(actionlint(std::slice::from_ref(&file)));
+    assert!(linted.contains(&"shellcheck".to_string()), "{linted:?}");
+    let audited = checks(zizmor(&workflows));
+    for check in ["unpinned-uses", "artipacked", "excessive-permissions"] {
+        assert!(audited.iter().any(|c| c == check), "zizmor did not report {check}: {audited:?}");
+    }
 }
