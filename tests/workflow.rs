@@ -104,10 +104,6 @@ fn problems(model: &Model, service: &Service, workflow: &Value) -> Vec<String> {
             out.push(format!("no top-level `{top}`"));
         }
     }
-    match get(workflow, "permissions") {
-        Some(p) if str_of(p, "id-token") == Some("write") => {}
-        other => out.push(format!("permissions.id-token is not `write`: {other:?}")),
-    }
     let mut keys = Vec::new();
     walk_keys(workflow, &mut keys);
     for secret in ["aws-access-key-id", "aws-secret-access-key"] {
@@ -151,6 +147,12 @@ fn problems(model: &Model, service: &Service, workflow: &Value) -> Vec<String> {
             }
             let action = str_of(step, "uses").unwrap_or("");
             let with = get(step, "with");
+            // A tag can be moved or deleted; a commit SHA cannot (zizmor's unpinned-uses).
+            if let Some((name, reference)) = action.split_once('@') {
+                if reference.len() != 40 || !reference.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    out.push(format!("job {id} step {n}: {name}@{reference} is not pinned by commit SHA"));
+                }
+            }
             if action.starts_with("aquasecurity/trivy-action@") {
                 trivy_steps += 1;
                 let exit = with.and_then(|w| get(w, "exit-code"));
@@ -170,6 +172,11 @@ fn problems(model: &Model, service: &Service, workflow: &Value) -> Vec<String> {
                 }
             }
             if action.starts_with("aws-actions/configure-aws-credentials@") {
+                // The OIDC token needs `id-token: write`: the job's permissions, else the workflow's.
+                let permissions = get(job, "permissions").or_else(|| get(workflow, "permissions"));
+                if permissions.and_then(|p| str_of(p, "id-token")) != Some("write") {
+                    out.push(format!("job {id}: permissions.id-token is not `write`: {permissions:?}"));
+                }
                 let assumed = with.and_then(|w| str_of(w, "role-to-assume"));
                 if let Ok(expected) = &role_arn {
                     if assumed != Some(expected.as_str()) {
@@ -312,10 +319,10 @@ fn build_once_and_promote_that_digest_everywhere() {
     assert_eq!(
         uses,
         [
-            "actions/checkout@v4",
-            "aws-actions/configure-aws-credentials@v4",
-            "aws-actions/amazon-ecr-login@v2",
-            "aquasecurity/trivy-action@0.28.0"
+            "actions/checkout@11d5960a326750d5838078e36cf38b85af677262",
+            "aws-actions/configure-aws-credentials@7474bc4690e29a8392af63c5b98e7449536d5c3a",
+            "aws-actions/amazon-ecr-login@03f1aad4c6c7ffd436567f42f9384779290529bd",
+            "aquasecurity/trivy-action@ed142fd0673e97e23eac54620cfb913e5ce36c25"
         ]
     );
     let runs: String = steps.iter().filter_map(|s| str_of(s, "run")).collect();
@@ -403,6 +410,8 @@ fn checker_catches_static_keys_weak_scans_wrong_roles_and_dangling_needs() {
             let uses = step.get("uses").and_then(Value::as_str).unwrap_or("").to_string();
             let with = step.as_mapping_mut().unwrap().get_mut(key("with")).and_then(Value::as_mapping_mut);
             if uses.starts_with("aquasecurity/") {
+                step.as_mapping_mut().unwrap().insert(key("uses"), key("aquasecurity/trivy-action@v0.36.0"));
+                let with = step.as_mapping_mut().unwrap().get_mut(key("with")).and_then(Value::as_mapping_mut);
                 let with = with.unwrap();
                 with.insert(key("exit-code"), key("0"));
                 with.insert(key("severity"), key("CRITICAL"));
@@ -414,7 +423,7 @@ fn checker_catches_static_keys_weak_scans_wrong_roles_and_dangling_needs() {
         }
     }
     job_mut(&mut wf, "deploy-prod").insert(key("needs"), key("deploy-qa"));
-    wf.as_mapping_mut().unwrap().insert(key("permissions"), serde_yaml::from_str("contents: read").unwrap());
+    job_mut(&mut wf, "deploy-prod").insert(key("permissions"), serde_yaml::from_str("contents: read").unwrap());
     let found = problems(&model, s, &wf);
     for expected in [
         "trivy exit-code is not 1",
@@ -423,6 +432,7 @@ fn checker_catches_static_keys_weak_scans_wrong_roles_and_dangling_needs() {
         "static credentials: `aws-access-key-id`",
         "needs unknown job `deploy-qa`",
         "permissions.id-token is not `write`",
+        "aquasecurity/trivy-action@v0.36.0 is not pinned by commit SHA",
     ] {
         assert!(found.iter().any(|p| p.contains(expected)), "missing {expected:?} in {found:#?}");
     }
