@@ -263,22 +263,7 @@ pub fn expect_strings(node: &Node, context: &str, problems: &mut Problems) -> Op
 
 /// The known name closest to a misspelt one, if it is close enough to be a plausible typo.
 pub fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
-    known.iter().map(|k| (edit_distance(name, k), *k)).filter(|(d, k)| *d <= 2.max(k.len() / 4)).min().map(|(_, k)| k)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b_chars: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b_chars.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b_chars.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb { prev } else { 1 + prev.min(row[j]).min(row[j + 1]) };
-            prev = cur;
-        }
-    }
-    row[b_chars.len()]
+    known.iter().map(|k| (strsim::levenshtein(name, k), *k)).filter(|(d, k)| *d <= 2.max(k.len() / 4)).min().map(|(_, k)| k)
 }
 
 #[cfg(test)]

@@ -183,86 +183,8 @@ fn parse_prometheus_json(text: &str) -> Result<Vec<Sample>, SimulateError> {
 /// Seconds since the Unix epoch of an RFC 3339 time: `2026-11-25T10:00:00Z`,
 /// `2026-11-25T10:00:00.5+01:00` (a space may replace the `T`).
 pub fn parse_rfc3339(text: &str) -> Result<f64, String> {
-    let b = text.trim().as_bytes();
-    let digits = |from: usize, len: usize| -> Result<i64, String> {
-        let part = b.get(from..from + len).ok_or("too short")?;
-        if !part.iter().all(u8::is_ascii_digit) {
-            return Err(format!("expected digits at position {}", from + 1));
-        }
-        Ok(part.iter().fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')))
-    };
-    let expect = |at: usize, options: &[u8]| -> Result<(), String> {
-        match b.get(at) {
-            Some(c) if options.contains(c) => Ok(()),
-            _ => Err(format!("expected `{}` at position {}", options[0] as char, at + 1)),
-        }
-    };
-    let year = digits(0, 4)?;
-    expect(4, b"-")?;
-    let month = digits(5, 2)?;
-    expect(7, b"-")?;
-    let day = digits(8, 2)?;
-    expect(10, b"Tt ")?;
-    let hour = digits(11, 2)?;
-    expect(13, b":")?;
-    let minute = digits(14, 2)?;
-    expect(16, b":")?;
-    let second = digits(17, 2)?;
-    let mut pos = 19;
-    let mut fraction = 0.0;
-    if b.get(pos) == Some(&b'.') {
-        let start = pos + 1;
-        let mut end = start;
-        while b.get(end).is_some_and(u8::is_ascii_digit) {
-            end += 1;
-        }
-        if end == start {
-            return Err("expected digits after `.`".into());
-        }
-        fraction = format!("0.{}", std::str::from_utf8(&b[start..end]).unwrap_or("0")).parse().unwrap_or(0.0);
-        pos = end;
-    }
-    let offset_secs = match b.get(pos) {
-        Some(b'Z' | b'z') if pos + 1 == b.len() => 0,
-        Some(sign @ (b'+' | b'-')) if pos + 6 == b.len() => {
-            let hours = digits(pos + 1, 2)?;
-            expect(pos + 3, b":")?;
-            let minutes = digits(pos + 4, 2)?;
-            let offset = hours * 3600 + minutes * 60;
-            if *sign == b'-' {
-                -offset
-            } else {
-                offset
-            }
-        }
-        _ => return Err("expected `Z` or an offset like `+02:00` after the time".into()),
-    };
-    let days_in_month = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        _ => return Err(format!("month {month} out of range")),
-    };
-    if day < 1 || day > days_in_month {
-        return Err(format!("day {day} out of range"));
-    }
-    if hour > 23 || minute > 59 || second > 60 {
-        return Err("time of day out of range".into());
-    }
-    let days = days_from_civil(year, month, day);
-    Ok((days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs) as f64 + fraction)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let at: jiff::Timestamp = text.trim().parse().map_err(|e: jiff::Error| e.to_string())?;
+    Ok(at.as_second() as f64 + f64::from(at.subsec_nanosecond()) / 1e9)
 }
 
 #[cfg(test)]
@@ -293,6 +215,7 @@ mod tests {
         assert_eq!(parse_rfc3339("2000-03-01T00:00:00.25Z"), Ok(951_868_800.25));
         assert!(parse_rfc3339("2026-02-30T00:00:00Z").is_err());
         assert!(parse_rfc3339("2026-11-25T10:00:00").is_err());
+        assert_eq!(parse_rfc3339("2024-11-25 11:00:00+01:00"), Ok(1_732_528_800.0));
     }
 
     #[test]
