@@ -220,8 +220,8 @@ fn mark_block_comments(text: &str, starts: &[usize], covered: &mut [(usize, usiz
             let rest = &gap[i..];
             if rest.starts_with('#') || rest.starts_with("//") {
                 i += rest.find('\n').unwrap_or(rest.len());
-            } else if rest.starts_with("/*") {
-                let len = rest[2..].find("*/").map(|j| j + 4).unwrap_or(rest.len());
+            } else if let Some(comment) = rest.strip_prefix("/*") {
+                let len = comment.find("*/").map(|j| j + 4).unwrap_or(rest.len());
                 let (first, last) = (line_of(start + i), line_of(start + i + len - 1));
                 for line in lines.iter_mut().take(last + 1).skip(first + 1) {
                     line.kind = Kind::Verbatim;
