@@ -17,7 +17,13 @@ fn repo() -> &'static Path {
 
 fn glidepath(args: &[&str], cwd: &Path) -> Output {
     let home = tempfile::tempdir().unwrap();
-    support::glidepath_command().args(args).current_dir(cwd).env("HOME", home.path()).env("NO_COLOR", "1").output().unwrap()
+    support::glidepath_command()
+        .args(args)
+        .current_dir(cwd)
+        .env("HOME", home.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -116,11 +122,8 @@ fn damaged_layout_formats_back_and_means_the_same() {
         let temp = tempfile::tempdir().unwrap();
         let dir = temp.path().join("catalog");
         std::fs::create_dir(&dir).unwrap();
-        let sources: Vec<PathBuf> = if source.is_dir() {
-            catalog::files(&source).unwrap()
-        } else {
-            vec![source.clone()]
-        };
+        let sources: Vec<PathBuf> =
+            if source.is_dir() { catalog::files(&source).unwrap() } else { vec![source.clone()] };
         // The repository's modules/ sit beside the catalog, so they are formatted and loaded too.
         std::fs::create_dir(dir.join("modules")).unwrap();
         let mut copied = Vec::new();
@@ -185,7 +188,10 @@ fn check_lists_unformatted_files_and_writes_nothing() {
     let diff = glidepath(&["fmt", "--check", "--diff", "-c", "catalog"], temp.path());
     assert_eq!(diff.status.code(), Some(1));
     let shown = text(&diff.stdout);
-    assert!(shown.contains("--- catalog/a.hcl") && shown.contains(" -   platform {") && shown.contains(" +platform {"), "{shown}");
+    assert!(
+        shown.contains("--- catalog/a.hcl") && shown.contains(" -   platform {") && shown.contains(" +platform {"),
+        "{shown}"
+    );
 
     let write = glidepath(&["fmt", "-c", "catalog"], temp.path());
     assert_eq!(write.status.code(), Some(0), "{}", text(&write.stderr));

@@ -25,7 +25,7 @@ pub struct Cli {
 pub enum Command {
     /// Check the catalog and report every problem, located, with its fix
     Validate(ValidateArgs),
-    /// Rewrite the catalog's HCL files (and modules/) in canonical layout, like `terraform fmt`
+    /// Rewrite the catalog's HCL and YAML files (and modules/) in canonical layout, like `terraform fmt`
     ///
     /// HCL: two spaces per block level, one space around `=`, `=` aligned across consecutive
     /// single-line attributes of a block, no trailing whitespace, at most one blank line in a

@@ -17,6 +17,9 @@ use hcl_edit::Span as _;
 enum Kind {
     /// Structure or gap (comment, blank) at `depth`: re-indented, trailing whitespace removed.
     Code,
+    /// The first line of a multi-line block: `ident "label" {`, one space between its parts
+    /// when only whitespace separates them; `brace` is the offset of its `{`.
+    Header { brace: usize },
     /// The first line of an attribute: `key = value`, normalized. `single` when the value ends
     /// on this line (only those align their `=`).
     Attribute { key: (usize, usize), value_start: usize, single: bool },
@@ -40,7 +43,8 @@ pub fn format(text: &str) -> Result<String, FormatError> {
     let raw_lines: Vec<&str> = split_lines(text);
     let mut lines = vec![Line { kind: Kind::Code, depth: 0 }; raw_lines.len()];
     let mut covered: Vec<(usize, usize)> = Vec::new();
-    let mut walker = Walker { text, starts: &starts, lines: &mut lines, covered: &mut covered };
+    let mut headers = std::collections::HashMap::new();
+    let mut walker = Walker { text, starts: &starts, lines: &mut lines, covered: &mut covered, headers: &mut headers };
     walker.body(&body, 0);
     mark_block_comments(text, &starts, &mut covered, &mut lines);
 
@@ -58,6 +62,19 @@ pub fn format(text: &str) -> Result<String, FormatError> {
                     String::new()
                 } else {
                     format!("{indent}{content}")
+                }
+            }
+            Kind::Header { brace } => {
+                let parts = &headers[&i];
+                let between_only_spaces = parts.windows(2).all(|w| text[w[0].1..w[1].0].trim().is_empty())
+                    && text[parts[parts.len() - 1].1..brace].trim().is_empty();
+                if between_only_spaces {
+                    let words: Vec<&str> = parts.iter().map(|&(a, b)| &text[a..b]).collect();
+                    let rest = text[brace + 1..starts[i] + raw.len()].trim();
+                    let rest = if rest.is_empty() { String::new() } else { format!(" {rest}") };
+                    format!("{indent}{} {{{rest}", words.join(" "))
+                } else {
+                    format!("{indent}{}", raw.trim())
                 }
             }
             Kind::Attribute { key, value_start, .. } => {
@@ -145,6 +162,8 @@ struct Walker<'a> {
     lines: &'a mut Vec<Line>,
     /// Byte ranges that are structure (not comments or whitespace between structures).
     covered: &'a mut Vec<(usize, usize)>,
+    /// The ident and label spans of each multi-line block's first line, by line.
+    headers: &'a mut std::collections::HashMap<usize, Vec<(usize, usize)>>,
 }
 
 impl Walker<'_> {
@@ -156,15 +175,18 @@ impl Walker<'_> {
         for structure in body.iter() {
             match structure {
                 Structure::Attribute(attr) => {
-                    let (Some(span), Some(key), Some(value)) = (attr.span(), attr.key.span(), attr.value.span())
-                    else {
+                    let (Some(span), Some(key), Some(value)) = (attr.span(), attr.key.span(), attr.value.span()) else {
                         continue;
                     };
                     self.covered.push((span.start, span.end.max(value.end)));
                     let first = self.line_of(span.start);
                     let last = self.line_of(value.end.saturating_sub(1).max(value.start));
                     self.lines[first] = Line {
-                        kind: Kind::Attribute { key: (key.start, key.end), value_start: value.start, single: first == last },
+                        kind: Kind::Attribute {
+                            key: (key.start, key.end),
+                            value_start: value.start,
+                            single: first == last,
+                        },
                         depth,
                     };
                     let source = &self.text[value.clone()];
@@ -178,14 +200,25 @@ impl Walker<'_> {
                     let Some(span) = block.span() else { continue };
                     let open = self.line_of(span.start);
                     let close = self.line_of(span.end.saturating_sub(1).max(span.start));
-                    self.lines[open] = Line { kind: Kind::Code, depth };
                     if open == close {
+                        self.lines[open] = Line { kind: Kind::Code, depth };
                         self.covered.push((span.start, span.end));
                         continue;
                     }
                     // The header runs to its `{`, which ends the line it is on (HCL's grammar).
-                    let header_end = self.text[span.start..].find('{').map(|i| span.start + i + 1).unwrap_or(span.end);
-                    self.covered.push((span.start, header_end));
+                    let mut parts: Vec<(usize, usize)> = Vec::new();
+                    parts.extend(block.ident.span().map(|r| (r.start, r.end)));
+                    parts.extend(block.labels.iter().filter_map(|l| l.span()).map(|r| (r.start, r.end)));
+                    let after = parts.last().map(|p| p.1).unwrap_or(span.start);
+                    let brace = self.text[after..].find('{').map(|i| after + i).unwrap_or(span.end - 1);
+                    let kind = if parts.len() == block.labels.len() + 1 && self.line_of(brace) == open {
+                        self.headers.insert(open, parts);
+                        Kind::Header { brace }
+                    } else {
+                        Kind::Code
+                    };
+                    self.lines[open] = Line { kind, depth };
+                    self.covered.push((span.start, brace + 1));
                     self.covered.push((span.end - 1, span.end));
                     for line in open + 1..close {
                         self.lines[line] = Line { kind: Kind::Code, depth: depth + 1 };

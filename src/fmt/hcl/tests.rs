@@ -72,3 +72,25 @@ fn tabs_crlf_and_empty_files() {
 fn syntax_errors_are_errors() {
     assert!(matches!(format("a {\n  b = \n}\n"), Err(FormatError::Parse(_))));
 }
+
+#[test]
+fn block_headers_get_one_space_between_their_parts() {
+    let text = "service   \"a b\"\t{   # the service\n  nested{\n  x = 1\n  }\n}\n";
+    assert_eq!(fmt(text), "service \"a b\" { # the service\n  nested {\n    x = 1\n  }\n}\n");
+    // A comment inside the header is left where it is.
+    let commented = "a /* c */ \"x\" {\n  y = 1\n}\n";
+    assert_eq!(fmt(commented), commented);
+}
+
+#[test]
+fn comments_that_look_like_code_and_code_that_holds_comments() {
+    // `/*` after `#` does not open a comment; `=` with a comment before it is left as written.
+    let text = "# not /* a block comment\na {\n      b = 1\n    c /* why */ = 2\n   list = [\n    # one\n      1, /* two */\n  ]\n}\n";
+    assert_eq!(
+        fmt(text),
+        "# not /* a block comment\na {\n  b = 1\n  c /* why */ = 2\n  list = [\n    # one\n      1, /* two */\n  ]\n}\n"
+    );
+    // A heredoc inside a list keeps the whole value as written.
+    let heredoc = "a {\n    x = [<<EOT\n   body  \nEOT\n    ]\n}\n";
+    assert_eq!(fmt(heredoc), "a {\n  x = [<<EOT\n   body  \nEOT\n    ]\n}\n");
+}
