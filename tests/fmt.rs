@@ -221,6 +221,20 @@ fn a_file_that_does_not_parse_is_located_and_left_alone() {
     assert_eq!(std::fs::read_to_string(temp.path().join("good.hcl")).unwrap(), "service \"a\" {\n  port = 1\n}\n");
 }
 
+#[cfg(unix)]
+#[test]
+fn a_symlinked_catalog_file_stays_a_symlink() {
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(temp.path().join("shared")).unwrap();
+    std::fs::create_dir(temp.path().join("catalog")).unwrap();
+    std::fs::write(temp.path().join("shared/a.hcl"), "service \"a\" {\nport=1\n}\n").unwrap();
+    std::os::unix::fs::symlink("../shared/a.hcl", temp.path().join("catalog/a.hcl")).unwrap();
+    let out = glidepath(&["fmt", "-c", "catalog"], temp.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(std::fs::symlink_metadata(temp.path().join("catalog/a.hcl")).unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::read_to_string(temp.path().join("shared/a.hcl")).unwrap(), "service \"a\" {\n  port = 1\n}\n");
+}
+
 /// What CI runs: the example catalog and the built-in profiles are formatted.
 #[test]
 fn the_examples_and_modules_pass_fmt_check() {

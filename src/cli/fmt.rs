@@ -53,8 +53,10 @@ pub fn fmt(args: &FmtArgs) -> Result<u8, CliError> {
 }
 
 /// Replaces `path` with `text` through a temporary file beside it, keeping its permissions, so
-/// a crash leaves the old file or the new one.
+/// a crash leaves the old file or the new one. A symlink stays a symlink: its target is written.
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let resolved = std::fs::canonicalize(path)?;
+    let path = resolved.as_path();
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let temp = dir.join(format!(".{name}.glidepath-fmt.{}", std::process::id()));
