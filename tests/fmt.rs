@@ -216,7 +216,7 @@ fn a_file_that_does_not_parse_is_located_and_left_alone() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("bad.hcl:3:14") && stderr.contains("catalog::syntax"), "{stderr}");
-    assert!(stderr.contains("1 file(s) do not parse"), "{stderr}");
+    assert!(stderr.contains("1 file(s) could not be read or do not parse"), "{stderr}");
     assert_eq!(std::fs::read_to_string(temp.path().join("bad.hcl")).unwrap(), broken, "not touched");
     assert_eq!(std::fs::read_to_string(temp.path().join("good.hcl")).unwrap(), "service \"a\" {\n  port = 1\n}\n");
 }

@@ -55,7 +55,7 @@ pub enum CliError {
     #[error("{0}")]
     Usage(String),
     /// Files `fmt` could not format because they do not parse; the others were handled.
-    #[error("{} file(s) do not parse and were not formatted", .0.iter().map(|p| p.span.path()).collect::<std::collections::BTreeSet<_>>().len())]
+    #[error("{} file(s) could not be read or do not parse, and were not formatted", .0.iter().map(|p| p.span.path()).collect::<std::collections::BTreeSet<_>>().len())]
     Unformattable(Vec<crate::catalog::Problem>),
     #[error(transparent)]
     Provider(#[from] crate::providers::ProviderError),
