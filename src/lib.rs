@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod check;
 pub mod cli;
 pub mod digest;
+pub mod fmt;
 pub mod kinds;
 pub mod plan;
 pub mod providers;

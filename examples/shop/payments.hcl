@@ -54,12 +54,12 @@ service "payment-service" {
 }
 
 service "checkout" {
-  use       = "critical"
-  repo      = "acme/checkout"
-  team      = "payments"
-  port      = 8080
-  replicas  = { dev = 1, staging = 3, prod = 12 }
-  image_tag = { default = "5.2.1" }
+  use          = "critical"
+  repo         = "acme/checkout"
+  team         = "payments"
+  port         = 8080
+  replicas     = { dev = 1, staging = 3, prod = 12 }
+  image_tag    = { default = "5.2.1" }
   expected_rps = { default = 5, prod = 250 }
 
   probes {

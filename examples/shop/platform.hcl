@@ -17,7 +17,7 @@ cluster "nonprod" {
   eks_name     = "shop-nonprod"
   kube_context = "shop-nonprod"
   # Pinned so plans need no eks:DescribeCluster; leave it out to have glidepath read it.
-  oidc_issuer  = "oidc.eks.eu-west-1.amazonaws.com/id/9A1F3C7E5B2D4E6F8A0B1C2D3E4F5A6B"
+  oidc_issuer = "oidc.eks.eu-west-1.amazonaws.com/id/9A1F3C7E5B2D4E6F8A0B1C2D3E4F5A6B"
 }
 
 cluster "prod" {

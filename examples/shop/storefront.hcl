@@ -1,11 +1,11 @@
 # What shoppers see: tier 2, autoscaled where traffic is spiky.
 service "cart" {
-  use       = "standard"
-  repo      = "acme/cart"
-  team      = "storefront"
-  port      = 8080
-  replicas  = { dev = 1, staging = 2, prod = 6 }
-  image_tag = { default = "1.31.0" }
+  use          = "standard"
+  repo         = "acme/cart"
+  team         = "storefront"
+  port         = 8080
+  replicas     = { dev = 1, staging = 2, prod = 6 }
+  image_tag    = { default = "1.31.0" }
   expected_rps = { default = 2, prod = 120 }
 
   probes {
@@ -143,12 +143,12 @@ service "shipping" {
 }
 
 service "notification" {
-  use         = "internal"
-  repo        = "acme/notification-service"
-  team        = "platform"
-  port        = 8080
-  replicas    = { dev = 1, staging = 1, prod = 3 }
-  image_tag   = { default = "1.4.0" }
+  use          = "internal"
+  repo         = "acme/notification-service"
+  team         = "platform"
+  port         = 8080
+  replicas     = { dev = 1, staging = 1, prod = 3 }
+  image_tag    = { default = "1.4.0" }
   environments = ["dev", "staging", "prod"]
 
   probes {

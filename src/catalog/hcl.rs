@@ -24,19 +24,26 @@ pub const LABELLED_BLOCKS: &[(&str, &str)] = &[
 ];
 
 pub fn parse(file: &Arc<SourceFile>, problems: &mut Problems) -> Option<Node> {
-    match hcl_edit::parser::parse_body(&file.text) {
+    match parse_body(file) {
         Ok(body) => Some(Converter { file, problems }.top_level(&body)),
-        Err(err) => {
-            let offset = err.location().offset();
-            let span = Span::new(file, offset..offset + 1);
-            problems.push(
-                Problem::new(rules::SYNTAX, &span, format!("HCL syntax error: {}", err.message()))
-                    .label("cannot parse here")
-                    .help("check for a missing `=`, `}` or quote just before this position"),
-            );
+        Err(problem) => {
+            problems.push(*problem);
             None
         }
     }
+}
+
+/// hcl-edit's tree of the file, or its syntax error located as a problem.
+pub fn parse_body(file: &Arc<SourceFile>) -> Result<Body, Box<Problem>> {
+    hcl_edit::parser::parse_body(&file.text).map_err(|err| {
+        let offset = err.location().offset();
+        let span = Span::new(file, offset..offset + 1);
+        Box::new(
+            Problem::new(rules::SYNTAX, &span, format!("HCL syntax error: {}", err.message()))
+                .label("cannot parse here")
+                .help("check for a missing `=`, `}` or quote just before this position"),
+        )
+    })
 }
 
 struct Converter<'a> {

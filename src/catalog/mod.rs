@@ -87,7 +87,32 @@ struct Discovered {
     broken: Vec<Problem>,
 }
 
-fn discover(path: &Path) -> Result<Discovered, CatalogError> {
+/// Every file `load` reads for the catalog at `path`: its own files, then its `modules/` files,
+/// each in sorted order (for `fmt`; built-in profiles are not among them).
+pub fn files(path: &Path) -> Result<Vec<PathBuf>, CatalogError> {
+    let (mut catalog, modules) = discover_paths(path)?;
+    catalog.extend(modules);
+    Ok(catalog)
+}
+
+/// Syntax problems of one catalog file, located (an HCL or YAML parse error); empty when it parses.
+pub fn syntax_problems(file: &Arc<SourceFile>) -> Vec<Problem> {
+    let mut problems = Problems::default();
+    match file.path.extension().and_then(|e| e.to_str()) {
+        Some("yaml" | "yml") => {
+            yaml::parse(file, &mut problems);
+        }
+        _ => {
+            if let Err(problem) = hcl::parse_body(file) {
+                problems.push(*problem);
+            }
+        }
+    }
+    problems.into_sorted().into_iter().filter(|p| p.code == rules::SYNTAX.code).collect()
+}
+
+/// The paths of a catalog's files and of its `modules/` files.
+fn discover_paths(path: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), CatalogError> {
     let unreadable =
         |p: &Path, e: std::io::Error| CatalogError::Unreadable { path: p.display().to_string(), reason: e.to_string() };
     let (catalog_paths, modules_dir) = if path.is_dir() {
@@ -112,6 +137,11 @@ fn discover(path: &Path) -> Result<Discovered, CatalogError> {
     } else {
         Vec::new()
     };
+    Ok((catalog_paths, module_paths))
+}
+
+fn discover(path: &Path) -> Result<Discovered, CatalogError> {
+    let (catalog_paths, module_paths) = discover_paths(path)?;
     let mut broken = Vec::new();
     let mut read = |paths: Vec<PathBuf>| -> Vec<Arc<SourceFile>> {
         let mut files = Vec::new();
@@ -126,14 +156,17 @@ fn discover(path: &Path) -> Result<Discovered, CatalogError> {
     let catalog = read(catalog_paths);
     let modules = read(module_paths);
     if catalog.is_empty() && broken.is_empty() {
-        return Err(unreadable(path, std::io::Error::other("no catalog file could be read")));
+        return Err(CatalogError::Unreadable {
+            path: path.display().to_string(),
+            reason: "no catalog file could be read".into(),
+        });
     }
     Ok(Discovered { catalog, modules, broken })
 }
 
 /// One catalog file, or the problem that keeps it from being read, located at the file (and,
 /// for text that is not UTF-8, at the first bad byte).
-fn read_source(path: &Path) -> Result<Arc<SourceFile>, Box<Problem>> {
+pub fn read_source(path: &Path) -> Result<Arc<SourceFile>, Box<Problem>> {
     let at_start = |reason: String, help: &str| {
         let file = SourceFile::new(path, "");
         Box::new(

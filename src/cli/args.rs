@@ -25,6 +25,20 @@ pub struct Cli {
 pub enum Command {
     /// Check the catalog and report every problem, located, with its fix
     Validate(ValidateArgs),
+    /// Rewrite the catalog's HCL and YAML files (and modules/) in canonical layout, like `terraform fmt`
+    ///
+    /// HCL: two spaces per block level, one space around `=`, `=` aligned across consecutive
+    /// single-line attributes of a block, no trailing whitespace, at most one blank line in a
+    /// row, one final newline. Comments and values are kept exactly; multi-line values move with
+    /// their attribute, and heredocs are kept byte for byte.
+    ///
+    /// YAML: never re-indented or reordered. Trailing whitespace and extra blank lines are removed
+    /// only when the file still loads to the same values; otherwise it is left as it is.
+    ///
+    /// A file that does not parse is reported (file:line:col) and not touched. Lists the files
+    /// it rewrote. Exit codes: 0 done (with --check: all formatted), 1 with --check when a file
+    /// needs formatting (it is listed), or on an error.
+    Fmt(FmtArgs),
     /// Write the rendered desired state, the GitOps layout and CI workflows into DIR
     Render(RenderArgs),
     /// Show what apply would change
@@ -101,6 +115,18 @@ pub struct CatalogArg {
     /// Catalog file or directory
     #[arg(short = 'c', long, default_value = "catalog", env = "GLIDEPATH_CATALOG")]
     pub catalog: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    #[command(flatten)]
+    pub catalog: CatalogArg,
+    /// Write nothing: list the files that are not formatted and exit 1 if there are any
+    #[arg(long)]
+    pub check: bool,
+    /// Also print what changes in each file
+    #[arg(long)]
+    pub diff: bool,
 }
 
 #[derive(Debug, Args)]

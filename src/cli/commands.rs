@@ -25,6 +25,7 @@ use crate::state::State;
 pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
     match cli.command {
         Command::Validate(args) => validate(&args),
+        Command::Fmt(args) => super::fmt::fmt(&args),
         Command::Render(args) => render_to_dir(&args),
         Command::Plan(args) => plan_command(&args),
         Command::Apply(args) => super::apply::apply(&args),

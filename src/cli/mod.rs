@@ -19,6 +19,7 @@ mod args;
 mod checks;
 mod commands;
 mod drift;
+mod fmt;
 mod promote;
 mod report;
 mod rollback;
@@ -53,6 +54,9 @@ pub enum CliError {
     State(#[from] crate::state::StateError),
     #[error("{0}")]
     Usage(String),
+    /// Files `fmt` could not format because they do not parse; the others were handled.
+    #[error("{} file(s) could not be read or do not parse, and were not formatted", .0.iter().map(|p| p.span.path()).collect::<std::collections::BTreeSet<_>>().len())]
+    Unformattable(Vec<crate::catalog::Problem>),
     #[error(transparent)]
     Provider(#[from] crate::providers::ProviderError),
     #[error("{} name clash(es) with resources glidepath does not own:\n{}", .0.len(), .0.iter().map(|c| format!("  {c}")).collect::<Vec<_>>().join("\n"))]

@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Write};
 use miette::{GraphicalReportHandler, GraphicalTheme};
 
 use super::CliError;
-use crate::catalog::CatalogError;
+use crate::catalog::{CatalogError, Problem};
 
 /// Problems shown with their source snippet; the rest are shown one line each.
 const SNIPPETS: usize = 50;
@@ -14,29 +14,36 @@ const SNIPPETS: usize = 50;
 pub fn print_error(error: &CliError) {
     match error {
         CliError::Catalog(CatalogError::Invalid(problems)) => {
-            let theme = if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
-                GraphicalTheme::unicode()
-            } else {
-                GraphicalTheme::unicode_nocolor()
-            };
-            let handler = GraphicalReportHandler::new_themed(theme).with_width(110);
-            // Drawing a snippet reads the file up to the problem; past the first ones, the
-            // one-line form (file:line:col, code, message, fix) keeps printing linear.
-            let stderr = std::io::stderr();
-            let mut stderr = stderr.lock();
-            for (i, problem) in problems.iter().enumerate() {
-                let mut text = String::new();
-                if i >= SNIPPETS || handler.render_report(&mut text, problem).is_err() {
-                    text = problem.one_line();
-                }
-                let _ = writeln!(stderr, "{}", text.trim_end());
-                if i < SNIPPETS {
-                    let _ = writeln!(stderr);
-                }
-            }
-            drop(stderr);
+            print_problems(problems);
             eprintln!("error: {error}; nothing was rendered or changed");
         }
+        CliError::Unformattable(problems) => {
+            print_problems(problems);
+            eprintln!("error: {error}");
+        }
         other => eprintln!("error: {other}"),
+    }
+}
+
+fn print_problems(problems: &[Problem]) {
+    let theme = if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(110);
+    // Drawing a snippet reads the file up to the problem; past the first ones, the
+    // one-line form (file:line:col, code, message, fix) keeps printing linear.
+    let stderr = std::io::stderr();
+    let mut stderr = stderr.lock();
+    for (i, problem) in problems.iter().enumerate() {
+        let mut text = String::new();
+        if i >= SNIPPETS || handler.render_report(&mut text, problem).is_err() {
+            text = problem.one_line();
+        }
+        let _ = writeln!(stderr, "{}", text.trim_end());
+        if i < SNIPPETS {
+            let _ = writeln!(stderr);
+        }
     }
 }
