@@ -316,7 +316,7 @@ fn irsa_trust_uses_the_issuer_read_from_eks() {
         .to_string();
     bed.edit(
         "platform.hcl",
-        "  oidc_issuer  = \"oidc.eks.eu-west-1.amazonaws.com/id/9A1F3C7E5B2D4E6F8A0B1C2D3E4F5A6B\"\n",
+        "  oidc_issuer = \"oidc.eks.eu-west-1.amazonaws.com/id/9A1F3C7E5B2D4E6F8A0B1C2D3E4F5A6B\"\n",
         "",
     );
     bed.apply(&[]);
