@@ -107,23 +107,8 @@ pub fn format(text: &str) -> Result<String, FormatError> {
 
     // Blank lines: at most one in a row, none first or last. Lines inside a heredoc or comment
     // are content and are kept.
-    let mut result = String::with_capacity(text.len());
-    let mut pending_blank = false;
-    let mut written = false;
-    for (i, line) in out.iter().enumerate() {
-        let collapsible = line.is_empty() && lines[i].kind != Kind::Verbatim;
-        if collapsible {
-            pending_blank = written;
-            continue;
-        }
-        if pending_blank {
-            result.push('\n');
-            pending_blank = false;
-        }
-        result.push_str(line);
-        result.push('\n');
-        written = true;
-    }
+    let result =
+        super::join_lines(out.iter().enumerate().map(|(i, line)| (line.as_str(), lines[i].kind != Kind::Verbatim)), text.len());
 
     // Only whitespace may differ, and the result must parse: anything else is a formatter bug,
     // reported rather than written.

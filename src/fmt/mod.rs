@@ -27,6 +27,27 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// Joins lines with a final newline, keeping at most one blank line in a row and none first or
+/// last; a line whose `collapsible` is false (content of a heredoc, comment or block scalar) is
+/// kept even when empty.
+pub(crate) fn join_lines<'a>(lines: impl IntoIterator<Item = (&'a str, bool)>, capacity: usize) -> String {
+    let mut result = String::with_capacity(capacity);
+    let mut pending_blank = false;
+    for (line, collapsible) in lines {
+        if collapsible && line.is_empty() {
+            pending_blank = !result.is_empty();
+            continue;
+        }
+        if pending_blank {
+            result.push('\n');
+            pending_blank = false;
+        }
+        result.push_str(line);
+        result.push('\n');
+    }
+    result
+}
+
 /// Formats one catalog file's text; HCL unless its extension says YAML.
 pub fn format_file(file: &Arc<SourceFile>) -> Outcome {
     let problems = catalog::syntax_problems(file);

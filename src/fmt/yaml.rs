@@ -19,21 +19,7 @@ pub enum Outcome {
 
 /// Formats YAML text that parses (the caller reports syntax errors first, located).
 pub fn format(text: &str) -> Outcome {
-    let mut result = String::with_capacity(text.len());
-    let mut pending_blank = false;
-    for line in text.lines() {
-        let line = line.trim_end();
-        if line.is_empty() {
-            pending_blank = !result.is_empty();
-            continue;
-        }
-        if pending_blank {
-            result.push('\n');
-            pending_blank = false;
-        }
-        result.push_str(line);
-        result.push('\n');
-    }
+    let result = super::join_lines(text.lines().map(|line| (line.trim_end(), true)), text.len());
     if result == text {
         return Outcome::Formatted(result);
     }
