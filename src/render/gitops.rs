@@ -97,7 +97,7 @@ pub const SYNC_HOOK: [(&str, &str); 2] =
 /// waits for it before syncing the Rollout, as glidepath's apply does. Its name drops the
 /// version digest: BeforeHookCreation replaces the previous run, and one name in every
 /// environment keeps each overlay a patch of the base.
-fn as_synced(body: &Value) -> Value {
+pub fn as_synced(body: &Value) -> Value {
     if !super::kube::is_migration_job(body) {
         return body.clone();
     }

@@ -83,7 +83,7 @@ impl KubeProvider {
                         ),
                     ))
                 }
-                None => self.runtime.block_on(tokio::time::sleep(POLL)),
+                None => self.runtime.block_on(async { tokio::time::sleep(POLL).await }),
             }
         }
     }
