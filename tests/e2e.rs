@@ -10,6 +10,8 @@
 //! 3. blue/green: the preview comes up, the smoke test passes, the active Service switches;
 //!    with a failing smoke test it never switches;
 //! 4. `glidepath status` reports phase, step, weight and analysis along the way.
+//! 5. a migration runs as one Job per version, awaited before the Rollout changes; a failing one
+//!    stops apply (exit 1) and leaves the Rollout as it was, also on the next apply.
 //!
 //! Each test has its own catalog name, so its own namespace; they run in parallel on one bed.
 //! Measured times are printed (run with --nocapture, as scripts/e2e does), never asserted.
@@ -512,4 +514,12 @@ fn a_migration_job_gates_the_rollout_and_a_failing_one_leaves_it_untouched() {
     assert_eq!(image(&after), image(&before), "the Rollout changed after a failed migration");
     assert_eq!(after["metadata"]["generation"], before["metadata"]["generation"]);
     println!("failing migration stopped apply after {}", seconds(started.elapsed()));
+
+    // Applying again does not roll the version out past its failed migration: the failed Job
+    // (unchanged, so not awaited) stops the plan itself.
+    let again = s.glidepath(&["apply", "-c", "catalog", "--only", "cluster", "--auto-approve", "--allow-delete"]);
+    let all = format!("{}{}", text(&again.stdout), text(&again.stderr));
+    assert_eq!(again.status.code(), Some(1), "{all}");
+    assert!(all.contains(&format!("migration Job {failed_name} failed")) && all.contains("delete job"), "{all}");
+    assert_eq!(image(&s.rollout("checkout")), image(&before), "the Rollout changed on a second apply");
 }

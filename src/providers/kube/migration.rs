@@ -38,6 +38,24 @@ fn finished(job: &Value) -> Option<Finished> {
 }
 
 impl KubeProvider {
+    /// A failed migration Job the catalog still wants stops the plan: it is unchanged, so apply
+    /// would not wait for it, and the Rollout would change without its migration.
+    pub(super) fn refuse_failed_job(&self, address: &Address, job: &Value) -> Result<(), ProviderError> {
+        let Some(Finished::Failed(why)) = finished(job) else { return Ok(()) };
+        let (env, _) = Self::locate(address)?;
+        let cluster = &self.envs[env];
+        let name = address.name();
+        let kubectl = format!("kubectl --context {} -n {}", cluster.context, cluster.namespace);
+        Err(ProviderError::new(
+            ErrorKind::Failed,
+            &address.to_string(),
+            "read",
+            format!(
+                "migration Job {name} failed in environment {env} ({why}); its service's Rollout will not change                  until a migration succeeds. Read its logs ({kubectl} logs job/{name}), then fix the migration (a                  new image or command is a new Job) or delete this one to run it again ({kubectl} delete job {name})"
+            ),
+        ))
+    }
+
     /// Polls the Job at `address` until it completes (returns it as the server has it) or fails
     /// (an error naming the Job and how to read its logs). The Job's own deadline bounds the wait;
     /// a minute more covers the controller noticing it.

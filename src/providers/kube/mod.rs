@@ -399,6 +399,10 @@ impl KubeProvider {
                 })?;
             for item in listed.items {
                 let address = owned_address(env, kind, &item);
+                if kind == KubeKind::Job && desired.resources.contains_key(&address) {
+                    let raw = serde_json::to_value(&item).map_err(|e| error(address.name(), "list", e.to_string()))?;
+                    self.refuse_failed_job(&address, &raw)?;
+                }
                 record_owned(address, kind, &item, live, &mut controller_owned)?;
             }
         }
