@@ -115,7 +115,10 @@ mod tests {
     #[test]
     fn a_job_is_finished_by_its_complete_or_failed_condition() {
         assert_eq!(finished(&json!({"status": {}})), None);
-        assert_eq!(finished(&json!({"status": {"conditions": [{"type": "Complete", "status": "True"}]}})), Some(Finished::Complete));
+        assert_eq!(
+            finished(&json!({"status": {"conditions": [{"type": "Complete", "status": "True"}]}})),
+            Some(Finished::Complete)
+        );
         let failed = json!({"status": {"conditions": [
             {"type": "FailureTarget", "status": "True"},
             {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]}});
