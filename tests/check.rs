@@ -253,7 +253,10 @@ fn a_migration_not_declared_backward_compatible_is_refused_with_the_fix() {
     assert!(finding.message.contains("canary: the stable version serves beside the canary"), "{}", finding.message);
     assert!(finding.message.ends_with("set `migrations { backward_compatible = true }`"), "{}", finding.message);
     // billing declares its migration compatible: nothing for it.
-    assert!(result.findings.iter().all(|f| f.service.as_deref() != Some("billing") || f.code != "check::migration-not-compatible"));
+    assert!(result
+        .findings
+        .iter()
+        .all(|f| f.service.as_deref() != Some("billing") || f.code != "check::migration-not-compatible"));
     // The example declares every migration: check passes.
     let (_, _, shop) = check_of("examples/shop");
     assert!(shop.findings.iter().all(|f| f.code != "check::migration-not-compatible"));

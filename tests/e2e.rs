@@ -448,7 +448,8 @@ fn a_migration_job_gates_the_rollout_and_a_failing_one_leaves_it_untouched() {
     let s = Scenario::start_with("mig", |catalog| {
         let at = catalog.find("service \"checkout\"").unwrap();
         let at = at + catalog[at..].find("notify").unwrap();
-        let migrations = "migrations {\n    command             = [\"migrate\", \"/v1\"]\n    backward_compatible = true\n  }\n\n  ";
+        let migrations =
+            "migrations {\n    command             = [\"migrate\", \"/v1\"]\n    backward_compatible = true\n  }\n\n  ";
         format!("{}{migrations}{}", &catalog[..at], &catalog[at..])
     });
     let jobs: Api<Job> = Api::namespaced(s.client.clone(), &s.namespace);
@@ -466,7 +467,8 @@ fn a_migration_job_gates_the_rollout_and_a_failing_one_leaves_it_untouched() {
         let entry = entries.iter().find(|e| e["manager"] == "glidepath" && e["operation"] == "Apply").unwrap().clone();
         entry["time"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap()
     };
-    let image = |rollout: &Value| rollout["spec"]["template"]["spec"]["containers"][0]["image"].as_str().unwrap().to_string();
+    let image =
+        |rollout: &Value| rollout["spec"]["template"]["spec"]["containers"][0]["image"].as_str().unwrap().to_string();
 
     // The first apply ran the migration once, to completion, before the Rollout was created.
     let first = migration_jobs();
@@ -474,8 +476,12 @@ fn a_migration_job_gates_the_rollout_and_a_failing_one_leaves_it_untouched() {
     let first_name = first[0].metadata.name.clone().unwrap();
     assert!(first_name.starts_with("checkout-migrate-"), "{first_name}");
     let done = completed_at(&first[0]).expect("apply returned before the migration completed");
-    let rollout_created = s.rollout("checkout")["metadata"]["creationTimestamp"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
-    assert!(rollout_created.as_second() >= done.as_second(), "Rollout created {rollout_created} before the migration completed {done:?}");
+    let rollout_created =
+        s.rollout("checkout")["metadata"]["creationTimestamp"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
+    assert!(
+        rollout_created.as_second() >= done.as_second(),
+        "Rollout created {rollout_created} before the migration completed {done:?}"
+    );
     assert!(s.rollout("checkout")["spec"]["template"]["spec"].get("initContainers").is_none());
 
     // A new version: a new Job, awaited before the Rollout changes; the old Job is pruned.
@@ -483,15 +489,29 @@ fn a_migration_job_gates_the_rollout_and_a_failing_one_leaves_it_untouched() {
     let out = s.glidepath(&["apply", "-c", "catalog", "--only", "cluster", "--auto-approve", "--allow-delete"]);
     assert_eq!(out.status.code(), Some(0), "apply failed:\n{}\n{}", text(&out.stdout), text(&out.stderr));
     let second = migration_jobs();
-    assert_eq!(second.len(), 1, "the previous version's Job is pruned: {:?}", second.iter().map(|j| j.metadata.name.clone()).collect::<Vec<_>>());
+    assert_eq!(
+        second.len(),
+        1,
+        "the previous version's Job is pruned: {:?}",
+        second.iter().map(|j| j.metadata.name.clone()).collect::<Vec<_>>()
+    );
     let second_name = second[0].metadata.name.clone().unwrap();
     assert_ne!(second_name, first_name, "a new version is a new Job");
     let done = completed_at(&second[0]).expect("apply returned before the new migration completed");
     let applied = rollout_applied_at();
-    assert!(applied.as_second() >= done.as_second(), "Rollout applied at {applied} before the migration completed at {done:?}");
+    assert!(
+        applied.as_second() >= done.as_second(),
+        "Rollout applied at {applied} before the migration completed at {done:?}"
+    );
     assert!(image(&s.rollout("checkout")).ends_with(":1.1.0"));
     let plan = s.glidepath(&["plan", "-c", "catalog", "--only", "cluster", "--detailed-exitcode"]);
-    assert_eq!(plan.status.code(), Some(0), "plan after apply is not empty:\n{}\n{}", text(&plan.stdout), text(&plan.stderr));
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "plan after apply is not empty:\n{}\n{}",
+        text(&plan.stdout),
+        text(&plan.stderr)
+    );
 
     // A failing migration stops the apply: exit 1, the Job named with how to read its logs, and
     // the Rollout not changed.
@@ -504,11 +524,15 @@ fn a_migration_job_gates_the_rollout_and_a_failing_one_leaves_it_untouched() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "apply of a failing migration:\n{}\n{stderr}", text(&out.stdout));
     let failed = migration_jobs();
-    let failed_job = failed.iter().find(|j| j.metadata.name.as_deref() != Some(second_name.as_str())).expect("the new Job");
+    let failed_job =
+        failed.iter().find(|j| j.metadata.name.as_deref() != Some(second_name.as_str())).expect("the new Job");
     let failed_name = failed_job.metadata.name.clone().unwrap();
     let all = format!("{}{stderr}", text(&out.stdout));
     assert!(all.contains(&format!("migration Job {failed_name} failed")), "{all}");
-    assert!(all.contains(&format!("kubectl logs --context glidepath-test -n {} job/{failed_name}", s.namespace)), "{all}");
+    assert!(
+        all.contains(&format!("kubectl logs --context glidepath-test -n {} job/{failed_name}", s.namespace)),
+        "{all}"
+    );
     assert!(all.contains("the Rollout was not changed"), "{all}");
     let after = s.rollout("checkout");
     assert_eq!(image(&after), image(&before), "the Rollout changed after a failed migration");

@@ -239,7 +239,8 @@ fn rollback_aborts_an_update_in_flight_and_undoes_a_finished_one() {
     assert!(text(&out.stdout).contains("aborted the update in flight"), "{}", text(&out.stdout));
     // api has a migration: the rollback says it is not undone.
     assert!(
-        text(&out.stdout).contains("Not undone: the migration (./migrate) already ran when the new version was applied"),
+        text(&out.stdout)
+            .contains("Not undone: the migration (./migrate) already ran when the new version was applied"),
         "{}",
         text(&out.stdout)
     );

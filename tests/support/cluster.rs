@@ -67,7 +67,8 @@ fn complete_migrations(kubeconfig: &Path) {
         loop {
             if let Ok(list) = runtime.block_on(jobs.list(&params)) {
                 for job in list.items {
-                    let finished = job.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| !c.is_empty());
+                    let finished =
+                        job.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| !c.is_empty());
                     let (Some(name), Some(namespace)) = (job.metadata.name, job.metadata.namespace) else { continue };
                     if finished {
                         continue;
@@ -83,7 +84,8 @@ fn complete_migrations(kubeconfig: &Path) {
                         "conditions": [condition("SuccessCriteriaMet"), condition("Complete")],
                     }});
                     let api: Api<Job> = Api::namespaced(client.clone(), &namespace);
-                    let patch = PatchParams { field_manager: Some("job-controller-stand-in".into()), ..Default::default() };
+                    let patch =
+                        PatchParams { field_manager: Some("job-controller-stand-in".into()), ..Default::default() };
                     if let Err(e) = runtime.block_on(api.patch_status(&name, &patch, &Patch::Merge(&status))) {
                         eprintln!("marking Job {namespace}/{name} complete: {e}");
                     }
