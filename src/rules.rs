@@ -515,6 +515,15 @@ rules! {
         why: "Node drains, and with them cluster upgrades, hang.",
         fix: "Run the replica count the message names, or set `pdb { max_unavailable = \"N%\" }`, which Kubernetes rounds up so one pod may always go.",
     }
+    MIGRATION_NOT_COMPATIBLE {
+        code: "check::migration-not-compatible",
+        stage: Limits,
+        severity: Error,
+        waiver: None,
+        what: "A canary or blue/green service with `migrations` that are not declared `backward_compatible = true`. The migration Job runs before the new version takes traffic, while the old version's pods keep serving through the whole canary (or until the blue/green switch), and an aborted rollout returns traffic to them.",
+        why: "If the old version cannot run against the migrated schema, the rollout breaks production before analysis can judge the new version, and rolling back does not undo the migration.",
+        fix: "Make the migration additive (expand now, contract in a later version once no running version needs the old schema) and declare it: `migrations { backward_compatible = true }`.",
+    }
     WEIGHT_UNREACHABLE {
         code: "check::weight-unreachable",
         stage: Limits,

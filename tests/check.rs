@@ -239,3 +239,25 @@ fn check_and_plan_gate_on_the_report() {
     assert_eq!(apply.status.code(), Some(1), "apply refuses a catalog that fails the check");
     assert!(!work.path().join(".glidepath/state.json").exists(), "nothing was recorded");
 }
+
+#[test]
+fn a_migration_not_declared_backward_compatible_is_refused_with_the_fix() {
+    let (_, _, result) = check_of("tests/fixtures/check/migration-not-compatible.hcl");
+    let found: Vec<_> = result.findings.iter().filter(|f| f.code == "check::migration-not-compatible").collect();
+    assert_eq!(found.len(), 1, "only the undeclared one: {found:#?}");
+    let finding = found[0];
+    assert_eq!(finding.service.as_deref(), Some("orders"));
+    assert!(finding.fails(), "an error: {}", finding.one_line());
+    assert!(finding.waived.is_none());
+    assert!(finding.message.contains("(flyway migrate)"), "{}", finding.message);
+    assert!(finding.message.contains("canary: the stable version serves beside the canary"), "{}", finding.message);
+    assert!(finding.message.ends_with("set `migrations { backward_compatible = true }`"), "{}", finding.message);
+    // billing declares its migration compatible: nothing for it.
+    assert!(result
+        .findings
+        .iter()
+        .all(|f| f.service.as_deref() != Some("billing") || f.code != "check::migration-not-compatible"));
+    // The example declares every migration: check passes.
+    let (_, _, shop) = check_of("examples/shop");
+    assert!(shop.findings.iter().all(|f| f.code != "check::migration-not-compatible"));
+}

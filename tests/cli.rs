@@ -617,7 +617,7 @@ fn state_list_and_show_read_the_state_and_completions_cover_every_command() {
     let apply = glidepath(&["apply", "-c", catalog, "--offline", "--auto-approve"], work.path());
     assert_eq!(apply.status.code(), Some(0), "{}", text(&apply.stderr));
     let all = text(&glidepath(&["state", "list"], work.path()).stdout);
-    assert_eq!(all.lines().count(), 259, "every resource applied is listed");
+    assert_eq!(all.lines().count(), 268, "every resource applied is listed");
     let cart = text(&glidepath(&["state", "list", "prod/cart"], work.path()).stdout);
     assert!(cart.lines().count() >= 5 && cart.lines().all(|l| l.starts_with("prod/cart/")), "{cart}");
 

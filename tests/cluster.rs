@@ -759,8 +759,9 @@ fn rendered_files(env_dir: &Path, prefix: &str) -> Vec<PathBuf> {
     files
 }
 
-/// The pod templates of one environment's render: each Rollout's, and each Job's an
-/// AnalysisTemplate runs (the blue/green smoke test), as (what, labels, pod spec).
+/// The pod templates of one environment's render: each Rollout's, and each Job's: the migration
+/// Jobs and the ones an AnalysisTemplate runs (the blue/green smoke test), as (what, labels, pod
+/// spec).
 fn pod_templates(env_dir: &Path) -> (Vec<(String, Value, Value)>, Vec<(String, Value, Value)>) {
     let rollouts = rendered_files(env_dir, "rollout.")
         .iter()
@@ -770,7 +771,14 @@ fn pod_templates(env_dir: &Path) -> (Vec<(String, Value, Value)>, Vec<(String, V
             (path.display().to_string(), template["metadata"]["labels"].clone(), template["spec"].clone())
         })
         .collect();
-    let mut jobs = Vec::new();
+    let mut jobs: Vec<(String, Value, Value)> = rendered_files(env_dir, "job.")
+        .iter()
+        .map(|path| {
+            let body = read_yaml(path);
+            let template = &body["spec"]["template"];
+            (path.display().to_string(), template["metadata"]["labels"].clone(), template["spec"].clone())
+        })
+        .collect();
     for path in rendered_files(env_dir, "analysistemplate.") {
         let body = read_yaml(&path);
         for metric in body["spec"]["metrics"].as_array().unwrap() {
@@ -874,16 +882,17 @@ fn every_rendered_pod_template_is_admitted_under_the_restricted_pod_security_sta
                 panic!("{what}: the apiserver refused its pod in {namespace} (enforce={level}): {e}");
             }
         }
-        migrating += rollout_templates.iter().filter(|(_, _, spec)| spec["initContainers"].is_array()).count();
+        assert!(rollout_templates.iter().all(|(_, _, spec)| spec["initContainers"].is_null()), "no Rollout migrates");
+        migrating += job_templates.iter().filter(|(what, _, _)| what.contains("/job.")).count();
         rollouts += rollout_templates.len();
         jobs += job_templates.len();
     }
-    // Every service in every environment (`check` reports 30), the migration init containers of
-    // three services, and the smoke test of each blue/green rollout (all of staging, and
-    // user-service everywhere).
+    // Every service in every environment (`check` reports 30), the migration Jobs of three
+    // services, and the smoke test of each blue/green rollout (all of staging, and user-service
+    // everywhere).
     assert_eq!(rollouts, 30);
     assert_eq!(migrating, 9);
-    assert_eq!(jobs, 12);
+    assert_eq!(jobs, 9 + 12);
 
     // The control: the same namespace refuses a pod without the hardening, so what was admitted
     // above was checked.

@@ -10,6 +10,8 @@
 //! 3. blue/green: the preview comes up, the smoke test passes, the active Service switches;
 //!    with a failing smoke test it never switches;
 //! 4. `glidepath status` reports phase, step, weight and analysis along the way.
+//! 5. a migration runs as one Job per version, awaited before the Rollout changes; a failing one
+//!    stops apply (exit 1) and leaves the Rollout as it was, also on the next apply.
 //!
 //! Each test has its own catalog name, so its own namespace; they run in parallel on one bed.
 //! Measured times are printed (run with --nocapture, as scripts/e2e does), never asserted.
@@ -22,6 +24,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod, Secret, Service};
 use kube::api::{Api, DynamicObject, ListParams, PostParams};
 use kube::discovery::ApiResource;
@@ -43,13 +46,20 @@ struct Scenario {
 impl Scenario {
     /// A catalog of its own, applied, with its notification secret; its Rollouts Healthy.
     fn start(name: &str) -> Scenario {
+        Scenario::start_with(name, |catalog| catalog)
+    }
+
+    /// `start`, with the catalog edited first.
+    fn start_with(name: &str, edit: impl FnOnce(String) -> String) -> Scenario {
         let bed = e2e::shared();
         FakeApps::shared(bed);
         let work = tempfile::tempdir().unwrap();
-        let catalog = fs::read_to_string(repo().join("tests/fixtures/e2e/catalog.hcl"))
-            .unwrap()
-            .replace("@NAME@", name)
-            .replace("@PROMETHEUS@", &bed.prometheus_url);
+        let catalog = edit(
+            fs::read_to_string(repo().join("tests/fixtures/e2e/catalog.hcl"))
+                .unwrap()
+                .replace("@NAME@", name)
+                .replace("@PROMETHEUS@", &bed.prometheus_url),
+        );
         fs::create_dir(work.path().join("catalog")).unwrap();
         fs::write(work.path().join("catalog/catalog.hcl"), catalog).unwrap();
         let (runtime, client) = bed.client();
@@ -427,4 +437,113 @@ fn blue_green_switches_after_the_smoke_test_and_not_when_it_fails() {
         .wait_for(&s.namespace, "storefront", "1.2.0", "rollout-aborted")
         .expect("the receiver got the rollout-aborted notification");
     assert_eq!(notification.body["slo"], "error rate <= 5%, p99 latency <= 500ms", "{:#}", notification.body);
+}
+
+/// 5. Migrations: a service's migration runs as one Job per version, applied and awaited before
+/// its Rollout changes. kwok ends the Job's pod as its command says (tests/fixtures/e2e/
+/// kwok-job-stages.yaml: a command ending in /e2e-fail fails), and the real Job controller turns
+/// that into Complete or Failed.
+#[test]
+fn a_migration_job_gates_the_rollout_and_a_failing_one_leaves_it_untouched() {
+    let s = Scenario::start_with("mig", |catalog| {
+        let at = catalog.find("service \"checkout\"").unwrap();
+        let at = at + catalog[at..].find("notify").unwrap();
+        let migrations =
+            "migrations {\n    command             = [\"migrate\", \"/v1\"]\n    backward_compatible = true\n  }\n\n  ";
+        format!("{}{migrations}{}", &catalog[..at], &catalog[at..])
+    });
+    let jobs: Api<Job> = Api::namespaced(s.client.clone(), &s.namespace);
+    let migration_jobs = || -> Vec<Job> {
+        let params = ListParams::default().labels("glidepath.dev/service=checkout");
+        let mut list = s.runtime.block_on(jobs.list(&params)).unwrap().items;
+        list.sort_by_key(|j| j.metadata.creation_timestamp.clone().map(|t| t.0));
+        list
+    };
+    let completed_at = |job: &Job| job.status.as_ref().and_then(|st| st.completion_time.clone()).map(|t| t.0);
+    // When glidepath last applied the Rollout (its field manager's entry).
+    let rollout_applied_at = || {
+        let rollout = s.rollout("checkout");
+        let entries = rollout["metadata"]["managedFields"].as_array().unwrap().clone();
+        let entry = entries.iter().find(|e| e["manager"] == "glidepath" && e["operation"] == "Apply").unwrap().clone();
+        entry["time"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap()
+    };
+    let image =
+        |rollout: &Value| rollout["spec"]["template"]["spec"]["containers"][0]["image"].as_str().unwrap().to_string();
+
+    // The first apply ran the migration once, to completion, before the Rollout was created.
+    let first = migration_jobs();
+    assert_eq!(first.len(), 1, "one migration Job");
+    let first_name = first[0].metadata.name.clone().unwrap();
+    assert!(first_name.starts_with("checkout-migrate-"), "{first_name}");
+    let done = completed_at(&first[0]).expect("apply returned before the migration completed");
+    let rollout_created =
+        s.rollout("checkout")["metadata"]["creationTimestamp"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
+    assert!(
+        rollout_created.as_second() >= done.as_second(),
+        "Rollout created {rollout_created} before the migration completed {done:?}"
+    );
+    assert!(s.rollout("checkout")["spec"]["template"]["spec"].get("initContainers").is_none());
+
+    // A new version: a new Job, awaited before the Rollout changes; the old Job is pruned.
+    s.edit_service("checkout", "image_tag = \"1.0.0\"", "image_tag = \"1.1.0\"");
+    let out = s.glidepath(&["apply", "-c", "catalog", "--only", "cluster", "--auto-approve", "--allow-delete"]);
+    assert_eq!(out.status.code(), Some(0), "apply failed:\n{}\n{}", text(&out.stdout), text(&out.stderr));
+    let second = migration_jobs();
+    assert_eq!(
+        second.len(),
+        1,
+        "the previous version's Job is pruned: {:?}",
+        second.iter().map(|j| j.metadata.name.clone()).collect::<Vec<_>>()
+    );
+    let second_name = second[0].metadata.name.clone().unwrap();
+    assert_ne!(second_name, first_name, "a new version is a new Job");
+    let done = completed_at(&second[0]).expect("apply returned before the new migration completed");
+    let applied = rollout_applied_at();
+    assert!(
+        applied.as_second() >= done.as_second(),
+        "Rollout applied at {applied} before the migration completed at {done:?}"
+    );
+    assert!(image(&s.rollout("checkout")).ends_with(":1.1.0"));
+    let plan = s.glidepath(&["plan", "-c", "catalog", "--only", "cluster", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "plan after apply is not empty:\n{}\n{}",
+        text(&plan.stdout),
+        text(&plan.stderr)
+    );
+
+    // A failing migration stops the apply: exit 1, the Job named with how to read its logs, and
+    // the Rollout not changed.
+    s.wait_until("checkout Healthy (1.1.0)", || healthy(&s.rollout("checkout")).then_some(()));
+    let before = s.rollout("checkout");
+    s.edit_service("checkout", "\"/v1\"", "\"/e2e-fail\"");
+    s.edit_service("checkout", "image_tag = \"1.1.0\"", "image_tag = \"1.2.0\"");
+    let started = Instant::now();
+    let out = s.glidepath(&["apply", "-c", "catalog", "--only", "cluster", "--auto-approve", "--allow-delete"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "apply of a failing migration:\n{}\n{stderr}", text(&out.stdout));
+    let failed = migration_jobs();
+    let failed_job =
+        failed.iter().find(|j| j.metadata.name.as_deref() != Some(second_name.as_str())).expect("the new Job");
+    let failed_name = failed_job.metadata.name.clone().unwrap();
+    let all = format!("{}{stderr}", text(&out.stdout));
+    assert!(all.contains(&format!("migration Job {failed_name} failed")), "{all}");
+    assert!(
+        all.contains(&format!("kubectl logs --context glidepath-test -n {} job/{failed_name}", s.namespace)),
+        "{all}"
+    );
+    assert!(all.contains("the Rollout was not changed"), "{all}");
+    let after = s.rollout("checkout");
+    assert_eq!(image(&after), image(&before), "the Rollout changed after a failed migration");
+    assert_eq!(after["metadata"]["generation"], before["metadata"]["generation"]);
+    println!("failing migration stopped apply after {}", seconds(started.elapsed()));
+
+    // Applying again does not roll the version out past its failed migration: the failed Job
+    // (unchanged, so not awaited) stops the plan itself.
+    let again = s.glidepath(&["apply", "-c", "catalog", "--only", "cluster", "--auto-approve", "--allow-delete"]);
+    let all = format!("{}{}", text(&again.stdout), text(&again.stderr));
+    assert_eq!(again.status.code(), Some(1), "{all}");
+    assert!(all.contains(&format!("migration Job {failed_name} failed")) && all.contains("delete job"), "{all}");
+    assert_eq!(image(&s.rollout("checkout")), image(&before), "the Rollout changed on a second apply");
 }

@@ -45,6 +45,7 @@ fn every_overlay_builds_to_exactly_the_rendered_objects() {
     let (model, desired, dir) = rendered_tree();
     let overlays = dir.path().join("out/gitops/overlays");
     let mut built = 0;
+    let mut jobs = 0;
     for env in &model.environments {
         let owners: Vec<String> = std::fs::read_dir(overlays.join(&env.name))
             .unwrap()
@@ -68,8 +69,10 @@ fn every_overlay_builds_to_exactly_the_rendered_objects() {
                 .resources
                 .iter()
                 .filter_map(|(address, resource)| match (address.env(), address.owner(), resource) {
+                    // What Argo CD syncs: a migration Job as a PreSync hook under a stable name.
                     (Some(e), Some(o), Resource::Kube(object)) if e == env.name && o == owner => {
-                        Some((key(&object.body), object.body.clone()))
+                        let synced = render::gitops::as_synced(&object.body);
+                        Some((key(&synced), synced))
                     }
                     _ => None,
                 })
@@ -80,6 +83,14 @@ fn every_overlay_builds_to_exactly_the_rendered_objects() {
                 "{}/{owner}: objects",
                 env.name
             );
+            for ((kind, name), object) in &wanted {
+                if kind == "Job" {
+                    let annotations = &object["metadata"]["annotations"];
+                    assert_eq!(annotations["argocd.argoproj.io/hook"], "PreSync", "{name}");
+                    assert_eq!(annotations["argocd.argoproj.io/hook-delete-policy"], "BeforeHookCreation", "{name}");
+                    jobs += 1;
+                }
+            }
             for (k, object) in &wanted {
                 assert_eq!(&got[k], object, "{}/{owner}: {k:?} differs from what glidepath applies", env.name);
             }
@@ -87,6 +98,7 @@ fn every_overlay_builds_to_exactly_the_rendered_objects() {
         }
     }
     assert_eq!(built, 30 + 3, "one overlay per service and environment, and one shared per environment");
+    assert_eq!(jobs, 9, "a PreSync migration Job per service with migrations and environment");
 }
 
 #[test]

@@ -237,6 +237,13 @@ fn rollback_aborts_an_update_in_flight_and_undoes_a_finished_one() {
     let out = rollback("api");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("aborted the update in flight"), "{}", text(&out.stdout));
+    // api has a migration: the rollback says it is not undone.
+    assert!(
+        text(&out.stdout)
+            .contains("Not undone: the migration (./migrate) already ran when the new version was applied"),
+        "{}",
+        text(&out.stdout)
+    );
     assert_eq!(runtime.block_on(rollouts.get("api")).unwrap().data["status"]["abort"], true);
 
     // Finished: two revisions as the controller leaves them; rollback restores the older template.
@@ -269,6 +276,7 @@ fn rollback_aborts_an_update_in_flight_and_undoes_a_finished_one() {
     let out = rollback("web");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("returned from revision 2 to revision 1"), "{}", text(&out.stdout));
+    assert!(!text(&out.stdout).contains("migration"), "web has none: {}", text(&out.stdout));
     let web = runtime.block_on(rollouts.get("web")).unwrap();
     assert_eq!(web.data["spec"]["template"]["spec"]["containers"][0]["image"], "registry.example/web:1.9.0");
     assert!(web.data["spec"]["template"]["metadata"]["labels"].get("rollouts-pod-template-hash").is_none());
@@ -308,8 +316,9 @@ fn remote_state_in_s3_with_a_dynamodb_lock() {
     let stored = runtime.block_on(s3.get_object().bucket("tfstate").key("tremote/glidepath.json").send()).unwrap();
     let body: Value = serde_json::from_slice(&runtime.block_on(stored.body.collect()).unwrap().into_bytes()).unwrap();
     assert_eq!(body["catalog"], "tremote");
-    // The fixture renders 52 resources; 8 are AWS (not selected): 44 cluster objects.
-    assert_eq!(body["resources"].as_object().unwrap().len(), 44);
+    // The fixture renders 54 resources; 8 are AWS (not selected): 46 cluster objects (api's
+    // migration Job in each of its two environments included).
+    assert_eq!(body["resources"].as_object().unwrap().len(), 46);
     let plan = remote(&["plan", "-c", c, "--only", "cluster", "--state", state, "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stdout));
 

@@ -99,7 +99,20 @@ fn canary_and_blue_green_follow_the_catalog() {
         rollout["spec"]["strategy"]["canary"]["maxUnavailable"], 0,
         "zero downtime: never below desired capacity"
     );
-    assert_eq!(rollout["spec"]["template"]["spec"]["initContainers"][0]["command"][0], "flyway");
+    // The migration runs once per version, as a Job before the Rollout, not in every pod.
+    assert!(rollout["spec"]["template"]["spec"].get("initContainers").is_none());
+    let jobs: Vec<_> = desired
+        .resources
+        .iter()
+        .filter(|(a, _)| a.to_string().starts_with("prod/payment-service/k8s/Job/payment-service-migrate-"))
+        .map(|(_, r)| r.body())
+        .collect();
+    assert_eq!(jobs.len(), 1, "one migration Job per service and environment");
+    let job = &jobs[0]["spec"]["template"]["spec"];
+    assert_eq!(job["containers"][0]["command"][0], "flyway");
+    assert_eq!(job["containers"][0]["image"], rollout["spec"]["template"]["spec"]["containers"][0]["image"]);
+    assert_eq!(job["containers"][0]["envFrom"][0]["secretRef"]["name"], "payment-db-credentials");
+    assert_eq!(job["serviceAccountName"], "payment-service");
 
     let analysis = body("prod/payment-service/k8s/AnalysisTemplate/payment-service-slo");
     let query = analysis["spec"]["metrics"][0]["provider"]["prometheus"]["query"].as_str().unwrap();

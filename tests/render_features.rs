@@ -79,6 +79,7 @@ const TEMPLATE_OUTPUT: &[(&str, &str)] = &[
     ("kube/notification-template.yaml.j2", "*/_shared/configmap.argo-rollouts-notification-configmap.yaml"),
     ("kube/poddisruptionbudget.yaml.j2", "*/*/poddisruptionbudget.*.yaml"),
     ("kube/rollout.yaml.j2", "*/*/rollout.*.yaml"),
+    ("kube/migration-job.yaml.j2", "*/*/job.*.yaml"),
     ("kube/service.yaml.j2", "*/*/service.*.yaml"),
     ("kube/serviceaccount.yaml.j2", "*/*/serviceaccount.*.yaml"),
     ("kube/virtualservice.yaml.j2", "*/*/virtualservice.*.yaml"),

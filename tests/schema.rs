@@ -1,8 +1,8 @@
 //! Every Kubernetes object rendered for the example catalog is valid for the real schemas:
 //! the Argo Rollouts v1.9.1 CRDs for Rollout and AnalysisTemplate (checked with a strict
 //! structural-schema validator that also reports fields the API server would prune), and the
-//! Kubernetes 1.34 API types (k8s-openapi) for core kinds, the Rollout pod template and the
-//! smoke-test Job, checked by a lossless deserialize/serialize round trip.
+//! Kubernetes 1.34 API types (k8s-openapi) for core kinds (the migration Jobs among them), the
+//! Rollout pod template and the smoke-test Job, checked by a lossless deserialize/serialize round trip.
 
 mod support;
 
@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::batch::v1::JobSpec;
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PodTemplateSpec, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -78,6 +78,7 @@ fn core_checker(kind: &str) -> Option<RoundTrip> {
         "PodDisruptionBudget" => roundtrip::<PodDisruptionBudget>,
         "HorizontalPodAutoscaler" => roundtrip::<HorizontalPodAutoscaler>,
         "Ingress" => roundtrip::<Ingress>,
+        "Job" => roundtrip::<Job>,
         _ => return None,
     })
 }
@@ -210,7 +211,7 @@ fn core_objects_round_trip_through_the_kubernetes_api_types() {
         }
     }
     for kind in
-        ["Namespace", "ServiceAccount", "Service", "ConfigMap", "PodDisruptionBudget", "HorizontalPodAutoscaler"]
+        ["Namespace", "ServiceAccount", "Service", "ConfigMap", "PodDisruptionBudget", "HorizontalPodAutoscaler", "Job"]
     {
         assert!(counts.get(kind).copied().unwrap_or(0) > 0, "no {kind} checked; counts: {counts:?}");
     }
@@ -224,7 +225,7 @@ fn rollout_pod_templates_round_trip_through_pod_template_spec() {
     let rollouts = by_kind(&rendered, "Rollout");
     assert!(!rollouts.is_empty(), "no Rollout rendered");
     let mut failures = Vec::new();
-    let (mut with_init, mut with_liveness) = (0, 0);
+    let (mut with_init, mut with_liveness, mut with_tmp) = (0, 0, 0);
     for r in &rollouts {
         let template = &r.object.body["spec"]["template"];
         assert!(template.is_object(), "{}: spec.template is missing", r.address);
@@ -232,14 +233,17 @@ fn rollout_pod_templates_round_trip_through_pod_template_spec() {
             failures.push(format!("{}: {report}", r.address));
         }
         with_init += usize::from(template["spec"]["initContainers"].is_array());
+        with_tmp += usize::from(template["spec"]["volumes"][0]["name"] == "tmp");
         with_liveness += usize::from(template["spec"]["containers"][0]["livenessProbe"].is_object());
     }
     // The optional parts of the template are exercised too.
     eprintln!(
-        "pod templates checked: {} ({with_init} with initContainers, {with_liveness} with livenessProbe)",
+        "pod templates checked: {} ({with_tmp} with a /tmp volume, {with_liveness} with livenessProbe)",
         rollouts.len()
     );
-    assert!(with_init > 0, "no Rollout renders initContainers (migrations)");
+    // Migrations run as Jobs (round-tripped with the core objects), never in a Rollout's pods.
+    assert_eq!(with_init, 0, "a Rollout renders initContainers");
+    assert!(with_tmp > 0, "no Rollout renders its /tmp volume");
     assert!(with_liveness > 0, "no Rollout renders a livenessProbe");
     fail_with(&failures, "Rollout pod templates are not valid PodTemplateSpecs");
 }

@@ -23,6 +23,8 @@ service "payment-service" {
   migrations {
     command = ["flyway", "migrate"]
     secret  = "payment-db-credentials"
+    # Additive (expand/contract): the version still serving runs against the new schema.
+    backward_compatible = true
   }
 
   canary {
@@ -96,6 +98,8 @@ service "order" {
   migrations {
     command = ["flyway", "-connectRetries=10", "migrate"]
     secret  = "order-db-credentials"
+    # Additive (expand/contract): the version still serving runs against the new schema.
+    backward_compatible = true
   }
 
   notify = ["payments-oncall"]

@@ -101,6 +101,8 @@ service "inventory" {
   migrations {
     command = ["./bin/migrate", "up"]
     secret  = "inventory-db-credentials"
+    # Additive (expand/contract): the version still serving runs against the new schema.
+    backward_compatible = true
   }
 
   notify = ["storefront"]

@@ -89,7 +89,10 @@ impl<'a> Fields<'a> {
         match node.value {
             Value::Bool(b) => Some(Spanned::new(b, node.span.clone())),
             _ => {
-                problems.push(wrong_type(node, &context, "true or false"));
+                problems.push(
+                    wrong_type(node, &context, "true or false")
+                        .help(format!("write `{name} = true` or `{name} = false`, without quotes")),
+                );
                 None
             }
         }

@@ -510,6 +510,9 @@ pub struct Migrations {
     pub command: Vec<String>,
     /// Secret whose keys become the migration container's environment.
     pub secret: Option<String>,
+    /// The team states that the schema after this migration still serves the running version
+    /// (expand/contract): during a canary or blue/green the old pods keep running against it.
+    pub backward_compatible: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -575,6 +575,7 @@ fn decode_migrations(node: &Node, context: &str, problems: &mut Problems) -> Opt
         m.missing("command", "command = [\"flyway\", \"migrate\"]", problems);
     }
     let secret = m.string("secret", problems);
+    let backward_compatible = m.boolean("backward_compatible", problems).is_some_and(|b| b.value);
     if let Some(secret) = &secret {
         if !is_dns_label(&secret.value) {
             problems.push(
@@ -596,7 +597,11 @@ fn decode_migrations(node: &Node, context: &str, problems: &mut Problems) -> Opt
         );
         return None;
     }
-    Some(Migrations { command: command.into_iter().map(|c| c.value).collect(), secret: secret.map(|s| s.value) })
+    Some(Migrations {
+        command: command.into_iter().map(|c| c.value).collect(),
+        secret: secret.map(|s| s.value),
+        backward_compatible,
+    })
 }
 
 fn decode_notify(f: &mut Fields, ctx: &Context, problems: &mut Problems) -> Vec<String> {

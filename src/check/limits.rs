@@ -4,7 +4,7 @@
 use super::finding::{Finding, Severity};
 use super::safety::{percent, Bound, SafetyReport, Visibility};
 use crate::catalog::values::trim_float;
-use crate::catalog::{Environment, Pdb, Service};
+use crate::catalog::{Environment, Pdb, Service, StrategyKind};
 use crate::rules::{self, Rule};
 
 pub fn evaluate(service: &Service, env: &Environment, report: &SafetyReport) -> Vec<Finding> {
@@ -42,6 +42,26 @@ pub fn evaluate(service: &Service, env: &Environment, report: &SafetyReport) -> 
             ),
             location: service.location.clone(),
             waived: rule.waiver.and_then(|key| service.waivers.get(key)).cloned(),
+        });
+    }
+    // Not a limit: a canary or blue/green runs the old version beside the migrated schema.
+    if let Some(migrations) = service.migrations.as_ref().filter(|m| !m.backward_compatible) {
+        let rule = rules::MIGRATION_NOT_COMPATIBLE;
+        let strategy = match service.per_env.get(&env.name).map(|s| s.strategy) {
+            Some(StrategyKind::BlueGreen) => "blue/green: the active version serves until the switch",
+            _ => "canary: the stable version serves beside the canary",
+        };
+        out.push(Finding {
+            code: rule.code,
+            severity: rule.severity,
+            service: Some(service.name.clone()),
+            environment: Some(env.name.clone()),
+            message: format!(
+                "the migration ({}) runs before the new version takes traffic, but the running version keeps serving ({strategy}) and an abort returns traffic to it; it is not declared compatible with that version: make it additive (expand now, contract in a later version) and set `migrations {{ backward_compatible = true }}`",
+                migrations.command.join(" ")
+            ),
+            location: service.location.clone(),
+            waived: None,
         });
     }
     // A one-replica dev environment breaks every limit by design; the report still shows its

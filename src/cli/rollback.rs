@@ -49,7 +49,23 @@ pub fn rollback(args: &RollbackArgs) -> Result<u8, CliError> {
     outln!(
         "Argo Rollouts notifies the service's routes (on-rollout-aborted / on-rollout-updated). The catalog still names the new version: fix it before the next apply, or glidepath will roll forward again."
     );
+    if let Some(migrations) = &service.migrations {
+        outln!("{}", migration_note(&migrations.command, migrations.backward_compatible));
+    }
     Ok(EXIT_OK)
+}
+
+/// What a rollback cannot undo: the pods go back, the schema does not.
+fn migration_note(command: &[String], backward_compatible: bool) -> String {
+    let declared = if backward_compatible {
+        "The catalog declares it backward compatible, so the version now serving should run against it."
+    } else {
+        "It is NOT declared backward compatible: check that the version now serving works against the migrated schema."
+    };
+    format!(
+        "Not undone: the migration ({}) already ran when the new version was applied; rollback changes pods, never the database. {declared} Undo it, if needed, with the migration tool's own down migration.",
+        command.join(" ")
+    )
 }
 
 fn rollback_record(catalog: &std::path::Path, address: &Address, result: &str, error: Option<String>) -> AuditRecord {

@@ -178,6 +178,7 @@ pub enum KubeKind {
     VirtualService,
     Ingress,
     HttpRoute,
+    Job,
 }
 
 const fn aws(rank: u8, service: &'static str, replace_fields: &'static [&'static str]) -> KindSpec {
@@ -253,7 +254,7 @@ impl AwsKind {
 }
 
 impl KubeKind {
-    pub const ALL: [KubeKind; 11] = [
+    pub const ALL: [KubeKind; 12] = [
         KubeKind::Namespace,
         KubeKind::ServiceAccount,
         KubeKind::ConfigMap,
@@ -265,6 +266,7 @@ impl KubeKind {
         KubeKind::VirtualService,
         KubeKind::Ingress,
         KubeKind::HttpRoute,
+        KubeKind::Job,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -280,6 +282,7 @@ impl KubeKind {
             KubeKind::VirtualService => "VirtualService",
             KubeKind::Ingress => "Ingress",
             KubeKind::HttpRoute => "HTTPRoute",
+            KubeKind::Job => "Job",
         }
     }
 
@@ -341,6 +344,9 @@ impl KubeKind {
                 Crd::Optional,
                 &["kube/httproute.yaml.j2"],
             ),
+            // A service's migration: after its ServiceAccount (rank 11), before its Rollout, which
+            // apply changes only once the Job completed (the provider waits for it).
+            KubeKind::Job => kube(13, ("batch", "v1", "jobs"), true, Crd::BuiltIn, &["kube/migration-job.yaml.j2"]),
         }
     }
 

@@ -88,6 +88,32 @@ fn without_namespace(object: &Value) -> Value {
     object
 }
 
+/// Argo CD hook annotations of a migration Job: run before each sync, after the previous run's
+/// Job is deleted (a Job's pod template is immutable).
+pub const SYNC_HOOK: [(&str, &str); 2] =
+    [("argocd.argoproj.io/hook", "PreSync"), ("argocd.argoproj.io/hook-delete-policy", "BeforeHookCreation")];
+
+/// An object as Argo CD syncs it. A migration Job becomes a PreSync hook: Argo CD runs it and
+/// waits for it before syncing the Rollout, as glidepath's apply does. Its name drops the
+/// version digest: BeforeHookCreation replaces the previous run, and one name in every
+/// environment keeps each overlay a patch of the base.
+pub fn as_synced(body: &Value) -> Value {
+    if !super::kube::is_migration_job(body) {
+        return body.clone();
+    }
+    let mut job = body.clone();
+    if let Some(service) = job["metadata"]["labels"][super::kube::SERVICE_LABEL].as_str() {
+        job["metadata"]["name"] = json!(format!("{service}-migrate"));
+    }
+    let annotations = job["metadata"].as_object_mut().map(|m| m.entry("annotations").or_insert_with(|| json!({})));
+    if let Some(Value::Object(annotations)) = annotations {
+        for (key, value) in SYNC_HOOK {
+            annotations.insert(key.into(), json!(value));
+        }
+    }
+    job
+}
+
 /// Every GitOps file, relative to `DIR/gitops/`.
 pub fn files(model: &Model, desired: &DesiredSet) -> Result<Vec<(PathBuf, String)>, RenderError> {
     let mut out = Vec::new();
@@ -95,7 +121,7 @@ pub fn files(model: &Model, desired: &DesiredSet) -> Result<Vec<(PathBuf, String
     let mut by_owner: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
     for (address, resource) in &desired.resources {
         if let (Some(scope), Resource::Kube(object)) = (&address.scope, resource) {
-            by_owner.entry((scope.owner.clone(), scope.env.clone())).or_default().push(object.body.clone());
+            by_owner.entry((scope.owner.clone(), scope.env.clone())).or_default().push(as_synced(&object.body));
         }
     }
     let kustomization = |namespace: Option<&str>, resources: Vec<String>, patches: Vec<String>| -> Value {

@@ -1,5 +1,6 @@
 //! Kubernetes objects for every environment: the shared namespace and notification ConfigMap,
-//! and per service the ServiceAccount, Services, AnalysisTemplates, Rollout, PDB and HPA.
+//! and per service the ServiceAccount, Services, AnalysisTemplates, migration Job, Rollout, PDB
+//! and HPA.
 
 use std::collections::BTreeMap;
 
@@ -199,6 +200,9 @@ fn service_objects(
     if let Some(route) = traffic::router_object(&model.platform, env, service, settings, &labels, templates)? {
         objects.push(route);
     }
+    if let Some(migrations) = &service.migrations {
+        objects.push(migration_job(model, env, service, settings, migrations, &labels, templates)?);
+    }
     objects.push(rollout(model, env, service, settings, &labels, templates, &slo_template, &smoke_template)?);
 
     let pdb = match &service.pdb {
@@ -252,13 +256,7 @@ fn rollout(
             }
         })
         .collect();
-    let mut container_resources = json!({
-        "requests": { "cpu": service.resources.cpu, "memory": service.resources.memory },
-        "limits": { "memory": service.resources.memory_limit },
-    });
-    if let Some(cpu_limit) = &service.resources.cpu_limit {
-        container_resources["limits"]["cpu"] = json!(cpu_limit);
-    }
+    let container_resources = container_resources(service);
     let warmup = service.probes.warmup.as_secs_ceil();
     let auto_promote = service.blue_green.auto_promote.unwrap_or(!env.approval);
     templates.render_yaml(
@@ -275,7 +273,6 @@ fn rollout(
             "pod_labels": pod_labels,
             "image": image,
             "port": service.port,
-            "migrations": service.migrations,
             "env_vars": env_vars,
             "container_resources": container_resources,
             "probes": service.probes,
@@ -303,6 +300,80 @@ fn rollout(
             "spread": spread_constraints(service, settings),
         }),
     )
+}
+
+/// How long a migration may run before the Job fails (and apply with it).
+pub const MIGRATION_DEADLINE_SECONDS: u64 = 900;
+/// The label on a migration Job's pods (they must not carry `app.kubernetes.io/name`: the
+/// service's Services and PDB select by it).
+pub const MIGRATION_LABEL: &str = "glidepath.dev/migration";
+
+/// The Job that runs a version's migration once, before the Rollout changes: the app's image,
+/// the migration's command and secret, the service account and the app's hardening. Its name
+/// ends in a digest of its spec: a Job's pod template is immutable, so whatever would change it
+/// (a new image, command or secret) is a new Job, run once.
+fn migration_job(
+    model: &Model,
+    env: &Environment,
+    service: &Service,
+    settings: &ServiceEnv,
+    migrations: &crate::catalog::Migrations,
+    labels: &Labels,
+    templates: &Templates,
+) -> Result<Value, RenderError> {
+    let name = &service.name;
+    let image = image_reference(&aws::ecr_repository_uri(model, service), &settings.image_tag);
+    let pod_labels = Labels::from([
+        (MIGRATION_LABEL.into(), name.clone()),
+        ("app.kubernetes.io/component".into(), "migration".into()),
+        ("app.kubernetes.io/part-of".into(), model.platform.name.clone()),
+        ("app.kubernetes.io/version".into(), version_label(&settings.image_tag)),
+        (MANAGED_BY.into(), "glidepath".into()),
+    ]);
+    let mut job = templates.render_yaml(
+        "kube/migration-job.yaml.j2",
+        json!({
+            "job_name": name,
+            "namespace": env.namespace,
+            "labels": labels,
+            "annotations": {},
+            "deadline_seconds": MIGRATION_DEADLINE_SECONDS,
+            "pod_labels": pod_labels,
+            "service_account": name,
+            "automount_token": automount_token(service),
+            "pod_security_context": pod_security_context(service),
+            "container_security_context": container_security_context(service),
+            "container_resources": container_resources(service),
+            "image": image,
+            "migrations": migrations,
+        }),
+    )?;
+    job["metadata"]["name"] = json!(migration_job_name(name, &job["spec"]));
+    Ok(job)
+}
+
+/// `SERVICE-migrate-` and the first 10 hex digits of the spec's digest, within 63 characters.
+fn migration_job_name(service: &str, spec: &Value) -> String {
+    let digest = crate::digest::digest(spec);
+    let hash = &digest.trim_start_matches("sha256:")[..10];
+    let prefix = &service[..service.len().min(names::DNS_LABEL_MAX - "-migrate-".len() - hash.len())];
+    format!("{}-migrate-{hash}", prefix.trim_end_matches('-'))
+}
+
+/// Whether an object is a migration Job glidepath rendered.
+pub fn is_migration_job(body: &Value) -> bool {
+    body["kind"] == "Job" && body["spec"]["template"]["metadata"]["labels"][MIGRATION_LABEL].is_string()
+}
+
+fn container_resources(service: &Service) -> Value {
+    let mut resources = json!({
+        "requests": { "cpu": service.resources.cpu, "memory": service.resources.memory },
+        "limits": { "memory": service.resources.memory_limit },
+    });
+    if let Some(cpu_limit) = &service.resources.cpu_limit {
+        resources["limits"]["cpu"] = json!(cpu_limit);
+    }
+    resources
 }
 
 /// The pod's hardening under the restricted Pod Security Standard, less what the service relaxes.

@@ -25,6 +25,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("kube/analysistemplate-slo.yaml.j2", include_str!("../../templates/kube/analysistemplate-slo.yaml.j2")),
     ("kube/analysistemplate-smoke.yaml.j2", include_str!("../../templates/kube/analysistemplate-smoke.yaml.j2")),
     ("kube/rollout.yaml.j2", include_str!("../../templates/kube/rollout.yaml.j2")),
+    ("kube/migration-job.yaml.j2", include_str!("../../templates/kube/migration-job.yaml.j2")),
     ("kube/virtualservice.yaml.j2", include_str!("../../templates/kube/virtualservice.yaml.j2")),
     ("kube/ingress.yaml.j2", include_str!("../../templates/kube/ingress.yaml.j2")),
     ("kube/httproute.yaml.j2", include_str!("../../templates/kube/httproute.yaml.j2")),

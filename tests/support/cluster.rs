@@ -47,8 +47,53 @@ pub fn shared() -> &'static ControlPlane {
     SHARED.get_or_init(|| {
         let plane = up();
         super::stop_when_gone(&script(), &plane.dir);
+        complete_migrations(&plane.kubeconfig);
         plane
     })
+}
+
+/// This plane runs no workload controllers and no nodes, so a migration Job glidepath applies
+/// would never finish and apply would wait for it. This thread plays the Job controller's part
+/// for them: each glidepath Job without a condition is marked Complete, as the controller
+/// writes it. (tests/e2e.rs runs them for real, with the Job controller and kwok.)
+fn complete_migrations(kubeconfig: &Path) {
+    let kubeconfig = kubeconfig.to_path_buf();
+    std::thread::spawn(move || {
+        use k8s_openapi::api::batch::v1::Job;
+        use kube::api::{Api, ListParams, Patch, PatchParams};
+        let (runtime, client) = super::kube_client(&kubeconfig);
+        let jobs: Api<Job> = Api::all(client.clone());
+        let params = ListParams::default().labels("app.kubernetes.io/managed-by=glidepath");
+        loop {
+            if let Ok(list) = runtime.block_on(jobs.list(&params)) {
+                for job in list.items {
+                    let finished =
+                        job.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| !c.is_empty());
+                    let (Some(name), Some(namespace)) = (job.metadata.name, job.metadata.namespace) else { continue };
+                    if finished {
+                        continue;
+                    }
+                    let now = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second()).unwrap().to_string();
+                    let condition = |kind: &str| {
+                        serde_json::json!({"type": kind, "status": "True", "reason": "CompletionsReached",
+                            "message": "Reached expected number of succeeded pods", "lastProbeTime": now, "lastTransitionTime": now})
+                    };
+                    let status = serde_json::json!({"status": {
+                        "startTime": now, "completionTime": now, "succeeded": 1, "ready": 0, "terminating": 0,
+                        "uncountedTerminatedPods": {},
+                        "conditions": [condition("SuccessCriteriaMet"), condition("Complete")],
+                    }});
+                    let api: Api<Job> = Api::namespaced(client.clone(), &namespace);
+                    let patch =
+                        PatchParams { field_manager: Some("job-controller-stand-in".into()), ..Default::default() };
+                    if let Err(e) = runtime.block_on(api.patch_status(&name, &patch, &Patch::Merge(&status))) {
+                        eprintln!("marking Job {namespace}/{name} complete: {e}");
+                    }
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    });
 }
 
 /// A control plane of one's own, stopped when dropped (for tests that break it).

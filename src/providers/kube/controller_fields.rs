@@ -52,7 +52,8 @@ fn weighted_routes(kind: KubeKind) -> Option<WeightedRoutes> {
         | KubeKind::HorizontalPodAutoscaler
         | KubeKind::AnalysisTemplate
         | KubeKind::Rollout
-        | KubeKind::Ingress => None,
+        | KubeKind::Ingress
+        | KubeKind::Job => None,
     }
 }
 

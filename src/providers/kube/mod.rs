@@ -3,6 +3,7 @@
 //! defaults and fields other managers own (an HPA's replicas) never show as changes.
 
 mod controller_fields;
+mod migration;
 mod normalize;
 mod rollback;
 mod status;
@@ -305,7 +306,8 @@ fn crd_hint(kind: KubeKind) -> String {
         | KubeKind::Service
         | KubeKind::PodDisruptionBudget
         | KubeKind::HorizontalPodAutoscaler
-        | KubeKind::Ingress => "it is a built-in kind: check the cluster's Kubernetes version",
+        | KubeKind::Ingress
+        | KubeKind::Job => "it is a built-in kind: check the cluster's Kubernetes version",
     };
     format!("{missing}: {install}")
 }
@@ -397,6 +399,10 @@ impl KubeProvider {
                 })?;
             for item in listed.items {
                 let address = owned_address(env, kind, &item);
+                if kind == KubeKind::Job && desired.resources.contains_key(&address) {
+                    let raw = serde_json::to_value(&item).map_err(|e| error(address.name(), "list", e.to_string()))?;
+                    self.refuse_failed_job(&address, &raw)?;
+                }
                 record_owned(address, kind, &item, live, &mut controller_owned)?;
             }
         }
@@ -521,7 +527,12 @@ impl Provider for KubeProvider {
                         "the plan carries no manifest for this object",
                     )
                 })?;
-                self.server_side_apply(address, manifest, false, permissions.force_conflicts).map(Some)
+                let stored = self.server_side_apply(address, manifest, false, permissions.force_conflicts)?;
+                // A migration gates what comes after it (its service's Rollout): wait for it.
+                if Self::locate(address)?.1 == KubeKind::Job {
+                    return self.await_job(address).map(|job| Some(normalize(job, KubeKind::Job)));
+                }
+                Ok(Some(stored))
             }
             Action::Delete => {
                 let (env, kind) = Self::locate(address)?;
