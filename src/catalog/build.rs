@@ -12,6 +12,7 @@ use super::model::{
 use super::names::{is_dns_label, to_dns_label};
 use super::problem::{Problem, Problems};
 use super::profiles::ProfileSet;
+use super::schema::table;
 use super::service::decode_service;
 use super::traffic;
 use super::tree::{Entry, Node};
@@ -32,7 +33,7 @@ pub struct Context<'a> {
 }
 
 pub fn build(root: &Node, profiles: &ProfileSet, source: PathBuf, problems: &mut Problems) -> Option<Model> {
-    let mut top = Fields::of(root, "the catalog", problems)?;
+    let mut top = Fields::of(root, &table::CATALOG, "the catalog", problems)?;
     let platform_node = top.node("platform");
     let clusters_node = top.node("clusters");
     let environments_node = top.node("environments");
@@ -130,7 +131,9 @@ pub fn named_blocks<'a>(
 }
 
 fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
-    let Some(mut f) = Fields::of(node, "the `platform` block", problems) else { return Platform::placeholder() };
+    let Some(mut f) = Fields::of(node, &table::PLATFORM, "the `platform` block", problems) else {
+        return Platform::placeholder();
+    };
     let name = f.required_string("name", "name = \"shop\"", problems);
     if let Some(name) = &name {
         if !is_dns_label(&name.value) || name.value.len() > CATALOG_NAME_MAX {
@@ -282,7 +285,7 @@ fn check_region(region: &Spanned<String>, problems: &mut Problems) {
 }
 
 fn decode_cluster(name: Spanned<String>, node: &Node, platform: &Platform, problems: &mut Problems) -> Option<Cluster> {
-    let mut f = Fields::of(node, format!("cluster \"{}\"", name.value), problems)?;
+    let mut f = Fields::of(node, &table::CLUSTER, format!("cluster \"{}\"", name.value), problems)?;
     // EKS names: a letter or digit, then letters, digits, `-` and `_`, at most 100. Anything else
     // (`*`) would become a wildcard in the CI role's `eks:DescribeCluster` resource.
     let eks_name = match f.string("eks_name", problems) {
@@ -328,7 +331,7 @@ fn decode_environment(
     problems: &mut Problems,
 ) -> Option<Environment> {
     let context = format!("environment \"{}\"", name.value);
-    let mut f = Fields::of(node, context.clone(), problems)?;
+    let mut f = Fields::of(node, &table::ENVIRONMENT, context.clone(), problems)?;
     let cluster = f.required_string("cluster", "cluster = \"nonprod\"", problems);
     if let Some(cluster) = &cluster {
         if !clusters.iter().any(|c| c.name == cluster.value) {
@@ -408,7 +411,7 @@ fn check_unique_namespaces(environments: &[Environment], group: Option<&Node>, p
 }
 
 fn decode_notification(name: Spanned<String>, node: &Node, problems: &mut Problems) -> Option<NotificationRoute> {
-    let mut f = Fields::of(node, format!("notification \"{}\"", name.value), problems)?;
+    let mut f = Fields::of(node, &table::NOTIFICATION, format!("notification \"{}\"", name.value), problems)?;
     // Judged by what is written: a destination with a mistake is reported as that mistake.
     let written = node
         .entries()

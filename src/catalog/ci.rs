@@ -5,6 +5,7 @@ use super::build::Context;
 use super::decode::{closest, Fields, Spanned};
 use super::model::{Ci, CiSource, CiSystem, CiTrust};
 use super::problem::{Problem, Problems};
+use super::schema::table;
 use super::tree::Node;
 use crate::rules;
 
@@ -33,7 +34,7 @@ pub fn decode_ci(
             load_test: DEFAULT_LOAD_TEST.into(),
         });
     };
-    let mut c = Fields::of(node, format!("`ci` of {context}"), problems)?;
+    let mut c = Fields::of(node, &table::CI, format!("`ci` of {context}"), problems)?;
     let system = c.string("system", problems);
     let trust = c.string("trust", problems);
     let branch = c.string("branch", problems);

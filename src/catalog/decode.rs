@@ -2,6 +2,7 @@
 //! unknown fields (with a did-you-mean), duplicate keys. Nothing here stops at the first problem.
 
 use super::problem::{Problem, Problems};
+use super::schema::table::Block;
 use super::source::Span;
 use super::tree::{Entry, Node, Value};
 use super::values::Duration;
@@ -23,6 +24,9 @@ impl<T> Spanned<T> {
 /// Reads the fields of one block; `finish` reports whatever was written but never asked for.
 pub struct Fields<'a> {
     entries: &'a [Entry],
+    /// The table entry of this block: every field the decoder asks for must be declared there,
+    /// so the JSON Schema generated from the table never falls behind the decoder.
+    block: &'static Block,
     /// Where the block starts, for "missing field" problems.
     pub span: Span,
     /// "service \"payment-service\"": how problems name the block.
@@ -31,10 +35,15 @@ pub struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    pub fn of(node: &'a Node, context: impl Into<String>, problems: &mut Problems) -> Option<Self> {
+    pub fn of(
+        node: &'a Node,
+        block: &'static Block,
+        context: impl Into<String>,
+        problems: &mut Problems,
+    ) -> Option<Self> {
         let context = context.into();
         match &node.value {
-            Value::Map(entries) => Some(Fields { entries, span: node.span.clone(), context, asked: Vec::new() }),
+            Value::Map(entries) => Some(Fields { entries, block, span: node.span.clone(), context, asked: Vec::new() }),
             other => {
                 problems.push(
                     Problem::new(
@@ -52,6 +61,11 @@ impl<'a> Fields<'a> {
 
     /// The node written for `name`, if any. The last occurrence wins; duplicates are reported.
     pub fn node(&mut self, name: &'static str) -> Option<&'a Node> {
+        debug_assert!(
+            self.block.field(name).is_some(),
+            "the decoder reads `{name}` in the `{}` block, which catalog::schema::table does not declare",
+            self.block.id
+        );
         if !self.asked.contains(&name) {
             self.asked.push(name);
         }
@@ -173,9 +187,12 @@ impl<'a> Fields<'a> {
                 );
             }
             if !self.asked.contains(&entry.key.as_str()) {
-                let help = match closest(&entry.key, &self.asked) {
+                // Suggestions come from the table: every field the block takes, even those this
+                // decoder skipped because of an earlier problem.
+                let known: Vec<&str> = self.block.fields.iter().map(|f| f.name).collect();
+                let help = match closest(&entry.key, &known) {
                     Some(known) => format!("did you mean `{known}`?"),
-                    None => format!("known fields here: {}", self.asked.join(", ")),
+                    None => format!("known fields here: {}", known.join(", ")),
                 };
                 problems.push(
                     Problem::new(
@@ -266,7 +283,12 @@ pub fn expect_strings(node: &Node, context: &str, problems: &mut Problems) -> Op
 
 /// The known name closest to a misspelt one, if it is close enough to be a plausible typo.
 pub fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
-    known.iter().map(|k| (strsim::levenshtein(name, k), *k)).filter(|(d, k)| *d <= 2.max(k.len() / 4)).min().map(|(_, k)| k)
+    known
+        .iter()
+        .map(|k| (strsim::levenshtein(name, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .min()
+        .map(|(_, k)| k)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use super::build::{positive_int, unknown_reference, Context, DEFAULT_PROMETHEUS}
 use super::decode::{expect_int, expect_string, Fields, Spanned};
 use super::model::{BlueGreen, Canary, Pause, Pdb, Probes, ServiceEnv, Slo, SmokeTest};
 use super::problem::{Problem, Problems};
+use super::schema::table;
 use super::service::{decode_replicas, DEFAULT_SMOKE_IMAGE};
 use super::tree::{Node, Value};
 use super::values::{Duration, Percent};
@@ -23,7 +24,7 @@ pub(super) fn decode_canary(node: Option<&Node>, context: &str, problems: &mut P
             max_surge: "25%".into(),
         });
     };
-    let mut c = Fields::of(node, format!("`canary` of {context}"), problems)?;
+    let mut c = Fields::of(node, &table::CANARY, format!("`canary` of {context}"), problems)?;
     let steps_node = c.node("steps");
     let pauses_node = c.node("pauses");
     let from = c.int("analysis_from_step", problems);
@@ -214,12 +215,12 @@ pub(super) fn decode_blue_green(
     let Some(node) = node else {
         return Some(BlueGreen { auto_promote: None, scale_down_delay: default_delay, smoke_test: default_smoke });
     };
-    let mut b = Fields::of(node, format!("`blue_green` of {context}"), problems)?;
+    let mut b = Fields::of(node, &table::BLUE_GREEN, format!("`blue_green` of {context}"), problems)?;
     let auto_promote = b.boolean("auto_promote", problems).map(|v| v.value);
     let delay = b.parsed("scale_down_delay", problems, Duration::parse, "write a duration such as \"30s\"");
     let smoke = match b.node("smoke_test") {
         Some(n) => {
-            let mut s = Fields::of(n, format!("`blue_green.smoke_test` of {context}"), problems)?;
+            let mut s = Fields::of(n, &table::SMOKE_TEST, format!("`blue_green.smoke_test` of {context}"), problems)?;
             let path = s.string("path", problems);
             let image = s.string("image", problems);
             s.finish(problems);
@@ -256,7 +257,7 @@ pub(super) fn decode_slo(node: Option<&Node>, context: &str, ctx: &Context, prob
         latency_metric: "http_request_duration_seconds_bucket".into(),
     };
     let Some(node) = node else { return Some(slo) };
-    let mut s = Fields::of(node, format!("`slo` of {context}"), problems)?;
+    let mut s = Fields::of(node, &table::SLO, format!("`slo` of {context}"), problems)?;
     if let Some(v) =
         s.parsed("max_error_rate", problems, Percent::parse, "write a percentage such as \"1%\" or \"0.5%\"")
     {
@@ -301,7 +302,7 @@ pub(super) fn decode_slo(node: Option<&Node>, context: &str, ctx: &Context, prob
 
 pub(super) fn decode_pdb(node: Option<&Node>, context: &str, problems: &mut Problems) -> Option<Pdb> {
     let Some(node) = node else { return Some(Pdb::MaxUnavailable("1".into())) };
-    let mut p = Fields::of(node, format!("`pdb` of {context}"), problems)?;
+    let mut p = Fields::of(node, &table::PDB, format!("`pdb` of {context}"), problems)?;
     let read = |p: &mut Fields, name: &'static str, problems: &mut Problems| -> Option<Spanned<String>> {
         let n = p.node(name)?;
         match &n.value {
@@ -355,7 +356,7 @@ pub(super) struct HpaSpec {
 
 pub(super) fn decode_hpa(node: Option<&Node>, context: &str, problems: &mut Problems) -> Option<HpaSpec> {
     let node = node?;
-    let mut h = Fields::of(node, format!("`hpa` of {context}"), problems)?;
+    let mut h = Fields::of(node, &table::HPA, format!("`hpa` of {context}"), problems)?;
     let cpu_target = match h.int("cpu_target", problems) {
         Some(v) if (1..=100).contains(&v.value) => v.value as u32,
         Some(v) => {

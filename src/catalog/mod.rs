@@ -14,6 +14,7 @@ pub mod names;
 pub mod problem;
 mod profiles;
 mod safety;
+pub mod schema;
 mod service;
 pub mod source;
 pub mod text;
@@ -219,6 +220,17 @@ fn catalog_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+/// One catalog file's contents as the JSON value its JSON Schema describes (HCL blocks become
+/// the mappings a YAML catalog writes), or the problems that keep it from parsing.
+pub fn file_as_json(path: &Path) -> Result<serde_json::Value, Vec<Problem>> {
+    let file = read_source(path).map_err(|p| vec![*p])?;
+    let mut problems = Problems::default();
+    match parse_file(&file, &mut problems) {
+        Some(root) if problems.is_empty() => Ok(root.to_json()),
+        _ => Err(problems.into_sorted()),
+    }
 }
 
 fn parse_file(file: &Arc<SourceFile>, problems: &mut Problems) -> Option<Node> {

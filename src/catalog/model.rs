@@ -410,6 +410,9 @@ impl Security {
     }
 }
 
+/// A waiver or relaxation must say why: a one-word reason is not a reason.
+pub const MIN_REASON_CHARS: usize = 15;
+
 /// Hardening settings a service may relax with a reason (`security { relax { KEY = "why" } }`).
 pub const RELAXABLE: [&str; 6] = [
     "run_as_root",

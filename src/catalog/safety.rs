@@ -5,14 +5,12 @@ use std::collections::BTreeMap;
 
 use super::build::Context;
 use super::decode::{closest, expect_string, Fields, Spanned};
-use super::model::{Limits, WAIVABLE};
+use super::model::{Limits, MIN_REASON_CHARS, WAIVABLE};
 use super::problem::{Problem, Problems};
+use super::schema::table;
 use super::tree::{Node, Value};
 use super::values::{Duration, Percent};
 use crate::rules;
-
-/// A waiver must say why; a one-word reason is not a reason.
-const MIN_REASON_CHARS: usize = 15;
 
 /// `limits { … }` comes from the service's profile; a service may not loosen its own tier.
 pub fn decode_limits(merged: Option<&Node>, own: &Node, context: &str, problems: &mut Problems) -> Limits {
@@ -25,7 +23,9 @@ pub fn decode_limits(merged: Option<&Node>, own: &Node, context: &str, problems:
     }
     let mut limits = Limits::default();
     let Some(node) = merged else { return limits };
-    let Some(mut f) = Fields::of(node, format!("`limits` of {context}"), problems) else { return limits };
+    let Some(mut f) = Fields::of(node, &table::LIMITS, format!("`limits` of {context}"), problems) else {
+        return limits;
+    };
     let duration_help = "write a duration such as \"3m\"";
     let percent_help = "write a percentage such as \"5%\"";
     limits.max_rollback = f.parsed("max_rollback", problems, Duration::parse, duration_help).map(|v| v.value);

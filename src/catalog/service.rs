@@ -13,6 +13,7 @@ use super::model::{
 use super::names::{self, is_dns_label, is_ecr_repository_name, EVENTS_RULE_NAME_MAX, IAM_ROLE_NAME_MAX};
 use super::problem::{Problem, Problems};
 use super::safety;
+use super::schema::table;
 use super::traffic;
 use super::tree::{Node, Value};
 use super::values::{parse_quantity, Duration, QuantityKind};
@@ -26,7 +27,7 @@ pub fn decode_service(name: Spanned<String>, node: &Node, ctx: &Context, problem
     let (profile, merged) = apply_profile(&name, node, ctx, problems);
     let own_node = node;
     let node = merged.as_ref().unwrap_or(node);
-    let mut f = Fields::of(node, context.clone(), problems)?;
+    let mut f = Fields::of(node, &table::SERVICE, context.clone(), problems)?;
     let _ = f.node("use");
 
     check_derived_names(&name, ctx, problems);
@@ -500,7 +501,7 @@ fn decode_resources(f: &mut Fields, context: &str, problems: &mut Problems) -> O
             memory_limit: "256Mi".into(),
         });
     };
-    let mut r = Fields::of(node, format!("`resources` of {context}"), problems)?;
+    let mut r = Fields::of(node, &table::RESOURCES, format!("`resources` of {context}"), problems)?;
     let cpu_help = "CPU is cores (\"1\", \"0.5\") or millicores (\"250m\")";
     let mem_help = "memory uses Ki/Mi/Gi, e.g. \"512Mi\"";
     let cpu = r.parsed("cpu", problems, |s| parse_quantity(s, QuantityKind::Cpu), cpu_help);
@@ -532,7 +533,7 @@ fn decode_probes(
         );
         return None;
     };
-    let mut p = Fields::of(node, format!("`probes` of {context}"), problems)?;
+    let mut p = Fields::of(node, &table::PROBES, format!("`probes` of {context}"), problems)?;
     let readiness = p.string("readiness", problems);
     let liveness = p.string("liveness", problems);
     for path in readiness.iter().chain(liveness.iter()) {
@@ -569,7 +570,7 @@ fn decode_probes(
 }
 
 fn decode_migrations(node: &Node, context: &str, problems: &mut Problems) -> Option<Migrations> {
-    let mut m = Fields::of(node, format!("`migrations` of {context}"), problems)?;
+    let mut m = Fields::of(node, &table::MIGRATIONS, format!("`migrations` of {context}"), problems)?;
     let command = m.strings("command", problems);
     if command.is_none() && m.node("command").is_none() {
         m.missing("command", "command = [\"flyway\", \"migrate\"]", problems);
@@ -685,7 +686,7 @@ fn decode_env_vars(node: Option<&Node>, context: &str, problems: &mut Problems) 
 
 /// `{ secret = "NAME", key = "KEY" }`: a key of a Secret in the service's namespace.
 fn decode_secret_ref(node: &Node, field: &str, problems: &mut Problems) -> Option<EnvValue> {
-    let mut f = Fields::of(node, field.to_string(), problems)?;
+    let mut f = Fields::of(node, &table::SECRET_REF, field.to_string(), problems)?;
     let secret = f.required_string("secret", "secret = \"db-credentials\"", problems);
     let key = f.required_string("key", "key = \"password\"", problems);
     f.finish(problems);

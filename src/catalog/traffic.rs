@@ -10,6 +10,7 @@ use super::decode::{Fields, Spanned};
 use super::model::{AlbSettings, Environment, HeaderRoute, ObjectRef, Router, Traffic, TrafficSettings};
 use super::names::is_dns_label;
 use super::problem::{Problem, Problems};
+use super::schema::table;
 use super::source::Span;
 use super::tree::Node;
 use crate::rules;
@@ -32,7 +33,7 @@ pub(super) fn decode_settings(
     let mut settings = base.clone();
     let Some(node) = node else { return settings };
     let context = format!("`traffic` of {context}");
-    let Some(mut f) = Fields::of(node, context.clone(), problems) else { return settings };
+    let Some(mut f) = Fields::of(node, &table::TRAFFIC_SETTINGS, context.clone(), problems) else { return settings };
     if let Some(router) = decode_router(&mut f, problems) {
         settings.router = router.value;
     }
@@ -137,7 +138,7 @@ struct ServiceTraffic {
 }
 
 fn decode_service_block(node: &Node, context: &str, problems: &mut Problems) -> Option<ServiceTraffic> {
-    let mut f = Fields::of(node, format!("`traffic` of {context}"), problems)?;
+    let mut f = Fields::of(node, &table::SERVICE_TRAFFIC, format!("`traffic` of {context}"), problems)?;
     let router = decode_router(&mut f, problems);
     let hosts = f
         .strings("hosts", problems)
@@ -161,7 +162,7 @@ fn decode_service_block(node: &Node, context: &str, problems: &mut Problems) -> 
 /// `header_route = { name = "x-canary", value = "always" }`.
 fn decode_header_route(f: &mut Fields, problems: &mut Problems) -> Option<Spanned<HeaderRoute>> {
     let node = f.node("header_route")?;
-    let mut h = Fields::of(node, "`traffic.header_route`", problems)?;
+    let mut h = Fields::of(node, &table::HEADER_ROUTE, "`traffic.header_route`", problems)?;
     let name = h.required_string("name", "name = \"x-canary\"", problems);
     let value = h.required_string("value", "value = \"always\"", problems);
     h.finish(problems);

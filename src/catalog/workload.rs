@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 
 use super::decode::{closest, expect_string, Fields, Spanned};
-use super::model::{Environment, PodSecurityLevel, Security, Spread, SpreadMode, RELAXABLE, RESTRICTED_FORBIDS};
+use super::model::{
+    Environment, PodSecurityLevel, Security, Spread, SpreadMode, MIN_REASON_CHARS, RELAXABLE, RESTRICTED_FORBIDS,
+};
 use super::problem::{Problem, Problems};
+use super::schema::table;
 use super::tree::Node;
 use crate::rules;
-
-/// A relaxation must say why; a one-word reason is not a reason (the same bar as a waiver).
-const MIN_REASON_CHARS: usize = 15;
 
 /// `security { run_as_user = 10001, relax { run_as_root = "why" } }`. Returns the settings and
 /// where each relaxation was written, for the check against the environments' standard.
@@ -22,7 +22,7 @@ pub fn decode_security(
     let mut security = Security::default();
     let mut spans = BTreeMap::new();
     let Some(node) = node else { return (security, spans) };
-    let Some(mut f) = Fields::of(node, format!("`security` of {context}"), problems) else {
+    let Some(mut f) = Fields::of(node, &table::SECURITY, format!("`security` of {context}"), problems) else {
         return (security, spans);
     };
     if let Some(user) = f.int("run_as_user", problems) {
@@ -149,7 +149,9 @@ pub fn decode_level(f: &mut Fields, default: PodSecurityLevel, problems: &mut Pr
 pub fn decode_spread(node: Option<&Node>, context: &str, problems: &mut Problems) -> Spread {
     let mut spread = Spread::default();
     let Some(node) = node else { return spread };
-    let Some(mut f) = Fields::of(node, format!("`spread` of {context}"), problems) else { return spread };
+    let Some(mut f) = Fields::of(node, &table::SPREAD, format!("`spread` of {context}"), problems) else {
+        return spread;
+    };
     let help = "use \"soft\" (ScheduleAnyway, the default), \"hard\" (DoNotSchedule) or \"off\"";
     if let Some(zone) = f.parsed("zone", problems, SpreadMode::parse, help) {
         spread.zone = zone.value;

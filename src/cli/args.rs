@@ -76,6 +76,13 @@ pub enum Command {
     Completion(CompletionArgs),
     /// Print the manual page (roff): `glidepath man > /usr/local/share/man/man1/glidepath.1`
     Man,
+    /// Print the catalog's JSON Schema, for editors and CI validators of YAML catalogs
+    ///
+    /// Generated from the field table the decoder reads catalogs by. Reference it from a YAML
+    /// catalog file with a first line `# yaml-language-server: $schema=PATH/catalog.schema.json`
+    /// (`glidepath schema > catalog.schema.json`). It checks one file on its own: references
+    /// between files (environments, profiles, routes) are `glidepath validate`'s job.
+    Schema,
     /// The version and the commit it was built from
     Version,
 }

@@ -4,7 +4,8 @@
 use std::io::{BufRead, IsTerminal};
 
 use super::args::{
-    CatalogArg, ValidateArgs, ValidateFormat, Command, ForceUnlockArgs, Format, HistoryArgs, ImportArgs, PlanArgs, RenderArgs, SelectArgs,
+    CatalogArg, Command, ForceUnlockArgs, Format, HistoryArgs, ImportArgs, PlanArgs, RenderArgs, SelectArgs,
+    ValidateArgs, ValidateFormat,
 };
 use super::drift;
 use super::views::{self, PlanContext};
@@ -42,6 +43,11 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::State(command) => super::state::state(&command),
         Command::Completion(args) => completion(&args),
         Command::Man => man_page(),
+        Command::Schema => {
+            let schema = crate::catalog::schema::catalog_schema();
+            outln!("{}", serde_json::to_string_pretty(&schema).expect("a JSON value serializes"));
+            Ok(EXIT_OK)
+        }
         Command::Version => {
             outln!("glidepath {}", super::args::VERSION);
             Ok(EXIT_OK)
