@@ -52,8 +52,19 @@ pub struct Span {
 }
 
 impl Span {
+    /// Kept inside the file and on character boundaries whatever a parser reports (an error
+    /// "at" the end of the file is one byte past it), so every span can be drawn and sliced.
     pub fn new(file: &Arc<SourceFile>, range: std::ops::Range<usize>) -> Self {
-        Span { file: Arc::clone(file), start: range.start, end: range.end.max(range.start) }
+        let text = &file.text;
+        let mut start = range.start.min(text.len());
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = range.end.clamp(start, text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        Span { file: Arc::clone(file), start, end }
     }
 
     /// `path:line:col`, the form editors and terminals turn into links.
