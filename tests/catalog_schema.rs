@@ -48,9 +48,8 @@ fn rejected(schema: &Path, instances: &[PathBuf]) -> Vec<String> {
         .args(instances)
         .output()
         .expect("run check-jsonschema");
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("check-jsonschema printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr))
-    });
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("check-jsonschema printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
     let mut files: Vec<String> = report["errors"]
         .as_array()
         .into_iter()

@@ -286,12 +286,19 @@ fn serving(pod: &Pod) -> Option<Serving> {
     let ports = container.ports.clone().unwrap_or_default();
     let port = ports.iter().find(|p| p.name.as_deref() == Some("http")).or(ports.first())?.container_port;
     let labels = pod.metadata.labels.clone().unwrap_or_default();
-    let hash = labels.get("rollouts-pod-template-hash").or(labels.get("pod-template-hash")).cloned().unwrap_or_default();
+    let hash =
+        labels.get("rollouts-pod-template-hash").or(labels.get("pod-template-hash")).cloned().unwrap_or_default();
     let service = labels.get("app.kubernetes.io/name").or(labels.get("app")).cloned().unwrap_or_default();
     Some(Serving { ip, port, image: container.image.clone().unwrap_or_default(), hash, service })
 }
 
-fn serve(listener: TcpListener, stop: Arc<AtomicBool>, pod: String, image: String, served: ServedByPod) -> JoinHandle<()> {
+fn serve(
+    listener: TcpListener,
+    stop: Arc<AtomicBool>,
+    pod: String,
+    image: String,
+    served: ServedByPod,
+) -> JoinHandle<()> {
     listener.set_nonblocking(true).unwrap();
     let behaviour = Behaviour::of_image(&image);
     let count = Arc::new(AtomicU64::new(0));
@@ -417,7 +424,8 @@ pub fn get(addr: &str, host: &str, path: &str, timeout: Duration) -> Result<(u16
         .map_err(|e| format!("connect: {e}"))?;
     stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
     stream.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").map_err(|e| format!("write: {e}"))?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+        .map_err(|e| format!("write: {e}"))?;
     let mut response = String::new();
     stream.read_to_string(&mut response).map_err(|e| format!("read: {e}"))?;
     let status = response
@@ -461,7 +469,8 @@ impl Load {
     pub fn start(addr: &str, host: &str, rate: f64) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let samples = Arc::new(Mutex::new(Vec::new()));
-        let (stop2, samples2, addr, host) = (Arc::clone(&stop), Arc::clone(&samples), addr.to_string(), host.to_string());
+        let (stop2, samples2, addr, host) =
+            (Arc::clone(&stop), Arc::clone(&samples), addr.to_string(), host.to_string());
         let scheduler = std::thread::spawn(move || {
             let (start, every) = (Instant::now(), Duration::from_secs_f64(1.0 / rate));
             let mut requests = Vec::new();
@@ -482,7 +491,11 @@ impl Load {
                             sent,
                             answered,
                             status,
-                            hash: body.split_whitespace().find_map(|w| w.strip_prefix("hash=")).unwrap_or_default().to_string(),
+                            hash: body
+                                .split_whitespace()
+                                .find_map(|w| w.strip_prefix("hash="))
+                                .unwrap_or_default()
+                                .to_string(),
                             error: if status == 200 { String::new() } else { body.trim().chars().take(200).collect() },
                         },
                         Err(error) => Sample { sent, answered, status: 0, hash: String::new(), error },

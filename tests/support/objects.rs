@@ -60,12 +60,15 @@ impl Objects {
 
     pub fn get(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Option<Value> {
         let found = self.runtime.block_on(self.api(api_version, kind, namespace).get_opt(name));
-        found.unwrap_or_else(|e| panic!("getting {kind} {namespace}/{name}: {e}")).map(|o| serde_json::to_value(o).unwrap())
+        found
+            .unwrap_or_else(|e| panic!("getting {kind} {namespace}/{name}: {e}"))
+            .map(|o| serde_json::to_value(o).unwrap())
     }
 
     /// The objects of a kind in a namespace matching a label selector ("" for all).
     pub fn list(&self, api_version: &str, kind: &str, namespace: &str, labels: &str) -> Vec<Value> {
-        let listed = self.runtime.block_on(self.api(api_version, kind, namespace).list(&ListParams::default().labels(labels)));
+        let listed =
+            self.runtime.block_on(self.api(api_version, kind, namespace).list(&ListParams::default().labels(labels)));
         let listed = listed.unwrap_or_else(|e| panic!("listing {kind} in {namespace}: {e}"));
         listed.items.into_iter().map(|o| serde_json::to_value(o).unwrap()).collect()
     }
