@@ -245,7 +245,15 @@ fn mutated_catalogs_never_panic_and_every_problem_is_located() {
         }
         let (name, _) = &seed[target];
         let catalog = if seed.len() == 1 { dir.path().join(name) } else { dir.path().to_path_buf() };
-        match judge(&catalog, &dir.path().join(name)) {
+        let started = std::time::Instant::now();
+        let verdict = judge(&catalog, &dir.path().join(name));
+        // Reported, not asserted (no timing in tests): a slow case is worth a look.
+        if started.elapsed() > std::time::Duration::from_secs(5) {
+            let keep = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("fuzz-slow-{case}-{name}"));
+            let _ = std::fs::copy(dir.path().join(name), &keep);
+            eprintln!("case {case}: {:.1?} ({name} mutated; kept in {})", started.elapsed(), keep.display());
+        }
+        match verdict {
             Ok("loads") => loaded += 1,
             Ok(_) => rejected += 1,
             Err(what) => {
