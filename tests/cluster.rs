@@ -951,3 +951,143 @@ fn a_relaxed_pod_is_admitted_under_baseline_and_refused_under_restricted() {
         dry_run_pod(&runtime, &client, "psa-sec-prod", labels, spec).unwrap_or_else(|e| panic!("{what}: {e}"));
     }
 }
+
+/// `Kubernetes API requests: N (what n, …)` of a `--stats` run, as (what → n).
+fn kube_requests(stderr: &str) -> std::collections::BTreeMap<String, u64> {
+    let line = stderr.lines().find(|l| l.starts_with("Kubernetes API requests:")).unwrap_or_else(|| panic!("{stderr}"));
+    let detail = line.split_once('(').map(|(_, d)| d.trim_end_matches(')')).unwrap_or_default();
+    detail
+        .split(", ")
+        .filter(|d| !d.is_empty())
+        .map(|d| {
+            let (what, n) = d.rsplit_once(' ').unwrap();
+            (what.to_string(), n.parse().unwrap())
+        })
+        .collect()
+}
+
+fn dry_runs(requests: &std::collections::BTreeMap<String, u64>) -> u64 {
+    requests.iter().filter(|(what, _)| what.starts_with("apply(dry-run)")).map(|(_, n)| n).sum()
+}
+
+impl Bed<'_> {
+    /// A dev plan with `--stats`: its exit code (`--detailed-exitcode`), output and requests.
+    fn plan_dev_counted(&self) -> (Option<i32>, String, std::collections::BTreeMap<String, u64>) {
+        let out = self.glidepath("plan", &["--env", "dev", "--detailed-exitcode", "--stats"]);
+        let stderr = text(&out.stderr);
+        (out.status.code(), format!("{}{stderr}", text(&out.stdout)), kube_requests(&stderr))
+    }
+
+    fn add_workers(&self, count: usize) {
+        let mut services = String::new();
+        for n in 0..count {
+            services.push_str(&format!(
+                "\n\nservice \"worker{n}\" {{\n  use = \"internal\"\n  repo = \"acme/worker{n}\"\n  team = \"core\"\n  port = 8080\n  image_tag = \"1.0.0\"\n  probes {{\n    readiness = \"/ready\"\n  }}\n}}"
+            ));
+        }
+        self.edit("  notify = [\"oncall\"]\n}", &format!("  notify = [\"oncall\"]\n}}{services}"));
+    }
+}
+
+/// Issue 18: a no-change plan reads each kind once and compares with what glidepath last
+/// applied (its managed fields): no dry-run, no GET, and the same requests for 3 services as for
+/// 15.
+#[test]
+fn a_no_change_plan_sends_only_lists_whatever_the_number_of_services() {
+    let plane = cluster::shared();
+    let small = Bed::new(plane, "tfew");
+    small.apply(&["--env", "dev"]);
+    let (code, output, few) = small.plan_dev_counted();
+    assert_eq!(code, Some(0), "{output}");
+    let big = Bed::new(plane, "tmany");
+    big.add_workers(12);
+    big.apply(&["--env", "dev"]);
+    let (code, output, many) = big.plan_dev_counted();
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("No changes. "), "{output}");
+    for requests in [&few, &many] {
+        assert_eq!(dry_runs(requests), 0, "{requests:?}");
+        let other: Vec<&String> = requests
+            .keys()
+            .filter(|what| !what.starts_with("list ") && !what.starts_with("get apis/") && *what != "get namespaces")
+            .collect();
+        assert!(other.is_empty(), "only lists and discovery: {requests:?}");
+    }
+    assert_eq!(few, many, "the requests do not grow with the services");
+}
+
+/// Issue 18: each case the list-based comparison cannot decide goes to the server's dry-run, and
+/// the plan says what the dry-run-per-object plan said.
+#[test]
+fn what_the_applied_configuration_cannot_decide_is_dry_run() {
+    let plane = cluster::shared();
+    let bed = Bed::new(plane, "tfallback");
+    bed.apply(&["--env", "dev"]);
+    let services = bed.api("dev", "", "v1", "Service", "services");
+    let maps = bed.config_maps("dev");
+
+    // An object deleted by hand: planned as a create, after a dry-run of that object alone.
+    bed.runtime.block_on(services.delete("web-preview", &Default::default())).unwrap();
+    let (code, output, requests) = bed.plan_dev_counted();
+    assert_eq!(code, Some(2), "{output}");
+    assert!(output.contains("+ dev/web/k8s/Service/web-preview"), "{output}");
+    assert_eq!(dry_runs(&requests), 1, "{requests:?}");
+    bed.apply(&["--env", "dev"]);
+
+    // A changed catalog: only the changed object is dry-run.
+    bed.edit("replicas  = { dev = 2, prod = 10 }", "replicas  = { dev = 3, prod = 10 }");
+    let (code, output, requests) = bed.plan_dev_counted();
+    assert_eq!(code, Some(2), "{output}");
+    assert!(output.contains("~ dev/api/k8s/Rollout/api") && output.contains("spec.replicas: 2 → 3"), "{output}");
+    assert_eq!(requests.get("apply(dry-run) rollouts"), Some(&1), "{requests:?}");
+    assert_eq!(dry_runs(&requests), 1, "{requests:?}");
+    bed.apply(&["--env", "dev"]);
+
+    // Another manager takes a field glidepath sets (a forced server-side apply): the field left
+    // glidepath's set, so the dry-run shows it as drift, contested.
+    let name = bed.runtime.block_on(maps.list(&Default::default())).unwrap().items;
+    let notifications = name
+        .iter()
+        .filter_map(|m| m.metadata.name.clone())
+        .find(|n| n.contains("notification"))
+        .expect("the environment's notification ConfigMap");
+    let live = bed.runtime.block_on(maps.get(&notifications)).unwrap();
+    let (key, _) = live.data["data"].as_object().unwrap().iter().next().unwrap();
+    let taken = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": notifications},
+                       "data": {key.clone(): "taken over"}});
+    let other_tool = PatchParams::apply("other-tool").force();
+    bed.runtime.block_on(maps.patch(&notifications, &other_tool, &Patch::Apply(&taken))).unwrap();
+    let (code, output, requests) = bed.plan_dev_counted();
+    assert_eq!(code, Some(2), "{output}");
+    assert!(output.contains(&format!("~ dev/_shared/k8s/ConfigMap/{notifications}")), "{output}");
+    assert!(output.contains("\"taken over\"") && output.contains("conflict with \"other-tool\""), "{output}");
+    assert_eq!(dry_runs(&requests), 2, "the first dry-run reports the conflict, the forced one predicts: {requests:?}");
+    bed.apply(&["--env", "dev", "--force-conflicts"]);
+
+    // A hand edit (an update, as `kubectl edit` sends): drift still shows.
+    let edit = PatchParams { field_manager: Some("kubectl-edit".into()), ..Default::default() };
+    let patch = json!({"spec": {"ports": [{"port": 3000, "targetPort": 9999}]}});
+    bed.runtime.block_on(services.patch("web", &edit, &Patch::Strategic(&patch))).unwrap();
+    let (code, output, requests) = bed.plan_dev_counted();
+    assert_eq!(code, Some(2), "{output}");
+    assert!(output.contains("~ dev/web/k8s/Service/web") && output.contains("9999"), "{output}");
+    assert!(dry_runs(&requests) >= 1, "{requests:?}");
+    bed.apply(&["--env", "dev", "--force-conflicts"]);
+
+    // An object another manager name applied (an older glidepath, or adoption): no glidepath
+    // entry, so the dry-run decides — here that nothing changes.
+    let before = bed.runtime.block_on(services.get("web-preview")).unwrap();
+    bed.runtime.block_on(services.delete("web-preview", &Default::default())).unwrap();
+    let mut again = serde_json::to_value(&before).unwrap();
+    for key in ["managedFields", "resourceVersion", "uid", "creationTimestamp"] {
+        again["metadata"].as_object_mut().unwrap().remove(key);
+    }
+    again.as_object_mut().unwrap().remove("status");
+    again["spec"].as_object_mut().unwrap().retain(|k, _| ["selector", "ports", "type"].contains(&k.as_str()));
+    let old_manager = PatchParams::apply("glidepath-v0");
+    bed.runtime.block_on(services.patch("web-preview", &old_manager, &Patch::Apply(&again))).unwrap();
+    let (code, output, requests) = bed.plan_dev_counted();
+    assert_eq!(code, Some(0), "{output}");
+    assert_eq!(requests.get("apply(dry-run) services"), Some(&1), "{requests:?}");
+    assert_eq!(dry_runs(&requests), 1, "{requests:?}");
+}
