@@ -227,7 +227,7 @@ fn carry_out_batch(
     let mut send: Vec<(usize, &Change)> = Vec::new();
     let mut refused = None;
     for (i, change) in batch.iter().enumerate() {
-        if !(permissions.allow_delete || !change.action.destroys()) {
+        if change.action.destroys() && !permissions.allow_delete {
             results[i] = Some((Outcome::Skipped, started.elapsed()));
             continue;
         }

@@ -313,10 +313,14 @@ mod tests {
     fn a_field_added_or_removed_in_the_catalog_falls_back() {
         let mut added = manifest();
         added["metadata"]["labels"]["tier"] = json!("web");
-        assert!(matches!(unchanged(&added, &live(), "glidepath"), Err(Fallback::Differs(p)) if p == ".metadata.labels.tier"));
+        assert!(
+            matches!(unchanged(&added, &live(), "glidepath"), Err(Fallback::Differs(p)) if p == ".metadata.labels.tier")
+        );
         let mut removed = manifest();
         removed["spec"].as_object_mut().unwrap().remove("finalizers");
-        assert!(matches!(unchanged(&removed, &live(), "glidepath"), Err(Fallback::Differs(p)) if p == ".spec.finalizers"));
+        assert!(
+            matches!(unchanged(&removed, &live(), "glidepath"), Err(Fallback::Differs(p)) if p == ".spec.finalizers")
+        );
     }
 
     #[test]
@@ -334,7 +338,8 @@ mod tests {
         // `kubectl edit` of the image: the field leaves glidepath's set, the value changes.
         let mut edited = live();
         edited["spec"]["template"]["spec"]["containers"][1]["image"] = json!("hotfix:1");
-        let set = edited.pointer_mut("/metadata/managedFields/0/fieldsV1/f:spec/f:template/f:spec/f:containers").unwrap();
+        let set =
+            edited.pointer_mut("/metadata/managedFields/0/fieldsV1/f:spec/f:template/f:spec/f:containers").unwrap();
         set["k:{\"name\":\"app\"}"].as_object_mut().unwrap().remove("f:image");
         assert_eq!(
             unchanged(&manifest(), &edited, "glidepath"),

@@ -71,9 +71,15 @@ impl KubeProvider {
         let jobs = self.api(env, KubeKind::Job);
         loop {
             self.count("get jobs".into());
-            let job = with_backoff(|| jobs.get(name))
-                .await
-                .map_err(|e| diagnose(e, &target, "wait for migration", env, &cluster.context))?;
+            let job = with_backoff(
+                || self.throttled("get jobs"),
+                || {
+                    self.count("get jobs".into());
+                    jobs.get(name)
+                },
+            )
+            .await
+            .map_err(|e| diagnose(e, &target, "wait for migration", env, &cluster.context))?;
             let job = serde_json::to_value(job)
                 .map_err(|e| ProviderError::new(ErrorKind::Failed, &target, "wait for migration", e.to_string()))?;
             match finished(&job) {

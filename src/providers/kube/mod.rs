@@ -6,9 +6,9 @@
 
 mod applied;
 mod controller_fields;
-mod requests;
 mod migration;
 mod normalize;
+mod requests;
 mod rollback;
 mod status;
 
@@ -16,15 +16,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use futures::{stream, StreamExt};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::discovery::ApiResource;
-use futures::{stream, StreamExt};
 use serde_json::Value;
 
 use super::{CallStats, Conflict, ErrorKind, LiveSet, Provider, ProviderError};
-use applied::Fallback;
-use requests::{with_backoff, IN_FLIGHT};
 use crate::catalog::Model;
 use crate::kinds::{Crd, Kind, KubeApi, KubeKind, ProviderId};
 use crate::plan::{Action, Change, Permissions, Selection};
@@ -32,7 +30,9 @@ use crate::render::address::SHARED_OWNER;
 use crate::render::kube::{CATALOG_LABEL, ENV_LABEL, MANAGED_BY, SERVICE_LABEL};
 use crate::render::{Address, DesiredSet, Resource};
 use crate::state::State;
+use applied::Fallback;
 use normalize::normalize;
+use requests::{with_backoff, IN_FLIGHT, THROTTLED};
 pub use rollback::RolledBack;
 pub use status::{AnalysisSummary, MetricSummary, Replicas, RolloutProgress};
 
@@ -200,6 +200,18 @@ impl KubeProvider {
         *self.calls.lock().expect("calls lock").entry(what).or_default() += 1;
     }
 
+    /// Counts a request counted as `what` as throttled instead: the server answered 429.
+    fn throttled(&self, what: &str) {
+        let mut calls = self.calls.lock().expect("calls lock");
+        if let Some(n) = calls.get_mut(what) {
+            *n -= 1;
+            if *n == 0 {
+                calls.remove(what);
+            }
+        }
+        *calls.entry(THROTTLED.to_string()).or_default() += 1;
+    }
+
     fn api(&self, env: &str, kind: KubeKind) -> Api<DynamicObject> {
         self.api_for(env, kind.name(), kind.api())
     }
@@ -226,13 +238,19 @@ impl KubeProvider {
             wanted.entry(kind.api().api_version()).or_default().push(*kind);
         }
         for (group_version, kinds) in wanted {
-            self.count(format!("get apis/{group_version}"));
-            let served: BTreeSet<String> =
-                match self.runtime.block_on(cluster.client.list_api_group_resources(&group_version)) {
-                    Ok(list) => list.resources.into_iter().map(|r| r.name).collect(),
-                    Err(kube::Error::Api(status)) if status.code == 404 => BTreeSet::new(),
-                    Err(e) => return Err(diagnose(e, &target, "discovery", env, &cluster.context)),
-                };
+            let what = format!("get apis/{group_version}");
+            let discovery = with_backoff(
+                || self.throttled(&what),
+                || {
+                    self.count(what.clone());
+                    cluster.client.list_api_group_resources(&group_version)
+                },
+            );
+            let served: BTreeSet<String> = match self.runtime.block_on(discovery) {
+                Ok(list) => list.resources.into_iter().map(|r| r.name).collect(),
+                Err(kube::Error::Api(status)) if status.code == 404 => BTreeSet::new(),
+                Err(e) => return Err(diagnose(e, &target, "discovery", env, &cluster.context)),
+            };
             if let Some(kind) = kinds.iter().find(|k| !served.contains(k.api().plural)) {
                 return Err(ProviderError::new(ErrorKind::NotFound, &target, "discovery", crd_hint(*kind)));
             }
@@ -242,9 +260,15 @@ impl KubeProvider {
 
     fn namespace_exists(&self, env: &str) -> Result<bool, ProviderError> {
         let name = self.envs[env].namespace.clone();
-        self.count("get namespaces".into());
+        let api = self.api(env, KubeKind::Namespace);
         self.runtime
-            .block_on(self.api(env, KubeKind::Namespace).get_opt(&name))
+            .block_on(with_backoff(
+                || self.throttled("get namespaces"),
+                || {
+                    self.count("get namespaces".into());
+                    api.get_opt(&name)
+                },
+            ))
             .map(|o| o.is_some())
             .map_err(|e| diagnose(e, &format!("Namespace {name}"), "get", env, &self.envs[env].context))
     }
@@ -283,10 +307,13 @@ impl KubeProvider {
         let action = if dry_run { "server-side apply (dry run)" } else { "server-side apply" };
         let client = self.api(env, kind);
         let patch = Patch::Apply(manifest);
-        let applied = with_backoff(|| {
-            self.count(what.clone());
-            client.patch(address.name(), &params, &patch)
-        })
+        let applied = with_backoff(
+            || self.throttled(&what),
+            || {
+                self.count(what.clone());
+                client.patch(address.name(), &params, &patch)
+            },
+        )
         .await
         .map_err(|e| diagnose(e, &address.to_string(), action, env, &self.envs[env].context))?;
         let value = serde_json::to_value(applied).map_err(|e| error(&address.to_string(), action, e.to_string()))?;
@@ -421,11 +448,15 @@ impl KubeProvider {
             stream::iter(kinds.iter().map(|kind| {
                 let (api, params) = (self.api(env, *kind), &params);
                 let plural = kind.api().plural;
+                let what = format!("list {plural}");
                 async move {
-                    with_backoff(|| {
-                        self.count(format!("list {plural}"));
-                        api.list(params)
-                    })
+                    with_backoff(
+                        || self.throttled(&what),
+                        || {
+                            self.count(what.clone());
+                            api.list(params)
+                        },
+                    )
                     .await
                     .map_err(|e| {
                         diagnose(e, &format!("{plural} in environment {env}"), "list", env, &self.envs[env].context)
@@ -453,10 +484,16 @@ impl KubeProvider {
             if api.namespaced && !namespace_ready {
                 continue;
             }
-            self.count(format!("get {}", api.plural));
+            let (what, client) = (format!("get {}", api.plural), self.api(env, kind));
             let found = self
                 .runtime
-                .block_on(self.api(env, kind).get_opt(address.name()))
+                .block_on(with_backoff(
+                    || self.throttled(&what),
+                    || {
+                        self.count(what.clone());
+                        client.get_opt(address.name())
+                    },
+                ))
                 .map_err(|e| diagnose(e, &address.to_string(), "get", env, &self.envs[env].context))?;
             // Created since the list (an apply running now): ours if it carries our labels.
             if let Some(item) = found.as_ref().filter(|item| is_owned(item, &self.catalog, env)) {
@@ -556,10 +593,14 @@ impl KubeProvider {
                 let (env, kind) = Self::locate(address)?;
                 let api = self.api(env, kind);
                 let params = DeleteParams::background();
-                let deleted = with_backoff(|| {
-                    self.count(format!("delete {}", kind.api().plural));
-                    api.delete(address.name(), &params)
-                })
+                let what = format!("delete {}", kind.api().plural);
+                let deleted = with_backoff(
+                    || self.throttled(&what),
+                    || {
+                        self.count(what.clone());
+                        api.delete(address.name(), &params)
+                    },
+                )
                 .await;
                 match deleted {
                     Ok(_) => Ok(None),
@@ -601,7 +642,7 @@ impl Provider for KubeProvider {
                     controller_fields::carry_over(kind, &mut object.body, live_body);
                 }
                 let in_conflict = live.conflicts.iter().any(|c| c.address == address);
-                if !(namespace_ready || !kind.api().namespaced) || in_conflict {
+                if in_conflict || (kind.api().namespaced && !namespace_ready) {
                     continue;
                 }
                 // What glidepath applied last time, sent again: the server would keep the object
