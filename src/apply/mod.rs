@@ -4,14 +4,15 @@
 //! the plan says.
 //!
 //! Contract: `execute` always returns what it did, including after a failure; every change a
-//! provider carried out is recorded in the ledger before the next one starts, so a failed apply
-//! keeps what it did and running it again converges.
+//! provider carried out is recorded in the ledger as soon as the provider reports it, before
+//! anything of a later rank starts, so a failed or killed apply keeps what it did (a kill loses
+//! at most the changes in flight) and running it again converges.
 
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::plan::{Change, Plan};
+use crate::plan::{Action, Change, Permissions, Plan};
 use crate::providers::{ErrorKind, ProviderError, Providers};
 use crate::state::audit::ChangeOutcome;
 use crate::state::journal::Journal;
@@ -60,7 +61,8 @@ pub enum ApplyError {
 
 /// Follows an apply as it happens: the CLI's progress views.
 pub trait ApplyHook {
-    /// Before a change that will be attempted is sent.
+    /// Before `finished`, for a change that was attempted. (Changes of one batch are in flight
+    /// together and reported in plan order once the batch is done.)
     fn started(&mut self, _step: Step, _change: &Change) {}
     /// After every change, attempted or skipped.
     fn finished(&mut self, step: Step, change: &Change, outcome: &Outcome);
@@ -146,7 +148,11 @@ pub struct ApplyOutcome {
 
 /// Carries out `plan`'s pending changes in order: each through the provider that manages its
 /// address (recorded only, when none does), skipping deletes and replacements unless the plan
-/// allows them, and stopping at the first failure.
+/// allows them, and stopping at the first failure. The changes of one rank that one provider
+/// carries out go to it together (`Provider::apply_many`, which may overlap them): ranks stay
+/// strictly in order, and progress, outcomes and the failure reported are in plan order whatever
+/// order the answers came in. After a failure nothing more is started; changes already in flight
+/// finish and are recorded.
 pub fn execute(
     plan: &Plan,
     providers: &mut Providers,
@@ -157,34 +163,46 @@ pub fn execute(
     let permissions = plan.permissions;
     let allowed = |change: &Change| permissions.allow_delete || !change.action.destroys();
     let mut outcome = ApplyOutcome { total: plan.pending().filter(|c| allowed(c)).count(), ..Default::default() };
+    let pending: Vec<&Change> = plan.pending().collect();
     let mut index = 0;
-    for change in plan.pending() {
-        let attempted = allowed(change);
-        if attempted {
-            index += 1;
-        }
-        let step = |elapsed| Step { index, total: outcome.total, elapsed };
-        let result = if !attempted {
-            Outcome::Skipped
-        } else {
-            hook.started(step(started.elapsed()), change);
-            carry_out(change, permissions, providers, ledger)
-        };
-        match &result {
-            Outcome::Applied => outcome.applied += 1,
-            Outcome::Recorded => outcome.recorded += 1,
-            Outcome::Skipped => outcome.skipped += 1,
-            Outcome::Failed(_) => {}
-        }
-        let error = match &result {
-            Outcome::Failed(e) => Some(e.to_string()),
-            _ => None,
-        };
-        outcome.changes.push(ChangeOutcome::of(change, result.word(), error));
-        hook.finished(step(started.elapsed()), change, &result);
-        if let Outcome::Failed(e) = result {
-            outcome.failure = Some(e);
-            break;
+    let mut next = 0;
+    while next < pending.len() && outcome.failure.is_none() {
+        // One batch: the following changes of the same rank and direction for the same provider.
+        let key = |c: &Change| (c.address.kind.spec().rank, c.action == Action::Delete, providers.id_for(&c.address));
+        let first = key(pending[next]);
+        let end = pending[next..].iter().position(|c| key(c) != first).map_or(pending.len(), |n| next + n);
+        let batch = &pending[next..end];
+        next = end;
+        let results = carry_out_batch(batch, permissions, providers, ledger, started);
+        for (change, result) in batch.iter().zip(results) {
+            let Some((result, elapsed)) = result else { break };
+            // As one at a time: nothing after the first failure is reported as skipped.
+            if outcome.failure.is_some() && matches!(result, Outcome::Skipped) {
+                continue;
+            }
+            let attempted = !matches!(result, Outcome::Skipped);
+            if attempted {
+                index += 1;
+            }
+            let step = Step { index, total: outcome.total, elapsed };
+            if attempted {
+                hook.started(step, change);
+            }
+            match &result {
+                Outcome::Applied => outcome.applied += 1,
+                Outcome::Recorded => outcome.recorded += 1,
+                Outcome::Skipped => outcome.skipped += 1,
+                Outcome::Failed(_) => {}
+            }
+            let error = match &result {
+                Outcome::Failed(e) => Some(e.to_string()),
+                _ => None,
+            };
+            outcome.changes.push(ChangeOutcome::of(change, result.word(), error));
+            hook.finished(step, change, &result);
+            if let Outcome::Failed(e) = result {
+                outcome.failure.get_or_insert(e);
+            }
         }
     }
     if let Err(e) = ledger.flush() {
@@ -193,32 +211,77 @@ pub fn execute(
     outcome
 }
 
-fn carry_out(
-    change: &Change,
-    permissions: crate::plan::Permissions,
+/// What became of each change of `batch` (in its order) and when: `None` for one never
+/// attempted because an earlier one failed. Each change a provider carried out is recorded as
+/// its answer comes, before the batch ends, so a crash loses at most the changes in flight.
+fn carry_out_batch(
+    batch: &[&Change],
+    permissions: Permissions,
     providers: &mut Providers,
     ledger: &mut dyn Ledger,
-) -> Outcome {
-    if let (Some(reason), false) = (&change.contested, permissions.force_conflicts) {
-        return Outcome::Failed(ApplyError::Provider(ProviderError::new(
-            ErrorKind::Conflict,
-            &change.address.to_string(),
-            "server-side apply",
-            format!("{reason}; pass --force-conflicts to take these fields back"),
-        )));
+    started: Instant,
+) -> Vec<Option<(Outcome, Duration)>> {
+    let mut results: Vec<Option<(Outcome, Duration)>> = (0..batch.len()).map(|_| None).collect();
+    // Skipped (not allowed) changes are decided here; a contested change without permission is
+    // refused where it stands, so only what comes before it in plan order is sent.
+    let mut send: Vec<(usize, &Change)> = Vec::new();
+    let mut refused = None;
+    for (i, change) in batch.iter().enumerate() {
+        if change.action.destroys() && !permissions.allow_delete {
+            results[i] = Some((Outcome::Skipped, started.elapsed()));
+            continue;
+        }
+        if let (Some(reason), false) = (&change.contested, permissions.force_conflicts) {
+            refused = Some((
+                i,
+                Outcome::Failed(ApplyError::Provider(ProviderError::new(
+                    ErrorKind::Conflict,
+                    &change.address.to_string(),
+                    "server-side apply",
+                    format!("{reason}; pass --force-conflicts to take these fields back"),
+                ))),
+            ));
+            break;
+        }
+        send.push((i, change));
     }
-    let (stored, live) = match providers.for_address(&change.address) {
-        Some(provider) => match provider.apply(change, permissions) {
-            Ok(stored) => (stored, true),
-            Err(e) => return Outcome::Failed(e.into()),
-        },
-        None => (None, false),
-    };
-    match ledger.record(change, stored, live) {
-        Ok(()) if live => Outcome::Applied,
-        Ok(()) => Outcome::Recorded,
-        Err(e) => Outcome::Failed(ApplyError::State(e.to_string())),
+    let changes: Vec<&Change> = send.iter().map(|(_, c)| *c).collect();
+    let mut failed = false;
+    match changes.first().and_then(|c| providers.for_address(&c.address)) {
+        Some(provider) => provider.apply_many(&changes, permissions, &mut |n, result| {
+            let (i, change) = send[n];
+            let outcome = match result {
+                Ok(stored) => match ledger.record(change, stored, true) {
+                    Ok(()) => Outcome::Applied,
+                    Err(e) => Outcome::Failed(ApplyError::State(e.to_string())),
+                },
+                Err(e) => Outcome::Failed(e.into()),
+            };
+            failed |= matches!(outcome, Outcome::Failed(_));
+            results[i] = Some((outcome, started.elapsed()));
+            !failed
+        }),
+        None => {
+            for (i, change) in &send {
+                let outcome = match ledger.record(change, None, false) {
+                    Ok(()) => Outcome::Recorded,
+                    Err(e) => Outcome::Failed(ApplyError::State(e.to_string())),
+                };
+                let stop = matches!(outcome, Outcome::Failed(_));
+                results[*i] = Some((outcome, started.elapsed()));
+                if stop {
+                    failed = true;
+                    break;
+                }
+            }
+        }
     }
+    if let (Some((i, outcome)), false) = (refused, failed) {
+        results[i] = Some((outcome, started.elapsed()));
+    }
+    // Changes after the first failure in plan order that were never attempted end the batch;
+    // ones that were (in flight together) keep their outcome.
+    results
 }
 
 #[cfg(test)]

@@ -17,6 +17,10 @@ struct StubCloud {
     stored: BTreeMap<Address, Value>,
     fail_on: Option<String>,
     calls: Vec<String>,
+    /// Answer each batch in reverse, as a server answering concurrent requests may.
+    reverse: bool,
+    /// The addresses of each `apply_many` call.
+    batches: Vec<Vec<String>>,
 }
 
 impl Provider for StubCloud {
@@ -50,6 +54,25 @@ impl Provider for StubCloud {
             body["stored"] = json!(true);
             body
         }))
+    }
+
+    fn apply_many(
+        &mut self,
+        changes: &[&Change],
+        permissions: Permissions,
+        done: &mut dyn FnMut(usize, Result<Option<Value>, ProviderError>) -> bool,
+    ) {
+        self.batches.push(changes.iter().map(|c| c.address.to_string()).collect());
+        let mut order: Vec<usize> = (0..changes.len()).collect();
+        if self.reverse {
+            order.reverse();
+        }
+        for i in order {
+            let result = self.apply(changes[i], permissions);
+            if !done(i, result) && !self.reverse {
+                break;
+            }
+        }
     }
 
     fn import(&mut self, _address: &Address) -> Result<(), ProviderError> {
@@ -195,4 +218,50 @@ fn contested_changes_need_the_plans_permission_and_unmanaged_ones_are_only_recor
     let outcome = execute(&forced, &mut Providers::new(vec![&mut cloud]), &mut MemoryLedger::default(), &mut Silent);
     assert!(outcome.failure.is_none());
     assert_eq!(outcome.applied, 1);
+}
+
+#[test]
+fn a_rank_goes_out_as_one_batch_and_is_reported_in_plan_order_whatever_answers_first() {
+    let mut cloud = StubCloud { reverse: true, ..Default::default() };
+    let changes = vec![create(bucket("a")), create(bucket("b")), create(queue("dev", "q")), create(queue("dev", "r"))];
+    let plan = plan_of(changes, Permissions::default());
+    let mut ledger = MemoryLedger::default();
+    let mut hook = Recorder::default();
+    let outcome = execute(&plan, &mut Providers::new(vec![&mut cloud]), &mut ledger, &mut hook);
+    assert!(outcome.failure.is_none());
+    assert_eq!(
+        cloud.batches,
+        [
+            vec!["stub/stub_bucket/a", "stub/stub_bucket/b"],
+            vec!["dev/svc/stub/stub_queue/q", "dev/svc/stub/stub_queue/r"]
+        ],
+        "one batch per rank, ranks in order"
+    );
+    assert_eq!(cloud.calls[..2], ["create stub/stub_bucket/b", "create stub/stub_bucket/a"], "answered in reverse");
+    assert_eq!(
+        hook.0,
+        [
+            "1/4 stub/stub_bucket/a applied",
+            "2/4 stub/stub_bucket/b applied",
+            "3/4 dev/svc/stub/stub_queue/q applied",
+            "4/4 dev/svc/stub/stub_queue/r applied"
+        ]
+    );
+    assert_eq!(ledger.flushes, 4, "each change recorded as it was answered");
+}
+
+#[test]
+fn after_a_failure_in_a_batch_what_was_in_flight_is_recorded_and_no_later_rank_starts() {
+    // b fails; a and c were in flight with it and succeeded; the queue (next rank) never starts.
+    let mut cloud = StubCloud { reverse: true, fail_on: Some("b".into()), ..Default::default() };
+    let changes = vec![create(bucket("a")), create(bucket("b")), create(bucket("c")), create(queue("dev", "q"))];
+    let plan = plan_of(changes, Permissions::default());
+    let mut ledger = MemoryLedger::default();
+    let outcome = execute(&plan, &mut Providers::new(vec![&mut cloud]), &mut ledger, &mut Silent);
+    let failure = outcome.failure.expect("b fails").to_string();
+    assert!(failure.contains("stub_bucket/b"), "{failure}");
+    let words: Vec<String> = outcome.changes.iter().map(|c| format!("{} {}", c.address, c.outcome)).collect();
+    assert_eq!(words, ["stub/stub_bucket/a applied", "stub/stub_bucket/b failed", "stub/stub_bucket/c applied"]);
+    assert_eq!(ledger.state.keys().cloned().collect::<Vec<_>>(), [bucket("a"), bucket("c")]);
+    assert_eq!(cloud.batches.len(), 1);
 }

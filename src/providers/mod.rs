@@ -118,6 +118,24 @@ pub trait Provider {
     /// Carries out one change of a plan. Returns the resource as the server now stores it, when
     /// that differs from what was planned (the state records it, so drift compares like with like).
     fn apply(&mut self, change: &Change, permissions: Permissions) -> Result<Option<Value>, ProviderError>;
+    /// Carries out changes of one rank (none depends on another), reporting each result to
+    /// `done` with its index in `changes` as it comes; `done` answers whether to go on. A
+    /// provider may overlap them; once `done` says stop or a change failed it starts no more
+    /// (those are not reported: never attempted). The default: one after another.
+    fn apply_many(
+        &mut self,
+        changes: &[&Change],
+        permissions: Permissions,
+        done: &mut dyn FnMut(usize, Result<Option<Value>, ProviderError>) -> bool,
+    ) {
+        for (i, change) in changes.iter().enumerate() {
+            let result = self.apply(change, permissions);
+            let failed = result.is_err();
+            if !done(i, result) || failed {
+                break;
+            }
+        }
+    }
     /// Adopts an existing resource: marks it as owned by this catalog without changing it otherwise.
     fn import(&mut self, address: &Address) -> Result<(), ProviderError>;
     fn stats(&self) -> CallStats;
@@ -132,6 +150,11 @@ pub struct Providers<'a> {
 impl<'a> Providers<'a> {
     pub fn new(live: Vec<&'a mut dyn Provider>) -> Self {
         Providers { live }
+    }
+
+    /// Which provider manages `address` (None: offline).
+    pub fn id_for(&self, address: &Address) -> Option<ProviderId> {
+        self.live.iter().find(|p| p.manages(address)).map(|p| p.id())
     }
 
     /// The provider that manages `address`; None when its system is not connected (offline).

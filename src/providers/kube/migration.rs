@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::requests::with_backoff;
 use super::{diagnose, KubeProvider};
 use crate::kinds::KubeKind;
 use crate::providers::{ErrorKind, ProviderError};
@@ -59,7 +60,7 @@ impl KubeProvider {
     /// Polls the Job at `address` until it completes (returns it as the server has it) or fails
     /// (an error naming the Job and how to read its logs). The Job's own deadline bounds the wait;
     /// a minute more covers the controller noticing it.
-    pub(super) fn await_job(&self, address: &Address) -> Result<Value, ProviderError> {
+    pub(super) async fn await_job(&self, address: &Address) -> Result<Value, ProviderError> {
         let (env, _) = Self::locate(address)?;
         let cluster = &self.envs[env];
         let name = address.name();
@@ -70,10 +71,15 @@ impl KubeProvider {
         let jobs = self.api(env, KubeKind::Job);
         loop {
             self.count("get jobs".into());
-            let job = self
-                .runtime
-                .block_on(jobs.get(name))
-                .map_err(|e| diagnose(e, &target, "wait for migration", env, &cluster.context))?;
+            let job = with_backoff(
+                || self.throttled("get jobs"),
+                || {
+                    self.count("get jobs".into());
+                    jobs.get(name)
+                },
+            )
+            .await
+            .map_err(|e| diagnose(e, &target, "wait for migration", env, &cluster.context))?;
             let job = serde_json::to_value(job)
                 .map_err(|e| ProviderError::new(ErrorKind::Failed, &target, "wait for migration", e.to_string()))?;
             match finished(&job) {
@@ -101,7 +107,7 @@ impl KubeProvider {
                         ),
                     ))
                 }
-                None => self.runtime.block_on(async { tokio::time::sleep(POLL).await }),
+                None => tokio::time::sleep(POLL).await,
             }
         }
     }

@@ -1,10 +1,14 @@
 //! The cluster provider: server-side apply with field manager `glidepath`, through the kube
-//! crate. Plans compare the server's dry-run of each manifest with the live object, so server
-//! defaults and fields other managers own (an HPA's replicas) never show as changes.
+//! crate. Plans list each kind once per environment; a manifest equal to what glidepath last
+//! applied (`applied`, read from the listed object's managed fields) is unchanged, and every
+//! other one is compared through the server's dry-run of it, so server defaults and fields
+//! other managers own (an HPA's replicas) never show as changes.
 
+mod applied;
 mod controller_fields;
 mod migration;
 mod normalize;
+mod requests;
 mod rollback;
 mod status;
 
@@ -12,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use futures::{stream, StreamExt};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::discovery::ApiResource;
@@ -25,7 +30,9 @@ use crate::render::address::SHARED_OWNER;
 use crate::render::kube::{CATALOG_LABEL, ENV_LABEL, MANAGED_BY, SERVICE_LABEL};
 use crate::render::{Address, DesiredSet, Resource};
 use crate::state::State;
+use applied::Fallback;
 use normalize::normalize;
+use requests::{with_backoff, IN_FLIGHT, THROTTLED};
 pub use rollback::RolledBack;
 pub use status::{AnalysisSummary, MetricSummary, Replicas, RolloutProgress};
 
@@ -193,6 +200,18 @@ impl KubeProvider {
         *self.calls.lock().expect("calls lock").entry(what).or_default() += 1;
     }
 
+    /// Counts a request counted as `what` as throttled instead: the server answered 429.
+    fn throttled(&self, what: &str) {
+        let mut calls = self.calls.lock().expect("calls lock");
+        if let Some(n) = calls.get_mut(what) {
+            *n -= 1;
+            if *n == 0 {
+                calls.remove(what);
+            }
+        }
+        *calls.entry(THROTTLED.to_string()).or_default() += 1;
+    }
+
     fn api(&self, env: &str, kind: KubeKind) -> Api<DynamicObject> {
         self.api_for(env, kind.name(), kind.api())
     }
@@ -219,13 +238,19 @@ impl KubeProvider {
             wanted.entry(kind.api().api_version()).or_default().push(*kind);
         }
         for (group_version, kinds) in wanted {
-            self.count(format!("get apis/{group_version}"));
-            let served: BTreeSet<String> =
-                match self.runtime.block_on(cluster.client.list_api_group_resources(&group_version)) {
-                    Ok(list) => list.resources.into_iter().map(|r| r.name).collect(),
-                    Err(kube::Error::Api(status)) if status.code == 404 => BTreeSet::new(),
-                    Err(e) => return Err(diagnose(e, &target, "discovery", env, &cluster.context)),
-                };
+            let what = format!("get apis/{group_version}");
+            let discovery = with_backoff(
+                || self.throttled(&what),
+                || {
+                    self.count(what.clone());
+                    cluster.client.list_api_group_resources(&group_version)
+                },
+            );
+            let served: BTreeSet<String> = match self.runtime.block_on(discovery) {
+                Ok(list) => list.resources.into_iter().map(|r| r.name).collect(),
+                Err(kube::Error::Api(status)) if status.code == 404 => BTreeSet::new(),
+                Err(e) => return Err(diagnose(e, &target, "discovery", env, &cluster.context)),
+            };
             if let Some(kind) = kinds.iter().find(|k| !served.contains(k.api().plural)) {
                 return Err(ProviderError::new(ErrorKind::NotFound, &target, "discovery", crd_hint(*kind)));
             }
@@ -235,9 +260,15 @@ impl KubeProvider {
 
     fn namespace_exists(&self, env: &str) -> Result<bool, ProviderError> {
         let name = self.envs[env].namespace.clone();
-        self.count("get namespaces".into());
+        let api = self.api(env, KubeKind::Namespace);
         self.runtime
-            .block_on(self.api(env, KubeKind::Namespace).get_opt(&name))
+            .block_on(with_backoff(
+                || self.throttled("get namespaces"),
+                || {
+                    self.count("get namespaces".into());
+                    api.get_opt(&name)
+                },
+            ))
             .map(|o| o.is_some())
             .map_err(|e| diagnose(e, &format!("Namespace {name}"), "get", env, &self.envs[env].context))
     }
@@ -255,7 +286,8 @@ impl KubeProvider {
         }
     }
 
-    fn server_side_apply(
+    /// One server-side apply, retried with backoff while the server throttles it (429).
+    async fn server_side_apply_async(
         &self,
         address: &Address,
         manifest: &Value,
@@ -271,12 +303,19 @@ impl KubeProvider {
         if force {
             params = params.force();
         }
-        self.count(format!("{} {}", if dry_run { "apply(dry-run)" } else { "apply" }, api.plural));
+        let what = format!("{} {}", if dry_run { "apply(dry-run)" } else { "apply" }, api.plural);
         let action = if dry_run { "server-side apply (dry run)" } else { "server-side apply" };
-        let applied = self
-            .runtime
-            .block_on(self.api(env, kind).patch(address.name(), &params, &Patch::Apply(manifest)))
-            .map_err(|e| diagnose(e, &address.to_string(), action, env, &self.envs[env].context))?;
+        let client = self.api(env, kind);
+        let patch = Patch::Apply(manifest);
+        let applied = with_backoff(
+            || self.throttled(&what),
+            || {
+                self.count(what.clone());
+                client.patch(address.name(), &params, &patch)
+            },
+        )
+        .await
+        .map_err(|e| diagnose(e, &address.to_string(), action, env, &self.envs[env].context))?;
         let value = serde_json::to_value(applied).map_err(|e| error(&address.to_string(), action, e.to_string()))?;
         Ok(normalize(value, kind))
     }
@@ -316,6 +355,17 @@ fn crd_hint(kind: KubeKind) -> String {
 /// for the kinds whose controller-written fields an apply carries over.
 type ControllerOwned = BTreeMap<Address, Value>;
 
+/// What glidepath last applied to each live object (`applied::extract`), or why it cannot be
+/// told without the server.
+type Applied = BTreeMap<Address, Result<Value, Fallback>>;
+
+/// What an environment's read keeps beside the live bodies, for its predictions.
+#[derive(Default)]
+struct EnvRead {
+    controller_owned: ControllerOwned,
+    applied: Applied,
+}
+
 /// Whether an object carries the ownership labels `ownership_selector` lists by.
 fn is_owned(item: &DynamicObject, catalog: &str, env: &str) -> bool {
     let Some(labels) = item.metadata.labels.as_ref() else { return false };
@@ -340,13 +390,15 @@ fn record_owned(
     kind: KubeKind,
     item: &DynamicObject,
     live: &mut LiveSet,
-    controller_owned: &mut ControllerOwned,
+    read: &mut EnvRead,
 ) -> Result<(), ProviderError> {
     let value = serde_json::to_value(item).map_err(|e| error(address.name(), "list", e.to_string()))?;
     // Comparisons leave controller-written fields out; the apply must send them back.
     if controller_fields::carries(kind) {
-        controller_owned.insert(address.clone(), value.clone());
+        read.controller_owned.insert(address.clone(), value.clone());
     }
+    // Only the extraction is kept, not the managed fields: they are most of a listed object.
+    read.applied.insert(address.clone(), applied::extract(&value, FIELD_MANAGER, &kind.api().api_version()));
     live.bodies.insert(address, normalize(value, kind));
     Ok(())
 }
@@ -385,25 +437,43 @@ impl KubeProvider {
         desired: &DesiredSet,
         state: &State,
         live: &mut LiveSet,
-    ) -> Result<ControllerOwned, ProviderError> {
-        let mut controller_owned = ControllerOwned::new();
+    ) -> Result<EnvRead, ProviderError> {
+        let mut read = EnvRead::default();
         let selector = ownership_selector(&self.catalog, env);
-        for kind in Self::kinds_to_list(env, desired, state) {
-            let api = kind.api();
-            self.count(format!("list {}", api.plural));
-            let listed = self
-                .runtime
-                .block_on(self.api(env, kind).list(&ListParams::default().labels(&selector)))
-                .map_err(|e| {
-                    diagnose(e, &format!("{} in environment {env}", api.plural), "list", env, &self.envs[env].context)
-                })?;
-            for item in listed.items {
+        let params = ListParams::default().labels(&selector);
+        let kinds = Self::kinds_to_list(env, desired, state);
+        // The lists go out together (IN_FLIGHT at a time) and are read in kind order, so the
+        // result does not depend on which answered first.
+        let lists = self.runtime.block_on(
+            stream::iter(kinds.iter().map(|kind| {
+                let (api, params) = (self.api(env, *kind), &params);
+                let plural = kind.api().plural;
+                let what = format!("list {plural}");
+                async move {
+                    with_backoff(
+                        || self.throttled(&what),
+                        || {
+                            self.count(what.clone());
+                            api.list(params)
+                        },
+                    )
+                    .await
+                    .map_err(|e| {
+                        diagnose(e, &format!("{plural} in environment {env}"), "list", env, &self.envs[env].context)
+                    })
+                }
+            }))
+            .buffered(IN_FLIGHT)
+            .collect::<Vec<_>>(),
+        );
+        for (kind, listed) in kinds.into_iter().zip(lists) {
+            for item in listed?.items {
                 let address = owned_address(env, kind, &item);
                 if kind == KubeKind::Job && desired.resources.contains_key(&address) {
                     let raw = serde_json::to_value(&item).map_err(|e| error(address.name(), "list", e.to_string()))?;
                     self.refuse_failed_job(&address, &raw)?;
                 }
-                record_owned(address, kind, &item, live, &mut controller_owned)?;
+                record_owned(address, kind, &item, live, &mut read)?;
             }
         }
         let missing: Vec<&Address> =
@@ -414,10 +484,16 @@ impl KubeProvider {
             if api.namespaced && !namespace_ready {
                 continue;
             }
-            self.count(format!("get {}", api.plural));
+            let (what, client) = (format!("get {}", api.plural), self.api(env, kind));
             let found = self
                 .runtime
-                .block_on(self.api(env, kind).get_opt(address.name()))
+                .block_on(with_backoff(
+                    || self.throttled(&what),
+                    || {
+                        self.count(what.clone());
+                        client.get_opt(address.name())
+                    },
+                ))
                 .map_err(|e| diagnose(e, &address.to_string(), "get", env, &self.envs[env].context))?;
             // Created since the list (an apply running now): ours if it carries our labels.
             if let Some(item) = found.as_ref().filter(|item| is_owned(item, &self.catalog, env)) {
@@ -427,7 +503,7 @@ impl KubeProvider {
                     .keys()
                     .any(|a| a.env() == Some(env) && a.kind == address.kind && a.name() == address.name());
                 if !listed {
-                    record_owned(address.clone(), kind, item, live, &mut controller_owned)?;
+                    record_owned(address.clone(), kind, item, live, &mut read)?;
                 }
             } else if found.is_some() {
                 live.conflicts.push(Conflict {
@@ -439,34 +515,100 @@ impl KubeProvider {
                 });
             }
         }
-        Ok(controller_owned)
+        Ok(read)
     }
 
-    /// Replaces a desired body by the server's dry-run of its manifest, keeping the manifest for
-    /// apply. Fields another manager owns (kubectl edit, another tool) are planned as taken
-    /// back, and reported as contested: applying them needs --force-conflicts.
-    fn predict(
-        &mut self,
-        address: &Address,
+    /// The server's dry-run of a manifest. Fields another manager owns (kubectl edit, another
+    /// tool) are planned as taken back, and reported as contested (the returned reason):
+    /// applying them needs --force-conflicts.
+    async fn predict(&self, address: &Address, manifest: &Value) -> Result<(Value, Option<String>), ProviderError> {
+        match self.server_side_apply_async(address, manifest, true, self.force_conflicts).await {
+            Ok(predicted) => Ok((predicted, None)),
+            Err(e) if e.kind == ErrorKind::Conflict => {
+                let predicted = self.server_side_apply_async(address, manifest, true, true).await?;
+                Ok((predicted, Some(e.reason)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces each desired body of `addresses` by the server's dry-run of its manifest, keeping
+    /// the manifest for apply: IN_FLIGHT at a time, results taken in address order, so the plan
+    /// (and the first error, if any) does not depend on which answer came first.
+    fn predict_all(
+        &self,
+        addresses: &[Address],
         desired: &mut DesiredSet,
         live: &mut LiveSet,
     ) -> Result<(), ProviderError> {
-        let Some(Resource::Kube(object)) = desired.resources.get(address) else { return Ok(()) };
-        let manifest = object.body.clone();
-        let predicted = match self.server_side_apply(address, &manifest, true, self.force_conflicts) {
-            Ok(predicted) => predicted,
-            Err(e) if e.kind == ErrorKind::Conflict => {
-                let predicted = self.server_side_apply(address, &manifest, true, true)?;
-                live.contested.insert(address.clone(), e.reason);
-                predicted
+        let manifests: Vec<(&Address, Value)> = addresses
+            .iter()
+            .filter_map(|a| match desired.resources.get(a) {
+                Some(Resource::Kube(object)) => Some((a, object.body.clone())),
+                _ => None,
+            })
+            .collect();
+        let predictions = self.runtime.block_on(
+            stream::iter(manifests.iter().map(|(address, manifest)| self.predict(address, manifest)))
+                .buffered(IN_FLIGHT)
+                .collect::<Vec<_>>(),
+        );
+        for ((address, manifest), prediction) in manifests.into_iter().zip(predictions) {
+            let (predicted, contested) = prediction?;
+            if let Some(reason) = contested {
+                live.contested.insert(address.clone(), reason);
             }
-            Err(e) => return Err(e),
-        };
-        if let Some(Resource::Kube(object)) = desired.resources.get_mut(address) {
-            object.body = predicted;
-            object.manifest = Some(manifest);
+            if let Some(Resource::Kube(object)) = desired.resources.get_mut(address) {
+                object.body = predicted;
+                object.manifest = Some(manifest);
+            }
         }
         Ok(())
+    }
+}
+
+impl KubeProvider {
+    async fn apply_async(&self, change: &Change, permissions: Permissions) -> Result<Option<Value>, ProviderError> {
+        let address = &change.address;
+        match change.action {
+            Action::NoOp => Ok(None),
+            Action::Create | Action::Update | Action::Replace => {
+                let manifest = change.send.as_ref().ok_or_else(|| {
+                    ProviderError::new(
+                        ErrorKind::Rejected,
+                        &address.to_string(),
+                        "apply",
+                        "the plan carries no manifest for this object",
+                    )
+                })?;
+                let stored =
+                    self.server_side_apply_async(address, manifest, false, permissions.force_conflicts).await?;
+                // A migration gates what comes after it (its service's Rollout): wait for it.
+                if Self::locate(address)?.1 == KubeKind::Job {
+                    return self.await_job(address).await.map(|job| Some(normalize(job, KubeKind::Job)));
+                }
+                Ok(Some(stored))
+            }
+            Action::Delete => {
+                let (env, kind) = Self::locate(address)?;
+                let api = self.api(env, kind);
+                let params = DeleteParams::background();
+                let what = format!("delete {}", kind.api().plural);
+                let deleted = with_backoff(
+                    || self.throttled(&what),
+                    || {
+                        self.count(what.clone());
+                        api.delete(address.name(), &params)
+                    },
+                )
+                .await;
+                match deleted {
+                    Ok(_) => Ok(None),
+                    Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
+                    Err(e) => Err(diagnose(e, &address.to_string(), "delete", env, &self.envs[env].context)),
+                }
+            }
+        }
     }
 }
 
@@ -489,21 +631,38 @@ impl Provider for KubeProvider {
             // A new environment's namespace does not exist yet: its objects cannot be dry-run,
             // and are created as rendered.
             let namespace_ready = self.namespace_exists(env)?;
-            let controller_owned = self.read_env(env, namespace_ready, desired, state, &mut live)?;
+            let read = self.read_env(env, namespace_ready, desired, state, &mut live)?;
             let addresses: Vec<Address> =
                 desired.resources.keys().filter(|a| a.env() == Some(env.as_str())).cloned().collect();
+            let mut to_predict = Vec::new();
             for address in addresses {
                 let Kind::Kube(kind) = address.kind else { continue };
-                if let (Some(Resource::Kube(object)), Some(live_body)) =
-                    (desired.resources.get_mut(&address), controller_owned.get(&address))
-                {
+                let Some(Resource::Kube(object)) = desired.resources.get_mut(&address) else { continue };
+                if let Some(live_body) = read.controller_owned.get(&address) {
                     controller_fields::carry_over(kind, &mut object.body, live_body);
                 }
                 let in_conflict = live.conflicts.iter().any(|c| c.address == address);
-                if (namespace_ready || !kind.api().namespaced) && !in_conflict {
-                    self.predict(&address, desired, &mut live)?;
+                if in_conflict || (kind.api().namespaced && !namespace_ready) {
+                    continue;
+                }
+                // What glidepath applied last time, sent again: the server would keep the object
+                // as it is, so the live body is the prediction (see `applied`).
+                let verdict = match read.applied.get(&address) {
+                    Some(Ok(applied)) => applied::compare(&object.body, applied),
+                    Some(Err(fallback)) => Err(fallback.clone()),
+                    None => Err(Fallback::NotApplied),
+                };
+                match (verdict, live.bodies.get(&address)) {
+                    (Ok(()), Some(live_body)) => {
+                        object.manifest = Some(std::mem::replace(&mut object.body, live_body.clone()));
+                    }
+                    (verdict, _) => {
+                        tracing::debug!(%address, reason = %verdict.err().unwrap_or(Fallback::NotApplied), "dry-run");
+                        to_predict.push(address);
+                    }
                 }
             }
+            self.predict_all(&to_predict, desired, &mut live)?;
         }
         for (address, reason) in &live.contested {
             live.notes
@@ -515,35 +674,39 @@ impl Provider for KubeProvider {
     /// Sends the manifest the plan carries; contested fields are taken back only when the plan's
     /// permissions say so (the executor refuses contested changes otherwise).
     fn apply(&mut self, change: &Change, permissions: Permissions) -> Result<Option<Value>, ProviderError> {
-        let address = &change.address;
-        match change.action {
-            Action::NoOp => Ok(None),
-            Action::Create | Action::Update | Action::Replace => {
-                let manifest = change.send.as_ref().ok_or_else(|| {
-                    ProviderError::new(
-                        ErrorKind::Rejected,
-                        &address.to_string(),
-                        "apply",
-                        "the plan carries no manifest for this object",
-                    )
-                })?;
-                let stored = self.server_side_apply(address, manifest, false, permissions.force_conflicts)?;
-                // A migration gates what comes after it (its service's Rollout): wait for it.
-                if Self::locate(address)?.1 == KubeKind::Job {
-                    return self.await_job(address).map(|job| Some(normalize(job, KubeKind::Job)));
+        self.runtime.block_on(self.apply_async(change, permissions))
+    }
+
+    /// One rank's changes, IN_FLIGHT at a time (a migration Job's wait holds its place, so the
+    /// other services' objects go on meanwhile). After a failure, or when `done` says stop,
+    /// nothing more is sent; what is in flight finishes and is reported.
+    fn apply_many(
+        &mut self,
+        changes: &[&Change],
+        permissions: Permissions,
+        done: &mut dyn FnMut(usize, Result<Option<Value>, ProviderError>) -> bool,
+    ) {
+        let stop = std::cell::Cell::new(false);
+        let this = &*self;
+        this.runtime.block_on(async {
+            let mut results = stream::iter(changes.iter().enumerate().map(|(i, change)| {
+                let stop = &stop;
+                async move {
+                    if stop.get() {
+                        return (i, None);
+                    }
+                    (i, Some(this.apply_async(change, permissions).await))
                 }
-                Ok(Some(stored))
-            }
-            Action::Delete => {
-                let (env, kind) = Self::locate(address)?;
-                self.count(format!("delete {}", kind.api().plural));
-                match self.runtime.block_on(self.api(env, kind).delete(address.name(), &DeleteParams::background())) {
-                    Ok(_) => Ok(None),
-                    Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
-                    Err(e) => Err(diagnose(e, &address.to_string(), "delete", env, &self.envs[env].context)),
+            }))
+            .buffer_unordered(IN_FLIGHT);
+            while let Some((i, result)) = results.next().await {
+                let Some(result) = result else { continue };
+                let failed = result.is_err();
+                if !done(i, result) || failed {
+                    stop.set(true);
                 }
             }
-        }
+        });
     }
 
     fn import(&mut self, address: &Address) -> Result<(), ProviderError> {
