@@ -109,13 +109,21 @@ fn argo_cd_objects_and_codeowners_follow_the_catalog() {
     let set = read("argocd/applicationset.yaml");
     let elements = set["spec"]["generators"][0]["list"]["elements"].as_array().unwrap();
     let pairs: usize = model.services.iter().map(|s| s.environments.len()).sum();
-    assert_eq!(elements.len(), pairs);
+    // One Application per service and environment, and one per environment for its shared
+    // objects (the Namespace and notification ConfigMap no service's overlay holds).
+    assert_eq!(elements.len(), pairs + model.environments.len());
+    for env in &model.environments {
+        let shared = elements.iter().find(|e| e["env"] == env.name.as_str() && e["dir"] == "_shared").unwrap();
+        assert_eq!(shared["app"], format!("{}-{}", model.platform.name, env.name));
+        assert!(gitops.join("overlays").join(&env.name).join("_shared/kustomization.yaml").exists());
+    }
     for element in elements {
         let automated = element["automated"].as_str().unwrap();
         assert_eq!(automated, if element["env"] == "prod" { "false" } else { "true" }, "prod syncs by hand: {element}");
     }
     assert_eq!(set["spec"]["template"]["spec"]["ignoreDifferences"][0]["jsonPointers"][0], "/spec/replicas");
-    assert!(set["spec"]["templatePatch"].as_str().unwrap().contains("selfHeal: true"));
+    let patch = set["spec"]["templatePatch"].as_str().unwrap();
+    assert!(patch.contains("selfHeal: true") && patch.contains("retry:"), "{patch}");
     let prod = read("argocd/appproject.prod.yaml");
     assert_eq!(prod["spec"]["syncWindows"][0]["manualSync"], true);
     assert_eq!(prod["spec"]["destinations"][0]["namespace"], "shop");
