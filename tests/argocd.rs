@@ -334,6 +334,9 @@ fn the_rendered_tree_syncs_through_argo_cd_and_a_promotion_walks_the_canary() {
     );
 
     // 2. A promotion, committed: the canary walks its steps; its Application ends Synced.
+    let before_commit = gitops.applications()[&format!("checkout-{ENV}")]["status"]["operationState"]["startedAt"]
+        .as_str()
+        .map(str::to_string);
     let out = gitops.glidepath(&["promote", "checkout", "--to", ENV, "--tag", "1.1.0"]);
     assert_eq!(out.status.code(), Some(0), "promote failed: {}", text(&out.stderr));
     let second = gitops.render_and_commit("glidepath promote checkout --to e2e --tag 1.1.0");
@@ -343,42 +346,83 @@ fn the_rendered_tree_syncs_through_argo_cd_and_a_promotion_walks_the_canary() {
         gitops.rollout("checkout").filter(|r| image(r).ends_with(":1.1.0")).map(|_| ())
     });
     let picked_up = committed.elapsed();
-    let mut steps = BTreeSet::new();
-    let mut out_of_sync_polls = 0;
-    let mut polls = 0;
-    let mut canary_hashes = BTreeSet::new();
+    // Watched at every poll: the steps the canary passes; the Services' selectors, which the
+    // rollouts controller points at a revision (once pointed, a selector losing its hash means
+    // something applied the rendered selector over the controller's: self-heal fighting it, and
+    // the Service sending traffic to every revision at once); the sync operations Argo CD starts
+    // (one for the commit; more would be self-heal re-applying).
+    let mut watch = Watch { before_commit, ..Watch::default() };
     gitops.wait_until("the canary Healthy on 1.1.0 and its Application Synced on the new commit", || {
         let rollout = gitops.rollout("checkout")?;
-        if let Some(step) = rollout["status"]["currentStepIndex"].as_i64() {
-            steps.insert(step);
-        }
-        if let Some(hash) = gitops.selector("checkout-canary").get("rollouts-pod-template-hash") {
-            canary_hashes.insert(hash.clone());
-        }
         let app = gitops.applications().remove(&app_name)?;
-        polls += 1;
-        if app["status"]["sync"]["status"] == "OutOfSync" {
-            out_of_sync_polls += 1;
-        }
-        (healthy(&rollout) && image(&rollout).ends_with(":1.1.0") && synced_healthy_at(&app, &second)).then_some(app)
+        watch.poll(&gitops, &rollout, &app);
+        (healthy(&rollout) && image(&rollout).ends_with(":1.1.0") && synced_healthy_at(&app, &second)).then_some(())
     });
     let walked = committed.elapsed();
-    let app = &gitops.applications()[&app_name];
-    let history: Vec<&Value> = app["status"]["history"].as_array().map(|h| h.iter().collect()).unwrap_or_default();
-    let syncs_of_second = history.iter().filter(|h| h["revision"] == second.as_str()).count();
+    // And it stays so once the canary is done (no perpetual OutOfSync, no late self-heal).
+    let settle = Instant::now();
+    while settle.elapsed() < Duration::from_secs(15) {
+        let (rollout, app) = (gitops.rollout("checkout").unwrap(), gitops.applications().remove(&app_name).unwrap());
+        watch.poll(&gitops, &rollout, &app);
+        std::thread::sleep(Duration::from_millis(200));
+    }
     println!(
         "promotion: picked up {:.1}s after the commit, canary Healthy and Application Synced {:.1}s after it; \
-         steps seen {steps:?}; canary selector hashes {canary_hashes:?}; OutOfSync in {out_of_sync_polls} of {polls} polls; \
-         {syncs_of_second} sync(s) of the new commit",
+         steps seen {:?}; OutOfSync in {} of {} polls; sync operations started {:?}",
         picked_up.as_secs_f64(),
-        walked.as_secs_f64()
+        walked.as_secs_f64(),
+        watch.steps,
+        watch.out_of_sync,
+        watch.polls,
+        watch.operations
     );
-    assert!(steps.len() > 1, "the canary walked its steps: saw {steps:?}");
-    assert!(!canary_hashes.is_empty(), "the rollouts controller pointed the canary Service at a revision");
-    // Self-heal does not fight the controller: one sync of the new commit, not one per rewrite.
-    assert_eq!(syncs_of_second, 1, "{history:?}");
-    // And it stays Synced once the canary is done (no perpetual OutOfSync).
-    std::thread::sleep(Duration::from_secs(15));
+    assert!(watch.steps.len() > 1, "the canary walked its steps: saw {:?}", watch.steps);
+    for service in ["checkout", "checkout-canary"] {
+        assert!(watch.pointed.contains(service), "the rollouts controller pointed {service} at a revision");
+    }
+    assert!(watch.lost_hash.is_empty(), "selectors lost the controller's hash (self-heal fought it): {:?}", watch.lost_hash);
+    assert_eq!(watch.operations.len(), 1, "one sync of the commit, no self-heal: {:?}", watch.operations);
     let app = &gitops.applications()[&app_name];
     assert!(synced_healthy_at(app, &second), "{}", summary(app));
+    assert_eq!(gitops.rollout("checkout").map(|r| image(&r)).unwrap_or_default().rsplit(':').next(), Some("1.1.0"));
+}
+
+/// What the promotion test sees at each poll.
+#[derive(Default)]
+struct Watch {
+    polls: usize,
+    out_of_sync: usize,
+    steps: BTreeSet<i64>,
+    /// Services whose selector the controller has pointed at a revision.
+    pointed: BTreeSet<String>,
+    /// (Service, poll) where a pointed selector had lost the hash.
+    lost_hash: Vec<(String, usize)>,
+    /// Start times of the sync operations of the Application since the commit.
+    operations: BTreeSet<String>,
+    /// The start time of the last operation before the commit (the first revision's sync).
+    before_commit: Option<String>,
+}
+
+impl Watch {
+    fn poll(&mut self, gitops: &GitOps, rollout: &Value, app: &Value) {
+        self.polls += 1;
+        if let Some(step) = rollout["status"]["currentStepIndex"].as_i64() {
+            self.steps.insert(step);
+        }
+        for service in ["checkout", "checkout-canary"] {
+            if gitops.selector(service).contains_key("rollouts-pod-template-hash") {
+                self.pointed.insert(service.to_string());
+            } else if self.pointed.contains(service) {
+                self.lost_hash.push((service.to_string(), self.polls));
+            }
+        }
+        if app["status"]["sync"]["status"] == "OutOfSync" {
+            self.out_of_sync += 1;
+        }
+        if let Some(started) = app["status"]["operationState"]["startedAt"].as_str() {
+            if Some(started) != self.before_commit.as_deref() {
+                self.operations.insert(started.to_string());
+            }
+        }
+    }
 }

@@ -121,7 +121,14 @@ fn argo_cd_objects_and_codeowners_follow_the_catalog() {
         let automated = element["automated"].as_str().unwrap();
         assert_eq!(automated, if element["env"] == "prod" { "false" } else { "true" }, "prod syncs by hand: {element}");
     }
-    assert_eq!(set["spec"]["template"]["spec"]["ignoreDifferences"][0]["jsonPointers"][0], "/spec/replicas");
+    let ignored = &set["spec"]["template"]["spec"]["ignoreDifferences"];
+    assert_eq!(ignored[0]["jsonPointers"][0], "/spec/replicas");
+    // The hash the rollouts controller adds to the Services' (atomic) selectors: self-heal must
+    // neither see it as drift nor strip it (tests/argocd.rs proves it through a canary).
+    assert_eq!(ignored[1]["kind"], "Service");
+    assert_eq!(ignored[1]["jsonPointers"][0], "/spec/selector/rollouts-pod-template-hash");
+    let options = set["spec"]["template"]["spec"]["syncPolicy"]["syncOptions"].as_array().unwrap();
+    assert!(options.iter().any(|o| o == "RespectIgnoreDifferences=true"), "{options:?}");
     let patch = set["spec"]["templatePatch"].as_str().unwrap();
     assert!(patch.contains("selfHeal: true") && patch.contains("retry:"), "{patch}");
     let prod = read("argocd/appproject.prod.yaml");

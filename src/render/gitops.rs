@@ -273,6 +273,14 @@ fn application_set(model: &Model, has_shared: impl Fn(&str) -> bool) -> Value {
 /// Fields other controllers own in the objects of an Application. With an HPA, the autoscaler
 /// owns a Rollout's replicas; during a canary the Argo Rollouts controller owns the router's
 /// weights and the routes it adds (the same fields glidepath's own plan leaves out).
+///
+/// And the `rollouts-pod-template-hash` the controller adds to the selector of every Service a
+/// Rollout names. A selector is an atomic map for server-side apply: without this entry Argo CD
+/// sees the Service OutOfSync the moment a rollout starts, self-heal applies the rendered selector
+/// without the hash, the canary (or preview) Service selects every revision at once, the
+/// controller puts the hash back, and so on (argoproj/argo-rollouts#3437). Ignored, and with
+/// `RespectIgnoreDifferences=true`, each sync carries the live hash into what it applies, as
+/// glidepath's own apply does (tests/argocd.rs watches the selectors through a canary).
 fn ignore_differences() -> Value {
     let managed_routes = format!(
         ".spec.http[] | select(.name == \"{}\" or .name == \"{}\")",
@@ -280,8 +288,11 @@ fn ignore_differences() -> Value {
         traffic::MIRROR_ROUTE
     );
     let api = |kind: KubeKind| kind.api().group;
+    let selector_hash =
+        format!("/spec/selector/{}", crate::providers::kube::controller_fields::POD_TEMPLATE_HASH);
     json!([
         {"group": api(KubeKind::Rollout), "kind": KubeKind::Rollout.name(), "jsonPointers": ["/spec/replicas"]},
+        {"group": api(KubeKind::Service), "kind": KubeKind::Service.name(), "jsonPointers": [selector_hash]},
         {"group": api(KubeKind::VirtualService), "kind": KubeKind::VirtualService.name(),
          "jqPathExpressions": [".spec.http[].route[].weight", managed_routes]},
         {"group": api(KubeKind::HttpRoute), "kind": KubeKind::HttpRoute.name(),

@@ -2,7 +2,7 @@
 //! crate. Plans compare the server's dry-run of each manifest with the live object, so server
 //! defaults and fields other managers own (an HPA's replicas) never show as changes.
 
-mod controller_fields;
+pub(crate) mod controller_fields;
 mod migration;
 mod normalize;
 mod rollback;
