@@ -109,13 +109,28 @@ fn argo_cd_objects_and_codeowners_follow_the_catalog() {
     let set = read("argocd/applicationset.yaml");
     let elements = set["spec"]["generators"][0]["list"]["elements"].as_array().unwrap();
     let pairs: usize = model.services.iter().map(|s| s.environments.len()).sum();
-    assert_eq!(elements.len(), pairs);
+    // One Application per service and environment, and one per environment for its shared
+    // objects (the Namespace and notification ConfigMap no service's overlay holds).
+    assert_eq!(elements.len(), pairs + model.environments.len());
+    for env in &model.environments {
+        let shared = elements.iter().find(|e| e["env"] == env.name.as_str() && e["dir"] == "_shared").unwrap();
+        assert_eq!(shared["app"], format!("{}-{}", model.platform.name, env.name));
+        assert!(gitops.join("overlays").join(&env.name).join("_shared/kustomization.yaml").exists());
+    }
     for element in elements {
         let automated = element["automated"].as_str().unwrap();
         assert_eq!(automated, if element["env"] == "prod" { "false" } else { "true" }, "prod syncs by hand: {element}");
     }
-    assert_eq!(set["spec"]["template"]["spec"]["ignoreDifferences"][0]["jsonPointers"][0], "/spec/replicas");
-    assert!(set["spec"]["templatePatch"].as_str().unwrap().contains("selfHeal: true"));
+    let ignored = &set["spec"]["template"]["spec"]["ignoreDifferences"];
+    assert_eq!(ignored[0]["jsonPointers"][0], "/spec/replicas");
+    // The hash the rollouts controller adds to the Services' (atomic) selectors: self-heal must
+    // neither see it as drift nor strip it (tests/argocd.rs proves it through a canary).
+    assert_eq!(ignored[1]["kind"], "Service");
+    assert_eq!(ignored[1]["jsonPointers"][0], "/spec/selector/rollouts-pod-template-hash");
+    let options = set["spec"]["template"]["spec"]["syncPolicy"]["syncOptions"].as_array().unwrap();
+    assert!(options.iter().any(|o| o == "RespectIgnoreDifferences=true"), "{options:?}");
+    let patch = set["spec"]["templatePatch"].as_str().unwrap();
+    assert!(patch.contains("selfHeal: true") && patch.contains("retry:"), "{patch}");
     let prod = read("argocd/appproject.prod.yaml");
     assert_eq!(prod["spec"]["syncWindows"][0]["manualSync"], true);
     assert_eq!(prod["spec"]["destinations"][0]["namespace"], "shop");

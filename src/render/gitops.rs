@@ -203,7 +203,8 @@ pub fn files(model: &Model, desired: &DesiredSet) -> Result<Vec<(PathBuf, String
         }
     }
 
-    out.push((PathBuf::from("argocd/applicationset.yaml"), yaml(&application_set(model))?));
+    let has_shared = |env: &str| by_owner.contains_key(&(super::address::SHARED_OWNER.to_string(), env.to_string()));
+    out.push((PathBuf::from("argocd/applicationset.yaml"), yaml(&application_set(model, has_shared))?));
     for env in &model.environments {
         out.push((PathBuf::from(format!("argocd/appproject.{}.yaml", env.name)), yaml(&app_project(model, env))?));
     }
@@ -215,18 +216,30 @@ fn project_name(model: &Model, env: &str) -> String {
     format!("{}-{env}", model.platform.name)
 }
 
-/// One Application per service and environment: automated sync with prune and self-heal where
-/// no approval is required, manual sync where it is; the autoscaler's replicas are ignored.
-fn application_set(model: &Model) -> Value {
+/// One Application per service and environment (`SERVICE-ENV`), and one per environment for its
+/// shared objects (`PLATFORM-ENV`: the Namespace and the notification ConfigMap, which no
+/// service's overlay holds): automated sync with prune and self-heal where no approval is
+/// required, manual sync where it is; the autoscaler's replicas are ignored.
+fn application_set(model: &Model, has_shared: impl Fn(&str) -> bool) -> Value {
     let mut elements = Vec::new();
     for env in &model.environments {
-        for service in model.services.iter().filter(|s| s.environments.contains(&env.name)) {
-            let cluster = model.cluster(&env.cluster).map(|c| c.eks_name.clone()).unwrap_or_default();
-            elements.push(json!({
-                "service": service.name, "env": env.name, "namespace": env.namespace,
+        let cluster = model.cluster(&env.cluster).map(|c| c.eks_name.clone()).unwrap_or_default();
+        let element = |app: String, service: &str, dir: &str| {
+            json!({
+                "app": app, "service": service, "dir": dir, "env": env.name, "namespace": env.namespace,
                 "cluster": cluster, "project": project_name(model, &env.name),
                 "automated": if env.approval { "false" } else { "true" },
-            }));
+            })
+        };
+        if has_shared(&env.name) {
+            elements.push(element(
+                format!("{}-{}", model.platform.name, env.name),
+                "",
+                super::address::SHARED_OWNER,
+            ));
+        }
+        for service in model.services.iter().filter(|s| s.environments.contains(&env.name)) {
+            elements.push(element(format!("{}-{}", service.name, env.name), &service.name, &service.name));
         }
     }
     json!({
@@ -238,10 +251,10 @@ fn application_set(model: &Model) -> Value {
             "goTemplateOptions": ["missingkey=error"],
             "generators": [{"list": {"elements": elements}}],
             "template": {
-                "metadata": {"name": "{{.service}}-{{.env}}", "labels": {"glidepath.dev/environment": "{{.env}}", "glidepath.dev/service": "{{.service}}"}},
+                "metadata": {"name": "{{.app}}", "labels": {"glidepath.dev/environment": "{{.env}}", "glidepath.dev/service": "{{.service}}"}},
                 "spec": {
                     "project": "{{.project}}",
-                    "source": {"repoURL": gitops_repo(model), "targetRevision": "main", "path": "gitops/overlays/{{.env}}/{{.service}}"},
+                    "source": {"repoURL": gitops_repo(model), "targetRevision": "main", "path": "gitops/overlays/{{.env}}/{{.dir}}"},
                     "destination": {"name": "{{.cluster}}", "namespace": "{{.namespace}}"},
                     // RespectIgnoreDifferences: a sync keeps the live value of an ignored field
                     // instead of resetting it (a sync mid-rollout must not reset the weights).
@@ -249,7 +262,10 @@ fn application_set(model: &Model) -> Value {
                     "ignoreDifferences": ignore_differences(),
                 }
             },
-            "templatePatch": "{{- if eq .automated \"true\" }}\nspec:\n  syncPolicy:\n    automated:\n      prune: true\n      selfHeal: true\n{{- end }}\n",
+            // retry: Applications sync in no set order, so a service's first sync may come before
+            // its environment's Namespace exists; without a retry, auto-sync never tries the same
+            // commit again and the Application stays failed until the next commit.
+            "templatePatch": "{{- if eq .automated \"true\" }}\nspec:\n  syncPolicy:\n    automated:\n      prune: true\n      selfHeal: true\n    retry:\n      limit: 10\n      backoff:\n        duration: 5s\n        factor: 2\n        maxDuration: 3m\n{{- end }}\n",
         }
     })
 }
@@ -257,6 +273,14 @@ fn application_set(model: &Model) -> Value {
 /// Fields other controllers own in the objects of an Application. With an HPA, the autoscaler
 /// owns a Rollout's replicas; during a canary the Argo Rollouts controller owns the router's
 /// weights and the routes it adds (the same fields glidepath's own plan leaves out).
+///
+/// And the `rollouts-pod-template-hash` the controller adds to the selector of every Service a
+/// Rollout names. A selector is an atomic map for server-side apply: without this entry Argo CD
+/// sees the Service OutOfSync the moment a rollout starts, self-heal applies the rendered selector
+/// without the hash, the canary (or preview) Service selects every revision at once, the
+/// controller puts the hash back, and so on (argoproj/argo-rollouts#3437). Ignored, and with
+/// `RespectIgnoreDifferences=true`, each sync carries the live hash into what it applies, as
+/// glidepath's own apply does (tests/argocd.rs watches the selectors through a canary).
 fn ignore_differences() -> Value {
     let managed_routes = format!(
         ".spec.http[] | select(.name == \"{}\" or .name == \"{}\")",
@@ -264,8 +288,11 @@ fn ignore_differences() -> Value {
         traffic::MIRROR_ROUTE
     );
     let api = |kind: KubeKind| kind.api().group;
+    let selector_hash =
+        format!("/spec/selector/{}", crate::providers::kube::controller_fields::POD_TEMPLATE_HASH);
     json!([
         {"group": api(KubeKind::Rollout), "kind": KubeKind::Rollout.name(), "jsonPointers": ["/spec/replicas"]},
+        {"group": api(KubeKind::Service), "kind": KubeKind::Service.name(), "jsonPointers": [selector_hash]},
         {"group": api(KubeKind::VirtualService), "kind": KubeKind::VirtualService.name(),
          "jqPathExpressions": [".spec.http[].route[].weight", managed_routes]},
         {"group": api(KubeKind::HttpRoute), "kind": KubeKind::HttpRoute.name(),

@@ -5,7 +5,7 @@
 //! other managers own (an HPA's replicas) never show as changes.
 
 mod applied;
-mod controller_fields;
+pub(crate) mod controller_fields;
 mod migration;
 mod normalize;
 mod requests;
