@@ -90,7 +90,6 @@ class Run:
     stderr: str
     requests: int = 0  # apiserver requests during the run
     state_bytes: int = 0  # written to state.json* (traced runs only)
-    state_size: int = 0  # of state.json afterwards (apply only)
 
 
 def measure(cmd, env=None, cwd=None, plane=None, trace_state=False, ok=(0,)):
@@ -209,6 +208,7 @@ class Live:
     n: int
     objects: int = 0
     aws_resources: int = 0
+    state_size: int = 0  # of state.json after both applies
     results: dict = field(default_factory=dict)
 
 
@@ -224,7 +224,7 @@ def count_objects(rendered):
     return sum(len(files) for env in ENVS for _, _, files in os.walk(os.path.join(rendered, env)))
 
 
-def run_live(n, work, glidepath, before):
+def run_live(n, work, glidepath):
     kubectl = os.environ["KUBECTL"]
     catalog = os.path.join(work, f"catalog-{n}")
     write_catalog(catalog, n)
@@ -239,17 +239,20 @@ def run_live(n, work, glidepath, before):
                    AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
         gp = [glidepath]
         common = ["-c", catalog, "--kube-context", CONTEXT, "--stats"]
-        say(f"N={n}: glidepath apply from empty")
-        r = measure(gp + ["apply", "--auto-approve"] + common, env, cwd, plane, trace_state=True)
-        live.results["apply"] = r
-        r.state_size = os.path.getsize(os.path.join(cwd, ".glidepath", "state.json"))
+        # The cluster half first, alone, to set it next to kubectl apply; then the AWS half.
+        say(f"N={n}: glidepath apply from empty: cluster, then AWS")
+        live.results["apply"] = measure(gp + ["apply", "--auto-approve", "--only", "cluster"] + common,
+                                        env, cwd, plane, trace_state=True)
+        live.results["apply_aws"] = measure(gp + ["apply", "--auto-approve", "--only", "aws"] + common,
+                                            env, cwd, trace_state=True)
+        live.state_size = os.path.getsize(os.path.join(cwd, ".glidepath", "state.json"))
         say(f"N={n}: glidepath plan (no change): cluster, then AWS")
         live.results["plan_cluster"] = measure(gp + ["plan", "--only", "cluster", "--detailed-exitcode"] + common,
                                                env, cwd, plane)
         live.results["plan_aws"] = measure(gp + ["plan", "--only", "aws", "--detailed-exitcode"] + common, env, cwd)
-        if before:
-            live.results["plan_aws_before"] = measure([before, "plan", "--only", "aws", "--detailed-exitcode"]
-                                                      + common, env, cwd)
+        # The same plan with AWS reads one at a time, as before they were bounded-concurrent.
+        live.results["plan_aws_serial"] = measure(gp + ["plan", "--only", "aws", "--detailed-exitcode"] + common,
+                                                  dict(env, GLIDEPATH_AWS_IN_FLIGHT="1"), cwd)
         rendered = os.path.join(work, f"rendered-{n}")
         measure(gp + ["render", "-c", catalog, "--out", rendered], env, cwd)
         live.objects = count_objects(rendered)
@@ -260,6 +263,22 @@ def run_live(n, work, glidepath, before):
         live.results["kubectl_diff"] = measure(
             [kubectl, "--context", CONTEXT, "diff", "--server-side", "--field-manager=glidepath", "-R"]
             + kubectl_files(rendered), kenv, cwd, plane, ok=(0, 1))
+        # One changed service: payment-service-0's new image in dev and staging.
+        first_file = os.path.join(catalog, "services-000.hcl")
+        with open(first_file) as f:
+            text = f.read()
+        with open(first_file, "w") as f:
+            f.write(text.replace('"2.14.0"', '"2.14.1"', 2))
+        say(f"N={n}: after one image change: glidepath plan, kubectl diff")
+        live.results["plan_changed"] = measure(
+            gp + ["plan", "--only", "cluster", "--detailed-exitcode"] + common, env, cwd, plane, ok=(2,))
+        changed = os.path.join(work, f"rendered-{n}-changed")
+        measure(gp + ["render", "-c", catalog, "--out", changed], env, cwd)
+        live.results["kubectl_diff_changed"] = measure(
+            [kubectl, "--context", CONTEXT, "diff", "--server-side", "--field-manager=glidepath", "-R"]
+            + kubectl_files(changed), kenv, cwd, plane, ok=(0, 1))
+        with open(first_file, "w") as f:
+            f.write(text)
     finally:
         plane.down()
         moto.stop()
@@ -319,27 +338,37 @@ def ratio(a, b):
 
 
 def print_tables(lives, offline):
+    print("Cluster, glidepath `--only cluster` (requests counted by the apiserver):")
+    print()
     print("| N services (objects) | work | glidepath: wall, peak, requests | kubectl --server-side: wall, peak, requests | ratio wall / requests |")
     print("| --- | --- | --- | --- | --- |")
     for live in lives:
         r = live.results
         label = f"{live.n} ({live.objects})"
         for name, ours, theirs, peer in (("cluster no-change plan", r["plan_cluster"], r["kubectl_diff"], "diff"),
+                                         ("plan after one image change", r["plan_changed"],
+                                          r["kubectl_diff_changed"], "diff"),
                                          ("apply from empty", r["apply"], r["kubectl_apply"], "apply")):
+            if peer == "diff":  # kubectl diff exits 1 when it finds differences
+                peer += " (no differences)" if theirs.code == 0 else " (found differences)"
             print(f"| {label} | {name} vs `kubectl {peer}` | {secs(ours.wall)}, {mib(ours.peak_mib)}, {ours.requests} "
                   f"| {secs(theirs.wall)}, {mib(theirs.peak_mib)}, {theirs.requests} "
                   f"| {ratio(ours.wall, theirs.wall)} / {ratio(ours.requests, theirs.requests)} |")
     print()
-    print("| N services (AWS resources) | AWS no-change plan: wall, calls | before bounded concurrency: wall, calls | apply from empty: state bytes written / final state size |")
-    print("| --- | --- | --- | --- |")
+    print("AWS (moto; reads up to 16 in flight) and state:")
+    print()
+    print("| N services (AWS resources) | AWS apply from empty | AWS no-change plan: wall, calls "
+          "| the same, serial (`GLIDEPATH_AWS_IN_FLIGHT=1`) | apply from empty (cluster + AWS): state bytes written / final state size |")
+    print("| --- | --- | --- | --- | --- |")
     for live in lives:
         r = live.results
         aws = r["plan_aws"]
-        old = r.get("plan_aws_before")
-        old_text = f"{secs(old.wall)}, {counted(old.stderr, 'AWS API calls')}" if old else "–"
+        serial = r["plan_aws_serial"]
         apply = r["apply"]
-        print(f"| {live.n} ({live.aws_resources}) | {secs(aws.wall)}, {counted(aws.stderr, 'AWS API calls')} | {old_text} "
-              f"| {apply.state_bytes:,} B / {apply.state_size:,} B = {ratio(apply.state_bytes, apply.state_size)} |")
+        written = apply.state_bytes + r["apply_aws"].state_bytes
+        print(f"| {live.n} ({live.aws_resources}) | {secs(r['apply_aws'].wall)} | {secs(aws.wall)}, "
+              f"{counted(aws.stderr, 'AWS API calls')} | {secs(serial.wall)}, {counted(serial.stderr, 'AWS API calls')} "
+              f"| {written:,} B / {live.state_size:,} B = {ratio(written, live.state_size)} |")
     if offline:
         print()
         print("| N services, offline | wall | peak memory |")
@@ -356,10 +385,9 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = parser.parse_args()
     glidepath = os.environ["GLIDEPATH"]
-    before = os.environ.get("GLIDEPATH_BEFORE") or None
     work = tempfile.mkdtemp(prefix="glidepath-bench.")
     try:
-        lives = [run_live(int(n), work, glidepath, before) for n in args.live.split(",") if n]
+        lives = [run_live(int(n), work, glidepath) for n in args.live.split(",") if n]
         offline = [(int(n), run_offline(int(n), work, glidepath)) for n in args.offline.split(",") if n]
         print_tables(lives, offline)
     finally:

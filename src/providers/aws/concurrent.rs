@@ -6,6 +6,7 @@
 //! a throttled call is retried with backoff and the client slows its request rate.
 
 use std::future::Future;
+use std::sync::OnceLock;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use tokio::runtime::Runtime;
@@ -14,13 +15,23 @@ use tokio::runtime::Runtime;
 /// under the API rate limits of IAM, ECR and SNS for one account.
 pub const IN_FLIGHT: usize = 16;
 
-/// `each(item)` for every item, up to [`IN_FLIGHT`] at a time; the results in the items' order,
-/// or the first error in that order (calls already in flight finish, no new ones start).
+/// The bound in use: [`IN_FLIGHT`], or `GLIDEPATH_AWS_IN_FLIGHT` (at least 1) for an account whose
+/// rate limits other tools already use up, and for scripts/bench, which times `=1` (serial reads,
+/// as before this bound existed) next to the default.
+pub fn limit() -> usize {
+    static LIMIT: OnceLock<usize> = OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        std::env::var("GLIDEPATH_AWS_IN_FLIGHT").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(IN_FLIGHT).max(1)
+    })
+}
+
+/// `each(item)` for every item, up to [`limit`] at a time; the results in the items' order, or
+/// the first error in that order (calls already in flight finish, no new ones start).
 pub fn in_order<T, R, E, Fut>(runtime: &Runtime, items: Vec<T>, each: impl FnMut(T) -> Fut) -> Result<Vec<R>, E>
 where
     Fut: Future<Output = Result<R, E>>,
 {
-    runtime.block_on(stream::iter(items).map(each).buffered(IN_FLIGHT).try_collect())
+    runtime.block_on(stream::iter(items).map(each).buffered(limit()).try_collect())
 }
 
 #[cfg(test)]
@@ -35,7 +46,7 @@ mod tests {
     }
 
     /// Later items answer first, yet results come back in the order asked, and never more than
-    /// IN_FLIGHT calls run at once (but more than one does).
+    /// the limit of calls run at once (but exactly that many do, when there are enough items).
     #[test]
     fn results_keep_the_items_order_and_the_bound_holds() {
         let running = Cell::new(0usize);
@@ -52,7 +63,7 @@ mod tests {
             }
         });
         assert_eq!(got, Ok(items.iter().map(|i| i * 10).collect::<Vec<_>>()));
-        assert_eq!(most.get(), IN_FLIGHT);
+        assert_eq!(most.get(), limit().min(40));
     }
 
     /// With several failures, the error reported is the first in the items' order, not the first
