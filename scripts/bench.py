@@ -185,13 +185,17 @@ class Moto:
         self.proc = subprocess.Popen([os.environ["MOTO_SERVER"], "-H", "127.0.0.1", "-p", str(self.port)],
                                      env=env, stdout=log, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{self.port}"
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(self.url + "/moto-api/", timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise SystemExit("bench: moto did not start")
+        try:
+            for _ in range(600):
+                try:
+                    urllib.request.urlopen(self.url + "/moto-api/", timeout=1).close()
+                    return
+                except OSError:
+                    time.sleep(0.1)
+            raise SystemExit("bench: moto did not start")
+        except BaseException:  # not ready, or interrupted: leave no server behind
+            self.stop()
+            raise
 
     def stop(self):
         self.proc.terminate()
