@@ -5,7 +5,7 @@
 use aws_sdk_codepipeline::types as sdk;
 use aws_smithy_types::error::operation::BuildError;
 
-use super::read::{candidates, claimed, insert, tags_from, wanted_if_any};
+use super::read::{candidates, claimed, insert, owned_by, tags_from, wanted_if_any};
 use super::write::{invalid, tag_changes};
 use super::{diagnose, AwsProvider};
 use crate::kinds::AwsKind;
@@ -40,21 +40,38 @@ pub fn read(
         .into_iter()
         .filter_map(|summary| summary.name().map(str::to_string))
         .collect();
-    for name in candidates(listed, &wanted, state, KIND, &format!("{catalog}-")) {
+    let asked = candidates(listed, &wanted, state, KIND, &format!("{catalog}-"));
+    let (client, endpoint, owner) = (&provider.codepipeline, provider.endpoint(), catalog.as_str());
+    let arns = provider.arns();
+    let answers = super::concurrent::in_order(&provider.runtime, asked, |name| {
+        let arn = arns.codepipeline(&name);
+        async move {
+            let address = Address::global(KIND, name.as_str());
+            let tags = client
+                .list_tags_for_resource()
+                .resource_arn(arn)
+                .send()
+                .await
+                .map_err(|e| diagnose(e, &address.to_string(), "codepipeline:ListTagsForResource", endpoint))?;
+            let tags = tags_from(tags.tags().iter().map(|t| (t.key(), t.value())));
+            if !owned_by(&tags, owner) {
+                return Ok((name, tags, None));
+            }
+            let got = client
+                .get_pipeline()
+                .name(&name)
+                .send()
+                .await
+                .map_err(|e| diagnose(e, &address.to_string(), "codepipeline:GetPipeline", endpoint))?;
+            Ok((name, tags, Some(got)))
+        }
+    })?;
+    for (name, tags, got) in answers {
         let address = Address::global(KIND, name.as_str());
-        let tags = call!(
-            provider,
-            address,
-            "codepipeline:ListTagsForResource",
-            provider.codepipeline.list_tags_for_resource().resource_arn(arn(provider, &name))
-        )?;
-        let tags = tags_from(tags.tags().iter().map(|t| (t.key(), t.value())));
         if !claimed(live, &tags, &catalog, wanted.contains_key(&name), &address, "a CodePipeline") {
             continue;
         }
-        let got =
-            call!(provider, address, "codepipeline:GetPipeline", provider.codepipeline.get_pipeline().name(&name))?;
-        let Some(declaration) = got.pipeline() else { continue };
+        let Some(declaration) = got.as_ref().and_then(|got| got.pipeline()) else { continue };
         insert(live, AwsResource::Codepipeline(Pipeline { pipeline: from_sdk(declaration), tags }));
     }
     Ok(())

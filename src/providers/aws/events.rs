@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use aws_sdk_eventbridge::types::{RuleState, Tag, Target};
 use serde_json::Value;
 
-use super::read::{claimed, insert, tags_from, wanted_if_any};
+use super::read::{claimed, insert, owned_by, tags_from, wanted_if_any};
 use super::write::{invalid, tag_changes};
 use super::{diagnose, AwsProvider};
 use crate::kinds::AwsKind;
@@ -48,22 +48,39 @@ pub fn read(
             break;
         }
     }
-    for rule in rules {
-        let Some(name) = rule.name().map(str::to_string) else { continue };
+    let (client, endpoint, owner) = (&provider.events, provider.endpoint(), catalog.as_str());
+    let arns = provider.arns();
+    let asked: Vec<_> = rules.into_iter().filter_map(|rule| Some((rule.name()?.to_string(), rule))).collect();
+    let answers = super::concurrent::in_order(&provider.runtime, asked, |(name, rule)| {
+        let arn = arns.events_rule(&name);
+        async move {
+            let address = Address::global(KIND, name.as_str());
+            let listed_tags = client
+                .list_tags_for_resource()
+                .resource_arn(arn)
+                .send()
+                .await
+                .map_err(|e| diagnose(e, &address.to_string(), "events:ListTagsForResource", endpoint))?;
+            let tags = tags_from(listed_tags.tags().iter().map(|t| (t.key(), t.value())));
+            if !owned_by(&tags, owner) {
+                return Ok((name, rule, tags, None));
+            }
+            let targets = client
+                .list_targets_by_rule()
+                .rule(&name)
+                .send()
+                .await
+                .map_err(|e| diagnose(e, &address.to_string(), "events:ListTargetsByRule", endpoint))?;
+            Ok((name, rule, tags, Some(targets)))
+        }
+    })?;
+    for (name, rule, tags, targets) in answers {
         let address = Address::global(KIND, name.as_str());
-        let listed_tags = call!(
-            provider,
-            address,
-            "events:ListTagsForResource",
-            provider.events.list_tags_for_resource().resource_arn(arn(provider, &name))
-        )?;
-        let tags = tags_from(listed_tags.tags().iter().map(|t| (t.key(), t.value())));
         if !claimed(live, &tags, &catalog, wanted.contains_key(&name), &address, "an EventBridge rule") {
             continue;
         }
-        let targets =
-            call!(provider, address, "events:ListTargetsByRule", provider.events.list_targets_by_rule().rule(&name))?;
         let targets: BTreeMap<String, EventsTarget> = targets
+            .expect("read for every rule this catalog owns")
             .targets()
             .iter()
             .map(|t| {

@@ -8,6 +8,7 @@ mod bucket;
 mod calls;
 mod codebuild;
 mod codepipeline;
+mod concurrent;
 pub mod credentials;
 mod errors;
 mod events;
@@ -104,8 +105,10 @@ impl AwsProvider {
         let counter = Arc::new(CallCounter::default());
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(target.region.clone()))
-            // Throttling and transient faults are retried with exponential backoff.
-            .retry_config(RetryConfig::standard().with_max_attempts(5))
+            // Throttling and transient faults are retried with exponential backoff; adaptive mode
+            // also slows the client's request rate after a throttle, since plans send up to
+            // `concurrent::IN_FLIGHT` reads at once (it changes nothing until AWS throttles).
+            .retry_config(RetryConfig::adaptive().with_max_attempts(5))
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(5))

@@ -319,29 +319,37 @@ fn read_repositories(
         .collect::<Result<_, _>>()
         .map_err(|e| diagnose(e, "ECR repositories", "ecr:DescribeRepositories", provider.endpoint()))?;
     let prefix = format!("{catalog}/");
-    for repo in &repositories {
-        let (Some(name), Some(arn)) = (repo.repository_name(), repo.repository_arn()) else { continue };
-        // Only ask about repositories this catalog may own: wanted, named like its own, or recorded.
-        if !(wanted.contains_key(name) || name.starts_with(&prefix) || remembered.contains(name)) {
-            continue;
-        }
+    // Only ask about repositories this catalog may own: wanted, named like its own, or recorded.
+    let asked: Vec<_> = repositories
+        .iter()
+        .filter_map(|repo| Some((repo, repo.repository_name()?, repo.repository_arn()?)))
+        .filter(|(_, name, _)| wanted.contains_key(*name) || name.starts_with(&prefix) || remembered.contains(*name))
+        .collect();
+    let (ecr, endpoint, owner) = (&provider.ecr, provider.endpoint(), catalog.as_str());
+    let answers = super::concurrent::in_order(&provider.runtime, asked, |(repo, name, arn)| async move {
         let address = Address::global(AwsKind::EcrRepository, name);
-        let tags = provider
-            .runtime
-            .block_on(provider.ecr.list_tags_for_resource().resource_arn(arn).send())
-            .map_err(|e| diagnose(e, &address.to_string(), "ecr:ListTagsForResource", provider.endpoint()))?;
+        let tags = ecr
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .map_err(|e| diagnose(e, &address.to_string(), "ecr:ListTagsForResource", endpoint))?;
         let tags = tags_from(tags.tags().iter().map(|t| (t.key(), t.value())));
+        // Someone else's repository: its policy is none of our business (and costs a call).
+        if !owned_by(&tags, owner) {
+            return Ok((repo, name, address, tags, Value::Null));
+        }
+        let lifecycle = match ecr.get_lifecycle_policy().repository_name(name).send().await {
+            Ok(out) => out.lifecycle_policy_text().map(policy_document).unwrap_or(Value::Null),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_lifecycle_policy_not_found_exception()) => Value::Null,
+            Err(e) => return Err(diagnose(e, &address.to_string(), "ecr:GetLifecyclePolicy", endpoint)),
+        };
+        Ok((repo, name, address, tags, lifecycle))
+    })?;
+    for (repo, name, address, tags, lifecycle) in answers {
         if !claimed(live, &tags, &catalog, wanted.contains_key(name), &address, "an ECR repository") {
             continue;
         }
-        let lifecycle = match provider
-            .runtime
-            .block_on(provider.ecr.get_lifecycle_policy().repository_name(name).send())
-        {
-            Ok(out) => out.lifecycle_policy_text().map(policy_document).unwrap_or(Value::Null),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_lifecycle_policy_not_found_exception()) => Value::Null,
-            Err(e) => return Err(diagnose(e, &address.to_string(), "ecr:GetLifecyclePolicy", provider.endpoint())),
-        };
         insert(
             live,
             AwsResource::EcrRepository(EcrRepository {
@@ -376,25 +384,40 @@ fn read_topics(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| diagnose(e, "SNS topics", "sns:ListTopics", provider.endpoint()))?;
     let prefix = format!("{catalog}-");
-    let mut owned_arns: BTreeMap<String, String> = BTreeMap::new();
-    for arn in topics.iter().flat_map(|page| page.topics()).filter_map(|t| t.topic_arn()) {
-        let name = arn.rsplit(':').next().unwrap_or(arn);
-        if !(wanted.contains_key(name) || name.starts_with(&prefix) || remembered.contains(name)) {
-            continue;
-        }
+    let asked: Vec<(&str, &str)> = topics
+        .iter()
+        .flat_map(|page| page.topics())
+        .filter_map(|t| t.topic_arn())
+        .map(|arn| (arn, arn.rsplit(':').next().unwrap_or(arn)))
+        .filter(|(_, name)| wanted.contains_key(*name) || name.starts_with(&prefix) || remembered.contains(*name))
+        .collect();
+    let (sns, endpoint, owner) = (&provider.sns, provider.endpoint(), catalog.as_str());
+    let answers = super::concurrent::in_order(&provider.runtime, asked, |(arn, name)| async move {
         let address = Address::global(AwsKind::SnsTopic, name);
-        let tags = provider
-            .runtime
-            .block_on(provider.sns.list_tags_for_resource().resource_arn(arn).send())
-            .map_err(|e| diagnose(e, &address.to_string(), "sns:ListTagsForResource", provider.endpoint()))?;
+        let tags = sns
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .map_err(|e| diagnose(e, &address.to_string(), "sns:ListTagsForResource", endpoint))?;
         let tags = tags_from(tags.tags().iter().map(|t| (t.key(), t.value())));
+        if !owned_by(&tags, owner) {
+            return Ok((arn, name, address, tags, None));
+        }
+        let attributes = sns
+            .get_topic_attributes()
+            .topic_arn(arn)
+            .send()
+            .await
+            .map_err(|e| diagnose(e, &address.to_string(), "sns:GetTopicAttributes", endpoint))?;
+        Ok((arn, name, address, tags, Some(attributes)))
+    })?;
+    let mut owned_arns: BTreeMap<String, String> = BTreeMap::new();
+    for (arn, name, address, tags, attributes) in answers {
         if !claimed(live, &tags, &catalog, wanted.contains_key(name), &address, "an SNS topic") {
             continue;
         }
-        let attributes = provider
-            .runtime
-            .block_on(provider.sns.get_topic_attributes().topic_arn(arn).send())
-            .map_err(|e| diagnose(e, &address.to_string(), "sns:GetTopicAttributes", provider.endpoint()))?;
+        let attributes = attributes.expect("read for every topic this catalog owns");
         let attribute = |key: &str| attributes.attributes().and_then(|a| a.get(key)).cloned().unwrap_or_default();
         let display_name = attribute("DisplayName");
         let policy = serde_json::from_str(&attribute("Policy")).unwrap_or(Value::Null);
