@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::arn::Arns;
 use crate::catalog::{names, CiTrust, Model, Service};
 
-use super::{aws, RenderError};
+use super::{aws, tools, RenderError};
 
 const TEMPLATE_NAME: &str = "github/workflow.yaml.j2";
 const TEMPLATE: &str = include_str!("../../templates/github/workflow.yaml.j2");
@@ -96,7 +96,9 @@ fn context(model: &Model, service: &Service) -> Result<Value, RenderError> {
         CiTrust::Branch(_) => None,
     };
     let build_context = &service.ci.path;
+    let release = tools::glidepath_release(&model.platform);
     Ok(json!({
+        "glidepath": { "version": release.version, "url": release.url, "sha256": release.sha256 },
         "build_environment": build_environment,
         "service": service.name,
         "branch": branch,
