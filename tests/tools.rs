@@ -371,3 +371,23 @@ fn the_deployer_image_builds_the_pinned_versions_of_the_pin_table() {
         assert_eq!(build.buildspec["env"]["variables"][variable].as_str(), Some(tools::build_tool(tool)));
     }
 }
+
+#[test]
+fn every_action_a_workflow_uses_is_the_commit_the_pin_table_names() {
+    let table = tools::table();
+    let mut used = BTreeSet::new();
+    for (path, wf) in workflows(&shop()) {
+        for (id, job) in wf["jobs"].as_mapping().unwrap() {
+            for step in job["steps"].as_sequence().unwrap() {
+                let Some(uses) = step.get("uses").and_then(Value::as_str) else { continue };
+                let (name, reference) = uses.split_once('@').unwrap_or_else(|| panic!("{path} {id:?}: {uses}"));
+                let pinned =
+                    table.actions.get(name).unwrap_or_else(|| panic!("{path} {id:?}: {name} is not in the pin table"));
+                assert_eq!(reference, pinned.sha, "{path} {id:?}: {name}");
+                used.insert(name.to_string());
+            }
+        }
+    }
+    let listed: BTreeSet<String> = table.actions.keys().cloned().collect();
+    assert_eq!(used, listed, "the pin table lists exactly the actions the workflows use");
+}

@@ -15,11 +15,22 @@ const TABLE: &str = include_str!("../../templates/tools.yaml");
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tools {
+    /// Third-party GitHub Actions: `owner/name` → the commit the workflows use.
+    pub actions: BTreeMap<String, Action>,
     pub glidepath: GlidepathRelease,
     /// The deployer image's tools, built from source at these versions.
     pub go: BTreeMap<String, GoTool>,
     /// The CodePipeline build project's scanners: name → version.
     pub build: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Action {
+    /// The release the commit is, for the reader (written as a comment after `uses:`).
+    pub version: String,
+    /// The full commit SHA: what `uses: owner/name@SHA` pins.
+    pub sha: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -40,6 +51,18 @@ pub struct GoTool {
 pub fn table() -> &'static Tools {
     static TOOLS: OnceLock<Tools> = OnceLock::new();
     TOOLS.get_or_init(|| serde_yaml::from_str(TABLE).expect("templates/tools.yaml is a valid pin table"))
+}
+
+/// The actions for a workflow template: `owner/name` → `{ uses: "owner/name@SHA", version }`.
+pub fn actions_context() -> serde_json::Value {
+    table()
+        .actions
+        .iter()
+        .map(|(name, a)| {
+            (name.clone(), serde_json::json!({ "uses": format!("{name}@{}", a.sha), "version": a.version }))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 /// The version of a build-project scanner (`semgrep`, `checkov`, `trivy`).
@@ -81,6 +104,15 @@ mod tests {
             assert!(build_tool(name).chars().next().is_some_and(|c| c.is_ascii_digit()), "{name}");
         }
         assert!(tools.glidepath.url.starts_with("https://") && tools.glidepath.url.contains("{version}"));
+        for (name, action) in &tools.actions {
+            assert_eq!(name.matches('/').count(), 1, "{name} is not owner/name");
+            assert!(
+                action.sha.len() == 40 && action.sha.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+                "{name}: `{}` is not a full commit SHA",
+                action.sha
+            );
+            assert!(action.version.starts_with('v'), "{name}: {}", action.version);
+        }
     }
 
     #[test]

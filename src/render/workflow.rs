@@ -99,6 +99,7 @@ fn context(model: &Model, service: &Service) -> Result<Value, RenderError> {
     let release = tools::glidepath_release(&model.platform);
     Ok(json!({
         "glidepath": { "version": release.version, "url": release.url, "sha256": release.sha256 },
+        "actions": tools::actions_context(),
         "build_environment": build_environment,
         "service": service.name,
         "branch": branch,
