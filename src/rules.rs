@@ -580,6 +580,15 @@ rules! {
         why: "Any repository or branch could assume the role.",
         fix: "Name the repository and branch or environment exactly: render the role again instead of editing it.",
     }
+    CI_IDENTITY_REJECTED {
+        code: "policy::ci-identity-rejected",
+        stage: Policy,
+        severity: Error,
+        waiver: None,
+        what: "A rendered GitHub Actions job whose OIDC token the role it assumes would refuse: the subject GitHub issues the job (its GitHub environment, else the branch, tag or pull request it runs for) and the audience, evaluated against the role's trust conditions (StringEquals, StringLike).",
+        why: "The job fails at `configure-aws-credentials` on its first run, after the merge, with an STS error that does not say which claim was refused.",
+        fix: "Render the workflow and the role from the same catalog and do not edit either; a service with `ci { trust = \"environment\" }` needs at least one environment for its build job to run in, or use `trust = \"branch\"`.",
+    }
     WILDCARD_ACTION {
         code: "policy::wildcard-action",
         stage: Policy,

@@ -241,6 +241,58 @@ fn check_and_plan_gate_on_the_report() {
 }
 
 #[test]
+fn a_job_whose_role_refuses_its_token_fails_check_naming_job_subject_condition_and_fix() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bad = glidepath(&["check", "-c", "tests/fixtures/check/ci-identity-rejected.hcl"], repo);
+    assert_eq!(bad.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&bad.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("error[policy::ci-identity-rejected]"))
+        .unwrap_or_else(|| panic!("no identity error in\n{stdout}"));
+    for part in [
+        "job `build` of .github/workflows/api.yaml",
+        "outside any GitHub environment on a push to branch main",
+        "sub `repo:acme/api:ref:refs/heads/main` (aud `sts.amazonaws.com`)",
+        "aws/iam_role/demo-api-ci refuses: StringEquals token.actions.githubusercontent.com:sub requires a value from an empty list",
+        "Fix: ",
+    ] {
+        assert!(line.contains(part), "missing {part:?} in {line}");
+    }
+}
+
+/// The bug of issue 13: the build job of an environment-trust service ran outside any GitHub
+/// environment, so GitHub issued it the branch subject its role refuses. Fed the workflows as
+/// they were rendered then, the identity check fails every such service's build job, and only it.
+#[test]
+fn the_build_job_outside_the_roles_environments_is_refused() {
+    let (model, desired, result) = check_of("examples/shop");
+    assert!(!result.findings.iter().any(|f| f.code == "policy::ci-identity-rejected"), "the fixed render passes");
+    let mut workflows = render::workflow::workflows(&model).unwrap();
+    for (_, text) in &mut workflows {
+        let mut workflow: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
+        let build = workflow["jobs"]["build"].as_mapping_mut().unwrap();
+        build.remove("environment");
+        *text = serde_yaml::to_string(&workflow).unwrap();
+    }
+    let findings = check::policy::check_with_workflows(&model, &desired, &workflows);
+    let refused: Vec<(&str, &str)> = findings
+        .iter()
+        .filter(|f| f.code == "policy::ci-identity-rejected")
+        .map(|f| (f.service.as_deref().unwrap(), f.message.as_str()))
+        .collect();
+    let mut services: Vec<&str> = refused.iter().map(|(s, _)| *s).collect();
+    services.sort_unstable();
+    assert_eq!(services, ["checkout", "order", "payment-service", "user-service"], "{refused:#?}");
+    for (service, message) in refused {
+        let repo = model.services.iter().find(|s| s.name == service).unwrap().repo.full_name();
+        assert!(message.starts_with(&format!("job `build` of .github/workflows/{service}.yaml")), "{message}");
+        assert!(message.contains(&format!("sub `repo:{repo}:ref:refs/heads/main`")), "{message}");
+        assert!(message.contains(&format!("requires one of `repo:{repo}:environment:dev`")), "{message}");
+    }
+}
+
+#[test]
 fn a_migration_not_declared_backward_compatible_is_refused_with_the_fix() {
     let (_, _, result) = check_of("tests/fixtures/check/migration-not-compatible.hcl");
     let found: Vec<_> = result.findings.iter().filter(|f| f.code == "check::migration-not-compatible").collect();

@@ -187,8 +187,11 @@ fn problems(model: &Model, service: &Service, workflow: &Value) -> Vec<String> {
         }
 
         // The token subject GitHub issues this job: its environment when it has one, else the
-        // branch the workflow runs on; the CI role must trust it.
-        if let Some(env) = id.strip_prefix("deploy-") {
+        // branch the workflow runs on; the CI role must trust it, for the build job too.
+        let assumes_role = steps
+            .iter()
+            .any(|s| str_of(s, "uses").is_some_and(|u| u.starts_with("aws-actions/configure-aws-credentials@")));
+        if assumes_role {
             let subject = match get(job, "environment") {
                 Some(Value::String(name)) => Some(format!("{repo}:environment:{name}")),
                 Some(other) => str_of(other, "name").map(|name| format!("{repo}:environment:{name}")),
@@ -199,10 +202,10 @@ fn problems(model: &Model, service: &Service, workflow: &Value) -> Vec<String> {
                 Some(subject) => out.push(format!("job {id}: OIDC subject {subject} is not trusted ({subjects:?})")),
                 None => out.push(format!("job {id}: no OIDC subject can be worked out")),
             }
-            if let Some(Value::String(name)) = get(job, "environment") {
-                if name != env {
-                    out.push(format!("job {id}: runs in environment `{name}`, not `{env}`"));
-                }
+        }
+        if let (Some(env), Some(Value::String(name))) = (id.strip_prefix("deploy-"), get(job, "environment")) {
+            if name != env {
+                out.push(format!("job {id}: runs in environment `{name}`, not `{env}`"));
             }
         }
     }
@@ -256,10 +259,12 @@ fn payment_service_jobs_run_build_then_each_environment_in_order() {
     assert_eq!(needs_of(job("deploy-dev")), ["build"]);
     assert_eq!(needs_of(job("deploy-staging")), ["build", "deploy-dev"]);
     assert_eq!(needs_of(job("deploy-prod")), ["build", "deploy-staging"]);
-    // Environment trust: each deploy job runs in its GitHub environment.
+    // Environment trust: each deploy job runs in its GitHub environment, and the build job in the
+    // first one (the role trusts nothing else, issue 13).
     for env in ["dev", "staging", "prod"] {
         assert_eq!(str_of(job(&format!("deploy-{env}")), "environment"), Some(env));
     }
+    assert_eq!(str_of(job("build"), "environment"), Some("dev"));
 }
 
 #[test]
@@ -390,12 +395,22 @@ fn checker_catches_an_environment_the_role_does_not_trust() {
         "{found:#?}"
     );
 
-    // Environment trust: dropping `environment` falls back to the branch subject, not trusted.
+    // Environment trust: dropping `environment` falls back to the branch subject, not trusted,
+    // for a deploy job and for the build job (the bug of issue 13).
     let s = service(&model, "order");
     let mut wf = workflow_of(&parsed(&model), &s.name).clone();
     job_mut(&mut wf, "deploy-dev").remove(key("environment"));
+    job_mut(&mut wf, "build").remove(key("environment"));
     let found = problems(&model, s, &wf);
-    assert!(found.iter().any(|p| p.contains("ref:refs/heads/main is not trusted")), "{found:#?}");
+    for job in ["deploy-dev", "build"] {
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains(&format!("job {job}: OIDC subject"))
+                    && p.contains("ref:refs/heads/main is not trusted")),
+            "{job}: {found:#?}"
+        );
+    }
 }
 
 #[test]

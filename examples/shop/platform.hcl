@@ -11,6 +11,9 @@ platform {
   # Rollouts kubectl plugin and k6).
   codestar_connection = "arn:aws:codestar-connections:eu-west-1:123456789012:connection/4f7c2a9e-3b1d-4e8f-9a6c-2d5e7b1f0c3a"
   pipeline_image      = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/platform/glidepath-deployer:0.1.0"
+  # The workflows' deploy jobs install glidepath from acme's release of it (by default
+  # https://github.com/acme/glidepath/releases/download/vVERSION/…); pin the checksum that
+  # scripts/release printed with `glidepath_sha256 = "…"` so they refuse any other binary.
 }
 
 cluster "nonprod" {

@@ -189,6 +189,8 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
         .unwrap_or(DEFAULT_SCRAPE_INTERVAL);
     let codestar_connection = f.string("codestar_connection", problems).and_then(|c| check_connection(c, problems));
     let pipeline_image = f.string("pipeline_image", problems).map(|i| i.value);
+    let glidepath_release = f.string("glidepath_release", problems).and_then(|u| check_release_url(u, problems));
+    let glidepath_sha256 = f.string("glidepath_sha256", problems).and_then(|h| check_sha256(h, problems));
     let traffic =
         traffic::decode_settings(f.node("traffic"), &TrafficSettings::default(), "the `platform` block", problems);
     let pod_security = workload::decode_level(&mut f, PodSecurityLevel::Restricted, problems);
@@ -206,9 +208,38 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
         scrape_interval,
         codestar_connection,
         pipeline_image,
+        glidepath_release,
+        glidepath_sha256,
         traffic,
         pod_security,
     }
+}
+
+/// Where CI downloads glidepath: an https URL (a download over plain http could be swapped
+/// together with its checksum file), without characters a shell or YAML would read differently.
+fn check_release_url(url: Spanned<String>, problems: &mut Problems) -> Option<String> {
+    let safe = url.value.chars().all(|c| c.is_ascii_alphanumeric() || "-._~:/?#[]@!&()*+,;=%{}".contains(c));
+    if url.value.starts_with("https://") && url.value.len() > "https://".len() && safe {
+        return Some(url.value);
+    }
+    problems.push(
+        Problem::new(rules::MALFORMED_VALUE, &url.span, format!("`{}` is not an https URL", url.value))
+            .help("write where your glidepath release binary is published, e.g. \"https://github.com/acme/glidepath/releases/download/v{version}/glidepath-{version}-x86_64-linux\" ({org} and {version} are filled in)"),
+    );
+    None
+}
+
+/// A sha256 checksum: 64 hexadecimal digits, lower case as `sha256sum` prints them.
+fn check_sha256(hash: Spanned<String>, problems: &mut Problems) -> Option<String> {
+    if hash.value.len() == 64 && hash.value.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)) {
+        return Some(hash.value);
+    }
+    problems.push(
+        Problem::new(rules::MALFORMED_VALUE, &hash.span, format!("`{}` is not a sha256 checksum", hash.value))
+            .label("expected 64 lower-case hex digits")
+            .help("copy the checksum `scripts/release` printed (also in the .sha256 file beside the binary)"),
+    );
+    None
 }
 
 /// A CodeStar connection ARN (`codestar-connections`, or `codeconnections` since its rename).

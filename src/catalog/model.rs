@@ -64,6 +64,12 @@ pub struct Platform {
     /// CodeBuild image of the pipelines' deploy and test projects (glidepath, kubectl, the Argo
     /// Rollouts plugin and k6 on its PATH).
     pub pipeline_image: Option<String>,
+    /// Where workflow jobs download glidepath from (`{org}` and `{version}` are filled in); unset,
+    /// the pin table's pattern (`templates/tools.yaml`).
+    pub glidepath_release: Option<String>,
+    /// The sha256 of that download, pinned; unset, jobs verify it against the `.sha256` file
+    /// published beside it (`scripts/release` writes both).
+    pub glidepath_sha256: Option<String>,
     /// Default routing of every environment (each may override it).
     pub traffic: TrafficSettings,
     /// Default Pod Security Standard enforced on every environment's namespace.
@@ -85,6 +91,8 @@ impl Platform {
             scrape_interval: DEFAULT_SCRAPE_INTERVAL,
             codestar_connection: None,
             pipeline_image: None,
+            glidepath_release: None,
+            glidepath_sha256: None,
             traffic: TrafficSettings::default(),
             pod_security: PodSecurityLevel::Restricted,
         }

@@ -2,6 +2,7 @@
 //! cross-artifact policy checks, and replaying recorded metrics through an analysis (`simulate`).
 
 pub mod finding;
+pub mod identity;
 mod limits;
 pub mod policy;
 pub mod safety;

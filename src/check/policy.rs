@@ -1,14 +1,17 @@
 //! Policy checks across artifacts: what the rendered IAM, Rollouts and AnalysisTemplates must
 //! never do, whatever the catalog says. Each check is documented in the README under its code.
 
+use std::path::{Path, PathBuf};
+
 use serde_json::Value;
 
 use super::finding::{Finding, Severity};
+use super::identity::{self, Claims};
 use crate::catalog::{names, CiTrust, Model, NotifyEvent, Service};
 use crate::kinds::{AwsKind, KubeKind};
-use crate::render::aws::{ci_subjects, ecr_repository_uri, GITHUB_OIDC_HOST};
+use crate::render::aws::{ci_subjects, ecr_repository_uri, uses_github_actions, GITHUB_OIDC_HOST};
 use crate::render::pipeline::pipeline_arn;
-use crate::render::{Address, DesiredSet};
+use crate::render::{workflow, Address, DesiredSet};
 use crate::rules::{self, Rule};
 
 struct Checker<'a> {
@@ -17,11 +20,25 @@ struct Checker<'a> {
     out: Vec<Finding>,
 }
 
-/// Every policy finding for the rendered catalog.
+/// Every policy finding for the rendered catalog (the workflows rendered from `model` too).
 pub fn check(model: &Model, desired: &DesiredSet) -> Vec<Finding> {
+    // A workflow that does not render is a render error `render`/`plan` report; check what does.
+    let workflows = workflow::workflows(model).unwrap_or_default();
+    check_with_workflows(model, desired, &workflows)
+}
+
+/// [`check`] of these rendered workflows ((path, YAML text) as `workflow::workflows` gives
+/// them): tests hand it a workflow edited the way a renderer bug would.
+pub fn check_with_workflows(model: &Model, desired: &DesiredSet, workflows: &[(PathBuf, String)]) -> Vec<Finding> {
     let mut checker = Checker { model, desired, out: Vec::new() };
     for service in &model.services {
         checker.ci_role(service);
+        if uses_github_actions(service) {
+            let path = workflow::workflow_path(&service.name);
+            if let Some((_, text)) = workflows.iter().find(|(p, _)| *p == path) {
+                checker.job_identities(service, &path, text);
+            }
+        }
         // Every role the service's CI runs as: GitHub Actions' role, or CodeBuild's, CodePipeline's
         // and the one EventBridge starts a CodeCommit-sourced pipeline as.
         for role in [
@@ -114,6 +131,50 @@ impl Checker<'_> {
                         gated.join(", ")
                     ),
                 );
+            }
+        }
+    }
+
+    /// Every job of the service's workflow that assumes a role gets a token that role accepts,
+    /// for every event that runs the workflow on its own.
+    fn job_identities(&mut self, service: &Service, path: &Path, text: &str) {
+        let workflow: serde_yaml::Value = match serde_yaml::from_str(text) {
+            Ok(v) => v,
+            // `workflow::workflows` refuses to render YAML that does not parse.
+            Err(_) => return,
+        };
+        let repo = service.repo.full_name();
+        let triggers = identity::triggers(&workflow);
+        for job in identity::role_jobs(&workflow) {
+            let where_ = format!("job `{}` of {}", job.job, path.display());
+            // The role by the last segment of its ARN (`arn:aws:iam::ACCOUNT:role/PATH/NAME`).
+            let name = job.role_arn.rsplit('/').next().unwrap_or_default();
+            let address = Address::global(AwsKind::IamRole, name.to_string());
+            let Some(role) = self.body(&address) else {
+                let message = format!("{where_} assumes {}, a role this catalog does not render", job.role_arn);
+                self.error(rules::CI_IDENTITY_REJECTED, Some(service), None, message);
+                continue;
+            };
+            if triggers.is_empty() {
+                let message = format!("{where_} assumes {address}, but no push or pull_request event runs it, so its token subject cannot be worked out");
+                self.error(rules::CI_IDENTITY_REJECTED, Some(service), None, message);
+            }
+            for trigger in &triggers {
+                let claims = Claims {
+                    sub: identity::subject(&repo, job.environment.as_deref(), trigger),
+                    aud: job.audience.clone(),
+                };
+                if let Err(rejection) = identity::evaluate(&role["trust_policy"], GITHUB_OIDC_HOST, &claims) {
+                    let runs_in = match &job.environment {
+                        Some(env) => format!("in GitHub environment `{env}`"),
+                        None => "outside any GitHub environment".to_string(),
+                    };
+                    let message = format!(
+                        "{where_} runs {runs_in} on {trigger}, so GitHub issues it sub `{}` (aud `{}`), which the trust of {address} refuses: {rejection}. Fix: render the workflow and the role from the same catalog; with `ci {{ trust = \"environment\" }}` every job that assumes the role must run in one of the service's environments (the build job runs in the first), so the service needs at least one; or use `ci {{ trust = \"branch\" }}`",
+                        claims.sub, claims.aud
+                    );
+                    self.error(rules::CI_IDENTITY_REJECTED, Some(service), None, message);
+                }
             }
         }
     }

@@ -9,6 +9,7 @@ pub mod output;
 pub mod pipeline;
 pub mod resource;
 mod templates;
+pub mod tools;
 pub mod traffic;
 pub mod workflow;
 

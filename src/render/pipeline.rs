@@ -23,7 +23,7 @@ use super::resource::{
     EventsTarget, GitConfiguration, GitIncludes, GitPushFilter, IamRole, LogGroup, Pipeline, PipelineDeclaration,
     PipelineTrigger, S3Bucket, StageDeclaration,
 };
-use super::RenderError;
+use super::{tools, RenderError};
 
 /// The CodeBuild projects of a pipeline, by the suffix of their name, with their templates.
 const PROJECTS: [(Stage, &str, &str); 4] = [
@@ -43,10 +43,6 @@ const PROJECTS: [(Stage, &str, &str); 4] = [
 
 /// Standard CodeBuild image of the image build (docker, python and the AWS CLI included).
 pub const BUILD_IMAGE: &str = "aws/codebuild/amazonlinux-x86_64-standard:5.0";
-/// Pinned scanner versions the build installs.
-const SEMGREP_VERSION: &str = "1.95.0";
-const CHECKOV_VERSION: &str = "3.2.296";
-const TRIVY_VERSION: &str = "0.57.1";
 /// How long a deploy waits for its rollout, and the deploy project's own limit above it.
 const ROLLOUT_TIMEOUT: &str = "60m";
 const DEPLOY_TIMEOUT_MINUTES: u32 = 90;
@@ -177,7 +173,8 @@ fn buildspec_text(
         "branch": service.ci.branch(),
         "codecommit": service.ci.source == CiSource::Codecommit,
         "rollout_timeout": ROLLOUT_TIMEOUT,
-        "tools": { "semgrep": SEMGREP_VERSION, "checkov": CHECKOV_VERSION, "trivy": TRIVY_VERSION },
+        // Pinned in templates/tools.yaml.
+        "tools": { "semgrep": tools::build_tool("semgrep"), "checkov": tools::build_tool("checkov"), "trivy": tools::build_tool("trivy") },
     });
     let error = |e: minijinja::Error| RenderError::Template { template: name.into(), reason: format!("{e:#}") };
     templates.get_template(name).map_err(error)?.render(context).map_err(error)

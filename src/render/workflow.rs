@@ -1,7 +1,8 @@
 //! GitHub Actions delivery: one workflow per service that builds the image once, scans it with
 //! Trivy, pushes it to the service's ECR repository and promotes that one digest through the
 //! service's environments in order. AWS access is the service's CI role over GitHub OIDC only;
-//! each deploy job presents exactly the token subject the role trusts (`aws::ci_subjects`).
+//! every job that assumes it (build and deploys) presents a token subject the role trusts
+//! (`aws::ci_subjects`; `check` proves it: policy::ci-identity-rejected).
 
 use std::path::PathBuf;
 
@@ -11,7 +12,7 @@ use serde_json::{json, Value};
 use crate::arn::Arns;
 use crate::catalog::{names, CiTrust, Model, Service};
 
-use super::{aws, RenderError};
+use super::{aws, tools, RenderError};
 
 const TEMPLATE_NAME: &str = "github/workflow.yaml.j2";
 const TEMPLATE: &str = include_str!("../../templates/github/workflow.yaml.j2");
@@ -82,8 +83,24 @@ fn context(model: &Model, service: &Service) -> Result<Value, RenderError> {
         filters.push(workflow_path(&service.name).to_string_lossy().to_string());
         filters
     });
+    // Under environment trust the role trusts only `repo:ORG/REPO:environment:NAME`, so a build
+    // job outside any environment would get the branch subject and be refused (issue 13). It runs
+    // in the first environment of the promotion order instead: that adds no subject to the
+    // role's trust, and the environment's protection rules (reviewers, branch policy) apply to
+    // the build as they do to the first deploy. Trusting the branch as well would let any job
+    // on the branch, without the environments' reviewers, assume a role that reaches every
+    // cluster: the hole environment trust exists to close. With no environment at all there is
+    // nothing the build can run in; `check` reports that (policy::ci-identity-rejected).
+    let build_environment = match service.ci.trust {
+        CiTrust::Environment => deploys.first().map(|d| d["env"].clone()),
+        CiTrust::Branch(_) => None,
+    };
     let build_context = &service.ci.path;
+    let release = tools::glidepath_release(&model.platform);
     Ok(json!({
+        "glidepath": { "version": release.version, "url": release.url, "sha256": release.sha256 },
+        "actions": tools::actions_context(),
+        "build_environment": build_environment,
         "service": service.name,
         "branch": branch,
         "paths": paths,
