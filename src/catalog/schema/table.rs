@@ -150,6 +150,8 @@ pub static PLATFORM: Block = Block {
         field("scrape_interval", Shape::Duration, "Prometheus' scrape interval, 1s to 10m (default 30s)."),
         field("codestar_connection", Shape::Text, "The CodeStar connection ARN CodePipeline reads GitHub through."),
         field("pipeline_image", Shape::Text, "The deployer image CodeBuild's deploy and test projects run."),
+        field("glidepath_release", Shape::Text, "The https URL deploy jobs download glidepath from."),
+        field("glidepath_sha256", Shape::Text, "The release binary's sha256 (64 hex digits), checked before use."),
         field("traffic", Shape::Block(&TRAFFIC_SETTINGS), "The default traffic router and its settings."),
         field(
             "pod_security",
