@@ -27,11 +27,7 @@ const STRUCTURAL: &[&str] = &[
 ];
 
 fn check_jsonschema() -> PathBuf {
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
-    let cache = std::env::var_os("GLIDEPATH_CACHE").map(PathBuf::from).unwrap_or(home.join(".cache/glidepath"));
-    let path = cache.join(CHECK_JSONSCHEMA);
-    assert!(path.exists(), "{} not found: run scripts/install-check-jsonschema", path.display());
-    path
+    support::cached_tool(CHECK_JSONSCHEMA, "run scripts/install-check-jsonschema")
 }
 
 fn schema_text() -> String {

@@ -11,6 +11,17 @@ pub mod objects;
 pub mod roundtrip;
 pub mod tamper;
 
+/// A tool a `scripts/install-*` script built or installed into the cache (`~/.cache/glidepath`,
+/// or `$GLIDEPATH_CACHE`); a missing one fails the test with `how` to get it.
+pub fn cached_tool(relative: &str, how: &str) -> std::path::PathBuf {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default();
+    let cache =
+        std::env::var_os("GLIDEPATH_CACHE").map(std::path::PathBuf::from).unwrap_or(home.join(".cache/glidepath"));
+    let path = cache.join(relative);
+    assert!(path.exists(), "{} not found: {how}", path.display());
+    path
+}
+
 /// The glidepath binary, without the AWS or cluster settings of the shell that runs the tests:
 /// a test says which live systems glidepath sees.
 pub fn glidepath_command() -> std::process::Command {

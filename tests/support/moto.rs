@@ -18,15 +18,7 @@ fn moto_server() -> PathBuf {
     if let Some(path) = std::env::var_os("MOTO_SERVER") {
         return PathBuf::from(path);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
-    let cache = std::env::var_os("GLIDEPATH_CACHE").map(PathBuf::from).unwrap_or(home.join(".cache/glidepath"));
-    let path = cache.join("moto-5.2.5/bin/moto_server");
-    assert!(
-        path.exists(),
-        "moto_server not found at {}: run scripts/install-moto (or set MOTO_SERVER)",
-        path.display()
-    );
-    path
+    super::cached_tool("moto-5.2.5/bin/moto_server", "run scripts/install-moto (or set MOTO_SERVER)")
 }
 
 pub fn free_port() -> u16 {
