@@ -51,9 +51,23 @@ fn promote_copies_between_environments_and_pins_digests() {
     let wrong = glidepath(&["promote", "cart", "--to", "prod", "--image", "docker.io/library/cart@sha256:00", "-c", c]);
     assert_eq!(wrong.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("is not an image of cart's repository"));
+    // YAML catalogs too: one line changes, comments stay (accounts.yaml declares user-service).
+    let before = fs::read_to_string(catalog.join("accounts.yaml")).unwrap();
     let yaml = glidepath(&["promote", "user-service", "--from", "staging", "--to", "prod", "-c", c]);
-    assert_eq!(yaml.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&yaml.stderr).contains("promote edits HCL catalogs"));
+    assert_eq!(yaml.status.code(), Some(0), "{}", String::from_utf8_lossy(&yaml.stderr));
+    let after = fs::read_to_string(catalog.join("accounts.yaml")).unwrap();
+    let changed: Vec<_> = before.lines().zip(after.lines()).filter(|(a, b)| a != b).collect();
+    assert_eq!(
+        changed,
+        [(
+            r#"    image_tag: { default: "9.1.0", prod: "9.0.7" }"#,
+            r#"    image_tag: { default: "9.1.0", prod: "9.1.0" }"#
+        )]
+    );
+    assert!(after.contains("# Instead of the profile's min_available"), "comments survive");
+    let model = glidepath::catalog::load(&catalog).unwrap();
+    let user = model.services.iter().find(|s| s.name == "user-service").unwrap();
+    assert_eq!(user.per_env["prod"].image_tag, "9.1.0");
     let invalid = glidepath(&["promote", "cart", "--to", "prod", "--tag", "latest", "-c", c]);
     assert_eq!(invalid.status.code(), Some(1), "an edit that breaks the catalog is undone");
     assert!(fs::read_to_string(catalog.join("storefront.hcl")).unwrap().contains(&digest));

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::decode::{closest, Fields, Spanned};
 use super::model::{
-    Cluster, Environment, Model, NotificationRoute, NotifyEvent, Platform, PodSecurityLevel, StrategyKind,
+    Cluster, Delivery, Environment, Model, NotificationRoute, NotifyEvent, Platform, PodSecurityLevel, StrategyKind,
     TrafficSettings, DEFAULT_LOG_RETENTION_DAYS, DEFAULT_SCRAPE_INTERVAL, LOG_RETENTION_DAYS,
 };
 use super::names::{is_dns_label, to_dns_label};
@@ -191,6 +191,17 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
     let pipeline_image = f.string("pipeline_image", problems).map(|i| i.value);
     let glidepath_release = f.string("glidepath_release", problems).and_then(|u| check_release_url(u, problems));
     let glidepath_sha256 = f.string("glidepath_sha256", problems).and_then(|h| check_sha256(h, problems));
+    let delivery = f
+        .parsed(
+            "delivery",
+            problems,
+            Delivery::parse,
+            "use \"push\" (the default: deploy jobs apply) or \"gitops\" (Argo CD syncs)",
+        )
+        .map(|d| d.value)
+        .unwrap_or_default();
+    let promotion_token_secret =
+        f.string("promotion_token_secret", problems).and_then(|s| check_secret_name(s, problems));
     let traffic =
         traffic::decode_settings(f.node("traffic"), &TrafficSettings::default(), "the `platform` block", problems);
     let pod_security = workload::decode_level(&mut f, PodSecurityLevel::Restricted, problems);
@@ -210,9 +221,31 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
         pipeline_image,
         glidepath_release,
         glidepath_sha256,
+        delivery,
+        promotion_token_secret,
         traffic,
         pod_security,
     }
+}
+
+/// A GitHub Actions secret name, as the workflow writes it in `${{ secrets.NAME }}`: letters,
+/// digits and `_`, not starting with a digit nor with `GITHUB_` (GitHub refuses both).
+fn check_secret_name(name: Spanned<String>, problems: &mut Problems) -> Option<String> {
+    let value = &name.value;
+    let valid = value.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !value.to_ascii_uppercase().starts_with("GITHUB_");
+    if valid {
+        return Some(name.value);
+    }
+    problems.push(
+        Problem::new(rules::MALFORMED_VALUE, &name.span, format!("`{value}` is not a GitHub secret name"))
+            .label("expected letters, digits and `_`")
+            .help(
+                "name the repository or organisation secret that holds the token, e.g. \"GLIDEPATH_PROMOTION_TOKEN\"",
+            ),
+    );
+    None
 }
 
 /// Where CI downloads glidepath: an https URL (a download over plain http could be swapped

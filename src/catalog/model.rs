@@ -33,6 +33,40 @@ impl Model {
     pub fn notification(&self, name: &str) -> Option<&NotificationRoute> {
         self.notifications.iter().find(|n| n.name == name)
     }
+
+    /// How a promotion reaches a cluster (`platform.delivery`). Everything that depends on the
+    /// mode asks here, so there is one place to read it from.
+    pub fn delivery(&self) -> Delivery {
+        self.platform.delivery
+    }
+}
+
+/// How a promoted digest reaches the cluster. Either way the promotion itself is a commit to the
+/// catalog repository (or a pull request for an environment with `approval`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// The deploy job runs `glidepath apply` for the environment and waits for the rollout.
+    #[default]
+    Push,
+    /// The deploy job commits the re-rendered `gitops/` tree too; Argo CD changes the cluster and
+    /// the job waits for the rollout it syncs.
+    Gitops,
+}
+
+impl Delivery {
+    pub const ALL: [Delivery; 2] = [Delivery::Push, Delivery::Gitops];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Delivery::Push => "push",
+            Delivery::Gitops => "gitops",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|d| d.name() == text).ok_or_else(|| format!("`{text}` is not a delivery mode"))
+    }
 }
 
 /// The retention periods CloudWatch Logs accepts (PutRetentionPolicy's `retentionInDays`).
@@ -70,6 +104,11 @@ pub struct Platform {
     /// The sha256 of that download, pinned; unset, jobs verify it against the `.sha256` file
     /// published beside it (`scripts/release` writes both).
     pub glidepath_sha256: Option<String>,
+    /// How promotions reach the clusters: `glidepath apply` in the deploy job, or Argo CD.
+    pub delivery: Delivery,
+    /// The GitHub secret holding the token deploy jobs push promotions with; unset, the job's
+    /// own `GITHUB_TOKEN` with `contents: write`.
+    pub promotion_token_secret: Option<String>,
     /// Default routing of every environment (each may override it).
     pub traffic: TrafficSettings,
     /// Default Pod Security Standard enforced on every environment's namespace.
@@ -93,6 +132,8 @@ impl Platform {
             pipeline_image: None,
             glidepath_release: None,
             glidepath_sha256: None,
+            delivery: Delivery::Push,
+            promotion_token_secret: None,
             traffic: TrafficSettings::default(),
             pod_security: PodSecurityLevel::Restricted,
         }

@@ -1,6 +1,7 @@
 //! `glidepath promote SERVICE --to ENV (--from ENV | --image REF | --tag TAG)`: moves an image
 //! to an environment by editing `image_tag` in the catalog, so promotion is a reviewed one-line
 //! pull request and the next plan applies it (or Argo CD syncs the overlay rendered from it).
+//! HCL and YAML catalog files are both edited in place, formatting and comments kept.
 
 use std::path::PathBuf;
 
@@ -47,20 +48,16 @@ pub fn promote(args: &PromoteArgs) -> Result<u8, CliError> {
         return Ok(EXIT_OK);
     }
 
-    // The file that declares the service (HCL; YAML catalogs are edited by hand).
+    // The file that declares the service, HCL or YAML, edited in place either way.
     let path = PathBuf::from(service.location.rsplitn(3, ':').last().unwrap_or_default());
-    if path.extension().and_then(|e| e.to_str()) != Some("hcl") {
-        return Err(CliError::Usage(format!(
-            "{} is declared in {}: promote edits HCL catalogs; set image_tag.{} = \"{tag}\" there by hand",
-            service.name,
-            path.display(),
-            args.to
-        )));
-    }
     let original =
         std::fs::read_to_string(&path).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
-    let edited = edit::set_image_tag(&original, &service.name, &args.to, &tag)
-        .map_err(|e| CliError::Usage(format!("{}: {e}; set image_tag.{} by hand", path.display(), args.to)))?;
+    let edited = match path.extension().and_then(|e| e.to_str()) {
+        Some("hcl") => edit::set_image_tag(&original, &service.name, &args.to, &tag),
+        Some("yaml" | "yml") => edit::set_image_tag_yaml(&original, &service.name, &args.to, &tag),
+        _ => Err("not an HCL or YAML catalog file".to_string()),
+    }
+    .map_err(|e| CliError::Usage(format!("{}: {e}; set image_tag.{} by hand", path.display(), args.to)))?;
     let write = |text: &str| {
         std::fs::write(&path, text).map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())))
     };

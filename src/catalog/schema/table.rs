@@ -2,7 +2,7 @@
 //! (`Fields::of` takes a `Block`, and asking for a field the table does not declare is a bug
 //! caught by every test that decodes a catalog) and the JSON Schema is generated from.
 
-use crate::catalog::model::{NotifyEvent, PodSecurityLevel, Router, RELAXABLE, WAIVABLE};
+use crate::catalog::model::{Delivery, NotifyEvent, PodSecurityLevel, Router, RELAXABLE, WAIVABLE};
 
 /// A group of settings: `name { … }` in HCL, a mapping in YAML.
 #[derive(Debug)]
@@ -80,6 +80,9 @@ fn strategies() -> Vec<String> {
 fn routers() -> Vec<String> {
     Router::ALL.iter().map(|r| r.name().to_string()).collect()
 }
+fn delivery_modes() -> Vec<String> {
+    Delivery::ALL.iter().map(|d| d.name().to_string()).collect()
+}
 fn pod_security_levels() -> Vec<String> {
     PodSecurityLevel::ALL.iter().map(|l| l.name().to_string()).collect()
 }
@@ -152,6 +155,16 @@ pub static PLATFORM: Block = Block {
         field("pipeline_image", Shape::Text, "The deployer image CodeBuild's deploy and test projects run."),
         field("glidepath_release", Shape::Text, "The https URL deploy jobs download glidepath from."),
         field("glidepath_sha256", Shape::Text, "The release binary's sha256 (64 hex digits), checked before use."),
+        field(
+            "delivery",
+            Shape::Choice(delivery_modes),
+            "How promotions reach clusters: push (deploy jobs apply, the default) or gitops (Argo CD syncs).",
+        ),
+        field(
+            "promotion_token_secret",
+            Shape::Text,
+            "The GitHub secret deploy jobs push promotions with (default: the job's GITHUB_TOKEN).",
+        ),
         field("traffic", Shape::Block(&TRAFFIC_SETTINGS), "The default traffic router and its settings."),
         field(
             "pod_security",
