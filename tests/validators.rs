@@ -84,7 +84,21 @@ fn assert_clean(tool: &str, findings: &[Finding]) {
 
 /// examples/shop rendered as `glidepath render --out` writes it.
 fn rendered() -> (glidepath::catalog::Model, tempfile::TempDir) {
-    let model = glidepath::catalog::load(Path::new("examples/shop")).unwrap();
+    rendered_with(|_| {})
+}
+
+/// examples/shop in the other promotion model: GitOps delivery, promotions pushed with a named
+/// secret (the default renders push delivery with the job's own token).
+fn rendered_gitops() -> (glidepath::catalog::Model, tempfile::TempDir) {
+    rendered_with(|model| {
+        model.platform.delivery = glidepath::catalog::Delivery::Gitops;
+        model.platform.promotion_token_secret = Some("GLIDEPATH_PROMOTION_TOKEN".into());
+    })
+}
+
+fn rendered_with(edit: impl FnOnce(&mut glidepath::catalog::Model)) -> (glidepath::catalog::Model, tempfile::TempDir) {
+    let mut model = glidepath::catalog::load(Path::new("examples/shop")).unwrap();
+    edit(&mut model);
     let desired = glidepath::render::render(&model).unwrap();
     let dir = tempfile::tempdir().unwrap();
     glidepath::render::output::write_tree(&model, &desired, &dir.path().join("out")).unwrap();
@@ -387,15 +401,17 @@ fn zizmor(dir: &Path) -> Vec<Finding> {
 
 #[test]
 fn actionlint_finds_nothing_in_the_workflows() {
-    let (_, dir) = rendered();
-    assert_clean("actionlint", &actionlint(&workflows(dir.path())));
+    for (_, dir) in [rendered(), rendered_gitops()] {
+        assert_clean("actionlint", &actionlint(&workflows(dir.path())));
+    }
 }
 
 #[test]
 fn zizmor_finds_nothing_in_the_workflows() {
-    let (_, dir) = rendered();
-    workflows(dir.path());
-    assert_clean("zizmor", &zizmor(&dir.path().join("out/.github/workflows")));
+    for (_, dir) in [rendered(), rendered_gitops()] {
+        workflows(dir.path());
+        assert_clean("zizmor", &zizmor(&dir.path().join("out/.github/workflows")));
+    }
 }
 
 /// The control: both tools do report what the rendered workflows avoid (a tag-pinned action, a

@@ -341,13 +341,105 @@ fn build_once_and_promote_that_digest_everywhere() {
     assert!(scan < push);
     for env in ["dev", "staging", "prod"] {
         let job = get(jobs, &format!("deploy-{env}")).unwrap();
-        let promote = get(job, "steps").unwrap().as_sequence().unwrap().last().unwrap();
-        assert_eq!(str_of(get(promote, "env").unwrap(), "IMAGE_DIGEST"), Some("${{ needs.build.outputs.digest }}"));
-        assert_eq!(str_of(get(promote, "env").unwrap(), "TARGET_ENV"), Some(env));
-        assert!(str_of(promote, "run")
+        assert_eq!(str_of(get(job, "env").unwrap(), "IMAGE_DIGEST"), Some("${{ needs.build.outputs.digest }}"));
+        assert_eq!(str_of(get(job, "env").unwrap(), "TARGET_ENV"), Some(env));
+        let promote =
+            step_named(job, "promoting the built digest to").or_else(|| step_named(job, "Promote the built digest"));
+        assert!(str_of(promote.unwrap(), "run")
             .unwrap()
             .contains(r#"glidepath promote "$SERVICE" --to "$TARGET_ENV" --image "$IMAGE_REPOSITORY@$IMAGE_DIGEST""#));
     }
+}
+
+/// The first step of `job` whose name contains `part`.
+fn step_named<'a>(job: &'a Value, part: &str) -> Option<&'a Value> {
+    get(job, "steps")?.as_sequence()?.iter().find(|s| str_of(s, "name").is_some_and(|n| n.contains(part)))
+}
+
+/// The names of `job`'s steps, in order.
+fn step_names(job: &Value) -> Vec<String> {
+    get(job, "steps")
+        .and_then(Value::as_sequence)
+        .map(|steps| steps.iter().filter_map(|s| str_of(s, "name").map(String::from)).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn push_mode_commits_each_promotion_applies_and_waits_and_opens_a_pr_where_approval_is_needed() {
+    let model = shop();
+    assert_eq!(model.delivery(), glidepath::catalog::Delivery::Push, "push is the default");
+    let all = parsed(&model);
+    let jobs = get(workflow_of(&all, "cart"), "jobs").unwrap();
+    for env in ["dev", "staging"] {
+        let job = get(jobs, &format!("deploy-{env}")).unwrap();
+        assert_eq!(
+            step_names(job)[3..],
+            [
+                format!("Promote the built digest to {env} (commit)"),
+                format!("Connect to the {env} cluster"),
+                format!("Apply cart in {env}"),
+                format!("Wait for the cart rollout in {env}"),
+            ]
+        );
+        // The job's own token pushes the commit: it may write contents, nothing else.
+        let permissions = get(job, "permissions").unwrap();
+        assert_eq!(str_of(permissions, "contents"), Some("write"));
+        assert!(get(permissions, "pull-requests").is_none());
+        let promote = step_named(job, "Promote").unwrap();
+        assert_eq!(str_of(get(promote, "env").unwrap(), "PROMOTION_TOKEN"), Some("${{ github.token }}"));
+        let run = str_of(promote, "run").unwrap();
+        assert!(run.contains(r#"git push --quiet origin "HEAD:refs/heads/$BRANCH""#), "{run}");
+        assert!(!run.contains("gh pr"), "{run}");
+        let apply = str_of(step_named(job, "Apply").unwrap(), "run").unwrap();
+        assert!(apply.contains(r#"--env "$TARGET_ENV" --only cluster --target "$TARGET_ENV/$SERVICE""#), "{apply}");
+    }
+    // prod needs approval: a branch and a pull request, no cluster change from the job.
+    let prod = get(jobs, "deploy-prod").unwrap();
+    assert_eq!(step_names(prod)[3..], ["Open a pull request promoting the built digest to prod".to_string()]);
+    assert_eq!(str_of(get(prod, "permissions").unwrap(), "pull-requests"), Some("write"));
+    let run = str_of(step_named(prod, "pull request").unwrap(), "run").unwrap();
+    assert!(run.contains(r#"git push --quiet --force origin "HEAD:refs/heads/$head""#), "{run}");
+    assert!(run.contains(r#"gh pr create --repo "$GITHUB_REPOSITORY" --base "$BRANCH" --head "$head""#), "{run}");
+}
+
+#[test]
+fn gitops_mode_commits_the_rendered_tree_and_leaves_the_cluster_to_argo_cd() {
+    let mut model = shop();
+    model.platform.delivery = glidepath::catalog::Delivery::Gitops;
+    model.platform.promotion_token_secret = Some("GLIDEPATH_PROMOTION_TOKEN".into());
+    let all = parsed(&model);
+    let jobs = get(workflow_of(&all, "cart"), "jobs").unwrap();
+    let staging = get(jobs, "deploy-staging").unwrap();
+    assert_eq!(
+        step_names(staging)[3..],
+        [
+            "Promote the built digest to staging (commit)",
+            "Connect to the staging cluster",
+            "Wait for the cart rollout in staging"
+        ]
+    );
+    let promote = step_named(staging, "Promote").unwrap();
+    let run = str_of(promote, "run").unwrap();
+    assert!(run.contains(r#"glidepath render --catalog "$CATALOG" --out "$RUNNER_TEMP/render""#), "{run}");
+    assert!(run.contains(r#"git add --all -- "$CATALOG" gitops"#), "{run}");
+    // A named token pushes: the job's own token stays read-only.
+    assert_eq!(
+        str_of(get(promote, "env").unwrap(), "PROMOTION_TOKEN"),
+        Some("${{ secrets.GLIDEPATH_PROMOTION_TOKEN }}")
+    );
+    for (id, job) in jobs.as_mapping().unwrap() {
+        if let Some(permissions) = get(job, "permissions") {
+            assert_eq!(str_of(permissions, "contents"), Some("read"), "{id:?}");
+            assert!(get(permissions, "pull-requests").is_none(), "{id:?}");
+        }
+    }
+    let prod = get(jobs, "deploy-prod").unwrap();
+    let run = str_of(step_named(prod, "pull request").unwrap(), "run").unwrap();
+    assert!(run.contains("glidepath render") && run.contains("gh pr create"), "{run}");
+    assert_eq!(
+        str_of(get(step_named(prod, "pull request").unwrap(), "env").unwrap(), "GH_TOKEN"),
+        Some("${{ secrets.GLIDEPATH_PROMOTION_TOKEN }}")
+    );
 }
 
 #[test]

@@ -10,9 +10,13 @@ use minijinja::Environment;
 use serde_json::{json, Value};
 
 use crate::arn::Arns;
-use crate::catalog::{names, CiTrust, Model, Service};
+use crate::catalog::{names, CiTrust, Delivery, Model, Service};
 
+use super::pipeline::CATALOG_DIR;
 use super::{aws, tools, RenderError};
+
+/// How long a deploy job waits for its rollout to end Healthy (the pipelines' deploy wait too).
+const ROLLOUT_TIMEOUT_SECONDS: u32 = 3600;
 
 const TEMPLATE_NAME: &str = "github/workflow.yaml.j2";
 const TEMPLATE: &str = include_str!("../../templates/github/workflow.yaml.j2");
@@ -74,7 +78,19 @@ fn context(model: &Model, service: &Service) -> Result<Value, RenderError> {
             CiTrust::Environment => Some(env),
             CiTrust::Branch(_) => None,
         };
-        deploys.push(json!({ "job": job, "env": env, "needs": needs, "environment": environment }));
+        // `envs` holds only declared environments, each on a declared cluster (validated).
+        let declared = model.environment(env).expect("a declared environment");
+        let cluster = model.cluster(&declared.cluster);
+        deploys.push(json!({
+            "job": job,
+            "env": env,
+            "needs": needs,
+            "environment": environment,
+            "approval": declared.approval,
+            "namespace": declared.namespace,
+            "eks_cluster": cluster.map_or(declared.cluster.as_str(), |c| c.eks_name.as_str()),
+            "cluster_region": cluster.map_or(model.platform.region.as_str(), |c| c.region.as_str()),
+        }));
         previous = Some(job);
     }
     // A repository per service (`path = "."`) builds on every push; a monorepo only when the
@@ -97,7 +113,18 @@ fn context(model: &Model, service: &Service) -> Result<Value, RenderError> {
     };
     let build_context = &service.ci.path;
     let release = tools::glidepath_release(&model.platform);
+    // Promotions are pushed with the secret the catalog names, else with the job's own token
+    // (which then needs `contents: write`, and `pull-requests: write` where a PR is opened).
+    let token = match &model.platform.promotion_token_secret {
+        Some(secret) => format!("${{{{ secrets.{secret} }}}}"),
+        None => "${{ github.token }}".to_string(),
+    };
     Ok(json!({
+        "gitops": model.delivery() == Delivery::Gitops,
+        "token": token,
+        "token_is_github_token": model.platform.promotion_token_secret.is_none(),
+        "catalog": CATALOG_DIR,
+        "rollout_timeout_seconds": ROLLOUT_TIMEOUT_SECONDS.to_string(),
         "glidepath": { "version": release.version, "url": release.url, "sha256": release.sha256 },
         "actions": tools::actions_context(),
         "build_environment": build_environment,
