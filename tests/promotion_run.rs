@@ -1,0 +1,684 @@
+//! Issue 13, item 6: the rendered workflow's jobs run here. One service's workflow, rendered by
+//! glidepath from a catalog committed to a local git repository, has its `run:` steps executed
+//! with bash (`bash --noprofile --norc -eo pipefail`, GitHub's `shell: bash`) job by job in the
+//! order GitHub gives them (the `needs:` graph), with the environment GitHub sets (`GITHUB_*`,
+//! `RUNNER_TEMP`, the `GITHUB_ENV`/`GITHUB_PATH`/`GITHUB_OUTPUT` files, `env:` at workflow, job
+//! and step level with their `${{ … }}` expressions evaluated), against moto and the end-to-end
+//! bed (control plane, kwok nodes, the real Argo Rollouts controller, Prometheus).
+//!
+//! What runs for real: the build job's Push step (against moto's ECR, where the image of
+//! `GITHUB_SHA` is already pushed, so the step takes the re-run branch and reads its digest: the
+//! digest the build outputs is the registry's); in each deploy job, the glidepath install step
+//! (curl of the release over a `file://` URL, `sha256sum --check` against the checksum pinned in
+//! the catalog), the promotion step (`glidepath promote`, `git commit`, `git push` to the local
+//! bare repository that stands for the catalog repository on GitHub), `glidepath apply` of the
+//! environment against the bed's cluster, and the wait for the Rollout to be Healthy (`kubectl`
+//! and `jq`).
+//!
+//! Local stand-ins, each a step of its own in the workflow so nothing else is touched:
+//! - `actions/checkout`: a shallow fetch of `GITHUB_SHA` from the local bare repository into
+//!   `GITHUB_WORKSPACE`, credentials not kept (as `persist-credentials: false`);
+//! - `aws-actions/configure-aws-credentials`: moto's credentials and endpoint in `GITHUB_ENV`;
+//! - "Connect to the ENV cluster" (`aws eks update-kubeconfig`): a kubeconfig whose context ENV
+//!   is the bed's cluster (moto's EKS has no API server to hand out);
+//! - `gh`, GitHub's CLI: a stub script on the PATH that records its arguments and answers like
+//!   GitHub's API would (no PR yet; `pr create` prints a URL). It stands in for GitHub's API
+//!   only; the branch it is asked to open a PR from is really pushed;
+//! - the release's https URL becomes a `file://` URL of the binary under test (same sha256).
+//!
+//! Not run: the build job's docker build, Trivy scan and ECR login (no Docker engine here; the
+//! image is put into moto's ECR by the test instead). The approval environment (prod) is a pull
+//! request: its job changes no cluster. The test merges the PR as a reviewer would and runs the
+//! `glidepath apply` that the README says follows the merge in push mode.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use kube::api::{Api, DynamicObject};
+use kube::discovery::ApiResource;
+use serde_json::Value as Json;
+use serde_yaml::Value;
+use sha2::{Digest, Sha256};
+use support::e2e::{self, FakeApps};
+use support::moto::Moto;
+
+const PLATFORM: &str = "promo";
+const SERVICE: &str = "storefront";
+const REPOSITORY: &str = "acme/storefront";
+const ENVS: [&str; 3] = ["dev", "staging", "prod"];
+
+/// The catalog the repository holds: three environments on the bed's cluster, prod with approval.
+fn catalog(prometheus: &str, release_sha256: &str) -> String {
+    format!(
+        r#"# The catalog of issue 13's promotion run (tests/promotion_run.rs).
+platform {{
+  name              = "{PLATFORM}"
+  aws_account_id    = "123456789012"
+  region            = "eu-west-1"
+  github_org        = "acme"
+  prometheus        = "{prometheus}"
+  scrape_interval   = "1s"
+  # Where deploy jobs download glidepath; the test serves the binary under test in its place.
+  glidepath_release = "https://releases.example.com/glidepath/{{version}}/glidepath"
+  glidepath_sha256  = "{release_sha256}"
+}}
+
+cluster "local" {{
+  kube_context = "glidepath-test"
+}}
+
+environment "dev" {{
+  cluster = "local"
+}}
+
+environment "staging" {{
+  cluster = "local"
+}}
+
+environment "prod" {{
+  cluster  = "local"
+  approval = true
+}}
+
+# A tier-2 profile at test speed (as tests/fixtures/e2e/catalog.hcl).
+profile "quick" {{
+  tier = 2
+
+  canary {{
+    steps              = [50, 100]
+    pauses             = ["5s"]
+    analysis_from_step = 1
+  }}
+
+  slo {{
+    max_error_rate = "5%"
+    p99_latency    = "500ms"
+    interval       = "5s"
+    failure_limit  = 1
+  }}
+
+  pdb {{
+    min_available = "50%"
+  }}
+
+  limits {{
+    max_rollback    = "1m"
+    max_exposure    = "50%"
+    max_deploy_time = "5m"
+  }}
+}}
+
+service "{SERVICE}" {{
+  use       = "quick"
+  repo      = "{REPOSITORY}"
+  team      = "web"
+  port      = 3000
+  replicas  = 2
+  image_tag = "1.0.0" # the first release, before CI built anything
+
+  probes {{
+    readiness = "/ready"
+    warmup    = "1s"
+  }}
+}}
+"#
+    )
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git").arg("-C").arg(dir).args(args).env("GIT_CONFIG_NOSYSTEM", "1").output().unwrap();
+    assert!(out.status.success(), "git {args:?} in {}: {}", dir.display(), text(&out.stderr));
+    text(&out.stdout).trim().to_string()
+}
+
+fn sha256_of(path: &Path) -> String {
+    format!("{:x}", Sha256::digest(fs::read(path).unwrap()))
+}
+
+/// `${{ … }}` expressions as the workflows use them: dotted context paths, `'literal'` strings
+/// and `a || b` (the first non-empty). An expression the contexts cannot answer fails the test:
+/// a workflow that reads something GitHub would not give it must not pass here.
+fn evaluate(text: &str, contexts: &Json) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${{") {
+        out.push_str(&rest[..start]);
+        let end =
+            rest[start..].find("}}").map(|e| start + e).unwrap_or_else(|| panic!("unclosed expression in {text}"));
+        let expression = rest[start + 3..end].trim();
+        let value = expression
+            .split("||")
+            .map(str::trim)
+            .map(|part| match part.strip_prefix('\'').and_then(|p| p.strip_suffix('\'')) {
+                Some(literal) => literal.to_string(),
+                // An unset secret or variable is empty on GitHub too.
+                None if part.starts_with("vars.") || part.starts_with("secrets.") => contexts
+                    .pointer(&format!("/{}", part.replace('.', "/")))
+                    .and_then(Json::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                None => {
+                    let mut value = contexts;
+                    for key in part.split('.') {
+                        value = value.get(key).unwrap_or_else(|| panic!("`{part}` is not in the contexts: {contexts}"));
+                    }
+                    value.as_str().map(String::from).unwrap_or_else(|| value.to_string())
+                }
+            })
+            .find(|v| !v.is_empty())
+            .unwrap_or_default();
+        out.push_str(&value);
+        rest = &rest[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The jobs in the order GitHub runs them: a job once every job it needs has finished, ties in
+/// the order the file lists them (this graph is a chain, so the order is the only one).
+fn job_order(jobs: &serde_yaml::Mapping) -> Vec<String> {
+    let ids: Vec<String> = jobs.keys().map(|k| k.as_str().unwrap().to_string()).collect();
+    let needs = |id: &str| -> Vec<String> {
+        match jobs[id].get("needs") {
+            None => Vec::new(),
+            Some(Value::String(one)) => vec![one.clone()],
+            Some(Value::Sequence(list)) => list.iter().map(|v| v.as_str().unwrap().to_string()).collect(),
+            Some(other) => panic!("needs: {other:?}"),
+        }
+    };
+    let mut done: Vec<String> = Vec::new();
+    while done.len() < ids.len() {
+        let next = ids
+            .iter()
+            .find(|id| !done.contains(id) && needs(id).iter().all(|n| done.contains(n)))
+            .unwrap_or_else(|| panic!("a cycle in needs: {done:?}"));
+        done.push(next.clone());
+    }
+    done
+}
+
+/// A `KEY=value` file GitHub reads after a step (`GITHUB_ENV`, `GITHUB_OUTPUT`).
+fn read_pairs(path: &Path) -> Vec<(String, String)> {
+    let body = fs::read_to_string(path).unwrap_or_default();
+    body.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or_else(|| panic!("{}: `{l}` is not KEY=value", path.display()));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+/// What happened to each step: ran (its exit code), stood in for, or skipped.
+#[derive(Debug)]
+struct StepRecord {
+    job: String,
+    step: String,
+    how: String,
+}
+
+struct Run {
+    work: PathBuf,
+    origin: PathBuf,
+    sha: String,
+    moto_url: String,
+    /// The bed's kubeconfig with a context per environment (what `update-kubeconfig --alias` makes).
+    kubeconfig: PathBuf,
+    /// Where the stub `gh` lives (first on the PATH) and the file it records calls in.
+    stubs: PathBuf,
+    gh_log: PathBuf,
+    release_url: String,
+    records: Vec<StepRecord>,
+}
+
+impl Run {
+    /// Runs every job of `workflow`, in order; returns the jobs' outputs.
+    fn workflow(&mut self, workflow: &Value) -> BTreeMap<String, Json> {
+        let jobs = workflow["jobs"].as_mapping().unwrap();
+        let mut needs_outputs: BTreeMap<String, Json> = BTreeMap::new();
+        for id in job_order(jobs) {
+            let outputs = self.job(workflow, &id, &jobs[id.as_str()], &needs_outputs);
+            needs_outputs.insert(id, serde_json::json!({ "outputs": outputs, "result": "success" }));
+        }
+        needs_outputs
+    }
+
+    fn contexts(
+        &self,
+        needs: &BTreeMap<String, Json>,
+        steps: &BTreeMap<String, Json>,
+        env: &BTreeMap<String, String>,
+    ) -> Json {
+        serde_json::json!({
+            "github": {
+                // The job's GITHUB_TOKEN: what `${{ github.token }}` gives. Nothing here checks it.
+                "token": "ghs_promotion-run-test-token",
+                "sha": self.sha,
+                "repository": REPOSITORY,
+                "ref": "refs/heads/main",
+            },
+            "secrets": {},
+            "vars": {},
+            "needs": needs,
+            "steps": steps,
+            "env": env,
+        })
+    }
+
+    fn job(&mut self, workflow: &Value, id: &str, job: &Value, needs: &BTreeMap<String, Json>) -> Json {
+        let root = self.work.join("jobs").join(id);
+        let (workspace, temp, home) = (root.join("workspace"), root.join("temp"), root.join("home"));
+        for dir in [&workspace, &temp, &home] {
+            fs::create_dir_all(dir).unwrap();
+        }
+        // What the runner sets for every step (GitHub's "Default environment variables").
+        let mut env: BTreeMap<String, String> = [
+            ("CI", "true".to_string()),
+            ("GITHUB_ACTIONS", "true".to_string()),
+            ("GITHUB_REPOSITORY", REPOSITORY.to_string()),
+            ("GITHUB_REPOSITORY_OWNER", "acme".to_string()),
+            ("GITHUB_SHA", self.sha.clone()),
+            ("GITHUB_REF", "refs/heads/main".to_string()),
+            ("GITHUB_REF_NAME", "main".to_string()),
+            ("GITHUB_EVENT_NAME", "push".to_string()),
+            ("GITHUB_JOB", id.to_string()),
+            ("GITHUB_RUN_ID", "4242".to_string()),
+            ("GITHUB_RUN_ATTEMPT", "1".to_string()),
+            ("GITHUB_SERVER_URL", "https://github.com".to_string()),
+            ("GITHUB_WORKSPACE", workspace.display().to_string()),
+            ("RUNNER_TEMP", temp.display().to_string()),
+            ("RUNNER_OS", "Linux".to_string()),
+            ("HOME", home.display().to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let mut steps: BTreeMap<String, Json> = BTreeMap::new();
+        for scope in [&workflow["env"], &job["env"]] {
+            for (k, v) in scope.as_mapping().into_iter().flatten() {
+                let contexts = self.contexts(needs, &steps, &env);
+                env.insert(k.as_str().unwrap().to_string(), evaluate(&yaml_scalar(v), &contexts));
+            }
+        }
+        let mut path_entries: Vec<String> = Vec::new();
+        for step in job["steps"].as_sequence().unwrap() {
+            let name = step["name"].as_str().unwrap_or("(unnamed)").to_string();
+            let record = |how: String| StepRecord { job: id.to_string(), step: name.clone(), how };
+            if let Some(uses) = step.get("uses").and_then(Value::as_str) {
+                let action = uses.split('@').next().unwrap();
+                let how = match action {
+                    "actions/checkout" => {
+                        assert_eq!(step["with"]["persist-credentials"], Value::Bool(false), "{id}: {name}");
+                        git(&workspace, &["init", "--quiet"]);
+                        git(&workspace, &["remote", "add", "origin", self.origin.to_str().unwrap()]);
+                        git(&workspace, &["fetch", "--quiet", "--depth=1", "origin", &self.sha]);
+                        git(&workspace, &["checkout", "--quiet", "--detach", "FETCH_HEAD"]);
+                        "stand-in: shallow fetch of GITHUB_SHA from the local bare repository"
+                    }
+                    "aws-actions/configure-aws-credentials" => {
+                        let region = step["with"]["aws-region"].as_str().unwrap();
+                        for (k, v) in [
+                            ("AWS_ACCESS_KEY_ID", "testing"),
+                            ("AWS_SECRET_ACCESS_KEY", "testing"),
+                            ("AWS_SESSION_TOKEN", "testing"),
+                            ("AWS_REGION", region),
+                            ("AWS_DEFAULT_REGION", region),
+                            ("AWS_ENDPOINT_URL", &self.moto_url),
+                        ] {
+                            env.insert(k.to_string(), v.to_string());
+                        }
+                        "stand-in: moto's credentials and endpoint"
+                    }
+                    "aws-actions/amazon-ecr-login" | "aquasecurity/trivy-action" => {
+                        "skipped: no Docker engine here (the image is in moto's ECR already)"
+                    }
+                    other => panic!("{id}: no stand-in for action {other}"),
+                };
+                self.records.push(record(how.to_string()));
+                continue;
+            }
+            let script = step["run"].as_str().unwrap_or_else(|| panic!("{id}: {name} has neither uses nor run"));
+            if id == "build" && script.contains("docker build") {
+                self.records.push(record("skipped: docker build (no Docker engine here)".into()));
+                continue;
+            }
+            let mut step_env = env.clone();
+            for (k, v) in step.get("env").and_then(Value::as_mapping).into_iter().flatten() {
+                let contexts = self.contexts(needs, &steps, &env);
+                step_env.insert(k.as_str().unwrap().to_string(), evaluate(&yaml_scalar(v), &contexts));
+            }
+            if name.starts_with("Connect to the ") && script.contains("aws eks update-kubeconfig") {
+                assert!(step_env.contains_key("EKS_CLUSTER") && step_env.contains_key("CLUSTER_REGION"), "{name}");
+                env.insert("KUBECONFIG".into(), self.kubeconfig.display().to_string());
+                self.records.push(record("stand-in: a kubeconfig whose context ENV is the bed's cluster".into()));
+                continue;
+            }
+            let mut stand_in = "ran";
+            if let Some(url) = step_env.get_mut("GLIDEPATH_URL") {
+                assert!(url.starts_with("https://releases.example.com/glidepath/"), "{url}");
+                *url = self.release_url.clone();
+                stand_in = "ran (the release URL served as file://)";
+            }
+            let (env_file, path_file, output_file) =
+                (temp.join("_github_env"), temp.join("_github_path"), temp.join("_github_output"));
+            for file in [&env_file, &path_file, &output_file] {
+                fs::write(file, "").unwrap();
+            }
+            let script_file = temp.join("_step.sh");
+            fs::write(&script_file, script).unwrap();
+            let host_path = std::env::var("PATH").unwrap_or_default();
+            let path = [self.stubs.display().to_string()]
+                .into_iter()
+                .chain(path_entries.iter().rev().cloned())
+                .chain([host_path])
+                .collect::<Vec<_>>()
+                .join(":");
+            let out = Command::new("bash")
+                .args(["--noprofile", "--norc", "-eo", "pipefail"])
+                .arg(&script_file)
+                .current_dir(&workspace)
+                .env_clear()
+                .envs(&step_env)
+                .env("PATH", path)
+                .env("GITHUB_ENV", &env_file)
+                .env("GITHUB_PATH", &path_file)
+                .env("GITHUB_OUTPUT", &output_file)
+                .env("GH_STUB_LOG", &self.gh_log)
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .output()
+                .unwrap();
+            eprintln!("── {id} / {name}: exit {:?}\n{}{}", out.status.code(), text(&out.stdout), text(&out.stderr));
+            assert!(out.status.success(), "{id} / {name} failed:\n{}\n{}", text(&out.stdout), text(&out.stderr));
+            self.records.push(record(stand_in.to_string()));
+            env.extend(read_pairs(&env_file));
+            path_entries.extend(fs::read_to_string(&path_file).unwrap().lines().map(String::from));
+            if let Some(step_id) = step.get("id").and_then(Value::as_str) {
+                let outputs: serde_json::Map<String, Json> =
+                    read_pairs(&output_file).into_iter().map(|(k, v)| (k, Json::String(v))).collect();
+                steps.insert(step_id.to_string(), serde_json::json!({ "outputs": outputs }));
+            }
+        }
+        let mut outputs = serde_json::Map::new();
+        for (k, v) in job.get("outputs").and_then(Value::as_mapping).into_iter().flatten() {
+            let contexts = self.contexts(needs, &steps, &env);
+            outputs.insert(k.as_str().unwrap().to_string(), Json::String(evaluate(&yaml_scalar(v), &contexts)));
+        }
+        // A job's files go with its runner; the release binary copy is the big one.
+        let _ = fs::remove_dir_all(&temp);
+        Json::Object(outputs)
+    }
+}
+
+fn yaml_scalar(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        other => panic!("not a scalar: {other:?}"),
+    }
+}
+
+/// The bed's kubeconfig with one more context per environment, each the bed's cluster and user.
+fn kubeconfig_with_contexts(bed_kubeconfig: &Path, to: &Path) {
+    let mut config: Value = serde_yaml::from_str(&fs::read_to_string(bed_kubeconfig).unwrap()).unwrap();
+    let contexts = config["contexts"].as_sequence_mut().unwrap();
+    let first = contexts[0].clone();
+    for env in ENVS {
+        let mut context = first.clone();
+        context["name"] = Value::String(env.into());
+        contexts.push(context);
+    }
+    fs::write(to, serde_yaml::to_string(&config).unwrap()).unwrap();
+}
+
+fn rollout(kubeconfig: &Path, namespace: &str) -> Json {
+    let (runtime, client) = support::kube_client(kubeconfig);
+    let resource = ApiResource {
+        group: "argoproj.io".into(),
+        version: "v1alpha1".into(),
+        api_version: "argoproj.io/v1alpha1".into(),
+        kind: "Rollout".into(),
+        plural: "rollouts".into(),
+    };
+    let api: Api<DynamicObject> = Api::namespaced_with(client, namespace, &resource);
+    serde_json::to_value(runtime.block_on(api.get(SERVICE)).unwrap()).unwrap()
+}
+
+fn glidepath_in(dir: &Path, kubeconfig: &Path, args: &[&str]) -> Output {
+    support::glidepath_command()
+        .args(args)
+        .current_dir(dir)
+        .env("KUBECONFIG", kubeconfig)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn one_digest_travels_dev_staging_prod_through_the_rendered_workflow() {
+    let bed = e2e::shared();
+    FakeApps::shared(bed);
+    let moto = Moto::start();
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+
+    // The release: the binary under test and its sha256, pinned in the catalog.
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_glidepath"));
+    let release_sha256 = sha256_of(&binary);
+
+    // The catalog repository on "GitHub": a bare repository with the catalog and its workflow.
+    let origin = work.join("origin.git");
+    let seed = work.join("seed");
+    git(work, &["init", "--quiet", "--bare", "--initial-branch=main", origin.to_str().unwrap()]);
+    git(&origin, &["config", "uploadpack.allowAnySHA1InWant", "true"]);
+    git(work, &["clone", "--quiet", origin.to_str().unwrap(), seed.to_str().unwrap()]);
+    fs::create_dir_all(seed.join("catalog")).unwrap();
+    fs::write(seed.join("catalog/catalog.hcl"), catalog(&bed.prometheus_url, &release_sha256)).unwrap();
+    let out = glidepath_in(&seed, &bed.kubeconfig, &["render", "-c", "catalog", "--out", "../rendered"]);
+    assert!(out.status.success(), "render: {}", text(&out.stderr));
+    let workflow_path = format!(".github/workflows/{SERVICE}.yaml");
+    fs::create_dir_all(seed.join(".github/workflows")).unwrap();
+    fs::copy(work.join("rendered").join(&workflow_path), seed.join(&workflow_path)).unwrap();
+    for args in [
+        &["add", "--all"][..],
+        &["-c", "user.name=dev", "-c", "user.email=dev@example.com", "commit", "--quiet", "-m", "catalog and workflow"],
+        &["push", "--quiet", "origin", "HEAD:refs/heads/main"],
+    ] {
+        git(&seed, args);
+    }
+    let sha = git(&seed, &["rev-parse", "HEAD"]);
+
+    // The platform's first apply (before CI): namespaces and version 1.0.0 everywhere.
+    let kubeconfig = work.join("kubeconfig");
+    kubeconfig_with_contexts(&bed.kubeconfig, &kubeconfig);
+    let out = glidepath_in(&seed, &kubeconfig, &["apply", "-c", "catalog", "--only", "cluster", "--auto-approve"]);
+    assert!(out.status.success(), "first apply: {}\n{}", text(&out.stdout), text(&out.stderr));
+    for env in ENVS {
+        bed.wait_until(
+            &format!("{SERVICE} Healthy in {env} (1.0.0)"),
+            Duration::from_secs(240),
+            || e2e::healthy(&rollout(&kubeconfig, &format!("{PLATFORM}-{env}"))).then_some(()),
+            || String::new(),
+        );
+    }
+
+    // The build's push, as ECR has it: the image of GITHUB_SHA, its digest the registry's.
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2, "digest": format!("sha256:{}", "c".repeat(64))},
+        "layers": []
+    })
+    .to_string();
+    let aws = |args: &[&str]| {
+        let out = Command::new("aws")
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_DEFAULT_REGION", "eu-west-1")
+            .env("AWS_ENDPOINT_URL", moto.url())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "aws {args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let ecr_repository = format!("{PLATFORM}/{SERVICE}");
+    aws(&["ecr", "create-repository", "--repository-name", &ecr_repository]);
+    let pushed: Json = serde_json::from_str(&aws(&[
+        "ecr",
+        "put-image",
+        "--repository-name",
+        &ecr_repository,
+        "--image-tag",
+        &sha,
+        "--image-manifest",
+        &manifest,
+    ]))
+    .unwrap();
+    let digest = pushed["image"]["imageId"]["imageDigest"].as_str().unwrap().to_string();
+    assert!(digest.starts_with("sha256:"), "{pushed}");
+
+    // The stub for GitHub's API: `gh` records its calls; no PR exists yet, `pr create` opens one.
+    let stubs = work.join("stubs");
+    fs::create_dir_all(&stubs).unwrap();
+    let gh_log = work.join("gh.log");
+    fs::write(
+        stubs.join("gh"),
+        "#!/bin/bash\n# Stands in for GitHub's API only (tests/promotion_run.rs).\n\
+         test -n \"$GH_TOKEN\" || { echo 'gh: GH_TOKEN is not set' >&2; exit 4; }\n\
+         printf '%s\\n' \"$*\" >> \"$GH_STUB_LOG\"\n\
+         if [ \"$1 $2\" = 'pr view' ]; then echo 'no pull requests found' >&2; exit 1; fi\n\
+         if [ \"$1 $2\" = 'pr create' ]; then echo \"https://github.com/$GITHUB_REPOSITORY/pull/1\"; exit 0; fi\n\
+         echo \"gh stub: unexpected call: $*\" >&2; exit 2\n",
+    )
+    .unwrap();
+    Command::new("chmod").arg("0755").arg(stubs.join("gh")).status().unwrap();
+
+    let workflow: Value = serde_yaml::from_str(&fs::read_to_string(seed.join(&workflow_path)).unwrap()).unwrap();
+    let mut run = Run {
+        work: work.to_path_buf(),
+        origin: origin.clone(),
+        sha: sha.clone(),
+        moto_url: moto.url(),
+        kubeconfig: kubeconfig.clone(),
+        stubs,
+        gh_log: gh_log.clone(),
+        release_url: format!("file://{}", binary.display()),
+        records: Vec::new(),
+    };
+    let jobs = run.workflow(&workflow);
+    for record in &run.records {
+        eprintln!("{:<16} {:<55} {}", record.job, record.step, record.how);
+    }
+    let order: Vec<&String> = jobs.keys().collect();
+    assert_eq!(order.len(), 4, "{order:?}");
+    assert_eq!(jobs["build"]["outputs"]["digest"], digest, "the build's output is the registry's digest");
+    let ran: BTreeSet<(String, String)> =
+        run.records.iter().filter(|r| r.how.starts_with("ran")).map(|r| (r.job.clone(), r.step.clone())).collect();
+    for env in ["dev", "staging"] {
+        for step in [
+            format!("Promote the built digest to {env} (commit)"),
+            format!("Apply {SERVICE} in {env}"),
+            format!("Wait for the {SERVICE} rollout in {env}"),
+        ] {
+            assert!(ran.contains(&(format!("deploy-{env}"), step.clone())), "{step} did not run: {ran:?}");
+        }
+    }
+    assert!(ran.contains(&("build".into(), "Push".into())));
+
+    // Every promotion is recorded: a commit on main for dev and staging, in order, each one line
+    // of the catalog; a branch and a PR for prod.
+    let image = format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/{PLATFORM}/{SERVICE}@{digest}");
+    let log = git(&origin, &["log", "--format=%s", "main"]);
+    let subjects: Vec<&str> = log.lines().collect();
+    assert_eq!(
+        subjects,
+        [
+            format!("promote {SERVICE} to staging: {digest}").as_str(),
+            format!("promote {SERVICE} to dev: {digest}").as_str(),
+            "catalog and workflow"
+        ]
+    );
+    for commit in ["main", "main~1"] {
+        let stat = git(&origin, &["show", "--format=", "--numstat", commit]);
+        assert_eq!(stat, "1\t1\tcatalog/catalog.hcl", "{commit}: one line of the catalog changes");
+    }
+    let head = format!("glidepath/promote-{SERVICE}-prod-{}", &digest[7..19]);
+    let branches = git(&origin, &["branch", "--list", "--format=%(refname:short)"]);
+    assert!(branches.lines().any(|b| b == head), "no PR branch {head}: {branches}");
+    assert_eq!(git(&origin, &["log", "--format=%s", "-1", &head]), format!("promote {SERVICE} to prod: {digest}"));
+    assert_eq!(git(&origin, &["rev-parse", &format!("{head}~1")]), git(&origin, &["rev-parse", "main"]));
+    let gh_calls = fs::read_to_string(&gh_log).unwrap();
+    assert!(
+        gh_calls.contains(&format!(
+            "pr create --repo {REPOSITORY} --base main --head {head} --title promote {SERVICE} to prod: {digest}"
+        )),
+        "{gh_calls}"
+    );
+
+    // The cluster: dev and staging run the digest, Healthy (the jobs' wait saw it; read it again).
+    for env in ["dev", "staging"] {
+        let r = rollout(&kubeconfig, &format!("{PLATFORM}-{env}"));
+        assert_eq!(r["spec"]["template"]["spec"]["containers"][0]["image"], image.as_str(), "{env}");
+        assert!(e2e::healthy(&r), "{env}: {}", r["status"]);
+    }
+    let prod = rollout(&kubeconfig, &format!("{PLATFORM}-prod"));
+    assert!(
+        prod["spec"]["template"]["spec"]["containers"][0]["image"].as_str().unwrap().ends_with(":1.0.0"),
+        "the PR is not merged: prod still runs 1.0.0"
+    );
+
+    // The reviewer merges the PR (GitHub's merge button: a merge commit on main), then the apply
+    // that follows a merge in push mode.
+    let merged = work.join("merged");
+    git(work, &["clone", "--quiet", origin.to_str().unwrap(), merged.to_str().unwrap()]);
+    git(
+        &merged,
+        &[
+            "-c",
+            "user.name=reviewer",
+            "-c",
+            "user.email=r@example.com",
+            "merge",
+            "--quiet",
+            "--no-ff",
+            "-m",
+            "Merge the prod promotion",
+            &format!("origin/{head}"),
+        ],
+    );
+    git(&merged, &["push", "--quiet", "origin", "HEAD:refs/heads/main"]);
+    let model = glidepath::catalog::load(&merged.join("catalog")).unwrap();
+    let service = model.services.iter().find(|s| s.name == SERVICE).unwrap();
+    for env in ENVS {
+        assert_eq!(service.per_env[env].image_tag, digest, "the catalog names the digest in {env}");
+    }
+    let out = glidepath_in(
+        &merged,
+        &kubeconfig,
+        &[
+            "apply",
+            "-c",
+            "catalog",
+            "--env",
+            "prod",
+            "--only",
+            "cluster",
+            "--target",
+            &format!("prod/{SERVICE}"),
+            "--auto-approve",
+        ],
+    );
+    assert!(out.status.success(), "prod apply: {}\n{}", text(&out.stdout), text(&out.stderr));
+    let prod = rollout(&kubeconfig, &format!("{PLATFORM}-prod"));
+    assert_eq!(prod["spec"]["template"]["spec"]["containers"][0]["image"], image.as_str(), "prod");
+}
