@@ -574,3 +574,48 @@ fn a_repository_per_service_builds_on_every_push_to_its_branch() {
     let found = problems(&model, service(&model, "cart"), wf);
     assert!(found.is_empty(), "{found:#?}");
 }
+
+/// examples/shop copied, with `platform.hcl` edited by `edit`, then loaded.
+fn shop_with_platform(edit: impl FnOnce(String) -> String) -> Result<Model, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/shop"));
+    for entry in std::fs::read_dir(shop).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let platform = dir.path().join("platform.hcl");
+    std::fs::write(&platform, edit(std::fs::read_to_string(&platform).unwrap())).unwrap();
+    glidepath::catalog::load(dir.path()).map_err(|e| format!("{e:?}"))
+}
+
+#[test]
+fn the_catalog_chooses_the_delivery_mode_and_the_promotion_token() {
+    let model = shop_with_platform(|text| {
+        text.replacen(
+            "  ecr_keep_images = 50\n",
+            "  ecr_keep_images = 50\n  delivery = \"gitops\"\n  promotion_token_secret = \"SHOP_PROMOTIONS\"\n",
+            1,
+        )
+    })
+    .unwrap();
+    assert_eq!(model.delivery(), glidepath::catalog::Delivery::Gitops);
+    let all = parsed(&model);
+    let dev = get(get(workflow_of(&all, "cart"), "jobs").unwrap(), "deploy-dev").unwrap();
+    assert!(step_names(dev).iter().all(|n| !n.starts_with("Apply")), "{:?}", step_names(dev));
+    let promote = step_named(dev, "Promote").unwrap();
+    assert_eq!(str_of(get(promote, "env").unwrap(), "PROMOTION_TOKEN"), Some("${{ secrets.SHOP_PROMOTIONS }}"));
+
+    for (line, expected) in [
+        ("  delivery = \"pull\"\n", "is not a delivery mode"),
+        ("  promotion_token_secret = \"GITHUB_TOKEN\"\n", "is not a GitHub secret name"),
+        ("  promotion_token_secret = \"secrets.SHOP\"\n", "is not a GitHub secret name"),
+    ] {
+        let error = shop_with_platform(|text| {
+            text.replacen("  ecr_keep_images = 50\n", &format!("  ecr_keep_images = 50\n{line}"), 1)
+        })
+        .unwrap_err();
+        assert!(error.contains(expected), "{line}: {error}");
+    }
+}
