@@ -4,21 +4,23 @@
 //! order GitHub gives them (the `needs:` graph), with the environment GitHub sets (`GITHUB_*`,
 //! `RUNNER_TEMP`, the `GITHUB_ENV`/`GITHUB_PATH`/`GITHUB_OUTPUT` files, `env:` at workflow, job
 //! and step level with their `${{ … }}` expressions evaluated), against moto and the end-to-end
-//! bed (control plane, kwok nodes, the real Argo Rollouts controller, Prometheus).
+//! bed (control plane, kwok nodes, the real Argo Rollouts controller, Prometheus). Both delivery
+//! modes: push (the jobs apply) and gitops (a real Argo CD, `scripts/e2e-tools argocd-up`, syncs
+//! the commits the jobs push to the repository it reads).
 //!
 //! What runs for real: the build job's Push step (against moto's ECR, where the image of
 //! `GITHUB_SHA` is already pushed, so the step takes the re-run branch and reads its digest: the
 //! digest the build outputs is the registry's); in each deploy job, the glidepath install step
 //! (curl of the release over a `file://` URL, `sha256sum --check` against the checksum pinned in
-//! the catalog), the promotion step (`glidepath promote`, `git commit`, `git push` to the local
-//! bare repository that stands for the catalog repository on GitHub), `glidepath apply` of the
-//! environment against the bed's cluster, and the wait for the Rollout to be Healthy (`kubectl`
-//! and `jq`).
+//! the catalog), the promotion step (`glidepath promote` (+ `glidepath render` in gitops mode),
+//! `git commit`, `git push` to the local bare repository that stands for the catalog repository
+//! on GitHub), `glidepath apply` of the environment against the bed's cluster (push mode), and
+//! the wait for the Rollout to run the digest and be Healthy (`kubectl` and `jq`).
 //!
 //! Local stand-ins, each a step of its own in the workflow so nothing else is touched:
 //! - `actions/checkout`: a shallow fetch of `GITHUB_SHA` from the local bare repository into
 //!   `GITHUB_WORKSPACE`, credentials not kept (as `persist-credentials: false`);
-//! - `aws-actions/configure-aws-credentials`: moto's credentials and endpoint in `GITHUB_ENV`;
+//! - `aws-actions/configure-aws-credentials`: moto's credentials and endpoint in the job's env;
 //! - "Connect to the ENV cluster" (`aws eks update-kubeconfig`): a kubeconfig whose context ENV
 //!   is the bed's cluster (moto's EKS has no API server to hand out);
 //! - `gh`, GitHub's CLI: a stub script on the PATH that records its arguments and answers like
@@ -28,8 +30,10 @@
 //!
 //! Not run: the build job's docker build, Trivy scan and ECR login (no Docker engine here; the
 //! image is put into moto's ECR by the test instead). The approval environment (prod) is a pull
-//! request: its job changes no cluster. The test merges the PR as a reviewer would and runs the
-//! `glidepath apply` that the README says follows the merge in push mode.
+//! request: its job changes no cluster. The test merges the PR as a reviewer would; in push mode
+//! it then runs the `glidepath apply` that follows a merge, in gitops mode it checks the merged
+//! tree is what the merged catalog renders (prod's Applications sync by hand, so nobody syncs).
+//! Measured times are printed (run with --nocapture), never asserted.
 
 mod support;
 
@@ -47,17 +51,17 @@ use sha2::{Digest, Sha256};
 use support::e2e::{self, FakeApps};
 use support::moto::Moto;
 
-const PLATFORM: &str = "promo";
 const SERVICE: &str = "storefront";
 const REPOSITORY: &str = "acme/storefront";
 const ENVS: [&str; 3] = ["dev", "staging", "prod"];
 
 /// The catalog the repository holds: three environments on the bed's cluster, prod with approval.
-fn catalog(prometheus: &str, release_sha256: &str) -> String {
+fn catalog(platform: &str, delivery: &str, prometheus: &str, release_sha256: &str) -> String {
     format!(
         r#"# The catalog of issue 13's promotion run (tests/promotion_run.rs).
 platform {{
-  name              = "{PLATFORM}"
+  name              = "{platform}"
+  delivery          = "{delivery}"
   aws_account_id    = "123456789012"
   region            = "eu-west-1"
   github_org        = "acme"
@@ -440,7 +444,7 @@ fn kubeconfig_with_contexts(bed_kubeconfig: &Path, to: &Path) {
     fs::write(to, serde_yaml::to_string(&config).unwrap()).unwrap();
 }
 
-fn rollout(kubeconfig: &Path, namespace: &str) -> Json {
+fn rollout(kubeconfig: &Path, namespace: &str) -> Option<Json> {
     let (runtime, client) = support::kube_client(kubeconfig);
     let resource = ApiResource {
         group: "argoproj.io".into(),
@@ -450,7 +454,7 @@ fn rollout(kubeconfig: &Path, namespace: &str) -> Json {
         plural: "rollouts".into(),
     };
     let api: Api<DynamicObject> = Api::namespaced_with(client, namespace, &resource);
-    serde_json::to_value(runtime.block_on(api.get(SERVICE)).unwrap()).unwrap()
+    runtime.block_on(api.get_opt(SERVICE)).unwrap().map(|r| serde_json::to_value(r).unwrap())
 }
 
 fn glidepath_in(dir: &Path, kubeconfig: &Path, args: &[&str]) -> Output {
@@ -463,31 +467,53 @@ fn glidepath_in(dir: &Path, kubeconfig: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-#[test]
-fn one_digest_travels_dev_staging_prod_through_the_rendered_workflow() {
-    let bed = e2e::shared();
-    FakeApps::shared(bed);
+/// One scenario's catalog repository, registry, stubs and runner, ready to run the workflow.
+struct Prepared {
+    work: tempfile::TempDir,
+    _moto: Moto,
+    platform: String,
+    origin: PathBuf,
+    seed: PathBuf,
+    kubeconfig: PathBuf,
+    digest: String,
+    gh_log: PathBuf,
+    workflow: Value,
+    run: Run,
+}
+
+/// The catalog of `platform` in `delivery` mode committed (with its workflow, and in gitops mode
+/// its rendered `gitops/` tree) to `origin` (a bare repository, created when it does not exist);
+/// the image of that commit in moto's ECR; the `gh` stub.
+fn prepare(bed: &e2e::Bed, platform: &str, delivery: &str, origin: Option<PathBuf>) -> Prepared {
     let moto = Moto::start();
-    let work = tempfile::tempdir().unwrap();
-    let work = work.path();
+    let work_dir = tempfile::tempdir().unwrap();
+    let work = work_dir.path();
 
     // The release: the binary under test and its sha256, pinned in the catalog.
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_glidepath"));
     let release_sha256 = sha256_of(&binary);
 
     // The catalog repository on "GitHub": a bare repository with the catalog and its workflow.
-    let origin = work.join("origin.git");
-    let seed = work.join("seed");
-    git(work, &["init", "--quiet", "--bare", "--initial-branch=main", origin.to_str().unwrap()]);
+    let origin = origin.unwrap_or_else(|| {
+        let origin = work.join("origin.git");
+        git(work, &["init", "--quiet", "--bare", "--initial-branch=main", origin.to_str().unwrap()]);
+        origin
+    });
     git(&origin, &["config", "uploadpack.allowAnySHA1InWant", "true"]);
+    let seed = work.join("seed");
     git(work, &["clone", "--quiet", origin.to_str().unwrap(), seed.to_str().unwrap()]);
+    git(&seed, &["checkout", "--quiet", "-B", "main"]);
     fs::create_dir_all(seed.join("catalog")).unwrap();
-    fs::write(seed.join("catalog/catalog.hcl"), catalog(&bed.prometheus_url, &release_sha256)).unwrap();
+    fs::write(seed.join("catalog/catalog.hcl"), catalog(platform, delivery, &bed.prometheus_url, &release_sha256))
+        .unwrap();
     let out = glidepath_in(&seed, &bed.kubeconfig, &["render", "-c", "catalog", "--out", "../rendered"]);
     assert!(out.status.success(), "render: {}", text(&out.stderr));
     let workflow_path = format!(".github/workflows/{SERVICE}.yaml");
     fs::create_dir_all(seed.join(".github/workflows")).unwrap();
     fs::copy(work.join("rendered").join(&workflow_path), seed.join(&workflow_path)).unwrap();
+    if delivery == "gitops" {
+        copy_dir(&work.join("rendered/gitops"), &seed.join("gitops"));
+    }
     for args in [
         &["add", "--all"][..],
         &["-c", "user.name=dev", "-c", "user.email=dev@example.com", "commit", "--quiet", "-m", "catalog and workflow"],
@@ -496,20 +522,8 @@ fn one_digest_travels_dev_staging_prod_through_the_rendered_workflow() {
         git(&seed, args);
     }
     let sha = git(&seed, &["rev-parse", "HEAD"]);
-
-    // The platform's first apply (before CI): namespaces and version 1.0.0 everywhere.
     let kubeconfig = work.join("kubeconfig");
     kubeconfig_with_contexts(&bed.kubeconfig, &kubeconfig);
-    let out = glidepath_in(&seed, &kubeconfig, &["apply", "-c", "catalog", "--only", "cluster", "--auto-approve"]);
-    assert!(out.status.success(), "first apply: {}\n{}", text(&out.stdout), text(&out.stderr));
-    for env in ENVS {
-        bed.wait_until(
-            &format!("{SERVICE} Healthy in {env} (1.0.0)"),
-            Duration::from_secs(240),
-            || e2e::healthy(&rollout(&kubeconfig, &format!("{PLATFORM}-{env}"))).then_some(()),
-            || String::new(),
-        );
-    }
 
     // The build's push, as ECR has it: the image of GITHUB_SHA, its digest the registry's.
     let manifest = serde_json::json!({
@@ -531,7 +545,7 @@ fn one_digest_travels_dev_staging_prod_through_the_rendered_workflow() {
         assert!(out.status.success(), "aws {args:?}: {}", text(&out.stderr));
         text(&out.stdout)
     };
-    let ecr_repository = format!("{PLATFORM}/{SERVICE}");
+    let ecr_repository = format!("{platform}/{SERVICE}");
     aws(&["ecr", "create-repository", "--repository-name", &ecr_repository]);
     let pushed: Json = serde_json::from_str(&aws(&[
         "ecr",
@@ -564,10 +578,10 @@ fn one_digest_travels_dev_staging_prod_through_the_rendered_workflow() {
     Command::new("chmod").arg("0755").arg(stubs.join("gh")).status().unwrap();
 
     let workflow: Value = serde_yaml::from_str(&fs::read_to_string(seed.join(&workflow_path)).unwrap()).unwrap();
-    let mut run = Run {
+    let run = Run {
         work: work.to_path_buf(),
         origin: origin.clone(),
-        sha: sha.clone(),
+        sha,
         moto_url: moto.url(),
         kubeconfig: kubeconfig.clone(),
         stubs,
@@ -575,110 +589,315 @@ fn one_digest_travels_dev_staging_prod_through_the_rendered_workflow() {
         release_url: format!("file://{}", binary.display()),
         records: Vec::new(),
     };
-    let jobs = run.workflow(&workflow);
-    for record in &run.records {
-        eprintln!("{:<16} {:<55} {}", record.job, record.step, record.how);
+    Prepared {
+        work: work_dir,
+        _moto: moto,
+        platform: platform.to_string(),
+        origin,
+        seed,
+        kubeconfig,
+        digest,
+        gh_log,
+        workflow,
+        run,
     }
-    let order: Vec<&String> = jobs.keys().collect();
-    assert_eq!(order.len(), 4, "{order:?}");
-    assert_eq!(jobs["build"]["outputs"]["digest"], digest, "the build's output is the registry's digest");
-    let ran: BTreeSet<(String, String)> =
-        run.records.iter().filter(|r| r.how.starts_with("ran")).map(|r| (r.job.clone(), r.step.clone())).collect();
-    for env in ["dev", "staging"] {
-        for step in [
-            format!("Promote the built digest to {env} (commit)"),
-            format!("Apply {SERVICE} in {env}"),
-            format!("Wait for the {SERVICE} rollout in {env}"),
-        ] {
-            assert!(ran.contains(&(format!("deploy-{env}"), step.clone())), "{step} did not run: {ran:?}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
         }
     }
-    assert!(ran.contains(&("build".into(), "Push".into())));
+}
 
-    // Every promotion is recorded: a commit on main for dev and staging, in order, each one line
-    // of the catalog; a branch and a PR for prod.
-    let image = format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/{PLATFORM}/{SERVICE}@{digest}");
-    let log = git(&origin, &["log", "--format=%s", "main"]);
-    let subjects: Vec<&str> = log.lines().collect();
-    assert_eq!(
-        subjects,
-        [
-            format!("promote {SERVICE} to staging: {digest}").as_str(),
-            format!("promote {SERVICE} to dev: {digest}").as_str(),
-            "catalog and workflow"
-        ]
-    );
-    for commit in ["main", "main~1"] {
-        let stat = git(&origin, &["show", "--format=", "--numstat", commit]);
-        assert_eq!(stat, "1\t1\tcatalog/catalog.hcl", "{commit}: one line of the catalog changes");
+impl Prepared {
+    fn namespace(&self, env: &str) -> String {
+        format!("{}-{env}", self.platform)
     }
-    let head = format!("glidepath/promote-{SERVICE}-prod-{}", &digest[7..19]);
-    let branches = git(&origin, &["branch", "--list", "--format=%(refname:short)"]);
-    assert!(branches.lines().any(|b| b == head), "no PR branch {head}: {branches}");
-    assert_eq!(git(&origin, &["log", "--format=%s", "-1", &head]), format!("promote {SERVICE} to prod: {digest}"));
-    assert_eq!(git(&origin, &["rev-parse", &format!("{head}~1")]), git(&origin, &["rev-parse", "main"]));
-    let gh_calls = fs::read_to_string(&gh_log).unwrap();
-    assert!(
-        gh_calls.contains(&format!(
-            "pr create --repo {REPOSITORY} --base main --head {head} --title promote {SERVICE} to prod: {digest}"
-        )),
-        "{gh_calls}"
-    );
 
-    // The cluster: dev and staging run the digest, Healthy (the jobs' wait saw it; read it again).
-    for env in ["dev", "staging"] {
-        let r = rollout(&kubeconfig, &format!("{PLATFORM}-{env}"));
-        assert_eq!(r["spec"]["template"]["spec"]["containers"][0]["image"], image.as_str(), "{env}");
-        assert!(e2e::healthy(&r), "{env}: {}", r["status"]);
+    fn image(&self) -> String {
+        format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/{}/{SERVICE}@{}", self.platform, self.digest)
     }
-    let prod = rollout(&kubeconfig, &format!("{PLATFORM}-prod"));
-    assert!(
-        prod["spec"]["template"]["spec"]["containers"][0]["image"].as_str().unwrap().ends_with(":1.0.0"),
-        "the PR is not merged: prod still runs 1.0.0"
-    );
 
-    // The reviewer merges the PR (GitHub's merge button: a merge commit on main), then the apply
-    // that follows a merge in push mode.
-    let merged = work.join("merged");
-    git(work, &["clone", "--quiet", origin.to_str().unwrap(), merged.to_str().unwrap()]);
-    git(
-        &merged,
-        &[
-            "-c",
-            "user.name=reviewer",
-            "-c",
-            "user.email=r@example.com",
-            "merge",
-            "--quiet",
-            "--no-ff",
-            "-m",
-            "Merge the prod promotion",
-            &format!("origin/{head}"),
-        ],
+    fn wait_healthy(&self, bed: &e2e::Bed, env: &str, what: &str) {
+        bed.wait_until(
+            &format!("{SERVICE} Healthy in {env} ({what})"),
+            Duration::from_secs(300),
+            || rollout(&self.kubeconfig, &self.namespace(env)).filter(e2e::healthy).map(|_| ()),
+            || format!("{:?}", rollout(&self.kubeconfig, &self.namespace(env)).map(|r| r["status"].clone())),
+        );
+    }
+
+    /// Runs the workflow and checks what every mode records: the build's digest, the steps that
+    /// ran, a commit on main per environment without approval (in order), a branch and a PR for
+    /// prod, and dev and staging running the digest, Healthy. Returns the PR branch.
+    fn run_and_check(&mut self, cluster_steps: &[&str]) -> String {
+        let jobs = self.run.workflow(&self.workflow);
+        for record in &self.run.records {
+            eprintln!("{:<16} {:<55} {}", record.job, record.step, record.how);
+        }
+        assert_eq!(jobs.keys().collect::<Vec<_>>(), ["build", "deploy-dev", "deploy-prod", "deploy-staging"]);
+        let digest = self.digest.clone();
+        assert_eq!(jobs["build"]["outputs"]["digest"], digest.as_str(), "the build's output is the registry's digest");
+        let ran: BTreeSet<(String, String)> = self
+            .run
+            .records
+            .iter()
+            .filter(|r| r.how.starts_with("ran"))
+            .map(|r| (r.job.clone(), r.step.clone()))
+            .collect();
+        assert!(ran.contains(&("build".into(), "Push".into())));
+        for env in ["dev", "staging"] {
+            let mut steps = vec![format!("Promote the built digest to {env} (commit)")];
+            steps.extend(cluster_steps.iter().map(|s| s.replace("ENV", env)));
+            for step in steps {
+                assert!(ran.contains(&(format!("deploy-{env}"), step.clone())), "{step} did not run: {ran:?}");
+            }
+        }
+        let order: Vec<&str> = self.run.records.iter().map(|r| r.job.as_str()).collect();
+        let first = |job: &str| order.iter().position(|j| *j == job).unwrap();
+        assert!(first("build") < first("deploy-dev") && first("deploy-dev") < first("deploy-staging"));
+        assert!(first("deploy-staging") < first("deploy-prod"), "GitHub's order: {order:?}");
+
+        // Every promotion is recorded: a commit on main for dev and staging, in order, each
+        // changing the service's one catalog line; a branch and a PR for prod.
+        let log = git(&self.origin, &["log", "--format=%s", "main"]);
+        let subjects: Vec<&str> = log.lines().collect();
+        assert_eq!(
+            subjects,
+            [
+                format!("promote {SERVICE} to staging: {digest}").as_str(),
+                format!("promote {SERVICE} to dev: {digest}").as_str(),
+                "catalog and workflow"
+            ]
+        );
+        for commit in ["main", "main~1"] {
+            let stat = git(&self.origin, &["show", "--format=", "--numstat", commit]);
+            assert!(stat.lines().any(|l| l == "1\t1\tcatalog/catalog.hcl"), "{commit}: {stat}");
+        }
+        let head = format!("glidepath/promote-{SERVICE}-prod-{}", &digest[7..19]);
+        let branches = git(&self.origin, &["branch", "--list", "--format=%(refname:short)"]);
+        assert!(branches.lines().any(|b| b == head), "no PR branch {head}: {branches}");
+        assert_eq!(
+            git(&self.origin, &["log", "--format=%s", "-1", &head]),
+            format!("promote {SERVICE} to prod: {digest}")
+        );
+        assert_eq!(git(&self.origin, &["rev-parse", &format!("{head}~1")]), git(&self.origin, &["rev-parse", "main"]));
+        let gh_calls = fs::read_to_string(&self.gh_log).unwrap();
+        assert!(
+            gh_calls.contains(&format!(
+                "pr create --repo {REPOSITORY} --base main --head {head} --title promote {SERVICE} to prod: {digest}"
+            )),
+            "{gh_calls}"
+        );
+
+        // The cluster: dev and staging run the digest, Healthy (the jobs' wait saw it; read it
+        // again), prod does not yet.
+        for env in ["dev", "staging"] {
+            let r = rollout(&self.kubeconfig, &self.namespace(env)).unwrap();
+            assert_eq!(r["spec"]["template"]["spec"]["containers"][0]["image"], self.image().as_str(), "{env}");
+            assert!(e2e::healthy(&r), "{env}: {}", r["status"]);
+        }
+        head
+    }
+
+    /// The reviewer merges the PR (GitHub's merge button: a merge commit on main); returns the
+    /// merged clone, whose catalog must name the digest in every environment.
+    fn merge(&self, head: &str) -> PathBuf {
+        let merged = self.work.path().join("merged");
+        git(self.work.path(), &["clone", "--quiet", self.origin.to_str().unwrap(), merged.to_str().unwrap()]);
+        let branch = format!("origin/{head}");
+        let identity = ["-c", "user.name=reviewer", "-c", "user.email=r@example.com"];
+        git(
+            &merged,
+            &[&identity[..], &["merge", "--quiet", "--no-ff", "-m", "Merge the prod promotion", &branch]].concat(),
+        );
+        git(&merged, &["push", "--quiet", "origin", "HEAD:refs/heads/main"]);
+        let model = glidepath::catalog::load(&merged.join("catalog")).unwrap();
+        let service = model.services.iter().find(|s| s.name == SERVICE).unwrap();
+        for env in ENVS {
+            assert_eq!(service.per_env[env].image_tag, self.digest, "the catalog names the digest in {env}");
+        }
+        merged
+    }
+}
+
+#[test]
+fn push_mode_one_digest_travels_dev_staging_prod_through_the_rendered_workflow() {
+    let bed = e2e::shared();
+    FakeApps::shared(bed);
+    let mut prepared = prepare(bed, "promo", "push", None);
+
+    // The platform's first apply (before CI): namespaces and version 1.0.0 everywhere.
+    let out = glidepath_in(
+        &prepared.seed,
+        &prepared.kubeconfig,
+        &["apply", "-c", "catalog", "--only", "cluster", "--auto-approve"],
     );
-    git(&merged, &["push", "--quiet", "origin", "HEAD:refs/heads/main"]);
-    let model = glidepath::catalog::load(&merged.join("catalog")).unwrap();
-    let service = model.services.iter().find(|s| s.name == SERVICE).unwrap();
+    assert!(out.status.success(), "first apply: {}\n{}", text(&out.stdout), text(&out.stderr));
     for env in ENVS {
-        assert_eq!(service.per_env[env].image_tag, digest, "the catalog names the digest in {env}");
+        prepared.wait_healthy(bed, env, "1.0.0");
     }
+
+    let head = prepared.run_and_check(&["Apply storefront in ENV", "Wait for the storefront rollout in ENV"]);
+    for commit in ["main", "main~1"] {
+        let stat = git(&prepared.origin, &["show", "--format=", "--numstat", commit]);
+        assert_eq!(stat, "1\t1\tcatalog/catalog.hcl", "{commit}: in push mode one line of the catalog changes");
+    }
+    let prod = rollout(&prepared.kubeconfig, &prepared.namespace("prod")).unwrap();
+    let image = prod["spec"]["template"]["spec"]["containers"][0]["image"].as_str().unwrap().to_string();
+    assert!(image.ends_with(":1.0.0"), "the PR is not merged: prod still runs 1.0.0, not {image}");
+
+    // After the merge, the apply that follows it in push mode.
+    let merged = prepared.merge(&head);
+    let target = format!("prod/{SERVICE}");
     let out = glidepath_in(
         &merged,
-        &kubeconfig,
-        &[
-            "apply",
-            "-c",
-            "catalog",
-            "--env",
-            "prod",
-            "--only",
-            "cluster",
-            "--target",
-            &format!("prod/{SERVICE}"),
-            "--auto-approve",
-        ],
+        &prepared.kubeconfig,
+        &["apply", "-c", "catalog", "--env", "prod", "--only", "cluster", "--target", &target, "--auto-approve"],
     );
     assert!(out.status.success(), "prod apply: {}\n{}", text(&out.stdout), text(&out.stderr));
-    let prod = rollout(&kubeconfig, &format!("{PLATFORM}-prod"));
-    assert_eq!(prod["spec"]["template"]["spec"]["containers"][0]["image"], image.as_str(), "prod");
+    let prod = rollout(&prepared.kubeconfig, &prepared.namespace("prod")).unwrap();
+    assert_eq!(prod["spec"]["template"]["spec"]["containers"][0]["image"], prepared.image().as_str(), "prod");
+}
+
+/// Argo CD beside the shared bed (`scripts/e2e-tools argocd-up`, as tests/argocd.rs starts it):
+/// its namespace and the `file://` repository its repo server reads.
+fn argocd(bed: &e2e::Bed) -> (String, String) {
+    let dir = bed.kubeconfig.parent().expect("the kubeconfig lies in the bed's state directory");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/e2e-tools");
+    let out = Command::new(script).arg("argocd-up").arg(dir).stderr(std::process::Stdio::inherit()).output().unwrap();
+    assert!(out.status.success(), "scripts/e2e-tools argocd-up failed (see stderr above)");
+    let vars: BTreeMap<String, String> = text(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect();
+    (vars["ARGOCD_NAMESPACE"].clone(), vars["ARGOCD_GIT_REPO"].clone())
+}
+
+fn argo_resource(kind: &str, plural: &str) -> ApiResource {
+    ApiResource {
+        group: "argoproj.io".into(),
+        version: "v1alpha1".into(),
+        api_version: "argoproj.io/v1alpha1".into(),
+        kind: kind.into(),
+        plural: plural.into(),
+    }
+}
+
+/// Registers the bed's apiserver as the catalog's cluster `local` and applies the rendered
+/// AppProjects and ApplicationSet, their repoURL pointed at the local repository (as
+/// tests/argocd.rs does; nothing else is changed).
+fn start_argocd_for(bed: &e2e::Bed, prepared: &Prepared, namespace: &str, git_repo: &str) {
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::api::PostParams;
+    let (runtime, client) = bed.client();
+    let kubeconfig: Value = serde_yaml::from_str(&fs::read_to_string(&bed.kubeconfig).unwrap()).unwrap();
+    let cluster = &kubeconfig["clusters"][0]["cluster"];
+    let user = &kubeconfig["users"][0]["user"];
+    let config = serde_json::json!({"tlsClientConfig": {
+        "caData": cluster["certificate-authority-data"].as_str(),
+        "certData": user["client-certificate-data"].as_str(),
+        "keyData": user["client-key-data"].as_str(),
+    }});
+    let secret: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "cluster-local", "labels": {"argocd.argoproj.io/secret-type": "cluster"}},
+        "stringData": {"name": "local", "server": cluster["server"].as_str(), "config": config.to_string()},
+    }))
+    .unwrap();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    runtime.block_on(secrets.create(&PostParams::default(), &secret)).unwrap();
+
+    let rendered_repo = format!("https://github.com/acme/{}-gitops.git", prepared.platform);
+    let dir = prepared.seed.join("gitops/argocd");
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    // The projects first: an Application of a project that does not exist yet is refused.
+    files.sort_by_key(|p| !p.to_string_lossy().contains("appproject"));
+    for file in files {
+        let yaml = fs::read_to_string(&file).unwrap();
+        assert!(yaml.contains(&rendered_repo), "{} names no {rendered_repo}", file.display());
+        let object: Json = serde_yaml::from_str(&yaml.replace(&rendered_repo, git_repo)).unwrap();
+        let resource = match object["kind"].as_str().unwrap() {
+            "AppProject" => argo_resource("AppProject", "appprojects"),
+            "ApplicationSet" => argo_resource("ApplicationSet", "applicationsets"),
+            other => panic!("unexpected {other} in gitops/argocd"),
+        };
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+        let object: DynamicObject = serde_json::from_value(object).unwrap();
+        runtime.block_on(api.create(&PostParams::default(), &object)).unwrap();
+    }
+}
+
+#[test]
+fn gitops_mode_one_digest_travels_dev_staging_prod_and_argo_cd_syncs_each_commit() {
+    let bed = e2e::shared();
+    FakeApps::shared(bed);
+    let (argocd_namespace, git_repo) = argocd(bed);
+    let origin = PathBuf::from(git_repo.strip_prefix("file://").expect("a file:// repository"));
+    let mut prepared = prepare(bed, "promogit", "gitops", Some(origin));
+    start_argocd_for(bed, &prepared, &argocd_namespace, &git_repo);
+    // Argo CD syncs the first revision (prod's Applications sync by hand: they stay empty).
+    for env in ["dev", "staging"] {
+        prepared.wait_healthy(bed, env, "1.0.0, synced by Argo CD");
+    }
+
+    // No job applies: the promotion commit is what Argo CD syncs, and the job waits for it.
+    let head = prepared.run_and_check(&["Wait for the storefront rollout in ENV"]);
+    let apply_steps: Vec<&StepRecord> = prepared.run.records.iter().filter(|r| r.step.starts_with("Apply")).collect();
+    assert!(apply_steps.is_empty(), "{apply_steps:?}");
+    // Each promotion commit is the catalog line and the service's re-rendered files: its base
+    // (rendered from the first environment) and overlays, nothing of any other service.
+    for commit in ["main", "main~1"] {
+        let stat = git(&prepared.origin, &["show", "--format=", "--name-only", commit]);
+        let files: Vec<&str> = stat.lines().collect();
+        assert!(files.contains(&"catalog/catalog.hcl"), "{commit}: {files:?}");
+        let of_service = |f: &&str| {
+            f.strip_prefix("gitops/")
+                .is_some_and(|rest| rest.split('/').nth(if rest.starts_with("base/") { 1 } else { 2 }) == Some(SERVICE))
+        };
+        assert!(files.iter().any(of_service), "{commit} re-renders nothing of {SERVICE}: {files:?}");
+        assert!(files.iter().all(|f| *f == "catalog/catalog.hcl" || of_service(f)), "{commit}: {files:?}");
+    }
+    assert!(rollout(&prepared.kubeconfig, &prepared.namespace("prod")).is_none(), "prod syncs only by hand");
+    // The PR carries prod's promotion in the catalog and the tree rendered from it: merged, the
+    // committed tree is exactly what the merged catalog renders, and prod's Rollout in it runs
+    // the digest (Argo CD syncs it when someone syncs prod).
+    let merged = prepared.merge(&head);
+    let out = glidepath_in(&merged, &prepared.kubeconfig, &["render", "-c", "catalog", "--out", "../fresh"]);
+    assert!(out.status.success(), "render: {}", text(&out.stderr));
+    let fresh = prepared.work.path().join("fresh/gitops");
+    assert_eq!(
+        tree_files(&merged.join("gitops")),
+        tree_files(&fresh),
+        "the committed gitops/ tree is the merged catalog's"
+    );
+    let model = glidepath::catalog::load(&merged.join("catalog")).unwrap();
+    let desired = glidepath::render::render(&model).unwrap();
+    let address = format!("prod/{SERVICE}/k8s/Rollout/{SERVICE}").parse().unwrap();
+    let rollout = desired.resources[&address].body();
+    assert_eq!(rollout["spec"]["template"]["spec"]["containers"][0]["image"], prepared.image().as_str());
+}
+
+/// Every file under `dir` (relative path → contents).
+fn tree_files(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(next) = stack.pop() {
+        for entry in fs::read_dir(&next).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let relative = path.strip_prefix(dir).unwrap().display().to_string();
+                out.insert(relative, fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    assert!(!out.is_empty(), "{} is empty", dir.display());
+    out
 }
