@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::plan::{Action, Change, Permissions, Plan};
 use crate::providers::{ErrorKind, ProviderError, Providers};
+use crate::render::Address;
 use crate::state::audit::ChangeOutcome;
 use crate::state::journal::Journal;
 use crate::state::store::Store;
@@ -80,6 +81,12 @@ pub trait Ledger {
     /// Records one change; `live` says a provider carried it out (so it must be durable before
     /// the next change starts), `stored` is the body as the server stored it, if it said.
     fn record(&mut self, change: &Change, stored: Option<Value>, live: bool) -> Result<(), StateError>;
+    /// Records, durable before it returns, that `address` is about to be created in more than
+    /// one call (`Provider::creates_in_steps`): a crash between the calls leaves a resource the
+    /// next plan adopts as its own. Recording the change settles the intent.
+    fn intend(&mut self, address: &Address) -> Result<(), StateError>;
+    /// Drops the intent for `address`: its create was refused (the name is taken), nothing was made.
+    fn withdraw(&mut self, address: &Address) -> Result<(), StateError>;
     /// Makes everything recorded durable.
     fn flush(&mut self) -> Result<(), StateError>;
 }
@@ -109,6 +116,25 @@ impl<'a> StateLedger<'a> {
 }
 
 impl Ledger for StateLedger<'_> {
+    fn intend(&mut self, address: &Address) -> Result<(), StateError> {
+        if self.journal.is_none() {
+            self.journal = Some(self.store.start_journal(self.state)?);
+        }
+        self.state.creating.insert(address.clone());
+        self.unsaved = true;
+        self.journal.as_mut().expect("just started").append_intent(address)
+    }
+
+    fn withdraw(&mut self, address: &Address) -> Result<(), StateError> {
+        if self.state.creating.remove(address) {
+            self.unsaved = true;
+            if let Some(journal) = self.journal.as_mut() {
+                journal.append(address, self.state)?;
+            }
+        }
+        Ok(())
+    }
+
     fn record(&mut self, change: &Change, stored: Option<Value>, live: bool) -> Result<(), StateError> {
         if live && self.journal.is_none() {
             self.journal = Some(self.store.start_journal(self.state)?);
@@ -225,6 +251,7 @@ fn carry_out_batch(
     // Skipped (not allowed) changes are decided here; a contested change without permission is
     // refused where it stands, so only what comes before it in plan order is sent.
     let mut send: Vec<(usize, &Change)> = Vec::new();
+    let mut intended: Vec<usize> = Vec::new();
     let mut refused = None;
     for (i, change) in batch.iter().enumerate() {
         if change.action.destroys() && !permissions.allow_delete {
@@ -243,6 +270,15 @@ fn carry_out_batch(
             ));
             break;
         }
+        // A create in several calls is announced before its first call (see `Ledger::intend`);
+        // when that cannot be recorded, nothing of it is sent.
+        if providers.creates_in_steps(change) {
+            if let Err(e) = ledger.intend(&change.address) {
+                refused = Some((i, Outcome::Failed(ApplyError::State(e.to_string()))));
+                break;
+            }
+            intended.push(i);
+        }
         send.push((i, change));
     }
     let changes: Vec<&Change> = send.iter().map(|(_, c)| *c).collect();
@@ -254,6 +290,12 @@ fn carry_out_batch(
                 Ok(stored) => match ledger.record(change, stored, true) {
                     Ok(()) => Outcome::Applied,
                     Err(e) => Outcome::Failed(ApplyError::State(e.to_string())),
+                },
+                // Refused because the name is taken: the resource is not ours to adopt. (Any other
+                // failure may have come after the first call, so the intent stays.)
+                Err(e) if e.kind == ErrorKind::Conflict && intended.contains(&i) => match ledger.withdraw(&change.address) {
+                    Ok(()) => Outcome::Failed(e.into()),
+                    Err(state) => Outcome::Failed(ApplyError::State(format!("{e}; and withdrawing the intent to create it failed: {state}"))),
                 },
                 Err(e) => Outcome::Failed(e.into()),
             };

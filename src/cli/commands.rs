@@ -177,6 +177,7 @@ pub(super) fn prepare_loaded(
     let mut conflicts = Vec::new();
     let mut notes = std::collections::BTreeMap::new();
     let mut contested = std::collections::BTreeMap::new();
+    let mut unfinished = std::collections::BTreeMap::new();
 
     let mut aws = None;
     if selection.includes_provider(ProviderId::AWS) && !select.offline {
@@ -187,7 +188,7 @@ pub(super) fn prepare_loaded(
     }
     if selection.includes_provider(ProviderId::AWS) && !select.offline && aws::is_configured(&model) {
         let mut provider = AwsProvider::connect(&model)?;
-        read_live(&mut provider, &mut desired, &state, &mut live, &mut conflicts, &mut notes, &mut contested)?;
+        read_live(&mut provider, &mut desired, &state, &mut live, &mut conflicts, &mut notes, &mut contested, &mut unfinished)?;
         aws = Some(provider);
     }
     let mut cluster = None;
@@ -195,7 +196,7 @@ pub(super) fn prepare_loaded(
     let access = KubeAccess::from_env(select.kube_context.clone(), select.force_conflicts);
     if let (true, false, Some(access)) = (selection.includes_provider(ProviderId::KUBE), select.offline, access) {
         let mut provider = KubeProvider::connect(&model, selection, &access)?;
-        read_live(&mut provider, &mut desired, &state, &mut live, &mut conflicts, &mut notes, &mut contested)?;
+        read_live(&mut provider, &mut desired, &state, &mut live, &mut conflicts, &mut notes, &mut contested, &mut unfinished)?;
         cluster_contexts = Some(provider.describe());
         cluster = Some(provider);
     }
@@ -204,6 +205,7 @@ pub(super) fn prepare_loaded(
     }
     let mut plan = plan::plan(&desired, &live, selection);
     plan.annotate(&notes, &contested);
+    plan.wait_for(&unfinished);
     plan.permissions.force_conflicts = select.force_conflicts;
     Ok(Planned {
         store,
@@ -228,6 +230,7 @@ fn read_live(
     conflicts: &mut Vec<crate::providers::Conflict>,
     notes: &mut std::collections::BTreeMap<Address, String>,
     contested: &mut std::collections::BTreeMap<Address, String>,
+    unfinished: &mut std::collections::BTreeMap<Address, String>,
 ) -> Result<(), CliError> {
     let found = provider.read(desired, state)?;
     live.retain(|address, _| !provider.manages(address));
@@ -235,6 +238,7 @@ fn read_live(
     conflicts.extend(found.conflicts);
     notes.extend(found.notes);
     contested.extend(found.contested);
+    unfinished.extend(found.unfinished);
     Ok(())
 }
 
