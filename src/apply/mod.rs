@@ -87,6 +87,9 @@ pub trait Ledger {
     fn intend(&mut self, address: &Address) -> Result<(), StateError>;
     /// Drops the intent for `address`: its create was refused (the name is taken), nothing was made.
     fn withdraw(&mut self, address: &Address) -> Result<(), StateError>;
+    /// Records a resource a live provider found exactly as planned that the state lacks or was
+    /// still creating: made by an apply that crashed before recording it. Nothing was sent.
+    fn adopt(&mut self, change: &Change);
     /// Makes everything recorded durable.
     fn flush(&mut self) -> Result<(), StateError>;
 }
@@ -133,6 +136,14 @@ impl Ledger for StateLedger<'_> {
             }
         }
         Ok(())
+    }
+
+    fn adopt(&mut self, change: &Change) {
+        let address = &change.address;
+        if self.state.creating.contains(address) || !self.state.resources.contains_key(address) {
+            self.state.record_change(change, None);
+            self.unsaved = true;
+        }
     }
 
     fn record(&mut self, change: &Change, stored: Option<Value>, live: bool) -> Result<(), StateError> {
@@ -229,6 +240,14 @@ pub fn execute(
             if let Outcome::Failed(e) = result {
                 outcome.failure.get_or_insert(e);
             }
+        }
+    }
+    // What a crashed apply made but never recorded is live and as the catalog wants it: the state
+    // takes it now, so it is not missing from offline plans and drift (and an intent to create it
+    // is settled).
+    for change in plan.changes.iter().filter(|c| c.action == Action::NoOp) {
+        if providers.id_for(&change.address).is_some() {
+            ledger.adopt(change);
         }
     }
     if let Err(e) = ledger.flush() {

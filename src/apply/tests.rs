@@ -145,6 +145,11 @@ impl Ledger for MemoryLedger {
         Ok(())
     }
 
+    fn adopt(&mut self, change: &Change) {
+        self.creating.remove(&change.address);
+        self.state.entry(change.address.clone()).or_insert_with(|| change.after.clone());
+    }
+
     fn flush(&mut self) -> Result<(), StateError> {
         Ok(())
     }
@@ -321,4 +326,14 @@ fn a_create_in_several_calls_is_announced_before_it_is_sent() {
         assert!(outcome.failure.is_some());
         assert_eq!(ledger.creating.contains(&bucket("b")), kept, "{kind:?}");
     }
+
+    // The next plan finds it made and as wanted (nothing to do): the apply records it, unsent.
+    let made = Change { after: Some(json!({"name": "b"})), ..Change::new(&bucket("b"), Action::NoOp, None, None) };
+    let mut cloud = StubCloud { buckets_in_steps: true, ..Default::default() };
+    let mut ledger = MemoryLedger { creating: [bucket("b")].into(), ..Default::default() };
+    let plan = plan_of(vec![made, create(queue("dev", "q"))], Permissions::default());
+    execute(&plan, &mut Providers::new(vec![&mut cloud]), &mut ledger, &mut Silent);
+    assert_eq!(cloud.calls, ["create dev/svc/stub/stub_queue/q"]);
+    assert!(ledger.creating.is_empty());
+    assert_eq!(ledger.state[&bucket("b")], Some(json!({"name": "b"})));
 }

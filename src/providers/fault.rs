@@ -1,6 +1,7 @@
 //! Crash injection for the crash-window tests: with `GLIDEPATH_FAULT_AFTER=CALL` the process ends
-//! right after the call `CALL` returned successfully (`s3:CreateBucket`, `iam:CreateRole`, or a
-//! Kubernetes request as `--stats` names it, `apply jobs`), as if it were killed there: no
+//! right after the call `CALL` succeeded, named as `--stats` counts it (`s3:CreateBucket`,
+//! `iam:CreateRole`, `cloudwatchlogs:CreateLogGroup`; Kubernetes applies as `apply jobs`,
+//! `apply rollouts`), before glidepath acts on the answer, as if it were killed there: no
 //! destructor runs, so the state lock stays and nothing after the call is recorded. Always
 //! compiled in, so the tests exercise the binary users run; inert unless the variable is set
 //! (one environment lookup per call).

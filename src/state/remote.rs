@@ -113,7 +113,8 @@ impl S3Store {
     /// An object's body, read within the limit: the SDK's timeouts end when the headers came.
     fn body(&self, body: ByteStream) -> Result<Vec<u8>, StateError> {
         let l = &self.location;
-        match self.runtime.block_on(tokio::time::timeout(self.limit, body.collect())) {
+        // The timer is made inside the runtime (it needs its clock).
+        match self.runtime.block_on(async { tokio::time::timeout(self.limit, body.collect()).await }) {
             Ok(Ok(bytes)) => Ok(bytes.into_bytes().to_vec()),
             Ok(Err(e)) => Err(failed(l, "s3:GetObject", e)),
             Err(_) => Err(failed(

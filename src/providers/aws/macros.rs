@@ -1,13 +1,11 @@
 //! The SDK-call helpers every resource module of the provider uses.
 
-/// Runs one SDK call on the provider's runtime, diagnosing a failure against `address`. A crash
-/// test can end the process right after it (`providers::fault`).
+/// Runs one SDK call on the provider's runtime, diagnosing a failure against `address`.
 macro_rules! call {
     ($provider:expr, $address:expr, $action:literal, $request:expr) => {
         $provider
             .runtime
             .block_on($request.send())
-            .inspect(|_| $crate::providers::fault::after($action))
             .map_err(|e| diagnose(e, &$address.to_string(), $action, $provider.target.endpoint.as_deref()))
     };
 }

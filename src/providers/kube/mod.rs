@@ -265,7 +265,8 @@ impl KubeProvider {
     /// A request sent once (rollback's patches, status' lists), within the limit.
     fn once<T>(&self, what: &str, request: impl Future<Output = Result<T, kube::Error>>) -> Result<T, RequestError> {
         self.count(what.to_string());
-        match self.runtime.block_on(tokio::time::timeout(self.limit, request)) {
+        // The timer is made inside the runtime (it needs its clock).
+        match self.runtime.block_on(async { tokio::time::timeout(self.limit, request).await }) {
             Ok(answer) => answer.map_err(RequestError::Kube),
             Err(_) => Err(RequestError::TimedOut { limit: self.limit, attempts: 1 }),
         }
