@@ -517,8 +517,10 @@ fn a_frozen_endpoint_ends_apply_and_plan_with_a_clear_message_and_no_lock() {
     // A plan while it is frozen: its first call (the account check) is not answered either.
     let mut command = bed.command_at(&bed.moto.url(), &["plan", "-c", catalog.to_str().unwrap(), "--only", "aws"]);
     command.env("GLIDEPATH_REQUEST_TIMEOUT", "2s").stdout(Stdio::null()).stderr(Stdio::piped());
+    let plan_started = std::time::Instant::now();
     let mut plan = support::Running(command.spawn().unwrap());
     let status = plan.wait_at_most(Duration::from_secs(300), "plan against a frozen endpoint");
+    eprintln!("plan against a frozen endpoint ended after {:.1} s", plan_started.elapsed().as_secs_f64());
     let mut stderr = String::new();
     std::io::Read::read_to_string(plan.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(1), "{stderr}");

@@ -157,7 +157,7 @@ fn diagnose(err: RequestError, target: &str, action: &str, env: &str, cluster: &
         },
         kube::Error::HyperError(_) | kube::Error::Service(_) => (
             ErrorKind::Unreachable,
-            format!("cannot reach the cluster of environment {env} (context {context}): {err}"),
+            format!("cannot reach the cluster of environment {env} ({}, context {context}): {err}", cluster.server),
         ),
         other => (ErrorKind::Failed, format!("{other} (environment {env}, context {context})")),
     };
@@ -199,9 +199,8 @@ impl KubeProvider {
                         ),
                     )
                 })?;
-            let mut config = config;
-            // Every request is bounded by `with_backoff`; a connection gets no longer than that.
-            config.connect_timeout = Some(timeout::connect(limit));
+            // Every request, its connection included, is bounded by `with_backoff`'s limit (the
+            // client's own connect limit, 30 s, is for a limit longer than that).
             let server = config.cluster_url.to_string();
             let client = kube::Client::try_from(config)
                 .map_err(|e| error(&format!("environment {}", env.name), "configure", e.to_string()))?;
