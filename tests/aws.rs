@@ -238,7 +238,8 @@ fn kill_apply_after(bed: &Bed, state: &[&str], lines: usize, journalled: &dyn Fn
             // The lock of the killed process stays, as after any crash: the next apply names it
             // and the user releases it.
             let blocked = text(&bed.run(&args).stderr);
-            let id = blocked.split("lock id ").nth(1).unwrap_or_else(|| panic!("no lock named: {blocked}"))[..12].to_string();
+            let id = blocked.split("lock id ").nth(1).unwrap_or_else(|| panic!("no lock named: {blocked}"))[..12]
+                .to_string();
             let mut unlock = vec!["force-unlock"];
             unlock.push(&id);
             unlock.extend_from_slice(state);
@@ -263,14 +264,20 @@ fn killed_applies_converge(bed: &Bed, state: &[&str], journalled: &dyn Fn() -> u
     for more in [1, 5, 11] {
         assert!(kill_apply_after(bed, state, more, journalled), "the apply ended before {more} changes");
         let after = recorded();
-        assert!(after >= before + more, "killed after {more} journalled change(s): the state holds {after}, had {before}");
+        assert!(
+            after >= before + more,
+            "killed after {more} journalled change(s): the state holds {after}, had {before}"
+        );
         before = after;
     }
     assert!(journalled() > 0, "the killed apply's journal is kept until an apply folds it in");
-    let out = bed.run(&[&["apply", "-c", bed.catalog().to_str().unwrap(), "--only", "aws", "--auto-approve"], state].concat());
+    let out = bed
+        .run(&[&["apply", "-c", bed.catalog().to_str().unwrap(), "--only", "aws", "--auto-approve"], state].concat());
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     assert_eq!(journalled(), 0, "the journal is folded in and removed");
-    let out = bed.run(&[&["plan", "-c", bed.catalog().to_str().unwrap(), "--only", "aws", "--detailed-exitcode"], state].concat());
+    let out = bed.run(
+        &[&["plan", "-c", bed.catalog().to_str().unwrap(), "--only", "aws", "--detailed-exitcode"], state].concat(),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     // A resource whose create was in flight at a kill exists with glidepath's tags but was never
     // recorded: the plan reads it live and finds nothing to change, and the apply records it
@@ -289,7 +296,9 @@ fn an_apply_killed_at_any_moment_loses_at_most_the_change_in_flight() {
     let bed = Bed::new();
     let journal = bed.work.path().join(".glidepath/state.json.journal");
     killed_applies_converge(&bed, &[], &|| {
-        fs::read_to_string(&journal).map(|t| t.lines().filter(|l| l.ends_with('}') && is_change(l)).count()).unwrap_or(0)
+        fs::read_to_string(&journal)
+            .map(|t| t.lines().filter(|l| l.ends_with('}') && is_change(l)).count())
+            .unwrap_or(0)
     });
 }
 
@@ -490,7 +499,9 @@ fn a_frozen_endpoint_ends_apply_and_plan_with_a_clear_message_and_no_lock() {
     let mut apply = support::Running(command.spawn().unwrap());
     // Changes journalled (not the intents to create an S3 bucket, also journal lines).
     let journalled = || {
-        fs::read_to_string(&journal).map(|t| t.lines().filter(|l| !l.contains("\"creating\":true")).count()).unwrap_or(0)
+        fs::read_to_string(&journal)
+            .map(|t| t.lines().filter(|l| !l.contains("\"creating\":true")).count())
+            .unwrap_or(0)
     };
     let started = Instant::now();
     while journalled() < 3 {
@@ -505,14 +516,21 @@ fn a_frozen_endpoint_ends_apply_and_plan_with_a_clear_message_and_no_lock() {
     let stderr = fs::read_to_string(&log).unwrap();
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains(&format!("the AWS endpoint {} did not answer in time (3s per attempt, 6s per call", bed.moto.url())),
+        stderr.contains(&format!(
+            "the AWS endpoint {} did not answer in time (3s per attempt, 6s per call",
+            bed.moto.url()
+        )),
         "{stderr}"
     );
     let done = carried_out(&stderr, CREATES);
     assert!((3..CREATES).contains(&done), "{stderr}");
     assert!(!bed.work.path().join(".glidepath/state.json.lock").exists(), "the lock is released");
     let recorded = bed.run(&["state", "list"]);
-    assert_eq!(text(&recorded.stdout).lines().filter(|l| l.starts_with("aws/")).count(), done, "what was done is recorded");
+    assert_eq!(
+        text(&recorded.stdout).lines().filter(|l| l.starts_with("aws/")).count(),
+        done,
+        "what was done is recorded"
+    );
 
     // A plan while it is frozen: its first call (the account check) is not answered either.
     let mut command = bed.command_at(&bed.moto.url(), &["plan", "-c", catalog.to_str().unwrap(), "--only", "aws"]);
@@ -524,7 +542,10 @@ fn a_frozen_endpoint_ends_apply_and_plan_with_a_clear_message_and_no_lock() {
     let mut stderr = String::new();
     std::io::Read::read_to_string(plan.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("sts:GetCallerIdentity failed: the AWS endpoint") && stderr.contains("did not answer in time"), "{stderr}");
+    assert!(
+        stderr.contains("sts:GetCallerIdentity failed: the AWS endpoint") && stderr.contains("did not answer in time"),
+        "{stderr}"
+    );
 
     drop(frozen);
     bed.apply(&[]);
@@ -569,7 +590,8 @@ fn a_crash_between_a_create_and_its_follow_up_call_is_adopted_and_completed() {
         assert!(stderr.contains(&format!("GLIDEPATH_FAULT_AFTER={call}: ending the process")), "{stderr}");
         // Ended as a kill would: the lock stays, named with its id, and is released as after any crash.
         let blocked = text(&bed.run(&apply).stderr);
-        let id = blocked.split("lock id ").nth(1).unwrap_or_else(|| panic!("no lock named: {blocked}"))[..12].to_string();
+        let id =
+            blocked.split("lock id ").nth(1).unwrap_or_else(|| panic!("no lock named: {blocked}"))[..12].to_string();
         assert!(blocked.contains("that process is gone"), "{blocked}");
         assert_eq!(bed.run(&["force-unlock", &id]).status.code(), Some(0));
 

@@ -1202,7 +1202,8 @@ fn a_frozen_api_server_ends_apply_and_plan_and_the_rerun_waits_for_the_unfinishe
     let plane = cluster::dedicated();
     let bed = Bed::new(&plane, "tfreeze");
     let jobs = bed.api("dev", "batch", "v1", "Job", "jobs");
-    let args = ["apply", "-c", "catalog", "--only", "cluster", "--kube-context", CONTEXT, "--env", "dev", "--auto-approve"];
+    let args =
+        ["apply", "-c", "catalog", "--only", "cluster", "--kube-context", CONTEXT, "--env", "dev", "--auto-approve"];
     let log = bed.work.path().join("apply.log");
     let mut command = support::glidepath_command();
     command
@@ -1227,7 +1228,10 @@ fn a_frozen_api_server_ends_apply_and_plan_and_the_rerun_waits_for_the_unfinishe
     let stderr = fs::read_to_string(&log).unwrap();
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("dev/api/k8s/Job/"), "the change it was at: {stderr}");
-    assert!(stderr.contains("wait for migration failed: the API server of environment dev (https://127.0.0.1:"), "{stderr}");
+    assert!(
+        stderr.contains("wait for migration failed: the API server of environment dev (https://127.0.0.1:"),
+        "{stderr}"
+    );
     assert!(stderr.contains(&format!("context {CONTEXT}) did not answer within 3s")), "{stderr}");
     let marker = "change(s) were carried out";
     let counts = stderr.lines().find(|l| l.contains(marker)).unwrap_or_else(|| panic!("no count: {stderr}"));
@@ -1251,7 +1255,10 @@ fn a_frozen_api_server_ends_apply_and_plan_and_the_rerun_waits_for_the_unfinishe
     let mut stderr = String::new();
     std::io::Read::read_to_string(plan.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("the API server of environment dev") && stderr.contains("did not answer within 2s"), "{stderr}");
+    assert!(
+        stderr.contains("the API server of environment dev") && stderr.contains("did not answer within 2s"),
+        "{stderr}"
+    );
     drop(frozen);
 
     // The Job is there and unfinished: the plan waits for it before the Rollout changes.

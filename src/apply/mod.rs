@@ -312,10 +312,14 @@ fn carry_out_batch(
                 },
                 // Refused because the name is taken: the resource is not ours to adopt. (Any other
                 // failure may have come after the first call, so the intent stays.)
-                Err(e) if e.kind == ErrorKind::Conflict && intended.contains(&i) => match ledger.withdraw(&change.address) {
-                    Ok(()) => Outcome::Failed(e.into()),
-                    Err(state) => Outcome::Failed(ApplyError::State(format!("{e}; and withdrawing the intent to create it failed: {state}"))),
-                },
+                Err(e) if e.kind == ErrorKind::Conflict && intended.contains(&i) => {
+                    match ledger.withdraw(&change.address) {
+                        Ok(()) => Outcome::Failed(e.into()),
+                        Err(state) => Outcome::Failed(ApplyError::State(format!(
+                            "{e}; and withdrawing the intent to create it failed: {state}"
+                        ))),
+                    }
+                }
                 Err(e) => Outcome::Failed(e.into()),
             };
             failed |= matches!(outcome, Outcome::Failed(_));

@@ -318,8 +318,12 @@ fn a_create_in_several_calls_is_announced_before_it_is_sent() {
     assert!(ledger.creating.is_empty(), "recorded: settled");
 
     for (kind, kept) in [(ErrorKind::Conflict, false), (ErrorKind::Unreachable, true), (ErrorKind::Failed, true)] {
-        let mut cloud =
-            StubCloud { buckets_in_steps: true, fail_on: Some("b".into()), fail_kind: Some(kind), ..Default::default() };
+        let mut cloud = StubCloud {
+            buckets_in_steps: true,
+            fail_on: Some("b".into()),
+            fail_kind: Some(kind),
+            ..Default::default()
+        };
         let plan = plan_of(vec![create(bucket("b"))], Permissions::default());
         let mut ledger = MemoryLedger::default();
         let outcome = execute(&plan, &mut Providers::new(vec![&mut cloud]), &mut ledger, &mut Silent);

@@ -188,7 +188,16 @@ pub(super) fn prepare_loaded(
     }
     if selection.includes_provider(ProviderId::AWS) && !select.offline && aws::is_configured(&model) {
         let mut provider = AwsProvider::connect(&model)?;
-        read_live(&mut provider, &mut desired, &state, &mut live, &mut conflicts, &mut notes, &mut contested, &mut unfinished)?;
+        read_live(
+            &mut provider,
+            &mut desired,
+            &state,
+            &mut live,
+            &mut conflicts,
+            &mut notes,
+            &mut contested,
+            &mut unfinished,
+        )?;
         aws = Some(provider);
     }
     let mut cluster = None;
@@ -196,7 +205,16 @@ pub(super) fn prepare_loaded(
     let access = KubeAccess::from_env(select.kube_context.clone(), select.force_conflicts);
     if let (true, false, Some(access)) = (selection.includes_provider(ProviderId::KUBE), select.offline, access) {
         let mut provider = KubeProvider::connect(&model, selection, &access)?;
-        read_live(&mut provider, &mut desired, &state, &mut live, &mut conflicts, &mut notes, &mut contested, &mut unfinished)?;
+        read_live(
+            &mut provider,
+            &mut desired,
+            &state,
+            &mut live,
+            &mut conflicts,
+            &mut notes,
+            &mut contested,
+            &mut unfinished,
+        )?;
         cluster_contexts = Some(provider.describe());
         cluster = Some(provider);
     }

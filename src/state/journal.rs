@@ -93,7 +93,8 @@ impl Journal {
         text.push('\n');
         match &mut self.sink {
             Sink::File { path, file } => {
-                let fail = |e: std::io::Error| StateError::Write { path: path.display().to_string(), reason: e.to_string() };
+                let fail =
+                    |e: std::io::Error| StateError::Write { path: path.display().to_string(), reason: e.to_string() };
                 file.write_all(text.as_bytes()).map_err(fail)?;
                 file.sync_data().map_err(fail)
             }
@@ -165,7 +166,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state_path = dir.path().join("state.json");
         let mut state = State::new("c");
-        let (a, b): (Address, Address) = ("dev/a/k8s/Service/a".parse().unwrap(), "dev/b/k8s/Service/b".parse().unwrap());
+        let (a, b): (Address, Address) =
+            ("dev/a/k8s/Service/a".parse().unwrap(), "dev/b/k8s/Service/b".parse().unwrap());
         state.resources.insert(b.clone(), entry("old"));
         let mut journal = Journal::create(&state_path, &state).unwrap();
         let mut live = state.clone();

@@ -6,9 +6,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
 
 use super::audit::AuditRecord;
-use crate::providers::timeout;
 use super::lock::LockInfo;
 use super::StateError;
+use crate::providers::timeout;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Location {
@@ -275,7 +275,9 @@ impl S3Store {
         let l = &self.location;
         let pages: Vec<_> = self
             .runtime
-            .block_on(self.s3.list_objects_v2().bucket(&l.bucket).prefix(prefix).into_paginator().send().collect::<Vec<_>>())
+            .block_on(
+                self.s3.list_objects_v2().bucket(&l.bucket).prefix(prefix).into_paginator().send().collect::<Vec<_>>(),
+            )
             .into_iter()
             .collect::<Result<_, _>>()
             .map_err(|e| {

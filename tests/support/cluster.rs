@@ -107,7 +107,11 @@ impl ControlPlane {
     /// The PID of one of the plane's servers (`kube-apiserver`, `etcd`), from the script's record.
     pub fn pid(&self, server: &str) -> u32 {
         let record = std::fs::read_to_string(self.dir.join("pids").join(server)).unwrap();
-        record.split_whitespace().next().and_then(|pid| pid.parse().ok()).unwrap_or_else(|| panic!("pid of {server}: {record}"))
+        record
+            .split_whitespace()
+            .next()
+            .and_then(|pid| pid.parse().ok())
+            .unwrap_or_else(|| panic!("pid of {server}: {record}"))
     }
 
     /// A client for the plane (admin), with the runtime that drives it.

@@ -100,7 +100,8 @@ impl AwsProvider {
             .enable_all()
             .build()
             .map_err(|e| ProviderError::new(ErrorKind::Failed, "aws", "start", e.to_string()))?;
-        let limit = timeout::request().map_err(|reason| ProviderError::new(ErrorKind::Failed, "aws", "configure", reason))?;
+        let limit =
+            timeout::request().map_err(|reason| ProviderError::new(ErrorKind::Failed, "aws", "configure", reason))?;
         let counter = Arc::new(CallCounter::default());
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(target.region.clone()))

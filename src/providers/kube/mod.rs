@@ -493,9 +493,9 @@ impl KubeProvider {
                 let plural = kind.api().plural;
                 let what = format!("list {plural}");
                 async move {
-                    self.request(&what, || api.list(params))
-                        .await
-                        .map_err(|e| diagnose(e, &format!("{plural} in environment {env}"), "list", env, &self.envs[env]))
+                    self.request(&what, || api.list(params)).await.map_err(|e| {
+                        diagnose(e, &format!("{plural} in environment {env}"), "list", env, &self.envs[env])
+                    })
                 }
             }))
             .buffered(IN_FLIGHT)

@@ -45,7 +45,10 @@ pub const TIMED_OUT: &str = "timed out";
 pub enum RequestError {
     Kube(kube::Error),
     /// No answer within `limit`, `attempts` times.
-    TimedOut { limit: Duration, attempts: u32 },
+    TimedOut {
+        limit: Duration,
+        attempts: u32,
+    },
 }
 
 impl From<kube::Error> for RequestError {
