@@ -1182,3 +1182,115 @@ fn a_throttled_apply_backs_off_and_completes() {
     let _ = bed.runtime.block_on(bindings.delete(name, &Default::default()));
     let _ = bed.runtime.block_on(levels.delete("glidepath-test-tiny", &Default::default()));
 }
+
+/// Issue 17 (items 3 and 7) on a control plane of its own (it is frozen) that runs no Job
+/// controller, so the migration Job of `api` never finishes until the test completes it.
+///
+/// An apply waits for that Job (everything of the ranks before it is applied and journalled);
+/// the API server is frozen (SIGSTOP). Before, the wait was silent for 600 s holding the lock;
+/// now every request gets two attempts of GLIDEPATH_REQUEST_TIMEOUT, the apply says which server
+/// did not answer and how many changes were carried out, and releases the lock. A plan against
+/// the frozen server ends the same way.
+///
+/// The interrupted apply left the crash window between a migration Job and its Rollout: the Job
+/// is there, unchanged, unfinished. Before, the next plan showed it unchanged and the next apply
+/// changed the Rollout at once, without its migration; now the plan has the Job to wait for, also
+/// after a crash right after the Job was sent (GLIDEPATH_FAULT_AFTER), and once the Job completes
+/// the rerun converges.
+#[test]
+fn a_frozen_api_server_ends_apply_and_plan_and_the_rerun_waits_for_the_unfinished_migration() {
+    let plane = cluster::dedicated();
+    let bed = Bed::new(&plane, "tfreeze");
+    let jobs = bed.api("dev", "batch", "v1", "Job", "jobs");
+    let args =
+        ["apply", "-c", "catalog", "--only", "cluster", "--kube-context", CONTEXT, "--env", "dev", "--auto-approve"];
+    let log = bed.work.path().join("apply.log");
+    let mut command = support::glidepath_command();
+    command
+        .args(args)
+        .current_dir(bed.work.path())
+        .env("KUBECONFIG", &plane.kubeconfig)
+        .env("NO_COLOR", "1")
+        .env("GLIDEPATH_REQUEST_TIMEOUT", "3s")
+        .stdout(std::process::Stdio::null())
+        .stderr(fs::File::create(&log).unwrap());
+    let mut apply = support::Running(command.spawn().unwrap());
+    let started = std::time::Instant::now();
+    while bed.runtime.block_on(jobs.list(&Default::default())).unwrap().items.is_empty() {
+        assert!(apply.0.try_wait().unwrap().is_none(), "the apply ended before it sent the migration Job");
+        assert!(started.elapsed() < std::time::Duration::from_secs(300), "no migration Job after 300 s");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let frozen_at = std::time::Instant::now();
+    let frozen = support::Frozen::stop(plane.pid("kube-apiserver"));
+    let status = apply.wait_at_most(std::time::Duration::from_secs(300), "apply against a frozen API server");
+    eprintln!("apply against the frozen API server ended {:.1} s after the freeze", frozen_at.elapsed().as_secs_f64());
+    let stderr = fs::read_to_string(&log).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("dev/api/k8s/Job/"), "the change it was at: {stderr}");
+    assert!(
+        stderr.contains("wait for migration failed: the API server of environment dev (https://127.0.0.1:"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&format!("context {CONTEXT}) did not answer within 3s")), "{stderr}");
+    let marker = "change(s) were carried out";
+    let counts = stderr.lines().find(|l| l.contains(marker)).unwrap_or_else(|| panic!("no count: {stderr}"));
+    let numbers: Vec<usize> = counts.split(' ').take(3).filter_map(|w| w.parse().ok()).collect();
+    let [done, total] = numbers[..] else { panic!("{counts}") };
+    assert!(done > 0 && done < total, "{counts}");
+    assert!(!bed.work.path().join(".glidepath/state.json.lock").exists(), "the lock is released");
+
+    let mut command = support::glidepath_command();
+    command
+        .args(["plan", "-c", "catalog", "--only", "cluster", "--kube-context", CONTEXT, "--env", "dev"])
+        .current_dir(bed.work.path())
+        .env("KUBECONFIG", &plane.kubeconfig)
+        .env("GLIDEPATH_REQUEST_TIMEOUT", "2s")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let plan_started = std::time::Instant::now();
+    let mut plan = support::Running(command.spawn().unwrap());
+    let status = plan.wait_at_most(std::time::Duration::from_secs(300), "plan against a frozen API server");
+    eprintln!("plan against a frozen API server ended after {:.1} s", plan_started.elapsed().as_secs_f64());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(plan.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the API server of environment dev") && stderr.contains("did not answer within 2s"),
+        "{stderr}"
+    );
+    drop(frozen);
+
+    // The Job is there and unfinished: the plan waits for it before the Rollout changes.
+    let awaits_the_migration = |plan: &Value| {
+        let changes = plan["changes"].as_array().unwrap();
+        let job = changes.iter().find(|c| c["kind"] == "Job").unwrap_or_else(|| panic!("no Job change: {plan:#}"));
+        assert_eq!(job["action"], "update", "{job:#}");
+        assert!(job["note"].as_str().unwrap().contains("has not finished"), "{job:#}");
+        let rollout = changes.iter().find(|c| c["address"] == "dev/api/k8s/Rollout/api").unwrap();
+        assert_eq!(rollout["action"], "create", "the Rollout has not changed: {rollout:#}");
+    };
+    awaits_the_migration(&bed.plan_json(&["--env", "dev"]));
+    // Crashed right after the Job was sent, before its wait: the same.
+    let crashed = {
+        let mut command = support::glidepath_command();
+        command
+            .args(args)
+            .current_dir(bed.work.path())
+            .env("KUBECONFIG", &plane.kubeconfig)
+            .env("NO_COLOR", "1")
+            .env("GLIDEPATH_FAULT_AFTER", "apply jobs");
+        command.output().unwrap()
+    };
+    assert_eq!(crashed.status.code(), Some(137), "{}", text(&crashed.stderr));
+    let blocked = text(&bed.glidepath("apply", &["--env", "dev", "--auto-approve"]).stderr);
+    let id = blocked.split("lock id ").nth(1).unwrap_or_else(|| panic!("no lock named: {blocked}"))[..12].to_string();
+    assert_eq!(bed.run(&["force-unlock", &id]).status.code(), Some(0));
+    awaits_the_migration(&bed.plan_json(&["--env", "dev"]));
+
+    // The Job completes (the test plays the Job controller): the rerun converges.
+    cluster::complete_migrations(&plane.kubeconfig);
+    bed.apply(&["--env", "dev"]);
+    bed.assert_no_changes_in("dev");
+    assert!(bed.runtime.block_on(bed.rollouts("dev").get_opt("api")).unwrap().is_some());
+}

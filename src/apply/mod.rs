@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::plan::{Action, Change, Permissions, Plan};
 use crate::providers::{ErrorKind, ProviderError, Providers};
+use crate::render::Address;
 use crate::state::audit::ChangeOutcome;
 use crate::state::journal::Journal;
 use crate::state::store::Store;
@@ -80,6 +81,15 @@ pub trait Ledger {
     /// Records one change; `live` says a provider carried it out (so it must be durable before
     /// the next change starts), `stored` is the body as the server stored it, if it said.
     fn record(&mut self, change: &Change, stored: Option<Value>, live: bool) -> Result<(), StateError>;
+    /// Records, durable before it returns, that `address` is about to be created in more than
+    /// one call (`Provider::creates_in_steps`): a crash between the calls leaves a resource the
+    /// next plan adopts as its own. Recording the change settles the intent.
+    fn intend(&mut self, address: &Address) -> Result<(), StateError>;
+    /// Drops the intent for `address`: its create was refused (the name is taken), nothing was made.
+    fn withdraw(&mut self, address: &Address) -> Result<(), StateError>;
+    /// Records a resource a live provider found exactly as planned that the state lacks or was
+    /// still creating: made by an apply that crashed before recording it. Nothing was sent.
+    fn adopt(&mut self, change: &Change);
     /// Makes everything recorded durable.
     fn flush(&mut self) -> Result<(), StateError>;
 }
@@ -109,6 +119,33 @@ impl<'a> StateLedger<'a> {
 }
 
 impl Ledger for StateLedger<'_> {
+    fn intend(&mut self, address: &Address) -> Result<(), StateError> {
+        if self.journal.is_none() {
+            self.journal = Some(self.store.start_journal(self.state)?);
+        }
+        self.state.creating.insert(address.clone());
+        self.unsaved = true;
+        self.journal.as_mut().expect("just started").append_intent(address)
+    }
+
+    fn withdraw(&mut self, address: &Address) -> Result<(), StateError> {
+        if self.state.creating.remove(address) {
+            self.unsaved = true;
+            if let Some(journal) = self.journal.as_mut() {
+                journal.append(address, self.state)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn adopt(&mut self, change: &Change) {
+        let address = &change.address;
+        if self.state.creating.contains(address) || !self.state.resources.contains_key(address) {
+            self.state.record_change(change, None);
+            self.unsaved = true;
+        }
+    }
+
     fn record(&mut self, change: &Change, stored: Option<Value>, live: bool) -> Result<(), StateError> {
         if live && self.journal.is_none() {
             self.journal = Some(self.store.start_journal(self.state)?);
@@ -205,6 +242,14 @@ pub fn execute(
             }
         }
     }
+    // What a crashed apply made but never recorded is live and as the catalog wants it: the state
+    // takes it now, so it is not missing from offline plans and drift (and an intent to create it
+    // is settled).
+    for change in plan.changes.iter().filter(|c| c.action == Action::NoOp) {
+        if providers.id_for(&change.address).is_some() {
+            ledger.adopt(change);
+        }
+    }
     if let Err(e) = ledger.flush() {
         outcome.failure.get_or_insert(ApplyError::State(e.to_string()));
     }
@@ -225,6 +270,7 @@ fn carry_out_batch(
     // Skipped (not allowed) changes are decided here; a contested change without permission is
     // refused where it stands, so only what comes before it in plan order is sent.
     let mut send: Vec<(usize, &Change)> = Vec::new();
+    let mut intended: Vec<usize> = Vec::new();
     let mut refused = None;
     for (i, change) in batch.iter().enumerate() {
         if change.action.destroys() && !permissions.allow_delete {
@@ -243,6 +289,15 @@ fn carry_out_batch(
             ));
             break;
         }
+        // A create in several calls is announced before its first call (see `Ledger::intend`);
+        // when that cannot be recorded, nothing of it is sent.
+        if providers.creates_in_steps(change) {
+            if let Err(e) = ledger.intend(&change.address) {
+                refused = Some((i, Outcome::Failed(ApplyError::State(e.to_string()))));
+                break;
+            }
+            intended.push(i);
+        }
         send.push((i, change));
     }
     let changes: Vec<&Change> = send.iter().map(|(_, c)| *c).collect();
@@ -255,6 +310,16 @@ fn carry_out_batch(
                     Ok(()) => Outcome::Applied,
                     Err(e) => Outcome::Failed(ApplyError::State(e.to_string())),
                 },
+                // Refused because the name is taken: the resource is not ours to adopt. (Any other
+                // failure may have come after the first call, so the intent stays.)
+                Err(e) if e.kind == ErrorKind::Conflict && intended.contains(&i) => {
+                    match ledger.withdraw(&change.address) {
+                        Ok(()) => Outcome::Failed(e.into()),
+                        Err(state) => Outcome::Failed(ApplyError::State(format!(
+                            "{e}; and withdrawing the intent to create it failed: {state}"
+                        ))),
+                    }
+                }
                 Err(e) => Outcome::Failed(e.into()),
             };
             failed |= matches!(outcome, Outcome::Failed(_));

@@ -21,7 +21,15 @@ struct StubCloud {
     reverse: bool,
     /// The addresses of each `apply_many` call.
     batches: Vec<Vec<String>>,
+    /// Buckets are created in two calls (as S3 buckets and their tags are).
+    buckets_in_steps: bool,
+    /// How `fail_on` fails.
+    fail_kind: Option<ErrorKind>,
+    /// Shared with the ledger: what happened, in order.
+    log: Option<Log>,
 }
+
+type Log = std::rc::Rc<std::cell::RefCell<Vec<String>>>;
 
 impl Provider for StubCloud {
     fn id(&self) -> ProviderId {
@@ -38,8 +46,12 @@ impl Provider for StubCloud {
 
     fn apply(&mut self, change: &Change, _permissions: Permissions) -> Result<Option<Value>, ProviderError> {
         self.calls.push(format!("{} {}", change.action.verb(), change.address));
+        if let Some(log) = &self.log {
+            log.borrow_mut().push(format!("send {}", change.address.name()));
+        }
         if self.fail_on.as_deref() == Some(change.address.name()) {
-            return Err(ProviderError::new(ErrorKind::Denied, &change.address.to_string(), "stub:Put", "refused"));
+            let kind = self.fail_kind.unwrap_or(ErrorKind::Denied);
+            return Err(ProviderError::new(kind, &change.address.to_string(), "stub:Put", "refused"));
         }
         match change.action {
             Action::Delete => {
@@ -75,6 +87,10 @@ impl Provider for StubCloud {
         }
     }
 
+    fn creates_in_steps(&self, change: &Change) -> bool {
+        self.buckets_in_steps && change.action == Action::Create && change.address.kind == Kind::Stub(StubKind::Bucket)
+    }
+
     fn import(&mut self, _address: &Address) -> Result<(), ProviderError> {
         Ok(())
     }
@@ -101,16 +117,37 @@ fn create(address: Address) -> Change {
 struct MemoryLedger {
     state: BTreeMap<Address, Option<Value>>,
     flushes: usize,
+    creating: std::collections::BTreeSet<Address>,
+    log: Option<Log>,
 }
 
 impl Ledger for MemoryLedger {
+    fn intend(&mut self, address: &Address) -> Result<(), StateError> {
+        if let Some(log) = &self.log {
+            log.borrow_mut().push(format!("intend {}", address.name()));
+        }
+        self.creating.insert(address.clone());
+        Ok(())
+    }
+
+    fn withdraw(&mut self, address: &Address) -> Result<(), StateError> {
+        self.creating.remove(address);
+        Ok(())
+    }
+
     fn record(&mut self, change: &Change, stored: Option<Value>, live: bool) -> Result<(), StateError> {
+        self.creating.remove(&change.address);
         let body = stored.or_else(|| change.after.clone());
         self.state.insert(change.address.clone(), body.filter(|_| change.action != Action::Delete));
         if live {
             self.flushes += 1;
         }
         Ok(())
+    }
+
+    fn adopt(&mut self, change: &Change) {
+        self.creating.remove(&change.address);
+        self.state.entry(change.address.clone()).or_insert_with(|| change.after.clone());
     }
 
     fn flush(&mut self) -> Result<(), StateError> {
@@ -264,4 +301,43 @@ fn after_a_failure_in_a_batch_what_was_in_flight_is_recorded_and_no_later_rank_s
     assert_eq!(words, ["stub/stub_bucket/a applied", "stub/stub_bucket/b failed", "stub/stub_bucket/c applied"]);
     assert_eq!(ledger.state.keys().cloned().collect::<Vec<_>>(), [bucket("a"), bucket("c")]);
     assert_eq!(cloud.batches.len(), 1);
+}
+
+/// Issue 17 (item 7): a create in several calls is announced, durably, before its first call;
+/// recording it settles the announcement; one refused because the name is taken withdraws it,
+/// and any other failure (it may have come after the first call) keeps it for the next plan.
+#[test]
+fn a_create_in_several_calls_is_announced_before_it_is_sent() {
+    let log: Log = Default::default();
+    let mut cloud = StubCloud { buckets_in_steps: true, log: Some(log.clone()), ..Default::default() };
+    let plan = plan_of(vec![create(bucket("a")), create(queue("dev", "q"))], Permissions::default());
+    let mut ledger = MemoryLedger { log: Some(log.clone()), ..Default::default() };
+    let outcome = execute(&plan, &mut Providers::new(vec![&mut cloud]), &mut ledger, &mut Silent);
+    assert!(outcome.failure.is_none());
+    assert_eq!(*log.borrow(), ["intend a", "send a", "send q"], "only the bucket is announced, before it is sent");
+    assert!(ledger.creating.is_empty(), "recorded: settled");
+
+    for (kind, kept) in [(ErrorKind::Conflict, false), (ErrorKind::Unreachable, true), (ErrorKind::Failed, true)] {
+        let mut cloud = StubCloud {
+            buckets_in_steps: true,
+            fail_on: Some("b".into()),
+            fail_kind: Some(kind),
+            ..Default::default()
+        };
+        let plan = plan_of(vec![create(bucket("b"))], Permissions::default());
+        let mut ledger = MemoryLedger::default();
+        let outcome = execute(&plan, &mut Providers::new(vec![&mut cloud]), &mut ledger, &mut Silent);
+        assert!(outcome.failure.is_some());
+        assert_eq!(ledger.creating.contains(&bucket("b")), kept, "{kind:?}");
+    }
+
+    // The next plan finds it made and as wanted (nothing to do): the apply records it, unsent.
+    let made = Change { after: Some(json!({"name": "b"})), ..Change::new(&bucket("b"), Action::NoOp, None, None) };
+    let mut cloud = StubCloud { buckets_in_steps: true, ..Default::default() };
+    let mut ledger = MemoryLedger { creating: [bucket("b")].into(), ..Default::default() };
+    let plan = plan_of(vec![made, create(queue("dev", "q"))], Permissions::default());
+    execute(&plan, &mut Providers::new(vec![&mut cloud]), &mut ledger, &mut Silent);
+    assert_eq!(cloud.calls, ["create dev/svc/stub/stub_queue/q"]);
+    assert!(ledger.creating.is_empty());
+    assert_eq!(ledger.state[&bucket("b")], Some(json!({"name": "b"})));
 }

@@ -174,9 +174,9 @@ pub(super) fn prepare_loaded(
         }
     }
     let mut live = state.bodies_against(&desired);
-    let mut conflicts = Vec::new();
-    let mut notes = std::collections::BTreeMap::new();
-    let mut contested = std::collections::BTreeMap::new();
+    // What the live providers said besides the bodies (conflicts, notes, contested fields,
+    // unfinished resources), gathered across them.
+    let mut found = crate::providers::LiveSet::default();
 
     let mut aws = None;
     if selection.includes_provider(ProviderId::AWS) && !select.offline {
@@ -187,7 +187,7 @@ pub(super) fn prepare_loaded(
     }
     if selection.includes_provider(ProviderId::AWS) && !select.offline && aws::is_configured(&model) {
         let mut provider = AwsProvider::connect(&model)?;
-        read_live(&mut provider, &mut desired, &state, &mut live, &mut conflicts, &mut notes, &mut contested)?;
+        read_live(&mut provider, &mut desired, &state, &mut live, &mut found)?;
         aws = Some(provider);
     }
     let mut cluster = None;
@@ -195,15 +195,16 @@ pub(super) fn prepare_loaded(
     let access = KubeAccess::from_env(select.kube_context.clone(), select.force_conflicts);
     if let (true, false, Some(access)) = (selection.includes_provider(ProviderId::KUBE), select.offline, access) {
         let mut provider = KubeProvider::connect(&model, selection, &access)?;
-        read_live(&mut provider, &mut desired, &state, &mut live, &mut conflicts, &mut notes, &mut contested)?;
+        read_live(&mut provider, &mut desired, &state, &mut live, &mut found)?;
         cluster_contexts = Some(provider.describe());
         cluster = Some(provider);
     }
-    if !conflicts.is_empty() {
-        return Err(CliError::Conflicts(conflicts));
+    if !found.conflicts.is_empty() {
+        return Err(CliError::Conflicts(found.conflicts));
     }
     let mut plan = plan::plan(&desired, &live, selection);
-    plan.annotate(&notes, &contested);
+    plan.annotate(&found.notes, &found.contested);
+    plan.wait_for(&found.unfinished);
     plan.permissions.force_conflicts = select.force_conflicts;
     Ok(Planned {
         store,
@@ -219,22 +220,21 @@ pub(super) fn prepare_loaded(
 }
 
 /// Lets a provider fill in the desired side, then replaces what the state file remembers of its
-/// half by what it reads live.
+/// half by what it reads live; the rest of what it found is added to `found`.
 fn read_live(
     provider: &mut dyn Provider,
     desired: &mut DesiredSet,
     state: &State,
     live: &mut std::collections::BTreeMap<Address, serde_json::Value>,
-    conflicts: &mut Vec<crate::providers::Conflict>,
-    notes: &mut std::collections::BTreeMap<Address, String>,
-    contested: &mut std::collections::BTreeMap<Address, String>,
+    found: &mut crate::providers::LiveSet,
 ) -> Result<(), CliError> {
-    let found = provider.read(desired, state)?;
+    let read = provider.read(desired, state)?;
     live.retain(|address, _| !provider.manages(address));
-    live.extend(found.bodies);
-    conflicts.extend(found.conflicts);
-    notes.extend(found.notes);
-    contested.extend(found.contested);
+    live.extend(read.bodies);
+    found.conflicts.extend(read.conflicts);
+    found.notes.extend(read.notes);
+    found.contested.extend(read.contested);
+    found.unfinished.extend(read.unfinished);
     Ok(())
 }
 

@@ -209,6 +209,18 @@ impl Plan {
         }
     }
 
+    /// Plans `unfinished` resources that are otherwise unchanged as updates with their note: apply
+    /// sends them again (a no-op on the server) and waits for them as it does after a change.
+    pub fn wait_for(&mut self, unfinished: &BTreeMap<Address, String>) {
+        for change in &mut self.changes {
+            if let (Action::NoOp, Some(why)) = (change.action, unfinished.get(&change.address)) {
+                change.action = Action::Update;
+                change.note = Some(why.clone());
+            }
+        }
+        self.summary = Summary::of(&self.changes);
+    }
+
     pub fn has_changes(&self) -> bool {
         self.summary.create + self.summary.update + self.summary.replace + self.summary.delete > 0
     }

@@ -2,7 +2,9 @@
 //! module does network I/O; plans and views never see a client.
 
 pub mod aws;
+pub mod fault;
 pub mod kube;
+pub mod timeout;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -25,6 +27,10 @@ pub struct LiveSet {
     /// Resources with fields another manager owns, and the server's account of them: the plan
     /// carries it, and applying them needs `--force-conflicts`.
     pub contested: BTreeMap<Address, String>,
+    /// Resources as the catalog wants them that apply must still wait for (a migration Job an
+    /// interrupted apply sent and never saw finish), and why: planned as updates, so apply waits
+    /// for them before what depends on them changes.
+    pub unfinished: BTreeMap<Address, String>,
 }
 
 /// A desired name taken by a resource glidepath does not own.
@@ -136,6 +142,13 @@ pub trait Provider {
             }
         }
     }
+    /// Whether carrying out `change` creates a resource in more than one call, so that a crash
+    /// between them would leave it half made (without the tags that say whose it is). The
+    /// executor then records the intent before the first call, and the next plan adopts what it
+    /// finds there. Default: every create is one call that also marks the resource as owned.
+    fn creates_in_steps(&self, _change: &Change) -> bool {
+        false
+    }
     /// Adopts an existing resource: marks it as owned by this catalog without changing it otherwise.
     fn import(&mut self, address: &Address) -> Result<(), ProviderError>;
     fn stats(&self) -> CallStats;
@@ -155,6 +168,11 @@ impl<'a> Providers<'a> {
     /// Which provider manages `address` (None: offline).
     pub fn id_for(&self, address: &Address) -> Option<ProviderId> {
         self.live.iter().find(|p| p.manages(address)).map(|p| p.id())
+    }
+
+    /// Whether the provider of `change` creates it in more than one call (`Provider::creates_in_steps`).
+    pub fn creates_in_steps(&self, change: &Change) -> bool {
+        self.live.iter().find(|p| p.manages(&change.address)).is_some_and(|p| p.creates_in_steps(change))
     }
 
     /// The provider that manages `address`; None when its system is not connected (offline).

@@ -27,6 +27,10 @@ struct Line {
     address: Address,
     /// The entry after the change; `None`: the resource is gone.
     entry: Option<StateEntry>,
+    /// An intent, written before the calls that create the resource: it is being created (the
+    /// entry is not touched). A later line of the address settles it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    creating: bool,
 }
 
 /// `.glidepath/state.json.journal` next to `.glidepath/state.json`.
@@ -70,19 +74,27 @@ impl Journal {
         Journal { sink: Sink::S3 { store, sequence: 0 }, lineage: state.lineage.clone(), serial: state.serial }
     }
 
-    /// Records `address` as it is in `state` now; durable when this returns.
+    /// Records `address` as it is in `state` now (settling an intent to create it); durable when
+    /// this returns.
     pub fn append(&mut self, address: &Address, state: &State) -> Result<(), StateError> {
-        let line = Line {
-            lineage: self.lineage.clone(),
-            serial: self.serial,
-            address: address.clone(),
-            entry: state.resources.get(address).cloned(),
-        };
+        self.write(address, state.resources.get(address).cloned(), false)
+    }
+
+    /// Records that `address` is about to be created, before the first call that creates it;
+    /// durable when this returns.
+    pub fn append_intent(&mut self, address: &Address) -> Result<(), StateError> {
+        self.write(address, None, true)
+    }
+
+    fn write(&mut self, address: &Address, entry: Option<StateEntry>, creating: bool) -> Result<(), StateError> {
+        let line =
+            Line { lineage: self.lineage.clone(), serial: self.serial, address: address.clone(), entry, creating };
         let mut text = serde_json::to_string(&line).expect("a journal line serializes");
         text.push('\n');
         match &mut self.sink {
             Sink::File { path, file } => {
-                let fail = |e: std::io::Error| StateError::Write { path: path.display().to_string(), reason: e.to_string() };
+                let fail =
+                    |e: std::io::Error| StateError::Write { path: path.display().to_string(), reason: e.to_string() };
                 file.write_all(text.as_bytes()).map_err(fail)?;
                 file.sync_data().map_err(fail)
             }
@@ -116,10 +128,15 @@ pub fn replay_lines(text: &str, shown: &str, state: &mut State) -> Result<usize,
         if line.lineage != state.lineage || line.serial != state.serial {
             continue;
         }
-        match line.entry {
-            Some(entry) => state.resources.insert(line.address, entry),
-            None => state.resources.remove(&line.address),
-        };
+        if line.creating {
+            state.creating.insert(line.address);
+        } else {
+            state.creating.remove(&line.address);
+            match line.entry {
+                Some(entry) => state.resources.insert(line.address, entry),
+                None => state.resources.remove(&line.address),
+            };
+        }
         replayed += 1;
     }
     Ok(replayed)
@@ -149,7 +166,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state_path = dir.path().join("state.json");
         let mut state = State::new("c");
-        let (a, b): (Address, Address) = ("dev/a/k8s/Service/a".parse().unwrap(), "dev/b/k8s/Service/b".parse().unwrap());
+        let (a, b): (Address, Address) =
+            ("dev/a/k8s/Service/a".parse().unwrap(), "dev/b/k8s/Service/b".parse().unwrap());
         state.resources.insert(b.clone(), entry("old"));
         let mut journal = Journal::create(&state_path, &state).unwrap();
         let mut live = state.clone();
@@ -164,6 +182,7 @@ mod tests {
         let mut replayed = state.clone();
         assert_eq!(replay(&state_path, &mut replayed).unwrap(), 2);
         assert_eq!(replayed.resources.keys().collect::<Vec<_>>(), vec![&a]);
+        assert!(replayed.creating.is_empty());
 
         // Once folded in (the serial moved on), the same journal changes nothing.
         let mut saved = replayed.clone();
@@ -175,5 +194,32 @@ mod tests {
         remove(&state_path).unwrap();
         assert!(!path_of(&state_path).exists());
         remove(&state_path).unwrap();
+    }
+
+    #[test]
+    fn an_intent_to_create_holds_until_a_line_of_its_address_settles_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let state_path = dir.path().join("state.json");
+        let state = State::new("c");
+        let (bucket, topic): (Address, Address) =
+            ("aws/s3_bucket/c-artifacts-x".parse().unwrap(), "aws/sns_topic/c-alerts".parse().unwrap());
+        let mut journal = Journal::create(&state_path, &state).unwrap();
+        journal.append_intent(&bucket).unwrap();
+        journal.append_intent(&topic).unwrap();
+        // The topic was created and recorded; the bucket's apply was killed half-way.
+        let mut live = state.clone();
+        live.resources.insert(topic.clone(), entry("topic"));
+        journal.append(&topic, &live).unwrap();
+
+        let mut replayed = state.clone();
+        assert_eq!(replay(&state_path, &mut replayed).unwrap(), 3);
+        assert_eq!(replayed.creating.iter().collect::<Vec<_>>(), vec![&bucket]);
+        assert!(!replayed.resources.contains_key(&bucket), "an intent records no entry");
+        assert!(replayed.resources.contains_key(&topic));
+        // The intent survives the state file (folded in by the next apply).
+        let text = super::super::to_text(&replayed);
+        assert!(text.contains("\"creating\""), "{text}");
+        let back = super::super::parse(&text, "state.json", "c").unwrap();
+        assert_eq!(back.creating, replayed.creating);
     }
 }

@@ -1,7 +1,7 @@
 //! The local state file (`.glidepath/state.json`): what glidepath last applied, per address.
 //! Written atomically (temp file, fsync, rename) so a crash leaves the old state or the new one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -57,13 +57,25 @@ pub struct State {
     pub serial: u64,
     pub catalog: String,
     pub resources: BTreeMap<Address, StateEntry>,
+    /// Resources an apply started to create in more than one call (an S3 bucket, then its tags)
+    /// and has not seen finished: the next plan adopts what it finds there as this catalog's
+    /// and completes it, instead of calling it someone else's (see `apply::execute`).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub creating: BTreeSet<Address>,
 }
 
 impl State {
     pub fn new(catalog: &str) -> Self {
         let seed = format!("{catalog}:{:?}:{}", std::time::SystemTime::now(), std::process::id());
         let lineage = crate::digest::digest(&serde_json::Value::String(seed))["sha256:".len()..][..32].to_string();
-        State { version: FORMAT_VERSION, lineage, serial: 0, catalog: catalog.to_string(), resources: BTreeMap::new() }
+        State {
+            version: FORMAT_VERSION,
+            lineage,
+            serial: 0,
+            catalog: catalog.to_string(),
+            resources: BTreeMap::new(),
+            creating: BTreeSet::new(),
+        }
     }
 
     /// The recorded bodies, as the "live" side of an offline plan.
@@ -87,6 +99,8 @@ impl State {
     /// Records one change as carried out; `stored` is the body as the server stored it, when the
     /// provider returned one.
     pub fn record_change(&mut self, change: &Change, stored: Option<Value>) {
+        // Carried out: whatever was being created is now recorded (or deleted) as a whole.
+        self.creating.remove(&change.address);
         let after = stored.or_else(|| change.after.clone());
         match (&after, change.action) {
             (_, Action::Delete) | (None, _) => {

@@ -8,6 +8,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use super::audit::AuditRecord;
 use super::lock::LockInfo;
 use super::StateError;
+use crate::providers::timeout;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Location {
@@ -52,6 +53,8 @@ impl S3Location {
 
 pub struct S3Store {
     pub location: S3Location,
+    /// The limit per attempt, also for reading an object's body (outside the SDK's timeouts).
+    limit: std::time::Duration,
     runtime: tokio::runtime::Runtime,
     s3: aws_sdk_s3::Client,
     dynamodb: aws_sdk_dynamodb::Client,
@@ -75,8 +78,15 @@ impl S3Store {
         let region = std::env::var("AWS_REGION")
             .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
             .unwrap_or_else(|_| "us-east-1".into());
+        // The same limits as the AWS provider's calls: a silent S3 or DynamoDB fails the command
+        // instead of hanging it (`providers::timeout`).
+        let limit = timeout::request().map_err(|reason| failed(&location, "configure", reason))?;
         let shared = runtime.block_on(
-            aws_config::defaults(aws_config::BehaviorVersion::latest()).region(aws_config::Region::new(region)).load(),
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new(region))
+                .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
+                .timeout_config(timeout::aws(limit))
+                .load(),
         );
         // Emulators and custom endpoints serve buckets by path, not by host name.
         let path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some();
@@ -84,7 +94,7 @@ impl S3Store {
             aws_sdk_s3::config::Builder::from(&shared).force_path_style(path_style).build(),
         );
         let dynamodb = aws_sdk_dynamodb::Client::new(&shared);
-        Ok(S3Store { location, runtime, s3, dynamodb })
+        Ok(S3Store { location, limit, runtime, s3, dynamodb })
     }
 
     /// The state JSON, or None when there is none yet.
@@ -92,11 +102,26 @@ impl S3Store {
         let l = &self.location;
         match self.runtime.block_on(self.s3.get_object().bucket(&l.bucket).key(&l.key).send()) {
             Ok(out) => {
-                let bytes = self.runtime.block_on(out.body.collect()).map_err(|e| failed(l, "s3:GetObject", e))?;
-                Ok(Some(String::from_utf8_lossy(&bytes.into_bytes()).to_string()))
+                let bytes = self.body(out.body)?;
+                Ok(Some(String::from_utf8_lossy(&bytes).to_string()))
             }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
             Err(e) => Err(failed(l, "s3:GetObject", e.as_service_error().map(code).unwrap_or_else(|| e.to_string()))),
+        }
+    }
+
+    /// An object's body, read within the limit: the SDK's timeouts end when the headers came.
+    fn body(&self, body: ByteStream) -> Result<Vec<u8>, StateError> {
+        let l = &self.location;
+        // The timer is made inside the runtime (it needs its clock).
+        match self.runtime.block_on(async { tokio::time::timeout(self.limit, body.collect()).await }) {
+            Ok(Ok(bytes)) => Ok(bytes.into_bytes().to_vec()),
+            Ok(Err(e)) => Err(failed(l, "s3:GetObject", e)),
+            Err(_) => Err(failed(
+                l,
+                "s3:GetObject",
+                format!("the object's body did not arrive within {}", timeout::shown(self.limit)),
+            )),
         }
     }
 
@@ -250,7 +275,9 @@ impl S3Store {
         let l = &self.location;
         let pages: Vec<_> = self
             .runtime
-            .block_on(self.s3.list_objects_v2().bucket(&l.bucket).prefix(prefix).into_paginator().send().collect::<Vec<_>>())
+            .block_on(
+                self.s3.list_objects_v2().bucket(&l.bucket).prefix(prefix).into_paginator().send().collect::<Vec<_>>(),
+            )
             .into_iter()
             .collect::<Result<_, _>>()
             .map_err(|e| {
@@ -270,8 +297,8 @@ impl S3Store {
             let out = self.runtime.block_on(self.s3.get_object().bucket(&l.bucket).key(&key).send()).map_err(|e| {
                 failed(l, "s3:GetObject", e.as_service_error().map(code).unwrap_or_else(|| e.to_string()))
             })?;
-            let bytes = self.runtime.block_on(out.body.collect()).map_err(|e| failed(l, "s3:GetObject", e))?;
-            let text = String::from_utf8(bytes.into_bytes().to_vec())
+            let bytes = self.body(out.body)?;
+            let text = String::from_utf8(bytes)
                 .map_err(|e| StateError::Corrupt { path: key.clone(), reason: e.to_string() })?;
             objects.push((key, text));
         }

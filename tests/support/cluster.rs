@@ -56,7 +56,7 @@ pub fn shared() -> &'static ControlPlane {
 /// would never finish and apply would wait for it. This thread plays the Job controller's part
 /// for them: each glidepath Job without a condition is marked Complete, as the controller
 /// writes it. (tests/e2e.rs runs them for real, with the Job controller and kwok.)
-fn complete_migrations(kubeconfig: &Path) {
+pub fn complete_migrations(kubeconfig: &Path) {
     let kubeconfig = kubeconfig.to_path_buf();
     std::thread::spawn(move || {
         use k8s_openapi::api::batch::v1::Job;
@@ -104,6 +104,16 @@ pub fn dedicated() -> ControlPlane {
 }
 
 impl ControlPlane {
+    /// The PID of one of the plane's servers (`kube-apiserver`, `etcd`), from the script's record.
+    pub fn pid(&self, server: &str) -> u32 {
+        let record = std::fs::read_to_string(self.dir.join("pids").join(server)).unwrap();
+        record
+            .split_whitespace()
+            .next()
+            .and_then(|pid| pid.parse().ok())
+            .unwrap_or_else(|| panic!("pid of {server}: {record}"))
+    }
+
     /// A client for the plane (admin), with the runtime that drives it.
     pub fn client(&self) -> (tokio::runtime::Runtime, kube::Client) {
         super::kube_client(&self.kubeconfig)

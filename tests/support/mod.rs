@@ -83,3 +83,59 @@ pub fn fixture_catalogs(dir: &str) -> Vec<std::path::PathBuf> {
     paths.sort();
     paths
 }
+
+/// A process stopped with SIGSTOP (a frozen server: its port still accepts connections, nothing
+/// answers) until this guard drops, which sends SIGCONT, also when the test fails.
+pub struct Frozen {
+    pid: u32,
+}
+
+impl Frozen {
+    pub fn stop(pid: u32) -> Frozen {
+        signal("-STOP", pid);
+        Frozen { pid }
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        signal("-CONT", self.pid);
+    }
+}
+
+fn signal(which: &str, pid: u32) {
+    let status = std::process::Command::new("kill").args([which, &pid.to_string()]).status().expect("run kill");
+    assert!(status.success(), "kill {which} {pid} failed");
+}
+
+/// A child process that is killed if the test ends (or fails) before it does.
+pub struct Running(pub std::process::Child);
+
+impl Running {
+    /// Waits for the child, at most `limit`: a child still running then is killed and the test
+    /// fails (the failure criterion of "it returned", not a timing threshold: the limit is far
+    /// beyond what the behaviour under test needs).
+    pub fn wait_at_most(&mut self, limit: std::time::Duration, what: &str) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+                panic!("{what} still running after {limit:?}: it hangs");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}

@@ -1,11 +1,13 @@
 //! Counts AWS API calls by `service:Operation` with an SDK interceptor, for `--stats` and for
-//! tests that hold reads to batches.
+//! tests that hold reads to batches; the same names arm the crash hook (`providers::fault`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::interceptors::{Intercept, SharedInterceptor};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -44,17 +46,34 @@ impl Intercept for Counting {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        // Service names as the SDK declares them, lower-cased and without spaces (`CloudWatch
-        // Logs` → `cloudwatchlogs`), so each call stays one word in `--stats`.
-        let name = match cfg.load::<Metadata>() {
-            Some(meta) => {
-                let service: String =
-                    meta.service().chars().filter(|c| !c.is_whitespace()).map(|c| c.to_ascii_lowercase()).collect();
-                format!("{service}:{}", meta.name())
-            }
-            None => "unknown".to_string(),
-        };
-        *self.0.calls.lock().expect("counter lock").entry(name).or_default() += 1;
+        *self.0.calls.lock().expect("counter lock").entry(call_name(cfg)).or_default() += 1;
         Ok(())
+    }
+
+    /// Runs once per operation, when it is over: a crash test may end the process right after a
+    /// call that succeeded (`providers::fault`), before glidepath does anything with its answer.
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if context.output_or_error().is_some_and(|answer| answer.is_ok()) {
+            crate::providers::fault::after(&call_name(cfg));
+        }
+        Ok(())
+    }
+}
+
+/// `service:Operation`, with service names as the SDK declares them, lower-cased and without
+/// spaces (`CloudWatch Logs` → `cloudwatchlogs`), so each call stays one word in `--stats`.
+fn call_name(cfg: &ConfigBag) -> String {
+    match cfg.load::<Metadata>() {
+        Some(meta) => {
+            let service: String =
+                meta.service().chars().filter(|c| !c.is_whitespace()).map(|c| c.to_ascii_lowercase()).collect();
+            format!("{service}:{}", meta.name())
+        }
+        None => "unknown".to_string(),
     }
 }

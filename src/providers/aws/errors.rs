@@ -75,14 +75,14 @@ where
             if chain.contains("no credentials") || chain.contains("credential provider") {
                 (ErrorKind::Denied, NO_CREDENTIALS.to_string())
             } else if failure.is_timeout() {
-                (ErrorKind::Unreachable, format!("{where_to} did not answer in time"))
+                (ErrorKind::Unreachable, silent(&where_to))
             } else if failure.is_io() {
                 (ErrorKind::Unreachable, format!("cannot reach {where_to} (connection failed)"))
             } else {
                 (ErrorKind::Failed, format!("could not send the request to {where_to}: {chain}"))
             }
         }
-        SdkError::TimeoutError(_) => (ErrorKind::Unreachable, format!("{where_to} did not answer in time")),
+        SdkError::TimeoutError(_) => (ErrorKind::Unreachable, silent(&where_to)),
         SdkError::ConstructionFailure(_) => {
             let chain = source_chain(&error);
             if chain.contains("credential") || chain.contains("identity") {
@@ -106,6 +106,18 @@ where
         _ => (ErrorKind::Failed, source_chain(&error)),
     };
     ProviderError::new(kind, target, action, reason)
+}
+
+/// A call that timed out: which endpoint did not answer, within what, and how to wait longer.
+fn silent(where_to: &str) -> String {
+    use crate::providers::timeout;
+    let limit = timeout::request().unwrap_or(timeout::DEFAULT);
+    format!(
+        "{where_to} did not answer in time ({} per attempt, {} per call; {} sets the limit per attempt)",
+        timeout::shown(limit),
+        timeout::shown(limit * timeout::ATTEMPTS),
+        timeout::VARIABLE
+    )
 }
 
 /// The kind of an AWS error code the diagnoses above do not word themselves: by the codes'

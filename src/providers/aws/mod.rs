@@ -17,13 +17,11 @@ mod read;
 mod write;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 
-use super::{CallStats, ErrorKind, LiveSet, Provider, ProviderError};
+use super::{timeout, CallStats, ErrorKind, LiveSet, Provider, ProviderError};
 use crate::catalog::Model;
 use crate::kinds::ProviderId;
 use crate::plan::Change;
@@ -102,19 +100,17 @@ impl AwsProvider {
             .enable_all()
             .build()
             .map_err(|e| ProviderError::new(ErrorKind::Failed, "aws", "start", e.to_string()))?;
+        let limit =
+            timeout::request().map_err(|reason| ProviderError::new(ErrorKind::Failed, "aws", "configure", reason))?;
         let counter = Arc::new(CallCounter::default());
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(target.region.clone()))
             // Throttling and transient faults are retried with exponential backoff; adaptive mode
             // also slows the client's request rate after a throttle, since plans send up to
             // `concurrent::IN_FLIGHT` reads at once (it changes nothing until AWS throttles).
+            // The timeouts bound every call, retries included (`providers::timeout`).
             .retry_config(RetryConfig::adaptive().with_max_attempts(5))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(5))
-                    .operation_attempt_timeout(Duration::from_secs(30))
-                    .build(),
-            );
+            .timeout_config(timeout::aws(limit));
         if let Some(url) = &endpoint {
             loader = loader.endpoint_url(url);
         }
@@ -209,6 +205,10 @@ impl Provider for AwsProvider {
         _permissions: Permissions,
     ) -> Result<Option<serde_json::Value>, ProviderError> {
         write::apply(self, change).map(|()| None)
+    }
+
+    fn creates_in_steps(&self, change: &Change) -> bool {
+        write::creates_in_steps(change)
     }
 
     fn import(&mut self, address: &Address) -> Result<(), ProviderError> {

@@ -147,9 +147,15 @@ pub(super) fn candidates(
         .collect()
 }
 
-/// Names of one kind the state file says this catalog owned.
+/// Names of one kind the state file says this catalog owned, or was creating.
 pub(super) fn recorded(state: &State, kind: AwsKind) -> BTreeSet<String> {
-    state.resources.keys().filter(|a| a.kind == Kind::Aws(kind)).map(|a| a.name().to_string()).collect()
+    state
+        .resources
+        .keys()
+        .chain(&state.creating)
+        .filter(|a| a.kind == Kind::Aws(kind))
+        .map(|a| a.name().to_string())
+        .collect()
 }
 
 pub fn read(provider: &mut AwsProvider, desired: &DesiredSet, state: &State) -> Result<LiveSet, ProviderError> {

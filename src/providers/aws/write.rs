@@ -37,6 +37,17 @@ pub fn apply(provider: &mut AwsProvider, change: &Change) -> Result<(), Provider
     }
 }
 
+/// Whether `change` creates a resource whose ownership tags may come in a later call than the
+/// create: an S3 bucket (CreateBucket carries them, but emulators and older S3-compatible
+/// servers drop them, so PutBucketTagging follows). Every other kind is created with its tags in
+/// one call (CreateRole, CreateRepository, CreateTopic, CreateLogGroup, CreateProject,
+/// CreatePipeline, PutRule, CreateOpenIDConnectProvider): a crash before its follow-up calls
+/// (policies, lifecycle, retention, targets) leaves a resource the next plan knows as its own
+/// and completes.
+pub fn creates_in_steps(change: &Change) -> bool {
+    matches!(change.action, Action::Create | Action::Replace) && change.address.kind == Kind::Aws(AwsKind::S3Bucket)
+}
+
 fn create(provider: &mut AwsProvider, address: &Address, resource: &AwsResource) -> Result<(), ProviderError> {
     match resource {
         AwsResource::OidcProvider(p) => {

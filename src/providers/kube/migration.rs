@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::requests::with_backoff;
 use super::{diagnose, KubeProvider};
 use crate::kinds::KubeKind;
 use crate::providers::{ErrorKind, ProviderError};
@@ -57,6 +56,21 @@ impl KubeProvider {
         ))
     }
 
+    /// Why apply must wait for a Job the catalog wants that exists but has not finished: an apply
+    /// sent it and was interrupted (killed, or its server stopped answering) before the Job
+    /// ended, so its service's Rollout has not changed. Unchanged in itself, it would be planned
+    /// as nothing to do and the next apply would change the Rollout without waiting for it.
+    pub(super) fn unfinished_job(&self, address: &Address, job: &Value) -> Option<String> {
+        if finished(job).is_some() {
+            return None;
+        }
+        Some(format!(
+            "migration Job {} has not finished (an earlier apply sent it and stopped before it ended): apply waits \
+             for it before its service's Rollout changes",
+            address.name()
+        ))
+    }
+
     /// Polls the Job at `address` until it completes (returns it as the server has it) or fails
     /// (an error naming the Job and how to read its logs). The Job's own deadline bounds the wait;
     /// a minute more covers the controller noticing it.
@@ -70,16 +84,12 @@ impl KubeProvider {
         let started = Instant::now();
         let jobs = self.api(env, KubeKind::Job);
         loop {
-            self.count("get jobs".into());
-            let job = with_backoff(
-                || self.throttled("get jobs"),
-                || {
-                    self.count("get jobs".into());
-                    jobs.get(name)
-                },
-            )
-            .await
-            .map_err(|e| diagnose(e, &target, "wait for migration", env, &cluster.context))?;
+            // Each poll is bounded like any request: a server that stops answering ends the wait
+            // with an error naming it, within `providers::timeout`'s limits.
+            let job = self
+                .request("get jobs", || jobs.get(name))
+                .await
+                .map_err(|e| diagnose(e, &target, "wait for migration", env, cluster))?;
             let job = serde_json::to_value(job)
                 .map_err(|e| ProviderError::new(ErrorKind::Failed, &target, "wait for migration", e.to_string()))?;
             match finished(&job) {

@@ -13,8 +13,10 @@ mod rollback;
 mod status;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use futures::{stream, StreamExt};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
@@ -22,7 +24,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::discovery::ApiResource;
 use serde_json::Value;
 
-use super::{CallStats, Conflict, ErrorKind, LiveSet, Provider, ProviderError};
+use super::{fault, timeout, CallStats, Conflict, ErrorKind, LiveSet, Provider, ProviderError};
 use crate::catalog::Model;
 use crate::kinds::{Crd, Kind, KubeApi, KubeKind, ProviderId};
 use crate::plan::{Action, Change, Permissions, Selection};
@@ -32,7 +34,7 @@ use crate::render::{Address, DesiredSet, Resource};
 use crate::state::State;
 use applied::Fallback;
 use normalize::normalize;
-use requests::{with_backoff, IN_FLIGHT, THROTTLED};
+use requests::{with_backoff, RequestError, IN_FLIGHT, THROTTLED, TIMED_OUT};
 pub use rollback::RolledBack;
 pub use status::{AnalysisSummary, MetricSummary, Replicas, RolloutProgress};
 
@@ -95,6 +97,8 @@ struct EnvCluster {
     namespace: String,
     /// Which context, for messages.
     context: String,
+    /// The API server's URL, for messages (which server did not answer).
+    server: String,
 }
 
 pub struct KubeProvider {
@@ -103,6 +107,8 @@ pub struct KubeProvider {
     envs: BTreeMap<String, EnvCluster>,
     /// Predict with `--force-conflicts`: the dry-run takes contested fields back, as apply will.
     force_conflicts: bool,
+    /// How long one attempt of a request may take (`providers::timeout`).
+    limit: Duration,
     calls: Mutex<BTreeMap<String, u64>>,
 }
 
@@ -120,8 +126,22 @@ fn api_resource(kind: &str, api: KubeApi) -> ApiResource {
     }
 }
 
-/// kube errors → one line: the server's own message where there is one.
-fn diagnose(err: kube::Error, target: &str, action: &str, env: &str, context: &str) -> ProviderError {
+/// kube errors → one line: the server's own message where there is one, and which server did
+/// not answer when none did.
+fn diagnose(err: RequestError, target: &str, action: &str, env: &str, cluster: &EnvCluster) -> ProviderError {
+    let context = &cluster.context;
+    let err = match err {
+        RequestError::Kube(err) => err,
+        RequestError::TimedOut { limit, attempts } => {
+            let reason = format!(
+                "the API server of environment {env} ({}, context {context}) did not answer within {} ({attempts} attempt(s); {} sets the limit per attempt)",
+                cluster.server,
+                timeout::shown(limit),
+                timeout::VARIABLE
+            );
+            return ProviderError::new(ErrorKind::Unreachable, target, action, reason);
+        }
+    };
     let (kind, reason) = match &err {
         kube::Error::Api(status) => match status.code {
             403 => (ErrorKind::Denied, format!("forbidden in environment {env}: {}", status.message)),
@@ -137,7 +157,7 @@ fn diagnose(err: kube::Error, target: &str, action: &str, env: &str, context: &s
         },
         kube::Error::HyperError(_) | kube::Error::Service(_) => (
             ErrorKind::Unreachable,
-            format!("cannot reach the cluster of environment {env} (context {context}): {err}"),
+            format!("cannot reach the cluster of environment {env} ({}, context {context}): {err}", cluster.server),
         ),
         other => (ErrorKind::Failed, format!("{other} (environment {env}, context {context})")),
     };
@@ -152,6 +172,7 @@ impl KubeProvider {
             .enable_all()
             .build()
             .map_err(|e| error("cluster", "start", e.to_string()))?;
+        let limit = timeout::request().map_err(|reason| error("cluster", "configure", reason))?;
         let kubeconfig = access.load()?;
         // Clients spawn their connection workers on the runtime they are made in.
         let _entered = runtime.enter();
@@ -178,15 +199,19 @@ impl KubeProvider {
                         ),
                     )
                 })?;
+            // Every request, its connection included, is bounded by `with_backoff`'s limit (the
+            // client's own connect limit, 30 s, is for a limit longer than that).
+            let server = config.cluster_url.to_string();
             let client = kube::Client::try_from(config)
                 .map_err(|e| error(&format!("environment {}", env.name), "configure", e.to_string()))?;
-            envs.insert(env.name.clone(), EnvCluster { client, namespace: env.namespace.clone(), context });
+            envs.insert(env.name.clone(), EnvCluster { client, namespace: env.namespace.clone(), context, server });
         }
         Ok(KubeProvider {
             runtime,
             catalog: model.platform.name.clone(),
             envs,
             force_conflicts: access.force_conflicts,
+            limit,
             calls: Mutex::new(BTreeMap::new()),
         })
     }
@@ -202,6 +227,11 @@ impl KubeProvider {
 
     /// Counts a request counted as `what` as throttled instead: the server answered 429.
     fn throttled(&self, what: &str) {
+        self.recount(what, THROTTLED);
+    }
+
+    /// Counts a request counted as `what` as `instead`: it was sent again.
+    fn recount(&self, what: &str, instead: &str) {
         let mut calls = self.calls.lock().expect("calls lock");
         if let Some(n) = calls.get_mut(what) {
             *n -= 1;
@@ -209,7 +239,36 @@ impl KubeProvider {
                 calls.remove(what);
             }
         }
-        *calls.entry(THROTTLED.to_string()).or_default() += 1;
+        *calls.entry(instead.to_string()).or_default() += 1;
+    }
+
+    /// One request (made anew for each attempt), counted as `what` for `--stats`, within the
+    /// limits of `requests::with_backoff`: 429s waited out, a silent server abandoned in time.
+    async fn request<T, F, Fut>(&self, what: &str, mut request: F) -> Result<T, RequestError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, kube::Error>>,
+    {
+        with_backoff(
+            self.limit,
+            || self.throttled(what),
+            || self.recount(what, TIMED_OUT),
+            || {
+                self.count(what.to_string());
+                request()
+            },
+        )
+        .await
+    }
+
+    /// A request sent once (rollback's patches, status' lists), within the limit.
+    fn once<T>(&self, what: &str, request: impl Future<Output = Result<T, kube::Error>>) -> Result<T, RequestError> {
+        self.count(what.to_string());
+        // The timer is made inside the runtime (it needs its clock).
+        match self.runtime.block_on(async { tokio::time::timeout(self.limit, request).await }) {
+            Ok(answer) => answer.map_err(RequestError::Kube),
+            Err(_) => Err(RequestError::TimedOut { limit: self.limit, attempts: 1 }),
+        }
     }
 
     fn api(&self, env: &str, kind: KubeKind) -> Api<DynamicObject> {
@@ -239,17 +298,11 @@ impl KubeProvider {
         }
         for (group_version, kinds) in wanted {
             let what = format!("get apis/{group_version}");
-            let discovery = with_backoff(
-                || self.throttled(&what),
-                || {
-                    self.count(what.clone());
-                    cluster.client.list_api_group_resources(&group_version)
-                },
-            );
+            let discovery = self.request(&what, || cluster.client.list_api_group_resources(&group_version));
             let served: BTreeSet<String> = match self.runtime.block_on(discovery) {
                 Ok(list) => list.resources.into_iter().map(|r| r.name).collect(),
-                Err(kube::Error::Api(status)) if status.code == 404 => BTreeSet::new(),
-                Err(e) => return Err(diagnose(e, &target, "discovery", env, &cluster.context)),
+                Err(RequestError::Kube(kube::Error::Api(status))) if status.code == 404 => BTreeSet::new(),
+                Err(e) => return Err(diagnose(e, &target, "discovery", env, cluster)),
             };
             if let Some(kind) = kinds.iter().find(|k| !served.contains(k.api().plural)) {
                 return Err(ProviderError::new(ErrorKind::NotFound, &target, "discovery", crd_hint(*kind)));
@@ -262,15 +315,9 @@ impl KubeProvider {
         let name = self.envs[env].namespace.clone();
         let api = self.api(env, KubeKind::Namespace);
         self.runtime
-            .block_on(with_backoff(
-                || self.throttled("get namespaces"),
-                || {
-                    self.count("get namespaces".into());
-                    api.get_opt(&name)
-                },
-            ))
+            .block_on(self.request("get namespaces", || api.get_opt(&name)))
             .map(|o| o.is_some())
-            .map_err(|e| diagnose(e, &format!("Namespace {name}"), "get", env, &self.envs[env].context))
+            .map_err(|e| diagnose(e, &format!("Namespace {name}"), "get", env, &self.envs[env]))
     }
 
     /// The environment and kind of a cluster object's address.
@@ -307,15 +354,11 @@ impl KubeProvider {
         let action = if dry_run { "server-side apply (dry run)" } else { "server-side apply" };
         let client = self.api(env, kind);
         let patch = Patch::Apply(manifest);
-        let applied = with_backoff(
-            || self.throttled(&what),
-            || {
-                self.count(what.clone());
-                client.patch(address.name(), &params, &patch)
-            },
-        )
-        .await
-        .map_err(|e| diagnose(e, &address.to_string(), action, env, &self.envs[env].context))?;
+        let applied = self
+            .request(&what, || client.patch(address.name(), &params, &patch))
+            .await
+            .map_err(|e| diagnose(e, &address.to_string(), action, env, &self.envs[env]))?;
+        fault::after(&what);
         let value = serde_json::to_value(applied).map_err(|e| error(&address.to_string(), action, e.to_string()))?;
         Ok(normalize(value, kind))
     }
@@ -450,16 +493,8 @@ impl KubeProvider {
                 let plural = kind.api().plural;
                 let what = format!("list {plural}");
                 async move {
-                    with_backoff(
-                        || self.throttled(&what),
-                        || {
-                            self.count(what.clone());
-                            api.list(params)
-                        },
-                    )
-                    .await
-                    .map_err(|e| {
-                        diagnose(e, &format!("{plural} in environment {env}"), "list", env, &self.envs[env].context)
+                    self.request(&what, || api.list(params)).await.map_err(|e| {
+                        diagnose(e, &format!("{plural} in environment {env}"), "list", env, &self.envs[env])
                     })
                 }
             }))
@@ -472,6 +507,9 @@ impl KubeProvider {
                 if kind == KubeKind::Job && desired.resources.contains_key(&address) {
                     let raw = serde_json::to_value(&item).map_err(|e| error(address.name(), "list", e.to_string()))?;
                     self.refuse_failed_job(&address, &raw)?;
+                    if let Some(why) = self.unfinished_job(&address, &raw) {
+                        live.unfinished.insert(address.clone(), why);
+                    }
                 }
                 record_owned(address, kind, &item, live, &mut read)?;
             }
@@ -487,14 +525,8 @@ impl KubeProvider {
             let (what, client) = (format!("get {}", api.plural), self.api(env, kind));
             let found = self
                 .runtime
-                .block_on(with_backoff(
-                    || self.throttled(&what),
-                    || {
-                        self.count(what.clone());
-                        client.get_opt(address.name())
-                    },
-                ))
-                .map_err(|e| diagnose(e, &address.to_string(), "get", env, &self.envs[env].context))?;
+                .block_on(self.request(&what, || client.get_opt(address.name())))
+                .map_err(|e| diagnose(e, &address.to_string(), "get", env, &self.envs[env]))?;
             // Created since the list (an apply running now): ours if it carries our labels.
             if let Some(item) = found.as_ref().filter(|item| is_owned(item, &self.catalog, env)) {
                 // Listed under another service's address already: that entry speaks for it.
@@ -594,18 +626,11 @@ impl KubeProvider {
                 let api = self.api(env, kind);
                 let params = DeleteParams::background();
                 let what = format!("delete {}", kind.api().plural);
-                let deleted = with_backoff(
-                    || self.throttled(&what),
-                    || {
-                        self.count(what.clone());
-                        api.delete(address.name(), &params)
-                    },
-                )
-                .await;
+                let deleted = self.request(&what, || api.delete(address.name(), &params)).await;
                 match deleted {
                     Ok(_) => Ok(None),
-                    Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
-                    Err(e) => Err(diagnose(e, &address.to_string(), "delete", env, &self.envs[env].context)),
+                    Err(RequestError::Kube(kube::Error::Api(status))) if status.code == 404 => Ok(None),
+                    Err(e) => Err(diagnose(e, &address.to_string(), "delete", env, &self.envs[env])),
                 }
             }
         }

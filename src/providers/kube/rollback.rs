@@ -26,24 +26,19 @@ impl KubeProvider {
         let target = format!("Rollout {name} in environment {env}");
         let cluster =
             self.envs.get(env).ok_or_else(|| error(&target, "rollback", "the environment is not selected"))?;
-        let context = cluster.context.clone();
         let rollouts = self.api(env, KubeKind::Rollout);
-        self.count("get rollouts".into());
         let rollout = self
-            .runtime
-            .block_on(rollouts.get_opt(name))
-            .map_err(|e| diagnose(e, &target, "get", env, &context))?
+            .once("get rollouts", rollouts.get_opt(name))
+            .map_err(|e| diagnose(e, &target, "get", env, cluster))?
             .ok_or_else(|| error(&target, "rollback", "no such Rollout"))?;
         let status = &rollout.data["status"];
         let in_flight =
             status["currentPodHash"].as_str().is_some_and(|current| Some(current) != status["stableRS"].as_str());
         if in_flight {
-            self.count("patch rollouts/status".into());
             let patch = json!({"status": {"abort": true}});
             let params = PatchParams { field_manager: Some(MANAGER.into()), ..Default::default() };
-            self.runtime
-                .block_on(rollouts.patch_status(name, &params, &Patch::Merge(&patch)))
-                .map_err(|e| diagnose(e, &target, "abort", env, &context))?;
+            self.once("patch rollouts/status", rollouts.patch_status(name, &params, &Patch::Merge(&patch)))
+                .map_err(|e| diagnose(e, &target, "abort", env, cluster))?;
             return Ok(RolledBack::Aborted);
         }
         let uid = rollout.metadata.uid.clone().unwrap_or_default();
@@ -56,11 +51,9 @@ impl KubeProvider {
         };
         let namespace = cluster.namespace.clone();
         let sets: Api<DynamicObject> = Api::namespaced_with(cluster.client.clone(), &namespace, &resource);
-        self.count("list replicasets".into());
         let listed = self
-            .runtime
-            .block_on(sets.list(&ListParams::default()))
-            .map_err(|e| diagnose(e, &format!("ReplicaSets of {target}"), "list", env, &context))?;
+            .once("list replicasets", sets.list(&ListParams::default()))
+            .map_err(|e| diagnose(e, &format!("ReplicaSets of {target}"), "list", env, cluster))?;
         let mut revisions: Vec<(u64, DynamicObject)> = listed
             .items
             .into_iter()
@@ -83,12 +76,10 @@ impl KubeProvider {
             // The controller adds the hash; the Rollout's own template never carries it.
             labels.remove("rollouts-pod-template-hash");
         }
-        self.count("patch rollouts".into());
         let patch = json!({"spec": {"template": template}});
         let params = PatchParams { field_manager: Some(MANAGER.into()), ..Default::default() };
-        self.runtime
-            .block_on(rollouts.patch(name, &params, &Patch::Merge(&patch)))
-            .map_err(|e| diagnose(e, &target, "undo", env, &context))?;
+        self.once("patch rollouts", rollouts.patch(name, &params, &Patch::Merge(&patch)))
+            .map_err(|e| diagnose(e, &target, "undo", env, cluster))?;
         Ok(RolledBack::Undone { from_revision: current.to_string(), to_revision: previous.to_string() })
     }
 }

@@ -95,20 +95,16 @@ impl KubeProvider {
     /// The progress of every catalog service deployed to `env`, in catalog order: two list calls
     /// (Rollouts with glidepath's labels, and AnalysisRuns) whatever the number of services.
     pub fn rollout_progress(&self, model: &Model, env: &str) -> Result<Vec<RolloutProgress>, ProviderError> {
-        let context = self.envs[env].context.clone();
+        let cluster = &self.envs[env];
         let rollouts = self.api(env, KubeKind::Rollout);
-        self.count("list rollouts".into());
         let selector = ownership_selector(&self.catalog, env);
         let listed = self
-            .runtime
-            .block_on(rollouts.list(&ListParams::default().labels(&selector)))
-            .map_err(|e| diagnose(e, &format!("Rollouts in environment {env}"), "list", env, &context))?;
+            .once("list rollouts", rollouts.list(&ListParams::default().labels(&selector)))
+            .map_err(|e| diagnose(e, &format!("Rollouts in environment {env}"), "list", env, cluster))?;
         let runs: Api<DynamicObject> = self.api_for(env, "AnalysisRun", ANALYSIS_RUNS);
-        self.count("list analysisruns".into());
         let runs = self
-            .runtime
-            .block_on(runs.list(&ListParams::default()))
-            .map_err(|e| diagnose(e, &format!("AnalysisRuns in environment {env}"), "list", env, &context))?;
+            .once("list analysisruns", runs.list(&ListParams::default()))
+            .map_err(|e| diagnose(e, &format!("AnalysisRuns in environment {env}"), "list", env, cluster))?;
         let to_value = |o: DynamicObject| serde_json::to_value(o).unwrap_or_default();
         let rollouts: Vec<Value> = listed.items.into_iter().map(to_value).collect();
         let runs: Vec<Value> = runs.items.into_iter().map(to_value).collect();
