@@ -16,6 +16,8 @@ pub struct Model {
     pub environments: Vec<Environment>,
     pub notifications: Vec<NotificationRoute>,
     pub services: Vec<Service>,
+    /// Images that must not be deployed again (`quarantine "IMAGE" { … }`), cleared ones included.
+    pub quarantines: Vec<Quarantine>,
     /// Where the catalog was read from (a file or a directory).
     #[serde(skip)]
     pub root: PathBuf,
@@ -32,6 +34,65 @@ impl Model {
 
     pub fn notification(&self, name: &str) -> Option<&NotificationRoute> {
         self.notifications.iter().find(|n| n.name == name)
+    }
+
+    /// The quarantine in force that forbids `image` (a tag or digest) for `service` in `env`.
+    pub fn quarantined(&self, service: &str, env: &str, image: &str) -> Option<&Quarantine> {
+        self.quarantines.iter().find(|q| q.holds(service, env, image))
+    }
+}
+
+/// An image rolled back in GitOps mode (or put there by hand), checked in with the catalog so
+/// that CI's `render` and Argo CD, which only see git, cannot bring it back: a catalog naming it
+/// for the service in a covered environment is invalid (`catalog::quarantined-image`) until the
+/// entry is cleared with a reason.
+#[derive(Debug, Clone, Serialize)]
+pub struct Quarantine {
+    /// The tag or `sha256:` digest, as `image_tag` writes it.
+    pub image: String,
+    pub service: String,
+    /// Where it may not run; empty: every environment.
+    pub environments: Vec<String>,
+    pub reason: String,
+    /// Why it may run again; a cleared entry stays as the record and forbids nothing.
+    pub cleared: Option<String>,
+    /// `FILE:LINE:COL` of the entry, for messages.
+    pub location: String,
+}
+
+impl Quarantine {
+    pub fn holds(&self, service: &str, env: &str, image: &str) -> bool {
+        self.cleared.is_none()
+            && self.service == service
+            && self.image == image
+            && (self.environments.is_empty() || self.environments.iter().any(|e| e == env))
+    }
+}
+
+/// How an environment's cluster objects are delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// `glidepath apply` writes them (server-side apply).
+    #[default]
+    Push,
+    /// Argo CD syncs the rendered `gitops/` tree from git: `rollback` also restores the catalog
+    /// and quarantines the image, `drift` reads the Applications.
+    Gitops,
+}
+
+impl Delivery {
+    pub const ALL: [Delivery; 2] = [Delivery::Push, Delivery::Gitops];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Delivery::Push => "push",
+            Delivery::Gitops => "gitops",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|d| d.name() == text).ok_or_else(|| format!("`{text}` is not a delivery mode"))
     }
 }
 
@@ -128,6 +189,8 @@ pub struct Environment {
     pub traffic: TrafficSettings,
     /// The Pod Security Standard the namespace enforces (`pod-security.kubernetes.io/enforce`).
     pub pod_security: PodSecurityLevel,
+    /// Pushed by `apply` (default) or synced by Argo CD from the GitOps tree.
+    pub delivery: Delivery,
 }
 
 /// A Pod Security Standard level, enforced by the apiserver's PodSecurity admission on a

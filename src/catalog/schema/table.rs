@@ -2,7 +2,7 @@
 //! (`Fields::of` takes a `Block`, and asking for a field the table does not declare is a bug
 //! caught by every test that decodes a catalog) and the JSON Schema is generated from.
 
-use crate::catalog::model::{NotifyEvent, PodSecurityLevel, Router, RELAXABLE, WAIVABLE};
+use crate::catalog::model::{Delivery, NotifyEvent, PodSecurityLevel, Router, RELAXABLE, WAIVABLE};
 
 /// A group of settings: `name { … }` in HCL, a mapping in YAML.
 #[derive(Debug)]
@@ -57,6 +57,8 @@ pub enum Shape {
     Reasons(fn() -> Vec<String>),
     /// A mapping of environment-variable names to text or a secret reference.
     EnvVars,
+    /// `kind "IMAGE" { … }` in HCL: a mapping of image tags or sha256 digests to blocks.
+    Images(&'static Block),
 }
 
 impl Block {
@@ -82,6 +84,9 @@ fn routers() -> Vec<String> {
 }
 fn pod_security_levels() -> Vec<String> {
     PodSecurityLevel::ALL.iter().map(|l| l.name().to_string()).collect()
+}
+fn deliveries() -> Vec<String> {
+    Delivery::ALL.iter().map(|d| d.name().to_string()).collect()
 }
 fn events() -> Vec<String> {
     // `NotifyEvent::parse` takes the name or the Argo Rollouts trigger (on-NAME).
@@ -132,6 +137,22 @@ pub static CATALOG: Block = Block {
         field("notifications", Shape::Named(&NOTIFICATION), "Notification routes by name."),
         field("profiles", Shape::Named(&PROFILE), "Reusable service settings by name (`use = \"NAME\"`)."),
         field("services", Shape::Named(&SERVICE), "Services by name."),
+        field(
+            "quarantines",
+            Shape::Images(&QUARANTINE),
+            "Images that must not be deployed again, by tag or sha256 digest (`glidepath rollback` in GitOps mode writes them).",
+        ),
+    ],
+};
+
+pub static QUARANTINE: Block = Block {
+    id: "quarantine",
+    doc: "An image the catalog may not name for the service in these environments until cleared.",
+    fields: &[
+        required("service", Shape::Text, "The service the image belongs to."),
+        required("reason", Shape::Text, "Why it is quarantined (at least 15 characters)."),
+        field("environments", Shape::Texts, "Where it may not run (default: every environment)."),
+        field("cleared", Shape::Text, "Why it may run again (at least 15 characters); the entry then forbids nothing."),
     ],
 };
 
@@ -184,6 +205,11 @@ pub static ENVIRONMENT: Block = Block {
         field("enforce_limits", Shape::Bool, "`check` fails on a limit exceeded here (default: approval)."),
         field("traffic", Shape::Block(&TRAFFIC_SETTINGS), "The traffic router here, over the platform's."),
         field("pod_security", Shape::Choice(pod_security_levels), "The Pod Security Standard here."),
+        field(
+            "delivery",
+            Shape::Choice(deliveries),
+            "push (default: `apply` writes the cluster) or gitops (Argo CD syncs the rendered tree).",
+        ),
     ],
 };
 

@@ -33,7 +33,7 @@ use crate::state::State;
 use applied::Fallback;
 use normalize::normalize;
 use requests::{with_backoff, IN_FLIGHT, THROTTLED};
-pub use rollback::RolledBack;
+pub use rollback::{RollbackOutcome, RolledBack};
 pub use status::{AnalysisSummary, MetricSummary, Replicas, RolloutProgress};
 
 pub const FIELD_MANAGER: &str = "glidepath";
