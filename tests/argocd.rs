@@ -26,7 +26,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Secret, Service};
-use kube::api::{Api, DynamicObject, ListParams, PostParams};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::discovery::ApiResource;
 use serde_json::{json, Value};
 use support::e2e::{self, healthy, Bed, FakeApps};
@@ -291,6 +291,10 @@ impl GitOps {
     }
 
     fn applications(&self) -> BTreeMap<String, Value> {
+        self.applications_in(&self.env)
+    }
+
+    fn applications_in(&self, env: &str) -> BTreeMap<String, Value> {
         let api: Api<DynamicObject> = Api::namespaced_with(
             self.client.clone(),
             &self.argo.namespace,
@@ -300,8 +304,15 @@ impl GitOps {
         list.items
             .into_iter()
             .map(|a| (a.metadata.name.clone().unwrap_or_default(), serde_json::to_value(a).unwrap()))
-            .filter(|(_, a)| a["metadata"]["labels"]["glidepath.dev/environment"] == self.env.as_str())
+            .filter(|(_, a)| a["metadata"]["labels"]["glidepath.dev/environment"] == env)
             .collect()
+    }
+
+    /// A merge patch to an object of Argo CD's namespace.
+    fn patch_argo(&self, resource: &ApiResource, name: &str, patch: Value) {
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), &self.argo.namespace, resource);
+        let params = PatchParams::default();
+        self.runtime.block_on(api.patch(name, &params, &Patch::Merge(&patch))).unwrap();
     }
 
     fn rollout(&self, service: &str) -> Option<Value> {
@@ -550,6 +561,92 @@ fn a_gitops_rollback_is_kept_by_auto_sync_and_the_bad_image_stays_quarantined() 
         rolled_back.as_secs_f64(),
         stable.as_secs_f64()
     );
+}
+
+/// Issue 14 item 4, and the approval environment's AppProject (sync window, roles) as Argo CD
+/// loads it: `glidepath drift` in GitOps environments reads the Application objects. A second
+/// environment needing approval gets manual-sync Applications in a project with a sync window;
+/// the controller accepts the project (an Application of it syncs when asked to, by hand), and
+/// drift reports the Applications nobody has synced yet. In the automated environment, with
+/// self-heal off (the ApplicationSet's automated-sync patch removed), a hand edit of a live
+/// object makes the Application OutOfSync, and drift reports it, with the object, exit 2.
+#[test]
+fn drift_reports_applications_out_of_step_with_git() {
+    let gitops = GitOps::start("argodr", "dr", "  delivery = \"gitops\"\n");
+    let (env, prod) = (gitops.env.clone(), "drprod");
+    let catalog = fs::read_to_string(gitops.catalog_file()).unwrap().replacen(
+        "# A tier-2 profile",
+        &format!("environment \"{prod}\" {{\n  cluster  = \"local\"\n  approval = true\n  delivery = \"gitops\"\n}}\n\n# A tier-2 profile"),
+        1,
+    );
+    fs::write(gitops.catalog_file(), catalog).unwrap();
+    let first = gitops.first_sync();
+    let drift = |format: &str| gitops.glidepath_live(&["drift", "--only", "cluster", "--env", &env, "--detailed-exitcode", "--format", format]);
+    let out = drift("human");
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("No drift"), "{}", text(&out.stdout));
+
+    // The approval environment: its project (syncWindows, the deployers role) loads, and its
+    // Applications have manual sync: none has synced; asked to, the shared one syncs.
+    let prod_apps = gitops.wait_until("the approval environment's Applications", || {
+        let apps = gitops.applications_in(prod);
+        (apps.len() == 3 && apps.values().all(|a| a["status"]["sync"]["status"] == "OutOfSync")).then_some(apps)
+    });
+    for (name, app) in &prod_apps {
+        assert!(app["spec"]["syncPolicy"]["automated"].is_null(), "{name} syncs by hand only");
+        assert!(app["status"]["conditions"].is_null(), "Argo CD loaded {name} and its project: {}", summary(app));
+    }
+    let shared = format!("argodr-{prod}");
+    gitops.patch_argo(
+        &argo_resource("Application", "applications"),
+        &shared,
+        json!({"operation": {"initiatedBy": {"username": "glidepath-tests"}, "sync": {"revision": first}}}),
+    );
+    let synced = gitops.wait_until("a manual sync of the approval environment's shared Application", || {
+        let app = gitops.applications_in(prod).remove(&shared)?;
+        (app["status"]["operationState"]["phase"] == "Succeeded" && app["status"]["sync"]["status"] == "Synced").then_some(app)
+    });
+    println!("{prod}: manual sync {}", synced["status"]["operationState"]["message"]);
+    let out = gitops.glidepath_live(&["drift", "--only", "cluster", "--env", prod, "--detailed-exitcode"]);
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{said}{}", text(&out.stderr));
+    for service in ["checkout", "storefront"] {
+        assert!(said.contains(&format!("~ Application {service}-{prod} in {prod}: OutOfSync, health Missing (Argo CD)")), "{said}");
+    }
+    assert!(said.contains("~ Rollout checkout: OutOfSync") && !said.contains(&shared), "{said}");
+
+    // Self-heal off in the automated environment: the ApplicationSet's automated-sync patch goes.
+    let app_name = format!("checkout-{env}");
+    gitops.patch_argo(&argo_resource("ApplicationSet", "applicationsets"), "argodr", json!({"spec": {"templatePatch": null}}));
+    gitops.wait_until("the ApplicationSet controller turning automated sync off", || {
+        let app = gitops.applications().remove(&app_name)?;
+        app["spec"]["syncPolicy"]["automated"].is_null().then_some(())
+    });
+    // A hand edit of a field the rendered tree sets.
+    let rollouts: Api<DynamicObject> =
+        Api::namespaced_with(gitops.client.clone(), &gitops.namespace, &argo_resource("Rollout", "rollouts"));
+    let edit = PatchParams { field_manager: Some("kubectl-edit".into()), ..Default::default() };
+    gitops
+        .runtime
+        .block_on(rollouts.patch("checkout", &edit, &Patch::Merge(&json!({"spec": {"revisionHistoryLimit": 2}}))))
+        .unwrap();
+    let edited = Instant::now();
+    gitops.wait_until("Argo CD seeing the hand edit", || {
+        let app = gitops.applications().remove(&app_name)?;
+        (app["status"]["sync"]["status"] == "OutOfSync").then_some(())
+    });
+    let seen = edited.elapsed();
+    let out = drift("human");
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{said}{}", text(&out.stderr));
+    assert!(said.contains(&format!("~ Application {app_name} in {env}: OutOfSync, health Healthy (Argo CD)\n    ~ Rollout checkout: OutOfSync\n")), "{said}");
+    assert!(said.contains("1 Application(s) out of step with git"), "{said}");
+    let out = drift("json");
+    let document: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(document["applications"][0]["application"], app_name.as_str(), "{document:#}");
+    assert_eq!(document["applications"][0]["resources"], json!(["Rollout checkout: OutOfSync"]), "{document:#}");
+    assert_eq!(gitops.rollout("checkout").unwrap()["spec"]["revisionHistoryLimit"], 2, "nothing healed it");
+    println!("drift: Argo CD reported the hand edit OutOfSync {:.1}s after it; drift read it from the Application", seen.as_secs_f64());
 }
 
 /// What the promotion test sees at each poll.

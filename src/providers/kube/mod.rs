@@ -5,6 +5,7 @@
 //! other managers own (an HPA's replicas) never show as changes.
 
 mod applied;
+mod argocd;
 pub(crate) mod controller_fields;
 mod migration;
 mod normalize;
