@@ -8,7 +8,16 @@
 //!    do the Rollouts;
 //! 2. a promotion (`glidepath promote` + `render`, committed) is synced and the canary walks its
 //!    steps to Healthy while its Application ends Synced on the new commit, without self-heal
-//!    fighting the rollouts controller over the Services' selectors.
+//!    fighting the rollouts controller over the Services' selectors;
+//! 3. in a GitOps environment, a bad version aborted by analysis and rolled back with
+//!    `glidepath rollback` (catalog restored, image quarantined, committed) stays rolled back
+//!    under auto-sync, and the catalog cannot name it again;
+//! 4. `glidepath drift` reports the Applications out of step with git (an approval environment
+//!    nobody synced yet; a hand edit with self-heal off), and the approval environment's project
+//!    loads (a manual sync passes).
+//!
+//! Each test has its own catalog name, environment and branch of the one repository (Application
+//! names are SERVICE-ENV in the one `argocd` namespace), so they can share a bed.
 //!
 //! The catalog is tests/fixtures/e2e/catalog.hcl (two services: a canary and a blue/green), not
 //! examples/shop: thirty Applications and their pods are too much for the 2-core machines CI runs
@@ -145,7 +154,10 @@ impl GitOps {
             .replace("@NAME@", platform)
             .replace("@PROMETHEUS@", &bed.prometheus_url)
             .replace("  notify = [\"receiver\"]\n", "")
-            .replace("environment \"e2e\" {\n  cluster = \"local\"\n", &format!("environment \"{env}\" {{\n  cluster = \"local\"\n{env_settings}"));
+            .replace(
+                "environment \"e2e\" {\n  cluster = \"local\"\n",
+                &format!("environment \"{env}\" {{\n  cluster = \"local\"\n{env_settings}"),
+            );
         assert!(catalog.contains(&format!("environment \"{env}\"")), "the e2e catalog's environment block moved");
         let catalog = match (catalog.find("notification \"receiver\""), catalog.find("# A tier-2 profile")) {
             (Some(from), Some(to)) => format!("{}{}", &catalog[..from], &catalog[to..]),
@@ -367,7 +379,9 @@ fn summary(app: &Value) -> String {
 
 fn synced_healthy_at(app: &Value, revision: &str) -> bool {
     let status = &app["status"];
-    status["sync"]["status"] == "Synced" && status["health"]["status"] == "Healthy" && status["sync"]["revision"] == revision
+    status["sync"]["status"] == "Synced"
+        && status["health"]["status"] == "Healthy"
+        && status["sync"]["revision"] == revision
 }
 
 fn image(rollout: &Value) -> String {
@@ -463,7 +477,11 @@ fn the_rendered_tree_syncs_through_argo_cd_and_a_promotion_walks_the_canary() {
     for service in ["checkout", "checkout-canary"] {
         assert!(watch.pointed.contains(service), "the rollouts controller pointed {service} at a revision");
     }
-    assert!(watch.lost_hash.is_empty(), "selectors lost the controller's hash (self-heal fought it): {:?}", watch.lost_hash);
+    assert!(
+        watch.lost_hash.is_empty(),
+        "selectors lost the controller's hash (self-heal fought it): {:?}",
+        watch.lost_hash
+    );
     assert_eq!(watch.operations.len(), 1, "one sync of the commit, no self-heal: {:?}", watch.operations);
     let app = &gitops.applications()[&app_name];
     assert!(synced_healthy_at(app, &second), "{}", summary(app));
@@ -507,12 +525,18 @@ fn a_gitops_rollback_is_kept_by_auto_sync_and_the_bad_image_stays_quarantined() 
     assert_eq!(out.status.code(), Some(0), "rollback failed: {said}{}", text(&out.stderr));
     assert!(said.contains("aborted the update in flight"), "{said}");
     assert!(said.contains("now names 1.0.0 for checkout in rb again and quarantines 1.1.0-bad there"), "{said}");
-    assert!(said.contains("git commit -m 'rollback checkout in rb: 1.1.0-bad -> 1.0.0, 1.1.0-bad quarantined'"), "{said}");
+    assert!(
+        said.contains("git commit -m 'rollback checkout in rb: 1.1.0-bad -> 1.0.0, 1.1.0-bad quarantined'"),
+        "{said}"
+    );
     let catalog = fs::read_to_string(gitops.catalog_file()).unwrap();
     let model = glidepath::catalog::load(&gitops.catalog_file()).unwrap();
     let checkout = model.services.iter().find(|s| s.name == "checkout").unwrap();
     assert_eq!(checkout.per_env[&env].image_tag, "1.0.0", "{catalog}");
-    assert!(catalog.contains("quarantine \"1.1.0-bad\" {\n  service      = \"checkout\"\n  environments = [\"rb\"]\n"), "{catalog}");
+    assert!(
+        catalog.contains("quarantine \"1.1.0-bad\" {\n  service      = \"checkout\"\n  environments = [\"rb\"]\n"),
+        "{catalog}"
+    );
     let tree = all_text(&gitops.work.path().join("out/gitops"));
     assert!(!tree.contains("1.1.0-bad"), "the re-rendered tree names no bad image");
     assert!(tree.contains("argorb/checkout:1.0.0"), "the re-rendered tree names the good image");
@@ -523,7 +547,8 @@ fn a_gitops_rollback_is_kept_by_auto_sync_and_the_bad_image_stays_quarantined() 
     gitops.wait_until("the rollback commit synced and the Rollout Healthy on 1.0.0", || {
         let rollout = gitops.rollout("checkout")?;
         let app = gitops.applications().remove(&app_name)?;
-        (healthy(&rollout) && image(&rollout).ends_with(":1.0.0") && synced_healthy_at(&app, &good_commit)).then_some(())
+        (healthy(&rollout) && image(&rollout).ends_with(":1.0.0") && synced_healthy_at(&app, &good_commit))
+            .then_some(())
     });
     let stable = committed.elapsed();
 
@@ -581,7 +606,9 @@ fn drift_reports_applications_out_of_step_with_git() {
     );
     fs::write(gitops.catalog_file(), catalog).unwrap();
     let first = gitops.first_sync();
-    let drift = |format: &str| gitops.glidepath_live(&["drift", "--only", "cluster", "--env", &env, "--detailed-exitcode", "--format", format]);
+    let drift = |format: &str| {
+        gitops.glidepath_live(&["drift", "--only", "cluster", "--env", &env, "--detailed-exitcode", "--format", format])
+    };
     let out = drift("human");
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     assert!(text(&out.stdout).contains("No drift"), "{}", text(&out.stdout));
@@ -604,20 +631,28 @@ fn drift_reports_applications_out_of_step_with_git() {
     );
     let synced = gitops.wait_until("a manual sync of the approval environment's shared Application", || {
         let app = gitops.applications_in(prod).remove(&shared)?;
-        (app["status"]["operationState"]["phase"] == "Succeeded" && app["status"]["sync"]["status"] == "Synced").then_some(app)
+        (app["status"]["operationState"]["phase"] == "Succeeded" && app["status"]["sync"]["status"] == "Synced")
+            .then_some(app)
     });
     println!("{prod}: manual sync {}", synced["status"]["operationState"]["message"]);
     let out = gitops.glidepath_live(&["drift", "--only", "cluster", "--env", prod, "--detailed-exitcode"]);
     let said = text(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{said}{}", text(&out.stderr));
     for service in ["checkout", "storefront"] {
-        assert!(said.contains(&format!("~ Application {service}-{prod} in {prod}: OutOfSync, health Missing (Argo CD)")), "{said}");
+        assert!(
+            said.contains(&format!("~ Application {service}-{prod} in {prod}: OutOfSync, health Missing (Argo CD)")),
+            "{said}"
+        );
     }
     assert!(said.contains("~ Rollout checkout: OutOfSync") && !said.contains(&shared), "{said}");
 
     // Self-heal off in the automated environment: the ApplicationSet's automated-sync patch goes.
     let app_name = format!("checkout-{env}");
-    gitops.patch_argo(&argo_resource("ApplicationSet", "applicationsets"), "argodr", json!({"spec": {"templatePatch": null}}));
+    gitops.patch_argo(
+        &argo_resource("ApplicationSet", "applicationsets"),
+        "argodr",
+        json!({"spec": {"templatePatch": null}}),
+    );
     gitops.wait_until("the ApplicationSet controller turning automated sync off", || {
         let app = gitops.applications().remove(&app_name)?;
         app["spec"]["syncPolicy"]["automated"].is_null().then_some(())
@@ -646,7 +681,10 @@ fn drift_reports_applications_out_of_step_with_git() {
     assert_eq!(document["applications"][0]["application"], app_name.as_str(), "{document:#}");
     assert_eq!(document["applications"][0]["resources"], json!(["Rollout checkout: OutOfSync"]), "{document:#}");
     assert_eq!(gitops.rollout("checkout").unwrap()["spec"]["revisionHistoryLimit"], 2, "nothing healed it");
-    println!("drift: Argo CD reported the hand edit OutOfSync {:.1}s after it; drift read it from the Application", seen.as_secs_f64());
+    println!(
+        "drift: Argo CD reported the hand edit OutOfSync {:.1}s after it; drift read it from the Application",
+        seen.as_secs_f64()
+    );
 }
 
 /// What the promotion test sees at each poll.

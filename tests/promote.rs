@@ -107,7 +107,9 @@ fn a_quarantined_image_is_refused_until_cleared_with_a_reason() {
     let c = file.to_str().unwrap();
     let out_dir = dir.path().join("out");
     let out_dir = out_dir.to_str().unwrap();
-    let text = |o: &std::process::Output| format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let text = |o: &std::process::Output| {
+        format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    };
 
     let refused = glidepath(&["promote", "api", "--to", "prod", "--tag", "1.1.0", "-c", c]);
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
@@ -133,14 +135,27 @@ fn a_quarantined_image_is_refused_until_cleared_with_a_reason() {
 
     let unreasoned = glidepath(&["quarantine", "clear", "1.1.0", "--service", "api", "--reason", "fixed", "-c", c]);
     assert_eq!(unreasoned.status.code(), Some(1), "{}", text(&unreasoned));
-    let wrong = glidepath(&["quarantine", "clear", "1.2.0", "--service", "api", "--reason", "no such entry exists here", "-c", c]);
+    let wrong = glidepath(&[
+        "quarantine",
+        "clear",
+        "1.2.0",
+        "--service",
+        "api",
+        "--reason",
+        "no such entry exists here",
+        "-c",
+        c,
+    ]);
     assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong));
     let reason = "the 500s came from the cache warm-up, fixed in config (INC-231)";
     let cleared = glidepath(&["quarantine", "clear", "1.1.0", "--service", "api", "--reason", reason, "-c", c]);
     assert_eq!(cleared.status.code(), Some(0), "{}", text(&cleared));
     let after = fs::read_to_string(&file).unwrap();
     assert!(after.contains(&format!("cleared = \"{reason}\"")), "{after}");
-    assert!(after.contains("# Written by glidepath rollback.") && after.contains("reason       = \"rolled back in prod"), "the record stays: {after}");
+    assert!(
+        after.contains("# Written by glidepath rollback.") && after.contains("reason       = \"rolled back in prod"),
+        "the record stays: {after}"
+    );
     let listed = glidepath(&["quarantine", "list", "-c", c]);
     assert!(text(&listed).contains(&format!("api 1.1.0 cleared: {reason}")), "{}", text(&listed));
     let promoted = glidepath(&["promote", "api", "--to", "prod", "--tag", "1.1.0", "-c", c]);

@@ -100,7 +100,13 @@ fn is_entry(block: &Block, image: &str, service: &str) -> bool {
 
 /// Quarantines `image` of `service` in `environments`: appends a `quarantine` block, or puts an
 /// existing entry for the same image and service back in force (new reason, `cleared` removed).
-pub fn add_quarantine(text: &str, image: &str, service: &str, environments: &[String], reason: &str) -> Result<String, String> {
+pub fn add_quarantine(
+    text: &str,
+    image: &str,
+    service: &str,
+    environments: &[String],
+    reason: &str,
+) -> Result<String, String> {
     let mut body: Body = hcl_edit::parser::parse_body(text).map_err(|e| e.to_string())?;
     let mut found = false;
     if let Some(block) = body.get_blocks_mut("quarantine").find(|b| is_entry(b, image, service)) {
@@ -180,16 +186,23 @@ mod tests {
     #[test]
     fn quarantine_entries_are_added_and_cleared_in_place() {
         let text = "# shop\nservice \"api\" {\n  image_tag = \"1.0\"\n}\n";
-        let added = add_quarantine(text, "1.1-bad", "api", &["prod".into()], "aborted by \"analysis\" (INC-1)").unwrap();
+        let added =
+            add_quarantine(text, "1.1-bad", "api", &["prod".into()], "aborted by \"analysis\" (INC-1)").unwrap();
         assert!(added.starts_with(text), "{added}");
-        assert!(added.contains("quarantine \"1.1-bad\" {\n  service      = \"api\"\n  environments = [\"prod\"]\n"), "{added}");
+        assert!(
+            added.contains("quarantine \"1.1-bad\" {\n  service      = \"api\"\n  environments = [\"prod\"]\n"),
+            "{added}"
+        );
         assert!(added.contains(r#"reason       = "aborted by \"analysis\" (INC-1)""#), "{added}");
         let cleared = clear_quarantine(&added, "1.1-bad", "api", "the leak was the cache, fixed (INC-1)").unwrap();
         assert!(cleared.starts_with(&added[..added.len() - 2]), "{cleared}");
         assert!(cleared.ends_with("  cleared = \"the leak was the cache, fixed (INC-1)\"\n}\n"), "{cleared}");
         // Quarantined again: the same entry, in force, with the new reason.
         let again = add_quarantine(&cleared, "1.1-bad", "api", &["prod".into()], "aborted again by analysis").unwrap();
-        assert!(!again.contains("cleared") && again.contains("aborted again") && again.matches("quarantine").count() == 1, "{again}");
+        assert!(
+            !again.contains("cleared") && again.contains("aborted again") && again.matches("quarantine").count() == 1,
+            "{again}"
+        );
         assert!(clear_quarantine(text, "1.1-bad", "api", "no such entry here at all").is_err());
         assert!(clear_quarantine(&added, "1.1-bad", "web", "another service's entry").is_err());
     }

@@ -11,7 +11,12 @@ use super::tree::Node;
 use crate::rules;
 
 /// Every entry of the `quarantines` group; an entry with a problem is reported and left out.
-pub(super) fn decode_all(group: Option<&Node>, ctx: &Context, services: &[&str], problems: &mut Problems) -> Vec<Quarantine> {
+pub(super) fn decode_all(
+    group: Option<&Node>,
+    ctx: &Context,
+    services: &[&str],
+    problems: &mut Problems,
+) -> Vec<Quarantine> {
     let Some(group) = group else { return Vec::new() };
     let Some(entries) = group.entries() else {
         problems.push(
@@ -26,7 +31,8 @@ pub(super) fn decode_all(group: Option<&Node>, ctx: &Context, services: &[&str],
         let Some(mut f) = Fields::of(&entry.node, &table::QUARANTINE, context.clone(), problems) else { continue };
         let service = f.required_string("service", "service = \"checkout\"", problems);
         let reason = f.required_string("reason", "reason = \"aborted by analysis: 5xx at 50% (INC-231)\"", problems);
-        let environments = f.node("environments").and_then(|n| expect_strings(n, &format!("`environments` in {context}"), problems));
+        let environments =
+            f.node("environments").and_then(|n| expect_strings(n, &format!("`environments` in {context}"), problems));
         let cleared = f.string("cleared", problems);
         f.finish(problems);
         let mut ok = true;
@@ -34,8 +40,12 @@ pub(super) fn decode_all(group: Option<&Node>, ctx: &Context, services: &[&str],
             if !services.contains(&service.value.as_str()) {
                 // A typo would forbid nothing; a record of a removed service is deleted with it.
                 problems.push(
-                    Problem::new(rules::MALFORMED_VALUE, &service.span, format!("{context} names no service of the catalog"))
-                        .help(format!("name one of: {}", services.join(", "))),
+                    Problem::new(
+                        rules::MALFORMED_VALUE,
+                        &service.span,
+                        format!("{context} names no service of the catalog"),
+                    )
+                    .help(format!("name one of: {}", services.join(", "))),
                 );
                 ok = false;
             }
@@ -43,7 +53,13 @@ pub(super) fn decode_all(group: Option<&Node>, ctx: &Context, services: &[&str],
         for env in environments.iter().flatten() {
             if !ctx.environments.iter().any(|e| e.name == env.value) {
                 let known: Vec<&str> = ctx.environments.iter().map(|e| e.name.as_str()).collect();
-                problems.push(unknown_reference(rules::UNKNOWN_ENVIRONMENT, "environment", env, &known, "environment \"NAME\" { … }"));
+                problems.push(unknown_reference(
+                    rules::UNKNOWN_ENVIRONMENT,
+                    "environment",
+                    env,
+                    &known,
+                    "environment \"NAME\" { … }",
+                ));
                 ok = false;
             }
         }
@@ -59,8 +75,12 @@ pub(super) fn decode_all(group: Option<&Node>, ctx: &Context, services: &[&str],
         let (Some(service), Some(reason), true) = (service, reason, ok) else { continue };
         if let Some(first) = out.iter().find(|q| q.image == entry.key && q.service == service.value) {
             problems.push(
-                Problem::new(rules::DUPLICATE_NAME, &entry.key_span, format!("{context} of {} is declared twice", service.value))
-                    .help(format!("keep one; the first is at {}", first.location)),
+                Problem::new(
+                    rules::DUPLICATE_NAME,
+                    &entry.key_span,
+                    format!("{context} of {} is declared twice", service.value),
+                )
+                .help(format!("keep one; the first is at {}", first.location)),
             );
             continue;
         }

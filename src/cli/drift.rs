@@ -11,8 +11,8 @@ use super::args::{DriftArgs, Format};
 use super::commands::prepare;
 use super::views::shown;
 use super::{CliError, EXIT_CHANGES, EXIT_OK};
-use crate::kinds::{Kind, KubeKind};
 use crate::catalog::Delivery;
+use crate::kinds::{Kind, KubeKind};
 use crate::plan::drift::{drifted, out_of_sync, unpromoted};
 use crate::render::Address;
 

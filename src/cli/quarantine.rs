@@ -38,11 +38,10 @@ fn clear(args: &QuarantineClearArgs) -> Result<u8, CliError> {
         )));
     }
     let model = catalog::load(&args.catalog.catalog)?;
-    let entry = model
-        .quarantines
-        .iter()
-        .find(|q| q.image == args.image && q.service == args.service)
-        .ok_or_else(|| CliError::Usage(format!("the catalog quarantines no image {} of {}", args.image, args.service)))?;
+    let entry =
+        model.quarantines.iter().find(|q| q.image == args.image && q.service == args.service).ok_or_else(|| {
+            CliError::Usage(format!("the catalog quarantines no image {} of {}", args.image, args.service))
+        })?;
     if let Some(cleared) = &entry.cleared {
         outln!("{} of {} is already cleared: {cleared}", args.image, args.service);
         return Ok(EXIT_OK);

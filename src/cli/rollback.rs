@@ -91,14 +91,22 @@ fn restore_catalog(
         ))
     })?;
     // What the catalog names is what the rendered tree deploys: that is the version to keep out.
-    let bad = if named != good { named.clone() } else { outcome.bad_image.as_deref().and_then(reference).unwrap_or_default() };
-    let path = hcl_file_of(service, &format!("set image_tag.{} = \"{good}\" and add a quarantine entry for {bad} by hand", args.env))?;
+    let bad = if named != good {
+        named.clone()
+    } else {
+        outcome.bad_image.as_deref().and_then(reference).unwrap_or_default()
+    };
+    let path = hcl_file_of(
+        service,
+        &format!("set image_tag.{} = \"{good}\" and add a quarantine entry for {bad} by hand", args.env),
+    )?;
     let original =
         std::fs::read_to_string(&path).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
     let mut edited = original.clone();
     if named != good {
-        edited = edit::set_image_tag(&edited, &service.name, &args.env, &good)
-            .map_err(|e| CliError::Usage(format!("{}: {e}; set image_tag.{} = \"{good}\" by hand", path.display(), args.env)))?;
+        edited = edit::set_image_tag(&edited, &service.name, &args.env, &good).map_err(|e| {
+            CliError::Usage(format!("{}: {e}; set image_tag.{} = \"{good}\" by hand", path.display(), args.env))
+        })?;
     }
     if !bad.is_empty() && bad != good {
         let reason = format!(

@@ -164,21 +164,29 @@ mod tests {
 
     #[test]
     fn applications_out_of_step_with_git_are_drift() {
-        let app = |name: &str, sync: &str, health: &str, resources: Value| {
-            json!({"metadata": {"name": name}, "status": {"sync": {"status": sync}, "health": {"status": health}, "resources": resources}})
-        };
+        let app = |name: &str, sync: &str, health: &str, resources: Value| json!({"metadata": {"name": name}, "status": {"sync": {"status": sync}, "health": {"status": health}, "resources": resources}});
         let live = vec![
             app("web-prod", "Synced", "Healthy", json!([])),
             // A canary at work: not drift.
             app("api-prod", "Synced", "Progressing", json!([])),
-            app("cart-prod", "OutOfSync", "Healthy", json!([
-                {"kind": "Service", "name": "cart", "status": "Synced", "health": {"status": "Healthy"}},
-                {"kind": "Rollout", "name": "cart", "status": "OutOfSync", "health": {"status": "Healthy"}},
-            ])),
-            app("pay-prod", "Synced", "Degraded", json!([
-                {"kind": "Rollout", "name": "pay", "status": "Synced", "health": {"status": "Degraded"}},
-                {"kind": "Service", "name": "pay", "status": "Synced"},
-            ])),
+            app(
+                "cart-prod",
+                "OutOfSync",
+                "Healthy",
+                json!([
+                    {"kind": "Service", "name": "cart", "status": "Synced", "health": {"status": "Healthy"}},
+                    {"kind": "Rollout", "name": "cart", "status": "OutOfSync", "health": {"status": "Healthy"}},
+                ]),
+            ),
+            app(
+                "pay-prod",
+                "Synced",
+                "Degraded",
+                json!([
+                    {"kind": "Rollout", "name": "pay", "status": "Synced", "health": {"status": "Degraded"}},
+                    {"kind": "Service", "name": "pay", "status": "Synced"},
+                ]),
+            ),
         ];
         let expected: Vec<String> =
             ["web-prod", "api-prod", "cart-prod", "pay-prod", "gone-prod"].iter().map(|s| s.to_string()).collect();

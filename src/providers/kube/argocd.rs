@@ -16,10 +16,8 @@ impl KubeProvider {
     /// environment's cluster; `None` when that cluster has no Argo CD (no Application API).
     pub fn applications(&mut self, env: &str) -> Result<Option<Vec<Value>>, ProviderError> {
         let target = format!("Argo CD Applications of environment {env}");
-        let cluster = self
-            .envs
-            .get(env)
-            .ok_or_else(|| super::error(&target, "list", "the environment is not selected"))?;
+        let cluster =
+            self.envs.get(env).ok_or_else(|| super::error(&target, "list", "the environment is not selected"))?;
         let resource = ApiResource {
             group: "argoproj.io".into(),
             version: "v1alpha1".into(),
@@ -32,9 +30,9 @@ impl KubeProvider {
         self.count("list applications".into());
         let params = ListParams::default().labels(&format!("{ENV_LABEL}={env}"));
         match self.runtime.block_on(api.list(&params)) {
-            Ok(list) => Ok(Some(
-                list.items.into_iter().map(|a| serde_json::to_value(a).expect("objects serialize")).collect(),
-            )),
+            Ok(list) => {
+                Ok(Some(list.items.into_iter().map(|a| serde_json::to_value(a).expect("objects serialize")).collect()))
+            }
             Err(e) => {
                 let error = diagnose(e, &target, "list", env, &context);
                 if error.kind == ErrorKind::NotFound {

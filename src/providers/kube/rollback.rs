@@ -80,7 +80,9 @@ impl KubeProvider {
             let stable = status["stableRS"].as_str().unwrap_or_default();
             let good_image = revisions
                 .iter()
-                .find(|(_, rs)| rs.metadata.labels.as_ref().and_then(|l| l.get(HASH)).map(String::as_str) == Some(stable))
+                .find(|(_, rs)| {
+                    rs.metadata.labels.as_ref().and_then(|l| l.get(HASH)).map(String::as_str) == Some(stable)
+                })
                 .and_then(|(_, rs)| app_image(&rs.data));
             self.count("patch rollouts/status".into());
             let patch = json!({"status": {"abort": true}});
