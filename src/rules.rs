@@ -423,6 +423,15 @@ rules! {
         why: "A waiver accepts a risk on purpose: its reason is what reviewers read and what says when it can go.",
         fix: "Say why the breach is acceptable and until when, e.g. \"12 replicas until the ALB router lands (PLAT-142)\".",
     }
+    QUARANTINED_IMAGE {
+        code: "catalog::quarantined-image",
+        stage: Validation,
+        severity: Error,
+        waiver: None,
+        what: "A service's `image_tag` names, for an environment, an image a `quarantine` entry in force forbids there (one `glidepath rollback` took out of a GitOps environment, or one put there by hand).",
+        why: "In GitOps mode Argo CD deploys whatever the rendered tree names: a rolled-back version the catalog names again is deployed again by the next sync.",
+        fix: "Name another version; or, once the image is known good, clear the entry with a reason: `glidepath quarantine clear IMAGE --service SERVICE --reason \"…\"` (it writes `cleared = \"…\"`).",
+    }
     UNKNOWN_RELAXATION {
         code: "catalog::unknown-relaxation",
         stage: Validation,

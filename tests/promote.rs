@@ -72,3 +72,106 @@ fn promote_copies_between_environments_and_pins_digests() {
     assert_eq!(invalid.status.code(), Some(1), "an edit that breaks the catalog is undone");
     assert!(fs::read_to_string(catalog.join("storefront.hcl")).unwrap().contains(&digest));
 }
+
+const QUARANTINED: &str = r#"platform {
+  name           = "demo"
+  aws_account_id = "123456789012"
+  region         = "eu-west-1"
+  github_org     = "acme"
+}
+
+cluster "main" {}
+
+environment "dev" {
+  cluster = "main"
+}
+
+environment "prod" {
+  cluster  = "main"
+  delivery = "gitops"
+}
+
+service "api" {
+  use       = "internal"
+  repo      = "acme/api"
+  team      = "core"
+  port      = 8080
+  image_tag = { dev = "1.0.0", prod = "1.0.0" }
+  probes {
+    readiness = "/ready"
+  }
+}
+
+# Written by glidepath rollback.
+quarantine "1.1.0" {
+  service      = "api"
+  environments = ["prod"]
+  reason       = "rolled back in prod: aborted by analysis (INC-231)"
+}
+"#;
+
+/// The rules a GitOps rollback's quarantine entry enforces, with no cluster: promote refuses the
+/// image where the entry holds, every command that renders refuses a catalog naming it there
+/// (located), and clearing it takes a reason that stays in the catalog.
+#[test]
+fn a_quarantined_image_is_refused_until_cleared_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("catalog.hcl");
+    fs::write(&file, QUARANTINED).unwrap();
+    let c = file.to_str().unwrap();
+    let out_dir = dir.path().join("out");
+    let out_dir = out_dir.to_str().unwrap();
+    let text = |o: &std::process::Output| {
+        format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    };
+
+    let refused = glidepath(&["promote", "api", "--to", "prod", "--tag", "1.1.0", "-c", c]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(text(&refused).contains("1.1.0 of api is quarantined in prod: rolled back in prod"), "{}", text(&refused));
+    assert!(text(&refused).contains("glidepath quarantine clear 1.1.0 --service api"), "{}", text(&refused));
+    assert_eq!(fs::read_to_string(&file).unwrap(), QUARANTINED, "nothing was edited");
+    // The entry covers prod only.
+    let dev = glidepath(&["promote", "api", "--to", "dev", "--tag", "1.1.0", "-c", c]);
+    assert_eq!(dev.status.code(), Some(0), "{}", text(&dev));
+
+    // Named by hand (or by a merge): render (what CI runs for Argo CD), check and validate refuse
+    // the catalog at the line that names it.
+    let by_hand = fs::read_to_string(&file).unwrap().replace("prod = \"1.0.0\"", "prod = \"1.1.0\"");
+    fs::write(&file, &by_hand).unwrap();
+    for command in [vec!["render", "--out", out_dir], vec!["check"], vec!["validate"]] {
+        let out = glidepath(&[command.as_slice(), &["-c", c]].concat());
+        assert_eq!(out.status.code(), Some(1), "{command:?}: {}", text(&out));
+        assert!(text(&out).contains("catalog::quarantined-image"), "{command:?}: {}", text(&out));
+        assert!(text(&out).contains("catalog.hcl:24:39"), "{command:?} locates it: {}", text(&out));
+    }
+    assert!(!Path::new(out_dir).exists(), "nothing rendered");
+    fs::write(&file, by_hand.replace("prod = \"1.1.0\"", "prod = \"1.0.0\"")).unwrap();
+
+    let unreasoned = glidepath(&["quarantine", "clear", "1.1.0", "--service", "api", "--reason", "fixed", "-c", c]);
+    assert_eq!(unreasoned.status.code(), Some(1), "{}", text(&unreasoned));
+    let wrong = glidepath(&[
+        "quarantine",
+        "clear",
+        "1.2.0",
+        "--service",
+        "api",
+        "--reason",
+        "no such entry exists here",
+        "-c",
+        c,
+    ]);
+    assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong));
+    let reason = "the 500s came from the cache warm-up, fixed in config (INC-231)";
+    let cleared = glidepath(&["quarantine", "clear", "1.1.0", "--service", "api", "--reason", reason, "-c", c]);
+    assert_eq!(cleared.status.code(), Some(0), "{}", text(&cleared));
+    let after = fs::read_to_string(&file).unwrap();
+    assert!(after.contains(&format!("cleared = \"{reason}\"")), "{after}");
+    assert!(
+        after.contains("# Written by glidepath rollback.") && after.contains("reason       = \"rolled back in prod"),
+        "the record stays: {after}"
+    );
+    let listed = glidepath(&["quarantine", "list", "-c", c]);
+    assert!(text(&listed).contains(&format!("api 1.1.0 cleared: {reason}")), "{}", text(&listed));
+    let promoted = glidepath(&["promote", "api", "--to", "prod", "--tag", "1.1.0", "-c", c]);
+    assert_eq!(promoted.status.code(), Some(0), "{}", text(&promoted));
+}

@@ -6,12 +6,14 @@ use std::path::PathBuf;
 
 use super::decode::{closest, Fields, Spanned};
 use super::model::{
-    Cluster, Delivery, Environment, Model, NotificationRoute, NotifyEvent, Platform, PodSecurityLevel, StrategyKind,
+    Cluster, Delivery, Environment, Model, NotificationRoute, NotifyEvent, Platform, PodSecurityLevel, Quarantine,
+    StrategyKind,
     TrafficSettings, DEFAULT_LOG_RETENTION_DAYS, DEFAULT_SCRAPE_INTERVAL, LOG_RETENTION_DAYS,
 };
 use super::names::{is_dns_label, to_dns_label};
 use super::problem::{Problem, Problems};
 use super::profiles::ProfileSet;
+use super::quarantine;
 use super::schema::table;
 use super::service::decode_service;
 use super::traffic;
@@ -30,6 +32,8 @@ pub struct Context<'a> {
     pub environments: &'a [Environment],
     pub notifications: &'a [NotificationRoute],
     pub profiles: &'a ProfileSet,
+    /// Quarantined images: a service naming one where it is forbidden is invalid.
+    pub quarantines: &'a [Quarantine],
 }
 
 pub fn build(root: &Node, profiles: &ProfileSet, source: PathBuf, problems: &mut Problems) -> Option<Model> {
@@ -41,6 +45,7 @@ pub fn build(root: &Node, profiles: &ProfileSet, source: PathBuf, problems: &mut
     // Profiles were collected by the loader; asking marks the key as known.
     let _ = top.node("profiles");
     let services_node = top.node("services");
+    let quarantines_node = top.node("quarantines");
     let top_span = top.span.clone();
     top.finish(problems);
 
@@ -78,13 +83,17 @@ pub fn build(root: &Node, profiles: &ProfileSet, source: PathBuf, problems: &mut
         .filter_map(|(name, node)| decode_notification(name, node, problems))
         .collect();
 
-    let context = Context { platform: &platform, environments: &environments, notifications: &notifications, profiles };
-    let services = named_blocks(services_node, "service", problems)
+    let named_services = named_blocks(services_node, "service", problems);
+    let service_names: Vec<&str> = named_services.iter().map(|(name, _)| name.value.as_str()).collect();
+    let context = Context { platform: &platform, environments: &environments, notifications: &notifications, profiles, quarantines: &[] };
+    let quarantines = quarantine::decode_all(quarantines_node, &context, &service_names, problems);
+    let context = Context { quarantines: &quarantines, ..context };
+    let services = named_services
         .into_iter()
         .filter_map(|(name, node)| decode_service(name, node, &context, problems))
         .collect();
 
-    Some(Model { platform, clusters, environments, notifications, services, root: source })
+    Some(Model { platform, clusters, environments, notifications, services, quarantines, root: source })
 }
 
 /// The `name → block` entries of a labelled group, with each name checked as a DNS label.
@@ -434,6 +443,10 @@ fn decode_environment(
     let enforce_limits = f.boolean("enforce_limits", problems).map(|b| b.value).unwrap_or(approval);
     let traffic = traffic::decode_settings(f.node("traffic"), &platform.traffic, &context, problems);
     let pod_security = workload::decode_level(&mut f, platform.pod_security, problems);
+    let delivery = f
+        .parsed("delivery", problems, Delivery::parse, "use \"push\" or \"gitops\" (the default is `platform.delivery`)")
+        .map(|d| d.value)
+        .unwrap_or(platform.delivery);
     f.finish(problems);
     Some(Environment {
         name: name.value,
@@ -445,6 +458,7 @@ fn decode_environment(
         enforce_limits,
         traffic,
         pod_security,
+        delivery,
     })
 }
 

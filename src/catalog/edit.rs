@@ -1,10 +1,11 @@
-//! Editing a catalog file in place (for `promote`), keeping its formatting and comments: only
-//! the one value changes, so the pull request shows one line. HCL through hcl-edit's syntax tree;
-//! YAML by splicing the text at the spans the catalog's own YAML reader records (no YAML library
-//! writes YAML back with its comments and layout).
+//! Editing a catalog file in place (for `promote`, a GitOps `rollback` and `quarantine clear`),
+//! keeping its formatting and comments: only the values concerned change, so the pull request
+//! shows those lines. HCL through hcl-edit's syntax tree; YAML (image tags only) by splicing the
+//! text at the spans the catalog's own YAML reader records (no YAML library writes YAML back with
+//! its comments and layout).
 
 use hcl_edit::expr::{Expression, Object, ObjectKey, ObjectValue, ObjectValueTerminator};
-use hcl_edit::structure::Body;
+use hcl_edit::structure::{Attribute, Block, Body};
 use hcl_edit::{Decorate, Ident};
 
 use super::problem::Problems;
@@ -204,6 +205,88 @@ fn yaml_key(name: &str) -> String {
     }
 }
 
+/// An HCL string literal of `text`, escaped.
+fn literal(text: &str) -> String {
+    Expression::from(text).to_string()
+}
+
+fn attribute_string(block: &Block, name: &str) -> Option<String> {
+    match &block.body.get_attribute(name)?.value {
+        Expression::String(s) => Some(s.value().clone()),
+        _ => None,
+    }
+}
+
+fn is_entry(block: &Block, image: &str, service: &str) -> bool {
+    block.labels.first().is_some_and(|l| l.as_str() == image)
+        && attribute_string(block, "service").as_deref() == Some(service)
+}
+
+/// Quarantines `image` of `service` in `environments`: appends a `quarantine` block, or puts an
+/// existing entry for the same image and service back in force (new reason, `cleared` removed).
+pub fn add_quarantine(
+    text: &str,
+    image: &str,
+    service: &str,
+    environments: &[String],
+    reason: &str,
+) -> Result<String, String> {
+    let mut body: Body = hcl_edit::parser::parse_body(text).map_err(|e| e.to_string())?;
+    let mut found = false;
+    if let Some(block) = body.get_blocks_mut("quarantine").find(|b| is_entry(b, image, service)) {
+        block.body.remove_attribute("cleared");
+        let mut attribute = block.body.get_attribute_mut("reason").ok_or("a quarantine entry without a reason")?;
+        let decor = attribute.value_mut().decor().clone();
+        let mut new = Expression::from(reason);
+        *new.decor_mut() = decor;
+        *attribute.value_mut() = new;
+        found = true;
+    }
+    if found {
+        return Ok(body.to_string());
+    }
+    let mut out = text.to_string();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    let environments: Vec<String> = environments.iter().map(|e| literal(e)).collect();
+    out.push_str(&format!(
+        "\nquarantine {} {{\n  service      = {}\n  environments = [{}]\n  reason       = {}\n}}\n",
+        literal(image),
+        literal(service),
+        environments.join(", "),
+        literal(reason)
+    ));
+    Ok(out)
+}
+
+/// Clears the quarantine of `image` of `service`: sets `cleared = REASON` in its entry, which
+/// stays as the record.
+pub fn clear_quarantine(text: &str, image: &str, service: &str, reason: &str) -> Result<String, String> {
+    let mut body: Body = hcl_edit::parser::parse_body(text).map_err(|e| e.to_string())?;
+    let block = body
+        .get_blocks_mut("quarantine")
+        .find(|b| is_entry(b, image, service))
+        .ok_or_else(|| format!("no `quarantine \"{image}\"` entry of service \"{service}\" here"))?;
+    match block.body.get_attribute_mut("cleared") {
+        Some(mut attribute) => {
+            let decor = attribute.value_mut().decor().clone();
+            let mut new = Expression::from(reason);
+            *new.decor_mut() = decor;
+            *attribute.value_mut() = new;
+        }
+        None => {
+            // Written like the entry's other lines: two spaces in, on a line of its own.
+            let mut attribute = Attribute::new(Ident::new("cleared"), Expression::from(reason));
+            attribute.decor_mut().set_prefix("  ");
+            attribute.value.decor_mut().set_prefix(" ");
+            attribute.key.decor_mut().set_suffix(" ");
+            block.body.push(attribute);
+        }
+    }
+    Ok(body.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,5 +375,29 @@ mod tests {
         // A value with a quote in it is escaped, and reads back as written.
         let edited = set_image_tag_yaml(YAML, "audit", "dev", "a\"b").unwrap();
         assert!(edited.contains(r#"dev: "a\"b""#), "{edited}");
+    }
+
+    #[test]
+    fn quarantine_entries_are_added_and_cleared_in_place() {
+        let text = "# shop\nservice \"api\" {\n  image_tag = \"1.0\"\n}\n";
+        let added =
+            add_quarantine(text, "1.1-bad", "api", &["prod".into()], "aborted by \"analysis\" (INC-1)").unwrap();
+        assert!(added.starts_with(text), "{added}");
+        assert!(
+            added.contains("quarantine \"1.1-bad\" {\n  service      = \"api\"\n  environments = [\"prod\"]\n"),
+            "{added}"
+        );
+        assert!(added.contains(r#"reason       = "aborted by \"analysis\" (INC-1)""#), "{added}");
+        let cleared = clear_quarantine(&added, "1.1-bad", "api", "the leak was the cache, fixed (INC-1)").unwrap();
+        assert!(cleared.starts_with(&added[..added.len() - 2]), "{cleared}");
+        assert!(cleared.ends_with("  cleared = \"the leak was the cache, fixed (INC-1)\"\n}\n"), "{cleared}");
+        // Quarantined again: the same entry, in force, with the new reason.
+        let again = add_quarantine(&cleared, "1.1-bad", "api", &["prod".into()], "aborted again by analysis").unwrap();
+        assert!(
+            !again.contains("cleared") && again.contains("aborted again") && again.matches("quarantine").count() == 1,
+            "{again}"
+        );
+        assert!(clear_quarantine(text, "1.1-bad", "api", "no such entry here at all").is_err());
+        assert!(clear_quarantine(&added, "1.1-bad", "web", "another service's entry").is_err());
     }
 }

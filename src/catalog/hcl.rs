@@ -21,6 +21,7 @@ pub const LABELLED_BLOCKS: &[(&str, &str)] = &[
     ("notification", "notifications"),
     ("profile", "profiles"),
     ("cluster", "clusters"),
+    ("quarantine", "quarantines"),
 ];
 
 pub fn parse(file: &Arc<SourceFile>, problems: &mut Problems) -> Option<Node> {

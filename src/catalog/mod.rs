@@ -13,6 +13,7 @@ pub mod model;
 pub mod names;
 pub mod problem;
 mod profiles;
+mod quarantine;
 mod safety;
 pub mod schema;
 mod service;
@@ -36,7 +37,7 @@ use source::{SourceFile, Span};
 use tree::{Entry, Node, Value};
 
 /// Keys whose entries are named blocks; files contribute to them together.
-const GROUPED_KEYS: &[&str] = &["services", "environments", "notifications", "profiles", "clusters"];
+const GROUPED_KEYS: &[&str] = &["services", "environments", "notifications", "profiles", "clusters", "quarantines"];
 
 /// Reads, parses and validates the catalog at `path`.
 pub fn load(path: &Path) -> Result<Model, CatalogError> {

@@ -16,6 +16,8 @@ pub struct Model {
     pub environments: Vec<Environment>,
     pub notifications: Vec<NotificationRoute>,
     pub services: Vec<Service>,
+    /// Images that must not be deployed again (`quarantine "IMAGE" { … }`), cleared ones included.
+    pub quarantines: Vec<Quarantine>,
     /// Where the catalog was read from (a file or a directory).
     #[serde(skip)]
     pub root: PathBuf,
@@ -34,23 +36,52 @@ impl Model {
         self.notifications.iter().find(|n| n.name == name)
     }
 
-    /// How a promotion reaches a cluster (`platform.delivery`). Everything that depends on the
-    /// mode asks here, so there is one place to read it from.
-    pub fn delivery(&self) -> Delivery {
-        self.platform.delivery
+    /// The quarantine in force that forbids `image` (a tag or digest) for `service` in `env`.
+    pub fn quarantined(&self, service: &str, env: &str, image: &str) -> Option<&Quarantine> {
+        self.quarantines.iter().find(|q| q.holds(service, env, image))
     }
 }
 
-/// How a promoted digest reaches the cluster. Either way the promotion itself is a commit to the
-/// catalog repository (or a pull request for an environment with `approval`).
+/// An image rolled back in GitOps mode (or put there by hand), checked in with the catalog so
+/// that CI's `render` and Argo CD, which only see git, cannot bring it back: a catalog naming it
+/// for the service in a covered environment is invalid (`catalog::quarantined-image`) until the
+/// entry is cleared with a reason.
+#[derive(Debug, Clone, Serialize)]
+pub struct Quarantine {
+    /// The tag or `sha256:` digest, as `image_tag` writes it.
+    pub image: String,
+    pub service: String,
+    /// Where it may not run; empty: every environment.
+    pub environments: Vec<String>,
+    pub reason: String,
+    /// Why it may run again; a cleared entry stays as the record and forbids nothing.
+    pub cleared: Option<String>,
+    /// `FILE:LINE:COL` of the entry, for messages.
+    pub location: String,
+}
+
+impl Quarantine {
+    pub fn holds(&self, service: &str, env: &str, image: &str) -> bool {
+        self.cleared.is_none()
+            && self.service == service
+            && self.image == image
+            && (self.environments.is_empty() || self.environments.iter().any(|e| e == env))
+    }
+}
+
+/// How an environment's cluster objects are delivered (`environment.delivery`, defaulting to
+/// `platform.delivery`). Either way a promotion is a commit to the catalog repository (or a pull
+/// request for an environment with `approval`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Delivery {
-    /// The deploy job runs `glidepath apply` for the environment and waits for the rollout.
+    /// `glidepath apply` writes them (server-side apply); the deploy job runs it and waits for
+    /// the rollout.
     #[default]
     Push,
-    /// The deploy job commits the re-rendered `gitops/` tree too; Argo CD changes the cluster and
-    /// the job waits for the rollout it syncs.
+    /// Argo CD syncs the rendered `gitops/` tree from git: the deploy job commits the
+    /// re-rendered tree too and waits for the rollout Argo CD syncs; `rollback` also restores the
+    /// catalog and quarantines the image, `drift` reads the Applications.
     Gitops,
 }
 
@@ -169,6 +200,8 @@ pub struct Environment {
     pub traffic: TrafficSettings,
     /// The Pod Security Standard the namespace enforces (`pod-security.kubernetes.io/enforce`).
     pub pod_security: PodSecurityLevel,
+    /// Pushed by `apply` or synced by Argo CD from the GitOps tree (default: `platform.delivery`).
+    pub delivery: Delivery,
 }
 
 /// A Pod Security Standard level, enforced by the apiserver's PodSecurity admission on a

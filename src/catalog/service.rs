@@ -79,7 +79,7 @@ pub fn decode_service(name: Spanned<String>, node: &Node, ctx: &Context, problem
     };
 
     let environments = decode_environment_list(&mut f, ctx, problems);
-    let per_env = decode_per_env(&mut f, &context, ctx, &environments, problems);
+    let per_env = decode_per_env(&mut f, &name.value, &context, ctx, &environments, problems);
     let resources = decode_resources(&mut f, &context, problems);
     let probes = decode_probes(&mut f, &context, &name, port, problems);
     let migrations = f.node("migrations").and_then(|n| decode_migrations(n, &context, problems));
@@ -444,6 +444,7 @@ fn decode_strategy(node: &Node, what: &str, problems: &mut Problems) -> Option<S
 
 fn decode_per_env(
     f: &mut Fields,
+    service: &str,
     context: &str,
     ctx: &Context,
     environments: &[String],
@@ -475,6 +476,23 @@ fn decode_per_env(
                 continue;
             }
         };
+        if let (Some(spanned), Some(q)) = (
+            tags.as_ref().and_then(|t| t.get(env_name)),
+            ctx.quarantines.iter().find(|q| q.holds(service, env_name, &tag)),
+        ) {
+            problems.push(
+                Problem::new(
+                    rules::QUARANTINED_IMAGE,
+                    &spanned.span,
+                    format!("{context} names {tag} for environment `{env_name}`, which is quarantined: {}", q.reason),
+                )
+                .label("quarantined image")
+                .help(format!(
+                    "name another version, or clear the quarantine at {} with a reason: `glidepath quarantine clear {tag} --service {service} --reason \"…\"`",
+                    q.location
+                )),
+            );
+        }
         out.insert(
             env_name.clone(),
             ServiceEnv {

@@ -72,6 +72,9 @@ pub enum Command {
     /// Read the state file: the addresses it records, or one resource as last applied
     #[command(subcommand)]
     State(StateCommand),
+    /// Quarantined images (written by `rollback` in GitOps environments): clear one with a reason
+    #[command(subcommand)]
+    Quarantine(QuarantineCommand),
     /// Print a shell completion script: `glidepath completion bash > /etc/bash_completion.d/glidepath`
     Completion(CompletionArgs),
     /// Print the manual page (roff): `glidepath man > /usr/local/share/man/man1/glidepath.1`
@@ -93,6 +96,34 @@ pub enum StateCommand {
     List(StateListArgs),
     /// One recorded resource: its body as last applied, and its digest
     Show(StateShowArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuarantineCommand {
+    /// Every quarantine entry of the catalog, in force or cleared
+    List(QuarantineListArgs),
+    /// Let a quarantined image run again: writes `cleared = "REASON"` into its entry
+    Clear(QuarantineClearArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct QuarantineListArgs {
+    #[command(flatten)]
+    pub catalog: CatalogArg,
+}
+
+#[derive(Debug, Args)]
+pub struct QuarantineClearArgs {
+    /// The image as the entry names it: a tag or sha256:DIGEST
+    pub image: String,
+    /// The service the image belongs to
+    #[arg(long)]
+    pub service: String,
+    /// Why it may run again (at least 15 characters)
+    #[arg(long)]
+    pub reason: String,
+    #[command(flatten)]
+    pub catalog: CatalogArg,
 }
 
 #[derive(Debug, Args)]
@@ -273,6 +304,9 @@ pub struct RollbackArgs {
     pub state: std::path::PathBuf,
     #[arg(long, env = "GLIDEPATH_KUBE_CONTEXT")]
     pub kube_context: Option<String>,
+    /// GitOps environments: render the restored catalog into this directory too (as `render --out`)
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

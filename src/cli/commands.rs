@@ -41,6 +41,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Simulate(args) => super::checks::simulate(&args),
         Command::Explain(args) => super::checks::explain(&args),
         Command::State(command) => super::state::state(&command),
+        Command::Quarantine(command) => super::quarantine::quarantine(&command),
         Command::Completion(args) => completion(&args),
         Command::Man => man_page(),
         Command::Schema => {
@@ -81,7 +82,7 @@ fn validate(args: &ValidateArgs) -> Result<u8, CliError> {
     Ok(EXIT_OK)
 }
 
-fn render_to_dir(args: &RenderArgs) -> Result<u8, CliError> {
+pub(super) fn render_to_dir(args: &RenderArgs) -> Result<u8, CliError> {
     let (model, desired) = load(&args.catalog)?;
     let written = output::write_tree(&model, &desired, &args.out)?;
     outln!("wrote {written} files for {} resources to {}", desired.len(), args.out.display());

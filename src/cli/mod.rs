@@ -21,6 +21,7 @@ mod commands;
 mod drift;
 mod fmt;
 mod promote;
+mod quarantine;
 mod report;
 mod rollback;
 mod state;

@@ -47,9 +47,17 @@ pub fn promote(args: &PromoteArgs) -> Result<u8, CliError> {
         outln!("{} in {} already runs {tag}: nothing to change.", service.name, args.to);
         return Ok(EXIT_OK);
     }
+    // Refused here with the entry's reason, before any edit (the edited catalog would not
+    // validate either: catalog::quarantined-image).
+    if let Some(q) = model.quarantined(&service.name, &args.to, &tag) {
+        return Err(CliError::Usage(format!(
+            "{tag} of {} is quarantined in {}: {} ({}). Promote another version, or clear it with a reason: glidepath quarantine clear {tag} --service {} --reason \"…\"",
+            service.name, args.to, q.reason, q.location, service.name
+        )));
+    }
 
     // The file that declares the service, HCL or YAML, edited in place either way.
-    let path = PathBuf::from(service.location.rsplitn(3, ':').last().unwrap_or_default());
+    let path = declaring_file(service);
     let original =
         std::fs::read_to_string(&path).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
     let edited = match path.extension().and_then(|e| e.to_str()) {
@@ -58,15 +66,8 @@ pub fn promote(args: &PromoteArgs) -> Result<u8, CliError> {
         _ => Err("not an HCL or YAML catalog file".to_string()),
     }
     .map_err(|e| CliError::Usage(format!("{}: {e}; set image_tag.{} by hand", path.display(), args.to)))?;
-    let write = |text: &str| {
-        std::fs::write(&path, text).map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())))
-    };
-    write(&edited)?;
     // The edit must leave a catalog that validates, or it is undone.
-    if let Err(error) = catalog::load(&args.catalog.catalog) {
-        write(&original)?;
-        return Err(error.into());
-    }
+    write_validated(&args.catalog.catalog, &path, &original, &edited)?;
     outln!(
         "{} in {}: image_tag {before} → {tag} ({}). Review with `git diff`, open a pull request, then plan.",
         service.name,
@@ -74,4 +75,43 @@ pub fn promote(args: &PromoteArgs) -> Result<u8, CliError> {
         path.display()
     );
     Ok(EXIT_OK)
+}
+
+/// The file that declares `service` (its location is `FILE:LINE:COL`).
+fn declaring_file(service: &catalog::Service) -> PathBuf {
+    PathBuf::from(service.location.rsplitn(3, ':').last().unwrap_or_default())
+}
+
+/// The HCL file that declares `service`, which rollback and quarantine edit (in YAML catalogs
+/// those edits are made by hand: `otherwise` says how).
+pub(super) fn hcl_file_of(service: &catalog::Service, otherwise: &str) -> Result<PathBuf, CliError> {
+    let path = declaring_file(service);
+    if path.extension().and_then(|e| e.to_str()) != Some("hcl") {
+        return Err(CliError::Usage(format!(
+            "{} is declared in {}: glidepath edits HCL catalogs; {otherwise}",
+            service.name,
+            path.display()
+        )));
+    }
+    Ok(path)
+}
+
+/// Writes `edited` over `path`, and puts `original` back if the catalog then does not validate.
+pub(super) fn write_validated(
+    catalog_path: &std::path::Path,
+    path: &std::path::Path,
+    original: &str,
+    edited: &str,
+) -> Result<catalog::Model, CliError> {
+    let write = |text: &str| {
+        std::fs::write(path, text).map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())))
+    };
+    write(edited)?;
+    match catalog::load(catalog_path) {
+        Ok(model) => Ok(model),
+        Err(error) => {
+            write(original)?;
+            Err(error.into())
+        }
+    }
 }

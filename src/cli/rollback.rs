@@ -1,12 +1,16 @@
-//! `glidepath rollback`: abort or undo a service's rollout in one environment, audited.
+//! `glidepath rollback`: abort or undo a service's rollout in one environment, audited; in a
+//! GitOps environment, also restore the catalog and quarantine the image rolled back from.
 
-use super::args::RollbackArgs;
+use super::args::{RenderArgs, RollbackArgs};
+use super::commands::render_to_dir;
+use super::promote::{hcl_file_of, write_validated};
 use super::{CliError, EXIT_OK};
-use crate::catalog;
+use crate::catalog::{self, edit, Delivery};
 use crate::kinds::KubeKind;
 use crate::kinds::ProviderId;
 use crate::plan::Selection;
-use crate::providers::kube::{Access as KubeAccess, KubeProvider, RolledBack};
+use crate::providers::kube::{Access as KubeAccess, KubeProvider, RollbackOutcome, RolledBack};
+use crate::render::aws::ecr_repository_uri;
 use crate::render::Address;
 use crate::state;
 use crate::state::audit::{self, AuditRecord, ChangeOutcome};
@@ -38,7 +42,7 @@ pub fn rollback(args: &RollbackArgs) -> Result<u8, CliError> {
             return Err(e.into());
         }
     };
-    let what = match &outcome {
+    let what = match &outcome.done {
         RolledBack::Aborted => "aborted the update in flight: the stable version takes all traffic again".to_string(),
         RolledBack::Undone { from_revision, to_revision } => {
             format!("returned from revision {from_revision} to revision {to_revision}")
@@ -46,13 +50,102 @@ pub fn rollback(args: &RollbackArgs) -> Result<u8, CliError> {
     };
     store.append_audit(&rollback_record(&args.catalog.catalog, &address, "rolled back", None))?;
     outln!("{} in {}: {what}.", service.name, args.env);
-    outln!(
-        "Argo Rollouts notifies the service's routes (on-rollout-aborted / on-rollout-updated). The catalog still names the new version: fix it before the next apply, or glidepath will roll forward again."
-    );
+    let gitops = model.environment(&args.env).is_some_and(|e| e.delivery == Delivery::Gitops);
+    if gitops {
+        restore_catalog(args, &model, service, &outcome, &what)?;
+    } else {
+        outln!(
+            "Argo Rollouts notifies the service's routes (on-rollout-aborted / on-rollout-updated). The catalog still names the new version: fix it before the next apply, or glidepath will roll forward again."
+        );
+    }
     if let Some(migrations) = &service.migrations {
         outln!("{}", migration_note(&migrations.command, migrations.backward_compatible));
     }
     Ok(EXIT_OK)
+}
+
+/// GitOps mode: Argo CD would sync the bad version straight back from git (argoproj/argo-cd#9570),
+/// so the catalog gets the version now serving back and quarantines the one rolled back from;
+/// both in the file that declares the service, ready for a commit (a pull request where the
+/// environment needs approval). With `--out`, the GitOps tree is rendered again too.
+fn restore_catalog(
+    args: &RollbackArgs,
+    model: &catalog::Model,
+    service: &catalog::Service,
+    outcome: &RollbackOutcome,
+    what: &str,
+) -> Result<(), CliError> {
+    let env = model.environment(&args.env).expect("checked above");
+    let repository = ecr_repository_uri(model, service);
+    let reference = |image: &str| -> Option<String> {
+        let rest = image.strip_prefix(&repository)?;
+        rest.strip_prefix('@').or_else(|| rest.strip_prefix(':')).map(str::to_string)
+    };
+    let named = service.per_env.get(&args.env).map(|s| s.image_tag.clone()).unwrap_or_default();
+    let good = outcome.good_image.as_deref().and_then(reference).ok_or_else(|| {
+        CliError::Usage(format!(
+            "rolled back in the cluster, but the version now serving ({}) is not an image of {repository}: set image_tag.{} of {} by hand and quarantine {named}",
+            outcome.good_image.as_deref().unwrap_or("unknown"),
+            args.env,
+            service.name
+        ))
+    })?;
+    // What the catalog names is what the rendered tree deploys: that is the version to keep out.
+    let bad = if named != good {
+        named.clone()
+    } else {
+        outcome.bad_image.as_deref().and_then(reference).unwrap_or_default()
+    };
+    let path = hcl_file_of(
+        service,
+        &format!("set image_tag.{} = \"{good}\" and add a quarantine entry for {bad} by hand", args.env),
+    )?;
+    let original =
+        std::fs::read_to_string(&path).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let mut edited = original.clone();
+    if named != good {
+        edited = edit::set_image_tag(&edited, &service.name, &args.env, &good).map_err(|e| {
+            CliError::Usage(format!("{}: {e}; set image_tag.{} = \"{good}\" by hand", path.display(), args.env))
+        })?;
+    }
+    if !bad.is_empty() && bad != good {
+        let reason = format!(
+            "rolled back in {} by {} at {}: {what}",
+            args.env,
+            audit::who(&args.catalog.catalog),
+            state::lock::now()
+        );
+        edited = edit::add_quarantine(&edited, &bad, &service.name, std::slice::from_ref(&args.env), &reason)
+            .map_err(|e| CliError::Usage(format!("{}: {e}; add the quarantine entry by hand", path.display())))?;
+    }
+    write_validated(&args.catalog.catalog, &path, &original, &edited)?;
+    outln!(
+        "{} is a GitOps environment: {} now names {good} for {} in {} again and quarantines {bad} there, so the next sync keeps {good} and nothing renders {bad} until the entry is cleared (glidepath quarantine clear {bad} --service {} --reason \"…\").",
+        args.env,
+        path.display(),
+        service.name,
+        args.env,
+        service.name
+    );
+    let mut paths = vec![path.display().to_string()];
+    if let Some(out) = &args.out {
+        render_to_dir(&RenderArgs { catalog: args.catalog.clone(), out: out.clone() })?;
+        paths.push(out.join("gitops").display().to_string());
+    }
+    let message = format!("rollback {} in {}: {bad} -> {good}, {bad} quarantined", service.name, args.env);
+    if env.approval {
+        outln!("{} needs approval: commit on a branch and open a pull request:", args.env);
+        outln!("  git switch -c rollback/{}-{}", service.name, args.env);
+        outln!("  git add {}", paths.join(" "));
+        outln!("  git commit -m '{message}'");
+        outln!("  git push -u origin HEAD   # then open the pull request");
+    } else {
+        outln!("Commit it to the branch Argo CD follows:");
+        outln!("  git add {}", paths.join(" "));
+        outln!("  git commit -m '{message}'");
+        outln!("  git push");
+    }
+    Ok(())
 }
 
 /// What a rollback cannot undo: the pods go back, the schema does not.

@@ -15,8 +15,8 @@ use super::{traffic, DesiredSet, RenderError, Resource};
 use crate::catalog::Model;
 use crate::kinds::KubeKind;
 
-/// Namespace of the Argo CD control plane.
-const ARGOCD_NAMESPACE: &str = "argocd";
+/// Namespace of the Argo CD control plane: where the rendered Argo CD objects live, and where `drift` reads the Applications.
+pub const ARGOCD_NAMESPACE: &str = "argocd";
 
 pub fn gitops_repo(model: &Model) -> String {
     format!("https://github.com/{}/{}-gitops.git", model.platform.github_org, model.platform.name)

@@ -87,6 +87,7 @@ fn context(model: &Model, service: &Service) -> Result<Value, RenderError> {
             "needs": needs,
             "environment": environment,
             "approval": declared.approval,
+            "gitops": declared.delivery == Delivery::Gitops,
             "namespace": declared.namespace,
             "eks_cluster": cluster.map_or(declared.cluster.as_str(), |c| c.eks_name.as_str()),
             "cluster_region": cluster.map_or(model.platform.region.as_str(), |c| c.region.as_str()),
@@ -120,7 +121,6 @@ fn context(model: &Model, service: &Service) -> Result<Value, RenderError> {
         None => "${{ github.token }}".to_string(),
     };
     Ok(json!({
-        "gitops": model.delivery() == Delivery::Gitops,
         "token": token,
         "token_is_github_token": model.platform.promotion_token_secret.is_none(),
         "catalog": CATALOG_DIR,

@@ -47,7 +47,7 @@ fn collect(block: &'static Block, defs: &mut Map<String, Value>) {
 
 fn nested(shape: &Shape) -> Option<&'static Block> {
     match shape {
-        Shape::Block(b) | Shape::Named(b) => Some(b),
+        Shape::Block(b) | Shape::Named(b) | Shape::Images(b) => Some(b),
         _ => None,
     }
 }
@@ -121,6 +121,12 @@ fn shape_schema(shape: &Shape) -> Value {
         Shape::Named(block) => json!({
             "type": "object",
             "propertyNames": { "pattern": "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$" },
+            "additionalProperties": reference(block)
+        }),
+        Shape::Images(block) => json!({
+            "type": "object",
+            // What the decoder accepts as an image_tag: a tag, or a sha256 digest.
+            "propertyNames": { "pattern": "^(sha256:[0-9a-f]{64}|[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$" },
             "additionalProperties": reference(block)
         }),
         Shape::Reasons(keys) => json!({

@@ -57,6 +57,8 @@ pub enum Shape {
     Reasons(fn() -> Vec<String>),
     /// A mapping of environment-variable names to text or a secret reference.
     EnvVars,
+    /// `kind "IMAGE" { … }` in HCL: a mapping of image tags or sha256 digests to blocks.
+    Images(&'static Block),
 }
 
 impl Block {
@@ -85,6 +87,9 @@ fn delivery_modes() -> Vec<String> {
 }
 fn pod_security_levels() -> Vec<String> {
     PodSecurityLevel::ALL.iter().map(|l| l.name().to_string()).collect()
+}
+fn deliveries() -> Vec<String> {
+    Delivery::ALL.iter().map(|d| d.name().to_string()).collect()
 }
 fn events() -> Vec<String> {
     // `NotifyEvent::parse` takes the name or the Argo Rollouts trigger (on-NAME).
@@ -135,6 +140,22 @@ pub static CATALOG: Block = Block {
         field("notifications", Shape::Named(&NOTIFICATION), "Notification routes by name."),
         field("profiles", Shape::Named(&PROFILE), "Reusable service settings by name (`use = \"NAME\"`)."),
         field("services", Shape::Named(&SERVICE), "Services by name."),
+        field(
+            "quarantines",
+            Shape::Images(&QUARANTINE),
+            "Images that must not be deployed again, by tag or sha256 digest (`glidepath rollback` in GitOps mode writes them).",
+        ),
+    ],
+};
+
+pub static QUARANTINE: Block = Block {
+    id: "quarantine",
+    doc: "An image the catalog may not name for the service in these environments until cleared.",
+    fields: &[
+        required("service", Shape::Text, "The service the image belongs to."),
+        required("reason", Shape::Text, "Why it is quarantined (at least 15 characters)."),
+        field("environments", Shape::Texts, "Where it may not run (default: every environment)."),
+        field("cleared", Shape::Text, "Why it may run again (at least 15 characters); the entry then forbids nothing."),
     ],
 };
 
@@ -197,6 +218,11 @@ pub static ENVIRONMENT: Block = Block {
         field("enforce_limits", Shape::Bool, "`check` fails on a limit exceeded here (default: approval)."),
         field("traffic", Shape::Block(&TRAFFIC_SETTINGS), "The traffic router here, over the platform's."),
         field("pod_security", Shape::Choice(pod_security_levels), "The Pod Security Standard here."),
+        field(
+            "delivery",
+            Shape::Choice(deliveries),
+            "push (default: `apply` writes the cluster) or gitops (Argo CD syncs the rendered tree).",
+        ),
     ],
 };
 

@@ -10,7 +10,7 @@ fn blocks() -> Vec<&'static Block> {
         }
         out.push(block);
         for field in block.fields {
-            if let Shape::Block(b) | Shape::Named(b) = field.shape {
+            if let Shape::Block(b) | Shape::Named(b) | Shape::Images(b) = field.shape {
                 walk(b, out);
             }
         }

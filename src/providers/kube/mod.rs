@@ -5,6 +5,7 @@
 //! other managers own (an HPA's replicas) never show as changes.
 
 mod applied;
+mod argocd;
 pub(crate) mod controller_fields;
 mod migration;
 mod normalize;
@@ -35,7 +36,7 @@ use crate::state::State;
 use applied::Fallback;
 use normalize::normalize;
 use requests::{with_backoff, RequestError, IN_FLIGHT, THROTTLED, TIMED_OUT};
-pub use rollback::RolledBack;
+pub use rollback::{RollbackOutcome, RolledBack};
 pub use status::{AnalysisSummary, MetricSummary, Replicas, RolloutProgress};
 
 pub const FIELD_MANAGER: &str = "glidepath";
