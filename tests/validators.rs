@@ -92,6 +92,10 @@ fn rendered() -> (glidepath::catalog::Model, tempfile::TempDir) {
 fn rendered_gitops() -> (glidepath::catalog::Model, tempfile::TempDir) {
     rendered_with(|model| {
         model.platform.delivery = glidepath::catalog::Delivery::Gitops;
+        // As the decoder does: environments without their own `delivery` take the platform's.
+        for environment in &mut model.environments {
+            environment.delivery = glidepath::catalog::Delivery::Gitops;
+        }
         model.platform.promotion_token_secret = Some("GLIDEPATH_PROMOTION_TOKEN".into());
     })
 }

@@ -367,7 +367,8 @@ fn step_names(job: &Value) -> Vec<String> {
 #[test]
 fn push_mode_commits_each_promotion_applies_and_waits_and_opens_a_pr_where_approval_is_needed() {
     let model = shop();
-    assert_eq!(model.delivery(), glidepath::catalog::Delivery::Push, "push is the default");
+    assert_eq!(model.platform.delivery, glidepath::catalog::Delivery::Push, "push is the default");
+    assert!(model.environments.iter().all(|e| e.delivery == glidepath::catalog::Delivery::Push));
     let all = parsed(&model);
     let jobs = get(workflow_of(&all, "cart"), "jobs").unwrap();
     for env in ["dev", "staging"] {
@@ -405,7 +406,12 @@ fn push_mode_commits_each_promotion_applies_and_waits_and_opens_a_pr_where_appro
 #[test]
 fn gitops_mode_commits_the_rendered_tree_and_leaves_the_cluster_to_argo_cd() {
     let mut model = shop();
+    // As the catalog decoder does for `platform { delivery = "gitops" }`: every environment
+    // without its own `delivery` takes the platform's.
     model.platform.delivery = glidepath::catalog::Delivery::Gitops;
+    for environment in &mut model.environments {
+        environment.delivery = glidepath::catalog::Delivery::Gitops;
+    }
     model.platform.promotion_token_secret = Some("GLIDEPATH_PROMOTION_TOKEN".into());
     let all = parsed(&model);
     let jobs = get(workflow_of(&all, "cart"), "jobs").unwrap();
@@ -600,7 +606,11 @@ fn the_catalog_chooses_the_delivery_mode_and_the_promotion_token() {
         )
     })
     .unwrap();
-    assert_eq!(model.delivery(), glidepath::catalog::Delivery::Gitops);
+    assert_eq!(model.platform.delivery, glidepath::catalog::Delivery::Gitops);
+    assert!(
+        model.environments.iter().all(|e| e.delivery == glidepath::catalog::Delivery::Gitops),
+        "environments follow platform.delivery unless they say otherwise"
+    );
     let all = parsed(&model);
     let dev = get(get(workflow_of(&all, "cart"), "jobs").unwrap(), "deploy-dev").unwrap();
     assert!(step_names(dev).iter().all(|n| !n.starts_with("Apply")), "{:?}", step_names(dev));
@@ -618,4 +628,21 @@ fn the_catalog_chooses_the_delivery_mode_and_the_promotion_token() {
         .unwrap_err();
         assert!(error.contains(expected), "{line}: {error}");
     }
+}
+
+#[test]
+fn an_environment_can_override_the_platform_delivery_mode_and_its_deploy_job_follows_it() {
+    let model = shop_with_platform(|text| {
+        text.replacen("  namespace = \"shop-dev\"\n", "  namespace = \"shop-dev\"\n  delivery  = \"gitops\"\n", 1)
+    })
+    .unwrap();
+    let delivery_of = |name: &str| model.environments.iter().find(|e| e.name == name).unwrap().delivery;
+    assert_eq!(delivery_of("dev"), glidepath::catalog::Delivery::Gitops);
+    assert_eq!(delivery_of("staging"), glidepath::catalog::Delivery::Push, "the platform's default");
+    let all = parsed(&model);
+    let jobs = get(workflow_of(&all, "cart"), "jobs").unwrap();
+    let dev = step_names(get(jobs, "deploy-dev").unwrap());
+    let staging = step_names(get(jobs, "deploy-staging").unwrap());
+    assert!(dev.iter().all(|n| !n.starts_with("Apply")), "Argo CD syncs dev: {dev:?}");
+    assert!(staging.iter().any(|n| n.starts_with("Apply")), "staging is pushed: {staging:?}");
 }

@@ -26,15 +26,13 @@ impl KubeProvider {
             plural: "applications".into(),
         };
         let api: Api<DynamicObject> = Api::namespaced_with(cluster.client.clone(), ARGOCD_NAMESPACE, &resource);
-        let context = cluster.context.clone();
-        self.count("list applications".into());
         let params = ListParams::default().labels(&format!("{ENV_LABEL}={env}"));
-        match self.runtime.block_on(api.list(&params)) {
+        match self.once("list applications", api.list(&params)) {
             Ok(list) => {
                 Ok(Some(list.items.into_iter().map(|a| serde_json::to_value(a).expect("objects serialize")).collect()))
             }
             Err(e) => {
-                let error = diagnose(e, &target, "list", env, &context);
+                let error = diagnose(e, &target, "list", env, cluster);
                 if error.kind == ErrorKind::NotFound {
                     return Ok(None);
                 }
