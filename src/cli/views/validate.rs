@@ -25,9 +25,7 @@ pub fn json(catalog: &Path, loaded: Result<(Model, DesiredSet), CliError>) -> (S
             }),
             Vec::new(),
         ),
-        Err(CliError::Catalog(CatalogError::Invalid(problems))) => {
-            (Value::Null, problems.iter().map(located).collect())
-        }
+        Err(CliError::Catalog(CatalogError::Invalid(problems))) => (Value::Null, problems.iter().map(located).collect()),
         Err(CliError::Catalog(CatalogError::Unreadable { path, reason })) => {
             (Value::Null, vec![unlocated(Some(&path), format!("cannot read catalog {path}: {reason}"))])
         }
