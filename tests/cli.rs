@@ -532,7 +532,8 @@ fn targets_narrow_plan_and_apply_to_addresses() {
 /// The README's offline quickstart, command by command, as a new user runs it on a machine whose
 /// `~/.kube/config` points at clusters glidepath must not touch.
 /// Colour follows the conventions anstream implements: none into a pipe, forced by
-/// `CLICOLOR_FORCE`, never with `NO_COLOR` (unless forced); the text is the same either way.
+/// `CLICOLOR_FORCE`, never with `NO_COLOR` (which wins over `CLICOLOR_FORCE`); the text is the
+/// same either way.
 #[test]
 fn plan_colours_follow_no_color_clicolor_force_and_the_terminal() {
     let work = tempfile::tempdir().unwrap();
@@ -540,13 +541,13 @@ fn plan_colours_follow_no_color_clicolor_force_and_the_terminal() {
     let catalog = catalog.to_str().unwrap();
     let args = ["plan", "-c", catalog, "--offline", "--env", "dev", "--only", "cluster"];
     let piped = glidepath_env(&args, work.path(), &[("NO_COLOR", None), ("CLICOLOR_FORCE", None), ("CLICOLOR", None)]);
-    let no_color = glidepath_env(&args, work.path(), &[("CLICOLOR_FORCE", None)]);
+    let no_color = glidepath_env(&args, work.path(), &[("CLICOLOR_FORCE", Some("1"))]);
     let forced = glidepath_env(&args, work.path(), &[("NO_COLOR", None), ("CLICOLOR_FORCE", Some("1"))]);
     for out in [&piped, &no_color, &forced] {
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     }
     assert!(!text(&piped.stdout).contains('\u{1b}'), "a pipe gets no colour");
-    assert!(!text(&no_color.stdout).contains('\u{1b}'), "NO_COLOR gets no colour");
+    assert!(!text(&no_color.stdout).contains('\u{1b}'), "NO_COLOR gets no colour, even with CLICOLOR_FORCE");
     let coloured = text(&forced.stdout);
     assert!(coloured.contains("  \u{1b}[32m+ dev/cart/k8s/Rollout/cart  (create)\u{1b}[39m\n"), "{coloured}");
     let stripped = regex::Regex::new("\u{1b}\\[[0-9;]*m").unwrap().replace_all(&coloured, "").to_string();

@@ -120,8 +120,8 @@ fn document_cut(text: &str, limit: usize) -> usize {
 }
 
 /// Colours for a stream, decided the way every anstream-based tool decides (clap, cargo):
-/// `CLICOLOR_FORCE` forces them, `NO_COLOR` and `CLICOLOR=0` turn them off, `TERM=dumb` and a
-/// stream that is not a terminal (a pipe, a file, CI's log) get none.
+/// `NO_COLOR` turns them off whatever else is set, `CLICOLOR_FORCE` turns them on even into a
+/// pipe, `CLICOLOR=0` off; otherwise only a terminal (not `TERM=dumb`) gets them.
 pub struct Paint {
     enabled: bool,
 }
