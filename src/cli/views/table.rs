@@ -40,8 +40,10 @@ pub fn layout(columns: &[Column], rows: &[Vec<String>], width: Option<usize>) ->
         let total = |w: &[usize]| w.iter().sum::<usize>() + GAP.len() * w.len().saturating_sub(1);
         while total(&widths) > limit {
             // Narrow the widest column that may wrap and is still above its floor.
+            // A wrapping column's header wraps too, down to its longest word.
+            let floor = |c: &Column| MIN_WRAP_WIDTH.max(c.header.split(' ').map(chars).max().unwrap_or(0));
             let widest = (0..columns.len())
-                .filter(|&i| columns[i].wraps && widths[i] > MIN_WRAP_WIDTH.max(chars(columns[i].header)))
+                .filter(|&i| columns[i].wraps && widths[i] > floor(&columns[i]))
                 .max_by_key(|&i| (widths[i], std::cmp::Reverse(i)));
             match widest {
                 Some(i) => widths[i] -= 1,
@@ -135,6 +137,21 @@ mod tests {
         let steps: Vec<&str> =
             text.lines().skip(1).map(|l| l.get(l.rfind("  ").unwrap() + 2..).unwrap().trim()).collect();
         assert_eq!(steps.join(" "), "5%·1 20%·4 50%·10 100%·20", "{text}");
+    }
+
+    #[test]
+    fn a_long_header_wraps_with_its_column() {
+        let columns = [
+            Column { header: "service", wraps: false },
+            Column { header: "traffic·canary pods per step", wraps: true },
+        ];
+        let rows = vec![vec!["payment-service".to_string(), "5%·1 20%·4 50%·10 100%·20".to_string()]];
+        // 15 + 2 for the service leaves 15: the header wraps at its spaces, down to its longest word.
+        let text = layout(&columns, &rows, Some(32));
+        assert!(text.lines().all(|l| l.chars().count() <= 32), "{text}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[..2], ["service          traffic·canary", "                 pods per step"], "{text}");
+        assert!(lines[2].starts_with("payment-service  5%·1 20%·4"), "{text}");
     }
 
     #[test]
