@@ -255,7 +255,7 @@ impl GitOps {
     /// The bed's apiserver as the Argo CD cluster the rendered destinations name (the catalog's
     /// cluster `local`), with the bed's admin credentials.
     fn register_cluster(&self) {
-        let kubeconfig: Value = serde_yaml::from_str(&fs::read_to_string(&self.bed.kubeconfig).unwrap()).unwrap();
+        let kubeconfig: Value = serde_norway::from_str(&fs::read_to_string(&self.bed.kubeconfig).unwrap()).unwrap();
         let cluster = &kubeconfig["clusters"][0]["cluster"];
         let user = &kubeconfig["users"][0]["user"];
         let config = json!({"tlsClientConfig": {
@@ -290,7 +290,7 @@ impl GitOps {
             assert!(yaml.contains(&rendered_repo), "{} names no {rendered_repo}", file.display());
             let yaml = yaml.replace(&rendered_repo, &self.argo.git_repo);
             let yaml = yaml.replace("targetRevision: main", &format!("targetRevision: {}", self.platform));
-            let object: Value = serde_yaml::from_str(&yaml).unwrap();
+            let object: Value = serde_norway::from_str(&yaml).unwrap();
             let resource = match object["kind"].as_str().unwrap() {
                 "AppProject" => argo_resource("AppProject", "appprojects"),
                 "ApplicationSet" => argo_resource("ApplicationSet", "applicationsets"),

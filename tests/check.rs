@@ -270,10 +270,10 @@ fn the_build_job_outside_the_roles_environments_is_refused() {
     assert!(!result.findings.iter().any(|f| f.code == "policy::ci-identity-rejected"), "the fixed render passes");
     let mut workflows = render::workflow::workflows(&model).unwrap();
     for (_, text) in &mut workflows {
-        let mut workflow: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
+        let mut workflow: serde_norway::Value = serde_norway::from_str(text).unwrap();
         let build = workflow["jobs"]["build"].as_mapping_mut().unwrap();
         build.remove("environment");
-        *text = serde_yaml::to_string(&workflow).unwrap();
+        *text = serde_norway::to_string(&workflow).unwrap();
     }
     let findings = check::policy::check_with_workflows(&model, &desired, &workflows);
     let refused: Vec<(&str, &str)> = findings

@@ -531,37 +531,27 @@ fn targets_narrow_plan_and_apply_to_addresses() {
 
 /// The README's offline quickstart, command by command, as a new user runs it on a machine whose
 /// `~/.kube/config` points at clusters glidepath must not touch.
+/// Colour follows the conventions anstream implements: none into a pipe, forced by
+/// `CLICOLOR_FORCE`, never with `NO_COLOR` (which wins over `CLICOLOR_FORCE`); the text is the
+/// same either way.
 #[test]
-fn the_readme_quickstart_runs_with_a_kubeconfig_present() {
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
-    let quickstart = &readme[readme.find("## Quickstart").unwrap()..readme.find("## Tests").unwrap()];
-    let commands: Vec<&str> = quickstart
-        .lines()
-        .filter_map(|l| l.strip_prefix("$ cargo run -- "))
-        .map(|c| c.split(';').next().unwrap().trim())
-        .collect();
-    assert!(commands.len() >= 5, "{commands:?}");
+fn plan_colours_follow_no_color_clicolor_force_and_the_terminal() {
     let work = tempfile::tempdir().unwrap();
-    let home = work.path().join("home");
-    std::fs::create_dir_all(home.join(".kube")).unwrap();
-    let kubeconfig = "apiVersion: v1\nkind: Config\ncurrent-context: prod\nclusters:\n- name: prod\n  cluster:\n    server: https://127.0.0.1:1\ncontexts:\n- name: prod\n  context:\n    cluster: prod\n    user: admin\nusers:\n- name: admin\n  user: {}\n";
-    std::fs::write(home.join(".kube/config"), kubeconfig).unwrap();
-    let shop = repo().join("examples/shop");
-    for command in commands {
-        let args: Vec<String> = command
-            .split_whitespace()
-            .map(|a| if a == "examples/shop" { shop.display().to_string() } else { a.to_string() })
-            .collect();
-        let out = support::glidepath_command()
-            .args(&args)
-            .current_dir(work.path())
-            .env("HOME", &home)
-            .env_remove("KUBECONFIG")
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "`{command}`:\n{}{}", text(&out.stdout), text(&out.stderr));
+    let catalog = repo().join("examples/shop");
+    let catalog = catalog.to_str().unwrap();
+    let args = ["plan", "-c", catalog, "--offline", "--env", "dev", "--only", "cluster"];
+    let piped = glidepath_env(&args, work.path(), &[("NO_COLOR", None), ("CLICOLOR_FORCE", None), ("CLICOLOR", None)]);
+    let no_color = glidepath_env(&args, work.path(), &[("CLICOLOR_FORCE", Some("1"))]);
+    let forced = glidepath_env(&args, work.path(), &[("NO_COLOR", None), ("CLICOLOR_FORCE", Some("1"))]);
+    for out in [&piped, &no_color, &forced] {
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     }
+    assert!(!text(&piped.stdout).contains('\u{1b}'), "a pipe gets no colour");
+    assert!(!text(&no_color.stdout).contains('\u{1b}'), "NO_COLOR gets no colour, even with CLICOLOR_FORCE");
+    let coloured = text(&forced.stdout);
+    assert!(coloured.contains("  \u{1b}[32m+ dev/cart/k8s/Rollout/cart  (create)\u{1b}[39m\n"), "{coloured}");
+    let stripped = regex::Regex::new("\u{1b}\\[[0-9;]*m").unwrap().replace_all(&coloured, "").to_string();
+    assert_eq!(stripped, text(&piped.stdout), "colour changes nothing but colour");
 }
 
 /// Credentials the SDK would find in the shared files mean a live AWS plan, never a silent

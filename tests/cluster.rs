@@ -597,7 +597,7 @@ fn install_router_crds(bed: &Bed) {
     ];
     for file in files {
         let text = fs::read_to_string(repo().join("tests/fixtures/crds").join(file)).unwrap();
-        let crd: DynamicObject = serde_yaml::from_str(&text).unwrap();
+        let crd: DynamicObject = serde_norway::from_str(&text).unwrap();
         let name = crd.metadata.name.clone().unwrap();
         let params = PatchParams::apply("glidepath-tests").force();
         bed.runtime.block_on(api.patch(&name, &params, &Patch::Apply(&crd))).unwrap();
@@ -756,7 +756,7 @@ fn core_api(client: &kube::Client, namespace: Option<&str>, kind: &str, plural: 
 }
 
 fn read_yaml(path: &Path) -> Value {
-    serde_yaml::from_str(&fs::read_to_string(path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    serde_norway::from_str(&fs::read_to_string(path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Rendered files of one environment directory (every owner) whose name starts with `prefix`.

@@ -61,7 +61,7 @@ fn every_overlay_builds_to_exactly_the_rendered_objects() {
                 String::from_utf8_lossy(&out.stderr)
             );
             let mut got: BTreeMap<(String, String), Value> = BTreeMap::new();
-            for document in serde_yaml::Deserializer::from_slice(&out.stdout) {
+            for document in serde_norway::Deserializer::from_slice(&out.stdout) {
                 let object = Value::deserialize(document).unwrap();
                 got.insert(key(&object), object);
             }
@@ -105,7 +105,7 @@ fn every_overlay_builds_to_exactly_the_rendered_objects() {
 fn argo_cd_objects_and_codeowners_follow_the_catalog() {
     let (model, _, dir) = rendered_tree();
     let gitops = dir.path().join("out/gitops");
-    let read = |p: &str| -> Value { serde_yaml::from_str(&std::fs::read_to_string(gitops.join(p)).unwrap()).unwrap() };
+    let read = |p: &str| -> Value { serde_norway::from_str(&std::fs::read_to_string(gitops.join(p)).unwrap()).unwrap() };
     let set = read("argocd/applicationset.yaml");
     let elements = set["spec"]["generators"][0]["list"]["elements"].as_array().unwrap();
     let pairs: usize = model.services.iter().map(|s| s.environments.len()).sum();

@@ -46,7 +46,7 @@ use std::time::Duration;
 use kube::api::{Api, DynamicObject};
 use kube::discovery::ApiResource;
 use serde_json::Value as Json;
-use serde_yaml::Value;
+use serde_norway::Value;
 use sha2::{Digest, Sha256};
 use support::e2e::{self, FakeApps};
 use support::moto::Moto;
@@ -189,7 +189,7 @@ fn evaluate(text: &str, contexts: &Json) -> String {
 
 /// The jobs in the order GitHub runs them: a job once every job it needs has finished, ties in
 /// the order the file lists them (this graph is a chain, so the order is the only one).
-fn job_order(jobs: &serde_yaml::Mapping) -> Vec<String> {
+fn job_order(jobs: &serde_norway::Mapping) -> Vec<String> {
     let ids: Vec<String> = jobs.keys().map(|k| k.as_str().unwrap().to_string()).collect();
     let needs = |id: &str| -> Vec<String> {
         match jobs[id].get("needs") {
@@ -433,7 +433,7 @@ fn yaml_scalar(value: &Value) -> String {
 
 /// The bed's kubeconfig with one more context per environment, each the bed's cluster and user.
 fn kubeconfig_with_contexts(bed_kubeconfig: &Path, to: &Path) {
-    let mut config: Value = serde_yaml::from_str(&fs::read_to_string(bed_kubeconfig).unwrap()).unwrap();
+    let mut config: Value = serde_norway::from_str(&fs::read_to_string(bed_kubeconfig).unwrap()).unwrap();
     let contexts = config["contexts"].as_sequence_mut().unwrap();
     let first = contexts[0].clone();
     for env in ENVS {
@@ -441,7 +441,7 @@ fn kubeconfig_with_contexts(bed_kubeconfig: &Path, to: &Path) {
         context["name"] = Value::String(env.into());
         contexts.push(context);
     }
-    fs::write(to, serde_yaml::to_string(&config).unwrap()).unwrap();
+    fs::write(to, serde_norway::to_string(&config).unwrap()).unwrap();
 }
 
 fn rollout(kubeconfig: &Path, namespace: &str) -> Option<Json> {
@@ -577,7 +577,7 @@ fn prepare(bed: &e2e::Bed, platform: &str, delivery: &str, origin: Option<PathBu
     .unwrap();
     Command::new("chmod").arg("0755").arg(stubs.join("gh")).status().unwrap();
 
-    let workflow: Value = serde_yaml::from_str(&fs::read_to_string(seed.join(&workflow_path)).unwrap()).unwrap();
+    let workflow: Value = serde_norway::from_str(&fs::read_to_string(seed.join(&workflow_path)).unwrap()).unwrap();
     let run = Run {
         work: work.to_path_buf(),
         origin: origin.clone(),
@@ -797,7 +797,7 @@ fn start_argocd_for(bed: &e2e::Bed, prepared: &Prepared, namespace: &str, git_re
     use k8s_openapi::api::core::v1::Secret;
     use kube::api::PostParams;
     let (runtime, client) = bed.client();
-    let kubeconfig: Value = serde_yaml::from_str(&fs::read_to_string(&bed.kubeconfig).unwrap()).unwrap();
+    let kubeconfig: Value = serde_norway::from_str(&fs::read_to_string(&bed.kubeconfig).unwrap()).unwrap();
     let cluster = &kubeconfig["clusters"][0]["cluster"];
     let user = &kubeconfig["users"][0]["user"];
     let config = serde_json::json!({"tlsClientConfig": {
@@ -821,7 +821,7 @@ fn start_argocd_for(bed: &e2e::Bed, prepared: &Prepared, namespace: &str, git_re
     for file in files {
         let yaml = fs::read_to_string(&file).unwrap();
         assert!(yaml.contains(&rendered_repo), "{} names no {rendered_repo}", file.display());
-        let object: Json = serde_yaml::from_str(&yaml.replace(&rendered_repo, git_repo)).unwrap();
+        let object: Json = serde_norway::from_str(&yaml.replace(&rendered_repo, git_repo)).unwrap();
         let resource = match object["kind"].as_str().unwrap() {
             "AppProject" => argo_resource("AppProject", "appprojects"),
             "ApplicationSet" => argo_resource("ApplicationSet", "applicationsets"),

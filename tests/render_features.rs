@@ -141,12 +141,12 @@ fn part(path: &str, text: &str, pointer: &str) -> String {
     let value: Value = if path.ends_with(".json") {
         serde_json::from_str(text).unwrap_or_else(|e| panic!("{path}: {e}"))
     } else {
-        serde_yaml::from_str(text).unwrap_or_else(|e| panic!("{path}: {e}"))
+        serde_norway::from_str(text).unwrap_or_else(|e| panic!("{path}: {e}"))
     };
     match value.pointer(pointer) {
         // An absent part is worth showing too (no `spec.replicas` where an HPA owns them).
         None => "(absent)\n".to_string(),
-        Some(part) => serde_yaml::to_string(part).unwrap(),
+        Some(part) => serde_norway::to_string(part).unwrap(),
     }
 }
 

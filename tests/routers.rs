@@ -194,7 +194,7 @@ impl Routers {
     fn apply_fixture(&self, file: &str) {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/routers").join(file);
         let text = fs::read_to_string(&path).unwrap();
-        for document in serde_yaml::Deserializer::from_str(&text) {
+        for document in serde_norway::Deserializer::from_str(&text) {
             let object: Value = serde::Deserialize::deserialize(document).unwrap();
             if !object.is_null() {
                 self.create(&object);

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use glidepath::catalog::Model;
 use glidepath::render::{self, pipeline, tools, workflow, AwsResource, Resource};
-use serde_yaml::Value;
+use serde_norway::Value;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -26,7 +26,7 @@ const BUILTINS: &[&str] = &[
 
 fn runner_images() -> BTreeMap<String, BTreeSet<String>> {
     let text = fs::read_to_string(Path::new(ROOT).join("tests/fixtures/runner-images.yaml")).unwrap();
-    serde_yaml::from_str(&text).unwrap()
+    serde_norway::from_str(&text).unwrap()
 }
 
 /// The commands a shell script runs: the first word of every simple command, across lines
@@ -149,7 +149,7 @@ fn workflows(model: &Model) -> Vec<(String, Value)> {
     workflow::workflows(model)
         .unwrap()
         .into_iter()
-        .map(|(path, text)| (path.display().to_string(), serde_yaml::from_str(&text).unwrap()))
+        .map(|(path, text)| (path.display().to_string(), serde_norway::from_str(&text).unwrap()))
         .collect()
 }
 
@@ -210,7 +210,7 @@ fn every_workflow_command_is_on_the_runner_or_installed_earlier() {
         let missing = missing_in_workflow(wf, image);
         assert!(missing.is_empty(), "{path}: commands nothing provides:\n{}", missing.join("\n"));
     }
-    let text: String = pinned.iter().map(|(_, wf)| serde_yaml::to_string(wf).unwrap()).collect();
+    let text: String = pinned.iter().map(|(_, wf)| serde_norway::to_string(wf).unwrap()).collect();
     assert!(text.contains("GLIDEPATH_SHA256: '0000"), "the pinned checksum is rendered");
 }
 

@@ -58,7 +58,7 @@ impl Ignored {
 /// Fails on every finding the ignore list does not cover, and on every entry that covers none.
 fn assert_clean(tool: &str, findings: &[Finding]) {
     let text = std::fs::read_to_string("tests/fixtures/validators/ignore.yaml").unwrap();
-    let mut lists: BTreeMap<String, Vec<Ignored>> = serde_yaml::from_str(&text).unwrap();
+    let mut lists: BTreeMap<String, Vec<Ignored>> = serde_norway::from_str(&text).unwrap();
     let ignored = lists.remove(tool).unwrap_or_default();
     for entry in &ignored {
         assert!(!entry.reason.trim().is_empty(), "{tool}: ignored check {} has no reason", entry.check);
@@ -135,7 +135,7 @@ fn run(command: &mut Command) -> std::process::Output {
 }
 
 fn documents(yaml: &[u8]) -> Vec<Value> {
-    serde_yaml::Deserializer::from_slice(yaml)
+    serde_norway::Deserializer::from_slice(yaml)
         .map(|d| Value::deserialize(d).unwrap())
         .filter(|v| !v.is_null())
         .collect()
@@ -259,7 +259,7 @@ fn kubeconform_rejects_unknown_fields_at_any_depth() {
     let mut files = Vec::new();
     for (name, object) in [("rollout", rollout), ("service", service), ("project", projects.remove(0))] {
         let path = dir.path().join(format!("{name}.yaml"));
-        std::fs::write(&path, serde_yaml::to_string(&object).unwrap()).unwrap();
+        std::fs::write(&path, serde_norway::to_string(&object).unwrap()).unwrap();
         files.push(path);
     }
     let messages: Vec<String> =
@@ -308,7 +308,7 @@ fn kube_score_finds_nothing_unexplained_in_any_environment() {
         }
         workloads += objects.iter().filter(|o| o["kind"] == "Deployment").count();
         let input = dir.path().join(format!("{}.yaml", env.name));
-        let text: Vec<String> = objects.iter().map(|o| serde_yaml::to_string(o).unwrap()).collect();
+        let text: Vec<String> = objects.iter().map(|o| serde_norway::to_string(o).unwrap()).collect();
         std::fs::write(&input, text.join("---\n")).unwrap();
         let output = run(Command::new(&kube_score)
             .args(["score", "--kubernetes-version", "v1.34", "--output-format", "json"])

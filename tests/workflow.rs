@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use glidepath::catalog::{Model, Service};
 use glidepath::kinds::AwsKind;
 use glidepath::render::{self, workflow, Address, AwsResource, Resource};
-use serde_yaml::{Mapping, Value};
+use serde_norway::{Mapping, Value};
 
 fn shop() -> Model {
     glidepath::catalog::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/shop")))
@@ -20,7 +20,7 @@ fn parsed(model: &Model) -> Vec<(PathBuf, Value)> {
         .unwrap()
         .into_iter()
         .map(|(path, text)| {
-            let value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}\n{text}", path.display()));
+            let value = serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}\n{text}", path.display()));
             (path, value)
         })
         .collect()
@@ -465,7 +465,7 @@ fn checker_catches_a_step_with_neither_uses_nor_run() {
     let s = service(&model, "cart");
     let mut wf = workflow_of(&parsed(&model), &s.name).clone();
     let steps = job_mut(&mut wf, "deploy-dev").get_mut(key("steps")).unwrap().as_sequence_mut().unwrap();
-    steps.push(serde_yaml::from_str("name: nothing").unwrap());
+    steps.push(serde_norway::from_str("name: nothing").unwrap());
     let found = problems(&model, s, &wf);
     assert!(found.iter().any(|p| p.contains("exactly one of `uses`/`run`")), "{found:#?}");
 }
@@ -536,7 +536,7 @@ fn checker_catches_static_keys_weak_scans_wrong_roles_and_dangling_needs() {
         }
     }
     job_mut(&mut wf, "deploy-prod").insert(key("needs"), key("deploy-qa"));
-    job_mut(&mut wf, "deploy-prod").insert(key("permissions"), serde_yaml::from_str("contents: read").unwrap());
+    job_mut(&mut wf, "deploy-prod").insert(key("permissions"), serde_norway::from_str("contents: read").unwrap());
     let found = problems(&model, s, &wf);
     for expected in [
         "trivy exit-code is not 1",

@@ -12,7 +12,7 @@
 use std::fmt;
 
 use serde_json::Value as Json;
-use serde_yaml::Value as Yaml;
+use serde_norway::Value as Yaml;
 
 /// The audience `aws-actions/configure-aws-credentials` requests unless its `audience` input says
 /// otherwise.
@@ -282,7 +282,7 @@ mod tests {
 
     #[test]
     fn triggers_of_the_on_forms() {
-        let wf = |text: &str| serde_yaml::from_str::<Yaml>(text).unwrap();
+        let wf = |text: &str| serde_norway::from_str::<Yaml>(text).unwrap();
         assert_eq!(
             triggers(&wf("on:\n  push:\n    branches: [main]\n    tags: ['v*']\n  workflow_dispatch: {}\n")),
             [Trigger::PushBranch("main".into()), Trigger::PushTag("v*".into())]
@@ -299,7 +299,7 @@ mod tests {
 
     #[test]
     fn role_jobs_read_environment_role_and_audience() {
-        let wf: Yaml = serde_yaml::from_str(
+        let wf: Yaml = serde_norway::from_str(
             r#"
 jobs:
   build:

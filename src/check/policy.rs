@@ -138,7 +138,7 @@ impl Checker<'_> {
     /// Every job of the service's workflow that assumes a role gets a token that role accepts,
     /// for every event that runs the workflow on its own.
     fn job_identities(&mut self, service: &Service, path: &Path, text: &str) {
-        let workflow: serde_yaml::Value = match serde_yaml::from_str(text) {
+        let workflow: serde_norway::Value = match serde_norway::from_str(text) {
             Ok(v) => v,
             // `workflow::workflows` refuses to render YAML that does not parse.
             Err(_) => return,

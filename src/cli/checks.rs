@@ -14,7 +14,7 @@ pub fn check_command(args: &CheckArgs) -> Result<u8, CliError> {
     let (model, desired) = load(&args.catalog)?;
     let result = check::check(&model, &desired);
     let text = match args.format {
-        Format::Human => views::check::human(&result),
+        Format::Human => views::check::human(&result, views::table::stdout_width()),
         Format::Json => views::check::json(&result),
         Format::Markdown => views::check::markdown(&result),
     };

@@ -1,7 +1,7 @@
 //! Printing errors: catalog problems as located diagnostics (source line and caret), anything
 //! else as one line.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use miette::{GraphicalReportHandler, GraphicalTheme};
 
@@ -26,7 +26,7 @@ pub fn print_error(error: &CliError) {
 }
 
 fn print_problems(problems: &[Problem]) {
-    let theme = if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+    let theme = if crate::cli::views::Paint::for_stderr().enabled() {
         GraphicalTheme::unicode()
     } else {
         GraphicalTheme::unicode_nocolor()

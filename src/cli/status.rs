@@ -20,7 +20,7 @@ pub fn status(args: &StatusArgs) -> Result<u8, CliError> {
     let progress = provider.rollout_progress(&model, &args.env)?;
     let heading = format!("{} in namespace {} ({})", args.env, env.namespace, provider.describe());
     let text = match args.format {
-        Format::Human => views::status::human(&heading, &progress),
+        Format::Human => views::status::human(&heading, &progress, views::table::stdout_width()),
         Format::Json => views::status::json(&args.env, &env.namespace, &progress),
         Format::Markdown => views::status::markdown(&heading, &progress),
     };

@@ -23,7 +23,7 @@ pub fn gitops_repo(model: &Model) -> String {
 }
 
 fn yaml(value: &Value) -> Result<String, RenderError> {
-    serde_yaml::to_string(value).map_err(|e| RenderError::Template { template: "gitops".into(), reason: e.to_string() })
+    serde_norway::to_string(value).map_err(|e| RenderError::Template { template: "gitops".into(), reason: e.to_string() })
 }
 
 fn file_name(object: &Value) -> String {

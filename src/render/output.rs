@@ -48,7 +48,7 @@ pub fn files(model: &Model, desired: &DesiredSet) -> Result<BTreeMap<PathBuf, St
         let (kind, name) = (address.kind(), address.name());
         let (path, text) = match (&address.scope, resource) {
             (Some(Scope { env, owner }), Resource::Kube(object)) => {
-                let text = serde_yaml::to_string(&object.body)
+                let text = serde_norway::to_string(&object.body)
                     .map_err(|e| OutputError::Serialize { address: address.to_string(), reason: e.to_string() })?;
                 (PathBuf::from(env).join(owner).join(format!("{}.{}.yaml", kind.to_lowercase(), file_safe(name))), text)
             }

@@ -57,7 +57,7 @@ impl Templates {
 
     pub fn render_yaml(&self, name: &str, context: impl Serialize) -> Result<Value, RenderError> {
         let text = self.render_text(name, context)?;
-        serde_yaml::from_str(&text).map_err(|e| RenderError::Yaml {
+        serde_norway::from_str(&text).map_err(|e| RenderError::Yaml {
             template: name.into(),
             reason: e.to_string(),
             text,
@@ -197,7 +197,7 @@ mod tests {
         for value in HOSTILE {
             let text = env.get_template("t").unwrap().render(json!({ "value": value })).unwrap();
             let parsed: serde_json::Value =
-                serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{value:?}: {e}\n{text}"));
+                serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{value:?}: {e}\n{text}"));
             assert_eq!(
                 parsed,
                 json!({ "key": value, "explicit": value, "list": [value], "last": "fixed" }),
@@ -211,7 +211,7 @@ mod tests {
         let env = env_with("a: {{ m }}\nb: {{ n }}\nc: {{ f }}\nd: {{ none }}\n");
         let value = json!({ "m": { "k\nx: y": ["v: w", 1] }, "n": 3, "f": true, "none": null });
         let text = env.get_template("t").unwrap().render(&value).unwrap();
-        let parsed: serde_json::Value = serde_yaml::from_str(&text).unwrap();
+        let parsed: serde_json::Value = serde_norway::from_str(&text).unwrap();
         assert_eq!(parsed, json!({ "a": { "k\nx: y": ["v: w", 1] }, "b": 3, "c": true, "d": null }));
     }
 

@@ -50,7 +50,7 @@ pub struct GoTool {
 /// The table compiled into this glidepath; a malformed table fails the first render in tests.
 pub fn table() -> &'static Tools {
     static TOOLS: OnceLock<Tools> = OnceLock::new();
-    TOOLS.get_or_init(|| serde_yaml::from_str(TABLE).expect("templates/tools.yaml is a valid pin table"))
+    TOOLS.get_or_init(|| serde_norway::from_str(TABLE).expect("templates/tools.yaml is a valid pin table"))
 }
 
 /// The actions for a workflow template: `owner/name` → `{ uses: "owner/name@SHA", version }`.

@@ -31,7 +31,7 @@ pub fn workflows(model: &Model) -> Result<Vec<(PathBuf, String)>, RenderError> {
         let path = workflow_path(&service.name);
         let text = template.render(context(model, service)?).map_err(|e| template_error(&e))?;
         // A template mistake is a render error, never a malformed file on disk.
-        if let Err(e) = serde_yaml::from_str::<serde_yaml::Value>(&text) {
+        if let Err(e) = serde_norway::from_str::<serde_norway::Value>(&text) {
             return Err(RenderError::Yaml { template: TEMPLATE_NAME.into(), reason: e.to_string(), text });
         }
         out.push((path, text));

@@ -25,8 +25,9 @@ impl LockInfo {
     /// A lock for `operation` by this process.
     pub fn new(operation: &str) -> Self {
         LockInfo {
-            id: crate::digest::digest(&serde_json::json!([std::process::id(), now(), host()]))["sha256:".len()..][..12]
-                .to_string(),
+            // 12 hex digits: short enough to type into `force-unlock`, random enough that two
+            // holders never share one.
+            id: uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
             who: user(),
             host: host(),
             pid: std::process::id(),
@@ -99,10 +100,12 @@ pub fn user_and_source() -> Option<(String, &'static str)> {
 }
 
 pub fn host() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| "unknown".into())
+    let name = gethostname::gethostname().to_string_lossy().trim().to_string();
+    if name.is_empty() {
+        "unknown".into()
+    } else {
+        name
+    }
 }
 
 /// Takes the lock or fails at once, naming the holder.

@@ -66,8 +66,8 @@ pub struct State {
 
 impl State {
     pub fn new(catalog: &str) -> Self {
-        let seed = format!("{catalog}:{:?}:{}", std::time::SystemTime::now(), std::process::id());
-        let lineage = crate::digest::digest(&serde_json::Value::String(seed))["sha256:".len()..][..32].to_string();
+        // A random v4 UUID as 32 hex digits, the form lineages have always had.
+        let lineage = uuid::Uuid::new_v4().simple().to_string();
         State {
             version: FORMAT_VERSION,
             lineage,

@@ -38,7 +38,7 @@ impl Crd {
     pub fn load(path: &Path) -> Crd {
         let text = std::fs::read_to_string(path).unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
         let doc: Value =
-            serde_yaml::from_str(&text).unwrap_or_else(|error| panic!("parsing {} as YAML: {error}", path.display()));
+            serde_norway::from_str(&text).unwrap_or_else(|error| panic!("parsing {} as YAML: {error}", path.display()));
         assert_eq!(doc["kind"], "CustomResourceDefinition", "{} is not a CRD", path.display());
         let spec = &doc["spec"];
         // The stored version: the one a CRD with several (Istio, Gateway API) keeps objects in.

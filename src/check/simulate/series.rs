@@ -32,13 +32,34 @@ pub fn parse_series(text: &str) -> Result<Vec<Sample>, SimulateError> {
 
 fn parse_csv(text: &str) -> Result<Vec<Sample>, SimulateError> {
     let csv_err = |line: usize, reason: String| SimulateError::Csv { line, reason };
-    let mut lines =
-        text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())).filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
-    let (header_line, header) = lines.next().ok_or_else(|| SimulateError::Series("the CSV is empty".into()))?;
-    let columns: Vec<String> = header.split(',').map(|c| unquote(c).to_ascii_lowercase()).collect();
+    // The csv crate reads quoting (`"2026-11-25T10:00:00Z"`, a quoted comma), skips blank lines
+    // and `#` comments, and numbers every record by its line in the file. Rows of another width
+    // than the header are read (`flexible`) so the error can say how to write no data.
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .comment(Some(b'#'))
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    // A line of spaces is blank too (the csv crate skips only empty ones).
+    let blank = |record: &csv::StringRecord| record.iter().all(str::is_empty);
+    let mut records = reader
+        .records()
+        .map(|record| {
+            record.map_err(|e| {
+                let line = e.position().map_or(0, |p| p.line() as usize);
+                csv_err(line, e.to_string())
+            })
+        })
+        .filter(|record| !record.as_ref().is_ok_and(blank));
+    let line_of = |record: &csv::StringRecord| record.position().map_or(0, |p| p.line() as usize);
+    let header = records.next().ok_or_else(|| SimulateError::Series("the CSV is empty".into()))??;
+    let header_line = line_of(&header);
+    let columns: Vec<String> = header.iter().map(|c| c.to_ascii_lowercase()).collect();
     let position = |name: &str| columns.iter().position(|c| c == name);
     let (Some(ts_col), Some(value_col)) = (position("timestamp"), position("value")) else {
-        return Err(csv_err(header_line, format!("expected the header `timestamp,value`, got `{header}`")));
+        let header: Vec<&str> = header.iter().collect();
+        return Err(csv_err(header_line, format!("expected the header `timestamp,value`, got `{}`", header.join(","))));
     };
 
     #[derive(PartialEq, Clone, Copy)]
@@ -49,8 +70,10 @@ fn parse_csv(text: &str) -> Result<Vec<Sample>, SimulateError> {
     let mut kind: Option<TimeKind> = None;
     let mut first_rfc3339: Option<f64> = None;
     let mut samples: Vec<Sample> = Vec::new();
-    for (line, row) in lines {
-        let cells: Vec<&str> = row.split(',').map(unquote).collect();
+    for record in records {
+        let record = record?;
+        let line = line_of(&record);
+        let cells: Vec<&str> = record.iter().collect();
         if cells.len() != columns.len() {
             return Err(csv_err(
                 line,
@@ -100,11 +123,6 @@ fn parse_csv(text: &str) -> Result<Vec<Sample>, SimulateError> {
         samples.push(Sample { t_secs, value });
     }
     Ok(samples)
-}
-
-fn unquote(cell: &str) -> &str {
-    let cell = cell.trim();
-    cell.strip_prefix('"').and_then(|c| c.strip_suffix('"')).unwrap_or(cell).trim()
 }
 
 /// A sample value as Prometheus writes it: a decimal number, `NaN`, `+Inf` or `-Inf`.
@@ -227,6 +245,18 @@ mod tests {
         assert!(err("timestamp,value\n0,1\nyesterday,1\n").contains("line 3: timestamp `yesterday`"));
         assert!(err("timestamp,value\n0,1\n2026-11-25T10:00:00Z,1\n").contains("mix"));
         assert!(err("timestamp,value\n60\n").contains("line 2: 1 column(s)"));
+    }
+
+    #[test]
+    fn csv_quoting_comments_and_blank_lines_are_read_as_csv_writers_write_them() {
+        let text = "# exported from Grafana\n\"Timestamp\",\"Value\"\n\n\"2026-11-25T10:00:00Z\",\"0.5\"\n   \n# a gap\n2026-11-25T10:01:00Z,\n";
+        let samples = parse_series(text).unwrap();
+        assert_eq!(samples.len(), 2);
+        assert_eq!((samples[0].t_secs, samples[0].value), (0.0, Some(0.5)));
+        assert_eq!((samples[1].t_secs, samples[1].value), (60.0, None));
+        // A quoted comma is one cell, so the row has the header's two columns and fails on its value.
+        let err = parse_series("timestamp,value\n0,\"1,5\"\n").unwrap_err().to_string();
+        assert!(err.contains("line 2: value `1,5`"), "{err}");
     }
 
     #[test]

@@ -76,26 +76,16 @@ const HEADERS: [&str; 10] = [
     "traffic·canary pods per step",
 ];
 
-pub fn human(result: &CheckResult) -> String {
+/// The report as a table; `width` is the terminal's (see [`super::table`]): free-text columns
+/// wrap to fit it, numbers and names never do.
+pub fn human(result: &CheckResult, width: Option<usize>) -> String {
     let mut out = String::new();
-    let rows = rows(result);
-    let widths: Vec<usize> = (0..HEADERS.len())
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([HEADERS[i].chars().count()]).max().unwrap_or(0))
-        .collect();
-    let line = |cells: &[String]| -> String {
-        cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_string()
-    };
-    writeln!(out, "{}", line(&HEADERS.map(str::to_string))).ok();
-    for row in &rows {
-        writeln!(out, "{}", line(row)).ok();
-    }
+    let rows: Vec<Vec<String>> = rows(result).into_iter().map(Vec::from).collect();
+    // Free text (promotion with its gates, detectability notes, the per-step list) may wrap.
+    let wraps = |header: &str| matches!(header, "promotion" | "detectability" | "traffic·canary pods per step");
+    let columns: Vec<super::table::Column> =
+        HEADERS.iter().map(|h| super::table::Column { header: h, wraps: wraps(h) }).collect();
+    out.push_str(&super::table::layout(&columns, &rows, width));
     writeln!(out).ok();
     for finding in &result.findings {
         writeln!(out, "{}", finding.one_line()).ok();

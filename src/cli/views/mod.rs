@@ -7,6 +7,7 @@ pub mod json;
 pub mod markdown;
 pub mod progress;
 pub mod status;
+pub mod table;
 pub mod validate;
 
 use std::path::Path;
@@ -118,30 +119,42 @@ fn document_cut(text: &str, limit: usize) -> usize {
     cut
 }
 
-/// ANSI colours for terminals (never when NO_COLOR is set or stdout is not a terminal).
+/// Colours for a stream, decided the way every anstream-based tool decides (clap, cargo):
+/// `NO_COLOR` turns them off whatever else is set, `CLICOLOR_FORCE` turns them on even into a
+/// pipe, `CLICOLOR=0` off; otherwise only a terminal (not `TERM=dumb`) gets them.
 pub struct Paint {
     enabled: bool,
 }
 
 impl Paint {
     pub fn for_stdout() -> Self {
-        use std::io::IsTerminal;
-        Paint { enabled: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
+        Paint::from_choice(anstream::AutoStream::choice(&std::io::stdout()))
+    }
+
+    pub fn for_stderr() -> Self {
+        Paint::from_choice(anstream::AutoStream::choice(&std::io::stderr()))
+    }
+
+    fn from_choice(choice: anstream::ColorChoice) -> Self {
+        Paint { enabled: !matches!(choice, anstream::ColorChoice::Never) }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
     }
 
     pub fn action(&self, action: crate::plan::Action, text: &str) -> String {
         use crate::plan::Action;
-        let code = match action {
-            Action::Create => "32",
-            Action::Update => "33",
-            Action::Replace => "35",
-            Action::Delete => "31",
-            Action::NoOp => return text.to_string(),
-        };
-        if self.enabled {
-            format!("\u{1b}[{code}m{text}\u{1b}[0m")
-        } else {
-            text.to_string()
+        use owo_colors::OwoColorize;
+        if !self.enabled {
+            return text.to_string();
+        }
+        match action {
+            Action::Create => text.green().to_string(),
+            Action::Update => text.yellow().to_string(),
+            Action::Replace => text.magenta().to_string(),
+            Action::Delete => text.red().to_string(),
+            Action::NoOp => text.to_string(),
         }
     }
 }

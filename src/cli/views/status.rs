@@ -47,19 +47,25 @@ fn phase(p: &RolloutProgress) -> String {
     }
 }
 
-pub fn human(heading: &str, progress: &[RolloutProgress]) -> String {
+/// The rollouts as a table; `width` is the terminal's (see [`super::table`]): the phase and
+/// replica counts wrap to fit it, service names never do.
+pub fn human(heading: &str, progress: &[RolloutProgress], width: Option<usize>) -> String {
+    use super::table::Column;
     let mut out = format!("Rollouts in {heading}\n\n");
-    let rows: Vec<[String; 6]> = progress
+    let rows: Vec<Vec<String>> = progress
         .iter()
-        .map(|p| [p.service.clone(), p.strategy.clone(), phase(p), step(p), weight(p), replicas(p)])
+        .map(|p| vec![p.service.clone(), p.strategy.clone(), phase(p), step(p), weight(p), replicas(p)])
         .collect();
-    let header = ["SERVICE", "STRATEGY", "PHASE", "STEP", "WEIGHT", "REPLICAS"].map(String::from);
-    let widths: Vec<usize> =
-        (0..6).map(|i| rows.iter().chain([&header]).map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
-    for row in [&header].into_iter().chain(rows.iter()) {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        writeln!(out, "{}", cells.join("  ").trim_end()).ok();
-    }
+    let column = |header, wraps| Column { header, wraps };
+    let columns = [
+        column("SERVICE", false),
+        column("STRATEGY", false),
+        column("PHASE", true),
+        column("STEP", false),
+        column("WEIGHT", false),
+        column("REPLICAS", true),
+    ];
+    out.push_str(&super::table::layout(&columns, &rows, width));
     for p in progress.iter().filter(|p| !p.image.is_empty()) {
         writeln!(out, "\n{}: {}", p.service, p.image).ok();
         if let Some(message) = &p.message {

@@ -68,7 +68,7 @@ fn from_live(name: &str, project: &Project, tags: Tags) -> CodebuildProject {
     let buildspec = project
         .source()
         .and_then(|s| s.buildspec())
-        .map(|text| serde_yaml::from_str(text).unwrap_or_else(|_| Value::String(text.to_string())))
+        .map(|text| serde_norway::from_str(text).unwrap_or_else(|_| Value::String(text.to_string())))
         .unwrap_or(Value::Null);
     CodebuildProject {
         name: name.to_string(),
@@ -98,7 +98,7 @@ struct Settings {
 
 fn settings(project: &CodebuildProject, address: &Address) -> Result<Settings, ProviderError> {
     let error = |e: aws_smithy_types::error::operation::BuildError| invalid(address, &e.to_string());
-    let buildspec = serde_yaml::to_string(&project.buildspec).map_err(|e| invalid(address, &e.to_string()))?;
+    let buildspec = serde_norway::to_string(&project.buildspec).map_err(|e| invalid(address, &e.to_string()))?;
     // CodePipeline supplies the source and takes the artifacts; AWS ignores `location` for this
     // type, but the emulator insists on one, so both name the project.
     let source = ProjectSource::builder()
