@@ -309,19 +309,114 @@ def run_live(n, work, glidepath):
 # ------------------------------------------------------------------------------------------
 
 
+# Issue 18's targets for the offline rows at 3,000 services, printed beside what was measured.
+OFFLINE_TARGETS = {
+    "validate": "linear (issue 18: 7.4 s, 734 MiB before)",
+    "render --out": "one linear pass: a few seconds (67 s before)",
+    "check": "render + check < 3 s, < 500 MiB",
+    "apply --offline (records the state)": "–",
+    "offline no-change plan": "a few hundred MiB (18.8 s, 4.5 GiB before)",
+    "validate, one error among N services": "linear (as validate)",
+    "validate, one problem per service, all printed": "20,000 printed in < 2 s (> 120 s before)",
+}
+
+# One problem per service: an unknown field, as tests/cli.rs's 20,000-problem catalog has.
+PROBLEMS_HEAD = """platform {
+  name           = "demo"
+  aws_account_id = "123456789012"
+  region         = "eu-west-1"
+  github_org     = "acme"
+}
+
+cluster "main" {}
+
+environment "dev" {
+  cluster = "main"
+}
+"""
+PROBLEM_SERVICE = """
+service "s{i}" {{
+  use       = "standard"
+  repo      = "acme/s{i}"
+  team      = "core"
+  port      = 8080
+  image_tag = "1.0.0"
+  probes {{
+    readiness = "/ready"
+  }}
+  colour = "blue"
+}}
+"""
+
+
+def write_problems(directory, count):
+    """A one-file catalog whose COUNT services each have one unknown field."""
+    os.makedirs(directory)
+    with open(os.path.join(directory, "catalog.hcl"), "w") as f:
+        f.write(PROBLEMS_HEAD + "".join(PROBLEM_SERVICE.format(i=i) for i in range(count)))
+
+
+def write_one_error(directory, n):
+    """The scaled catalog of N services with one mistake in its last file: a port out of range."""
+    write_catalog(directory, n)
+    last = sorted(f for f in os.listdir(directory) if f.startswith("services-"))[-1]
+    path = os.path.join(directory, last)
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(re.sub(r"(?m)^(  port +)= \d+$", r"\1= 99999", text, count=1))
+
+
 def run_offline(n, work, glidepath):
     catalog = os.path.join(work, f"catalog-offline-{n}")
     write_catalog(catalog, n)
+    # Neither AWS nor a cluster: plan and apply compare with the state file (--offline as well).
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KUBECONFIG"))}
+    cwd = os.path.join(work, f"offline-{n}")
+    os.makedirs(cwd)
     results = {}
-    say(f"N={n} offline: validate, render --out, check")
-    results["validate"] = measure([glidepath, "validate", "-c", catalog], env, work)
+    say(f"N={n} offline: validate, render --out, check, apply and a no-change plan")
+    results["validate"] = measure([glidepath, "validate", "-c", catalog], env, cwd)
     out = os.path.join(work, f"rendered-offline-{n}")
-    results["render --out"] = measure([glidepath, "render", "-c", catalog, "--out", out], env, work)
-    # check exits 1 when a finding is an error: measured all the same.
-    results["check"] = measure([glidepath, "check", "-c", catalog], env, work, ok=(0, 1))
+    results["render --out"] = measure([glidepath, "render", "-c", catalog, "--out", out], env, cwd)
     shutil.rmtree(out, ignore_errors=True)
+    # check exits 1 when a finding is an error: measured all the same.
+    results["check"] = measure([glidepath, "check", "-c", catalog], env, cwd, ok=(0, 1))
+    results["apply --offline (records the state)"] = measure(
+        [glidepath, "apply", "--offline", "--auto-approve", "-c", catalog], env, cwd)
+    results["offline no-change plan"] = measure(
+        [glidepath, "plan", "--offline", "--detailed-exitcode", "-c", catalog], env, cwd)
+    shutil.rmtree(cwd, ignore_errors=True)
+    shutil.rmtree(catalog, ignore_errors=True)
     return results
+
+
+def run_one_error(n, work, glidepath):
+    """validate of N services with one mistake: found and printed without rendering the rest."""
+    wrong = os.path.join(work, f"catalog-one-error-{n}")
+    write_one_error(wrong, n)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KUBECONFIG"))}
+    say(f"N={n} offline: validate with one error")
+    run = measure([glidepath, "validate", "-c", wrong], env, work, ok=(1,))
+    if "the catalog has 1 problem(s)" not in run.stderr:
+        say(f"expected one problem, got:\n{run.stderr[-1000:]}")
+        raise SystemExit(1)
+    shutil.rmtree(wrong, ignore_errors=True)
+    return run
+
+
+def run_problems(count, work, glidepath):
+    """validate of a catalog with COUNT problems: every one printed."""
+    catalog = os.path.join(work, f"catalog-problems-{count}")
+    write_problems(catalog, count)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KUBECONFIG"))}
+    say(f"{count} problems: validate")
+    run = measure([glidepath, "validate", "-c", catalog], env, work, ok=(1,))
+    if f"the catalog has {count} problem(s)" not in run.stderr:
+        say(f"expected {count} problems, got:\n{run.stderr[-1000:]}")
+        raise SystemExit(1)
+    shutil.rmtree(catalog, ignore_errors=True)
+    return run
 
 
 # ------------------------------------------------------------------------------------------
@@ -342,6 +437,15 @@ def ratio(a, b):
 
 
 def print_tables(lives, offline):
+    if lives:
+        print_live_tables(lives)
+    if lives and offline:
+        print()
+    if offline:
+        print_offline_table(offline)
+
+
+def print_live_tables(lives):
     print("Cluster, glidepath `--only cluster` (requests counted by the apiserver):")
     print()
     print("| N services (objects) | work | glidepath: wall, peak, requests | kubectl --server-side: wall, peak, requests | ratio wall / requests |")
@@ -373,26 +477,49 @@ def print_tables(lives, offline):
         print(f"| {live.n} ({live.aws_resources}) | {secs(r['apply_aws'].wall)} | {secs(aws.wall)}, "
               f"{counted(aws.stderr, 'AWS API calls')} | {secs(serial.wall)}, {counted(serial.stderr, 'AWS API calls')} "
               f"| {written:,} B / {live.state_size:,} B = {ratio(written, live.state_size)} |")
-    if offline:
-        print()
-        print("| N services, offline | wall | peak memory |")
-        print("| --- | --- | --- |")
-        for n, results in offline:
-            for name, r in results.items():
-                print(f"| {n}: `{name}` | {secs(r.wall)} | {mib(r.peak_mib)} |")
+
+
+def print_offline_table(offline):
+    print("Offline (no AWS, no cluster; `plan`/`apply --offline` compare with the state file):")
+    print()
+    print("| N services | work | wall | peak memory | target (issue 18) |")
+    print("| --- | --- | --- | --- | --- |")
+    for n, results in offline:
+        for name, r in results.items():
+            print(f"| {n:,} | `{name}` | {secs(r.wall)} | {mib(r.peak_mib)} | {OFFLINE_TARGETS.get(name, '')} |")
+
+
+def load_average():
+    """The 1, 5 and 15 minute load averages, as uptime prints them: the machine may be shared."""
+    with open("/proc/loadavg") as f:
+        return ", ".join(f.read().split()[:3])
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--live", default="10,100", help="catalog sizes against control plane + moto")
     parser.add_argument("--offline", default="3000", help="catalog sizes for validate/render/check ('' for none)")
+    parser.add_argument("--one-error", default="16000", help="catalog size for validate with one mistake ('' for none)")
+    parser.add_argument("--problems", default="20000", help="problems in the error-printing catalog ('' for none)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = parser.parse_args()
     glidepath = os.environ["GLIDEPATH"]
     work = tempfile.mkdtemp(prefix="glidepath-bench.")
+    before = load_average()
     try:
         lives = [run_live(int(n), work, glidepath) for n in args.live.split(",") if n]
+        say(f"load average: {load_average()}")
         offline = [(int(n), run_offline(int(n), work, glidepath)) for n in args.offline.split(",") if n]
+        if args.one_error:
+            n = int(args.one_error)
+            offline.append((n, {"validate, one error among N services": run_one_error(n, work, glidepath)}))
+        if args.problems:
+            count = int(args.problems)
+            problems = {"validate, one problem per service, all printed": run_problems(count, work, glidepath)}
+            offline.append((count, problems))
+        print(f"Load average before / after: {before} / {load_average()} (uptime; 2 shared cores); "
+              f"glidepath: {glidepath}")
+        print()
         print_tables(lives, offline)
     finally:
         if args.keep:

@@ -97,4 +97,31 @@ mod tests {
         assert_eq!(file.line_col(9), (4, 1));
         assert_eq!(file.line_col(99), (4, 2));
     }
+
+    /// The line index answers exactly what scanning the text before the offset answers (the
+    /// way offsets were located before the index), for every offset of texts with multibyte
+    /// characters, CRLF line ends (the `\r` is the last column of its line), empty lines and no
+    /// final newline.
+    #[test]
+    fn the_line_index_agrees_with_a_scan_of_the_text() {
+        fn scanned(text: &str, offset: usize) -> (usize, usize) {
+            let mut offset = offset.min(text.len());
+            while !text.is_char_boundary(offset) {
+                offset -= 1;
+            }
+            let before = &text[..offset];
+            let line = before.matches('\n').count() + 1;
+            let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+            (line, text[line_start..offset].chars().count() + 1)
+        }
+        for text in ["", "\n", "a\r\nbé\r\n\r\nc", "日本\n語 = \"ü\"\r\n  x\n", "🙂\r\n🙂🙂\n\n\n"] {
+            let file = SourceFile::new("f", text);
+            for offset in 0..=text.len() + 2 {
+                assert_eq!(file.line_col(offset), scanned(text, offset), "offset {offset} of {text:?}");
+            }
+        }
+        let crlf = SourceFile::new("f", "ab\r\ncd");
+        assert_eq!(crlf.line_col(2), (1, 3), "the \\r ends line 1");
+        assert_eq!(crlf.line_col(4), (2, 1));
+    }
 }

@@ -31,11 +31,17 @@ pub fn check(model: &Model, desired: &DesiredSet) -> Vec<Finding> {
 /// them): tests hand it a workflow edited the way a renderer bug would.
 pub fn check_with_workflows(model: &Model, desired: &DesiredSet, workflows: &[(PathBuf, String)]) -> Vec<Finding> {
     let mut checker = Checker { model, desired, out: Vec::new() };
+    // Each service looks its workflow up by path: through a map, as a scan per service made
+    // `check` quadratic in the number of services.
+    let mut by_path: std::collections::HashMap<&Path, &str> = std::collections::HashMap::new();
+    for (path, text) in workflows {
+        by_path.entry(path.as_path()).or_insert(text.as_str());
+    }
     for service in &model.services {
         checker.ci_role(service);
         if uses_github_actions(service) {
             let path = workflow::workflow_path(&service.name);
-            if let Some((_, text)) = workflows.iter().find(|(p, _)| *p == path) {
+            if let Some(text) = by_path.get(path.as_path()).copied() {
                 checker.job_identities(service, &path, text);
             }
         }
