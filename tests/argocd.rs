@@ -115,17 +115,6 @@ fn all_text(dir: &Path) -> String {
     out
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &to.join(entry.file_name()));
-        } else {
-            fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
-}
 
 /// One catalog, its GitOps repository clone, and clients for the bed.
 struct GitOps {
@@ -245,7 +234,7 @@ impl GitOps {
         if tree.exists() {
             fs::remove_dir_all(&tree).unwrap();
         }
-        copy_dir(&self.work.path().join("out/gitops"), &tree);
+        support::copy_tree(&self.work.path().join("out/gitops"), &tree);
         self.git(&["add", "-A"]);
         self.git(&["commit", "-q", "-m", message]);
         self.git(&["push", "-q", "origin", &format!("HEAD:{}", self.platform)]);

@@ -512,7 +512,7 @@ fn prepare(bed: &e2e::Bed, platform: &str, delivery: &str, origin: Option<PathBu
     fs::create_dir_all(seed.join(".github/workflows")).unwrap();
     fs::copy(work.join("rendered").join(&workflow_path), seed.join(&workflow_path)).unwrap();
     if delivery == "gitops" {
-        copy_dir(&work.join("rendered/gitops"), &seed.join("gitops"));
+        support::copy_tree(&work.join("rendered/gitops"), &seed.join("gitops"));
     }
     for args in [
         &["add", "--all"][..],
@@ -603,17 +603,6 @@ fn prepare(bed: &e2e::Bed, platform: &str, delivery: &str, origin: Option<PathBu
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &to.join(entry.file_name()));
-        } else {
-            fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
-}
 
 impl Prepared {
     fn namespace(&self, env: &str) -> String {

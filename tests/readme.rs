@@ -74,18 +74,6 @@ fn marked_steps(readme: &str) -> Vec<Step> {
     steps
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
 
 /// A kubeconfig for clusters that are not the catalogs': a plan that reached for it would fail.
 const OTHER_KUBECONFIG: &str = "apiVersion: v1\nkind: Config\ncurrent-context: team-sandbox\nclusters:\n- name: sandbox\n  cluster:\n    server: https://127.0.0.1:1\n- name: staging-eu\n  cluster:\n    server: https://127.0.0.1:2\ncontexts:\n- name: team-sandbox\n  context:\n    cluster: sandbox\n    user: me\n- name: staging-eu\n  context:\n    cluster: staging-eu\n    user: me\nusers:\n- name: me\n  user:\n    token: not-a-real-token\n";
@@ -99,7 +87,7 @@ struct Machine {
 impl Machine {
     fn new() -> Machine {
         let dir = tempfile::tempdir().unwrap();
-        copy_dir(&repo().join("examples"), &dir.path().join("work/examples"));
+        support::copy_tree(&repo().join("examples"), &dir.path().join("work/examples"));
         std::fs::create_dir_all(dir.path().join("home/.kube")).unwrap();
         std::fs::write(dir.path().join("home/.kube/config"), OTHER_KUBECONFIG).unwrap();
         std::fs::create_dir_all(dir.path().join("bin")).unwrap();

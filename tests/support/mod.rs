@@ -22,6 +22,20 @@ pub fn cached_tool(relative: &str, how: &str) -> std::path::PathBuf {
     path
 }
 
+/// Copies the directory `from` to `to`, subdirectories included.
+pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
 /// The glidepath binary, without the AWS or cluster settings of the shell that runs the tests:
 /// a test says which live systems glidepath sees.
 pub fn glidepath_command() -> std::process::Command {
