@@ -73,42 +73,15 @@ fn promote_copies_between_environments_and_pins_digests() {
     assert!(fs::read_to_string(catalog.join("storefront.hcl")).unwrap().contains(&digest));
 }
 
-const QUARANTINED: &str = r#"platform {
-  name           = "demo"
-  aws_account_id = "123456789012"
-  region         = "eu-west-1"
-  github_org     = "acme"
+/// `tests/fixtures/invalid/quarantined-image.hcl` (1.1.0 quarantined in prod, 1.0.9's entry
+/// cleared) with the service back on 1.0.0, which nothing quarantines: a valid catalog.
+fn quarantined_catalog() -> String {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid/quarantined-image.hcl");
+    let text = fs::read_to_string(fixture).unwrap();
+    let named = "image_tag = { dev = \"1.1.0\", prod = \"1.1.0\" }";
+    assert!(text.contains(named), "the fixture names 1.1.0 in both environments");
+    text.replace(named, "image_tag = { dev = \"1.0.0\", prod = \"1.0.0\" }")
 }
-
-cluster "main" {}
-
-environment "dev" {
-  cluster = "main"
-}
-
-environment "prod" {
-  cluster  = "main"
-  delivery = "gitops"
-}
-
-service "api" {
-  use       = "internal"
-  repo      = "acme/api"
-  team      = "core"
-  port      = 8080
-  image_tag = { dev = "1.0.0", prod = "1.0.0" }
-  probes {
-    readiness = "/ready"
-  }
-}
-
-# Written by glidepath rollback.
-quarantine "1.1.0" {
-  service      = "api"
-  environments = ["prod"]
-  reason       = "rolled back in prod: aborted by analysis (INC-231)"
-}
-"#;
 
 /// The rules a GitOps rollback's quarantine entry enforces, with no cluster: promote refuses the
 /// image where the entry holds, every command that renders refuses a catalog naming it there
@@ -117,7 +90,8 @@ quarantine "1.1.0" {
 fn a_quarantined_image_is_refused_until_cleared_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("catalog.hcl");
-    fs::write(&file, QUARANTINED).unwrap();
+    let quarantined = quarantined_catalog();
+    fs::write(&file, &quarantined).unwrap();
     let c = file.to_str().unwrap();
     let out_dir = dir.path().join("out");
     let out_dir = out_dir.to_str().unwrap();
@@ -129,7 +103,7 @@ fn a_quarantined_image_is_refused_until_cleared_with_a_reason() {
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
     assert!(text(&refused).contains("1.1.0 of api is quarantined in prod: rolled back in prod"), "{}", text(&refused));
     assert!(text(&refused).contains("glidepath quarantine clear 1.1.0 --service api"), "{}", text(&refused));
-    assert_eq!(fs::read_to_string(&file).unwrap(), QUARANTINED, "nothing was edited");
+    assert_eq!(fs::read_to_string(&file).unwrap(), quarantined, "nothing was edited");
     // The entry covers prod only.
     let dev = glidepath(&["promote", "api", "--to", "dev", "--tag", "1.1.0", "-c", c]);
     assert_eq!(dev.status.code(), Some(0), "{}", text(&dev));
@@ -137,12 +111,17 @@ fn a_quarantined_image_is_refused_until_cleared_with_a_reason() {
     // Named by hand (or by a merge): render (what CI runs for Argo CD), check and validate refuse
     // the catalog at the line that names it.
     let by_hand = fs::read_to_string(&file).unwrap().replace("prod = \"1.0.0\"", "prod = \"1.1.0\"");
+    // Where the value of `prod` starts (1-based line and column).
+    let at = by_hand.find("prod = \"1.1.0\"").unwrap() + "prod = ".len();
+    let line = by_hand[..at].lines().count();
+    let column = at - by_hand[..at].rfind('\n').map_or(0, |i| i + 1) + 1;
+    let located = format!("catalog.hcl:{line}:{column}");
     fs::write(&file, &by_hand).unwrap();
     for command in [vec!["render", "--out", out_dir], vec!["check"], vec!["validate"]] {
         let out = glidepath(&[command.as_slice(), &["-c", c]].concat());
         assert_eq!(out.status.code(), Some(1), "{command:?}: {}", text(&out));
         assert!(text(&out).contains("catalog::quarantined-image"), "{command:?}: {}", text(&out));
-        assert!(text(&out).contains("catalog.hcl:24:39"), "{command:?} locates it: {}", text(&out));
+        assert!(text(&out).contains(&located), "{command:?} locates it at {located}: {}", text(&out));
     }
     assert!(!Path::new(out_dir).exists(), "nothing rendered");
     fs::write(&file, by_hand.replace("prod = \"1.1.0\"", "prod = \"1.0.0\"")).unwrap();
@@ -167,7 +146,7 @@ fn a_quarantined_image_is_refused_until_cleared_with_a_reason() {
     let after = fs::read_to_string(&file).unwrap();
     assert!(after.contains(&format!("cleared = \"{reason}\"")), "{after}");
     assert!(
-        after.contains("# Written by glidepath rollback.") && after.contains("reason       = \"rolled back in prod"),
+        after.contains("# A GitOps rollback quarantined") && after.contains("reason       = \"rolled back in prod"),
         "the record stays: {after}"
     );
     let listed = glidepath(&["quarantine", "list", "-c", c]);
