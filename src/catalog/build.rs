@@ -211,6 +211,9 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
         .unwrap_or_default();
     let promotion_token_secret =
         f.string("promotion_token_secret", problems).and_then(|s| check_secret_name(s, problems));
+    let catalog_repo = f.string("catalog_repo", problems).and_then(|r| {
+        super::service::parse_repo(&r, github_org.as_ref().map_or("org", |g| g.value.as_str()), problems)
+    });
     let traffic =
         traffic::decode_settings(f.node("traffic"), &TrafficSettings::default(), "the `platform` block", problems);
     let pod_security = workload::decode_level(&mut f, PodSecurityLevel::Restricted, problems);
@@ -232,6 +235,7 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
         glidepath_sha256,
         delivery,
         promotion_token_secret,
+        catalog_repo,
         traffic,
         pod_security,
     }
