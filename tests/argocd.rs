@@ -115,7 +115,6 @@ fn all_text(dir: &Path) -> String {
     out
 }
 
-
 /// One catalog, its GitOps repository clone, and clients for the bed.
 struct GitOps {
     bed: &'static Bed,

@@ -195,7 +195,10 @@ fn apply_refuses_the_cluster_objects_of_a_gitops_environment_and_says_what_to_do
     std::fs::create_dir(work.join("catalog")).unwrap();
     std::fs::write(work.join("catalog/catalog.hcl"), edited).unwrap();
 
-    for args in [&["apply", "-c", "catalog", "--auto-approve"][..], &["apply", "-c", "catalog", "--target", "dev/api", "--auto-approve"]] {
+    for args in [
+        &["apply", "-c", "catalog", "--auto-approve"][..],
+        &["apply", "-c", "catalog", "--target", "dev/api", "--auto-approve"],
+    ] {
         let refused = glidepath(args, work);
         assert_eq!(refused.status.code(), Some(1), "{args:?}: {}", text(&refused.stdout));
         let stderr = text(&refused.stderr);

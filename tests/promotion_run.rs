@@ -341,7 +341,10 @@ impl Run {
                         // As actions/checkout: the workflow's repository at GITHUB_SHA, or another
                         // one (`repository:`) at its default branch, read with `token:`.
                         let repository = step["with"].get("repository").and_then(Value::as_str).unwrap_or(REPOSITORY);
-                        let origin = self.repositories.get(repository).unwrap_or_else(|| panic!("{id}: no repository {repository}"));
+                        let origin = self
+                            .repositories
+                            .get(repository)
+                            .unwrap_or_else(|| panic!("{id}: no repository {repository}"));
                         git(&workspace, &["init", "--quiet"]);
                         git(&workspace, &["remote", "add", "origin", origin.to_str().unwrap()]);
                         if repository == REPOSITORY {
@@ -350,7 +353,11 @@ impl Run {
                             // GitHub's own token cannot read another private repository.
                             let token = step["with"].get("token").map(yaml_scalar).unwrap_or_default();
                             let contexts = self.contexts(needs, &steps, &env);
-                            assert_eq!(evaluate(&token, &contexts), TOKEN, "{id}: checkout of {repository} without its token");
+                            assert_eq!(
+                                evaluate(&token, &contexts),
+                                TOKEN,
+                                "{id}: checkout of {repository} without its token"
+                            );
                             git(&workspace, &["fetch", "--quiet", "--depth=1", "origin", "main"]);
                         }
                         git(&workspace, &["checkout", "--quiet", "--detach", "FETCH_HEAD"]);
@@ -645,7 +652,6 @@ fn prepare(bed: &e2e::Bed, platform: &str, delivery: &str, origin: Option<PathBu
         run,
     }
 }
-
 
 impl Prepared {
     fn namespace(&self, env: &str) -> String {

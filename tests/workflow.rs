@@ -485,15 +485,19 @@ fn gitops_mode_commits_the_rendered_tree_and_leaves_the_cluster_to_argo_cd() {
 /// the code, and the deploy jobs push with their own token.
 #[test]
 fn a_monorepo_catalog_is_its_own_catalog_repository_written_with_the_jobs_token() {
-    let model = glidepath::catalog::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/valid/minimal.hcl")))
-        .unwrap();
+    let model =
+        glidepath::catalog::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/valid/minimal.hcl")))
+            .unwrap();
     assert_eq!(model.catalog_repo().map(|r| r.full_name()).as_deref(), Some("acme/api"));
     let all = parsed(&model);
     let jobs = get(workflow_of(&all, "api"), "jobs").unwrap();
     let dev = get(jobs, "deploy-dev").unwrap();
     let checkout = &get(dev, "steps").unwrap().as_sequence().unwrap()[0];
     assert_eq!(str_of(get(checkout, "with").unwrap(), "repository"), Some("acme/api"));
-    assert!(get(get(checkout, "with").unwrap(), "token").is_none(), "checkout's default token reads its own repository");
+    assert!(
+        get(get(checkout, "with").unwrap(), "token").is_none(),
+        "checkout's default token reads its own repository"
+    );
     assert_eq!(str_of(get(dev, "permissions").unwrap(), "contents"), Some("write"));
     assert_eq!(str_of(get(dev, "env").unwrap(), "BRANCH"), Some("main"));
     let promote = step_named(dev, "Promote").unwrap();
@@ -541,7 +545,9 @@ fn checker_catches_an_environment_the_role_does_not_trust() {
     job_mut(&mut wf, "deploy-staging").insert(key("environment"), key("staging"));
     let found = problems(&model, s, &wf);
     assert!(
-        found.iter().any(|p| p.contains("deploy-staging: OIDC subject repo:acme/cart:environment:staging is not trusted")),
+        found
+            .iter()
+            .any(|p| p.contains("deploy-staging: OIDC subject repo:acme/cart:environment:staging is not trusted")),
         "{found:#?}"
     );
 
@@ -636,12 +642,11 @@ fn a_repository_per_service_builds_on_every_push_to_its_branch() {
 #[test]
 fn the_catalog_chooses_the_delivery_mode_and_the_promotion_token() {
     let model = shop_with_platform(|text| {
-        text.replacen(
-            "  ecr_keep_images = 50\n",
-            "  ecr_keep_images = 50\n  delivery = \"gitops\"\n",
+        text.replacen("  ecr_keep_images = 50\n", "  ecr_keep_images = 50\n  delivery = \"gitops\"\n", 1).replacen(
+            "\"GLIDEPATH_PROMOTION_TOKEN\"",
+            "\"SHOP_PROMOTIONS\"",
             1,
         )
-        .replacen("\"GLIDEPATH_PROMOTION_TOKEN\"", "\"SHOP_PROMOTIONS\"", 1)
     })
     .unwrap();
     assert_eq!(model.platform.delivery, glidepath::catalog::Delivery::Gitops);

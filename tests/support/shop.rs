@@ -21,6 +21,8 @@ pub fn shop_with_platform(edit: impl FnOnce(String) -> String) -> Result<glidepa
 
 /// examples/shop with `platform { delivery = "gitops" }`, loaded.
 pub fn shop_in_gitops_mode() -> glidepath::catalog::Model {
-    shop_with_platform(|text| text.replacen("  ecr_keep_images = 50\n", "  ecr_keep_images = 50\n  delivery = \"gitops\"\n", 1))
-        .unwrap()
+    shop_with_platform(|text| {
+        text.replacen("  ecr_keep_images = 50\n", "  ecr_keep_images = 50\n  delivery = \"gitops\"\n", 1)
+    })
+    .unwrap()
 }
