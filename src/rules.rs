@@ -598,6 +598,15 @@ rules! {
         why: "The job fails at `configure-aws-credentials` on its first run, after the merge, with an STS error that does not say which claim was refused.",
         fix: "Render the workflow and the role from the same catalog and do not edit either; a service with `ci { trust = \"environment\" }` needs at least one environment for its build job to run in, or use `trust = \"branch\"`.",
     }
+    CATALOG_REPO_UNWRITABLE {
+        code: "policy::catalog-repo-unwritable",
+        stage: Policy,
+        severity: Error,
+        waiver: None,
+        what: "Deploy jobs that cannot commit their promotion to the catalog repository: services build from several repositories and `platform.catalog_repo` is unset, or a service builds from another repository than the catalog's and no `platform.promotion_token_secret` is named (a job's GITHUB_TOKEN writes only its own repository).",
+        why: "The promotion step fails on the first push, or each service commits to its own copy of the catalog, which neither `apply` nor Argo CD reads.",
+        fix: "Set `platform { catalog_repo = \"ORG/REPO\" }` to the repository holding the catalog (and `gitops/`), and `promotion_token_secret` to a secret holding a GitHub App or fine-grained token with contents and pull-requests write on it.",
+    }
     WILDCARD_ACTION {
         code: "policy::wildcard-action",
         stage: Policy,

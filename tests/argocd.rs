@@ -21,7 +21,7 @@
 //!
 //! The catalog is tests/fixtures/e2e/catalog.hcl (two services: a canary and a blue/green), not
 //! examples/shop: thirty Applications and their pods are too much for the 2-core machines CI runs
-//! on. The rendered repoURL (`https://github.com/ORG/CATALOG-gitops.git`) is replaced by the local
+//! on. The rendered repoURL (the catalog repository, `https://github.com/acme/platform.git`) is replaced by the local
 //! repository's `file://` URL before the Argo CD objects are applied: nothing else is changed.
 //! Measured times are printed (run with --nocapture), never asserted.
 
@@ -114,7 +114,6 @@ fn all_text(dir: &Path) -> String {
     }
     out
 }
-
 
 /// One catalog, its GitOps repository clone, and clients for the bed.
 struct GitOps {
@@ -269,15 +268,16 @@ impl GitOps {
     /// The rendered AppProjects and ApplicationSet, pointed at the local repository and this
     /// test's branch.
     fn apply_argocd_objects(&self) {
-        let rendered_repo = format!("https://github.com/acme/{}-gitops.git", self.platform);
+        // The catalog repository (the e2e catalog's `platform.catalog_repo`): what Argo CD reads.
+        let rendered_repo = "https://github.com/acme/platform.git";
         let dir = self.work.path().join("out/gitops/argocd");
         let mut files: Vec<PathBuf> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
         // The projects first: an Application of a project that does not exist yet is refused.
         files.sort_by_key(|p| !p.to_string_lossy().contains("appproject"));
         for file in files {
             let yaml = fs::read_to_string(&file).unwrap();
-            assert!(yaml.contains(&rendered_repo), "{} names no {rendered_repo}", file.display());
-            let yaml = yaml.replace(&rendered_repo, &self.argo.git_repo);
+            assert!(yaml.contains(rendered_repo), "{} names no {rendered_repo}", file.display());
+            let yaml = yaml.replace(rendered_repo, &self.argo.git_repo);
             let yaml = yaml.replace("targetRevision: main", &format!("targetRevision: {}", self.platform));
             let object: Value = serde_norway::from_str(&yaml).unwrap();
             let resource = match object["kind"].as_str().unwrap() {

@@ -313,3 +313,46 @@ fn a_migration_not_declared_backward_compatible_is_refused_with_the_fix() {
     let (_, _, shop) = check_of("examples/shop");
     assert!(shop.findings.iter().all(|f| f.code != "check::migration-not-compatible"));
 }
+
+/// Issue 13's repository defect: every deploy job commits to the one catalog repository, which
+/// must be known, and which a job running elsewhere can only write with a named token.
+#[test]
+fn promotions_need_a_catalog_repository_the_deploy_jobs_can_write() {
+    let findings = |edit: fn(String) -> String| -> Vec<(Option<String>, String)> {
+        let model = support::shop::shop_with_platform(edit).unwrap();
+        let desired = render::render(&model).unwrap();
+        check::check(&model, &desired)
+            .findings
+            .into_iter()
+            .filter(|f| f.code == "policy::catalog-repo-unwritable")
+            .map(|f| (f.service, f.message))
+            .collect()
+    };
+    assert!(findings(|text| text).is_empty(), "examples/shop names its catalog repository and token");
+
+    // Services in eight repositories and no catalog_repo: one error for the catalog, with the fix.
+    let unset = findings(|text| text.replacen("  catalog_repo           = \"acme/platform\"\n", "", 1));
+    assert_eq!(unset.len(), 1, "{unset:#?}");
+    let (service, message) = &unset[0];
+    assert!(service.is_none());
+    assert!(message.contains("platform.catalog_repo is unset and the services build from 8 repositories"), "{message}");
+    assert!(message.contains("Fix: set `platform { catalog_repo = \"acme/REPO\" }`"), "{message}");
+
+    // No token: every service built with GitHub Actions outside acme/platform, naming what to set.
+    let no_token = findings(|text| text.replacen("  promotion_token_secret = \"GLIDEPATH_PROMOTION_TOKEN\"\n", "", 1));
+    let mut services: Vec<&str> = no_token.iter().filter_map(|(s, _)| s.as_deref()).collect();
+    services.sort_unstable();
+    assert_eq!(
+        services,
+        ["cart", "checkout", "notification", "order", "payment-service", "search", "shipping", "user-service"]
+    );
+    let (_, message) = no_token.iter().find(|(s, _)| s.as_deref() == Some("cart")).unwrap();
+    for part in [
+        "the deploy jobs of .github/workflows/cart.yaml run in acme/cart",
+        "the catalog repository acme/platform, which their GITHUB_TOKEN cannot write",
+        "Fix: set `platform { promotion_token_secret = \"GLIDEPATH_PROMOTION_TOKEN\" }`",
+        "`contents: write` and `pull-requests: write` on acme/platform",
+    ] {
+        assert!(message.contains(part), "{part:?} not in {message}");
+    }
+}

@@ -181,6 +181,43 @@ fn offline_plan_apply_plan_converges() {
     assert!(text(&unknown_env.stderr).contains("no such environment"));
 }
 
+/// Argo CD owns a GitOps environment's cluster objects: apply refuses them, naming the
+/// environment and what to do instead, and writes nothing; the AWS half and push environments
+/// still apply, and `--force-gitops` is the emergency override.
+#[test]
+fn apply_refuses_the_cluster_objects_of_a_gitops_environment_and_says_what_to_do() {
+    let temp = tempfile::tempdir().unwrap();
+    let work = temp.path();
+    let text_of = std::fs::read_to_string(repo().join("tests/fixtures/valid/minimal.hcl")).unwrap();
+    let gitops = "environment \"dev\" {\n  cluster  = \"main\"\n  delivery = \"gitops\"\n";
+    let edited = text_of.replacen("environment \"dev\" {\n  cluster = \"main\"\n", gitops, 1);
+    assert!(edited.contains("delivery = \"gitops\""), "the fixture's dev block moved");
+    std::fs::create_dir(work.join("catalog")).unwrap();
+    std::fs::write(work.join("catalog/catalog.hcl"), edited).unwrap();
+
+    for args in [
+        &["apply", "-c", "catalog", "--auto-approve"][..],
+        &["apply", "-c", "catalog", "--target", "dev/api", "--auto-approve"],
+    ] {
+        let refused = glidepath(args, work);
+        assert_eq!(refused.status.code(), Some(1), "{args:?}: {}", text(&refused.stdout));
+        let stderr = text(&refused.stderr);
+        for part in [
+            "environment `dev` is delivered by Argo CD (`delivery = \"gitops\"`)",
+            "glidepath render --out DIR` and commit DIR/gitops to the catalog repository",
+            "--only aws",
+            "--force-gitops",
+        ] {
+            assert!(stderr.contains(part), "{args:?}: {part:?} not in {stderr}");
+        }
+        assert!(!work.join(".glidepath/state.json").exists(), "nothing was applied");
+    }
+    let push_env = glidepath(&["apply", "-c", "catalog", "--env", "prod", "--auto-approve"], work);
+    assert_eq!(push_env.status.code(), Some(0), "prod is pushed: {}", text(&push_env.stderr));
+    let forced = glidepath(&["apply", "-c", "catalog", "--env", "dev", "--force-gitops", "--auto-approve"], work);
+    assert_eq!(forced.status.code(), Some(0), "the override: {}", text(&forced.stderr));
+}
+
 #[test]
 fn plan_shows_field_changes_and_deletes_in_every_format() {
     let temp = tempfile::tempdir().unwrap();

@@ -193,11 +193,18 @@ fn dropping_an_approval_updates_exactly_the_pipelines_and_their_roles() {
     bed.apply(&[]);
     bed.edit("platform.hcl", "  strategy  = \"canary\"\n  approval  = true\n", "  strategy  = \"canary\"\n");
     let plan = bed.plan_json();
+    // Also the CI roles of the branch-trust GitHub Actions services deploying to prod: in push
+    // mode an approval environment's deploy job runs in its GitHub environment (the reviewers
+    // are the approval), so their roles trusted that subject, and no longer need to.
     let expected: Vec<(String, String)> = [
         "aws/codepipeline/shop-catalog",
         "aws/codepipeline/shop-inventory",
+        "aws/iam_role/shop-cart-ci",
         "aws/iam_role/shop-catalog-pipeline",
         "aws/iam_role/shop-inventory-pipeline",
+        "aws/iam_role/shop-notification-ci",
+        "aws/iam_role/shop-search-ci",
+        "aws/iam_role/shop-shipping-ci",
     ]
     .iter()
     .map(|address| ("update".to_string(), address.to_string()))

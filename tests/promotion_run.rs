@@ -1,5 +1,7 @@
 //! Issue 13, item 6: the rendered workflow's jobs run here. One service's workflow, rendered by
-//! glidepath from a catalog committed to a local git repository, has its `run:` steps executed
+//! glidepath from a catalog committed to a local git repository standing for the catalog
+//! repository (`acme/platform`, the catalog's `catalog_repo`), and committed itself to another
+//! standing for the service's repository (`acme/storefront`, where it runs), has its `run:` steps executed
 //! with bash (`bash --noprofile --norc -eo pipefail`, GitHub's `shell: bash`) job by job in the
 //! order GitHub gives them (the `needs:` graph), with the environment GitHub sets (`GITHUB_*`,
 //! `RUNNER_TEMP`, the `GITHUB_ENV`/`GITHUB_PATH`/`GITHUB_OUTPUT` files, `env:` at workflow, job
@@ -14,12 +16,14 @@
 //! (curl of the release over a `file://` URL, `sha256sum --check` against the checksum pinned in
 //! the catalog), the promotion step (`glidepath promote` (+ `glidepath render` in gitops mode),
 //! `git commit`, `git push` to the local bare repository that stands for the catalog repository
-//! on GitHub), `glidepath apply` of the environment against the bed's cluster (push mode), and
+//! on GitHub, with the token of the secret the catalog names), `glidepath apply` of the environment against the bed's cluster (push mode), and
 //! the wait for the Rollout to run the digest and be Healthy (`kubectl` and `jq`).
 //!
 //! Local stand-ins, each a step of its own in the workflow so nothing else is touched:
-//! - `actions/checkout`: a shallow fetch of `GITHUB_SHA` from the local bare repository into
-//!   `GITHUB_WORKSPACE`, credentials not kept (as `persist-credentials: false`);
+//! - `actions/checkout`: a shallow fetch into `GITHUB_WORKSPACE` of `GITHUB_SHA` from the
+//!   service's local bare repository, or of `main` from the one its `repository:` names (the
+//!   catalog's, only with the promotion token as `token:`), credentials not kept (as
+//!   `persist-credentials: false`);
 //! - `aws-actions/configure-aws-credentials`: moto's credentials and endpoint in the job's env;
 //! - "Connect to the ENV cluster" (`aws eks update-kubeconfig`): a kubeconfig whose context ENV
 //!   is the bed's cluster (moto's EKS has no API server to hand out);
@@ -29,10 +33,12 @@
 //! - the release's https URL becomes a `file://` URL of the binary under test (same sha256).
 //!
 //! Not run: the build job's docker build, Trivy scan and ECR login (no Docker engine here; the
-//! image is put into moto's ECR by the test instead). The approval environment (prod) is a pull
-//! request: its job changes no cluster. The test merges the PR as a reviewer would; in push mode
-//! it then runs the `glidepath apply` that follows a merge, in gitops mode it checks the merged
-//! tree is what the merged catalog renders (prod's Applications sync by hand, so nobody syncs).
+//! image is put into moto's ECR by the test instead). The approval environment (prod): in push
+//! mode its job runs in the GitHub environment `prod` (its reviewers are the approval; GitHub
+//! asks them before the job starts, which nothing here can) and commits, applies and waits like
+//! the others, ending at the manual pause approval adds to the canary; in gitops mode it is a
+//! pull request whose job changes no cluster: the test merges it as a reviewer would and checks
+//! the merged tree is what the merged catalog renders (prod's Applications sync by hand).
 //! Measured times are printed (run with --nocapture), never asserted.
 
 mod support;
@@ -52,7 +58,14 @@ use support::e2e::{self, FakeApps};
 use support::moto::Moto;
 
 const SERVICE: &str = "storefront";
+/// The repository the service builds from: its workflow runs here (`GITHUB_REPOSITORY`).
 const REPOSITORY: &str = "acme/storefront";
+/// The catalog repository (`platform.catalog_repo`): every promotion is committed here, and
+/// Argo CD reads it. Another repository than the workflow's, so the jobs push with the token of
+/// the secret the catalog names, as GitHub's own token could not.
+const CATALOG_REPOSITORY: &str = "acme/platform";
+const TOKEN_SECRET: &str = "GLIDEPATH_PROMOTION_TOKEN";
+const TOKEN: &str = "ghs_promotion-run-test-app-token";
 const ENVS: [&str; 3] = ["dev", "staging", "prod"];
 
 /// The catalog the repository holds: three environments on the bed's cluster, prod with approval.
@@ -67,6 +80,8 @@ platform {{
   github_org        = "acme"
   prometheus        = "{prometheus}"
   scrape_interval   = "1s"
+  catalog_repo      = "{CATALOG_REPOSITORY}"
+  promotion_token_secret = "{TOKEN_SECRET}"
   # Where deploy jobs download glidepath; the test serves the binary under test in its place.
   glidepath_release = "https://releases.example.com/glidepath/{{version}}/glidepath"
   glidepath_sha256  = "{release_sha256}"
@@ -232,7 +247,8 @@ struct StepRecord {
 
 struct Run {
     work: PathBuf,
-    origin: PathBuf,
+    /// The bare repositories standing for GitHub's: the service's and the catalog's, by name.
+    repositories: BTreeMap<String, PathBuf>,
     sha: String,
     moto_url: String,
     /// The bed's kubeconfig with a context per environment (what `update-kubeconfig --alias` makes).
@@ -270,7 +286,7 @@ impl Run {
                 "repository": REPOSITORY,
                 "ref": "refs/heads/main",
             },
-            "secrets": {},
+            "secrets": { TOKEN_SECRET: TOKEN },
             "vars": {},
             "needs": needs,
             "steps": steps,
@@ -322,11 +338,30 @@ impl Run {
                 let how = match action {
                     "actions/checkout" => {
                         assert_eq!(step["with"]["persist-credentials"], Value::Bool(false), "{id}: {name}");
+                        // As actions/checkout: the workflow's repository at GITHUB_SHA, or another
+                        // one (`repository:`) at its default branch, read with `token:`.
+                        let repository = step["with"].get("repository").and_then(Value::as_str).unwrap_or(REPOSITORY);
+                        let origin = self
+                            .repositories
+                            .get(repository)
+                            .unwrap_or_else(|| panic!("{id}: no repository {repository}"));
                         git(&workspace, &["init", "--quiet"]);
-                        git(&workspace, &["remote", "add", "origin", self.origin.to_str().unwrap()]);
-                        git(&workspace, &["fetch", "--quiet", "--depth=1", "origin", &self.sha]);
+                        git(&workspace, &["remote", "add", "origin", origin.to_str().unwrap()]);
+                        if repository == REPOSITORY {
+                            git(&workspace, &["fetch", "--quiet", "--depth=1", "origin", &self.sha]);
+                        } else {
+                            // GitHub's own token cannot read another private repository.
+                            let token = step["with"].get("token").map(yaml_scalar).unwrap_or_default();
+                            let contexts = self.contexts(needs, &steps, &env);
+                            assert_eq!(
+                                evaluate(&token, &contexts),
+                                TOKEN,
+                                "{id}: checkout of {repository} without its token"
+                            );
+                            git(&workspace, &["fetch", "--quiet", "--depth=1", "origin", "main"]);
+                        }
                         git(&workspace, &["checkout", "--quiet", "--detach", "FETCH_HEAD"]);
-                        "stand-in: shallow fetch of GITHUB_SHA from the local bare repository"
+                        "stand-in: shallow fetch from the local bare repository"
                     }
                     "aws-actions/configure-aws-credentials" => {
                         let region = step["with"]["aws-region"].as_str().unwrap();
@@ -472,6 +507,7 @@ struct Prepared {
     work: tempfile::TempDir,
     _moto: Moto,
     platform: String,
+    /// The catalog repository, where the promotions land.
     origin: PathBuf,
     seed: PathBuf,
     kubeconfig: PathBuf,
@@ -493,13 +529,16 @@ fn prepare(bed: &e2e::Bed, platform: &str, delivery: &str, origin: Option<PathBu
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_glidepath"));
     let release_sha256 = sha256_of(&binary);
 
-    // The catalog repository on "GitHub": a bare repository with the catalog and its workflow.
-    let origin = origin.unwrap_or_else(|| {
-        let origin = work.join("origin.git");
-        git(work, &["init", "--quiet", "--bare", "--initial-branch=main", origin.to_str().unwrap()]);
-        origin
-    });
-    git(&origin, &["config", "uploadpack.allowAnySHA1InWant", "true"]);
+    // The catalog repository on "GitHub": a bare repository with the catalog (and its gitops/
+    // tree); the service's repository: its workflow (and, on GitHub, its code).
+    let bare = |name: &str| {
+        let path = work.join(name);
+        git(work, &["init", "--quiet", "--bare", "--initial-branch=main", path.to_str().unwrap()]);
+        path
+    };
+    let origin = origin.unwrap_or_else(|| bare("platform.git"));
+    let service_origin = bare("storefront.git");
+    git(&service_origin, &["config", "uploadpack.allowAnySHA1InWant", "true"]);
     let seed = work.join("seed");
     git(work, &["clone", "--quiet", origin.to_str().unwrap(), seed.to_str().unwrap()]);
     git(&seed, &["checkout", "--quiet", "-B", "main"]);
@@ -508,20 +547,28 @@ fn prepare(bed: &e2e::Bed, platform: &str, delivery: &str, origin: Option<PathBu
         .unwrap();
     let out = glidepath_in(&seed, &bed.kubeconfig, &["render", "-c", "catalog", "--out", "../rendered"]);
     assert!(out.status.success(), "render: {}", text(&out.stderr));
-    let workflow_path = format!(".github/workflows/{SERVICE}.yaml");
-    fs::create_dir_all(seed.join(".github/workflows")).unwrap();
-    fs::copy(work.join("rendered").join(&workflow_path), seed.join(&workflow_path)).unwrap();
     if delivery == "gitops" {
         support::copy_tree(&work.join("rendered/gitops"), &seed.join("gitops"));
     }
-    for args in [
-        &["add", "--all"][..],
-        &["-c", "user.name=dev", "-c", "user.email=dev@example.com", "commit", "--quiet", "-m", "catalog and workflow"],
-        &["push", "--quiet", "origin", "HEAD:refs/heads/main"],
-    ] {
-        git(&seed, args);
-    }
-    let sha = git(&seed, &["rev-parse", "HEAD"]);
+    let commit_and_push = |dir: &Path, message: &str| {
+        for args in [
+            &["add", "--all"][..],
+            &["-c", "user.name=dev", "-c", "user.email=dev@example.com", "commit", "--quiet", "-m", message],
+            &["push", "--quiet", "origin", "HEAD:refs/heads/main"],
+        ] {
+            git(dir, args);
+        }
+    };
+    commit_and_push(&seed, "the catalog");
+    let service_seed = work.join("service");
+    git(work, &["clone", "--quiet", service_origin.to_str().unwrap(), service_seed.to_str().unwrap()]);
+    git(&service_seed, &["checkout", "--quiet", "-B", "main"]);
+    let workflow_path = format!(".github/workflows/{SERVICE}.yaml");
+    fs::create_dir_all(service_seed.join(".github/workflows")).unwrap();
+    fs::copy(work.join("rendered").join(&workflow_path), service_seed.join(&workflow_path)).unwrap();
+    fs::write(service_seed.join("Dockerfile"), "FROM scratch\n").unwrap();
+    commit_and_push(&service_seed, "the service and its workflow");
+    let sha = git(&service_seed, &["rev-parse", "HEAD"]);
     let kubeconfig = work.join("kubeconfig");
     kubeconfig_with_contexts(&bed.kubeconfig, &kubeconfig);
 
@@ -577,10 +624,13 @@ fn prepare(bed: &e2e::Bed, platform: &str, delivery: &str, origin: Option<PathBu
     .unwrap();
     Command::new("chmod").arg("0755").arg(stubs.join("gh")).status().unwrap();
 
-    let workflow: Value = serde_norway::from_str(&fs::read_to_string(seed.join(&workflow_path)).unwrap()).unwrap();
+    let workflow: Value =
+        serde_norway::from_str(&fs::read_to_string(service_seed.join(&workflow_path)).unwrap()).unwrap();
     let run = Run {
         work: work.to_path_buf(),
-        origin: origin.clone(),
+        repositories: [(REPOSITORY.to_string(), service_origin), (CATALOG_REPOSITORY.to_string(), origin.clone())]
+            .into_iter()
+            .collect(),
         sha,
         moto_url: moto.url(),
         kubeconfig: kubeconfig.clone(),
@@ -603,7 +653,6 @@ fn prepare(bed: &e2e::Bed, platform: &str, delivery: &str, origin: Option<PathBu
     }
 }
 
-
 impl Prepared {
     fn namespace(&self, env: &str) -> String {
         format!("{}-{env}", self.platform)
@@ -623,9 +672,11 @@ impl Prepared {
     }
 
     /// Runs the workflow and checks what every mode records: the build's digest, the steps that
-    /// ran, a commit on main per environment without approval (in order), a branch and a PR for
-    /// prod, and dev and staging running the digest, Healthy. Returns the PR branch.
-    fn run_and_check(&mut self, cluster_steps: &[&str]) -> String {
+    /// ran, a commit on the catalog repository's main per environment promoted directly (in
+    /// order: dev, staging, and in push mode prod, whose approval is its GitHub environment's
+    /// reviewers), in gitops mode a branch and a PR for prod, and dev and staging running the
+    /// digest, Healthy. Returns the PR branch (gitops mode).
+    fn run_and_check(&mut self, push: bool, cluster_steps: &[&str]) -> Option<String> {
         let jobs = self.run.workflow(&self.workflow);
         for record in &self.run.records {
             eprintln!("{:<16} {:<55} {}", record.job, record.step, record.how);
@@ -641,7 +692,8 @@ impl Prepared {
             .map(|r| (r.job.clone(), r.step.clone()))
             .collect();
         assert!(ran.contains(&("build".into(), "Push".into())));
-        for env in ["dev", "staging"] {
+        let direct: &[&str] = if push { &ENVS } else { &ENVS[..2] };
+        for env in direct {
             let mut steps = vec![format!("Promote the built digest to {env} (commit)")];
             steps.extend(cluster_steps.iter().map(|s| s.replace("ENV", env)));
             for step in steps {
@@ -653,22 +705,33 @@ impl Prepared {
         assert!(first("build") < first("deploy-dev") && first("deploy-dev") < first("deploy-staging"));
         assert!(first("deploy-staging") < first("deploy-prod"), "GitHub's order: {order:?}");
 
-        // Every promotion is recorded: a commit on main for dev and staging, in order, each
-        // changing the service's one catalog line; a branch and a PR for prod.
+        // Every promotion is recorded in the catalog repository: a commit on main per direct
+        // promotion, in order, each changing the service's one catalog line.
         let log = git(&self.origin, &["log", "--format=%s", "main"]);
-        let subjects: Vec<&str> = log.lines().collect();
-        assert_eq!(
-            subjects,
-            [
-                format!("promote {SERVICE} to staging: {digest}").as_str(),
-                format!("promote {SERVICE} to dev: {digest}").as_str(),
-                "catalog and workflow"
-            ]
-        );
-        for commit in ["main", "main~1"] {
-            let stat = git(&self.origin, &["show", "--format=", "--numstat", commit]);
+        let subjects: Vec<String> = log.lines().map(String::from).collect();
+        let mut expected: Vec<String> =
+            direct.iter().rev().map(|env| format!("promote {SERVICE} to {env}: {digest}")).collect();
+        expected.push("the catalog".into());
+        assert_eq!(subjects, expected);
+        for n in 0..direct.len() {
+            let commit = format!("main~{n}");
+            let stat = git(&self.origin, &["show", "--format=", "--numstat", &commit]);
             assert!(stat.lines().any(|l| l == "1\t1\tcatalog/catalog.hcl"), "{commit}: {stat}");
         }
+        // The service's repository, where the workflow runs, gets none.
+        let service_log = git(&self.run.repositories[REPOSITORY], &["log", "--format=%s", "main"]);
+        assert_eq!(service_log, "the service and its workflow");
+
+        // The cluster: dev and staging run the digest, Healthy (the jobs' wait saw it; read it again).
+        for env in ["dev", "staging"] {
+            let r = rollout(&self.kubeconfig, &self.namespace(env)).unwrap();
+            assert_eq!(r["spec"]["template"]["spec"]["containers"][0]["image"], self.image().as_str(), "{env}");
+            assert!(e2e::healthy(&r), "{env}: {}", r["status"]);
+        }
+        if push {
+            return None;
+        }
+        // gitops: a branch and a PR for prod, on the catalog repository.
         let head = format!("glidepath/promote-{SERVICE}-prod-{}", &digest[7..19]);
         let branches = git(&self.origin, &["branch", "--list", "--format=%(refname:short)"]);
         assert!(branches.lines().any(|b| b == head), "no PR branch {head}: {branches}");
@@ -680,19 +743,11 @@ impl Prepared {
         let gh_calls = fs::read_to_string(&self.gh_log).unwrap();
         assert!(
             gh_calls.contains(&format!(
-                "pr create --repo {REPOSITORY} --base main --head {head} --title promote {SERVICE} to prod: {digest}"
+                "pr create --repo {CATALOG_REPOSITORY} --base main --head {head} --title promote {SERVICE} to prod: {digest}"
             )),
             "{gh_calls}"
         );
-
-        // The cluster: dev and staging run the digest, Healthy (the jobs' wait saw it; read it
-        // again), prod does not yet.
-        for env in ["dev", "staging"] {
-            let r = rollout(&self.kubeconfig, &self.namespace(env)).unwrap();
-            assert_eq!(r["spec"]["template"]["spec"]["containers"][0]["image"], self.image().as_str(), "{env}");
-            assert!(e2e::healthy(&r), "{env}: {}", r["status"]);
-        }
-        head
+        Some(head)
     }
 
     /// The reviewer merges the PR (GitHub's merge button: a merge commit on main); returns the
@@ -733,26 +788,23 @@ fn push_mode_one_digest_travels_dev_staging_prod_through_the_rendered_workflow()
         prepared.wait_healthy(bed, env, "1.0.0");
     }
 
-    let head = prepared.run_and_check(&["Apply storefront in ENV", "Wait for the storefront rollout in ENV"]);
-    for commit in ["main", "main~1"] {
+    let steps = ["Apply storefront in ENV", "Wait for the storefront rollout in ENV"];
+    assert!(prepared.run_and_check(true, &steps).is_none());
+    for commit in ["main", "main~1", "main~2"] {
         let stat = git(&prepared.origin, &["show", "--format=", "--numstat", commit]);
         assert_eq!(stat, "1\t1\tcatalog/catalog.hcl", "{commit}: in push mode one line of the catalog changes");
     }
-    let prod = rollout(&prepared.kubeconfig, &prepared.namespace("prod")).unwrap();
-    let image = prod["spec"]["template"]["spec"]["containers"][0]["image"].as_str().unwrap().to_string();
-    assert!(image.ends_with(":1.0.0"), "the PR is not merged: prod still runs 1.0.0, not {image}");
-
-    // After the merge, the apply that follows it in push mode.
-    let merged = prepared.merge(&head);
-    let target = format!("prod/{SERVICE}");
-    let out = glidepath_in(
-        &merged,
-        &prepared.kubeconfig,
-        &["apply", "-c", "catalog", "--env", "prod", "--only", "cluster", "--target", &target, "--auto-approve"],
-    );
-    assert!(out.status.success(), "prod apply: {}\n{}", text(&out.stdout), text(&out.stderr));
+    assert!(!fs::read_to_string(&prepared.gh_log).unwrap_or_default().contains("pr create"), "no PR in push mode");
+    // prod: its job ran in the GitHub environment `prod` (whose reviewers are the approval),
+    // committed, applied and waited until the rollout ran the digest and stopped at the manual
+    // pause approval adds before the last step, where a person promotes it.
+    assert_eq!(prepared.workflow["jobs"]["deploy-prod"]["environment"].as_str(), Some("prod"));
     let prod = rollout(&prepared.kubeconfig, &prepared.namespace("prod")).unwrap();
     assert_eq!(prod["spec"]["template"]["spec"]["containers"][0]["image"], prepared.image().as_str(), "prod");
+    assert_eq!(prod["status"]["phase"], "Paused", "prod waits at its manual pause: {}", prod["status"]);
+    let step = prod["status"]["currentStepIndex"].as_u64().unwrap() as usize;
+    let pause = &prod["spec"]["strategy"]["canary"]["steps"][step]["pause"];
+    assert!(pause.is_object() && pause.get("duration").is_none(), "the manual pause: {}", prod["spec"]["strategy"]);
 }
 
 /// Argo CD beside the shared bed (`scripts/e2e-tools argocd-up`, as tests/argocd.rs starts it):
@@ -802,7 +854,8 @@ fn start_argocd_for(bed: &e2e::Bed, prepared: &Prepared, namespace: &str, git_re
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     runtime.block_on(secrets.create(&PostParams::default(), &secret)).unwrap();
 
-    let rendered_repo = format!("https://github.com/acme/{}-gitops.git", prepared.platform);
+    // The catalog repository: what the jobs push to is what Argo CD reads.
+    let rendered_repo = format!("https://github.com/{CATALOG_REPOSITORY}.git");
     let dir = prepared.seed.join("gitops/argocd");
     let mut files: Vec<PathBuf> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     // The projects first: an Application of a project that does not exist yet is refused.
@@ -836,7 +889,7 @@ fn gitops_mode_one_digest_travels_dev_staging_prod_and_argo_cd_syncs_each_commit
     }
 
     // No job applies: the promotion commit is what Argo CD syncs, and the job waits for it.
-    let head = prepared.run_and_check(&["Wait for the storefront rollout in ENV"]);
+    let head = prepared.run_and_check(false, &["Wait for the storefront rollout in ENV"]).unwrap();
     let apply_steps: Vec<&StepRecord> = prepared.run.records.iter().filter(|r| r.step.starts_with("Apply")).collect();
     assert!(apply_steps.is_empty(), "{apply_steps:?}");
     // Each promotion commit is the catalog line and the service's re-rendered files: its base

@@ -136,7 +136,12 @@ fn canary_and_blue_green_follow_the_catalog() {
 
     let role = body("aws/iam_role/shop-cart-ci");
     let condition = &role["trust_policy"]["Statement"][0]["Condition"]["StringEquals"];
-    assert_eq!(condition["token.actions.githubusercontent.com:sub"], "repo:acme/cart:ref:refs/heads/main");
+    // The branch, and prod's GitHub environment: in push mode its reviewers are the approval,
+    // so the prod deploy job runs there.
+    assert_eq!(
+        condition["token.actions.githubusercontent.com:sub"],
+        serde_json::json!(["repo:acme/cart:ref:refs/heads/main", "repo:acme/cart:environment:prod"])
+    );
     assert_eq!(condition["token.actions.githubusercontent.com:aud"], "sts.amazonaws.com");
     let ecr = body("aws/ecr_repository/shop/checkout");
     assert_eq!(ecr["image_tag_mutability"], "IMMUTABLE");

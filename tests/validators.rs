@@ -15,6 +15,9 @@ use std::process::Command;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+#[path = "support/shop.rs"]
+mod shop_catalog;
+
 const KUBECONFORM: &str = "bin/kubeconform-v0.8.0";
 const KUBE_SCORE: &str = "bin/kube-score-v1.20.0";
 const ACTIONLINT: &str = "bin/actionlint-v1.7.12";
@@ -84,25 +87,16 @@ fn assert_clean(tool: &str, findings: &[Finding]) {
 
 /// examples/shop rendered as `glidepath render --out` writes it.
 fn rendered() -> (glidepath::catalog::Model, tempfile::TempDir) {
-    rendered_with(|_| {})
+    rendered_from(glidepath::catalog::load(Path::new("examples/shop")).unwrap())
 }
 
-/// examples/shop in the other promotion model: GitOps delivery, promotions pushed with a named
-/// secret (the default renders push delivery with the job's own token).
+/// examples/shop in the other promotion model: GitOps delivery, set in the catalog's text so
+/// every environment takes it as the decoder gives it (the example pushes with a named secret).
 fn rendered_gitops() -> (glidepath::catalog::Model, tempfile::TempDir) {
-    rendered_with(|model| {
-        model.platform.delivery = glidepath::catalog::Delivery::Gitops;
-        // As the decoder does: environments without their own `delivery` take the platform's.
-        for environment in &mut model.environments {
-            environment.delivery = glidepath::catalog::Delivery::Gitops;
-        }
-        model.platform.promotion_token_secret = Some("GLIDEPATH_PROMOTION_TOKEN".into());
-    })
+    rendered_from(shop_catalog::shop_in_gitops_mode())
 }
 
-fn rendered_with(edit: impl FnOnce(&mut glidepath::catalog::Model)) -> (glidepath::catalog::Model, tempfile::TempDir) {
-    let mut model = glidepath::catalog::load(Path::new("examples/shop")).unwrap();
-    edit(&mut model);
+fn rendered_from(model: glidepath::catalog::Model) -> (glidepath::catalog::Model, tempfile::TempDir) {
     let desired = glidepath::render::render(&model).unwrap();
     let dir = tempfile::tempdir().unwrap();
     glidepath::render::output::write_tree(&model, &desired, &dir.path().join("out")).unwrap();

@@ -10,6 +10,10 @@ use glidepath::kinds::AwsKind;
 use glidepath::render::{self, workflow, Address, AwsResource, Resource};
 use serde_norway::{Mapping, Value};
 
+#[path = "support/shop.rs"]
+mod shop_catalog;
+use shop_catalog::{shop_in_gitops_mode, shop_with_platform};
+
 fn shop() -> Model {
     glidepath::catalog::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/shop")))
         .unwrap_or_else(|e| panic!("examples/shop: {e:?}"))
@@ -297,14 +301,22 @@ fn triggers_paths_and_concurrency() {
 }
 
 #[test]
-fn branch_trust_deploys_run_outside_github_environments() {
+fn branch_trust_deploys_run_outside_github_environments_except_push_mode_approval() {
     let model = shop();
     let cart = service(&model, "cart");
     assert!(matches!(cart.ci.trust, glidepath::catalog::CiTrust::Branch(_)), "the example's cart trusts a branch");
     let all = parsed(&model);
     let jobs = get(workflow_of(&all, "cart"), "jobs").unwrap().as_mapping().unwrap();
     for (id, job) in jobs {
-        assert!(get(job, "environment").is_none(), "{id:?} has an environment under branch trust");
+        // prod needs approval and is pushed: its GitHub environment's reviewers are the approval.
+        let expected = (id.as_str() == Some("deploy-prod")).then_some("prod");
+        assert_eq!(str_of(job, "environment"), expected, "{id:?} under branch trust");
+    }
+    // In gitops mode prod's approval is a pull request: no environment at all.
+    let gitops = shop_in_gitops_mode();
+    let all = parsed(&gitops);
+    for (id, job) in get(workflow_of(&all, "cart"), "jobs").unwrap().as_mapping().unwrap() {
+        assert!(get(job, "environment").is_none(), "{id:?} has an environment under branch trust in gitops mode");
     }
 }
 
@@ -365,14 +377,15 @@ fn step_names(job: &Value) -> Vec<String> {
 }
 
 #[test]
-fn push_mode_commits_each_promotion_applies_and_waits_and_opens_a_pr_where_approval_is_needed() {
+fn push_mode_commits_each_promotion_to_the_catalog_repository_applies_and_waits_approval_by_environment() {
     let model = shop();
     assert_eq!(model.platform.delivery, glidepath::catalog::Delivery::Push, "push is the default");
     assert!(model.environments.iter().all(|e| e.delivery == glidepath::catalog::Delivery::Push));
     let all = parsed(&model);
     let jobs = get(workflow_of(&all, "cart"), "jobs").unwrap();
-    for env in ["dev", "staging"] {
+    for env in ["dev", "staging", "prod"] {
         let job = get(jobs, &format!("deploy-{env}")).unwrap();
+        // prod's approval is its GitHub environment's reviewers: then it commits and applies as well.
         assert_eq!(
             step_names(job)[3..],
             [
@@ -382,37 +395,50 @@ fn push_mode_commits_each_promotion_applies_and_waits_and_opens_a_pr_where_appro
                 format!("Wait for the cart rollout in {env}"),
             ]
         );
-        // The job's own token pushes the commit: it may write contents, nothing else.
+        // cart builds in acme/cart; the catalog is acme/platform: the job checks it out and
+        // pushes to it with the named secret, its own token stays read-only.
+        let checkout = &get(job, "steps").unwrap().as_sequence().unwrap()[0];
+        assert_eq!(str_of(checkout, "name"), Some("Check out the catalog repository"));
+        let with = get(checkout, "with").unwrap();
+        assert_eq!(str_of(with, "repository"), Some("acme/platform"));
+        assert_eq!(str_of(with, "token"), Some("${{ secrets.GLIDEPATH_PROMOTION_TOKEN }}"));
+        assert_eq!(get(with, "persist-credentials"), Some(&Value::Bool(false)));
+        let variables = get(job, "env").unwrap();
+        assert_eq!(str_of(variables, "CATALOG_REPOSITORY"), Some("acme/platform"));
+        assert_eq!(str_of(variables, "BRANCH"), Some("main"));
         let permissions = get(job, "permissions").unwrap();
-        assert_eq!(str_of(permissions, "contents"), Some("write"));
+        assert_eq!(str_of(permissions, "contents"), Some("read"));
         assert!(get(permissions, "pull-requests").is_none());
         let promote = step_named(job, "Promote").unwrap();
-        assert_eq!(str_of(get(promote, "env").unwrap(), "PROMOTION_TOKEN"), Some("${{ github.token }}"));
+        assert_eq!(
+            str_of(get(promote, "env").unwrap(), "PROMOTION_TOKEN"),
+            Some("${{ secrets.GLIDEPATH_PROMOTION_TOKEN }}")
+        );
         let run = str_of(promote, "run").unwrap();
         assert!(run.contains(r#"git push --quiet origin "HEAD:refs/heads/$BRANCH""#), "{run}");
         assert!(!run.contains("gh pr"), "{run}");
         let apply = str_of(step_named(job, "Apply").unwrap(), "run").unwrap();
         assert!(apply.contains(r#"--env "$TARGET_ENV" --only cluster --target "$TARGET_ENV/$SERVICE""#), "{apply}");
+        let wait = str_of(step_named(job, "Wait for").unwrap(), "run").unwrap();
+        assert_eq!(wait.contains("AwaitingPromotion"), env == "prod", "only approval ends at the manual pause: {wait}");
     }
-    // prod needs approval: a branch and a pull request, no cluster change from the job.
-    let prod = get(jobs, "deploy-prod").unwrap();
-    assert_eq!(step_names(prod)[3..], ["Open a pull request promoting the built digest to prod".to_string()]);
-    assert_eq!(str_of(get(prod, "permissions").unwrap(), "pull-requests"), Some("write"));
-    let run = str_of(step_named(prod, "pull request").unwrap(), "run").unwrap();
-    assert!(run.contains(r#"git push --quiet --force origin "HEAD:refs/heads/$head""#), "{run}");
-    assert!(run.contains(r#"gh pr create --repo "$GITHUB_REPOSITORY" --base "$BRANCH" --head "$head""#), "{run}");
+    // cart trusts its branch, yet prod's job runs in the GitHub environment `prod` (the reviewers
+    // are the approval), and the CI role trusts that subject too; dev and staging run outside.
+    assert_eq!(str_of(get(jobs, "deploy-prod").unwrap(), "environment"), Some("prod"));
+    for env in ["dev", "staging"] {
+        assert!(get(get(jobs, &format!("deploy-{env}")).unwrap(), "environment").is_none(), "{env}");
+    }
+    let cart = service(&model, "cart");
+    assert!(matches!(cart.ci.trust, glidepath::catalog::CiTrust::Branch(_)));
+    assert_eq!(
+        render::aws::ci_subjects(&model, cart),
+        ["repo:acme/cart:ref:refs/heads/main", "repo:acme/cart:environment:prod"]
+    );
 }
 
 #[test]
 fn gitops_mode_commits_the_rendered_tree_and_leaves_the_cluster_to_argo_cd() {
-    let mut model = shop();
-    // As the catalog decoder does for `platform { delivery = "gitops" }`: every environment
-    // without its own `delivery` takes the platform's.
-    model.platform.delivery = glidepath::catalog::Delivery::Gitops;
-    for environment in &mut model.environments {
-        environment.delivery = glidepath::catalog::Delivery::Gitops;
-    }
-    model.platform.promotion_token_secret = Some("GLIDEPATH_PROMOTION_TOKEN".into());
+    let model = shop_in_gitops_mode();
     let all = parsed(&model);
     let jobs = get(workflow_of(&all, "cart"), "jobs").unwrap();
     let staging = get(jobs, "deploy-staging").unwrap();
@@ -439,13 +465,43 @@ fn gitops_mode_commits_the_rendered_tree_and_leaves_the_cluster_to_argo_cd() {
             assert!(get(permissions, "pull-requests").is_none(), "{id:?}");
         }
     }
+    // In gitops mode approval is a pull request on the catalog repository, which Argo CD reads.
     let prod = get(jobs, "deploy-prod").unwrap();
+    assert!(get(prod, "environment").is_none(), "cart trusts its branch: {prod:?}");
     let run = str_of(step_named(prod, "pull request").unwrap(), "run").unwrap();
     assert!(run.contains("glidepath render") && run.contains("gh pr create"), "{run}");
+    assert!(run.contains(r#"gh pr create --repo "$CATALOG_REPOSITORY" --base "$BRANCH" --head "$head""#), "{run}");
     assert_eq!(
         str_of(get(step_named(prod, "pull request").unwrap(), "env").unwrap(), "GH_TOKEN"),
         Some("${{ secrets.GLIDEPATH_PROMOTION_TOKEN }}")
     );
+    let desired = render::render(&model).unwrap();
+    let files = render::gitops::files(&model, &desired).unwrap();
+    let application_set = files.iter().find(|(p, _)| p.ends_with("argocd/applicationset.yaml")).unwrap();
+    assert!(application_set.1.contains("repoURL: https://github.com/acme/platform.git"), "{}", application_set.1);
+}
+
+/// A monorepo (every service in one repository) needs no `catalog_repo`: the catalog lives beside
+/// the code, and the deploy jobs push with their own token.
+#[test]
+fn a_monorepo_catalog_is_its_own_catalog_repository_written_with_the_jobs_token() {
+    let model =
+        glidepath::catalog::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/valid/minimal.hcl")))
+            .unwrap();
+    assert_eq!(model.catalog_repo().map(|r| r.full_name()).as_deref(), Some("acme/api"));
+    let all = parsed(&model);
+    let jobs = get(workflow_of(&all, "api"), "jobs").unwrap();
+    let dev = get(jobs, "deploy-dev").unwrap();
+    let checkout = &get(dev, "steps").unwrap().as_sequence().unwrap()[0];
+    assert_eq!(str_of(get(checkout, "with").unwrap(), "repository"), Some("acme/api"));
+    assert!(
+        get(get(checkout, "with").unwrap(), "token").is_none(),
+        "checkout's default token reads its own repository"
+    );
+    assert_eq!(str_of(get(dev, "permissions").unwrap(), "contents"), Some("write"));
+    assert_eq!(str_of(get(dev, "env").unwrap(), "BRANCH"), Some("main"));
+    let promote = step_named(dev, "Promote").unwrap();
+    assert_eq!(str_of(get(promote, "env").unwrap(), "PROMOTION_TOKEN"), Some("${{ github.token }}"));
 }
 
 #[test]
@@ -486,10 +542,12 @@ fn checker_catches_an_environment_the_role_does_not_trust() {
     // Branch trust: any `environment` changes the subject away from the trusted branch.
     let s = service(&model, "cart");
     let mut wf = workflow_of(&parsed(&model), &s.name).clone();
-    job_mut(&mut wf, "deploy-prod").insert(key("environment"), key("prod"));
+    job_mut(&mut wf, "deploy-staging").insert(key("environment"), key("staging"));
     let found = problems(&model, s, &wf);
     assert!(
-        found.iter().any(|p| p.contains("deploy-prod: OIDC subject repo:acme/cart:environment:prod is not trusted")),
+        found
+            .iter()
+            .any(|p| p.contains("deploy-staging: OIDC subject repo:acme/cart:environment:staging is not trusted")),
         "{found:#?}"
     );
 
@@ -581,27 +639,12 @@ fn a_repository_per_service_builds_on_every_push_to_its_branch() {
     assert!(found.is_empty(), "{found:#?}");
 }
 
-/// examples/shop copied, with `platform.hcl` edited by `edit`, then loaded.
-fn shop_with_platform(edit: impl FnOnce(String) -> String) -> Result<Model, String> {
-    let dir = tempfile::tempdir().unwrap();
-    let shop = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/shop"));
-    for entry in std::fs::read_dir(shop).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
-        }
-    }
-    let platform = dir.path().join("platform.hcl");
-    std::fs::write(&platform, edit(std::fs::read_to_string(&platform).unwrap())).unwrap();
-    glidepath::catalog::load(dir.path()).map_err(|e| format!("{e:?}"))
-}
-
 #[test]
 fn the_catalog_chooses_the_delivery_mode_and_the_promotion_token() {
     let model = shop_with_platform(|text| {
-        text.replacen(
-            "  ecr_keep_images = 50\n",
-            "  ecr_keep_images = 50\n  delivery = \"gitops\"\n  promotion_token_secret = \"SHOP_PROMOTIONS\"\n",
+        text.replacen("  ecr_keep_images = 50\n", "  ecr_keep_images = 50\n  delivery = \"gitops\"\n", 1).replacen(
+            "\"GLIDEPATH_PROMOTION_TOKEN\"",
+            "\"SHOP_PROMOTIONS\"",
             1,
         )
     })
@@ -621,8 +664,13 @@ fn the_catalog_chooses_the_delivery_mode_and_the_promotion_token() {
         ("  delivery = \"pull\"\n", "is not a delivery mode"),
         ("  promotion_token_secret = \"GITHUB_TOKEN\"\n", "is not a GitHub secret name"),
         ("  promotion_token_secret = \"secrets.SHOP\"\n", "is not a GitHub secret name"),
+        ("  catalog_repo = \"acme/*\"\n", "is not a GitHub repository"),
     ] {
+        // The example sets both the token and the catalog repository: the bad line replaces its own.
         let error = shop_with_platform(|text| {
+            let field = line.split_whitespace().next().unwrap();
+            let text: String =
+                text.lines().filter(|l| l.split_whitespace().next() != Some(field)).map(|l| format!("{l}\n")).collect();
             text.replacen("  ecr_keep_images = 50\n", &format!("  ecr_keep_images = 50\n{line}"), 1)
         })
         .unwrap_err();

@@ -11,6 +11,12 @@ platform {
   # Rollouts kubectl plugin and k6).
   codestar_connection = "arn:aws:codestar-connections:eu-west-1:123456789012:connection/4f7c2a9e-3b1d-4e8f-9a6c-2d5e7b1f0c3a"
   pipeline_image      = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/platform/glidepath-deployer:0.1.0"
+  # This catalog's repository: each service's deploy jobs commit their promotions here. They
+  # run in the services' own repositories, whose GITHUB_TOKEN cannot write this one: they push
+  # with the token in this secret (a GitHub App installation token or fine-grained token with
+  # contents and pull-requests write on acme/platform).
+  catalog_repo           = "acme/platform"
+  promotion_token_secret = "GLIDEPATH_PROMOTION_TOKEN"
   # The workflows' deploy jobs install glidepath from acme's release of it (by default
   # https://github.com/acme/glidepath/releases/download/vVERSION/…); pin the checksum that
   # scripts/release printed with `glidepath_sha256 = "…"` so they refuse any other binary.

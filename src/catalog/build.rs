@@ -7,8 +7,7 @@ use std::path::PathBuf;
 use super::decode::{closest, Fields, Spanned};
 use super::model::{
     Cluster, Delivery, Environment, Model, NotificationRoute, NotifyEvent, Platform, PodSecurityLevel, Quarantine,
-    StrategyKind,
-    TrafficSettings, DEFAULT_LOG_RETENTION_DAYS, DEFAULT_SCRAPE_INTERVAL, LOG_RETENTION_DAYS,
+    StrategyKind, TrafficSettings, DEFAULT_LOG_RETENTION_DAYS, DEFAULT_SCRAPE_INTERVAL, LOG_RETENTION_DAYS,
 };
 use super::names::{is_dns_label, to_dns_label};
 use super::problem::{Problem, Problems};
@@ -85,13 +84,17 @@ pub fn build(root: &Node, profiles: &ProfileSet, source: PathBuf, problems: &mut
 
     let named_services = named_blocks(services_node, "service", problems);
     let service_names: Vec<&str> = named_services.iter().map(|(name, _)| name.value.as_str()).collect();
-    let context = Context { platform: &platform, environments: &environments, notifications: &notifications, profiles, quarantines: &[] };
+    let context = Context {
+        platform: &platform,
+        environments: &environments,
+        notifications: &notifications,
+        profiles,
+        quarantines: &[],
+    };
     let quarantines = quarantine::decode_all(quarantines_node, &context, &service_names, problems);
     let context = Context { quarantines: &quarantines, ..context };
-    let services = named_services
-        .into_iter()
-        .filter_map(|(name, node)| decode_service(name, node, &context, problems))
-        .collect();
+    let services =
+        named_services.into_iter().filter_map(|(name, node)| decode_service(name, node, &context, problems)).collect();
 
     Some(Model { platform, clusters, environments, notifications, services, quarantines, root: source })
 }
@@ -211,6 +214,9 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
         .unwrap_or_default();
     let promotion_token_secret =
         f.string("promotion_token_secret", problems).and_then(|s| check_secret_name(s, problems));
+    let catalog_repo = f.string("catalog_repo", problems).and_then(|r| {
+        super::service::parse_repo(&r, github_org.as_ref().map_or("org", |g| g.value.as_str()), problems)
+    });
     let traffic =
         traffic::decode_settings(f.node("traffic"), &TrafficSettings::default(), "the `platform` block", problems);
     let pod_security = workload::decode_level(&mut f, PodSecurityLevel::Restricted, problems);
@@ -232,6 +238,7 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
         glidepath_sha256,
         delivery,
         promotion_token_secret,
+        catalog_repo,
         traffic,
         pod_security,
     }
@@ -444,7 +451,12 @@ fn decode_environment(
     let traffic = traffic::decode_settings(f.node("traffic"), &platform.traffic, &context, problems);
     let pod_security = workload::decode_level(&mut f, platform.pod_security, problems);
     let delivery = f
-        .parsed("delivery", problems, Delivery::parse, "use \"push\" or \"gitops\" (the default is `platform.delivery`)")
+        .parsed(
+            "delivery",
+            problems,
+            Delivery::parse,
+            "use \"push\" or \"gitops\" (the default is `platform.delivery`)",
+        )
         .map(|d| d.value)
         .unwrap_or(platform.delivery);
     f.finish(problems);

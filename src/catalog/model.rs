@@ -24,6 +24,20 @@ pub struct Model {
 }
 
 impl Model {
+    /// The repository every deploy job commits its promotion to, and the one Argo CD reads:
+    /// `platform.catalog_repo`, else the one repository all GitHub Actions services build from
+    /// (a monorepo, the catalog beside the code). `None` when services build from several
+    /// repositories (or none) and the catalog names none: `check` refuses that where something
+    /// commits or syncs (policy::catalog-repo-unwritable).
+    pub fn catalog_repo(&self) -> Option<GitRepo> {
+        if let Some(repo) = &self.platform.catalog_repo {
+            return Some(repo.clone());
+        }
+        let mut repos = self.services.iter().filter(|s| s.ci.system == CiSystem::GithubActions).map(|s| &s.repo);
+        let first = repos.next()?;
+        repos.all(|r| r == first).then(|| first.clone())
+    }
+
     pub fn environment(&self, name: &str) -> Option<&Environment> {
         self.environments.iter().find(|e| e.name == name)
     }
@@ -140,6 +154,10 @@ pub struct Platform {
     /// The GitHub secret holding the token deploy jobs push promotions with; unset, the job's
     /// own `GITHUB_TOKEN` with `contents: write`.
     pub promotion_token_secret: Option<String>,
+    /// The repository that holds the catalog (and, in gitops mode, the rendered `gitops/` tree
+    /// Argo CD reads): where every deploy job commits its promotion. Unset, see
+    /// [`Model::catalog_repo`].
+    pub catalog_repo: Option<GitRepo>,
     /// Default routing of every environment (each may override it).
     pub traffic: TrafficSettings,
     /// Default Pod Security Standard enforced on every environment's namespace.
@@ -165,6 +183,7 @@ impl Platform {
             glidepath_sha256: None,
             delivery: Delivery::Push,
             promotion_token_secret: None,
+            catalog_repo: None,
             traffic: TrafficSettings::default(),
             pod_security: PodSecurityLevel::Restricted,
         }
@@ -411,7 +430,7 @@ pub struct NotificationRoute {
     pub events: Vec<NotifyEvent>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GitRepo {
     pub owner: String,
     pub name: String,

@@ -263,7 +263,7 @@ fn check_pipeline_names(name: &Spanned<String>, ci: &Ci, notifies: bool, ctx: &C
     );
 }
 
-fn parse_repo(repo: &Spanned<String>, default_owner: &str, problems: &mut Problems) -> Option<GitRepo> {
+pub(super) fn parse_repo(repo: &Spanned<String>, default_owner: &str, problems: &mut Problems) -> Option<GitRepo> {
     let (owner, repo_name) = match repo.value.split_once('/') {
         Some((owner, name)) => (owner.to_string(), name.to_string()),
         None => (default_owner.to_string(), repo.value.clone()),

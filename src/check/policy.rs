@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::finding::{Finding, Severity};
 use super::identity::{self, Claims};
-use crate::catalog::{names, CiTrust, Model, NotifyEvent, Service};
+use crate::catalog::{names, CiTrust, Delivery, Model, NotifyEvent, Service};
 use crate::kinds::{AwsKind, KubeKind};
 use crate::render::aws::{ci_subjects, ecr_repository_uri, uses_github_actions, GITHUB_OIDC_HOST};
 use crate::render::pipeline::pipeline_arn;
@@ -62,6 +62,7 @@ pub fn check_with_workflows(model: &Model, desired: &DesiredSet, workflows: &[(P
             checker.analysis(service, env);
         }
     }
+    checker.catalog_repo();
     checker.route_secrets();
     checker.rendered_secrets();
     checker.out
@@ -182,6 +183,54 @@ impl Checker<'_> {
                     self.error(rules::CI_IDENTITY_REJECTED, Some(service), None, message);
                 }
             }
+        }
+    }
+
+    /// Every GitHub Actions deploy job can commit its promotion to the one catalog repository
+    /// (and, in gitops mode, Argo CD reads that repository): one must exist, and a job running
+    /// in another repository needs a token beyond its GITHUB_TOKEN, which writes only its own.
+    fn catalog_repo(&mut self) {
+        let model = self.model;
+        let built: Vec<&Service> = model.services.iter().filter(|s| uses_github_actions(s)).collect();
+        let gitops = model.environments.iter().any(|e| e.delivery == Delivery::Gitops);
+        let Some(catalog) = model.catalog_repo() else {
+            if built.is_empty() && !gitops {
+                return;
+            }
+            let mut repos: Vec<String> = built.iter().map(|s| s.repo.full_name()).collect();
+            repos.sort();
+            repos.dedup();
+            let why = if repos.is_empty() {
+                "Argo CD has no repository to read (no service builds with GitHub Actions to take it from)".to_string()
+            } else {
+                format!(
+                    "the services build from {} repositories ({}), so each deploy job would commit its promotion to its own copy of the catalog{}",
+                    repos.len(),
+                    repos.join(", "),
+                    if gitops { " and Argo CD would read none of them" } else { "" }
+                )
+            };
+            let message = format!(
+                "platform.catalog_repo is unset and {why}. Fix: set `platform {{ catalog_repo = \"{}/REPO\" }}` to the repository that holds this catalog{}",
+                model.platform.github_org,
+                if gitops { " and its rendered gitops/ tree" } else { "" }
+            );
+            self.error(rules::CATALOG_REPO_UNWRITABLE, None, None, message);
+            return;
+        };
+        if model.platform.promotion_token_secret.is_some() {
+            return;
+        }
+        for service in built.into_iter().filter(|s| s.repo != catalog) {
+            let message = format!(
+                "the deploy jobs of {} run in {} and commit promotions to the catalog repository {}, which their GITHUB_TOKEN cannot write. Fix: set `platform {{ promotion_token_secret = \"GLIDEPATH_PROMOTION_TOKEN\" }}` and store, under that name in {} (or the organisation), a GitHub App installation token or fine-grained token with `contents: write` and `pull-requests: write` on {}",
+                workflow::workflow_path(&service.name).display(),
+                service.repo.full_name(),
+                catalog.full_name(),
+                service.repo.full_name(),
+                catalog.full_name(),
+            );
+            self.error(rules::CATALOG_REPO_UNWRITABLE, Some(service), None, message);
         }
     }
 

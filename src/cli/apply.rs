@@ -32,6 +32,8 @@ pub fn apply(args: &ApplyArgs) -> Result<u8, CliError> {
     // The catalog is checked before anything is written: an invalid one leaves no lock, no
     // `.glidepath/` and no audit record behind.
     let loaded = super::commands::load(&select.catalog)?;
+    // Argo CD owns a GitOps environment's cluster objects: refused before the lock is taken.
+    selection.writable(&loaded.0, args.force_gitops)?;
     let store = Store::open(&select.state)?;
     let _lock = store.lock("apply")?;
     let mut planned = prepare_loaded(&select, &selection, store, loaded)?;

@@ -401,6 +401,10 @@ pub struct ApplyArgs {
     /// Also carry out the deletes the plan lists
     #[arg(long)]
     pub allow_delete: bool,
+    /// Apply cluster objects of GitOps environments too (an emergency: pause the Application's
+    /// automated sync first, or Argo CD reverts the change)
+    #[arg(long)]
+    pub force_gitops: bool,
     /// Progress as lines for people, or one JSON object per line (plan, each change, done) for CI
     #[arg(long, value_enum, default_value_t = ApplyFormat::Human)]
     pub format: ApplyFormat,

@@ -68,6 +68,8 @@ pub enum CliError {
     CheckFailed(usize),
     #[error(transparent)]
     PlanFile(#[from] crate::plan::file::PlanFileError),
+    #[error(transparent)]
+    GitopsOwned(#[from] crate::plan::GitopsOwned),
     #[error("the saved plan is stale: {0}; nothing was changed — run plan again")]
     StalePlan(String),
     #[error("apply cancelled: nothing was changed")]

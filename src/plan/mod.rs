@@ -136,6 +136,57 @@ impl Selection {
     }
 }
 
+/// `apply` was asked to write the cluster objects of environments Argo CD owns.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{} delivered by Argo CD (`delivery = \"gitops\"`): apply would write cluster objects that Argo CD owns, and its self-heal would put back what git says. Instead, commit the change: `glidepath promote` or edit the catalog, then `glidepath render --out DIR` and commit DIR/gitops to the catalog repository (Argo CD syncs it). To apply only the AWS half, or only push environments, narrow the selection with `--only aws` or `--env ENV`. In an emergency, `apply --force-gitops` writes them anyway (pause the Application's automated sync first, or Argo CD reverts it)",
+    describe(.envs)
+)]
+pub struct GitopsOwned {
+    /// The GitOps environments the selection takes, in the catalog's order.
+    pub envs: Vec<String>,
+}
+
+fn describe(envs: &[String]) -> String {
+    let quoted: Vec<String> = envs.iter().map(|e| format!("`{e}`")).collect();
+    match quoted.as_slice() {
+        [one] => format!("environment {one} is"),
+        many => format!("environments {} are", many.join(", ")),
+    }
+}
+
+impl Selection {
+    /// Whether this selection takes any cluster object of environment `env`: the cluster
+    /// provider, `env` among `--env` (or none given), and a `--target` in it (or none given).
+    pub fn touches_cluster_of(&self, env: &str) -> bool {
+        self.includes_provider(ProviderId::KUBE)
+            && (self.envs.is_empty() || self.envs.iter().any(|e| e == env))
+            && (self.targets.is_empty()
+                || self.targets.iter().any(|t| {
+                    let t = t.trim_end_matches('/');
+                    t == env || t.strip_prefix(env).is_some_and(|rest| rest.starts_with('/'))
+                }))
+    }
+
+    /// What `apply` may write: never the cluster objects of a GitOps environment (Argo CD owns
+    /// them; a push would be reverted by self-heal, or linger as drift where sync is manual),
+    /// unless `force` (an emergency, with the Application's sync paused). Decided here, from the
+    /// selection and the catalog, so a saved plan's selection is held to it as well.
+    pub fn writable(&self, model: &crate::catalog::Model, force: bool) -> Result<(), GitopsOwned> {
+        let envs: Vec<String> = model
+            .environments
+            .iter()
+            .filter(|e| e.delivery == crate::catalog::Delivery::Gitops && self.touches_cluster_of(&e.name))
+            .map(|e| e.name.clone())
+            .collect();
+        if envs.is_empty() || force {
+            Ok(())
+        } else {
+            Err(GitopsOwned { envs })
+        }
+    }
+}
+
 /// Whether `target` names `address` or a group it is in: a whole address, or a prefix ending at
 /// a `/` boundary (`prod/payment-service` takes `prod/payment-service/k8s/…`, not
 /// `prod/payment-service-v2/…`).
@@ -291,4 +342,50 @@ pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &S
 /// The first segment of a field path: `trust_policy` of `trust_policy.Statement[0]`.
 fn top_level(path: &str) -> &str {
     path.split(['.', '[']).next().unwrap_or(path)
+}
+
+#[cfg(test)]
+mod gitops_selection_tests {
+    use super::*;
+    use crate::catalog::Delivery;
+
+    /// examples/shop with `staging` delivered by Argo CD (as `delivery = "gitops"` in its block).
+    fn shop_with_gitops_staging() -> crate::catalog::Model {
+        let mut model =
+            crate::catalog::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/shop")).unwrap();
+        model.environments.iter_mut().find(|e| e.name == "staging").unwrap().delivery = Delivery::Gitops;
+        model
+    }
+
+    fn selection(envs: &[&str], providers: &[ProviderId], targets: &[&str]) -> Selection {
+        Selection {
+            envs: envs.iter().map(|e| e.to_string()).collect(),
+            providers: providers.to_vec(),
+            targets: targets.iter().map(|t| t.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn apply_may_not_write_a_gitops_environments_cluster_objects() {
+        let model = shop_with_gitops_staging();
+        let refused = |s: Selection| s.writable(&model, false).err().map(|e| e.envs);
+        let staging = Some(vec!["staging".to_string()]);
+        // Everything, the cluster half, the environment, a service in it: refused, naming it.
+        assert_eq!(refused(Selection::all()), staging);
+        assert_eq!(refused(selection(&[], &[ProviderId::KUBE], &[])), staging);
+        assert_eq!(refused(selection(&["staging"], &[], &[])), staging);
+        assert_eq!(refused(selection(&[], &[], &["staging/cart"])), staging);
+        // What Argo CD does not own: the AWS half, push environments, their services.
+        assert_eq!(refused(selection(&[], &[ProviderId::AWS], &[])), None);
+        assert_eq!(refused(selection(&["dev", "prod"], &[], &[])), None);
+        assert_eq!(refused(selection(&[], &[], &["dev/cart", "aws/iam_role/shop-cart-ci"])), None);
+        // `staging-x/…` is not in staging.
+        assert_eq!(refused(selection(&[], &[], &["staging-x/cart"])), None);
+        // The emergency override.
+        assert!(Selection::all().writable(&model, true).is_ok());
+        let message = Selection::all().writable(&model, false).unwrap_err().to_string();
+        for part in ["environment `staging` is delivered by Argo CD", "glidepath render --out DIR", "--force-gitops"] {
+            assert!(message.contains(part), "{part:?} not in {message}");
+        }
+    }
 }

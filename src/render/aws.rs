@@ -186,12 +186,24 @@ pub fn cluster_arns(model: &Model, service: &Service) -> Vec<String> {
     clusters.into_iter().collect()
 }
 
-/// Token subjects allowed to assume the CI role: one branch, or one GitHub environment per
-/// glidepath environment the service deploys to.
+/// Token subjects allowed to assume the CI role: one branch (and the GitHub environment of each
+/// push-mode environment with approval), or one GitHub environment per glidepath environment
+/// the service deploys to.
 pub fn ci_subjects(model: &Model, service: &Service) -> Vec<String> {
     let repo = format!("repo:{}", service.repo.full_name());
     match &service.ci.trust {
-        CiTrust::Branch(branch) => vec![format!("{repo}:ref:refs/heads/{branch}")],
+        // A push-mode approval environment's deploy job runs in its GitHub environment (the
+        // reviewers are the approval): that subject too (`workflow::deploy_environment`).
+        CiTrust::Branch(branch) => std::iter::once(format!("{repo}:ref:refs/heads/{branch}"))
+            .chain(
+                service
+                    .environments
+                    .iter()
+                    .filter_map(|e| model.environment(e))
+                    .filter(|e| super::workflow::deploy_environment(service, e))
+                    .map(|e| format!("{repo}:environment:{}", e.name)),
+            )
+            .collect(),
         CiTrust::Environment => service
             .environments
             .iter()

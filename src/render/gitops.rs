@@ -18,12 +18,20 @@ use crate::kinds::KubeKind;
 /// Namespace of the Argo CD control plane: where the rendered Argo CD objects live, and where `drift` reads the Applications.
 pub const ARGOCD_NAMESPACE: &str = "argocd";
 
+/// The repository Argo CD reads: the catalog repository, where the deploy jobs commit each
+/// promotion with its re-rendered `gitops/` tree (`Model::catalog_repo`). When the catalog
+/// names none and the services build from several repositories there is no right answer:
+/// `ORG/PLATFORM-catalog` is rendered and `check` fails (policy::catalog-repo-unwritable).
 pub fn gitops_repo(model: &Model) -> String {
-    format!("https://github.com/{}/{}-gitops.git", model.platform.github_org, model.platform.name)
+    let repo = model
+        .catalog_repo()
+        .map_or_else(|| format!("{}/{}-catalog", model.platform.github_org, model.platform.name), |r| r.full_name());
+    format!("https://github.com/{repo}.git")
 }
 
 fn yaml(value: &Value) -> Result<String, RenderError> {
-    serde_norway::to_string(value).map_err(|e| RenderError::Template { template: "gitops".into(), reason: e.to_string() })
+    serde_norway::to_string(value)
+        .map_err(|e| RenderError::Template { template: "gitops".into(), reason: e.to_string() })
 }
 
 fn file_name(object: &Value) -> String {
@@ -232,11 +240,7 @@ fn application_set(model: &Model, has_shared: impl Fn(&str) -> bool) -> Value {
             })
         };
         if has_shared(&env.name) {
-            elements.push(element(
-                format!("{}-{}", model.platform.name, env.name),
-                "",
-                super::address::SHARED_OWNER,
-            ));
+            elements.push(element(format!("{}-{}", model.platform.name, env.name), "", super::address::SHARED_OWNER));
         }
         for service in model.services.iter().filter(|s| s.environments.contains(&env.name)) {
             elements.push(element(format!("{}-{}", service.name, env.name), &service.name, &service.name));
@@ -254,7 +258,7 @@ fn application_set(model: &Model, has_shared: impl Fn(&str) -> bool) -> Value {
                 "metadata": {"name": "{{.app}}", "labels": {"glidepath.dev/environment": "{{.env}}", "glidepath.dev/service": "{{.service}}"}},
                 "spec": {
                     "project": "{{.project}}",
-                    "source": {"repoURL": gitops_repo(model), "targetRevision": "main", "path": "gitops/overlays/{{.env}}/{{.dir}}"},
+                    "source": {"repoURL": gitops_repo(model), "targetRevision": super::workflow::CATALOG_BRANCH, "path": "gitops/overlays/{{.env}}/{{.dir}}"},
                     "destination": {"name": "{{.cluster}}", "namespace": "{{.namespace}}"},
                     // RespectIgnoreDifferences: a sync keeps the live value of an ignored field
                     // instead of resetting it (a sync mid-rollout must not reset the weights).
@@ -288,8 +292,7 @@ fn ignore_differences() -> Value {
         traffic::MIRROR_ROUTE
     );
     let api = |kind: KubeKind| kind.api().group;
-    let selector_hash =
-        format!("/spec/selector/{}", crate::providers::kube::controller_fields::POD_TEMPLATE_HASH);
+    let selector_hash = format!("/spec/selector/{}", crate::providers::kube::controller_fields::POD_TEMPLATE_HASH);
     json!([
         {"group": api(KubeKind::Rollout), "kind": KubeKind::Rollout.name(), "jsonPointers": ["/spec/replicas"]},
         {"group": api(KubeKind::Service), "kind": KubeKind::Service.name(), "jsonPointers": [selector_hash]},

@@ -18,6 +18,9 @@ use super::{aws, tools, RenderError};
 /// How long a deploy job waits for its rollout to end Healthy (the pipelines' deploy wait too).
 const ROLLOUT_TIMEOUT_SECONDS: u32 = 3600;
 
+/// The branch of a catalog repository other than the service's: the ApplicationSet's revision.
+pub const CATALOG_BRANCH: &str = "main";
+
 const TEMPLATE_NAME: &str = "github/workflow.yaml.j2";
 const TEMPLATE: &str = include_str!("../../templates/github/workflow.yaml.j2");
 
@@ -74,12 +77,10 @@ fn context(model: &Model, service: &Service) -> Result<Value, RenderError> {
         }
         // `needs` holds build too: a job only sees the outputs of jobs it lists directly.
         let needs: Vec<String> = std::iter::once("build".to_string()).chain(previous.take()).collect();
-        let environment = match service.ci.trust {
-            CiTrust::Environment => Some(env),
-            CiTrust::Branch(_) => None,
-        };
         // `envs` holds only declared environments, each on a declared cluster (validated).
         let declared = model.environment(env).expect("a declared environment");
+        let gitops = declared.delivery == Delivery::Gitops;
+        let environment = deploy_environment(service, declared).then_some(env);
         let cluster = model.cluster(&declared.cluster);
         deploys.push(json!({
             "job": job,
@@ -87,7 +88,10 @@ fn context(model: &Model, service: &Service) -> Result<Value, RenderError> {
             "needs": needs,
             "environment": environment,
             "approval": declared.approval,
-            "gitops": declared.delivery == Delivery::Gitops,
+            // In gitops mode approval is a pull request (its merge is what Argo CD syncs); in push
+            // mode it is the GitHub environment's reviewers, before the job commits and applies.
+            "pull_request": declared.approval && gitops,
+            "gitops": gitops,
             "namespace": declared.namespace,
             "eks_cluster": cluster.map_or(declared.cluster.as_str(), |c| c.eks_name.as_str()),
             "cluster_region": cluster.map_or(model.platform.region.as_str(), |c| c.region.as_str()),
@@ -120,7 +124,16 @@ fn context(model: &Model, service: &Service) -> Result<Value, RenderError> {
         Some(secret) => format!("${{{{ secrets.{secret} }}}}"),
         None => "${{ github.token }}".to_string(),
     };
+    // The deploy jobs commit to the catalog repository. Without one (services in several
+    // repositories and no `platform.catalog_repo`) they fall back to their own, and `check`
+    // fails the catalog (policy::catalog-repo-unwritable).
+    let catalog_repo = model.catalog_repo().unwrap_or_else(|| service.repo.clone());
+    // The service's trusted branch when the catalog lives beside its code; in a catalog
+    // repository of its own, `main`, the revision the rendered ApplicationSet reads.
+    let catalog_branch = if catalog_repo == service.repo { branch.to_string() } else { CATALOG_BRANCH.to_string() };
     Ok(json!({
+        "catalog_repository": catalog_repo.full_name(),
+        "catalog_branch": catalog_branch,
         "token": token,
         "token_is_github_token": model.platform.promotion_token_secret.is_none(),
         "catalog": CATALOG_DIR,
@@ -139,6 +152,17 @@ fn context(model: &Model, service: &Service) -> Result<Value, RenderError> {
         "role_arn": ci_role_arn(model, service),
         "deploys": deploys,
     }))
+}
+
+/// Whether the deploy job of `service` into `env` runs in the GitHub environment of that name:
+/// always under environment trust (its role trusts nothing else), and in push mode wherever
+/// promotion needs approval, whose required reviewers are that approval (the role then trusts
+/// that environment's subject too: `aws::ci_subjects`).
+pub fn deploy_environment(service: &Service, env: &crate::catalog::Environment) -> bool {
+    match service.ci.trust {
+        CiTrust::Environment => true,
+        CiTrust::Branch(_) => env.approval && env.delivery == Delivery::Push,
+    }
 }
 
 /// GitHub job ids: a letter or `_`, then alphanumerics, `-` or `_`.

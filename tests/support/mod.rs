@@ -9,6 +9,7 @@ pub mod e2e;
 pub mod moto;
 pub mod objects;
 pub mod roundtrip;
+pub mod shop;
 pub mod tamper;
 
 /// A tool a `scripts/install-*` script built or installed into the cache (`~/.cache/glidepath`,

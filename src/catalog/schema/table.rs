@@ -186,6 +186,11 @@ pub static PLATFORM: Block = Block {
             Shape::Text,
             "The GitHub secret deploy jobs push promotions with (default: the job's GITHUB_TOKEN).",
         ),
+        field(
+            "catalog_repo",
+            Shape::Text,
+            "OWNER/NAME of the repository holding the catalog and the gitops/ tree, where deploy jobs commit promotions (default: the one repository the GitHub Actions services build from).",
+        ),
         field("traffic", Shape::Block(&TRAFFIC_SETTINGS), "The default traffic router and its settings."),
         field(
             "pod_security",
