@@ -41,7 +41,7 @@ pub fn check(model: &Model, desired: &DesiredSet) -> CheckResult {
         for env_name in &service.environments {
             let Some(env) = model.environment(env_name) else { continue };
             let body = |kind: KubeKind, name: String| {
-                desired.resources.get(&Address::scoped(env_name, &service.name, kind, name)).map(|r| r.body())
+                desired.resources.get(&Address::scoped(env_name, &service.name, kind, name)).map(|r| r.body_ref())
             };
             let (Some(rollout), Some(slo), Some(pdb)) = (
                 body(KubeKind::Rollout, service.name.clone()),
@@ -56,10 +56,10 @@ pub fn check(model: &Model, desired: &DesiredSet) -> CheckResult {
                 rollout: &rollout,
                 slo_template: &slo,
                 smoke_template: smoke
-                    .as_ref()
+                    .as_deref()
                     .filter(|_| service.per_env[env_name].strategy == StrategyKind::BlueGreen),
                 pdb: &pdb,
-                hpa: hpa.as_ref(),
+                hpa: hpa.as_deref(),
             };
             let report = safety::report(service, env, &rendered);
             findings.extend(limits::evaluate(service, env, &report));

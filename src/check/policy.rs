@@ -68,9 +68,9 @@ pub fn check_with_workflows(model: &Model, desired: &DesiredSet, workflows: &[(P
     checker.out
 }
 
-impl Checker<'_> {
-    fn body(&self, address: &Address) -> Option<Value> {
-        self.desired.resources.get(address).map(|r| r.body())
+impl<'a> Checker<'a> {
+    fn body(&self, address: &Address) -> Option<std::borrow::Cow<'a, Value>> {
+        self.desired.resources.get(address).map(|r| r.body_ref())
     }
 
     fn error(&mut self, rule: &Rule, service: Option<&Service>, env: Option<&str>, message: String) {
@@ -425,7 +425,7 @@ impl Checker<'_> {
     fn rendered_secrets(&mut self) {
         let mut found = Vec::new();
         for (address, resource) in &self.desired.resources {
-            walk_strings(&resource.body(), &mut |key, value| {
+            walk_strings(&resource.body_ref(), &mut |key, value| {
                 if let Some(why) = secret_value_reason(value) {
                     found.push(format!("{address} ({key}) holds {why}"));
                 }

@@ -203,7 +203,8 @@ pub(super) fn prepare_loaded(
     if !found.conflicts.is_empty() {
         return Err(CliError::Conflicts(found.conflicts));
     }
-    let mut plan = plan::plan(&desired, &live, selection);
+    // The desired set is not needed after this: its bodies move into the plan.
+    let mut plan = plan::plan_owned(desired, &live, selection);
     plan.annotate(&found.notes, &found.contested);
     plan.wait_for(&found.unfinished);
     plan.permissions.force_conflicts = select.force_conflicts;

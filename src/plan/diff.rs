@@ -14,6 +14,11 @@ pub struct FieldChange {
 
 pub fn diff(before: &Value, after: &Value) -> Vec<FieldChange> {
     let mut out = Vec::new();
+    // Most bodies of a plan are unchanged: one comparison (maps compare regardless of key
+    // order, as `walk` does) instead of a walk that names every field it passes.
+    if before == after {
+        return out;
+    }
     walk("", Some(before), Some(after), &mut out);
     out
 }
@@ -52,6 +57,9 @@ fn walk(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut Vec
     match (before, after) {
         (Some(Value::Object(a)), Some(Value::Object(b))) => {
             for (key, value) in a {
+                if b.get(key) == Some(value) {
+                    continue;
+                }
                 walk(&join(path, key), Some(value), b.get(key), out);
             }
             for (key, value) in b {
@@ -62,6 +70,9 @@ fn walk(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut Vec
         }
         (Some(Value::Array(a)), Some(Value::Array(b))) => {
             for i in 0..a.len().max(b.len()) {
+                if a.get(i) == b.get(i) {
+                    continue;
+                }
                 walk(&format!("{path}[{i}]"), a.get(i), b.get(i), out);
             }
         }

@@ -284,14 +284,47 @@ impl Plan {
 /// Diffs `desired` against `live` within `selection`. Live entries that are no longer desired
 /// become deletes; creates and updates come in apply order, deletes after them in reverse.
 pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &Selection) -> Plan {
+    plan_owned(desired.clone(), live, selection)
+}
+
+/// [`plan`] of a desired set the caller has no more use for: its bodies move into the changes
+/// instead of being copied (a plan of thousands of objects held each of them twice).
+pub fn plan_owned(desired: DesiredSet, live: &BTreeMap<Address, Value>, selection: &Selection) -> Plan {
+    // The fingerprints borrow the bodies (digests stream them) instead of copying them.
+    let live_fingerprint = crate::digest::digest_entries(
+        live.iter().filter(|(a, b)| selection.includes_body(a, b)).map(|(a, b)| (a.to_string(), b)),
+    );
+    let desired_fingerprint = crate::digest::digest_entries(
+        desired
+            .resources
+            .iter()
+            .map(|(a, r)| (a, r.body_ref()))
+            .filter(|(a, body)| selection.includes_body(a, body))
+            .map(|(a, body)| (a.to_string(), body)),
+    );
+    let mut deletes: Vec<Change> = live
+        .iter()
+        .filter(|(address, before)| {
+            selection.includes_body(address, before) && !desired.resources.contains_key(*address)
+        })
+        .map(|(address, before)| Change::new(address, Action::Delete, Some(before.clone()), None))
+        .collect();
+    // Dependants go first when deleting: the reverse of apply order.
+    deletes.sort_by_key(|c| std::cmp::Reverse((c.address.kind.spec().rank, c.address.clone())));
+
     let mut forward: Vec<(u8, Change)> = Vec::new();
-    for (address, resource) in desired.resources.iter() {
-        let after = resource.body();
-        if !selection.includes_body(address, &after) {
+    for (address, resource) in desired.resources {
+        // Skipped before its body is taken where the address decides; an AWS resource's
+        // environment is in its body (its environment tag).
+        if address.env().is_some() && !selection.includes(&address) {
             continue;
         }
-        let change = match live.get(address) {
-            None => Change::new(address, Action::Create, None, Some(after)),
+        let (after, send) = resource.into_body_and_send();
+        if !selection.includes_body(&address, &after) {
+            continue;
+        }
+        let change = match live.get(&address) {
+            None => Change::new(&address, Action::Create, None, Some(after)),
             Some(before) => {
                 let fields = diff::diff(before, &after);
                 let replace_fields = address.kind.spec().replace_fields;
@@ -303,38 +336,15 @@ pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &S
                     Action::Update
                 };
                 // What a plan shows and saves never holds a secret (`crate::redact`).
-                let fields = diff::redacted(before, &after, &fields);
-                Change { fields, ..Change::new(address, action, Some(before.clone()), Some(after)) }
+                let fields = if fields.is_empty() { fields } else { diff::redacted(before, &after, &fields) };
+                Change { fields, ..Change::new(&address, action, Some(before.clone()), Some(after)) }
             }
         };
-        let change = Change { send: resource.send(), ..change };
-        forward.push((address.kind.spec().rank, change));
+        forward.push((address.kind.spec().rank, Change { send, ..change }));
     }
     forward.sort_by(|(ra, a), (rb, b)| (ra, &a.address).cmp(&(rb, &b.address)));
-    let mut deletes: Vec<Change> = live
-        .iter()
-        .filter(|(address, before)| {
-            selection.includes_body(address, before) && !desired.resources.contains_key(*address)
-        })
-        .map(|(address, before)| Change::new(address, Action::Delete, Some(before.clone()), None))
-        .collect();
-    // Dependants go first when deleting: the reverse of apply order.
-    deletes.sort_by_key(|c| std::cmp::Reverse((c.address.kind.spec().rank, c.address.clone())));
     let mut changes: Vec<Change> = forward.into_iter().map(|(_, c)| c).collect();
     changes.extend(deletes);
-    let fingerprint = |pairs: Vec<(String, Value)>| crate::digest::digest(&Value::Object(pairs.into_iter().collect()));
-    let live_fingerprint = fingerprint(
-        live.iter().filter(|(a, b)| selection.includes_body(a, b)).map(|(a, b)| (a.to_string(), b.clone())).collect(),
-    );
-    let desired_fingerprint = fingerprint(
-        desired
-            .resources
-            .iter()
-            .map(|(a, r)| (a, r.body()))
-            .filter(|(a, body)| selection.includes_body(a, body))
-            .map(|(a, body)| (a.to_string(), body))
-            .collect(),
-    );
     let summary = Summary::of(&changes);
     Plan { changes, summary, live_fingerprint, desired_fingerprint, permissions: Permissions::default() }
 }

@@ -67,11 +67,26 @@ pub fn environment_of<'a>(address: &'a Address, body: &'a serde_json::Value) -> 
 pub fn render(model: &Model) -> Result<DesiredSet, RenderError> {
     let templates = Templates::new();
     let mut desired = DesiredSet::default();
-    for resource in aws::render(model).into_iter().chain(pipeline::render(model)?) {
+    // The AWS resources and each environment's objects render independently, each on a thread
+    // of its own (rendering is most of what validate, check and plan spend); they are taken in
+    // the order they were always rendered in, so the set and the first error reported are those
+    // of rendering them one after another.
+    let (aws, environments) = std::thread::scope(|scope| {
+        let aws = scope.spawn(|| pipeline::render(model).map(|pipelines| (aws::render(model), pipelines)));
+        let environments: Vec<_> = model
+            .environments
+            .iter()
+            .map(|env| scope.spawn(|| kube::render_environment(model, env, &templates)))
+            .collect();
+        let environments: Vec<_> = environments.into_iter().map(joined).collect();
+        (joined(aws), environments)
+    });
+    let (aws, pipelines) = aws?;
+    for resource in aws.into_iter().chain(pipelines) {
         desired.insert(resource.address(), Resource::Aws(resource))?;
     }
-    for env in &model.environments {
-        for (owner, object) in kube::render_environment(model, env, &templates)? {
+    for (env, objects) in model.environments.iter().zip(environments) {
+        for (owner, object) in objects? {
             let kind = KubeKind::parse(&object.kind)
                 .ok_or_else(|| RenderError::UnregisteredKind { kind: object.kind.clone() })?;
             let address = Address::scoped(&env.name, &owner, kind, object.name.clone());
@@ -79,4 +94,9 @@ pub fn render(model: &Model) -> Result<DesiredSet, RenderError> {
         }
     }
     Ok(desired)
+}
+
+/// A rendering thread's result; its panic, if it panicked, goes on in the caller.
+fn joined<T>(thread: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }

@@ -2,7 +2,7 @@
 //! `DIR/aws/<type>.<name>.json` for AWS (and `DIR/aws/buildspec.<project>.yaml` for CodeBuild),
 //! the CI workflows and the GitOps layout under `DIR/gitops/`. The directory is replaced whole, never half-written.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -31,19 +31,51 @@ fn io_error(path: &Path) -> impl Fn(io::Error) -> OutputError + '_ {
 /// Relative file path and contents of every rendered file, in path order.
 pub fn files(model: &Model, desired: &DesiredSet) -> Result<BTreeMap<PathBuf, String>, OutputError> {
     let mut files = BTreeMap::new();
+    each_file(model, desired, &mut |path, text| {
+        files.insert(path.to_path_buf(), text);
+        Ok(())
+    })?;
+    Ok(files)
+}
+
+/// Hands every rendered file to `write` as soon as it is made (relative path, contents), so a
+/// caller that writes them holds one at a time, not the whole tree. A path given twice is given
+/// again (the later contents win, as in [`files`]), except that a resource's file may never
+/// take another file's path.
+fn each_file(
+    model: &Model,
+    desired: &DesiredSet,
+    write: &mut dyn FnMut(&Path, String) -> Result<(), OutputError>,
+) -> Result<(), OutputError> {
+    let mut seen: HashSet<PathBuf> = HashSet::new();
+    let mut give = |path: PathBuf, text: String, unique: bool| -> Result<(), OutputError> {
+        if !seen.insert(path.clone()) && unique {
+            return Err(OutputError::Io {
+                path: path.display().to_string(),
+                reason: "two resources map to this file name".into(),
+            });
+        }
+        write(&path, text)
+    };
+    // Each group is made, handed over and dropped before the next: only the GitOps layout is
+    // held whole while it is written (it is computed across services).
     let gitops = super::gitops::files(model, desired)
         .map_err(|e| OutputError::Serialize { address: "gitops".into(), reason: e.to_string() })?;
     for (path, text) in gitops {
-        files.insert(PathBuf::from("gitops").join(path), text);
+        give(PathBuf::from("gitops").join(path), text, false)?;
     }
     // One GitHub Actions workflow per service, at the path GitHub reads it from.
     let workflows = super::workflow::workflows(model)
         .map_err(|e| OutputError::Serialize { address: "workflows".into(), reason: e.to_string() })?;
-    files.extend(workflows);
+    for (path, text) in workflows {
+        give(path, text, false)?;
+    }
     // Each CodePipeline project's buildspec as written, beside the project's JSON file.
     let buildspecs = super::pipeline::buildspecs(model)
         .map_err(|e| OutputError::Serialize { address: "buildspecs".into(), reason: e.to_string() })?;
-    files.extend(buildspecs);
+    for (path, text) in buildspecs {
+        give(path, text, false)?;
+    }
     for (address, resource) in &desired.resources {
         let (kind, name) = (address.kind(), address.name());
         let (path, text) = match (&address.scope, resource) {
@@ -58,21 +90,16 @@ pub fn files(model: &Model, desired: &DesiredSet) -> Result<BTreeMap<PathBuf, St
                     reason: "a cluster object without an environment".into(),
                 })
             }
-            (_, Resource::Aws(_)) => {
-                let mut text = serde_json::to_string_pretty(&resource.body())
+            (_, Resource::Aws(aws)) => {
+                let mut text = serde_json::to_string_pretty(aws)
                     .map_err(|e| OutputError::Serialize { address: address.to_string(), reason: e.to_string() })?;
                 text.push('\n');
                 (PathBuf::from("aws").join(format!("{kind}.{}.json", file_safe(name))), text)
             }
         };
-        if files.insert(path.clone(), text).is_some() {
-            return Err(OutputError::Io {
-                path: path.display().to_string(),
-                reason: "two resources map to this file name".into(),
-            });
-        }
+        give(path, text, true)?;
     }
-    Ok(files)
+    Ok(())
 }
 
 /// File names keep letters, digits, `.`, `_` and `-`; anything else becomes `_`.
@@ -83,7 +110,6 @@ fn file_safe(name: &str) -> String {
 /// Writes the tree into `dir`: builds it beside `dir`, then swaps it in, so readers see the old
 /// tree or the new one, never a mix. Returns the number of files written.
 pub fn write_tree(model: &Model, desired: &DesiredSet, dir: &Path) -> Result<usize, OutputError> {
-    let files = files(model, desired)?;
     if dir.exists() && !dir.join(MARKER).exists() && fs::read_dir(dir).map_err(io_error(dir))?.next().is_some() {
         return Err(OutputError::NotOurs(dir.display().to_string()));
     }
@@ -97,11 +123,21 @@ pub fn write_tree(model: &Model, desired: &DesiredSet, dir: &Path) -> Result<usi
             fs::remove_dir_all(leftover).map_err(io_error(leftover))?;
         }
     }
-    for (relative, text) in &files {
+    // Each file is written as it is made (one linear pass; the tree is never held in memory).
+    // A failure leaves only the staging directory, which the next render removes.
+    let mut made: HashSet<PathBuf> = HashSet::new();
+    let mut written: HashSet<PathBuf> = HashSet::new();
+    each_file(model, desired, &mut |relative, text| {
         let path = staging.join(relative);
-        fs::create_dir_all(path.parent().expect("files live in directories")).map_err(io_error(&path))?;
+        let directory = path.parent().expect("files live in directories");
+        if !made.contains(directory) {
+            fs::create_dir_all(directory).map_err(io_error(&path))?;
+            made.insert(directory.to_path_buf());
+        }
         fs::write(&path, text).map_err(io_error(&path))?;
-    }
+        written.insert(relative.to_path_buf());
+        Ok(())
+    })?;
     fs::write(staging.join(MARKER), "Written by `glidepath render`; replaced whole on every render.\n")
         .map_err(io_error(&staging))?;
     if dir.exists() {
@@ -111,5 +147,5 @@ pub fn write_tree(model: &Model, desired: &DesiredSet, dir: &Path) -> Result<usi
     if retired.exists() {
         fs::remove_dir_all(&retired).map_err(io_error(&retired))?;
     }
-    Ok(files.len())
+    Ok(written.len())
 }

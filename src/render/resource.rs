@@ -1,6 +1,7 @@
 //! Typed desired resources: one struct per AWS resource type, and Kubernetes objects as kind +
 //! body (rendered from templates). Each knows its address and the JSON body that plans diff.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -19,9 +20,15 @@ pub enum Resource {
 impl Resource {
     /// The document a plan compares field by field.
     pub fn body(&self) -> Value {
+        self.body_ref().into_owned()
+    }
+
+    /// [`Resource::body`] without copying a cluster object's body: what only reads it (checks,
+    /// digests, diffs) borrows it; an AWS resource's body is made from its typed form.
+    pub fn body_ref(&self) -> Cow<'_, Value> {
         match self {
-            Resource::Kube(object) => object.body.clone(),
-            Resource::Aws(resource) => serde_json::to_value(resource).expect("AWS resources serialize"),
+            Resource::Kube(object) => Cow::Borrowed(&object.body),
+            Resource::Aws(resource) => Cow::Owned(serde_json::to_value(resource).expect("AWS resources serialize")),
         }
     }
 
@@ -32,6 +39,18 @@ impl Resource {
         match self {
             Resource::Kube(object) => Some(object.manifest.clone().unwrap_or_else(|| object.body.clone())),
             Resource::Aws(_) => None,
+        }
+    }
+
+    /// [`Resource::body`] and [`Resource::send`], moved out rather than copied (a plan takes
+    /// the desired set it was made from).
+    pub fn into_body_and_send(self) -> (Value, Option<Value>) {
+        match self {
+            Resource::Kube(object) => {
+                let send = object.manifest.unwrap_or_else(|| object.body.clone());
+                (object.body, Some(send))
+            }
+            Resource::Aws(resource) => (serde_json::to_value(&resource).expect("AWS resources serialize"), None),
         }
     }
 

@@ -90,8 +90,8 @@ impl State {
         self.resources
             .iter()
             .map(|(a, e)| {
-                let same = desired.resources.get(a).map(|r| r.body()).filter(|body| digest(body) == e.digest);
-                (a.clone(), same.unwrap_or_else(|| e.body.clone()))
+                let same = desired.resources.get(a).map(|r| r.body_ref()).filter(|body| digest(body) == e.digest);
+                (a.clone(), same.map(std::borrow::Cow::into_owned).unwrap_or_else(|| e.body.clone()))
             })
             .collect()
     }

@@ -438,8 +438,9 @@ fn record_owned(
 ) -> Result<(), ProviderError> {
     let value = serde_json::to_value(item).map_err(|e| error(address.name(), "list", e.to_string()))?;
     // Comparisons leave controller-written fields out; the apply must send them back.
+    // Only the spec is kept (what `carry_over` reads), not the whole object and its managed fields.
     if controller_fields::carries(kind) {
-        read.controller_owned.insert(address.clone(), value.clone());
+        read.controller_owned.insert(address.clone(), serde_json::json!({ "spec": value["spec"].clone() }));
     }
     // Only the extraction is kept, not the managed fields: they are most of a listed object.
     read.applied.insert(address.clone(), applied::extract(&value, FIELD_MANAGER, &kind.api().api_version()));
