@@ -14,7 +14,8 @@ Kubernetes requests are the apiserver's own apiserver_request_total (summed over
 the /metrics scrapes themselves left out), so glidepath and kubectl are counted by one meter.
 kube-controller-manager is not started (CONTROL_PLANE_NO_KCM=1): its requests would be counted too.
 State bytes are the bytes written to .glidepath/state.json* (file, temp files and journal), taken
-from an strace of write calls: the apply row's wall time includes that tracing (a few percent).
+from an strace of write calls, in a run of both applies from empty of its own (fresh apiserver and
+moto): strace stops the process at every write, sockets included, so the timed applies are not traced.
 """
 
 import argparse
@@ -90,11 +91,15 @@ class Run:
     stderr: str
     requests: int = 0  # apiserver requests during the run
     state_bytes: int = 0  # written to state.json* (traced runs only)
+    cpu: float = 0.0  # user + system seconds of the command and its children
+    server_cpu: float = 0.0  # user + system seconds moto spent during the run (when passed)
 
 
-def measure(cmd, env=None, cwd=None, plane=None, trace_state=False, ok=(0,)):
-    """Runs CMD; wall time, peak RSS of it and its children (wait4), apiserver request delta."""
+def measure(cmd, env=None, cwd=None, plane=None, trace_state=False, ok=(0,), moto=None):
+    """Runs CMD; wall time, CPU time and peak RSS of it and its children (wait4), apiserver
+    request delta, and moto's CPU time meanwhile when MOTO is given."""
     before = plane.requests() if plane else 0
+    moto_before = moto.cpu() if moto else 0.0
     trace = None
     if trace_state:
         trace = tempfile.NamedTemporaryFile(prefix="bench-strace.", delete=False).name
@@ -111,7 +116,10 @@ def measure(cmd, env=None, cwd=None, plane=None, trace_state=False, ok=(0,)):
     if proc.returncode not in ok:
         say(f"{' '.join(cmd[:4])} ... exited {proc.returncode}:\n{stderr[-3000:]}")
         raise SystemExit(1)
-    run = Run(wall=wall, peak_mib=usage.ru_maxrss / 1024, code=proc.returncode, stderr=stderr)
+    run = Run(wall=wall, peak_mib=usage.ru_maxrss / 1024, code=proc.returncode, stderr=stderr,
+              cpu=usage.ru_utime + usage.ru_stime)
+    if moto:
+        run.server_cpu = moto.cpu() - moto_before
     if plane:
         run.requests = plane.requests() - before
     if trace:
@@ -197,6 +205,14 @@ class Moto:
             self.stop()
             raise
 
+    def cpu(self):
+        """User + system seconds the server has used so far (all its threads): moto answers in
+        Python, one call at a time whatever the number of threads (the GIL), so the CPU time
+        it spends on a client's calls is the least wall time those calls can take."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self):
         self.proc.terminate()
         self.proc.wait()
@@ -213,6 +229,7 @@ class Live:
     objects: int = 0
     aws_resources: int = 0
     state_size: int = 0  # of state.json after both applies
+    state_bytes: int = 0  # written to state.json* by both applies from empty (a traced run of its own)
     results: dict = field(default_factory=dict)
 
 
@@ -245,18 +262,19 @@ def run_live(n, work, glidepath):
         common = ["-c", catalog, "--kube-context", CONTEXT, "--stats"]
         # The cluster half first, alone, to set it next to kubectl apply; then the AWS half.
         say(f"N={n}: glidepath apply from empty: cluster, then AWS")
+        # Not traced: strace stops the process at every write (sockets and progress lines too),
+        # which on the busy 2-core machine tripled this apply's wall time (state bytes: below).
         live.results["apply"] = measure(gp + ["apply", "--auto-approve", "--only", "cluster"] + common,
-                                        env, cwd, plane, trace_state=True)
-        live.results["apply_aws"] = measure(gp + ["apply", "--auto-approve", "--only", "aws"] + common,
-                                            env, cwd, trace_state=True)
-        live.state_size = os.path.getsize(os.path.join(cwd, ".glidepath", "state.json"))
+                                        env, cwd, plane)
+        live.results["apply_aws"] = measure(gp + ["apply", "--auto-approve", "--only", "aws"] + common, env, cwd)
         say(f"N={n}: glidepath plan (no change): cluster, then AWS")
         live.results["plan_cluster"] = measure(gp + ["plan", "--only", "cluster", "--detailed-exitcode"] + common,
                                                env, cwd, plane)
-        live.results["plan_aws"] = measure(gp + ["plan", "--only", "aws", "--detailed-exitcode"] + common, env, cwd)
+        live.results["plan_aws"] = measure(gp + ["plan", "--only", "aws", "--detailed-exitcode"] + common, env, cwd,
+                                           moto=moto)
         # The same plan with AWS reads one at a time, as before they were bounded-concurrent.
         live.results["plan_aws_serial"] = measure(gp + ["plan", "--only", "aws", "--detailed-exitcode"] + common,
-                                                  dict(env, GLIDEPATH_AWS_IN_FLIGHT="1"), cwd)
+                                                  dict(env, GLIDEPATH_AWS_IN_FLIGHT="1"), cwd, moto=moto)
         rendered = os.path.join(work, f"rendered-{n}")
         measure(gp + ["render", "-c", catalog, "--out", rendered], env, cwd)
         live.objects = count_objects(rendered)
@@ -283,6 +301,21 @@ def run_live(n, work, glidepath):
             + kubectl_files(changed), kenv, cwd, plane, ok=(0, 1))
         with open(first_file, "w") as f:
             f.write(text)
+    finally:
+        plane.down()
+        moto.stop()
+    say(f"N={n}: state bytes written by an apply from empty (traced) on a fresh apiserver and moto")
+    traced_cwd = os.path.join(work, f"run-{n}-traced")
+    os.makedirs(traced_cwd)
+    moto = Moto(open(os.path.join(work, f"moto-{n}-traced.log"), "w"))
+    plane = Plane(os.path.join(work, f"plane-{n}-traced"))
+    try:
+        env = dict(env, KUBECONFIG=plane.kubeconfig, AWS_ENDPOINT_URL=moto.url)
+        cluster = measure(gp + ["apply", "--auto-approve", "--only", "cluster"] + common, env, traced_cwd,
+                          trace_state=True)
+        aws = measure(gp + ["apply", "--auto-approve", "--only", "aws"] + common, env, traced_cwd, trace_state=True)
+        live.state_bytes = cluster.state_bytes + aws.state_bytes
+        live.state_size = os.path.getsize(os.path.join(traced_cwd, ".glidepath", "state.json"))
     finally:
         plane.down()
         moto.stop()
@@ -466,16 +499,17 @@ def print_live_tables(lives):
     print("AWS (moto; reads up to 16 in flight) and state:")
     print()
     print("| N services (AWS resources) | AWS apply from empty | AWS no-change plan: wall, calls "
+          "| its CPU: glidepath / moto (moto's is the floor) "
           "| the same, serial (`GLIDEPATH_AWS_IN_FLIGHT=1`) | apply from empty (cluster + AWS): state bytes written / final state size |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for live in lives:
         r = live.results
         aws = r["plan_aws"]
         serial = r["plan_aws_serial"]
-        apply = r["apply"]
-        written = apply.state_bytes + r["apply_aws"].state_bytes
+        written = live.state_bytes
         print(f"| {live.n} ({live.aws_resources}) | {secs(r['apply_aws'].wall)} | {secs(aws.wall)}, "
-              f"{counted(aws.stderr, 'AWS API calls')} | {secs(serial.wall)}, {counted(serial.stderr, 'AWS API calls')} "
+              f"{counted(aws.stderr, 'AWS API calls')} | {secs(aws.cpu)} / {secs(aws.server_cpu)} "
+              f"| {secs(serial.wall)}, {counted(serial.stderr, 'AWS API calls')} "
               f"| {written:,} B / {live.state_size:,} B = {ratio(written, live.state_size)} |")
 
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::plan::{Action, Change, Permissions, Plan};
-use crate::providers::{ErrorKind, ProviderError, Providers};
+use crate::providers::{Answers, ErrorKind, ProviderError, Providers};
 use crate::render::Address;
 use crate::state::audit::ChangeOutcome;
 use crate::state::journal::Journal;
@@ -78,9 +78,14 @@ impl ApplyHook for Silent {
 
 /// Where carried-out changes are recorded.
 pub trait Ledger {
-    /// Records one change; `live` says a provider carried it out (so it must be durable before
-    /// the next change starts), `stored` is the body as the server stored it, if it said.
+    /// Records one change; `live` says a provider carried it out (so it must be durable, by
+    /// `settle`, before the next change is sent), `stored` is the body as the server stored it,
+    /// if it said.
     fn record(&mut self, change: &Change, stored: Option<Value>, live: bool) -> Result<(), StateError>;
+    /// Makes every change recorded so far durable against a crash of the machine. The executor
+    /// calls it before anything more is sent after answers came in; answers that came in
+    /// together share it (a group commit).
+    fn settle(&mut self) -> Result<(), StateError>;
     /// Records, durable before it returns, that `address` is about to be created in more than
     /// one call (`Provider::creates_in_steps`): a crash between the calls leaves a resource the
     /// next plan adopts as its own. Recording the change settles the intent.
@@ -94,9 +99,10 @@ pub trait Ledger {
     fn flush(&mut self) -> Result<(), StateError>;
 }
 
-/// The state as the ledger. Every change a provider carried out is durable before the next one
-/// starts (a crash loses at most the change in flight) as a line of the apply's journal; the state
-/// itself is written once, at the end (see `state::journal`).
+/// The state as the ledger. Every change a provider carried out is a line of the apply's journal
+/// as soon as it is answered, durable (synced with the others answered together) before the next
+/// one is sent, so a crash loses at most the changes in flight; the state itself is written once,
+/// at the end (see `state::journal`).
 pub struct StateLedger<'a> {
     pub store: &'a Store,
     pub state: &'a mut State,
@@ -156,6 +162,10 @@ impl Ledger for StateLedger<'_> {
             journal.append(&change.address, self.state)?;
         }
         Ok(())
+    }
+
+    fn settle(&mut self) -> Result<(), StateError> {
+        self.journal.as_mut().map_or(Ok(()), Journal::sync)
     }
 
     fn flush(&mut self) -> Result<(), StateError> {
@@ -303,29 +313,21 @@ fn carry_out_batch(
     let changes: Vec<&Change> = send.iter().map(|(_, c)| *c).collect();
     let mut failed = false;
     match changes.first().and_then(|c| providers.for_address(&c.address)) {
-        Some(provider) => provider.apply_many(&changes, permissions, &mut |n, result| {
-            let (i, change) = send[n];
-            let outcome = match result {
-                Ok(stored) => match ledger.record(change, stored, true) {
-                    Ok(()) => Outcome::Applied,
-                    Err(e) => Outcome::Failed(ApplyError::State(e.to_string())),
-                },
-                // Refused because the name is taken: the resource is not ours to adopt. (Any other
-                // failure may have come after the first call, so the intent stays.)
-                Err(e) if e.kind == ErrorKind::Conflict && intended.contains(&i) => {
-                    match ledger.withdraw(&change.address) {
-                        Ok(()) => Outcome::Failed(e.into()),
-                        Err(state) => Outcome::Failed(ApplyError::State(format!(
-                            "{e}; and withdrawing the intent to create it failed: {state}"
-                        ))),
-                    }
-                }
-                Err(e) => Outcome::Failed(e.into()),
+        Some(provider) => {
+            let mut answers = BatchAnswers {
+                send: &send,
+                intended: &intended,
+                ledger,
+                results: &mut results,
+                unsettled: Vec::new(),
+                failed: false,
+                started,
             };
-            failed |= matches!(outcome, Outcome::Failed(_));
-            results[i] = Some((outcome, started.elapsed()));
-            !failed
-        }),
+            provider.apply_many(&changes, permissions, &mut answers);
+            // The last answers, when the provider had nothing more to send after them.
+            answers.settle();
+            failed = answers.failed;
+        }
         None => {
             for (i, change) in &send {
                 let outcome = match ledger.record(change, None, false) {
@@ -347,6 +349,63 @@ fn carry_out_batch(
     // Changes after the first failure in plan order that were never attempted end the batch;
     // ones that were (in flight together) keep their outcome.
     results
+}
+
+/// The executor's side of one batch sent through `Provider::apply_many`: each answer recorded
+/// as it comes, and made durable by `settle` before the provider sends more.
+struct BatchAnswers<'b, 'c> {
+    /// (index in the batch, change) of what was sent, in the order given to the provider.
+    send: &'b [(usize, &'c Change)],
+    /// Batch indices whose create was announced (`Ledger::intend`).
+    intended: &'b [usize],
+    ledger: &'b mut dyn Ledger,
+    results: &'b mut Vec<Option<(Outcome, Duration)>>,
+    /// Batch indices recorded as applied since the last settle.
+    unsettled: Vec<usize>,
+    failed: bool,
+    started: Instant,
+}
+
+impl Answers for BatchAnswers<'_, '_> {
+    fn answer(&mut self, n: usize, result: Result<Option<Value>, ProviderError>) -> bool {
+        let (i, change) = self.send[n];
+        let outcome = match result {
+            Ok(stored) => match self.ledger.record(change, stored, true) {
+                Ok(()) => {
+                    self.unsettled.push(i);
+                    Outcome::Applied
+                }
+                Err(e) => Outcome::Failed(ApplyError::State(e.to_string())),
+            },
+            // Refused because the name is taken: the resource is not ours to adopt. (Any other
+            // failure may have come after the first call, so the intent stays.)
+            Err(e) if e.kind == ErrorKind::Conflict && self.intended.contains(&i) => {
+                match self.ledger.withdraw(&change.address) {
+                    Ok(()) => Outcome::Failed(e.into()),
+                    Err(state) => Outcome::Failed(ApplyError::State(format!(
+                        "{e}; and withdrawing the intent to create it failed: {state}"
+                    ))),
+                }
+            }
+            Err(e) => Outcome::Failed(e.into()),
+        };
+        self.failed |= matches!(outcome, Outcome::Failed(_));
+        self.results[i] = Some((outcome, self.started.elapsed()));
+        !self.failed
+    }
+
+    /// A sync that fails leaves the changes it was to cover carried out but perhaps not recorded
+    /// durably: each of them fails with the reason, and nothing more is sent.
+    fn settle(&mut self) -> bool {
+        if let Err(e) = self.ledger.settle() {
+            for i in self.unsettled.drain(..) {
+                self.results[i] = Some((Outcome::Failed(ApplyError::State(e.to_string())), self.started.elapsed()));
+            }
+            self.failed = true;
+        }
+        self.unsettled.clear();
+        !self.failed
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::*;
 use crate::kinds::{Kind, ProviderId, StubKind};
 use crate::plan::{self, Action, Permissions, Selection};
-use crate::providers::{CallStats, LiveSet, Provider};
+use crate::providers::{Answers, CallStats, LiveSet, Provider};
 use crate::render::{Address, DesiredSet};
 
 /// A provider whose "cloud" is a map, failing on the names it is told to.
@@ -27,6 +27,9 @@ struct StubCloud {
     fail_kind: Option<ErrorKind>,
     /// Shared with the ledger: what happened, in order.
     log: Option<Log>,
+    /// Send a whole batch, then answer all of it and settle once, as a provider with every
+    /// change of the batch in flight does when the answers come in together.
+    together: bool,
 }
 
 type Log = std::rc::Rc<std::cell::RefCell<Vec<String>>>;
@@ -68,20 +71,24 @@ impl Provider for StubCloud {
         }))
     }
 
-    fn apply_many(
-        &mut self,
-        changes: &[&Change],
-        permissions: Permissions,
-        done: &mut dyn FnMut(usize, Result<Option<Value>, ProviderError>) -> bool,
-    ) {
+    fn apply_many(&mut self, changes: &[&Change], permissions: Permissions, answers: &mut dyn Answers) {
         self.batches.push(changes.iter().map(|c| c.address.to_string()).collect());
         let mut order: Vec<usize> = (0..changes.len()).collect();
         if self.reverse {
             order.reverse();
         }
+        if self.together {
+            let results: Vec<_> = order.iter().map(|&i| (i, self.apply(changes[i], permissions))).collect();
+            for (i, result) in results {
+                answers.answer(i, result);
+            }
+            answers.settle();
+            return;
+        }
         for i in order {
             let result = self.apply(changes[i], permissions);
-            if !done(i, result) && !self.reverse {
+            let go_on = answers.answer(i, result) && answers.settle();
+            if !go_on && !self.reverse {
                 break;
             }
         }
@@ -119,6 +126,12 @@ struct MemoryLedger {
     flushes: usize,
     creating: std::collections::BTreeSet<Address>,
     log: Option<Log>,
+    /// Syncs (`settle`) that found something recorded to make durable.
+    settles: usize,
+    /// Recorded but not yet settled.
+    unsettled: usize,
+    /// Every settle fails (a full disk).
+    settle_fails: bool,
 }
 
 impl Ledger for MemoryLedger {
@@ -141,6 +154,25 @@ impl Ledger for MemoryLedger {
         self.state.insert(change.address.clone(), body.filter(|_| change.action != Action::Delete));
         if live {
             self.flushes += 1;
+            self.unsettled += 1;
+            if let Some(log) = &self.log {
+                log.borrow_mut().push(format!("record {}", change.address.name()));
+            }
+        }
+        Ok(())
+    }
+
+    fn settle(&mut self) -> Result<(), StateError> {
+        if self.unsettled == 0 {
+            return Ok(());
+        }
+        if self.settle_fails {
+            return Err(StateError::Write { path: "journal".into(), reason: "no space left on device".into() });
+        }
+        self.unsettled = 0;
+        self.settles += 1;
+        if let Some(log) = &self.log {
+            log.borrow_mut().push("settle".into());
         }
         Ok(())
     }
@@ -314,7 +346,11 @@ fn a_create_in_several_calls_is_announced_before_it_is_sent() {
     let mut ledger = MemoryLedger { log: Some(log.clone()), ..Default::default() };
     let outcome = execute(&plan, &mut Providers::new(vec![&mut cloud]), &mut ledger, &mut Silent);
     assert!(outcome.failure.is_none());
-    assert_eq!(*log.borrow(), ["intend a", "send a", "send q"], "only the bucket is announced, before it is sent");
+    assert_eq!(
+        *log.borrow(),
+        ["intend a", "send a", "record a", "settle", "send q", "record q", "settle"],
+        "only the bucket is announced, before it is sent"
+    );
     assert!(ledger.creating.is_empty(), "recorded: settled");
 
     for (kind, kept) in [(ErrorKind::Conflict, false), (ErrorKind::Unreachable, true), (ErrorKind::Failed, true)] {
@@ -340,4 +376,51 @@ fn a_create_in_several_calls_is_announced_before_it_is_sent() {
     assert_eq!(cloud.calls, ["create dev/svc/stub/stub_queue/q"]);
     assert!(ledger.creating.is_empty());
     assert_eq!(ledger.state[&bucket("b")], Some(json!({"name": "b"})));
+}
+
+/// Answers that come in together are made durable by one sync, and no change is sent before every
+/// change answered earlier is durable (so a crash still loses at most the changes in flight).
+#[test]
+fn answers_that_come_in_together_share_one_sync_before_anything_more_is_sent() {
+    let log: Log = Default::default();
+    let mut cloud = StubCloud { together: true, log: Some(log.clone()), ..Default::default() };
+    let changes = vec![create(bucket("a")), create(bucket("b")), create(queue("dev", "q"))];
+    let plan = plan_of(changes, Permissions::default());
+    let mut ledger = MemoryLedger { log: Some(log.clone()), ..Default::default() };
+    let outcome = execute(&plan, &mut Providers::new(vec![&mut cloud]), &mut ledger, &mut Silent);
+    assert!(outcome.failure.is_none());
+    assert_eq!(
+        *log.borrow(),
+        ["send a", "send b", "record a", "record b", "settle", "send q", "record q", "settle"],
+        "one sync per group of answers, before the next rank is sent"
+    );
+    assert_eq!((ledger.flushes, ledger.settles), (3, 2));
+
+    // One at a time (the default), each answer is settled before the next change is sent.
+    let log: Log = Default::default();
+    let mut cloud = StubCloud { log: Some(log.clone()), ..Default::default() };
+    let plan = plan_of(vec![create(bucket("a")), create(bucket("b"))], Permissions::default());
+    let mut ledger = MemoryLedger { log: Some(log.clone()), ..Default::default() };
+    execute(&plan, &mut Providers::new(vec![&mut cloud]), &mut ledger, &mut Silent);
+    assert_eq!(*log.borrow(), ["send a", "record a", "settle", "send b", "record b", "settle"]);
+}
+
+/// A sync that fails leaves the changes it covered carried out but not durably recorded: they are
+/// reported failed, with the reason, and nothing more is sent.
+#[test]
+fn a_failed_sync_fails_the_changes_it_covered_and_stops_the_apply() {
+    let mut cloud = StubCloud { together: true, ..Default::default() };
+    let changes = vec![create(bucket("a")), create(bucket("b")), create(queue("dev", "q"))];
+    let plan = plan_of(changes, Permissions::default());
+    let mut ledger = MemoryLedger { settle_fails: true, ..Default::default() };
+    let outcome = execute(&plan, &mut Providers::new(vec![&mut cloud]), &mut ledger, &mut Silent);
+    let failure = outcome.failure.expect("the sync failed").to_string();
+    assert!(failure.contains("no space left on device"), "{failure}");
+    let words: Vec<String> = outcome.changes.iter().map(|c| format!("{} {}", c.address, c.outcome)).collect();
+    assert_eq!(
+        words,
+        ["stub/stub_bucket/a failed", "stub/stub_bucket/b failed"],
+        "the queue (next rank) was never sent"
+    );
+    assert_eq!(cloud.batches.len(), 1);
 }

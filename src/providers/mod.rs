@@ -110,6 +110,16 @@ impl fmt::Display for CallStats {
     }
 }
 
+/// Where `Provider::apply_many` reports what became of each change.
+pub trait Answers {
+    /// What became of `changes[index]`, as soon as it is known; answers whether to go on.
+    fn answer(&mut self, index: usize, result: Result<Option<Value>, ProviderError>) -> bool;
+    /// Makes every answer so far durable (the executor's record of it): a provider calls it
+    /// after one or more answers and before it sends any further change, so that answers that
+    /// came in together share one sync. Answers whether to go on.
+    fn settle(&mut self) -> bool;
+}
+
 /// One live system. Planning calls `read`; apply calls `apply` once per change, with nothing but
 /// the change and the plan's permissions: a provider keeps no state between the two, so a saved
 /// plan is carried out by a fresh process exactly as planned.
@@ -125,19 +135,16 @@ pub trait Provider {
     /// that differs from what was planned (the state records it, so drift compares like with like).
     fn apply(&mut self, change: &Change, permissions: Permissions) -> Result<Option<Value>, ProviderError>;
     /// Carries out changes of one rank (none depends on another), reporting each result to
-    /// `done` with its index in `changes` as it comes; `done` answers whether to go on. A
-    /// provider may overlap them; once `done` says stop or a change failed it starts no more
-    /// (those are not reported: never attempted). The default: one after another.
-    fn apply_many(
-        &mut self,
-        changes: &[&Change],
-        permissions: Permissions,
-        done: &mut dyn FnMut(usize, Result<Option<Value>, ProviderError>) -> bool,
-    ) {
+    /// `answers` with its index in `changes` as it comes, and calling `Answers::settle` after
+    /// answers and before sending anything more. A provider may overlap them; once `answers`
+    /// says stop or a change failed it starts no more (those are not reported: never
+    /// attempted). The default: one after another, each answer settled before the next is sent.
+    fn apply_many(&mut self, changes: &[&Change], permissions: Permissions, answers: &mut dyn Answers) {
         for (i, change) in changes.iter().enumerate() {
             let result = self.apply(change, permissions);
             let failed = result.is_err();
-            if !done(i, result) || failed {
+            let go_on = answers.answer(i, result);
+            if !answers.settle() || !go_on || failed {
                 break;
             }
         }

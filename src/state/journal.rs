@@ -1,5 +1,6 @@
 //! The apply journal: one line per change a provider carried out, durable before the next change
-//! starts (appended and synced to a file next to a local state, or one small object under
+//! starts (appended to a file next to a local state and synced once for the changes answered
+//! together, or one small object under
 //! `KEY.journal/` next to an S3 state), and folded into the state when the apply ends. So an apply of K changes writes K short lines and one state file, not K whole
 //! state files (which grew with the catalog: quadratic for an apply from empty), with the same
 //! crash guarantee: a kill at any moment loses at most the change in flight.
@@ -51,6 +52,8 @@ pub struct Journal {
     sink: Sink,
     lineage: String,
     serial: u64,
+    /// Lines written to the file since the last sync.
+    unsynced: bool,
 }
 
 impl Journal {
@@ -66,24 +69,49 @@ impl Journal {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let file = options.open(&path).map_err(fail)?;
-        Ok(Journal { sink: Sink::File { path, file }, lineage: state.lineage.clone(), serial: state.serial })
+        Ok(Journal {
+            sink: Sink::File { path, file },
+            lineage: state.lineage.clone(),
+            serial: state.serial,
+            unsynced: false,
+        })
     }
 
     /// Starts a journal of objects next to an S3 state extending `state` (saved at its serial).
     pub fn on_s3(store: Arc<S3Store>, state: &State) -> Journal {
-        Journal { sink: Sink::S3 { store, sequence: 0 }, lineage: state.lineage.clone(), serial: state.serial }
+        Journal {
+            sink: Sink::S3 { store, sequence: 0 },
+            lineage: state.lineage.clone(),
+            serial: state.serial,
+            unsynced: false,
+        }
     }
 
-    /// Records `address` as it is in `state` now (settling an intent to create it); durable when
-    /// this returns.
+    /// Records `address` as it is in `state` now (settling an intent to create it). The line is
+    /// in the file when this returns (a killed process loses nothing of it) and durable against
+    /// a crash of the machine at the next [`Journal::sync`]: changes answered together share one
+    /// sync (a group commit) instead of one each, which on this project's disk took 4 ms apiece,
+    /// 25 s of a 33 s apply of 6,000 objects.
     pub fn append(&mut self, address: &Address, state: &State) -> Result<(), StateError> {
         self.write(address, state.resources.get(address).cloned(), false)
     }
 
     /// Records that `address` is about to be created, before the first call that creates it;
-    /// durable when this returns.
+    /// durable when this returns (with every line before it).
     pub fn append_intent(&mut self, address: &Address) -> Result<(), StateError> {
-        self.write(address, None, true)
+        self.write(address, None, true)?;
+        self.sync()
+    }
+
+    /// Makes every line written so far durable (one `fdatasync` for all of them; nothing when
+    /// none was written since the last).
+    pub fn sync(&mut self) -> Result<(), StateError> {
+        if let (Sink::File { path, file }, true) = (&mut self.sink, self.unsynced) {
+            file.sync_data()
+                .map_err(|e| StateError::Write { path: path.display().to_string(), reason: e.to_string() })?;
+        }
+        self.unsynced = false;
+        Ok(())
     }
 
     fn write(&mut self, address: &Address, entry: Option<StateEntry>, creating: bool) -> Result<(), StateError> {
@@ -96,8 +124,10 @@ impl Journal {
                 let fail =
                     |e: std::io::Error| StateError::Write { path: path.display().to_string(), reason: e.to_string() };
                 file.write_all(text.as_bytes()).map_err(fail)?;
-                file.sync_data().map_err(fail)
+                self.unsynced = true;
+                Ok(())
             }
+            // One object per line: durable when the PUT returns.
             Sink::S3 { store, sequence } => {
                 *sequence += 1;
                 store.append_journal(self.serial, *sequence, text)

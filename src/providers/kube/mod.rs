@@ -19,13 +19,14 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use futures::{stream, StreamExt};
+use futures::stream::FuturesUnordered;
+use futures::{stream, FutureExt, StreamExt};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::discovery::ApiResource;
 use serde_json::Value;
 
-use super::{fault, timeout, CallStats, Conflict, ErrorKind, LiveSet, Provider, ProviderError};
+use super::{fault, timeout, Answers, CallStats, Conflict, ErrorKind, LiveSet, Provider, ProviderError};
 use crate::catalog::Model;
 use crate::kinds::{Crd, Kind, KubeApi, KubeKind, ProviderId};
 use crate::plan::{Action, Change, Permissions, Selection};
@@ -705,32 +706,37 @@ impl Provider for KubeProvider {
     }
 
     /// One rank's changes, IN_FLIGHT at a time (a migration Job's wait holds its place, so the
-    /// other services' objects go on meanwhile). After a failure, or when `done` says stop,
-    /// nothing more is sent; what is in flight finishes and is reported.
-    fn apply_many(
-        &mut self,
-        changes: &[&Change],
-        permissions: Permissions,
-        done: &mut dyn FnMut(usize, Result<Option<Value>, ProviderError>) -> bool,
-    ) {
-        let stop = std::cell::Cell::new(false);
+    /// other services' objects go on meanwhile). Whenever answers are in, every answer already
+    /// in is reported and then settled once, before the freed slots are filled: a change is sent
+    /// only after every change answered before it is durable, and answers that came in together
+    /// share one sync. After a failure, or when `answers` says stop, nothing more is sent; what
+    /// is in flight finishes and is reported.
+    fn apply_many(&mut self, changes: &[&Change], permissions: Permissions, answers: &mut dyn Answers) {
         let this = &*self;
         this.runtime.block_on(async {
-            let mut results = stream::iter(changes.iter().enumerate().map(|(i, change)| {
-                let stop = &stop;
-                async move {
-                    if stop.get() {
-                        return (i, None);
-                    }
-                    (i, Some(this.apply_async(change, permissions).await))
+            let mut to_send = changes.iter().enumerate();
+            let mut in_flight = FuturesUnordered::new();
+            let mut stop = false;
+            loop {
+                while !stop && in_flight.len() < IN_FLIGHT {
+                    let Some((i, change)) = to_send.next() else { break };
+                    in_flight.push(async move { (i, this.apply_async(change, permissions).await) });
                 }
-            }))
-            .buffer_unordered(IN_FLIGHT);
-            while let Some((i, result)) = results.next().await {
-                let Some(result) = result else { continue };
-                let failed = result.is_err();
-                if !done(i, result) || failed {
-                    stop.set(true);
+                let Some(first) = in_flight.next().await else { break };
+                let mut report = |(i, result): (usize, Result<Option<Value>, ProviderError>)| {
+                    let failed = result.is_err();
+                    if !answers.answer(i, result) || failed {
+                        stop = true;
+                    }
+                };
+                report(first);
+                // The other answers already in (polling in-flight requests only: nothing new
+                // is sent before the settle below).
+                while let Some(Some(next)) = in_flight.next().now_or_never() {
+                    report(next);
+                }
+                if !answers.settle() {
+                    stop = true;
                 }
             }
         });
