@@ -115,6 +115,16 @@ fn buildspec_problems(name: &str, buildspec: &Value) -> Vec<String> {
         if position(&|c| c.starts_with("kubectl argo rollouts status ")).is_none() {
             out.push(format!("{name}: does not wait for the rollout"));
         }
+        // `apply` refuses a GitOps environment's cluster objects: only push delivery applies,
+        // and GitOps delivery commits the re-rendered tree Argo CD syncs.
+        if all.iter().any(|c| c.contains("glidepath apply ") && !c.contains("if [ \"$DELIVERY\" = push ]")) {
+            out.push(format!("{name}: applies in a GitOps environment"));
+        }
+        if position(&|c| c.contains("glidepath render ") && c.contains("git add --all -- \"$CATALOG\" gitops"))
+            .is_none()
+        {
+            out.push(format!("{name}: does not commit the re-rendered gitops/ tree"));
+        }
     }
     out
 }
@@ -203,13 +213,17 @@ fn trigger_problems(pipeline: &PipelineDeclaration, resources: &[AwsResource]) -
                 && t.git_configuration.push.iter().any(|p| p.branches.includes.iter().any(|b| b == branch))
         })
     };
-    // The deploy step commits promotions to the catalog on that branch: they must not start a run.
+    // The deploy step commits promotions to the catalog (and, for a GitOps environment, the
+    // re-rendered gitops/ tree) on that branch: they must not start a run.
     let promotions_ignored = pipeline.triggers.iter().all(|t| {
-        t.git_configuration.push.iter().all(|p| p.file_paths.as_ref().is_some_and(|f| f.excludes == ["catalog/**"]))
+        t.git_configuration
+            .push
+            .iter()
+            .all(|p| p.file_paths.as_ref().is_some_and(|f| f.excludes == ["catalog/**", "gitops/**"]))
     });
     match source.action_type_id.provider.as_str() {
         "CodeStarSourceConnection" if !promotions_ignored => {
-            vec![format!("{name}: promotion commits to catalog/ would start it again")]
+            vec![format!("{name}: promotion commits to catalog/ or gitops/ would start it again")]
         }
         "CodeStarSourceConnection" if triggered(&branch) => Vec::new(),
         "CodeStarSourceConnection" => vec![format!("{name}: no trigger on its branch {branch}")],
@@ -443,7 +457,7 @@ fn checker_catches_a_polling_source_and_a_rule_that_cannot_start_its_pipeline() 
     looping.triggers[0].git_configuration.push[0].file_paths.as_mut().unwrap().excludes.clear();
     assert_eq!(
         trigger_problems(&looping, &resources),
-        ["shop-catalog: promotion commits to catalog/ would start it again"]
+        ["shop-catalog: promotion commits to catalog/ or gitops/ would start it again"]
     );
     catalog.triggers.clear();
     assert_eq!(trigger_problems(&catalog, &resources), ["shop-catalog: no trigger on its branch main"]);

@@ -45,10 +45,15 @@ const PROJECTS: [(Stage, &str, &str); 4] = [
 pub const BUILD_IMAGE: &str = "aws/codebuild/amazonlinux-x86_64-standard:5.0";
 /// How long a deploy waits for its rollout, and the deploy project's own limit above it.
 const ROLLOUT_TIMEOUT: &str = "60m";
+/// How long a deploy to a GitOps environment waits for Argo CD to sync the promotion (its default
+/// polling is three minutes) before the rollout's own wait: both fit in the project's limit.
+const SYNC_TIMEOUT_SECONDS: &str = "1200";
 const DEPLOY_TIMEOUT_MINUTES: u32 = 90;
 /// Where the deploy step finds the catalog in the repository (the monorepo layout the GitHub
 /// workflow assumes too: catalog and services side by side).
 pub const CATALOG_DIR: &str = "catalog";
+/// Where a deploy to a GitOps environment commits the re-rendered tree Argo CD reads.
+const GITOPS_DIR: &str = "gitops";
 /// Pipeline variable namespaces of the source and build actions.
 const SOURCE_NAMESPACE: &str = "SourceVariables";
 const BUILD_NAMESPACE: &str = "BuildVariables";
@@ -173,6 +178,7 @@ fn buildspec_text(
         "branch": service.ci.branch(),
         "codecommit": service.ci.source == CiSource::Codecommit,
         "rollout_timeout": ROLLOUT_TIMEOUT,
+        "sync_timeout_seconds": SYNC_TIMEOUT_SECONDS,
         // Pinned in templates/tools.yaml.
         "tools": { "semgrep": tools::build_tool("semgrep"), "checkov": tools::build_tool("checkov"), "trivy": tools::build_tool("trivy") },
     });
@@ -534,6 +540,9 @@ fn pipeline(model: &Model, service: &Service) -> Pipeline {
         }
         let mut variables = target_variables(model, env);
         variables.push(("IMAGE_DIGEST", digest.clone()));
+        // One deploy project serves every environment: the action says whether it applies (push)
+        // or commits the re-rendered gitops/ tree for Argo CD to sync (GitOps).
+        variables.push(("DELIVERY", environment.delivery.name().to_string()));
         stages.push(stage(
             format!("Deploy-{env}"),
             codebuild_action("Deploy", project(Stage::Deploy), &[SOURCE_ARTIFACT], &[], &variables),
@@ -564,13 +573,14 @@ fn pipeline(model: &Model, service: &Service) -> Pipeline {
             provider_type: "CodeStarSourceConnection".into(),
             git_configuration: GitConfiguration {
                 source_action_name: "Source".into(),
-                // The deploy step's promotion commits touch only the catalog: excluded, so they do
-                // not start another run (a repository per service has no includes to keep them out).
+                // The deploy step's promotion commits touch only the catalog and the rendered
+                // gitops/ tree: excluded, so they do not start another run (a repository per
+                // service has no includes to keep them out).
                 push: vec![GitPushFilter {
                     branches: GitIncludes { includes: vec![service.ci.branch().to_string()], excludes: Vec::new() },
                     file_paths: Some(GitIncludes {
                         includes: service.ci.path_filters().unwrap_or_default(),
-                        excludes: vec![format!("{CATALOG_DIR}/**")],
+                        excludes: vec![format!("{CATALOG_DIR}/**"), format!("{GITOPS_DIR}/**")],
                     }),
                 }],
             },
@@ -627,7 +637,8 @@ fn events_rule(model: &Model, service: &Service) -> Option<EventsRule> {
 }
 
 /// Pushes to the service's branch of its CodeCommit repository start its pipeline, except the
-/// pushes its own deploy step makes: those promotion commits change only the catalog, and the
+/// pushes its own deploy step makes: those promotion commits change only the catalog (and the
+/// rendered gitops/ tree), and the
 /// source events of CodeCommit carry no paths to filter on (a GitHub trigger's path filter does
 /// that job), so without the exception every promotion would start the pipeline again.
 fn source_events_rule(model: &Model, service: &Service) -> EventsRule {
@@ -864,6 +875,9 @@ mod tests {
         // A repository of its own (`path = "."`) has no path to include, but still keeps the
         // deploy step's promotion commits from starting it again.
         let paths = triggers[0].git_configuration.push[0].file_paths.clone().unwrap();
-        assert_eq!((paths.includes.len(), paths.excludes), (0, vec!["catalog/**".to_string()]));
+        assert_eq!(
+            (paths.includes.len(), paths.excludes),
+            (0, vec!["catalog/**".to_string(), "gitops/**".to_string()])
+        );
     }
 }
