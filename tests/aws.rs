@@ -27,7 +27,12 @@ fn apply_from_empty_converges_and_reads_in_batches() {
     // What AWS now holds is what the catalog says, read back independently through the SDK.
     let trust = bed.trust_policy("shop-cart-ci");
     let condition = &trust["Statement"][0]["Condition"]["StringEquals"];
-    assert_eq!(condition["token.actions.githubusercontent.com:sub"], "repo:acme/cart:ref:refs/heads/main");
+    // Branch trust, plus prod's environment: prod's deploy job runs in it (its reviewers are
+    // the approval in push mode), so GitHub issues that subject there.
+    assert_eq!(
+        condition["token.actions.githubusercontent.com:sub"],
+        serde_json::json!(["repo:acme/cart:ref:refs/heads/main", "repo:acme/cart:environment:prod"])
+    );
     let repo = bed
         .runtime
         .block_on(bed.ecr().describe_repositories().repository_names("shop/payment-service").send())
