@@ -110,6 +110,15 @@ fn commands(script: &str) -> Vec<String> {
         }
         out.push(first.to_string());
     }
+    // A shell function the script defines (`NAME() {`) is no command to install: neither its
+    // definition nor its calls.
+    let functions: Vec<&str> = script
+        .lines()
+        .filter_map(|line| line.trim().strip_suffix("{")?.trim_end().strip_suffix("()"))
+        .map(str::trim_end)
+        .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .collect();
+    out.retain(|command| !functions.contains(&command.as_str()));
     out
 }
 
