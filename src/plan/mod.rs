@@ -161,11 +161,7 @@ impl Selection {
     pub fn touches_cluster_of(&self, env: &str) -> bool {
         self.includes_provider(ProviderId::KUBE)
             && (self.envs.is_empty() || self.envs.iter().any(|e| e == env))
-            && (self.targets.is_empty()
-                || self.targets.iter().any(|t| {
-                    let t = t.trim_end_matches('/');
-                    t == env || t.strip_prefix(env).is_some_and(|rest| rest.starts_with('/'))
-                }))
+            && (self.targets.is_empty() || self.targets.iter().any(|t| within(t, env)))
     }
 
     /// What `apply` may write: never the cluster objects of a GitOps environment (Argo CD owns
@@ -191,9 +187,13 @@ impl Selection {
 /// a `/` boundary (`prod/payment-service` takes `prod/payment-service/k8s/…`, not
 /// `prod/payment-service-v2/…`).
 fn targets(target: &str, address: &Address) -> bool {
-    let text = address.to_string();
-    let target = target.trim_end_matches('/');
-    text == target || text.strip_prefix(target).is_some_and(|rest| rest.starts_with('/'))
+    within(&address.to_string(), target)
+}
+
+/// Whether the address path `path` is `group` or lies below it, at a `/` boundary.
+fn within(path: &str, group: &str) -> bool {
+    let (path, group) = (path.trim_end_matches('/'), group.trim_end_matches('/'));
+    path == group || path.strip_prefix(group).is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// What the person applying a plan allowed beyond creates and updates. Part of the plan, so
