@@ -103,7 +103,8 @@ pub(super) struct Planned {
     /// The safety report and policy findings of the rendered catalog.
     pub(super) check: CheckResult,
     catalog_name: String,
-    /// What the live providers (and, elsewhere, the state file) said exists.
+    /// What the live providers said exists (where none read, the plan compared with the state
+    /// file's records, which are not copied here).
     pub(super) live: std::collections::BTreeMap<Address, serde_json::Value>,
 }
 
@@ -174,7 +175,8 @@ pub(super) fn prepare_loaded(
             )));
         }
     }
-    let mut live = state.bodies_against(&desired);
+    // What the live providers read, in place of what the state file records of their half.
+    let mut read = std::collections::BTreeMap::new();
     // What the live providers said besides the bodies (conflicts, notes, contested fields,
     // unfinished resources), gathered across them.
     let mut found = crate::providers::LiveSet::default();
@@ -188,7 +190,7 @@ pub(super) fn prepare_loaded(
     }
     if selection.includes_provider(ProviderId::AWS) && !select.offline && aws::is_configured(&model) {
         let mut provider = AwsProvider::connect(&model)?;
-        read_live(&mut provider, &mut desired, &state, &mut live, &mut found)?;
+        read_live(&mut provider, &mut desired, &state, &mut read, &mut found)?;
         aws = Some(provider);
     }
     let mut cluster = None;
@@ -196,15 +198,25 @@ pub(super) fn prepare_loaded(
     let access = KubeAccess::from_env(select.kube_context.clone(), select.force_conflicts);
     if let (true, false, Some(access)) = (selection.includes_provider(ProviderId::KUBE), select.offline, access) {
         let mut provider = KubeProvider::connect(&model, selection, &access)?;
-        read_live(&mut provider, &mut desired, &state, &mut live, &mut found)?;
+        read_live(&mut provider, &mut desired, &state, &mut read, &mut found)?;
         cluster_contexts = Some(provider.describe());
         cluster = Some(provider);
     }
     if !found.conflicts.is_empty() {
         return Err(CliError::Conflicts(found.conflicts));
     }
+    // The live side of the plan: the state's records (lent, not copied) of what no live provider
+    // read, and what they read.
+    let mut live = state.bodies_against(&desired);
+    let read_by = |address: &Address| {
+        aws.as_ref().is_some_and(|p: &AwsProvider| p.manages(address))
+            || cluster.as_ref().is_some_and(|p: &KubeProvider| p.manages(address))
+    };
+    live.retain(|address, _| !read_by(address));
+    live.extend(read.iter().map(|(address, body)| (address.clone(), std::borrow::Cow::Borrowed(body))));
     // The desired set is not needed after this: its bodies move into the plan.
-    let mut plan = plan::plan_owned(desired, &live, selection);
+    let mut plan = plan::plan_owned(desired, &live, selection, &found.unfinished);
+    drop(live);
     plan.annotate(&found.notes, &found.contested);
     plan.wait_for(&found.unfinished);
     plan.permissions.force_conflicts = select.force_conflicts;
@@ -217,26 +229,26 @@ pub(super) fn prepare_loaded(
         cluster_contexts,
         check,
         catalog_name: model.platform.name.clone(),
-        live,
+        live: read,
     })
 }
 
-/// Lets a provider fill in the desired side, then replaces what the state file remembers of its
-/// half by what it reads live; the rest of what it found is added to `found`.
+/// Lets a provider fill in the desired side and adds what it read to `read` (the plan takes it
+/// in place of what the state file remembers of its half); the rest of what it found is added to
+/// `found`.
 fn read_live(
     provider: &mut dyn Provider,
     desired: &mut DesiredSet,
     state: &State,
-    live: &mut std::collections::BTreeMap<Address, serde_json::Value>,
+    read: &mut std::collections::BTreeMap<Address, serde_json::Value>,
     found: &mut crate::providers::LiveSet,
 ) -> Result<(), CliError> {
-    let read = provider.read(desired, state)?;
-    live.retain(|address, _| !provider.manages(address));
-    live.extend(read.bodies);
-    found.conflicts.extend(read.conflicts);
-    found.notes.extend(read.notes);
-    found.contested.extend(read.contested);
-    found.unfinished.extend(read.unfinished);
+    let answer = provider.read(desired, state)?;
+    read.extend(answer.bodies);
+    found.conflicts.extend(answer.conflicts);
+    found.notes.extend(answer.notes);
+    found.contested.extend(answer.contested);
+    found.unfinished.extend(answer.unfinished);
     Ok(())
 }
 

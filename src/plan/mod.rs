@@ -5,6 +5,7 @@ pub mod diff;
 pub mod drift;
 pub mod file;
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -284,15 +285,29 @@ impl Plan {
 /// Diffs `desired` against `live` within `selection`. Live entries that are no longer desired
 /// become deletes; creates and updates come in apply order, deletes after them in reverse.
 pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &Selection) -> Plan {
-    plan_owned(desired.clone(), live, selection)
+    plan_owned(desired.clone(), live, selection, &BTreeMap::new())
 }
 
 /// [`plan`] of a desired set the caller has no more use for: its bodies move into the changes
-/// instead of being copied (a plan of thousands of objects held each of them twice).
-pub fn plan_owned(desired: DesiredSet, live: &BTreeMap<Address, Value>, selection: &Selection) -> Plan {
+/// instead of being copied (a plan of thousands of objects held each of them twice). The live
+/// side is anything that lends a body (the state file's records are borrowed, not copied).
+///
+/// A no-op change carries its `after` body (apply's `adopt` records it) but neither `before`
+/// nor `send`: nothing reads them, and at fleet scale they were two more copies of every
+/// object. The exception is an address in `waiting`: [`Plan::wait_for`] turns those no-ops into
+/// updates that apply carries out, so they keep everything an update has.
+pub fn plan_owned<L: Borrow<Value>>(
+    desired: DesiredSet,
+    live: &BTreeMap<Address, L>,
+    selection: &Selection,
+    waiting: &BTreeMap<Address, String>,
+) -> Plan {
     // The fingerprints borrow the bodies (digests stream them) instead of copying them.
     let live_fingerprint = crate::digest::digest_entries(
-        live.iter().filter(|(a, b)| selection.includes_body(a, b)).map(|(a, b)| (a.to_string(), b)),
+        live.iter()
+            .map(|(a, b)| (a, b.borrow()))
+            .filter(|(a, b)| selection.includes_body(a, b))
+            .map(|(a, b)| (a.to_string(), b)),
     );
     let desired_fingerprint = crate::digest::digest_entries(
         desired
@@ -304,6 +319,7 @@ pub fn plan_owned(desired: DesiredSet, live: &BTreeMap<Address, Value>, selectio
     );
     let mut deletes: Vec<Change> = live
         .iter()
+        .map(|(a, b)| (a, b.borrow()))
         .filter(|(address, before)| {
             selection.includes_body(address, before) && !desired.resources.contains_key(*address)
         })
@@ -319,11 +335,11 @@ pub fn plan_owned(desired: DesiredSet, live: &BTreeMap<Address, Value>, selectio
         if address.env().is_some() && !selection.includes(&address) {
             continue;
         }
-        let (after, send) = resource.into_body_and_send();
+        let (after, sends) = resource.into_body_and_sends();
         if !selection.includes_body(&address, &after) {
             continue;
         }
-        let change = match live.get(&address) {
+        let change = match live.get(&address).map(Borrow::borrow) {
             None => Change::new(&address, Action::Create, None, Some(after)),
             Some(before) => {
                 let fields = diff::diff(before, &after);
@@ -335,11 +351,17 @@ pub fn plan_owned(desired: DesiredSet, live: &BTreeMap<Address, Value>, selectio
                 } else {
                     Action::Update
                 };
+                if action == Action::NoOp && !waiting.contains_key(&address) {
+                    // Neither copied nor kept: see above.
+                    forward.push((address.kind.spec().rank, Change::new(&address, action, None, Some(after))));
+                    continue;
+                }
                 // What a plan shows and saves never holds a secret (`crate::redact`).
                 let fields = if fields.is_empty() { fields } else { diff::redacted(before, &after, &fields) };
                 Change { fields, ..Change::new(&address, action, Some(before.clone()), Some(after)) }
             }
         };
+        let send = sends.resolve(change.after.as_ref());
         forward.push((address.kind.spec().rank, Change { send, ..change }));
     }
     forward.sort_by(|(ra, a), (rb, b)| (ra, &a.address).cmp(&(rb, &b.address)));

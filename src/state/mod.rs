@@ -1,6 +1,7 @@
 //! The local state file (`.glidepath/state.json`): what glidepath last applied, per address.
 //! Written atomically (temp file, fsync, rename) so a crash leaves the old state or the new one.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Write;
@@ -83,15 +84,21 @@ impl State {
         self.resources.iter().map(|(a, e)| (a.clone(), e.body.clone())).collect()
     }
 
-    /// The recorded bodies as the "live" side of an offline plan against `desired`: where a
-    /// recorded digest is that of the desired body, the desired body itself (the recorded one
-    /// has its secrets redacted and would look changed).
-    pub fn bodies_against(&self, desired: &crate::render::DesiredSet) -> BTreeMap<Address, Value> {
+    /// The recorded bodies as the "live" side of an offline plan against `desired`, lent rather
+    /// than copied (a fleet's state is hundreds of MiB as values): where a recorded digest is that
+    /// of the desired body but the recorded body is not (its secrets were redacted, and it would
+    /// look changed), a copy of the desired body.
+    pub fn bodies_against(&self, desired: &crate::render::DesiredSet) -> BTreeMap<Address, Cow<'_, Value>> {
         self.resources
             .iter()
             .map(|(a, e)| {
-                let same = desired.resources.get(a).map(|r| r.body_ref()).filter(|body| digest(body) == e.digest);
-                (a.clone(), same.map(std::borrow::Cow::into_owned).unwrap_or_else(|| e.body.clone()))
+                let redacted = || digest(&e.body) != e.digest;
+                let same = || desired.resources.get(a).map(|r| r.body_ref()).filter(|body| digest(body) == e.digest);
+                let body = match redacted().then(same).flatten() {
+                    Some(desired) => Cow::Owned(desired.into_owned()),
+                    None => Cow::Borrowed(&e.body),
+                };
+                (a.clone(), body)
             })
             .collect()
     }
