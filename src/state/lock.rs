@@ -202,8 +202,7 @@ pub fn now() -> String {
 
 /// Seconds since the Unix epoch as RFC 3339 in UTC (`2026-11-25T02:34:56Z`).
 pub fn rfc3339(secs: u64) -> String {
-    let at =
-        i64::try_from(secs).ok().and_then(|s| jiff::Timestamp::from_second(s).ok()).unwrap_or(jiff::Timestamp::MAX);
+    let at = i64::try_from(secs).ok().and_then(|s| jiff::Timestamp::from_second(s).ok()).unwrap_or(jiff::Timestamp::MAX);
     at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
