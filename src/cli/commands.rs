@@ -14,7 +14,7 @@ use crate::catalog::{self, Model};
 use crate::check::{self, CheckResult};
 use crate::kinds::ProviderId;
 use crate::plan::file::SavedPlan;
-use crate::plan::{self, Plan, Selection};
+use crate::plan::{self, Plan, Recorded, Selection};
 use crate::providers::aws::{self, AwsProvider};
 use crate::providers::kube::{Access as KubeAccess, KubeProvider};
 use crate::providers::Provider;
@@ -205,15 +205,14 @@ pub(super) fn prepare_loaded(
     if !found.conflicts.is_empty() {
         return Err(CliError::Conflicts(found.conflicts));
     }
-    // The live side of the plan: the state's records (lent, not copied) of what no live provider
-    // read, and what they read.
-    let mut live = state.bodies_against(&desired);
+    // The live side of the plan: what the state file records of what no live provider read
+    // (parsed only where it is not the desired body), and what they read, lent.
     let read_by = |address: &Address| {
         aws.as_ref().is_some_and(|p: &AwsProvider| p.manages(address))
             || cluster.as_ref().is_some_and(|p: &KubeProvider| p.manages(address))
     };
-    live.retain(|address, _| !read_by(address));
-    live.extend(read.iter().map(|(address, body)| (address.clone(), std::borrow::Cow::Borrowed(body))));
+    let mut live = state.bodies_against(&desired, read_by);
+    live.extend(read.iter().map(|(address, body)| (address.clone(), Recorded::Body(std::borrow::Cow::Borrowed(body)))));
     // The desired set is not needed after this: its bodies move into the plan.
     let mut plan = plan::plan_owned(desired, &live, selection, &found.unfinished);
     drop(live);

@@ -31,7 +31,7 @@ pub fn drift(args: &DriftArgs) -> Result<u8, CliError> {
         .resources
         .iter()
         .filter(|(a, _)| selection.includes(a) && planned.read_live(a))
-        .map(|(a, e)| (a.clone(), e.body.clone()))
+        .map(|(a, e)| (a.clone(), e.body.value()))
         .collect();
     let live: BTreeMap<Address, serde_json::Value> =
         planned.live.iter().filter(|(a, _)| recorded.contains_key(*a)).map(|(a, b)| (a.clone(), b.clone())).collect();

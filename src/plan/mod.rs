@@ -5,7 +5,7 @@ pub mod diff;
 pub mod drift;
 pub mod file;
 
-use std::borrow::Borrow;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -282,6 +282,36 @@ impl Plan {
     }
 }
 
+/// One address's live (or recorded) side, as a plan reads it.
+pub trait LiveBody {
+    /// The body; `None` when it is known to be the desired body itself.
+    fn body(&self) -> Option<&Value>;
+}
+
+impl LiveBody for Value {
+    fn body(&self) -> Option<&Value> {
+        Some(self)
+    }
+}
+
+/// What the state file recorded of an address, or a live provider read: lent where it can be.
+#[derive(Debug, Clone)]
+pub enum Recorded<'a> {
+    Body(Cow<'a, Value>),
+    /// The recorded digest is the desired body's: the desired body stands for it, unparsed and
+    /// uncopied (`State::bodies_against`).
+    AsDesired,
+}
+
+impl LiveBody for Recorded<'_> {
+    fn body(&self) -> Option<&Value> {
+        match self {
+            Recorded::Body(body) => Some(body),
+            Recorded::AsDesired => None,
+        }
+    }
+}
+
 /// Diffs `desired` against `live` within `selection`. Live entries that are no longer desired
 /// become deletes; creates and updates come in apply order, deletes after them in reverse.
 pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &Selection) -> Plan {
@@ -290,22 +320,23 @@ pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &S
 
 /// [`plan`] of a desired set the caller has no more use for: its bodies move into the changes
 /// instead of being copied (a plan of thousands of objects held each of them twice). The live
-/// side is anything that lends a body (the state file's records are borrowed, not copied).
+/// side need not hold bodies it shares with the desired set ([`Recorded::AsDesired`]).
 ///
 /// A no-op change carries its `after` body (apply's `adopt` records it) but neither `before`
 /// nor `send`: nothing reads them, and at fleet scale they were two more copies of every
 /// object. The exception is an address in `waiting`: [`Plan::wait_for`] turns those no-ops into
 /// updates that apply carries out, so they keep everything an update has.
-pub fn plan_owned<L: Borrow<Value>>(
+pub fn plan_owned<L: LiveBody>(
     desired: DesiredSet,
     live: &BTreeMap<Address, L>,
     selection: &Selection,
     waiting: &BTreeMap<Address, String>,
 ) -> Plan {
+    let live_body = |address, entry| live_body(&desired, address, entry);
     // The fingerprints borrow the bodies (digests stream them) instead of copying them.
     let live_fingerprint = crate::digest::digest_entries(
         live.iter()
-            .map(|(a, b)| (a, b.borrow()))
+            .filter_map(|(a, entry)| Some((a, live_body(a, entry)?)))
             .filter(|(a, b)| selection.includes_body(a, b))
             .map(|(a, b)| (a.to_string(), b)),
     );
@@ -317,12 +348,12 @@ pub fn plan_owned<L: Borrow<Value>>(
             .filter(|(a, body)| selection.includes_body(a, body))
             .map(|(a, body)| (a.to_string(), body)),
     );
+    // A live entry standing for its desired body is desired: never a delete.
     let mut deletes: Vec<Change> = live
         .iter()
-        .map(|(a, b)| (a, b.borrow()))
-        .filter(|(address, before)| {
-            selection.includes_body(address, before) && !desired.resources.contains_key(*address)
-        })
+        .filter(|(address, _)| !desired.resources.contains_key(*address))
+        .filter_map(|(address, entry)| Some((address, entry.body()?)))
+        .filter(|(address, before)| selection.includes_body(address, before))
         .map(|(address, before)| Change::new(address, Action::Delete, Some(before.clone()), None))
         .collect();
     // Dependants go first when deleting: the reverse of apply order.
@@ -339,10 +370,10 @@ pub fn plan_owned<L: Borrow<Value>>(
         if !selection.includes_body(&address, &after) {
             continue;
         }
-        let change = match live.get(&address).map(Borrow::borrow) {
+        let change = match live.get(&address).map(|entry| entry.body()) {
             None => Change::new(&address, Action::Create, None, Some(after)),
             Some(before) => {
-                let fields = diff::diff(before, &after);
+                let fields = before.map(|before| diff::diff(before, &after)).unwrap_or_default();
                 let replace_fields = address.kind.spec().replace_fields;
                 let action = if fields.is_empty() {
                     Action::NoOp
@@ -356,9 +387,10 @@ pub fn plan_owned<L: Borrow<Value>>(
                     forward.push((address.kind.spec().rank, Change::new(&address, action, None, Some(after))));
                     continue;
                 }
+                let before = before.cloned().unwrap_or_else(|| after.clone());
                 // What a plan shows and saves never holds a secret (`crate::redact`).
-                let fields = if fields.is_empty() { fields } else { diff::redacted(before, &after, &fields) };
-                Change { fields, ..Change::new(&address, action, Some(before.clone()), Some(after)) }
+                let fields = if fields.is_empty() { fields } else { diff::redacted(&before, &after, &fields) };
+                Change { fields, ..Change::new(&address, action, Some(before), Some(after)) }
             }
         };
         let send = sends.resolve(change.after.as_ref());
@@ -369,6 +401,14 @@ pub fn plan_owned<L: Borrow<Value>>(
     changes.extend(deletes);
     let summary = Summary::of(&changes);
     Plan { changes, summary, live_fingerprint, desired_fingerprint, permissions: Permissions::default() }
+}
+
+/// A live entry's body, the desired one standing in where they are the same.
+fn live_body<'a, L: LiveBody>(desired: &'a DesiredSet, address: &Address, entry: &'a L) -> Option<Cow<'a, Value>> {
+    match entry.body() {
+        Some(body) => Some(Cow::Borrowed(body)),
+        None => desired.resources.get(address).map(|r| r.body_ref()),
+    }
 }
 
 /// The first segment of a field path: `trust_policy` of `trust_policy.Statement[0]`.
