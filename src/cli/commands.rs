@@ -104,14 +104,28 @@ pub(super) struct Planned {
     pub(super) check: CheckResult,
     catalog_name: String,
     /// What the live providers said exists (where none read, the plan compared with the state
-    /// file's records, which are not copied here).
-    pub(super) live: std::collections::BTreeMap<Address, serde_json::Value>,
+    /// file's records, which are not copied here), but for `as_desired`.
+    live: std::collections::BTreeMap<Address, serde_json::Value>,
+    /// What a live provider found as the catalog wants it: its live body is the plan's `after`.
+    as_desired: std::collections::BTreeSet<Address>,
 }
 
 impl Planned {
     /// Whether anything was read live (AWS or a cluster).
     pub(super) fn any_live(&self) -> bool {
         self.aws.is_some() || self.cluster.is_some()
+    }
+
+    /// Every body the live providers read, by address: those they found as the catalog wants
+    /// them are the plan's `after` of their (no-op) change.
+    pub(super) fn live_bodies(&self) -> std::collections::BTreeMap<&Address, &serde_json::Value> {
+        let mut bodies: std::collections::BTreeMap<&Address, &serde_json::Value> = self.live.iter().collect();
+        for change in self.plan.changes.iter().filter(|c| self.as_desired.contains(&c.address)) {
+            if let Some(after) = &change.after {
+                bodies.insert(&change.address, after);
+            }
+        }
+        bodies
     }
 
     /// Whether a live provider read `address` (rather than the state file standing in).
@@ -205,6 +219,12 @@ pub(super) fn prepare_loaded(
     if !found.conflicts.is_empty() {
         return Err(CliError::Conflicts(found.conflicts));
     }
+    // What the plan leaves out (`--target`) it does not carry either: drift still reads those.
+    for address in found.as_desired.iter().filter(|a| !selection.includes(a)) {
+        if let Some(resource) = desired.resources.get(address) {
+            read.insert(address.clone(), resource.body());
+        }
+    }
     // The live side of the plan: what the state file records of what no live provider read
     // (parsed only where it is not the desired body), and what they read, lent.
     let read_by = |address: &Address| {
@@ -213,6 +233,7 @@ pub(super) fn prepare_loaded(
     };
     let mut live = state.bodies_against(&desired, read_by);
     live.extend(read.iter().map(|(address, body)| (address.clone(), Recorded::Body(std::borrow::Cow::Borrowed(body)))));
+    live.extend(found.as_desired.iter().map(|address| (address.clone(), Recorded::AsDesired)));
     // The desired set is not needed after this: its bodies move into the plan.
     let mut plan = plan::plan_owned(desired, &live, selection, &found.unfinished);
     drop(live);
@@ -229,6 +250,7 @@ pub(super) fn prepare_loaded(
         check,
         catalog_name: model.platform.name.clone(),
         live: read,
+        as_desired: found.as_desired,
     })
 }
 
@@ -248,6 +270,7 @@ fn read_live(
     found.notes.extend(answer.notes);
     found.contested.extend(answer.contested);
     found.unfinished.extend(answer.unfinished);
+    found.as_desired.extend(answer.as_desired);
     Ok(())
 }
 

@@ -684,11 +684,17 @@ impl Provider for KubeProvider {
                     Some(Err(fallback)) => Err(fallback.clone()),
                     None => Err(Fallback::NotApplied),
                 };
-                match (verdict, live.bodies.get(&address)) {
+                match (verdict, live.bodies.remove(&address)) {
+                    // The live body moves into the desired set (the plan finds them the same
+                    // without a second copy of every unchanged object).
                     (Ok(()), Some(live_body)) => {
-                        object.manifest = Some(std::mem::replace(&mut object.body, live_body.clone()));
+                        object.manifest = Some(std::mem::replace(&mut object.body, live_body));
+                        live.as_desired.insert(address);
                     }
-                    (verdict, _) => {
+                    (verdict, live_body) => {
+                        if let Some(live_body) = live_body {
+                            live.bodies.insert(address.clone(), live_body);
+                        }
                         tracing::debug!(%address, reason = %verdict.err().unwrap_or(Fallback::NotApplied), "dry-run");
                         to_predict.push(address);
                     }
