@@ -687,8 +687,12 @@ impl Provider for KubeProvider {
                 match (verdict, live.bodies.remove(&address)) {
                     // The live body moves into the desired set (the plan finds them the same
                     // without a second copy of every unchanged object).
+                    // The manifest is kept only where the plan may still send it: an unchanged
+                    // object is a no-op, which sends nothing, unless apply must wait for it
+                    // (`Plan::wait_for` makes that an update).
                     (Ok(()), Some(live_body)) => {
-                        object.manifest = Some(std::mem::replace(&mut object.body, live_body));
+                        let manifest = std::mem::replace(&mut object.body, live_body);
+                        object.manifest = live.unfinished.contains_key(&address).then_some(manifest);
                         live.as_desired.insert(address);
                     }
                     (verdict, live_body) => {
