@@ -461,3 +461,89 @@ mod gitops_selection_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod lean_tests {
+    use super::*;
+    use crate::kinds::KubeKind;
+    use crate::render::{KubeObject, Resource};
+    use serde_json::json;
+
+    fn config_map(name: &str, data: Value) -> (Address, Resource) {
+        let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data});
+        let object = KubeObject {
+            env: "dev".into(),
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            namespace: Some("shop".into()),
+            name: name.into(),
+            body,
+            manifest: None,
+        };
+        (Address::scoped("dev", "cart", KubeKind::ConfigMap, name), Resource::Kube(object))
+    }
+
+    fn desired(objects: &[(&str, Value)]) -> DesiredSet {
+        let mut set = DesiredSet::default();
+        for (name, data) in objects {
+            let (address, resource) = config_map(name, data.clone());
+            set.resources.insert(address, resource);
+        }
+        set
+    }
+
+    #[test]
+    fn a_no_op_carries_no_before_or_send_unless_apply_must_wait_for_it() {
+        let set = desired(&[("same", json!({"a": "1"})), ("waits", json!({"a": "1"})), ("new", json!({"a": "1"}))]);
+        let live: BTreeMap<Address, Value> =
+            set.resources.iter().filter(|(a, _)| a.name() != "new").map(|(a, r)| (a.clone(), r.body())).collect();
+        let waiting = BTreeMap::from([(config_map("waits", json!({})).0, "a Job".to_string())]);
+        let mut plan = plan_owned(set.clone(), &live, &Selection::all(), &waiting);
+        plan.wait_for(&waiting);
+        let change = |name: &str| plan.changes.iter().find(|c| c.address.name() == name).unwrap();
+        let same = change("same");
+        assert_eq!((same.action, same.before.is_none(), same.send.is_none()), (Action::NoOp, true, true));
+        assert_eq!(same.after, Some(set.resources[&same.address].body()));
+        // What apply carries out keeps everything it sends.
+        let waits = change("waits");
+        assert_eq!(waits.action, Action::Update);
+        assert_eq!((waits.before.as_ref(), waits.send.as_ref()), (waits.after.as_ref(), waits.after.as_ref()));
+        let new = change("new");
+        assert_eq!((new.action, new.send.as_ref()), (Action::Create, new.after.as_ref()));
+    }
+
+    #[test]
+    fn a_record_standing_for_its_desired_body_is_unchanged_and_fingerprinted_as_that_body() {
+        let set = desired(&[("same", json!({"a": "1"})), ("changed", json!({"a": "2"}))]);
+        let bodies: BTreeMap<Address, Value> = set.resources.iter().map(|(a, r)| (a.clone(), r.body())).collect();
+        let (changed, gone) = (config_map("changed", json!({})).0, config_map("gone", json!({})).0);
+        let mut recorded: BTreeMap<Address, Value> = bodies.clone();
+        recorded.insert(
+            changed.clone(),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "changed"}, "data": {"a": "1"}}),
+        );
+        recorded.insert(gone.clone(), json!({"kind": "ConfigMap", "metadata": {"name": "gone"}}));
+        let full = plan(&set, &recorded, &Selection::all());
+        // The same records, the unchanged one standing for the desired body instead of holding it.
+        let lean: BTreeMap<Address, Recorded> = recorded
+            .iter()
+            .map(|(a, b)| match a.name() {
+                "same" => (a.clone(), Recorded::AsDesired),
+                _ => (a.clone(), Recorded::Body(Cow::Borrowed(b))),
+            })
+            .collect();
+        let lean = plan_owned(set, &lean, &Selection::all(), &BTreeMap::new());
+        let actions = |p: &Plan| p.changes.iter().map(|c| (c.address.name().to_string(), c.action)).collect::<Vec<_>>();
+        assert_eq!(actions(&lean), actions(&full));
+        assert_eq!(
+            actions(&lean),
+            [
+                ("changed".to_string(), Action::Update),
+                ("same".to_string(), Action::NoOp),
+                ("gone".to_string(), Action::Delete)
+            ]
+        );
+        assert_eq!(lean.live_fingerprint, full.live_fingerprint);
+        assert_eq!(lean.desired_fingerprint, full.desired_fingerprint);
+    }
+}
