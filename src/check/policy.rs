@@ -20,29 +20,38 @@ struct Checker<'a> {
     out: Vec<Finding>,
 }
 
-/// Every policy finding for the rendered catalog (the workflows rendered from `model` too).
+/// Every policy finding for the rendered catalog (the workflows rendered from `model` too, one
+/// at a time as each service is checked).
 pub fn check(model: &Model, desired: &DesiredSet) -> Vec<Finding> {
     // A workflow that does not render is a render error `render`/`plan` report; check what does.
-    let workflows = workflow::workflows(model).unwrap_or_default();
-    check_with_workflows(model, desired, &workflows)
+    let renderer = workflow::Renderer::new();
+    check_each(model, desired, |service| renderer.render(model, service).ok())
 }
 
 /// [`check`] of these rendered workflows ((path, YAML text) as `workflow::workflows` gives
 /// them): tests hand it a workflow edited the way a renderer bug would.
 pub fn check_with_workflows(model: &Model, desired: &DesiredSet, workflows: &[(PathBuf, String)]) -> Vec<Finding> {
-    let mut checker = Checker { model, desired, out: Vec::new() };
     // Each service looks its workflow up by path: through a map, as a scan per service made
     // `check` quadratic in the number of services.
     let mut by_path: std::collections::HashMap<&Path, &str> = std::collections::HashMap::new();
     for (path, text) in workflows {
         by_path.entry(path.as_path()).or_insert(text.as_str());
     }
+    check_each(model, desired, |service| {
+        by_path.get(workflow::workflow_path(&service.name).as_path()).map(|text| text.to_string())
+    })
+}
+
+/// The checks, with `workflow_of` giving each service's workflow text (of a service that uses
+/// GitHub Actions), if there is one.
+fn check_each(model: &Model, desired: &DesiredSet, workflow_of: impl Fn(&Service) -> Option<String>) -> Vec<Finding> {
+    let mut checker = Checker { model, desired, out: Vec::new() };
     for service in &model.services {
         checker.ci_role(service);
         if uses_github_actions(service) {
             let path = workflow::workflow_path(&service.name);
-            if let Some(text) = by_path.get(path.as_path()).copied() {
-                checker.job_identities(service, &path, text);
+            if let Some(text) = workflow_of(service) {
+                checker.job_identities(service, &path, &text);
             }
         }
         // Every role the service's CI runs as: GitHub Actions' role, or CodeBuild's, CodePipeline's

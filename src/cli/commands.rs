@@ -14,7 +14,7 @@ use crate::catalog::{self, Model};
 use crate::check::{self, CheckResult};
 use crate::kinds::ProviderId;
 use crate::plan::file::SavedPlan;
-use crate::plan::{self, Plan, Selection};
+use crate::plan::{self, Plan, Recorded, Selection};
 use crate::providers::aws::{self, AwsProvider};
 use crate::providers::kube::{Access as KubeAccess, KubeProvider};
 use crate::providers::Provider;
@@ -103,14 +103,29 @@ pub(super) struct Planned {
     /// The safety report and policy findings of the rendered catalog.
     pub(super) check: CheckResult,
     catalog_name: String,
-    /// What the live providers (and, elsewhere, the state file) said exists.
-    pub(super) live: std::collections::BTreeMap<Address, serde_json::Value>,
+    /// What the live providers said exists (where none read, the plan compared with the state
+    /// file's records, which are not copied here), but for `as_desired`.
+    live: std::collections::BTreeMap<Address, serde_json::Value>,
+    /// What a live provider found as the catalog wants it: its live body is the plan's `after`.
+    as_desired: std::collections::BTreeSet<Address>,
 }
 
 impl Planned {
     /// Whether anything was read live (AWS or a cluster).
     pub(super) fn any_live(&self) -> bool {
         self.aws.is_some() || self.cluster.is_some()
+    }
+
+    /// Every body the live providers read, by address: those they found as the catalog wants
+    /// them are the plan's `after` of their (no-op) change.
+    pub(super) fn live_bodies(&self) -> std::collections::BTreeMap<&Address, &serde_json::Value> {
+        let mut bodies: std::collections::BTreeMap<&Address, &serde_json::Value> = self.live.iter().collect();
+        for change in self.plan.changes.iter().filter(|c| self.as_desired.contains(&c.address)) {
+            if let Some(after) = &change.after {
+                bodies.insert(&change.address, after);
+            }
+        }
+        bodies
     }
 
     /// Whether a live provider read `address` (rather than the state file standing in).
@@ -174,7 +189,8 @@ pub(super) fn prepare_loaded(
             )));
         }
     }
-    let mut live = state.bodies_against(&desired);
+    // What the live providers read, in place of what the state file records of their half.
+    let mut read = std::collections::BTreeMap::new();
     // What the live providers said besides the bodies (conflicts, notes, contested fields,
     // unfinished resources), gathered across them.
     let mut found = crate::providers::LiveSet::default();
@@ -188,7 +204,7 @@ pub(super) fn prepare_loaded(
     }
     if selection.includes_provider(ProviderId::AWS) && !select.offline && aws::is_configured(&model) {
         let mut provider = AwsProvider::connect(&model)?;
-        read_live(&mut provider, &mut desired, &state, &mut live, &mut found)?;
+        read_live(&mut provider, &mut desired, &state, &mut read, &mut found)?;
         aws = Some(provider);
     }
     let mut cluster = None;
@@ -196,15 +212,31 @@ pub(super) fn prepare_loaded(
     let access = KubeAccess::from_env(select.kube_context.clone(), select.force_conflicts);
     if let (true, false, Some(access)) = (selection.includes_provider(ProviderId::KUBE), select.offline, access) {
         let mut provider = KubeProvider::connect(&model, selection, &access)?;
-        read_live(&mut provider, &mut desired, &state, &mut live, &mut found)?;
+        read_live(&mut provider, &mut desired, &state, &mut read, &mut found)?;
         cluster_contexts = Some(provider.describe());
         cluster = Some(provider);
     }
     if !found.conflicts.is_empty() {
         return Err(CliError::Conflicts(found.conflicts));
     }
+    // What the plan leaves out (`--target`) it does not carry either: drift still reads those.
+    for address in found.as_desired.iter().filter(|a| !selection.includes(a)) {
+        if let Some(resource) = desired.resources.get(address) {
+            read.insert(address.clone(), resource.body());
+        }
+    }
+    // The live side of the plan: what the state file records of what no live provider read
+    // (parsed only where it is not the desired body), and what they read, lent.
+    let read_by = |address: &Address| {
+        aws.as_ref().is_some_and(|p: &AwsProvider| p.manages(address))
+            || cluster.as_ref().is_some_and(|p: &KubeProvider| p.manages(address))
+    };
+    let mut live = state.bodies_against(&desired, read_by);
+    live.extend(read.iter().map(|(address, body)| (address.clone(), Recorded::Body(std::borrow::Cow::Borrowed(body)))));
+    live.extend(found.as_desired.iter().map(|address| (address.clone(), Recorded::AsDesired)));
     // The desired set is not needed after this: its bodies move into the plan.
-    let mut plan = plan::plan_owned(desired, &live, selection);
+    let mut plan = plan::plan_owned(desired, &live, selection, &found.unfinished);
+    drop(live);
     plan.annotate(&found.notes, &found.contested);
     plan.wait_for(&found.unfinished);
     plan.permissions.force_conflicts = select.force_conflicts;
@@ -217,26 +249,28 @@ pub(super) fn prepare_loaded(
         cluster_contexts,
         check,
         catalog_name: model.platform.name.clone(),
-        live,
+        live: read,
+        as_desired: found.as_desired,
     })
 }
 
-/// Lets a provider fill in the desired side, then replaces what the state file remembers of its
-/// half by what it reads live; the rest of what it found is added to `found`.
+/// Lets a provider fill in the desired side and adds what it read to `read` (the plan takes it
+/// in place of what the state file remembers of its half); the rest of what it found is added to
+/// `found`.
 fn read_live(
     provider: &mut dyn Provider,
     desired: &mut DesiredSet,
     state: &State,
-    live: &mut std::collections::BTreeMap<Address, serde_json::Value>,
+    read: &mut std::collections::BTreeMap<Address, serde_json::Value>,
     found: &mut crate::providers::LiveSet,
 ) -> Result<(), CliError> {
-    let read = provider.read(desired, state)?;
-    live.retain(|address, _| !provider.manages(address));
-    live.extend(read.bodies);
-    found.conflicts.extend(read.conflicts);
-    found.notes.extend(read.notes);
-    found.contested.extend(read.contested);
-    found.unfinished.extend(read.unfinished);
+    let answer = provider.read(desired, state)?;
+    read.extend(answer.bodies);
+    found.conflicts.extend(answer.conflicts);
+    found.notes.extend(answer.notes);
+    found.contested.extend(answer.contested);
+    found.unfinished.extend(answer.unfinished);
+    found.as_desired.extend(answer.as_desired);
     Ok(())
 }
 

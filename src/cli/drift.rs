@@ -31,15 +31,19 @@ pub fn drift(args: &DriftArgs) -> Result<u8, CliError> {
         .resources
         .iter()
         .filter(|(a, _)| selection.includes(a) && planned.read_live(a))
-        .map(|(a, e)| (a.clone(), e.body.clone()))
+        .map(|(a, e)| (a.clone(), e.body.value()))
         .collect();
-    let live: BTreeMap<Address, serde_json::Value> =
-        planned.live.iter().filter(|(a, _)| recorded.contains_key(*a)).map(|(a, b)| (a.clone(), b.clone())).collect();
+    let live_bodies = planned.live_bodies();
+    let live: BTreeMap<Address, serde_json::Value> = live_bodies
+        .iter()
+        .filter(|(a, _)| recorded.contains_key(**a))
+        .map(|(a, b)| ((*a).clone(), (*b).clone()))
+        .collect();
     let changed = drifted(&recorded, &live);
 
     let mut running = BTreeMap::new();
     let rollout = Kind::Kube(KubeKind::Rollout);
-    for (address, body) in planned.live.iter().filter(|(a, _)| a.kind == rollout && planned.read_live(a)) {
+    for (address, body) in live_bodies.iter().filter(|(a, _)| a.kind == rollout && planned.read_live(a)) {
         if let (Some(scope), Some(image)) = (&address.scope, crate::render::kube::app_image(body)) {
             running.insert((scope.owner.clone(), scope.env.clone()), image);
         }

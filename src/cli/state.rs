@@ -43,6 +43,6 @@ fn show(args: &StateShowArgs) -> Result<u8, CliError> {
     })?;
     outln!("# {address}");
     outln!("# digest: {}", entry.digest);
-    outln!("{}", serde_json::to_string_pretty(&entry.body).expect("bodies serialize"));
+    outln!("{}", serde_json::to_string_pretty(&entry.body.value()).expect("bodies serialize"));
     Ok(EXIT_OK)
 }

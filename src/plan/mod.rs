@@ -5,6 +5,7 @@ pub mod diff;
 pub mod drift;
 pub mod file;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -281,18 +282,63 @@ impl Plan {
     }
 }
 
+/// One address's live (or recorded) side, as a plan reads it.
+pub trait LiveBody {
+    /// The body; `None` when it is known to be the desired body itself.
+    fn body(&self) -> Option<&Value>;
+}
+
+impl LiveBody for Value {
+    fn body(&self) -> Option<&Value> {
+        Some(self)
+    }
+}
+
+/// What the state file recorded of an address, or a live provider read: lent where it can be.
+#[derive(Debug, Clone)]
+pub enum Recorded<'a> {
+    Body(Cow<'a, Value>),
+    /// The recorded digest is the desired body's: the desired body stands for it, unparsed and
+    /// uncopied (`State::bodies_against`).
+    AsDesired,
+}
+
+impl LiveBody for Recorded<'_> {
+    fn body(&self) -> Option<&Value> {
+        match self {
+            Recorded::Body(body) => Some(body),
+            Recorded::AsDesired => None,
+        }
+    }
+}
+
 /// Diffs `desired` against `live` within `selection`. Live entries that are no longer desired
 /// become deletes; creates and updates come in apply order, deletes after them in reverse.
 pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &Selection) -> Plan {
-    plan_owned(desired.clone(), live, selection)
+    plan_owned(desired.clone(), live, selection, &BTreeMap::new())
 }
 
 /// [`plan`] of a desired set the caller has no more use for: its bodies move into the changes
-/// instead of being copied (a plan of thousands of objects held each of them twice).
-pub fn plan_owned(desired: DesiredSet, live: &BTreeMap<Address, Value>, selection: &Selection) -> Plan {
+/// instead of being copied (a plan of thousands of objects held each of them twice). The live
+/// side need not hold bodies it shares with the desired set ([`Recorded::AsDesired`]).
+///
+/// A no-op change carries its `after` body (apply's `adopt` records it) but neither `before`
+/// nor `send`: nothing reads them, and at fleet scale they were two more copies of every
+/// object. The exception is an address in `waiting`: [`Plan::wait_for`] turns those no-ops into
+/// updates that apply carries out, so they keep everything an update has.
+pub fn plan_owned<L: LiveBody>(
+    desired: DesiredSet,
+    live: &BTreeMap<Address, L>,
+    selection: &Selection,
+    waiting: &BTreeMap<Address, String>,
+) -> Plan {
+    let live_body = |address, entry| live_body(&desired, address, entry);
     // The fingerprints borrow the bodies (digests stream them) instead of copying them.
     let live_fingerprint = crate::digest::digest_entries(
-        live.iter().filter(|(a, b)| selection.includes_body(a, b)).map(|(a, b)| (a.to_string(), b)),
+        live.iter()
+            .filter_map(|(a, entry)| Some((a, live_body(a, entry)?)))
+            .filter(|(a, b)| selection.includes_body(a, b))
+            .map(|(a, b)| (a.to_string(), b)),
     );
     let desired_fingerprint = crate::digest::digest_entries(
         desired
@@ -302,11 +348,12 @@ pub fn plan_owned(desired: DesiredSet, live: &BTreeMap<Address, Value>, selectio
             .filter(|(a, body)| selection.includes_body(a, body))
             .map(|(a, body)| (a.to_string(), body)),
     );
+    // A live entry standing for its desired body is desired: never a delete.
     let mut deletes: Vec<Change> = live
         .iter()
-        .filter(|(address, before)| {
-            selection.includes_body(address, before) && !desired.resources.contains_key(*address)
-        })
+        .filter(|(address, _)| !desired.resources.contains_key(*address))
+        .filter_map(|(address, entry)| Some((address, entry.body()?)))
+        .filter(|(address, before)| selection.includes_body(address, before))
         .map(|(address, before)| Change::new(address, Action::Delete, Some(before.clone()), None))
         .collect();
     // Dependants go first when deleting: the reverse of apply order.
@@ -319,14 +366,14 @@ pub fn plan_owned(desired: DesiredSet, live: &BTreeMap<Address, Value>, selectio
         if address.env().is_some() && !selection.includes(&address) {
             continue;
         }
-        let (after, send) = resource.into_body_and_send();
+        let (after, sends) = resource.into_body_and_sends();
         if !selection.includes_body(&address, &after) {
             continue;
         }
-        let change = match live.get(&address) {
+        let change = match live.get(&address).map(|entry| entry.body()) {
             None => Change::new(&address, Action::Create, None, Some(after)),
             Some(before) => {
-                let fields = diff::diff(before, &after);
+                let fields = before.map(|before| diff::diff(before, &after)).unwrap_or_default();
                 let replace_fields = address.kind.spec().replace_fields;
                 let action = if fields.is_empty() {
                     Action::NoOp
@@ -335,11 +382,18 @@ pub fn plan_owned(desired: DesiredSet, live: &BTreeMap<Address, Value>, selectio
                 } else {
                     Action::Update
                 };
+                if action == Action::NoOp && !waiting.contains_key(&address) {
+                    // Neither copied nor kept: see above.
+                    forward.push((address.kind.spec().rank, Change::new(&address, action, None, Some(after))));
+                    continue;
+                }
+                let before = before.cloned().unwrap_or_else(|| after.clone());
                 // What a plan shows and saves never holds a secret (`crate::redact`).
-                let fields = if fields.is_empty() { fields } else { diff::redacted(before, &after, &fields) };
-                Change { fields, ..Change::new(&address, action, Some(before.clone()), Some(after)) }
+                let fields = if fields.is_empty() { fields } else { diff::redacted(&before, &after, &fields) };
+                Change { fields, ..Change::new(&address, action, Some(before), Some(after)) }
             }
         };
+        let send = sends.resolve(change.after.as_ref());
         forward.push((address.kind.spec().rank, Change { send, ..change }));
     }
     forward.sort_by(|(ra, a), (rb, b)| (ra, &a.address).cmp(&(rb, &b.address)));
@@ -347,6 +401,14 @@ pub fn plan_owned(desired: DesiredSet, live: &BTreeMap<Address, Value>, selectio
     changes.extend(deletes);
     let summary = Summary::of(&changes);
     Plan { changes, summary, live_fingerprint, desired_fingerprint, permissions: Permissions::default() }
+}
+
+/// A live entry's body, the desired one standing in where they are the same.
+fn live_body<'a, L: LiveBody>(desired: &'a DesiredSet, address: &Address, entry: &'a L) -> Option<Cow<'a, Value>> {
+    match entry.body() {
+        Some(body) => Some(Cow::Borrowed(body)),
+        None => desired.resources.get(address).map(|r| r.body_ref()),
+    }
 }
 
 /// The first segment of a field path: `trust_policy` of `trust_policy.Statement[0]`.
@@ -397,5 +459,91 @@ mod gitops_selection_tests {
         for part in ["environment `staging` is delivered by Argo CD", "glidepath render --out DIR", "--force-gitops"] {
             assert!(message.contains(part), "{part:?} not in {message}");
         }
+    }
+}
+
+#[cfg(test)]
+mod lean_tests {
+    use super::*;
+    use crate::kinds::KubeKind;
+    use crate::render::{KubeObject, Resource};
+    use serde_json::json;
+
+    fn config_map(name: &str, data: Value) -> (Address, Resource) {
+        let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data});
+        let object = KubeObject {
+            env: "dev".into(),
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            namespace: Some("shop".into()),
+            name: name.into(),
+            body,
+            manifest: None,
+        };
+        (Address::scoped("dev", "cart", KubeKind::ConfigMap, name), Resource::Kube(object))
+    }
+
+    fn desired(objects: &[(&str, Value)]) -> DesiredSet {
+        let mut set = DesiredSet::default();
+        for (name, data) in objects {
+            let (address, resource) = config_map(name, data.clone());
+            set.resources.insert(address, resource);
+        }
+        set
+    }
+
+    #[test]
+    fn a_no_op_carries_no_before_or_send_unless_apply_must_wait_for_it() {
+        let set = desired(&[("same", json!({"a": "1"})), ("waits", json!({"a": "1"})), ("new", json!({"a": "1"}))]);
+        let live: BTreeMap<Address, Value> =
+            set.resources.iter().filter(|(a, _)| a.name() != "new").map(|(a, r)| (a.clone(), r.body())).collect();
+        let waiting = BTreeMap::from([(config_map("waits", json!({})).0, "a Job".to_string())]);
+        let mut plan = plan_owned(set.clone(), &live, &Selection::all(), &waiting);
+        plan.wait_for(&waiting);
+        let change = |name: &str| plan.changes.iter().find(|c| c.address.name() == name).unwrap();
+        let same = change("same");
+        assert_eq!((same.action, same.before.is_none(), same.send.is_none()), (Action::NoOp, true, true));
+        assert_eq!(same.after, Some(set.resources[&same.address].body()));
+        // What apply carries out keeps everything it sends.
+        let waits = change("waits");
+        assert_eq!(waits.action, Action::Update);
+        assert_eq!((waits.before.as_ref(), waits.send.as_ref()), (waits.after.as_ref(), waits.after.as_ref()));
+        let new = change("new");
+        assert_eq!((new.action, new.send.as_ref()), (Action::Create, new.after.as_ref()));
+    }
+
+    #[test]
+    fn a_record_standing_for_its_desired_body_is_unchanged_and_fingerprinted_as_that_body() {
+        let set = desired(&[("same", json!({"a": "1"})), ("changed", json!({"a": "2"}))]);
+        let bodies: BTreeMap<Address, Value> = set.resources.iter().map(|(a, r)| (a.clone(), r.body())).collect();
+        let (changed, gone) = (config_map("changed", json!({})).0, config_map("gone", json!({})).0);
+        let mut recorded: BTreeMap<Address, Value> = bodies.clone();
+        recorded.insert(
+            changed.clone(),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "changed"}, "data": {"a": "1"}}),
+        );
+        recorded.insert(gone.clone(), json!({"kind": "ConfigMap", "metadata": {"name": "gone"}}));
+        let full = plan(&set, &recorded, &Selection::all());
+        // The same records, the unchanged one standing for the desired body instead of holding it.
+        let lean: BTreeMap<Address, Recorded> = recorded
+            .iter()
+            .map(|(a, b)| match a.name() {
+                "same" => (a.clone(), Recorded::AsDesired),
+                _ => (a.clone(), Recorded::Body(Cow::Borrowed(b))),
+            })
+            .collect();
+        let lean = plan_owned(set, &lean, &Selection::all(), &BTreeMap::new());
+        let actions = |p: &Plan| p.changes.iter().map(|c| (c.address.name().to_string(), c.action)).collect::<Vec<_>>();
+        assert_eq!(actions(&lean), actions(&full));
+        assert_eq!(
+            actions(&lean),
+            [
+                ("changed".to_string(), Action::Update),
+                ("same".to_string(), Action::NoOp),
+                ("gone".to_string(), Action::Delete)
+            ]
+        );
+        assert_eq!(lean.live_fingerprint, full.live_fingerprint);
+        assert_eq!(lean.desired_fingerprint, full.desired_fingerprint);
     }
 }

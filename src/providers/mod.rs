@@ -6,7 +6,7 @@ pub mod fault;
 pub mod kube;
 pub mod timeout;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde_json::Value;
@@ -21,6 +21,9 @@ use crate::state::State;
 #[derive(Debug, Default)]
 pub struct LiveSet {
     pub bodies: BTreeMap<Address, Value>,
+    /// Resources whose live body is the one the provider put in the desired set (moved there,
+    /// not copied): the plan takes that for their live side (a cluster's unchanged objects).
+    pub as_desired: BTreeSet<Address>,
     pub conflicts: Vec<Conflict>,
     /// Remarks for the plan about particular resources.
     pub notes: BTreeMap<Address, String>,

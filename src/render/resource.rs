@@ -42,15 +42,18 @@ impl Resource {
         }
     }
 
-    /// [`Resource::body`] and [`Resource::send`], moved out rather than copied (a plan takes
-    /// the desired set it was made from).
-    pub fn into_body_and_send(self) -> (Value, Option<Value>) {
+    /// [`Resource::body`] and what [`Resource::send`] would be, moved out rather than copied (a
+    /// plan takes the desired set it was made from). What is sent is only copied from the body
+    /// when a change needs it ([`Sends::resolve`]): a no-op sends nothing.
+    pub fn into_body_and_sends(self) -> (Value, Sends) {
         match self {
             Resource::Kube(object) => {
-                let send = object.manifest.unwrap_or_else(|| object.body.clone());
-                (object.body, Some(send))
+                let sends = object.manifest.map_or(Sends::Body, Sends::Manifest);
+                (object.body, sends)
             }
-            Resource::Aws(resource) => (serde_json::to_value(&resource).expect("AWS resources serialize"), None),
+            Resource::Aws(resource) => {
+                (serde_json::to_value(&resource).expect("AWS resources serialize"), Sends::Nothing)
+            }
         }
     }
 
@@ -58,6 +61,29 @@ impl Resource {
         match self {
             Resource::Kube(object) => &object.kind,
             Resource::Aws(resource) => resource.kind().name(),
+        }
+    }
+}
+
+/// What carrying out a change of a resource sends, when it is not the planned body: see
+/// [`Resource::send`].
+#[derive(Debug)]
+pub enum Sends {
+    /// The planned body itself, as a manifest (a cluster object as rendered).
+    Body,
+    /// A manifest apart from the planned body (which is the server's dry-run of it).
+    Manifest(Value),
+    /// Nothing apart from the planned body (an AWS resource, carried out from its typed form).
+    Nothing,
+}
+
+impl Sends {
+    /// `Change::send` of a change whose planned body is `after`.
+    pub fn resolve(self, after: Option<&Value>) -> Option<Value> {
+        match self {
+            Sends::Body => after.cloned(),
+            Sends::Manifest(manifest) => Some(manifest),
+            Sends::Nothing => None,
         }
     }
 }

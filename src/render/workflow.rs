@@ -26,20 +26,42 @@ const TEMPLATE: &str = include_str!("../../templates/github/workflow.yaml.j2");
 
 /// `.github/workflows/<service>.yaml` for every service: (relative path, YAML text).
 pub fn workflows(model: &Model) -> Result<Vec<(PathBuf, String)>, RenderError> {
-    let env = environment();
-    let template = env.get_template(TEMPLATE_NAME).map_err(|e| template_error(&e))?;
+    let renderer = Renderer::new();
     let mut out = Vec::with_capacity(model.services.len());
     // CodePipeline services are built in AWS (`pipeline.rs`), not by a workflow.
     for service in model.services.iter().filter(|s| aws::uses_github_actions(s)) {
-        let path = workflow_path(&service.name);
+        out.push((workflow_path(&service.name), renderer.render(model, service)?));
+    }
+    Ok(out)
+}
+
+/// Renders one service's workflow at a time, for who reads each once and has no use for the
+/// others (`check`: a fleet's workflows were tens of MiB held together).
+pub struct Renderer {
+    env: Environment<'static>,
+}
+
+impl Renderer {
+    pub fn new() -> Self {
+        Renderer { env: environment() }
+    }
+
+    /// The YAML text of `service`'s workflow (one that uses GitHub Actions).
+    pub fn render(&self, model: &Model, service: &Service) -> Result<String, RenderError> {
+        let template = self.env.get_template(TEMPLATE_NAME).map_err(|e| template_error(&e))?;
         let text = template.render(context(model, service)?).map_err(|e| template_error(&e))?;
         // A template mistake is a render error, never a malformed file on disk.
         if let Err(e) = serde_norway::from_str::<serde_norway::Value>(&text) {
             return Err(RenderError::Yaml { template: TEMPLATE_NAME.into(), reason: e.to_string(), text });
         }
-        out.push((path, text));
+        Ok(text)
     }
-    Ok(out)
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Renderer::new()
+    }
 }
 
 /// Where a service's workflow lives, relative to the repository root.

@@ -188,7 +188,7 @@ mod tests {
     use serde_json::json;
 
     fn entry(tag: &str) -> StateEntry {
-        StateEntry { digest: format!("sha256:{tag}"), body: json!({ "tag": tag }) }
+        StateEntry { digest: format!("sha256:{tag}"), body: json!({ "tag": tag }).into() }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The local state file (`.glidepath/state.json`): what glidepath last applied, per address.
 //! Written atomically (temp file, fsync, rename) so a crash leaves the old state or the new one.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Write;
@@ -9,13 +10,15 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::plan::{Action, Change};
+use crate::plan::{Action, Change, Recorded};
 use crate::render::Address;
+pub use body::CompactBody;
 
 pub const DEFAULT_PATH: &str = ".glidepath/state.json";
 const FORMAT_VERSION: u32 = 1;
 
 pub mod audit;
+pub mod body;
 pub mod journal;
 pub mod lock;
 pub mod remote;
@@ -45,7 +48,8 @@ pub enum StateError {
 pub struct StateEntry {
     /// `sha256:` of the canonical JSON body, to spot drift without comparing bodies.
     pub digest: String,
-    pub body: Value,
+    /// As applied, with secrets redacted; held as text until read (`body::CompactBody`).
+    pub body: CompactBody,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -78,20 +82,23 @@ impl State {
         }
     }
 
-    /// The recorded bodies, as the "live" side of an offline plan.
-    pub fn bodies(&self) -> BTreeMap<Address, Value> {
-        self.resources.iter().map(|(a, e)| (a.clone(), e.body.clone())).collect()
-    }
-
-    /// The recorded bodies as the "live" side of an offline plan against `desired`: where a
-    /// recorded digest is that of the desired body, the desired body itself (the recorded one
-    /// has its secrets redacted and would look changed).
-    pub fn bodies_against(&self, desired: &crate::render::DesiredSet) -> BTreeMap<Address, Value> {
+    /// The recorded bodies as the "live" side of a plan against `desired`, but for the addresses
+    /// `read_live` says a live provider read. Where a recorded digest is that of the desired body,
+    /// the entry says so instead of holding a body: the plan takes the desired body for it (the
+    /// recorded one has its secrets redacted and would look changed), and nothing is parsed or
+    /// copied for the many resources a plan finds unchanged.
+    pub fn bodies_against(
+        &self,
+        desired: &crate::render::DesiredSet,
+        read_live: impl Fn(&Address) -> bool,
+    ) -> BTreeMap<Address, Recorded<'static>> {
         self.resources
             .iter()
+            .filter(|(a, _)| !read_live(a))
             .map(|(a, e)| {
-                let same = desired.resources.get(a).map(|r| r.body_ref()).filter(|body| digest(body) == e.digest);
-                (a.clone(), same.map(std::borrow::Cow::into_owned).unwrap_or_else(|| e.body.clone()))
+                let same = desired.resources.get(a).is_some_and(|r| digest(&r.body_ref()) == e.digest);
+                let recorded = if same { Recorded::AsDesired } else { Recorded::Body(Cow::Owned(e.body.value())) };
+                (a.clone(), recorded)
             })
             .collect()
     }
@@ -109,7 +116,7 @@ impl State {
             (Some(body), _) => {
                 // The digest is of the body as applied; the body is kept with secrets redacted
                 // (`bodies_against` puts the desired body back where the digests agree).
-                let entry = StateEntry { digest: digest(body), body: crate::redact::body(body) };
+                let entry = StateEntry { digest: digest(body), body: CompactBody::new(&crate::redact::body(body)) };
                 self.resources.insert(change.address.clone(), entry);
             }
         }

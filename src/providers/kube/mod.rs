@@ -433,11 +433,12 @@ fn owned_address(env: &str, kind: KubeKind, item: &DynamicObject) -> Address {
 fn record_owned(
     address: Address,
     kind: KubeKind,
-    item: &DynamicObject,
+    item: DynamicObject,
     live: &mut LiveSet,
     read: &mut EnvRead,
 ) -> Result<(), ProviderError> {
-    let value = serde_json::to_value(item).map_err(|e| error(address.name(), "list", e.to_string()))?;
+    let value = serde_json::to_value(&item).map_err(|e| error(address.name(), "list", e.to_string()))?;
+    drop(item);
     // Comparisons leave controller-written fields out; the apply must send them back.
     // Only the spec is kept (what `carry_over` reads), not the whole object and its managed fields.
     if controller_fields::carries(kind) {
@@ -489,22 +490,24 @@ impl KubeProvider {
         let params = ListParams::default().labels(&selector);
         let kinds = Self::kinds_to_list(env, desired, state);
         // The lists go out together (IN_FLIGHT at a time) and are read in kind order, so the
-        // result does not depend on which answered first.
-        let lists = self.runtime.block_on(
-            stream::iter(kinds.iter().map(|kind| {
-                let (api, params) = (self.api(env, *kind), &params);
-                let plural = kind.api().plural;
-                let what = format!("list {plural}");
-                async move {
-                    self.request(&what, || api.list(params)).await.map_err(|e| {
-                        diagnose(e, &format!("{plural} in environment {env}"), "list", env, &self.envs[env])
-                    })
-                }
-            }))
-            .buffered(IN_FLIGHT)
-            .collect::<Vec<_>>(),
-        );
-        for (kind, listed) in kinds.into_iter().zip(lists) {
+        // result does not depend on which answered first. Each list is reduced to what the plan
+        // needs (the normalized body, the applied configuration, a controller's spec) as it is
+        // taken, and dropped: a listed object with its managed fields is several times its body,
+        // and holding every list of an environment until the last came in held them all.
+        let mut lists = stream::iter(kinds.iter().map(|kind| {
+            let (api, params) = (self.api(env, *kind), &params);
+            let plural = kind.api().plural;
+            let what = format!("list {plural}");
+            async move {
+                self.request(&what, || api.list(params))
+                    .await
+                    .map_err(|e| diagnose(e, &format!("{plural} in environment {env}"), "list", env, &self.envs[env]))
+            }
+        }))
+        .buffered(IN_FLIGHT);
+        let mut kinds = kinds.iter().copied();
+        while let Some(listed) = self.runtime.block_on(lists.next()) {
+            let kind = kinds.next().expect("one list per kind");
             for item in listed?.items {
                 let address = owned_address(env, kind, &item);
                 if kind == KubeKind::Job && desired.resources.contains_key(&address) {
@@ -514,9 +517,10 @@ impl KubeProvider {
                         live.unfinished.insert(address.clone(), why);
                     }
                 }
-                record_owned(address, kind, &item, live, &mut read)?;
+                record_owned(address, kind, item, live, &mut read)?;
             }
         }
+        drop(lists);
         let missing: Vec<&Address> =
             desired.resources.keys().filter(|a| a.env() == Some(env) && !live.bodies.contains_key(*a)).collect();
         for address in missing {
@@ -538,7 +542,7 @@ impl KubeProvider {
                     .keys()
                     .any(|a| a.env() == Some(env) && a.kind == address.kind && a.name() == address.name());
                 if !listed {
-                    record_owned(address.clone(), kind, item, live, &mut read)?;
+                    record_owned(address.clone(), kind, item.clone(), live, &mut read)?;
                 }
             } else if found.is_some() {
                 live.conflicts.push(Conflict {
@@ -680,11 +684,21 @@ impl Provider for KubeProvider {
                     Some(Err(fallback)) => Err(fallback.clone()),
                     None => Err(Fallback::NotApplied),
                 };
-                match (verdict, live.bodies.get(&address)) {
+                match (verdict, live.bodies.remove(&address)) {
+                    // The live body moves into the desired set (the plan finds them the same
+                    // without a second copy of every unchanged object).
+                    // The manifest is kept only where the plan may still send it: an unchanged
+                    // object is a no-op, which sends nothing, unless apply must wait for it
+                    // (`Plan::wait_for` makes that an update).
                     (Ok(()), Some(live_body)) => {
-                        object.manifest = Some(std::mem::replace(&mut object.body, live_body.clone()));
+                        let manifest = std::mem::replace(&mut object.body, live_body);
+                        object.manifest = live.unfinished.contains_key(&address).then_some(manifest);
+                        live.as_desired.insert(address);
                     }
-                    (verdict, _) => {
+                    (verdict, live_body) => {
+                        if let Some(live_body) = live_body {
+                            live.bodies.insert(address.clone(), live_body);
+                        }
                         tracing::debug!(%address, reason = %verdict.err().unwrap_or(Fallback::NotApplied), "dry-run");
                         to_predict.push(address);
                     }
