@@ -40,6 +40,14 @@
 //! pull request whose job changes no cluster: the test merges it as a reviewer would and checks
 //! the merged tree is what the merged catalog renders (prod's Applications sync by hand).
 //! Measured times are printed (run with --nocapture), never asserted.
+//!
+//! The CodePipeline path too (the `codepipeline_*` tests): the same catalog with the service
+//! built by CodePipeline from its own repository, whose deploy project's rendered buildspec runs
+//! with bash as CodeBuild would (see `Prepared::run_deploy_project`) with the variables the
+//! rendered pipeline's Deploy action passes and the token read from moto's Secrets Manager: it
+//! clones the catalog repository, commits the promotion there and, in push mode, applies and
+//! waits with the real `kubectl argo rollouts status`. The only stand-in is `aws eks
+//! update-kubeconfig`. In gitops mode it runs up to the commit (see that test for why).
 
 mod support;
 
@@ -1037,7 +1045,7 @@ impl Prepared {
     /// first on the PATH: `aws eks update-kubeconfig` writes, as the real one would, a kubeconfig
     /// whose context `--alias` is the bed's cluster (moto's EKS has no API server to hand out).
     /// git's global configuration (`GIT_CONFIG_GLOBAL`) sends `https://github.com/OWNER/NAME.git`
-    /// of the local repositories to them (`url.<path>.insteadOf`). `probe` runs last, in the
+    /// of the local repositories to them (`url.file://<path>.insteadOf`). `probe` runs last, in the
     /// same shell.
     fn run_deploy_project(&self, bed: &e2e::Bed, env: &str, probe: &str) -> BuildRun {
         let (buildspec, _) = self.deploy_project(env);
@@ -1091,7 +1099,8 @@ impl Prepared {
         let gitconfig = root.join("gitconfig");
         let mut rewrites = String::new();
         for (name, path) in &self.run.repositories {
-            rewrites.push_str(&format!("[url \"{}\"]\n\tinsteadOf = https://github.com/{name}.git\n", path.display()));
+            // file://, not a path: a local path would ignore the buildspec's `--depth`.
+            rewrites.push_str(&format!("[url \"file://{}\"]\n\tinsteadOf = https://github.com/{name}.git\n", path.display()));
         }
         fs::write(&gitconfig, rewrites).unwrap();
 
@@ -1240,6 +1249,7 @@ fn assert_promoted_in_the_catalog_repository(prepared: &Prepared, run: &BuildRun
     assert!(config.contains(&format!("url = https://github.com/{CATALOG_REPOSITORY}.git")), "{config}");
     assert!(!config.contains("extraheader") && !config.contains("x-access-token"), "{config}");
     assert_eq!(git(&clone, &["rev-parse", "HEAD"]), git(&prepared.origin, &["rev-parse", "main"]));
+    assert_eq!(git(&clone, &["rev-parse", "--is-shallow-repository"]), "true", "a --depth=1 clone, pushed from");
     clone
 }
 
