@@ -128,12 +128,13 @@ fn buildspec_problems(name: &str, buildspec: &Value) -> Vec<String> {
         // A pipeline building outside the catalog repository promotes in a clone of it, made
         // with the token Secrets Manager holds; one building from it, in its own checkout.
         let promote = position(&|c| c.starts_with("glidepath promote ")).unwrap_or(usize::MAX);
-        let clone = position(&|c| c.contains("git clone ") && c.contains("\"https://github.com/$CATALOG_REPOSITORY.git\""));
+        let clone =
+            position(&|c| c.contains("git clone ") && c.contains("\"https://github.com/$CATALOG_REPOSITORY.git\""));
         if buildspec["env"]["variables"].get("CATALOG_REPOSITORY").is_some() {
             if buildspec["env"]["secrets-manager"]["CATALOG_TOKEN"].as_str().is_none() {
                 out.push(format!("{name}: clones the catalog repository without a token from Secrets Manager"));
             }
-            if !clone.is_some_and(|c| c < promote) {
+            if clone.is_none_or(|c| c >= promote) {
                 out.push(format!("{name}: does not promote in a clone of the catalog repository"));
             }
         } else if clone.is_some() {

@@ -417,11 +417,16 @@ fn a_pipeline_outside_the_catalog_repository_needs_the_promotion_token_secret() 
     let copies = text
         .replace("  catalog_repo        = \"acme/platform\"\n", "")
         .replace("system = \"codepipeline\"", "system = \"codepipeline\"\n    source = \"codecommit\"");
-    let second = copies[copies.find("service \"api\"").unwrap()..].replace("service \"api\"", "service \"web\"")
+    let second = copies[copies.find("service \"api\"").unwrap()..]
+        .replace("service \"api\"", "service \"web\"")
         .replace("acme/api", "acme/web");
     let copies = findings(&write(format!("{copies}\n{second}")));
     assert_eq!(copies.len(), 1, "{copies:#?}");
-    assert!(copies[0].1.contains("the pipelines read 2 repositories (api (CodeCommit), web (CodeCommit))"), "{}", copies[0].1);
+    assert!(
+        copies[0].1.contains("the pipelines read 2 repositories (api (CodeCommit), web (CodeCommit))"),
+        "{}",
+        copies[0].1
+    );
 }
 
 /// The Secrets Manager name is checked where it is written, in HCL and YAML catalogs alike.
@@ -442,7 +447,8 @@ fn the_pipeline_promotion_token_secret_is_a_secrets_manager_name() {
     };
     let model = load("good.hcl", with("glidepath/promotion-token")).unwrap();
     assert_eq!(model.platform.pipeline_promotion_token_secret.as_deref(), Some("glidepath/promotion-token"));
-    for bad in ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:x", "token with spaces", "promotion-token-a1B2c3"] {
+    for bad in ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:x", "token with spaces", "promotion-token-a1B2c3"]
+    {
         let error = format!("{:?}", load("bad.hcl", with(bad)).unwrap_err());
         assert!(error.contains("is not a Secrets Manager secret name"), "{bad}: {error}");
     }

@@ -563,8 +563,11 @@ fn prepare_with(
     git(work, &["clone", "--quiet", origin.to_str().unwrap(), seed.to_str().unwrap()]);
     git(&seed, &["checkout", "--quiet", "-B", "main"]);
     fs::create_dir_all(seed.join("catalog")).unwrap();
-    fs::write(seed.join("catalog/catalog.hcl"), edit(catalog(platform, delivery, &bed.prometheus_url, &release_sha256)))
-        .unwrap();
+    fs::write(
+        seed.join("catalog/catalog.hcl"),
+        edit(catalog(platform, delivery, &bed.prometheus_url, &release_sha256)),
+    )
+    .unwrap();
     let out = glidepath_in(&seed, &bed.kubeconfig, &["render", "-c", "catalog", "--out", "../rendered"]);
     assert!(out.status.success(), "render: {}", text(&out.stderr));
     if delivery == "gitops" {
@@ -983,10 +986,15 @@ fn built_by_codepipeline(catalog: String) -> String {
          pipeline_image = \"123456789012.dkr.ecr.eu-west-1.amazonaws.com/glidepath-deployer:1.0.0\"\n  \
          pipeline_promotion_token_secret = \"{PIPELINE_TOKEN_SECRET}\"\n  catalog_repo      = "
     );
-    let edited = catalog
-        .replacen("  catalog_repo      = ", &platform, 1)
-        .replacen("  probes {", "  ci {\n    system = \"codepipeline\"\n  }\n\n  probes {", 1);
-    assert!(edited.contains("pipeline_promotion_token_secret") && edited.contains("system = \"codepipeline\""), "{edited}");
+    let edited = catalog.replacen("  catalog_repo      = ", &platform, 1).replacen(
+        "  probes {",
+        "  ci {\n    system = \"codepipeline\"\n  }\n\n  probes {",
+        1,
+    );
+    assert!(
+        edited.contains("pipeline_promotion_token_secret") && edited.contains("system = \"codepipeline\""),
+        "{edited}"
+    );
     edited
 }
 
@@ -1005,7 +1013,8 @@ impl Prepared {
         let aws = self.work.path().join("rendered/aws");
         let project = format!("{}-{SERVICE}-deploy", self.platform);
         let buildspec: Value =
-            serde_norway::from_str(&fs::read_to_string(aws.join(format!("buildspec.{project}.yaml"))).unwrap()).unwrap();
+            serde_norway::from_str(&fs::read_to_string(aws.join(format!("buildspec.{project}.yaml"))).unwrap())
+                .unwrap();
         let declared: Json =
             serde_json::from_str(&fs::read_to_string(aws.join(format!("codebuild_project.{project}.json"))).unwrap())
                 .unwrap();
@@ -1100,7 +1109,10 @@ impl Prepared {
         let mut rewrites = String::new();
         for (name, path) in &self.run.repositories {
             // file://, not a path: a local path would ignore the buildspec's `--depth`.
-            rewrites.push_str(&format!("[url \"file://{}\"]\n\tinsteadOf = https://github.com/{name}.git\n", path.display()));
+            rewrites.push_str(&format!(
+                "[url \"file://{}\"]\n\tinsteadOf = https://github.com/{name}.git\n",
+                path.display()
+            ));
         }
         fs::write(&gitconfig, rewrites).unwrap();
 
@@ -1238,7 +1250,11 @@ fn assert_promoted_in_the_catalog_repository(prepared: &Prepared, run: &BuildRun
             assert_eq!(files_containing(dir, secret), Vec::<PathBuf>::new(), "the token is on disk");
         }
     }
-    assert!(stdout.contains(&format!("[probe] git sends the promotion token to https://github.com/{CATALOG_REPOSITORY}.git")), "{stdout}");
+    assert!(
+        stdout
+            .contains(&format!("[probe] git sends the promotion token to https://github.com/{CATALOG_REPOSITORY}.git")),
+        "{stdout}"
+    );
     // The clone the build promoted in: a checkout of the catalog repository under TMPDIR whose
     // remote is the plain https URL, with no credentials in its configuration.
     let clone = PathBuf::from(
@@ -1263,8 +1279,19 @@ fn codepipeline_push_mode_deploy_promotes_in_the_catalog_repository_and_applies_
     FakeApps::shared(bed);
     let prepared = prepare_with(bed, "cppush", "push", None, built_by_codepipeline);
     assert!(prepared.workflow.is_null(), "a CodePipeline service has no workflow");
-    prepared.aws(&["secretsmanager", "create-secret", "--name", PIPELINE_TOKEN_SECRET, "--secret-string", PIPELINE_TOKEN]);
-    let out = glidepath_in(&prepared.seed, &prepared.kubeconfig, &["apply", "-c", "catalog", "--only", "cluster", "--env", "dev", "--auto-approve"]);
+    prepared.aws(&[
+        "secretsmanager",
+        "create-secret",
+        "--name",
+        PIPELINE_TOKEN_SECRET,
+        "--secret-string",
+        PIPELINE_TOKEN,
+    ]);
+    let out = glidepath_in(
+        &prepared.seed,
+        &prepared.kubeconfig,
+        &["apply", "-c", "catalog", "--only", "cluster", "--env", "dev", "--auto-approve"],
+    );
     assert!(out.status.success(), "first apply: {}\n{}", text(&out.stdout), text(&out.stderr));
     prepared.wait_healthy(bed, "dev", "1.0.0");
 
@@ -1291,7 +1318,14 @@ fn codepipeline_push_mode_deploy_promotes_in_the_catalog_repository_and_applies_
 fn codepipeline_gitops_mode_deploy_commits_the_promotion_and_tree_to_the_catalog_repository() {
     let bed = e2e::shared();
     let prepared = prepare_with(bed, "cpgit", "gitops", None, built_by_codepipeline);
-    prepared.aws(&["secretsmanager", "create-secret", "--name", PIPELINE_TOKEN_SECRET, "--secret-string", PIPELINE_TOKEN]);
+    prepared.aws(&[
+        "secretsmanager",
+        "create-secret",
+        "--name",
+        PIPELINE_TOKEN_SECRET,
+        "--secret-string",
+        PIPELINE_TOKEN,
+    ]);
     let (buildspec, variables) = prepared.deploy_project("dev");
     assert_eq!(variables["DELIVERY"], "gitops");
     // Up to the commit: the apply-or-wait command and the rollout status are left out.

@@ -449,7 +449,8 @@ fn buildspec_shellcheck(dir: &Path) -> Vec<Finding> {
         let mut script = String::from("#!/bin/bash\n");
         for phase in ["install", "pre_build", "build", "post_build"] {
             for command in buildspec["phases"][phase]["commands"].as_array().into_iter().flatten() {
-                let command = command.as_str().unwrap_or_else(|| panic!("{}: {command} is not a string", path.display()));
+                let command =
+                    command.as_str().unwrap_or_else(|| panic!("{}: {command} is not a string", path.display()));
                 script.push_str(command);
                 script.push('\n');
             }

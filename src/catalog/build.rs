@@ -214,9 +214,8 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
         .unwrap_or_default();
     let promotion_token_secret =
         f.string("promotion_token_secret", problems).and_then(|s| check_secret_name(s, problems));
-    let pipeline_promotion_token_secret = f
-        .string("pipeline_promotion_token_secret", problems)
-        .and_then(|s| check_secrets_manager_name(s, problems));
+    let pipeline_promotion_token_secret =
+        f.string("pipeline_promotion_token_secret", problems).and_then(|s| check_secrets_manager_name(s, problems));
     let catalog_repo = f.string("catalog_repo", problems).and_then(|r| {
         super::service::parse_repo(&r, github_org.as_ref().map_or("org", |g| g.value.as_str()), problems)
     });

@@ -263,7 +263,7 @@ impl<'a> Checker<'a> {
             format!("aws/buildspec.{project}.yaml")
         };
         let Some(catalog) = model.catalog_repo() else {
-            let reported = gitops || model.services.iter().any(|s| uses_github_actions(s));
+            let reported = gitops || model.services.iter().any(uses_github_actions);
             let mut sources: Vec<String> = pipelines.iter().map(|s| source(s)).collect();
             sources.sort();
             sources.dedup();
