@@ -65,6 +65,13 @@ impl<'a> Arns<'a> {
         format!("arn:aws:codecommit:{}:{}:{name}", self.region, self.account)
     }
 
+    /// Every version of the Secrets Manager secret `name`: its ARN ends in `-` and six random
+    /// characters Secrets Manager appends, matched by exactly six `?` (never `*`, which would also
+    /// match `NAME-other-secret`).
+    pub fn secretsmanager_secret(&self, name: &str) -> String {
+        format!("arn:aws:secretsmanager:{}:{}:secret:{name}-??????", self.region, self.account)
+    }
+
     /// A CloudWatch Logs log group.
     pub fn log_group(&self, name: &str) -> String {
         format!("arn:aws:logs:{}:{}:log-group:{name}", self.region, self.account)

@@ -603,9 +603,9 @@ rules! {
         stage: Policy,
         severity: Error,
         waiver: None,
-        what: "Deploy jobs that cannot commit their promotion to the catalog repository: services build from several repositories and `platform.catalog_repo` is unset, or a service builds from another repository than the catalog's and no `platform.promotion_token_secret` is named (a job's GITHUB_TOKEN writes only its own repository).",
+        what: "Deploy jobs that cannot commit their promotion to the catalog repository: services build from several repositories and `platform.catalog_repo` is unset, or a service builds from another repository than the catalog's and no `platform.promotion_token_secret` is named (a job's GITHUB_TOKEN writes only its own repository), or a CodePipeline service's source is not the catalog repository (CodeCommit, or another GitHub repository) and no `platform.pipeline_promotion_token_secret` is named (CodeBuild holds a credential for its source only).",
         why: "The promotion step fails on the first push, or each service commits to its own copy of the catalog, which neither `apply` nor Argo CD reads.",
-        fix: "Set `platform { catalog_repo = \"ORG/REPO\" }` to the repository holding the catalog (and `gitops/`), and `promotion_token_secret` to a secret holding a GitHub App or fine-grained token with contents and pull-requests write on it.",
+        fix: "Set `platform { catalog_repo = \"ORG/REPO\" }` to the repository holding the catalog (and `gitops/`), `promotion_token_secret` to a GitHub secret holding a GitHub App or fine-grained token with contents and pull-requests write on it, and, for CodePipeline services building elsewhere, `pipeline_promotion_token_secret` to an AWS Secrets Manager secret holding a token with contents write on it.",
     }
     WILDCARD_ACTION {
         code: "policy::wildcard-action",

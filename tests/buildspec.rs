@@ -125,6 +125,21 @@ fn buildspec_problems(name: &str, buildspec: &Value) -> Vec<String> {
         {
             out.push(format!("{name}: does not commit the re-rendered gitops/ tree"));
         }
+        // A pipeline building outside the catalog repository promotes in a clone of it, made
+        // with the token Secrets Manager holds; one building from it, in its own checkout.
+        let promote = position(&|c| c.starts_with("glidepath promote ")).unwrap_or(usize::MAX);
+        let clone =
+            position(&|c| c.contains("git clone ") && c.contains("\"https://github.com/$CATALOG_REPOSITORY.git\""));
+        if buildspec["env"]["variables"].get("CATALOG_REPOSITORY").is_some() {
+            if buildspec["env"]["secrets-manager"]["CATALOG_TOKEN"].as_str().is_none() {
+                out.push(format!("{name}: clones the catalog repository without a token from Secrets Manager"));
+            }
+            if clone.is_none_or(|c| c >= promote) {
+                out.push(format!("{name}: does not promote in a clone of the catalog repository"));
+            }
+        } else if clone.is_some() {
+            out.push(format!("{name}: clones a catalog repository it does not name"));
+        }
     }
     out
 }
@@ -392,6 +407,22 @@ fn checker_catches_a_deploy_of_a_tag_and_a_deploy_that_does_not_wait() {
     let found = buildspec_problems("shop-inventory-deploy", &deploy);
     assert!(found.iter().any(|p| p.contains("promotes something other than the built digest")), "{found:#?}");
     assert!(found.iter().any(|p| p.contains("does not wait for the rollout")), "{found:#?}");
+}
+
+/// examples/shop's pipelines build outside acme/platform: their deploys promote in a clone of
+/// it, with the token's secret mapped; the checker notices either missing.
+#[test]
+fn deploys_outside_the_catalog_repository_promote_in_a_clone_made_with_the_token() {
+    let model = shop();
+    let mut deploy = projects(&model).remove("shop-inventory-deploy").unwrap().buildspec;
+    assert_eq!(deploy["env"]["variables"]["CATALOG_REPOSITORY"], "acme/platform");
+    assert!(buildspec_problems("shop-inventory-deploy", &deploy).is_empty());
+    deploy["env"].as_object_mut().unwrap().remove("secrets-manager");
+    let commands = deploy["phases"]["build"]["commands"].as_array_mut().unwrap();
+    commands.retain(|c| !c.as_str().unwrap().contains("git clone "));
+    let found = buildspec_problems("shop-inventory-deploy", &deploy);
+    assert!(found.iter().any(|p| p.contains("without a token from Secrets Manager")), "{found:#?}");
+    assert!(found.iter().any(|p| p.contains("does not promote in a clone")), "{found:#?}");
 }
 
 #[test]

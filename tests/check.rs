@@ -335,7 +335,7 @@ fn promotions_need_a_catalog_repository_the_deploy_jobs_can_write() {
     assert_eq!(unset.len(), 1, "{unset:#?}");
     let (service, message) = &unset[0];
     assert!(service.is_none());
-    assert!(message.contains("platform.catalog_repo is unset and the services build from 8 repositories"), "{message}");
+    assert!(message.contains("platform.catalog_repo is unset and the services build from 9 repositories"), "{message}");
     assert!(message.contains("Fix: set `platform { catalog_repo = \"acme/REPO\" }`"), "{message}");
 
     // No token: every service built with GitHub Actions outside acme/platform, naming what to set.
@@ -355,4 +355,108 @@ fn promotions_need_a_catalog_repository_the_deploy_jobs_can_write() {
     ] {
         assert!(message.contains(part), "{part:?} not in {message}");
     }
+}
+
+/// A CodePipeline deploy project commits to the catalog repository: from a source that is not
+/// that repository (another GitHub repository, or any CodeCommit one) only with the token of
+/// `platform.pipeline_promotion_token_secret`, refused without it with the exact fix; a pipeline
+/// building from the catalog repository needs none.
+#[test]
+fn a_pipeline_outside_the_catalog_repository_needs_the_promotion_token_secret() {
+    let findings = |path: &str| -> Vec<(String, String)> {
+        check_of(path)
+            .2
+            .findings
+            .into_iter()
+            .filter(|f| f.code == "policy::catalog-repo-unwritable" && f.service.as_deref() == Some("api"))
+            .map(|f| (f.location, f.message))
+            .collect()
+    };
+    let fixture = "tests/fixtures/check/pipeline-outside-catalog-repo.hcl";
+    let elsewhere = findings(fixture);
+    assert_eq!(elsewhere.len(), 1, "{elsewhere:#?}");
+    let (location, message) = &elsewhere[0];
+    assert!(location.starts_with(&format!("{fixture}:21:")), "the service's declaration: {location}");
+    for part in [
+        "the deploy project of the pipeline of api (aws/buildspec.demo-api-deploy.yaml)",
+        "commits each promotion to the catalog repository acme/platform, which `apply` reads",
+        "the pipeline's source is acme/api (GitHub, through the CodeStar connection)",
+        "Fix: set `platform { pipeline_promotion_token_secret = \"glidepath/promotion-token\" }`",
+        "in AWS Secrets Manager (account 123456789012, region eu-west-1)",
+        "`contents: write` on acme/platform",
+        "or build api from acme/platform (`repo = \"acme/platform\"`",
+    ] {
+        assert!(message.contains(part), "{part:?} not in {message}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let text = fs::read_to_string(fixture).unwrap();
+    let write = |text: String| {
+        let path = dir.path().join("catalog.hcl");
+        fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let codecommit = findings(&write(
+        text.replace("system = \"codepipeline\"", "system = \"codepipeline\"\n    source = \"codecommit\""),
+    ));
+    assert_eq!(codecommit.len(), 1, "{codecommit:#?}");
+    assert!(codecommit[0].1.contains("the pipeline's source is api (CodeCommit)"), "{}", codecommit[0].1);
+
+    // The fix the message names: the secret.
+    let named = text.replace(
+        "  catalog_repo        = \"acme/platform\"\n",
+        "  catalog_repo        = \"acme/platform\"\n  pipeline_promotion_token_secret = \"glidepath/promotion-token\"\n",
+    );
+    assert_ne!(named, text);
+    assert!(findings(&write(named)).is_empty());
+    // Or the other: build from the catalog repository (GitHub compares names without case).
+    let inside = findings(&write(text.replace("repo         = \"acme/api\"", "repo         = \"Acme/Platform\"")));
+    assert!(inside.is_empty(), "{inside:#?}");
+
+    // Pipelines only, from two CodeCommit repositories and no catalog repository: copies.
+    let copies = text
+        .replace("  catalog_repo        = \"acme/platform\"\n", "")
+        .replace("system = \"codepipeline\"", "system = \"codepipeline\"\n    source = \"codecommit\"");
+    let second = copies[copies.find("service \"api\"").unwrap()..]
+        .replace("service \"api\"", "service \"web\"")
+        .replace("acme/api", "acme/web");
+    let copies = findings(&write(format!("{copies}\n{second}")));
+    assert_eq!(copies.len(), 1, "{copies:#?}");
+    assert!(
+        copies[0].1.contains("the pipelines read 2 repositories (api (CodeCommit), web (CodeCommit))"),
+        "{}",
+        copies[0].1
+    );
+}
+
+/// The Secrets Manager name is checked where it is written, in HCL and YAML catalogs alike.
+#[test]
+fn the_pipeline_promotion_token_secret_is_a_secrets_manager_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = fs::read_to_string("tests/fixtures/check/pipeline-outside-catalog-repo.hcl").unwrap();
+    let with = |value: &str| {
+        text.replace(
+            "  catalog_repo        = \"acme/platform\"\n",
+            &format!("  catalog_repo        = \"acme/platform\"\n  pipeline_promotion_token_secret = \"{value}\"\n"),
+        )
+    };
+    let load = |name: &str, body: String| {
+        let path = dir.path().join(name);
+        fs::write(&path, body).unwrap();
+        glidepath::catalog::load(&path)
+    };
+    let model = load("good.hcl", with("glidepath/promotion-token")).unwrap();
+    assert_eq!(model.platform.pipeline_promotion_token_secret.as_deref(), Some("glidepath/promotion-token"));
+    for bad in ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:x", "token with spaces", "promotion-token-a1B2c3"]
+    {
+        let error = format!("{:?}", load("bad.hcl", with(bad)).unwrap_err());
+        assert!(error.contains("is not a Secrets Manager secret name"), "{bad}: {error}");
+    }
+    let yaml = "platform:\n  name: demo\n  aws_account_id: \"123456789012\"\n  region: eu-west-1\n  github_org: acme\n  \
+                pipeline_promotion_token_secret: glidepath/promotion-token\nclusters:\n  main: {}\nenvironments:\n  dev:\n    cluster: main\n";
+    let model = load("catalog.yaml", yaml.to_string());
+    assert_eq!(
+        model.map_err(|e| format!("{e:?}")).unwrap().platform.pipeline_promotion_token_secret.as_deref(),
+        Some("glidepath/promotion-token")
+    );
 }

@@ -502,3 +502,103 @@ fn a_log_group_codebuild_made_for_a_project_glidepath_applied_is_adopted() {
     bed.assert_no_changes();
     assert_eq!(log_groups(&bed).get(group), Some(&(Some(30), service_tags("catalog", "storefront"))));
 }
+
+/// Whether IAM would match `arn` by the policy Resource `pattern`: `*` any run of characters,
+/// `?` exactly one, everything else literally.
+fn iam_matches(pattern: &str, arn: &str) -> bool {
+    match (pattern.chars().next(), arn.chars().next()) {
+        (None, None) => true,
+        (Some('*'), _) => iam_matches(&pattern[1..], arn) || (!arn.is_empty() && iam_matches(pattern, &arn[1..])),
+        (Some('?'), Some(c)) => iam_matches(&pattern[1..], &arn[c.len_utf8()..]),
+        (Some(p), Some(c)) if p == c => iam_matches(&pattern[p.len_utf8()..], &arn[c.len_utf8()..]),
+        _ => false,
+    }
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Issue 13: a deploy project whose pipeline builds outside the catalog repository reads the
+/// promotion token from Secrets Manager. The roles as IAM holds them after apply, evaluated
+/// against the ARNs Secrets Manager gives real secrets (the token's, one whose name extends it
+/// and another): the CodeBuild roles of exactly those pipelines may `GetSecretValue` the token's
+/// secret and nothing else of Secrets Manager, and no other role of the catalog may read any.
+/// moto 5.2.5 has no SimulatePrincipalPolicy, and its request authorization checks Secrets
+/// Manager calls against `*` only, so IAM's matching is applied here to the documents IAM returns.
+#[test]
+fn only_the_codebuild_roles_of_pipelines_outside_the_catalog_repository_read_the_promotion_token() {
+    let bed = Bed::new();
+    bed.apply(&[]);
+    let create = |name: &str| -> String {
+        let out = std::process::Command::new("aws")
+            .args(["secretsmanager", "create-secret", "--name", name, "--secret-string", "github_pat_test"])
+            .env("AWS_ENDPOINT_URL", bed.moto.url())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_DEFAULT_REGION", "eu-west-1")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "create-secret {name}: {}", text(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["ARN"].as_str().unwrap().to_string()
+    };
+    let token = create("glidepath/promotion-token");
+    assert!(token.starts_with("arn:aws:secretsmanager:eu-west-1:123456789012:secret:glidepath/promotion-token-"));
+    let others = [create("glidepath/promotion-token-old"), create("glidepath/other")];
+
+    let iam = bed.iam();
+    let roles = bed.runtime.block_on(iam.list_roles().path_prefix("/glidepath/shop/").max_items(1000).send()).unwrap();
+    let names: Vec<String> = roles.roles().iter().map(|r| r.role_name().to_string()).collect();
+    assert!(names.len() > 10, "{names:?}");
+    let mut readers = Vec::new();
+    for role in &names {
+        let listed = bed.runtime.block_on(iam.list_role_policies().role_name(role).send()).unwrap();
+        for policy in listed.policy_names() {
+            for statement in bed.inline_policy(role, policy)["Statement"].as_array().unwrap() {
+                let actions = strings(&statement["Action"]);
+                let secrets = actions.iter().any(|a| a.starts_with("secretsmanager:") || a.contains('*'));
+                if !secrets {
+                    continue;
+                }
+                assert_eq!(statement["Effect"], "Allow");
+                assert_eq!(actions, ["secretsmanager:GetSecretValue"], "{role}: reads, nothing else");
+                let resources = strings(&statement["Resource"]);
+                let readable = |arn: &String| resources.iter().any(|r| iam_matches(r, arn));
+                assert!(readable(&token), "{role}: {resources:?} does not match {token}");
+                for other in &others {
+                    assert!(!readable(other), "{role}: {resources:?} matches {other} too");
+                }
+                readers.push(role.clone());
+            }
+        }
+    }
+    readers.sort();
+    assert_eq!(readers, ["shop-catalog-codebuild", "shop-inventory-codebuild"]);
+    assert!(iam_matches("a-??????", "a-AbCdEf") && !iam_matches("a-??????", "a-x-AbCdEf") && iam_matches("a*", "ab"));
+
+    // The deploy projects map that secret, as CodeBuild reads the buildspec.
+    let projects = bed
+        .runtime
+        .block_on(
+            bed.codebuild()
+                .batch_get_projects()
+                .names("shop-catalog-deploy")
+                .names("shop-inventory-deploy")
+                .names("shop-catalog-build")
+                .send(),
+        )
+        .unwrap();
+    for project in projects.projects() {
+        let buildspec: serde_norway::Value =
+            serde_norway::from_str(project.source().unwrap().buildspec().unwrap()).unwrap();
+        let mapped = buildspec["env"].get("secrets-manager").and_then(|m| m.get("CATALOG_TOKEN"));
+        let expected = project.name().unwrap().ends_with("-deploy").then_some("glidepath/promotion-token");
+        assert_eq!(mapped.and_then(|m| m.as_str()), expected, "{:?}", project.name());
+    }
+}

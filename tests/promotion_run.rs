@@ -40,6 +40,14 @@
 //! pull request whose job changes no cluster: the test merges it as a reviewer would and checks
 //! the merged tree is what the merged catalog renders (prod's Applications sync by hand).
 //! Measured times are printed (run with --nocapture), never asserted.
+//!
+//! The CodePipeline path too (the `codepipeline_*` tests): the same catalog with the service
+//! built by CodePipeline from its own repository, whose deploy project's rendered buildspec runs
+//! with bash as CodeBuild would (see `Prepared::run_deploy_project`) with the variables the
+//! rendered pipeline's Deploy action passes and the token read from moto's Secrets Manager: it
+//! clones the catalog repository, commits the promotion there and, in push mode, applies and
+//! waits with the real `kubectl argo rollouts status`. The only stand-in is `aws eks
+//! update-kubeconfig`. In gitops mode it runs up to the commit (see that test for why).
 
 mod support;
 
@@ -521,6 +529,18 @@ struct Prepared {
 /// its rendered `gitops/` tree) to `origin` (a bare repository, created when it does not exist);
 /// the image of that commit in moto's ECR; the `gh` stub.
 fn prepare(bed: &e2e::Bed, platform: &str, delivery: &str, origin: Option<PathBuf>) -> Prepared {
+    prepare_with(bed, platform, delivery, origin, |catalog| catalog)
+}
+
+/// [`prepare`] of the catalog as `edit` changes it. A service built by CodePipeline has no
+/// workflow: its repository then holds its code only (`workflow` is null).
+fn prepare_with(
+    bed: &e2e::Bed,
+    platform: &str,
+    delivery: &str,
+    origin: Option<PathBuf>,
+    edit: fn(String) -> String,
+) -> Prepared {
     let moto = Moto::start();
     let work_dir = tempfile::tempdir().unwrap();
     let work = work_dir.path();
@@ -543,8 +563,11 @@ fn prepare(bed: &e2e::Bed, platform: &str, delivery: &str, origin: Option<PathBu
     git(work, &["clone", "--quiet", origin.to_str().unwrap(), seed.to_str().unwrap()]);
     git(&seed, &["checkout", "--quiet", "-B", "main"]);
     fs::create_dir_all(seed.join("catalog")).unwrap();
-    fs::write(seed.join("catalog/catalog.hcl"), catalog(platform, delivery, &bed.prometheus_url, &release_sha256))
-        .unwrap();
+    fs::write(
+        seed.join("catalog/catalog.hcl"),
+        edit(catalog(platform, delivery, &bed.prometheus_url, &release_sha256)),
+    )
+    .unwrap();
     let out = glidepath_in(&seed, &bed.kubeconfig, &["render", "-c", "catalog", "--out", "../rendered"]);
     assert!(out.status.success(), "render: {}", text(&out.stderr));
     if delivery == "gitops" {
@@ -564,8 +587,11 @@ fn prepare(bed: &e2e::Bed, platform: &str, delivery: &str, origin: Option<PathBu
     git(work, &["clone", "--quiet", service_origin.to_str().unwrap(), service_seed.to_str().unwrap()]);
     git(&service_seed, &["checkout", "--quiet", "-B", "main"]);
     let workflow_path = format!(".github/workflows/{SERVICE}.yaml");
-    fs::create_dir_all(service_seed.join(".github/workflows")).unwrap();
-    fs::copy(work.join("rendered").join(&workflow_path), service_seed.join(&workflow_path)).unwrap();
+    let rendered_workflow = work.join("rendered").join(&workflow_path);
+    if rendered_workflow.exists() {
+        fs::create_dir_all(service_seed.join(".github/workflows")).unwrap();
+        fs::copy(&rendered_workflow, service_seed.join(&workflow_path)).unwrap();
+    }
     fs::write(service_seed.join("Dockerfile"), "FROM scratch\n").unwrap();
     commit_and_push(&service_seed, "the service and its workflow");
     let sha = git(&service_seed, &["rev-parse", "HEAD"]);
@@ -624,8 +650,10 @@ fn prepare(bed: &e2e::Bed, platform: &str, delivery: &str, origin: Option<PathBu
     .unwrap();
     Command::new("chmod").arg("0755").arg(stubs.join("gh")).status().unwrap();
 
-    let workflow: Value =
-        serde_norway::from_str(&fs::read_to_string(service_seed.join(&workflow_path)).unwrap()).unwrap();
+    let workflow: Value = match fs::read_to_string(service_seed.join(&workflow_path)) {
+        Ok(text) => serde_norway::from_str(&text).unwrap(),
+        Err(_) => Value::Null,
+    };
     let run = Run {
         work: work.to_path_buf(),
         repositories: [(REPOSITORY.to_string(), service_origin), (CATALOG_REPOSITORY.to_string(), origin.clone())]
@@ -942,4 +970,376 @@ fn tree_files(dir: &Path) -> BTreeMap<String, String> {
     }
     assert!(!out.is_empty(), "{} is empty", dir.display());
     out
+}
+
+// ─── The CodePipeline deploy project (issue 13: a pipeline building outside the catalog repository) ───
+
+/// The Secrets Manager secret the catalog names for CodePipeline deploys, and the token in it.
+const PIPELINE_TOKEN_SECRET: &str = "glidepath/promotion-token";
+const PIPELINE_TOKEN: &str = "github_pat_codebuild-promotion-run-test";
+
+/// The same catalog with the service built by CodePipeline from its own repository (through the
+/// CodeStar connection), and the Secrets Manager secret its deploy project pushes with.
+fn built_by_codepipeline(catalog: String) -> String {
+    let platform = format!(
+        "  codestar_connection = \"arn:aws:codestar-connections:eu-west-1:123456789012:connection/0c9e2d4a-7b1f-4c3e-9a2d-5f6e7d8c9b0a\"\n  \
+         pipeline_image = \"123456789012.dkr.ecr.eu-west-1.amazonaws.com/glidepath-deployer:1.0.0\"\n  \
+         pipeline_promotion_token_secret = \"{PIPELINE_TOKEN_SECRET}\"\n  catalog_repo      = "
+    );
+    let edited = catalog.replacen("  catalog_repo      = ", &platform, 1).replacen(
+        "  probes {",
+        "  ci {\n    system = \"codepipeline\"\n  }\n\n  probes {",
+        1,
+    );
+    assert!(
+        edited.contains("pipeline_promotion_token_secret") && edited.contains("system = \"codepipeline\""),
+        "{edited}"
+    );
+    edited
+}
+
+/// What one CodeBuild run of a project printed, and where its shell kept files.
+struct BuildRun {
+    output: Output,
+    /// The run's HOME and TMPDIR (where `mktemp -d` makes the catalog clone).
+    home: PathBuf,
+    tmp: PathBuf,
+}
+
+impl Prepared {
+    /// The rendered deploy project's buildspec and the variables the pipeline's `Deploy-ENV`
+    /// action passes it (the build's digest put in for `#{BuildVariables.IMAGE_DIGEST}`).
+    fn deploy_project(&self, env: &str) -> (Value, BTreeMap<String, String>) {
+        let aws = self.work.path().join("rendered/aws");
+        let project = format!("{}-{SERVICE}-deploy", self.platform);
+        let buildspec: Value =
+            serde_norway::from_str(&fs::read_to_string(aws.join(format!("buildspec.{project}.yaml"))).unwrap())
+                .unwrap();
+        let declared: Json =
+            serde_json::from_str(&fs::read_to_string(aws.join(format!("codebuild_project.{project}.json"))).unwrap())
+                .unwrap();
+        let mut variables: BTreeMap<String, String> = declared["environment_variables"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+            .collect();
+        let pipeline: Json = serde_json::from_str(
+            &fs::read_to_string(aws.join(format!("codepipeline.{}-{SERVICE}.json", self.platform))).unwrap(),
+        )
+        .unwrap();
+        let stage = pipeline["pipeline"]["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == format!("Deploy-{env}"))
+            .unwrap_or_else(|| panic!("no Deploy-{env} stage"));
+        let action = &stage["actions"][0]["configuration"];
+        assert_eq!(action["ProjectName"], project.as_str());
+        let passed: Json = serde_json::from_str(action["EnvironmentVariables"].as_str().unwrap()).unwrap();
+        for variable in passed.as_array().unwrap() {
+            let value = variable["value"].as_str().unwrap().replace("#{BuildVariables.IMAGE_DIGEST}", &self.digest);
+            variables.insert(variable["name"].as_str().unwrap().to_string(), value);
+        }
+        (buildspec, variables)
+    }
+
+    /// Runs the deploy project for `env` as CodeBuild would, in a checkout of the pipeline's
+    /// source (the service's repository at the built commit, `CODEBUILD_SRC_DIR`): the buildspec
+    /// (version 0.2, `shell: bash`) has every phase's commands run in order in one bash instance
+    /// (variables, functions and the working directory carry over), each checked for its exit
+    /// status, the first failure ending the build. The environment is what CodeBuild sets: the
+    /// buildspec's `variables`, each `secrets-manager` variable read from (moto's) Secrets
+    /// Manager, the project's and the action's variables, AWS credentials. The one stand-in,
+    /// first on the PATH: `aws eks update-kubeconfig` writes, as the real one would, a kubeconfig
+    /// whose context `--alias` is the bed's cluster (moto's EKS has no API server to hand out).
+    /// git's global configuration (`GIT_CONFIG_GLOBAL`) sends `https://github.com/OWNER/NAME.git`
+    /// of the local repositories to them (`url.file://<path>.insteadOf`). `probe` runs last, in the
+    /// same shell.
+    fn run_deploy_project(&self, bed: &e2e::Bed, env: &str, probe: &str) -> BuildRun {
+        let (buildspec, _) = self.deploy_project(env);
+        self.run_buildspec(bed, env, &buildspec, probe)
+    }
+
+    /// [`Prepared::run_deploy_project`] with this buildspec in place of the rendered one.
+    fn run_buildspec(&self, bed: &e2e::Bed, env: &str, buildspec: &Value, probe: &str) -> BuildRun {
+        let (_, variables) = self.deploy_project(env);
+        let root = self.work.path().join(format!("codebuild-{env}"));
+        let (source, home, tmp, bin) = (root.join("src"), root.join("home"), root.join("tmp"), root.join("bin"));
+        for dir in [&home, &tmp, &bin] {
+            fs::create_dir_all(dir).unwrap();
+        }
+        // The pipeline's source: CODEBUILD_CLONE_REF, a clone of the service's repository.
+        let service_origin = &self.run.repositories[REPOSITORY];
+        git(self.work.path(), &["clone", "--quiet", service_origin.to_str().unwrap(), source.to_str().unwrap()]);
+        git(&source, &["checkout", "--quiet", "--detach", &self.run.sha]);
+
+        // The deployer image's tools, the real ones: glidepath under test, kubectl, the plugin.
+        let kubectl = ["kubectl-v1.34.1"]
+            .iter()
+            .map(|name| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/glidepath/bin").join(name))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| PathBuf::from("/usr/bin/kubectl"));
+        let mut tools = vec![("glidepath", PathBuf::from(env!("CARGO_BIN_EXE_glidepath"))), ("kubectl", kubectl)];
+        // Built on first use: only for a buildspec that runs it.
+        if serde_norway::to_string(buildspec).unwrap().contains("kubectl argo rollouts") {
+            tools.push(("kubectl-argo-rollouts", bed.kubectl_argo_rollouts().to_path_buf()));
+        }
+        for (name, target) in tools {
+            std::os::unix::fs::symlink(target, bin.join(name)).unwrap();
+        }
+        let bed_kubeconfig = self.kubeconfig.display().to_string();
+        fs::write(
+            bin.join("aws"),
+            format!(
+                "#!/bin/bash\n# Stands in for `aws eks update-kubeconfig` only (tests/promotion_run.rs).\n\
+                 set -euo pipefail\n\
+                 [ \"$1 $2\" = 'eks update-kubeconfig' ] || {{ echo \"aws stand-in: unexpected call: $*\" >&2; exit 2; }}\n\
+                 shift 2; alias=''\n\
+                 while [ $# -gt 0 ]; do case $1 in --alias) alias=$2; shift 2 ;; --name|--region) shift 2 ;; *) echo \"aws stand-in: $1?\" >&2; exit 2 ;; esac; done\n\
+                 mkdir -p \"$HOME/.kube\"\n\
+                 KUBECONFIG={bed_kubeconfig:?} kubectl config view --flatten --minify --context \"$alias\" > \"$HOME/.kube/config\"\n\
+                 kubectl config use-context \"$alias\" >/dev/null\n\
+                 echo \"Added new context $alias to $HOME/.kube/config\"\n"
+            ),
+        )
+        .unwrap();
+        Command::new("chmod").arg("0755").arg(bin.join("aws")).status().unwrap();
+        let gitconfig = root.join("gitconfig");
+        let mut rewrites = String::new();
+        for (name, path) in &self.run.repositories {
+            // file://, not a path: a local path would ignore the buildspec's `--depth`.
+            rewrites.push_str(&format!(
+                "[url \"file://{}\"]\n\tinsteadOf = https://github.com/{name}.git\n",
+                path.display()
+            ));
+        }
+        fs::write(&gitconfig, rewrites).unwrap();
+
+        let mut env_vars: BTreeMap<String, String> = BTreeMap::new();
+        for (k, v) in buildspec["env"]["variables"].as_mapping().unwrap() {
+            env_vars.insert(k.as_str().unwrap().to_string(), yaml_scalar(v));
+        }
+        // CodeBuild resolves `secrets-manager` variables with GetSecretValue as the project's role.
+        for (k, v) in buildspec["env"].get("secrets-manager").and_then(Value::as_mapping).into_iter().flatten() {
+            let secret = self.aws(&["secretsmanager", "get-secret-value", "--secret-id", v.as_str().unwrap()]);
+            let secret: Json = serde_json::from_str(&secret).unwrap();
+            env_vars.insert(k.as_str().unwrap().to_string(), secret["SecretString"].as_str().unwrap().to_string());
+        }
+        env_vars.extend(variables);
+        for (k, v) in [
+            ("CODEBUILD_SRC_DIR", source.display().to_string()),
+            ("CODEBUILD_BUILD_ID", format!("{}-{SERVICE}-deploy:0000-{env}", self.platform)),
+            ("CODEBUILD_RESOLVED_SOURCE_VERSION", self.run.sha.clone()),
+            ("HOME", home.display().to_string()),
+            ("TMPDIR", tmp.display().to_string()),
+            ("PATH", format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display())),
+            ("GIT_CONFIG_GLOBAL", gitconfig.display().to_string()),
+            ("GIT_CONFIG_NOSYSTEM", "1".to_string()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+            ("AWS_ENDPOINT_URL", self._moto.url()),
+            ("NO_COLOR", "1".to_string()),
+        ] {
+            env_vars.insert(k.to_string(), v);
+        }
+
+        let mut script = String::new();
+        let mut n = 0;
+        for phase in ["install", "pre_build", "build", "post_build"] {
+            for command in buildspec["phases"][phase]["commands"].as_sequence().into_iter().flatten() {
+                n += 1;
+                script.push_str(command.as_str().unwrap_or_else(|| panic!("{phase}: not a string: {command:?}")));
+                script.push_str(&format!(
+                    "\nstatus=$?; if [ \"$status\" -ne 0 ]; then echo \"[codebuild] {phase} command {n} exited $status\" >&2; exit \"$status\"; fi\n"
+                ));
+            }
+        }
+        script.push_str(probe);
+        let script_file = root.join("buildspec.sh");
+        fs::write(&script_file, &script).unwrap();
+        let output = Command::new("bash")
+            .args(["--noprofile", "--norc"])
+            .arg(&script_file)
+            .current_dir(&source)
+            .env_clear()
+            .envs(&env_vars)
+            .output()
+            .unwrap();
+        eprintln!(
+            "── CodeBuild {}-{SERVICE}-deploy for {env}: exit {:?}\n{}{}",
+            self.platform,
+            output.status.code(),
+            text(&output.stdout),
+            text(&output.stderr)
+        );
+        BuildRun { output, home, tmp }
+    }
+
+    /// The AWS CLI against this scenario's moto.
+    fn aws(&self, args: &[&str]) -> String {
+        let out = Command::new("aws")
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_DEFAULT_REGION", "eu-west-1")
+            .env("AWS_ENDPOINT_URL", self._moto.url())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "aws {args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    }
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(next) = stack.pop() {
+        for entry in fs::read_dir(&next).into_iter().flatten() {
+            let path = entry.unwrap().path();
+            if path.is_symlink() {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else if fs::read(&path).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes())) {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// After the buildspec, in its shell: would git send the token to the catalog repository on
+/// github.com? (Locally the URL is rewritten to a path, which sends no header.)
+const HEADER_PROBE: &str = r#"
+expected="AUTHORIZATION: basic $(printf 'x-access-token:%s' "$CATALOG_TOKEN" | base64 --wrap=0)"
+if [ "$(git config --get-urlmatch http.extraheader "https://github.com/$CATALOG_REPOSITORY.git")" = "$expected" ]; then
+  echo "[probe] git sends the promotion token to https://github.com/$CATALOG_REPOSITORY.git"
+fi
+echo "[probe] working directory: $PWD"
+"#;
+
+/// Checks what a deploy project run left: the promotion a commit on the catalog repository's
+/// main (not in the service's repository), the token nowhere in the output or on disk (the
+/// clone's .git/config included), git sending it to github.com from its environment.
+fn assert_promoted_in_the_catalog_repository(prepared: &Prepared, run: &BuildRun, env: &str) -> PathBuf {
+    let (stdout, stderr) = (text(&run.output.stdout), text(&run.output.stderr));
+    assert!(run.output.status.success(), "the deploy project failed:\n{stdout}\n{stderr}");
+    let subjects: Vec<String> =
+        git(&prepared.origin, &["log", "--format=%s", "main"]).lines().map(String::from).collect();
+    assert_eq!(subjects, [format!("promote {SERVICE} to {env}: {}", prepared.digest), "the catalog".to_string()]);
+    let stat = git(&prepared.origin, &["show", "--format=", "--numstat", "main"]);
+    assert!(stat.lines().any(|l| l == "1\t1\tcatalog/catalog.hcl"), "{stat}");
+    assert_eq!(
+        git(&prepared.run.repositories[REPOSITORY], &["log", "--format=%s", "--all"]),
+        "the service and its workflow",
+        "the pipeline's source repository gets no promotion"
+    );
+
+    let auth = Command::new("bash")
+        .args(["-c", "printf 'x-access-token:%s' \"$1\" | base64 --wrap=0", "-", PIPELINE_TOKEN])
+        .output()
+        .unwrap();
+    let auth = text(&auth.stdout);
+    assert!(auth.len() > PIPELINE_TOKEN.len(), "{auth}");
+    for secret in [PIPELINE_TOKEN, auth.as_str()] {
+        assert!(!stdout.contains(secret) && !stderr.contains(secret), "the token is in the build's output");
+        for dir in [&run.home, &run.tmp] {
+            assert_eq!(files_containing(dir, secret), Vec::<PathBuf>::new(), "the token is on disk");
+        }
+    }
+    assert!(
+        stdout
+            .contains(&format!("[probe] git sends the promotion token to https://github.com/{CATALOG_REPOSITORY}.git")),
+        "{stdout}"
+    );
+    // The clone the build promoted in: a checkout of the catalog repository under TMPDIR whose
+    // remote is the plain https URL, with no credentials in its configuration.
+    let clone = PathBuf::from(
+        stdout.lines().find_map(|l| l.strip_prefix("[probe] working directory: ")).expect("the probe ran"),
+    );
+    assert!(clone.starts_with(&run.tmp), "{}", clone.display());
+    let config = fs::read_to_string(clone.join(".git/config")).unwrap();
+    assert!(config.contains(&format!("url = https://github.com/{CATALOG_REPOSITORY}.git")), "{config}");
+    assert!(!config.contains("extraheader") && !config.contains("x-access-token"), "{config}");
+    assert_eq!(git(&clone, &["rev-parse", "HEAD"]), git(&prepared.origin, &["rev-parse", "main"]));
+    assert_eq!(git(&clone, &["rev-parse", "--is-shallow-repository"]), "true", "a --depth=1 clone, pushed from");
+    clone
+}
+
+/// Push mode: the deploy project of a pipeline whose source (acme/storefront) is not the
+/// catalog repository (acme/platform) clones the catalog repository with the token Secrets
+/// Manager holds, commits the promotion there, applies the environment from that clone and
+/// waits with `kubectl argo rollouts status` until the Rollout runs the digest, Healthy.
+#[test]
+fn codepipeline_push_mode_deploy_promotes_in_the_catalog_repository_and_applies_from_it() {
+    let bed = e2e::shared();
+    FakeApps::shared(bed);
+    let prepared = prepare_with(bed, "cppush", "push", None, built_by_codepipeline);
+    assert!(prepared.workflow.is_null(), "a CodePipeline service has no workflow");
+    prepared.aws(&[
+        "secretsmanager",
+        "create-secret",
+        "--name",
+        PIPELINE_TOKEN_SECRET,
+        "--secret-string",
+        PIPELINE_TOKEN,
+    ]);
+    let out = glidepath_in(
+        &prepared.seed,
+        &prepared.kubeconfig,
+        &["apply", "-c", "catalog", "--only", "cluster", "--env", "dev", "--auto-approve"],
+    );
+    assert!(out.status.success(), "first apply: {}\n{}", text(&out.stdout), text(&out.stderr));
+    prepared.wait_healthy(bed, "dev", "1.0.0");
+
+    let (buildspec, variables) = prepared.deploy_project("dev");
+    assert_eq!(buildspec["env"]["secrets-manager"]["CATALOG_TOKEN"].as_str(), Some(PIPELINE_TOKEN_SECRET));
+    assert_eq!(buildspec["env"]["variables"]["CATALOG_REPOSITORY"].as_str(), Some(CATALOG_REPOSITORY));
+    assert_eq!(variables["DELIVERY"], "push");
+
+    let run = prepared.run_deploy_project(bed, "dev", HEADER_PROBE);
+    assert_promoted_in_the_catalog_repository(&prepared, &run, "dev");
+    let stdout = text(&run.output.stdout);
+    assert!(stdout.contains("Added new context dev"), "{stdout}");
+    let r = rollout(&prepared.kubeconfig, &prepared.namespace("dev")).unwrap();
+    assert_eq!(r["spec"]["template"]["spec"]["containers"][0]["image"], prepared.image().as_str());
+    assert!(e2e::healthy(&r), "{}", r["status"]);
+}
+
+/// GitOps mode, as far as it runs without Argo CD: the shared bed has one Argo CD whose one
+/// repository the GitHub workflow's gitops test owns (tests in this binary run concurrently), so
+/// here the buildspec runs up to and including the promotion commit (with the re-rendered
+/// gitops/ tree) in the catalog repository; the wait for Argo CD's sync and the rollout status
+/// after it are not run.
+#[test]
+fn codepipeline_gitops_mode_deploy_commits_the_promotion_and_tree_to_the_catalog_repository() {
+    let bed = e2e::shared();
+    let prepared = prepare_with(bed, "cpgit", "gitops", None, built_by_codepipeline);
+    prepared.aws(&[
+        "secretsmanager",
+        "create-secret",
+        "--name",
+        PIPELINE_TOKEN_SECRET,
+        "--secret-string",
+        PIPELINE_TOKEN,
+    ]);
+    let (buildspec, variables) = prepared.deploy_project("dev");
+    assert_eq!(variables["DELIVERY"], "gitops");
+    // Up to the commit: the apply-or-wait command and the rollout status are left out.
+    let build = buildspec["phases"]["build"]["commands"].as_sequence().unwrap();
+    let commit = build.iter().position(|c| c.as_str().unwrap().contains("git push origin")).unwrap();
+    assert_eq!(commit + 3, build.len(), "after the commit: the wait for Argo CD and the rollout status");
+    let mut truncated = buildspec.clone();
+    truncated["phases"]["build"]["commands"] = Value::Sequence(build[..=commit].to_vec());
+    let run = prepared.run_buildspec(bed, "dev", &truncated, HEADER_PROBE);
+    let clone = assert_promoted_in_the_catalog_repository(&prepared, &run, "dev");
+    let files = git(&prepared.origin, &["show", "--format=", "--name-only", "main"]);
+    assert!(files.lines().any(|f| f.starts_with("gitops/") && f.contains(SERVICE)), "{files}");
+    // The committed tree is what the promoted catalog renders.
+    let out = glidepath_in(&clone, &prepared.kubeconfig, &["render", "-c", "catalog", "--out", "../fresh"]);
+    assert!(out.status.success(), "render: {}", text(&out.stderr));
+    assert_eq!(tree_files(&clone.join("gitops")), tree_files(&clone.parent().unwrap().join("fresh/gitops")));
 }

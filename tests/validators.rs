@@ -435,3 +435,55 @@ fn workflow_validators_report_what_the_workflows_avoid() {
         assert!(audited.iter().any(|c| c == check), "zizmor did not report {check}: {audited:?}");
     }
 }
+
+/// ShellCheck's findings over every buildspec under `dir/out/aws`: the commands of all phases
+/// in order as one bash script, as CodeBuild (buildspec version 0.2, `shell: bash`) runs them in
+/// one shell. A command that is not a string fails first: a `: ` in a plain YAML scalar makes
+/// it a mapping CodeBuild would refuse.
+fn buildspec_shellcheck(dir: &Path) -> Vec<Finding> {
+    let shellcheck = cached(SHELLCHECK, "install-shellcheck");
+    let scripts = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for path in yaml_files(&dir.join("out/aws")).into_iter().filter(|p| p.to_string_lossy().contains("buildspec.")) {
+        let buildspec: Value = serde_norway::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let mut script = String::from("#!/bin/bash\n");
+        for phase in ["install", "pre_build", "build", "post_build"] {
+            for command in buildspec["phases"][phase]["commands"].as_array().into_iter().flatten() {
+                let command =
+                    command.as_str().unwrap_or_else(|| panic!("{}: {command} is not a string", path.display()));
+                script.push_str(command);
+                script.push('\n');
+            }
+        }
+        let file = scripts.path().join(path.file_name().unwrap()).with_extension("sh");
+        std::fs::write(&file, script).unwrap();
+        files.push(file);
+    }
+    assert!(files.len() >= 8, "only {} buildspecs rendered", files.len());
+    let output = run(Command::new(&shellcheck).args(["--shell=bash", "--format=json1"]).args(&files));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    report["comments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| Finding {
+            check: format!("SC{}", c["code"]),
+            subject: format!("{}:{}", c["file"].as_str().unwrap_or_default(), c["line"]),
+            message: c["message"].as_str().unwrap_or_default().to_string(),
+        })
+        .collect()
+}
+
+/// Both deploy paths are checked: the example's pipelines build outside the catalog repository
+/// (their deploy clones it), and with the catalog's pipeline building from acme/platform it
+/// commits in its own checkout.
+#[test]
+fn shellcheck_finds_nothing_in_the_buildspecs() {
+    let mut inside = glidepath::catalog::load(Path::new("examples/shop")).unwrap();
+    let catalog = inside.services.iter_mut().find(|s| s.name == "catalog").unwrap();
+    catalog.repo = glidepath::catalog::GitRepo { owner: "acme".into(), name: "platform".into() };
+    let inside = rendered_from(inside);
+    for (_, dir) in [rendered(), rendered_gitops(), inside] {
+        assert_clean("shellcheck", &buildspec_shellcheck(dir.path()));
+    }
+}

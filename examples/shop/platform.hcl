@@ -17,6 +17,10 @@ platform {
   # contents and pull-requests write on acme/platform).
   catalog_repo           = "acme/platform"
   promotion_token_secret = "GLIDEPATH_PROMOTION_TOKEN"
+  # The CodePipeline services (catalog from acme/catalog, inventory from CodeCommit) build outside
+  # acme/platform too: their deploy projects clone it and push with the token in this AWS Secrets
+  # Manager secret (a fine-grained token with contents write on acme/platform).
+  pipeline_promotion_token_secret = "glidepath/promotion-token"
   # The workflows' deploy jobs install glidepath from acme's release of it (by default
   # https://github.com/acme/glidepath/releases/download/vVERSION/…); pin the checksum that
   # scripts/release printed with `glidepath_sha256 = "…"` so they refuse any other binary.

@@ -214,6 +214,8 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
         .unwrap_or_default();
     let promotion_token_secret =
         f.string("promotion_token_secret", problems).and_then(|s| check_secret_name(s, problems));
+    let pipeline_promotion_token_secret =
+        f.string("pipeline_promotion_token_secret", problems).and_then(|s| check_secrets_manager_name(s, problems));
     let catalog_repo = f.string("catalog_repo", problems).and_then(|r| {
         super::service::parse_repo(&r, github_org.as_ref().map_or("org", |g| g.value.as_str()), problems)
     });
@@ -238,6 +240,7 @@ fn decode_platform(node: &Node, problems: &mut Problems) -> Platform {
         glidepath_sha256,
         delivery,
         promotion_token_secret,
+        pipeline_promotion_token_secret,
         catalog_repo,
         traffic,
         pod_security,
@@ -260,6 +263,32 @@ fn check_secret_name(name: Spanned<String>, problems: &mut Problems) -> Option<S
             .help(
                 "name the repository or organisation secret that holds the token, e.g. \"GLIDEPATH_PROMOTION_TOKEN\"",
             ),
+    );
+    None
+}
+
+/// An AWS Secrets Manager secret name, as a CodeBuild `secrets-manager` mapping and the IAM ARN
+/// `…:secret:NAME-??????` write it: 1 to 512 of letters, digits and `/_+=.@-`. A name ending in
+/// `-` and six characters is refused, as AWS advises: it reads like the random suffix Secrets
+/// Manager appends, so the ARN pattern could match another secret.
+fn check_secrets_manager_name(name: Spanned<String>, problems: &mut Problems) -> Option<String> {
+    let value = &name.value;
+    let charset = !value.is_empty()
+        && value.len() <= 512
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c));
+    let suffix_like = value.len() > 7 && value.as_bytes()[value.len() - 7] == b'-';
+    if charset && !suffix_like {
+        return Some(name.value);
+    }
+    let label = if suffix_like {
+        "ends in `-` and six characters, like the suffix Secrets Manager appends"
+    } else {
+        "expected 1 to 512 letters, digits and `/_+=.@-`"
+    };
+    problems.push(
+        Problem::new(rules::MALFORMED_VALUE, &name.span, format!("`{value}` is not a Secrets Manager secret name"))
+            .label(label)
+            .help("name the secret (not its ARN) that holds the GitHub token, e.g. \"glidepath/promotion-token\""),
     );
     None
 }

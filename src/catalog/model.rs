@@ -25,17 +25,35 @@ pub struct Model {
 
 impl Model {
     /// The repository every deploy job commits its promotion to, and the one Argo CD reads:
-    /// `platform.catalog_repo`, else the one repository all GitHub Actions services build from
-    /// (a monorepo, the catalog beside the code). `None` when services build from several
-    /// repositories (or none) and the catalog names none: `check` refuses that where something
-    /// commits or syncs (policy::catalog-repo-unwritable).
+    /// `platform.catalog_repo`, else the one GitHub repository all services build from (a
+    /// monorepo, the catalog beside the code). `None` when services build from several
+    /// repositories (or none on GitHub) and the catalog names none: `check` refuses that where
+    /// something commits or syncs (policy::catalog-repo-unwritable).
+    ///
+    /// The default counts GitHub Actions services and CodePipeline services whose source is
+    /// GitHub (through the CodeStar connection): both check out a GitHub repository and commit
+    /// promotions to the catalog repository, so a default that ignored the pipelines would pick
+    /// the Actions services' repository while a pipeline built from another one, and nobody could
+    /// tell which of the two holds the catalog. With the pipelines counted, such a catalog has no
+    /// default and must name `catalog_repo`; a catalog whose services all build from one GitHub
+    /// repository (pipelines included, or pipelines only) gets it as the default, so Argo CD has a
+    /// repository to read. CodeCommit sources do not count: the catalog repository is on GitHub
+    /// (Argo CD and the workflows read it there), so a CodeCommit-sourced pipeline always builds
+    /// outside it.
     pub fn catalog_repo(&self) -> Option<GitRepo> {
         if let Some(repo) = &self.platform.catalog_repo {
             return Some(repo.clone());
         }
-        let mut repos = self.services.iter().filter(|s| s.ci.system == CiSystem::GithubActions).map(|s| &s.repo);
+        let mut repos = self
+            .services
+            .iter()
+            .filter(|s| match s.ci.system {
+                CiSystem::GithubActions => true,
+                CiSystem::Codepipeline => s.ci.source == CiSource::Github,
+            })
+            .map(|s| &s.repo);
         let first = repos.next()?;
-        repos.all(|r| r == first).then(|| first.clone())
+        repos.all(|r| r.same_repository(first)).then(|| first.clone())
     }
 
     pub fn environment(&self, name: &str) -> Option<&Environment> {
@@ -154,6 +172,10 @@ pub struct Platform {
     /// The GitHub secret holding the token deploy jobs push promotions with; unset, the job's
     /// own `GITHUB_TOKEN` with `contents: write`.
     pub promotion_token_secret: Option<String>,
+    /// The AWS Secrets Manager secret (name) holding the GitHub token CodePipeline deploy
+    /// projects push promotions to the catalog repository with, when their pipeline's source is
+    /// another repository (CodeBuild holds a credential for its source only).
+    pub pipeline_promotion_token_secret: Option<String>,
     /// The repository that holds the catalog (and, in gitops mode, the rendered `gitops/` tree
     /// Argo CD reads): where every deploy job commits its promotion. Unset, see
     /// [`Model::catalog_repo`].
@@ -183,6 +205,7 @@ impl Platform {
             glidepath_sha256: None,
             delivery: Delivery::Push,
             promotion_token_secret: None,
+            pipeline_promotion_token_secret: None,
             catalog_repo: None,
             traffic: TrafficSettings::default(),
             pod_security: PodSecurityLevel::Restricted,
@@ -439,6 +462,13 @@ pub struct GitRepo {
 impl GitRepo {
     pub fn full_name(&self) -> String {
         format!("{}/{}", self.owner, self.name)
+    }
+
+    /// Whether both name the same GitHub repository: GitHub matches owners and names without
+    /// regard to case, and `NAME.git` is the same repository as `NAME`.
+    pub fn same_repository(&self, other: &GitRepo) -> bool {
+        let name = |r: &GitRepo| r.name.strip_suffix(".git").unwrap_or(&r.name).to_ascii_lowercase();
+        self.owner.eq_ignore_ascii_case(&other.owner) && name(self) == name(other)
     }
 }
 

@@ -7,10 +7,10 @@ use serde_json::Value;
 
 use super::finding::{Finding, Severity};
 use super::identity::{self, Claims};
-use crate::catalog::{names, CiTrust, Delivery, Model, NotifyEvent, Service};
+use crate::catalog::{names, CiSource, CiTrust, Delivery, Model, NotifyEvent, Service};
 use crate::kinds::{AwsKind, KubeKind};
 use crate::render::aws::{ci_subjects, ecr_repository_uri, uses_github_actions, GITHUB_OIDC_HOST};
-use crate::render::pipeline::pipeline_arn;
+use crate::render::pipeline::{self, catalog_elsewhere, pipeline_arn, uses_codepipeline};
 use crate::render::{workflow, Address, DesiredSet};
 use crate::rules::{self, Rule};
 
@@ -72,6 +72,7 @@ fn check_each(model: &Model, desired: &DesiredSet, workflow_of: impl Fn(&Service
         }
     }
     checker.catalog_repo();
+    checker.pipeline_catalog_repo();
     checker.route_secrets();
     checker.rendered_secrets();
     checker.out
@@ -206,11 +207,17 @@ impl<'a> Checker<'a> {
             if built.is_empty() && !gitops {
                 return;
             }
-            let mut repos: Vec<String> = built.iter().map(|s| s.repo.full_name()).collect();
+            // The GitHub repositories services build from, as `Model::catalog_repo` counts them.
+            let mut repos: Vec<String> = model
+                .services
+                .iter()
+                .filter(|s| uses_github_actions(s) || (uses_codepipeline(s) && s.ci.source == CiSource::Github))
+                .map(|s| s.repo.full_name())
+                .collect();
             repos.sort();
             repos.dedup();
             let why = if repos.is_empty() {
-                "Argo CD has no repository to read (no service builds with GitHub Actions to take it from)".to_string()
+                "Argo CD has no repository to read (no service builds from GitHub to take it from)".to_string()
             } else {
                 format!(
                     "the services build from {} repositories ({}), so each deploy job would commit its promotion to its own copy of the catalog{}",
@@ -237,6 +244,71 @@ impl<'a> Checker<'a> {
                 service.repo.full_name(),
                 catalog.full_name(),
                 service.repo.full_name(),
+                catalog.full_name(),
+            );
+            self.error(rules::CATALOG_REPO_UNWRITABLE, Some(service), None, message);
+        }
+    }
+
+    /// A CodePipeline deploy project commits its promotion to the catalog repository: in its own
+    /// checkout when the pipeline's source is that repository, else in a clone made with the
+    /// token `platform.pipeline_promotion_token_secret` names (CodeBuild holds a credential for
+    /// its source only), so such a pipeline needs that setting. Without a catalog repository
+    /// (no GitHub repository all services build from, and no `platform.catalog_repo`) each
+    /// pipeline commits to its own source: one source holds the catalog, several are copies that
+    /// apply would roll each other back from (where GitHub Actions services or a GitOps
+    /// environment need the repository too, `catalog_repo` above reports it already).
+    fn pipeline_catalog_repo(&mut self) {
+        let model = self.model;
+        let pipelines: Vec<&Service> = model.services.iter().filter(|s| uses_codepipeline(s)).collect();
+        let gitops = model.environments.iter().any(|e| e.delivery == Delivery::Gitops);
+        let readers = if gitops { "`apply` and Argo CD read" } else { "`apply` reads" };
+        let source = |service: &Service| match service.ci.source {
+            CiSource::Github => format!("{} (GitHub, through the CodeStar connection)", service.repo.full_name()),
+            CiSource::Codecommit => format!("{} (CodeCommit)", service.repo.name),
+        };
+        let buildspec = |service: &Service| {
+            let project = names::codebuild_project(&model.platform, &service.name, pipeline::Stage::Deploy.suffix());
+            format!("aws/buildspec.{project}.yaml")
+        };
+        let Some(catalog) = model.catalog_repo() else {
+            let reported = gitops || model.services.iter().any(uses_github_actions);
+            let mut sources: Vec<String> = pipelines.iter().map(|s| source(s)).collect();
+            sources.sort();
+            sources.dedup();
+            if sources.len() < 2 || reported {
+                return;
+            }
+            for service in pipelines {
+                let message = format!(
+                    "the deploy project of the pipeline of {} ({}) commits its promotions to its source repository {}, and the pipelines read {} repositories ({}), so each applies its own copy of the catalog. Fix: put the catalog in one GitHub repository and set `platform {{ catalog_repo = \"{}/REPO\" }}` to it (and `pipeline_promotion_token_secret` for the pipelines that build elsewhere)",
+                    service.name,
+                    buildspec(service),
+                    source(service),
+                    sources.len(),
+                    sources.join(", "),
+                    model.platform.github_org,
+                );
+                self.error(rules::CATALOG_REPO_UNWRITABLE, Some(service), None, message);
+            }
+            return;
+        };
+        if model.platform.pipeline_promotion_token_secret.is_some() {
+            return;
+        }
+        for service in pipelines.into_iter().filter(|s| catalog_elsewhere(model, s).is_some()) {
+            let message = format!(
+                "the deploy project of the pipeline of {} ({}) commits each promotion to the catalog repository {}, which {}, but the pipeline's source is {} and CodeBuild holds a credential for its source only. Fix: set `platform {{ pipeline_promotion_token_secret = \"glidepath/promotion-token\" }}` and store under that name in AWS Secrets Manager (account {}, region {}) a GitHub token with `contents: write` on {} (a fine-grained personal access token, or a GitHub App installation token a rotation keeps fresh); or build {} from {} (`repo = \"{}\"` with `ci {{ source = \"github\", path = \"DIR\" }}`)",
+                service.name,
+                buildspec(service),
+                catalog.full_name(),
+                readers,
+                source(service),
+                model.platform.aws_account_id,
+                model.platform.region,
+                catalog.full_name(),
+                service.name,
+                catalog.full_name(),
                 catalog.full_name(),
             );
             self.error(rules::CATALOG_REPO_UNWRITABLE, Some(service), None, message);
@@ -290,6 +362,17 @@ impl<'a> Checker<'a> {
                         Some(service),
                         None,
                         format!("{address} allows EKS actions on {resources:?}, not only the service's clusters"),
+                    );
+                }
+                let secret = pipeline::promotion_secret_arn(self.model, service);
+                if actions.iter().any(|a| a.starts_with("secretsmanager:"))
+                    && resources.iter().any(|r| Some(r) != secret.as_ref())
+                {
+                    self.error(
+                        rules::RESOURCE_SCOPE,
+                        Some(service),
+                        None,
+                        format!("{address} allows Secrets Manager actions on {resources:?}, not only the promotion token's secret {}", secret.as_deref().unwrap_or("(none: its deploy step commits to its own source)")),
                     );
                 }
                 if actions.iter().any(|a| a.starts_with("codepipeline:")) && resources.iter().any(|r| r != &pipeline) {

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use crate::arn::Arns;
 use crate::catalog::values::trim_float;
-use crate::catalog::{names, CiSource, CiSystem, Model, Service};
+use crate::catalog::{names, CiSource, CiSystem, GitRepo, Model, Service};
 
 use super::aws::{self, cluster_arns, ecr_repository_arn, one_or_many, service_tags, ECR_PUSH_ACTIONS};
 use super::resource::{
@@ -83,6 +83,29 @@ impl Stage {
 
 pub fn uses_codepipeline(service: &Service) -> bool {
     service.ci.system == CiSystem::Codepipeline
+}
+
+/// The catalog repository when it is not the pipeline's own source, so the deploy step clones it
+/// (with the token of `platform.pipeline_promotion_token_secret`) to commit the promotion there:
+/// a CodeCommit source is never the catalog repository (that one is on GitHub, where Argo CD
+/// and the workflows read it), a GitHub source is when it names the same OWNER/NAME. `None`: the
+/// deploy step commits to its own checkout, the catalog repository itself, or, when the catalog
+/// has none, the pipeline's source (`check` refuses that where it matters:
+/// policy::catalog-repo-unwritable).
+pub fn catalog_elsewhere(model: &Model, service: &Service) -> Option<GitRepo> {
+    let catalog = model.catalog_repo()?;
+    match service.ci.source {
+        CiSource::Github if service.repo.same_repository(&catalog) => None,
+        _ => Some(catalog),
+    }
+}
+
+/// The ARN of the promotion token's secret, which the CodeBuild role of a service whose deploy
+/// step clones the catalog repository may read, and no other.
+pub fn promotion_secret_arn(model: &Model, service: &Service) -> Option<String> {
+    catalog_elsewhere(model, service)?;
+    let name = model.platform.pipeline_promotion_token_secret.as_deref()?;
+    Some(Arns::of(model).secretsmanager_secret(name))
 }
 
 /// Every AWS resource of the AWS-native path: the artifact bucket (once, when any service uses
@@ -162,7 +185,16 @@ fn buildspec_text(
     model: &Model,
     service: &Service,
 ) -> Result<String, RenderError> {
+    // A deploy step whose source is not the catalog repository clones that one, on its `main`
+    // (the revision the ApplicationSet reads), and pushes with the token Secrets Manager holds.
+    let elsewhere = catalog_elsewhere(model, service);
+    let branch = match &elsewhere {
+        Some(_) => super::workflow::CATALOG_BRANCH,
+        None => service.ci.branch(),
+    };
     let context = json!({
+        "catalog_repository": elsewhere.as_ref().map(GitRepo::full_name),
+        "promotion_token_secret": model.platform.pipeline_promotion_token_secret,
         "service": service.name,
         "ecr_repository": service.ecr_repository,
         "image_repository": aws::ecr_repository_uri(model, service),
@@ -175,8 +207,9 @@ fn buildspec_text(
         "max_error_rate": trim_float(service.slo.max_error_rate.fraction),
         "p99_latency_ms": service.slo.p99_latency.millis.to_string(),
         "catalog": CATALOG_DIR,
-        "branch": service.ci.branch(),
-        "codecommit": service.ci.source == CiSource::Codecommit,
+        "branch": branch,
+        // CodeBuild's CodeCommit credential helper, for a deploy step that pushes to its source.
+        "codecommit": service.ci.source == CiSource::Codecommit && elsewhere.is_none(),
         "rollout_timeout": ROLLOUT_TIMEOUT,
         "sync_timeout_seconds": SYNC_TIMEOUT_SECONDS,
         // Pinned in templates/tools.yaml.
@@ -256,8 +289,9 @@ fn service_role(
     }
 }
 
-/// Reading the source: the CodeStar connection (GitHub) or the CodeCommit repository. The
-/// CodeBuild role may also push to it: the deploy step commits the promotion to the catalog.
+/// Reading the source: the CodeStar connection (GitHub) or the CodeCommit repository, with
+/// `codecommit_actions` (the CodeBuild role's include GitPush when the deploy step commits the
+/// promotion to its source, the catalog repository).
 fn source_statement(model: &Model, service: &Service, codecommit_actions: &[&str]) -> Value {
     match service.ci.source {
         CiSource::Github => json!({
@@ -277,20 +311,29 @@ fn source_statement(model: &Model, service: &Service, codecommit_actions: &[&str
 
 /// What every build of the service's pipeline may do, and nothing else: write to its own log
 /// group (which glidepath creates, so the role need not), read and write pipeline artifacts, push to its own ECR repository, describe its own clusters
-/// (kubectl access itself is an EKS access entry), and read and push its source.
+/// (kubectl access itself is an EKS access entry), and read its source, which it also pushes
+/// promotions to when that is the catalog repository; when it is not, read the one secret holding
+/// the token the deploy step pushes to the catalog repository with.
 fn codebuild_role(model: &Model, service: &Service) -> IamRole {
     let group = Arns::of(model).log_group(&log_group(model, service));
-    let policy = json!({
-        "Version": "2012-10-17",
-        "Statement": [
-            { "Sid": "OwnLogGroup", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": [group.clone(), format!("{group}:log-stream:*")] },
-            { "Sid": "PipelineArtifacts", "Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], "Resource": artifact_objects(model) },
-            { "Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*" },
-            { "Sid": "EcrPushOwnRepository", "Effect": "Allow", "Action": ECR_PUSH_ACTIONS, "Resource": ecr_repository_arn(model, service) },
-            { "Sid": "DescribeOwnClusters", "Effect": "Allow", "Action": "eks:DescribeCluster", "Resource": one_or_many(cluster_arns(model, service)) },
-            source_statement(model, service, &["codecommit:GitPull", "codecommit:GitPush"]),
-        ]
-    });
+    let codecommit: &[&str] = match catalog_elsewhere(model, service) {
+        Some(_) => &["codecommit:GitPull"],
+        None => &["codecommit:GitPull", "codecommit:GitPush"],
+    };
+    let mut statements = vec![
+        json!({ "Sid": "OwnLogGroup", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": [group.clone(), format!("{group}:log-stream:*")] }),
+        json!({ "Sid": "PipelineArtifacts", "Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], "Resource": artifact_objects(model) }),
+        json!({ "Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*" }),
+        json!({ "Sid": "EcrPushOwnRepository", "Effect": "Allow", "Action": ECR_PUSH_ACTIONS, "Resource": ecr_repository_arn(model, service) }),
+        json!({ "Sid": "DescribeOwnClusters", "Effect": "Allow", "Action": "eks:DescribeCluster", "Resource": one_or_many(cluster_arns(model, service)) }),
+        source_statement(model, service, codecommit),
+    ];
+    // The four projects share the role (one per service): the deploy project is the one that
+    // reads the secret, through its buildspec's `secrets-manager` mapping.
+    if let Some(secret) = promotion_secret_arn(model, service) {
+        statements.push(json!({ "Sid": "ReadPromotionToken", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret }));
+    }
+    let policy = json!({ "Version": "2012-10-17", "Statement": statements });
     service_role(
         model,
         service,
@@ -792,10 +835,78 @@ mod tests {
         let github = statements(&codebuild_role(&model, by_name("catalog")));
         assert!(github.iter().any(|(actions, resources)| actions == &["codestar-connections:UseConnection"]
             && resources == &[model.platform.codestar_connection.clone().unwrap()]));
+        // inventory's deploy commits to acme/platform, not to its CodeCommit source: it only reads it.
         let codecommit = statements(&codebuild_role(&model, by_name("inventory")));
-        assert!(codecommit.iter().any(|(actions, resources)| actions == &["codecommit:GitPull", "codecommit:GitPush"]
+        assert!(codecommit.iter().any(|(actions, resources)| actions == &["codecommit:GitPull"]
             && resources == &["arn:aws:codecommit:eu-west-1:123456789012:inventory"]));
         assert!(codecommit.iter().all(|(actions, _)| !actions.iter().any(|a| a.starts_with("codestar"))));
+        // Without a catalog repository elsewhere the deploy pushes to its source.
+        let mut alone = shop();
+        alone.platform.catalog_repo = None;
+        alone.services.retain(|s| s.name == "inventory");
+        let inventory = &alone.services[0];
+        assert_eq!(catalog_elsewhere(&alone, inventory), None);
+        let pushes = statements(&codebuild_role(&alone, inventory));
+        assert!(pushes.iter().any(|(actions, _)| actions == &["codecommit:GitPull", "codecommit:GitPush"]));
+        assert!(pushes.iter().all(|(actions, _)| !actions.iter().any(|a| a.starts_with("secretsmanager:"))));
+    }
+
+    /// A deploy step clones the catalog repository exactly when its source is not that
+    /// repository (GitHub names compared as GitHub does), and only then its role may read the
+    /// token's secret: that one secret, by the ARN pattern of its versions.
+    #[test]
+    fn only_a_pipeline_building_outside_the_catalog_repository_reads_the_promotion_token() {
+        let mut model = shop();
+        let secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:glidepath/promotion-token-??????";
+        let reads = |model: &Model, name: &str| -> Vec<(Vec<String>, Vec<String>)> {
+            let service = model.services.iter().find(|s| s.name == name).unwrap();
+            statements(&codebuild_role(model, service))
+                .into_iter()
+                .filter(|(actions, _)| actions.iter().any(|a| a.starts_with("secretsmanager:")))
+                .collect()
+        };
+        let expected = vec![(vec!["secretsmanager:GetSecretValue".to_string()], vec![secret.to_string()])];
+        for name in ["catalog", "inventory"] {
+            let service = model.services.iter().find(|s| s.name == name).unwrap();
+            assert_eq!(catalog_elsewhere(&model, service).map(|r| r.full_name()).as_deref(), Some("acme/platform"));
+            assert_eq!(reads(&model, name), expected, "{name}");
+        }
+        // The catalog's pipeline building from the catalog repository (spelt with other case).
+        let catalog = model.services.iter_mut().find(|s| s.name == "catalog").unwrap();
+        catalog.repo = GitRepo { owner: "Acme".into(), name: "Platform".into() };
+        let catalog = model.services.iter().find(|s| s.name == "catalog").unwrap();
+        assert_eq!(catalog_elsewhere(&model, catalog), None);
+        assert!(reads(&model, "catalog").is_empty(), "it pushes to its own checkout");
+        assert_eq!(reads(&model, "inventory"), expected, "CodeCommit is never the catalog repository");
+        // A CodeCommit repository named like the catalog repository is still not it.
+        let inventory = model.services.iter_mut().find(|s| s.name == "inventory").unwrap();
+        inventory.repo = GitRepo { owner: "acme".into(), name: "platform".into() };
+        assert_eq!(reads(&model, "inventory"), expected);
+        // No secret named: the role reads none (and `check` refuses the catalog).
+        model.platform.pipeline_promotion_token_secret = None;
+        assert!(reads(&model, "inventory").is_empty());
+    }
+
+    #[test]
+    fn the_deploy_buildspec_clones_the_catalog_repository_only_when_it_is_elsewhere() {
+        let mut model = shop();
+        let text = |model: &Model, name: &str| {
+            let service = model.services.iter().find(|s| s.name == name).unwrap();
+            buildspec_text(&environment(), "aws/buildspec-deploy.yaml.j2", model, service).unwrap()
+        };
+        let elsewhere: Value = serde_norway::from_str(&text(&model, "inventory")).unwrap();
+        assert_eq!(elsewhere["env"]["secrets-manager"], json!({ "CATALOG_TOKEN": "glidepath/promotion-token" }));
+        assert_eq!(elsewhere["env"]["variables"]["CATALOG_REPOSITORY"], "acme/platform");
+        assert_eq!(elsewhere["env"]["variables"]["BRANCH"], "main");
+        assert!(elsewhere["env"].get("git-credential-helper").is_none(), "it pushes to GitHub, not CodeCommit");
+        let catalog = model.services.iter_mut().find(|s| s.name == "catalog").unwrap();
+        catalog.repo = GitRepo { owner: "acme".into(), name: "platform".into() };
+        let inside = text(&model, "catalog");
+        let inside: Value = serde_norway::from_str(&inside).unwrap();
+        assert!(inside["env"].get("secrets-manager").is_none());
+        assert!(inside["env"]["variables"].get("CATALOG_REPOSITORY").is_none());
+        let first = inside["phases"]["build"]["commands"][0].as_str().unwrap();
+        assert!(first.starts_with("git checkout -B \"$BRANCH\""), "{first}");
     }
 
     /// The source rules and roles `render` emits, by service.

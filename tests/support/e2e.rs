@@ -30,6 +30,9 @@ pub struct Bed {
     pub pod_cidr: String,
     /// Where `scripts/e2e-tools build` puts Traefik (built on first use by tests/dataplane.rs).
     pub traefik: PathBuf,
+    /// Where it puts the Argo Rollouts kubectl plugin (built on first use by
+    /// tests/promotion_run.rs, which runs the CodePipeline deploy buildspec).
+    pub kubectl_argo_rollouts: PathBuf,
 }
 
 fn script() -> PathBuf {
@@ -62,6 +65,7 @@ pub fn shared() -> &'static Bed {
             controller_log: PathBuf::from(var("ROLLOUTS_CONTROLLER_LOG")),
             pod_cidr: vars.get("POD_CIDR").cloned().unwrap_or_default(),
             traefik: PathBuf::from(var("TRAEFIK")),
+            kubectl_argo_rollouts: PathBuf::from(var("KUBECTL_ARGO_ROLLOUTS")),
         }
     })
 }
@@ -74,6 +78,19 @@ impl Bed {
             assert!(status.success() && self.traefik.exists(), "scripts/e2e-tools build did not build Traefik");
         }
         &self.traefik
+    }
+
+    /// The Argo Rollouts kubectl plugin of the controller's release, built (once, cached by
+    /// version) by `scripts/e2e-tools build` if missing.
+    pub fn kubectl_argo_rollouts(&self) -> &Path {
+        if !self.kubectl_argo_rollouts.exists() {
+            let status = Command::new(script()).arg("build").stderr(Stdio::inherit()).status().unwrap();
+            assert!(
+                status.success() && self.kubectl_argo_rollouts.exists(),
+                "scripts/e2e-tools build did not build kubectl-argo-rollouts"
+            );
+        }
+        &self.kubectl_argo_rollouts
     }
 
     /// A client for the bed (admin), with the runtime that drives it.

@@ -187,6 +187,11 @@ pub static PLATFORM: Block = Block {
             "The GitHub secret deploy jobs push promotions with (default: the job's GITHUB_TOKEN).",
         ),
         field(
+            "pipeline_promotion_token_secret",
+            Shape::Text,
+            "The AWS Secrets Manager secret (its name) holding a GitHub token with contents write on the catalog repository, which CodePipeline deploy projects push promotions with when their source is another repository.",
+        ),
+        field(
             "catalog_repo",
             Shape::Text,
             "OWNER/NAME of the repository holding the catalog and the gitops/ tree, where deploy jobs commit promotions (default: the one repository the GitHub Actions services build from).",
