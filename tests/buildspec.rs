@@ -107,9 +107,9 @@ fn buildspec_problems(name: &str, buildspec: &Value) -> Vec<String> {
         }
     }
     if name.ends_with("-deploy") {
-        match position(&|c| c.starts_with("glidepath promote ")) {
-            Some(i) if all[i].contains("--image \"$IMAGE_REPOSITORY@$IMAGE_DIGEST\"") => {}
-            Some(i) => out.push(format!("{name}: promotes something other than the built digest: {}", all[i])),
+        match all.iter().find_map(|c| promote_line(c)) {
+            Some(line) if line.contains("--image \"$IMAGE_REPOSITORY@$IMAGE_DIGEST\"") => {}
+            Some(line) => out.push(format!("{name}: promotes something other than the built digest: {line}")),
             None => out.push(format!("{name}: no glidepath promote")),
         }
         if position(&|c| c.starts_with("kubectl argo rollouts status ")).is_none() {
@@ -127,7 +127,7 @@ fn buildspec_problems(name: &str, buildspec: &Value) -> Vec<String> {
         }
         // A pipeline building outside the catalog repository promotes in a clone of it, made
         // with the token Secrets Manager holds; one building from it, in its own checkout.
-        let promote = position(&|c| c.starts_with("glidepath promote ")).unwrap_or(usize::MAX);
+        let promote = position(&|c| promote_line(c).is_some()).unwrap_or(usize::MAX);
         let clone =
             position(&|c| c.contains("git clone ") && c.contains("\"https://github.com/$CATALOG_REPOSITORY.git\""));
         if buildspec["env"]["variables"].get("CATALOG_REPOSITORY").is_some() {
@@ -142,6 +142,11 @@ fn buildspec_problems(name: &str, buildspec: &Value) -> Vec<String> {
         }
     }
     out
+}
+
+/// The `glidepath promote` line of a command (a block runs it inside its retry loop).
+fn promote_line(command: &str) -> Option<&str> {
+    command.lines().map(str::trim_start).find(|line| line.starts_with("glidepath promote "))
 }
 
 /// Every structural problem of a pipeline declaration against the rendered projects.
@@ -399,8 +404,9 @@ fn checker_catches_a_deploy_of_a_tag_and_a_deploy_that_does_not_wait() {
     let mut deploy = projects(&model).remove("shop-inventory-deploy").unwrap().buildspec;
     let commands = deploy["phases"]["build"]["commands"].as_array_mut().unwrap();
     for c in commands.iter_mut() {
-        if c.as_str().unwrap().starts_with("glidepath promote ") {
-            *c = json!("glidepath promote \"$SERVICE\" --to \"$TARGET_ENV\" --tag latest");
+        let text = c.as_str().unwrap();
+        if let Some(line) = promote_line(text) {
+            *c = json!(text.replace(line, "glidepath promote \"$SERVICE\" --to \"$TARGET_ENV\" --tag latest"));
         }
     }
     commands.retain(|c| !c.as_str().unwrap().starts_with("kubectl argo rollouts status"));

@@ -1330,7 +1330,7 @@ fn codepipeline_gitops_mode_deploy_commits_the_promotion_and_tree_to_the_catalog
     assert_eq!(variables["DELIVERY"], "gitops");
     // Up to the commit: the apply-or-wait command and the rollout status are left out.
     let build = buildspec["phases"]["build"]["commands"].as_sequence().unwrap();
-    let commit = build.iter().position(|c| c.as_str().unwrap().contains("git push origin")).unwrap();
+    let commit = build.iter().position(|c| c.as_str().unwrap().contains("git push --quiet origin")).unwrap();
     assert_eq!(commit + 3, build.len(), "after the commit: the wait for Argo CD and the rollout status");
     let mut truncated = buildspec.clone();
     truncated["phases"]["build"]["commands"] = Value::Sequence(build[..=commit].to_vec());
