@@ -1176,6 +1176,11 @@ impl Prepared {
         BuildRun { output, home, tmp }
     }
 
+    /// The promotion token, in moto's Secrets Manager under the name the catalog gives.
+    fn store_pipeline_token(&self) {
+        self.aws(&["secretsmanager", "create-secret", "--name", PIPELINE_TOKEN_SECRET, "--secret-string", PIPELINE_TOKEN]);
+    }
+
     /// The AWS CLI against this scenario's moto.
     fn aws(&self, args: &[&str]) -> String {
         let out = Command::new("aws")
@@ -1279,14 +1284,7 @@ fn codepipeline_push_mode_deploy_promotes_in_the_catalog_repository_and_applies_
     FakeApps::shared(bed);
     let prepared = prepare_with(bed, "cppush", "push", None, built_by_codepipeline);
     assert!(prepared.workflow.is_null(), "a CodePipeline service has no workflow");
-    prepared.aws(&[
-        "secretsmanager",
-        "create-secret",
-        "--name",
-        PIPELINE_TOKEN_SECRET,
-        "--secret-string",
-        PIPELINE_TOKEN,
-    ]);
+    prepared.store_pipeline_token();
     let out = glidepath_in(
         &prepared.seed,
         &prepared.kubeconfig,
@@ -1318,14 +1316,7 @@ fn codepipeline_push_mode_deploy_promotes_in_the_catalog_repository_and_applies_
 fn codepipeline_gitops_mode_deploy_commits_the_promotion_and_tree_to_the_catalog_repository() {
     let bed = e2e::shared();
     let prepared = prepare_with(bed, "cpgit", "gitops", None, built_by_codepipeline);
-    prepared.aws(&[
-        "secretsmanager",
-        "create-secret",
-        "--name",
-        PIPELINE_TOKEN_SECRET,
-        "--secret-string",
-        PIPELINE_TOKEN,
-    ]);
+    prepared.store_pipeline_token();
     let (buildspec, variables) = prepared.deploy_project("dev");
     assert_eq!(variables["DELIVERY"], "gitops");
     // Up to the commit: the apply-or-wait command and the rollout status are left out.

@@ -905,8 +905,12 @@ mod tests {
         let inside: Value = serde_norway::from_str(&inside).unwrap();
         assert!(inside["env"].get("secrets-manager").is_none());
         assert!(inside["env"]["variables"].get("CATALOG_REPOSITORY").is_none());
+        // Its own checkout: the first command is the promotion, on top of the branch's tip.
         let first = inside["phases"]["build"]["commands"][0].as_str().unwrap();
-        assert!(first.starts_with("git checkout -B \"$BRANCH\""), "{first}");
+        assert!(first.contains("git checkout --quiet --force -B \"$BRANCH\" FETCH_HEAD"), "{first}");
+        assert!(!first.contains("git clone"), "{first}");
+        let first = elsewhere["phases"]["build"]["commands"][0].as_str().unwrap();
+        assert!(first.contains("git clone --quiet --depth=1"), "{first}");
     }
 
     /// The source rules and roles `render` emits, by service.
