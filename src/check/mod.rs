@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::catalog::{names, Model, StrategyKind};
 use crate::kinds::KubeKind;
-use crate::render::{Address, DesiredSet};
+use crate::render::{workflow, Address, DesiredSet, RenderError, Stage};
 pub use finding::{Finding, Severity};
 use safety::{Rendered, SafetyReport};
 
@@ -34,12 +34,61 @@ impl CheckResult {
     }
 }
 
+/// The safety reports and policy findings of one whole rendered set.
 pub fn check(model: &Model, desired: &DesiredSet) -> CheckResult {
-    let mut reports = Vec::new();
-    let mut findings = Vec::new();
-    for service in &model.services {
-        for env_name in &service.environments {
-            let Some(env) = model.environment(env_name) else { continue };
+    let mut run = CheckRun::new(model);
+    run.global(desired);
+    for env in &model.environments {
+        run.environment(desired, &env.name);
+    }
+    run.finish(desired)
+}
+
+/// [`check`] of the catalog, rendered one environment at a time (`render::render_by_environment`):
+/// the same result, holding the AWS resources and one environment's objects instead of the
+/// fleet's (at 3,000 services, the rendered set was most of `check`'s memory).
+pub fn check_catalog(model: &Model) -> Result<CheckResult, RenderError> {
+    let mut run = CheckRun::new(model);
+    let global = crate::render::render_by_environment(model, |stage| match stage {
+        Stage::Global(desired) => run.global(desired),
+        Stage::Environment(env, desired) => run.environment(desired, &env.name),
+    })?;
+    Ok(run.finish(&global))
+}
+
+/// A check in phases (the AWS resources, then each environment's objects), whose result is that
+/// of one pass over the whole set: reports in service then environment order, findings sorted.
+struct CheckRun<'m> {
+    model: &'m Model,
+    /// Each report with its place in a pass over the whole set (service, then its environment).
+    reports: Vec<((usize, usize), SafetyReport)>,
+    findings: Vec<Finding>,
+    policy: policy::PolicyRun,
+    workflows: workflow::Renderer,
+}
+
+impl<'m> CheckRun<'m> {
+    fn new(model: &'m Model) -> Self {
+        CheckRun {
+            model,
+            reports: Vec::new(),
+            findings: Vec::new(),
+            policy: policy::PolicyRun::default(),
+            workflows: workflow::Renderer::new(),
+        }
+    }
+
+    fn global(&mut self, desired: &DesiredSet) {
+        let (model, renderer) = (self.model, &self.workflows);
+        // A workflow that does not render is a render error `render`/`plan` report; check what does.
+        self.policy.global(model, desired, |service| renderer.render(model, service).ok());
+    }
+
+    fn environment(&mut self, desired: &DesiredSet, env_name: &str) {
+        let model = self.model;
+        let Some(env) = model.environment(env_name) else { return };
+        for (index, service) in model.services.iter().enumerate() {
+            let Some(place) = service.environments.iter().position(|e| e == env_name) else { continue };
             let body = |kind: KubeKind, name: String| {
                 desired.resources.get(&Address::scoped(env_name, &service.name, kind, name)).map(|r| r.body_ref())
             };
@@ -62,13 +111,19 @@ pub fn check(model: &Model, desired: &DesiredSet) -> CheckResult {
                 hpa: hpa.as_deref(),
             };
             let report = safety::report(service, env, &rendered);
-            findings.extend(limits::evaluate(service, env, &report));
-            reports.push(report);
+            self.findings.extend(limits::evaluate(service, env, &report));
+            self.reports.push(((index, place), report));
         }
+        self.policy.environment(model, desired, env_name);
     }
-    findings.extend(policy::check(model, desired));
-    findings.sort_by(|a, b| {
-        (!a.fails(), &a.location, a.code, &a.environment).cmp(&(!b.fails(), &b.location, b.code, &b.environment))
-    });
-    CheckResult { reports, findings }
+
+    fn finish(mut self, desired: &DesiredSet) -> CheckResult {
+        // Stable sorts: what ties keeps the order of one pass over the whole set.
+        self.reports.sort_by_key(|(place, _)| *place);
+        self.findings.extend(self.policy.finish(self.model, desired));
+        self.findings.sort_by(|a, b| {
+            (!a.fails(), &a.location, a.code, &a.environment).cmp(&(!b.fails(), &b.location, b.code, &b.environment))
+        });
+        CheckResult { reports: self.reports.into_iter().map(|(_, report)| report).collect(), findings: self.findings }
+    }
 }

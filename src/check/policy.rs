@@ -17,7 +17,75 @@ use crate::rules::{self, Rule};
 struct Checker<'a> {
     model: &'a Model,
     desired: &'a DesiredSet,
+    out: &'a mut Vec<Finding>,
+}
+
+/// The policy checks, run in phases so a caller may hold one environment's objects at a time:
+/// [`PolicyRun::global`] over the AWS resources, [`PolicyRun::environment`] once per environment
+/// with that environment's objects, then [`PolicyRun::finish`]. The findings are those of one
+/// pass over the whole set, in the same order.
+#[derive(Default)]
+pub struct PolicyRun {
     out: Vec<Finding>,
+    /// Secret-looking rendered values, reported last and in address order whatever the order
+    /// the phases saw them in (as one pass over the whole set reports them).
+    rendered_secrets: Vec<(Address, String)>,
+}
+
+impl PolicyRun {
+    /// What concerns each service as a whole: its CI identities and roles, its workflow (from
+    /// `workflow_of`, for a service that uses GitHub Actions), its routes and catalog values,
+    /// and the unscoped (AWS) resources' values.
+    pub fn global(&mut self, model: &Model, desired: &DesiredSet, workflow_of: impl Fn(&Service) -> Option<String>) {
+        let mut checker = Checker { model, desired, out: &mut self.out };
+        for service in &model.services {
+            checker.ci_role(service);
+            if uses_github_actions(service) {
+                let path = workflow::workflow_path(&service.name);
+                if let Some(text) = workflow_of(service) {
+                    checker.job_identities(service, &path, &text);
+                }
+            }
+            // Every role the service's CI runs as: GitHub Actions' role, or CodeBuild's, CodePipeline's
+            // and the one EventBridge starts a CodeCommit-sourced pipeline as.
+            for role in [
+                names::ci_role(&model.platform, &service.name),
+                names::codebuild_role(&model.platform, &service.name),
+                names::pipeline_role(&model.platform, &service.name),
+                names::source_events(&model.platform, &service.name),
+            ] {
+                checker.role_scope(service, &Address::global(AwsKind::IamRole, role));
+            }
+            checker.rollback_route(service);
+            checker.catalog_secrets(service);
+        }
+        collect_rendered_secrets(desired, |address| address.scope.is_none(), &mut self.rendered_secrets);
+    }
+
+    /// What concerns environment `env`'s objects (`desired` holds at least them and the AWS
+    /// resources): each of its services' Rollout and analysis, and their rendered values.
+    pub fn environment(&mut self, model: &Model, desired: &DesiredSet, env: &str) {
+        let mut checker = Checker { model, desired, out: &mut self.out };
+        for service in model.services.iter().filter(|s| s.environments.iter().any(|e| e == env)) {
+            checker.rollout(service, env);
+            checker.analysis(service, env);
+        }
+        collect_rendered_secrets(desired, |address| address.env() == Some(env), &mut self.rendered_secrets);
+    }
+
+    /// The checks of the catalog as a whole, then every finding.
+    pub fn finish(mut self, model: &Model, desired: &DesiredSet) -> Vec<Finding> {
+        let mut secrets = std::mem::take(&mut self.rendered_secrets);
+        secrets.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut checker = Checker { model, desired, out: &mut self.out };
+        checker.catalog_repo();
+        checker.pipeline_catalog_repo();
+        checker.route_secrets();
+        for (_, message) in secrets {
+            checker.error(rules::PLAINTEXT_SECRET, None, None, message);
+        }
+        self.out
+    }
 }
 
 /// Every policy finding for the rendered catalog (the workflows rendered from `model` too, one
@@ -42,40 +110,25 @@ pub fn check_with_workflows(model: &Model, desired: &DesiredSet, workflows: &[(P
     })
 }
 
-/// The checks, with `workflow_of` giving each service's workflow text (of a service that uses
-/// GitHub Actions), if there is one.
+/// Every phase over one whole set, with `workflow_of` giving each service's workflow text.
 fn check_each(model: &Model, desired: &DesiredSet, workflow_of: impl Fn(&Service) -> Option<String>) -> Vec<Finding> {
-    let mut checker = Checker { model, desired, out: Vec::new() };
-    for service in &model.services {
-        checker.ci_role(service);
-        if uses_github_actions(service) {
-            let path = workflow::workflow_path(&service.name);
-            if let Some(text) = workflow_of(service) {
-                checker.job_identities(service, &path, &text);
-            }
-        }
-        // Every role the service's CI runs as: GitHub Actions' role, or CodeBuild's, CodePipeline's
-        // and the one EventBridge starts a CodeCommit-sourced pipeline as.
-        for role in [
-            names::ci_role(&model.platform, &service.name),
-            names::codebuild_role(&model.platform, &service.name),
-            names::pipeline_role(&model.platform, &service.name),
-            names::source_events(&model.platform, &service.name),
-        ] {
-            checker.role_scope(service, &Address::global(AwsKind::IamRole, role));
-        }
-        checker.rollback_route(service);
-        checker.catalog_secrets(service);
-        for env in &service.environments {
-            checker.rollout(service, env);
-            checker.analysis(service, env);
-        }
+    let mut run = PolicyRun::default();
+    run.global(model, desired, workflow_of);
+    for env in &model.environments {
+        run.environment(model, desired, &env.name);
     }
-    checker.catalog_repo();
-    checker.pipeline_catalog_repo();
-    checker.route_secrets();
-    checker.rendered_secrets();
-    checker.out
+    run.finish(model, desired)
+}
+
+/// A message for every secret-looking string of the resources `within` selects.
+fn collect_rendered_secrets(desired: &DesiredSet, within: impl Fn(&Address) -> bool, found: &mut Vec<(Address, String)>) {
+    for (address, resource) in desired.resources.iter().filter(|(a, _)| within(a)) {
+        walk_strings(&resource.body_ref(), &mut |key, value| {
+            if let Some(why) = secret_value_reason(value) {
+                found.push((address.clone(), format!("{address} ({key}) holds {why}")));
+            }
+        });
+    }
 }
 
 impl<'a> Checker<'a> {
@@ -510,21 +563,6 @@ impl<'a> Checker<'a> {
                     self.error(rules::PLAINTEXT_SECRET, None, None, message);
                 }
             }
-        }
-    }
-
-    /// Nothing rendered carries a secret-looking value.
-    fn rendered_secrets(&mut self) {
-        let mut found = Vec::new();
-        for (address, resource) in &self.desired.resources {
-            walk_strings(&resource.body_ref(), &mut |key, value| {
-                if let Some(why) = secret_value_reason(value) {
-                    found.push(format!("{address} ({key}) holds {why}"));
-                }
-            });
-        }
-        for message in found {
-            self.error(rules::PLAINTEXT_SECRET, None, None, message);
         }
     }
 }

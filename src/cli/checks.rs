@@ -11,8 +11,8 @@ use crate::rules;
 
 /// The safety report and policy findings; exit 1 when an unwaived error remains.
 pub fn check_command(args: &CheckArgs) -> Result<u8, CliError> {
-    let (model, desired) = load(&args.catalog)?;
-    let result = check::check(&model, &desired);
+    let model = crate::catalog::load(&args.catalog.catalog)?;
+    let result = check::check_catalog(&model)?;
     let text = match args.format {
         Format::Human => views::check::human(&result, views::table::stdout_width()),
         Format::Json => views::check::json(&result),

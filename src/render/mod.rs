@@ -15,7 +15,7 @@ pub mod workflow;
 
 use std::collections::BTreeMap;
 
-use crate::catalog::Model;
+use crate::catalog::{Environment, Model};
 use crate::kinds::KubeKind;
 
 pub use address::Address;
@@ -72,7 +72,7 @@ pub fn render(model: &Model) -> Result<DesiredSet, RenderError> {
     // the order they were always rendered in, so the set and the first error reported are those
     // of rendering them one after another.
     let (aws, environments) = std::thread::scope(|scope| {
-        let aws = scope.spawn(|| pipeline::render(model).map(|pipelines| (aws::render(model), pipelines)));
+        let aws = scope.spawn(|| render_aws(model));
         let environments: Vec<_> = model
             .environments
             .iter()
@@ -81,19 +81,76 @@ pub fn render(model: &Model) -> Result<DesiredSet, RenderError> {
         let environments: Vec<_> = environments.into_iter().map(joined).collect();
         (joined(aws), environments)
     });
-    let (aws, pipelines) = aws?;
-    for resource in aws.into_iter().chain(pipelines) {
-        desired.insert(resource.address(), Resource::Aws(resource))?;
-    }
+    desired.insert_aws(aws?)?;
     for (env, objects) in model.environments.iter().zip(environments) {
-        for (owner, object) in objects? {
-            let kind = KubeKind::parse(&object.kind)
-                .ok_or_else(|| RenderError::UnregisteredKind { kind: object.kind.clone() })?;
-            let address = Address::scoped(&env.name, &owner, kind, object.name.clone());
-            desired.insert(address, Resource::Kube(object))?;
-        }
+        desired.insert_environment(env, objects?)?;
     }
     Ok(desired)
+}
+
+/// What [`render_by_environment`] shows its caller, in turn.
+pub enum Stage<'a> {
+    /// The AWS resources, alone.
+    Global(&'a DesiredSet),
+    /// The AWS resources and this environment's objects.
+    Environment(&'a Environment, &'a DesiredSet),
+}
+
+/// Renders the catalog one environment at a time, for a caller that reads each environment once
+/// (`check`): `visit` sees the AWS resources, then them with each environment's objects in model
+/// order, each environment's objects dropped before the next renders. Returns the AWS resources.
+/// The first error is that of [`render`].
+pub fn render_by_environment(model: &Model, mut visit: impl FnMut(Stage<'_>)) -> Result<DesiredSet, RenderError> {
+    let templates = Templates::new();
+    let mut environments = model.environments.iter();
+    let first = environments.next();
+    // The AWS resources render beside the first environment (each environment's services are
+    // spread over the cores by `kube::render_environment`).
+    let (aws, first_objects) = std::thread::scope(|scope| {
+        let aws = scope.spawn(|| render_aws(model));
+        let objects = first.map(|env| kube::render_environment(model, env, &templates));
+        (joined(aws), objects)
+    });
+    let mut desired = DesiredSet::default();
+    desired.insert_aws(aws?)?;
+    visit(Stage::Global(&desired));
+    let mut objects = first_objects;
+    for env in first.into_iter().chain(environments) {
+        let rendered = match objects.take() {
+            Some(rendered) => rendered,
+            None => kube::render_environment(model, env, &templates),
+        };
+        desired.insert_environment(env, rendered?)?;
+        visit(Stage::Environment(env, &desired));
+        desired.resources.retain(|address, _| address.scope.is_none());
+    }
+    Ok(desired)
+}
+
+/// The AWS resources: the account's and services' (`aws`), then the pipelines'.
+fn render_aws(model: &Model) -> Result<Vec<AwsResource>, RenderError> {
+    let pipelines = pipeline::render(model)?;
+    Ok(aws::render(model).into_iter().chain(pipelines).collect())
+}
+
+impl DesiredSet {
+    fn insert_aws(&mut self, resources: Vec<AwsResource>) -> Result<(), RenderError> {
+        for resource in resources {
+            self.insert(resource.address(), Resource::Aws(resource))?;
+        }
+        Ok(())
+    }
+
+    /// One environment's objects ((owner, object) as `kube::render_environment` gives them).
+    fn insert_environment(&mut self, env: &Environment, objects: Vec<(String, KubeObject)>) -> Result<(), RenderError> {
+        for (owner, object) in objects {
+            let kind =
+                KubeKind::parse(&object.kind).ok_or_else(|| RenderError::UnregisteredKind { kind: object.kind.clone() })?;
+            let address = Address::scoped(&env.name, &owner, kind, object.name.clone());
+            self.insert(address, Resource::Kube(object))?;
+        }
+        Ok(())
+    }
 }
 
 /// A rendering thread's result; its panic, if it panicked, goes on in the caller.
