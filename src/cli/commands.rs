@@ -62,13 +62,25 @@ pub(super) fn load(args: &CatalogArg) -> Result<(Model, DesiredSet), CliError> {
     Ok((model, desired))
 }
 
+/// The catalog and how many resources it renders, rendered one environment at a time: `validate`
+/// keeps nothing it renders, so it need not hold the fleet's objects together.
+fn load_counted(args: &CatalogArg) -> Result<(Model, usize), CliError> {
+    let model = catalog::load(&args.catalog)?;
+    let (mut aws, mut objects) = (0, 0);
+    render::render_by_environment(&model, |stage| match stage {
+        render::Stage::Global(desired) => aws = desired.len(),
+        render::Stage::Environment(_, desired) => objects += desired.len() - aws,
+    })?;
+    Ok((model, aws + objects))
+}
+
 fn validate(args: &ValidateArgs) -> Result<u8, CliError> {
     if args.format == ValidateFormat::Json {
-        let (document, valid) = views::validate::json(&args.catalog.catalog, load(&args.catalog));
+        let (document, valid) = views::validate::json(&args.catalog.catalog, load_counted(&args.catalog));
         outln!("{document}");
         return Ok(if valid { EXIT_OK } else { EXIT_ERROR });
     }
-    let (model, desired) = load(&args.catalog)?;
+    let (model, resources) = load_counted(&args.catalog)?;
     let envs: Vec<&str> = model.environments.iter().map(|e| e.name.as_str()).collect();
     outln!(
         "{} is valid: {} services, {} environments ({}), {} notification routes; renders {} resources",
@@ -77,7 +89,7 @@ fn validate(args: &ValidateArgs) -> Result<u8, CliError> {
         envs.len(),
         envs.join(", "),
         model.notifications.len(),
-        desired.len()
+        resources
     );
     Ok(EXIT_OK)
 }

@@ -7,21 +7,20 @@ use serde_json::{json, Value};
 
 use crate::catalog::{CatalogError, Model, Problem};
 use crate::cli::CliError;
-use crate::render::DesiredSet;
 
 const FORMAT_VERSION: &str = "1.0";
 
 /// The document, and whether the catalog is valid. Every problem carries its rule's code, file
 /// and one-based line/column range (end exclusive), message, label and fix; an error that is not
 /// about a place in the catalog (an unreadable path, a render failure) has no code and no line.
-pub fn json(catalog: &Path, loaded: Result<(Model, DesiredSet), CliError>) -> (String, bool) {
+pub fn json(catalog: &Path, loaded: Result<(Model, usize), CliError>) -> (String, bool) {
     let (summary, problems) = match loaded {
-        Ok((model, desired)) => (
+        Ok((model, resources)) => (
             json!({
                 "services": model.services.len(),
                 "environments": model.environments.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
                 "notification_routes": model.notifications.len(),
-                "resources": desired.len(),
+                "resources": resources,
             }),
             Vec::new(),
         ),
