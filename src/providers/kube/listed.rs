@@ -114,7 +114,8 @@ pub fn as_typed(item: Value) -> Result<(Value, ObjectMeta, Vec<ManagedFieldsEntr
             }
         }
     }
-    let mut meta: ObjectMeta = if metadata.is_null() { ObjectMeta::default() } else { serde_json::from_value(metadata)? };
+    let mut meta: ObjectMeta =
+        if metadata.is_null() { ObjectMeta::default() } else { serde_json::from_value(metadata)? };
     let entries = meta.managed_fields.replace(Vec::new()).unwrap_or_default();
     out["metadata"] = serde_json::to_value(&meta)?;
     meta.managed_fields = None;

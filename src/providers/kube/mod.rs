@@ -6,8 +6,8 @@
 
 mod applied;
 mod argocd;
-mod listed;
 pub(crate) mod controller_fields;
+mod listed;
 mod migration;
 mod normalize;
 mod requests;
@@ -430,8 +430,11 @@ fn is_owned(item: &DynamicObject, catalog: &str, env: &str) -> bool {
 
 /// Where a listed object belongs: its environment, its service label's owner, kind and name.
 fn owned_address(env: &str, kind: KubeKind, metadata: &ObjectMeta) -> Address {
-    let owner =
-        metadata.labels.as_ref().and_then(|l| l.get(SERVICE_LABEL).cloned()).unwrap_or_else(|| SHARED_OWNER.to_string());
+    let owner = metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(SERVICE_LABEL).cloned())
+        .unwrap_or_else(|| SHARED_OWNER.to_string());
     Address::scoped(env, &owner, kind, metadata.name.clone().unwrap_or_default())
 }
 
@@ -445,18 +448,25 @@ fn already_read(live: &LiveSet, address: &Address) -> bool {
 impl KubeProvider {
     /// Reduces an owned object read from the cluster (see `Listed`), at `address` or, when none
     /// is given, where its labels place it.
-    fn reduce(&self, env: &str, kind: KubeKind, item: Value, address: Option<&Address>) -> Result<Listed, ProviderError> {
-        let unreadable = |e: serde_json::Error| error(&format!("{} in environment {env}", kind.api().plural), "list", e.to_string());
+    fn reduce(
+        &self,
+        env: &str,
+        kind: KubeKind,
+        item: Value,
+        address: Option<&Address>,
+    ) -> Result<Listed, ProviderError> {
+        let unreadable =
+            |e: serde_json::Error| error(&format!("{} in environment {env}", kind.api().plural), "list", e.to_string());
         // The managed fields are taken out before anything else is made of the object: they are
         // most of a listed object, and only what glidepath applied is kept of them.
         let (value, metadata, entries) = listed::as_typed(item).map_err(unreadable)?;
         let address = address.cloned().unwrap_or_else(|| owned_address(env, kind, &metadata));
         drop(metadata);
-        let job = (kind == KubeKind::Job).then(|| {
-            self.refuse_failed_job(&address, &value).map(|()| self.unfinished_job(&address, &value))
-        });
+        let job = (kind == KubeKind::Job)
+            .then(|| self.refuse_failed_job(&address, &value).map(|()| self.unfinished_job(&address, &value)));
         // Comparisons leave controller-written fields out; the apply must send them back.
-        let controller_spec = controller_fields::carries(kind).then(|| serde_json::json!({ "spec": value["spec"].clone() }));
+        let controller_spec =
+            controller_fields::carries(kind).then(|| serde_json::json!({ "spec": value["spec"].clone() }));
         let applied = applied::extract_from(entries, &value, FIELD_MANAGER, &kind.api().api_version());
         // Made anew, each map and list of exactly its size: as parsed, they keep the room they
         // grew into, and the body is kept for the whole plan.
@@ -592,7 +602,10 @@ impl KubeProvider {
         // not depend on the order; of several errors, the one of the first kind is returned, as
         // in kind order.
         let mut lists = stream::iter(
-            kinds.iter().enumerate().map(|(i, kind)| self.list_taken(env, *kind, &params, &taking).map(move |r| (i, r))),
+            kinds
+                .iter()
+                .enumerate()
+                .map(|(i, kind)| self.list_taken(env, *kind, &params, &taking).map(move |r| (i, r))),
         )
         .buffer_unordered(IN_FLIGHT);
         let mut first_error: Option<(usize, ProviderError)> = None;
@@ -612,7 +625,9 @@ impl KubeProvider {
             .desired
             .resources
             .keys()
-            .filter(|a| a.env() == Some(env) && !taking.live.bodies.contains_key(*a) && !taking.live.as_desired.contains(*a))
+            .filter(|a| {
+                a.env() == Some(env) && !taking.live.bodies.contains_key(*a) && !taking.live.as_desired.contains(*a)
+            })
             .cloned()
             .collect();
         for address in missing {
