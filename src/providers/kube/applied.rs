@@ -21,6 +21,7 @@
 //! children but `.` is a leaf: the whole value belongs to the manager (a scalar, an atomic list
 //! or map such as a Service's selector, an empty struct).
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry};
 use serde_json::{Map, Value};
 
 /// The parts of a manifest the server never records in managed fields: the object's type and
@@ -55,25 +56,42 @@ impl std::fmt::Display for Fallback {
 
 /// The configuration `manager` last applied to `live` (a whole object with `metadata.managedFields`),
 /// at `api_version`: the owned fields with their live values, without type and identity.
+#[cfg(test)]
 pub fn extract(live: &Value, manager: &str, api_version: &str) -> Result<Value, Fallback> {
-    let entries = live.pointer("/metadata/managedFields").and_then(Value::as_array).ok_or(Fallback::NotApplied)?;
-    let mut ours = entries.iter().filter(|e| {
-        e["manager"] == manager
-            && e["operation"] == "Apply"
-            && e.get("subresource").and_then(Value::as_str).is_none_or(str::is_empty)
+    let entries = live.pointer("/metadata/managedFields").filter(|e| e.is_array()).ok_or(Fallback::NotApplied)?;
+    let entries: Vec<ManagedFieldsEntry> =
+        serde_json::from_value(entries.clone()).map_err(|e| Fallback::Unreadable(e.to_string()))?;
+    extract_from(entries, live, manager, api_version)
+}
+
+/// [`extract`] from the object's managed fields taken out of it (`entries`), as a listed object
+/// comes: its managed fields are several times the rest of it, and are never made a `Value`.
+pub fn extract_from(
+    entries: Vec<ManagedFieldsEntry>,
+    live: &Value,
+    manager: &str,
+    api_version: &str,
+) -> Result<Value, Fallback> {
+    let mut ours = entries.into_iter().filter(|e| {
+        e.manager.as_deref() == Some(manager)
+            && e.operation.as_deref() == Some("Apply")
+            && e.subresource.as_deref().is_none_or(str::is_empty)
     });
     let entry = ours.next().ok_or(Fallback::NotApplied)?;
     if ours.next().is_some() {
         return Err(Fallback::Unreadable("two Apply entries for the main resource".into()));
     }
-    if entry["apiVersion"] != api_version {
-        return Err(Fallback::OtherVersion(entry["apiVersion"].as_str().unwrap_or("?").to_string()));
+    if entry.api_version.as_deref() != Some(api_version) {
+        return Err(Fallback::OtherVersion(entry.api_version.unwrap_or_else(|| "?".into())));
     }
-    if entry["fieldsType"] != "FieldsV1" {
-        return Err(Fallback::Unreadable(format!("fieldsType {}", entry["fieldsType"])));
+    if entry.fields_type.as_deref() != Some("FieldsV1") {
+        return Err(Fallback::Unreadable(format!("fieldsType {}", Value::from(entry.fields_type))));
     }
-    let set = entry["fieldsV1"].as_object().ok_or_else(|| Fallback::Unreadable("fieldsV1 is not an object".into()))?;
-    let mut extracted = node(set, live).map_err(Fallback::Unreadable)?.unwrap_or(Value::Object(Map::new()));
+    let set = match entry.fields_v1 {
+        Some(FieldsV1(Value::Object(set))) => set,
+        _ => return Err(Fallback::Unreadable("fieldsV1 is not an object".into())),
+    };
+    let mut extracted = node(&set, live).map_err(Fallback::Unreadable)?.unwrap_or(Value::Object(Map::new()));
     // Server-maintained metadata is never in an applier's set; drop it in case, so the result is
     // comparable with a manifest.
     if let Some(metadata) = extracted.get_mut("metadata").and_then(Value::as_object_mut) {

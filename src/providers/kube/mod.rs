@@ -7,12 +7,14 @@
 mod applied;
 mod argocd;
 pub(crate) mod controller_fields;
+mod listed;
 mod migration;
 mod normalize;
 mod requests;
 mod rollback;
 mod status;
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::path::PathBuf;
@@ -21,6 +23,7 @@ use std::time::Duration;
 
 use futures::stream::FuturesUnordered;
 use futures::{stream, FutureExt, StreamExt};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::discovery::ApiResource;
@@ -396,20 +399,27 @@ fn crd_hint(kind: KubeKind) -> String {
     format!("{missing}: {install}")
 }
 
-/// Live objects as the server returned them, before `normalize` drops what controllers write,
-/// for the kinds whose controller-written fields an apply carries over.
-type ControllerOwned = BTreeMap<Address, Value>;
-
-/// What glidepath last applied to each live object (`applied::extract`), or why it cannot be
-/// told without the server.
-type Applied = BTreeMap<Address, Result<Value, Fallback>>;
-
-/// What an environment's read keeps beside the live bodies, for its predictions.
-#[derive(Default)]
-struct EnvRead {
-    controller_owned: ControllerOwned,
-    applied: Applied,
+/// A listed object reduced to what the plan needs, as soon as its list is read: a listed object
+/// with its managed fields is several times its body, and holding an environment's lists (or
+/// every extraction until the last list came in) held them all at once.
+struct Listed {
+    address: Address,
+    kind: KubeKind,
+    /// The object as `normalize` leaves it: what the plan compares.
+    body: Value,
+    /// What glidepath last applied to it (`applied::extract_from`), or why it cannot be told
+    /// without the server.
+    applied: Result<Value, Fallback>,
+    /// The spec as the server returned it, before `normalize` drops what controllers write, for
+    /// the kinds whose controller-written fields an apply carries over (`carry_over` reads it).
+    controller_spec: Option<Value>,
+    /// A migration Job's verdict: failed (an error), or not finished (why apply waits for it).
+    job: Option<Result<Option<String>, ProviderError>>,
 }
+
+/// Why each listed object of an environment that is not unchanged goes to the server's
+/// dry-run (for the debug log); the unchanged ones are settled as they are listed.
+type Fallbacks = BTreeMap<Address, Fallback>;
 
 /// Whether an object carries the ownership labels `ownership_selector` lists by.
 fn is_owned(item: &DynamicObject, catalog: &str, env: &str) -> bool {
@@ -419,35 +429,131 @@ fn is_owned(item: &DynamicObject, catalog: &str, env: &str) -> bool {
 }
 
 /// Where a listed object belongs: its environment, its service label's owner, kind and name.
-fn owned_address(env: &str, kind: KubeKind, item: &DynamicObject) -> Address {
-    let owner = item
-        .metadata
+fn owned_address(env: &str, kind: KubeKind, metadata: &ObjectMeta) -> Address {
+    let owner = metadata
         .labels
         .as_ref()
         .and_then(|l| l.get(SERVICE_LABEL).cloned())
         .unwrap_or_else(|| SHARED_OWNER.to_string());
-    Address::scoped(env, &owner, kind, item.metadata.name.clone().unwrap_or_default())
+    Address::scoped(env, &owner, kind, metadata.name.clone().unwrap_or_default())
 }
 
-/// Records an owned object read from the cluster as live at `address`.
-fn record_owned(
-    address: Address,
-    kind: KubeKind,
-    item: DynamicObject,
-    live: &mut LiveSet,
-    read: &mut EnvRead,
-) -> Result<(), ProviderError> {
-    let value = serde_json::to_value(&item).map_err(|e| error(address.name(), "list", e.to_string()))?;
-    drop(item);
-    // Comparisons leave controller-written fields out; the apply must send them back.
-    // Only the spec is kept (what `carry_over` reads), not the whole object and its managed fields.
-    if controller_fields::carries(kind) {
-        read.controller_owned.insert(address.clone(), serde_json::json!({ "spec": value["spec"].clone() }));
+/// Whether `address` (or an object of the same kind and name in its environment, listed under
+/// another service's address) has been read already, settled or not.
+fn already_read(live: &LiveSet, address: &Address) -> bool {
+    let same = |a: &Address| a.env() == address.env() && a.kind == address.kind && a.name() == address.name();
+    live.bodies.keys().any(same) || live.as_desired.iter().any(same)
+}
+
+impl KubeProvider {
+    /// Reduces an owned object read from the cluster (see `Listed`), at `address` or, when none
+    /// is given, where its labels place it.
+    fn reduce(
+        &self,
+        env: &str,
+        kind: KubeKind,
+        item: Value,
+        address: Option<&Address>,
+    ) -> Result<Listed, ProviderError> {
+        let unreadable =
+            |e: serde_json::Error| error(&format!("{} in environment {env}", kind.api().plural), "list", e.to_string());
+        // The managed fields are taken out before anything else is made of the object: they are
+        // most of a listed object, and only what glidepath applied is kept of them.
+        let (value, metadata, entries) = listed::as_typed(item).map_err(unreadable)?;
+        let address = address.cloned().unwrap_or_else(|| owned_address(env, kind, &metadata));
+        drop(metadata);
+        let job = (kind == KubeKind::Job)
+            .then(|| self.refuse_failed_job(&address, &value).map(|()| self.unfinished_job(&address, &value)));
+        // Comparisons leave controller-written fields out; the apply must send them back.
+        let controller_spec =
+            controller_fields::carries(kind).then(|| serde_json::json!({ "spec": value["spec"].clone() }));
+        let applied = applied::extract_from(entries, &value, FIELD_MANAGER, &kind.api().api_version());
+        // Made anew, each map and list of exactly its size: as parsed, they keep the room they
+        // grew into, and the body is kept for the whole plan.
+        let body = serde_json::to_value(normalize(value, kind)).map_err(unreadable)?;
+        Ok(Listed { body, address, kind, applied, controller_spec, job })
     }
-    // Only the extraction is kept, not the managed fields: they are most of a listed object.
-    read.applied.insert(address.clone(), applied::extract(&value, FIELD_MANAGER, &kind.api().api_version()));
-    live.bodies.insert(address, normalize(value, kind));
-    Ok(())
+
+    /// One kind's list in `env`, each object reduced and taken as it is parsed
+    /// (`listed::each_item`).
+    async fn list_taken(
+        &self,
+        env: &str,
+        kind: KubeKind,
+        params: &ListParams,
+        taking: &RefCell<Taking<'_>>,
+    ) -> Result<(), ProviderError> {
+        let (api, plural) = (self.api(env, kind), kind.api().plural);
+        let cluster = &self.envs[env];
+        let target = format!("{plural} in environment {env}");
+        let text = self
+            .request(&format!("list {plural}"), || {
+                let request = kube::core::Request::new(api.resource_url()).list(params);
+                let client = cluster.client.clone();
+                async move { client.request_text(request.map_err(kube::Error::BuildRequest)?).await }
+            })
+            .await
+            .map_err(|e| diagnose(e, &target, "list", env, cluster))?;
+        let read = listed::each_item(&text, |item| taking.borrow_mut().take(self.reduce(env, kind, item, None)?));
+        match read {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e),
+            Err(e) => Err(diagnose(RequestError::Kube(kube::Error::SerdeError(e)), &target, "list", env, cluster)),
+        }
+    }
+}
+
+/// Where an environment's read objects go, each as soon as it is parsed (`take`): the lists
+/// being read share it, one object at a time (the runtime runs one request's code at a time, and
+/// `take` never waits), so neither a list's objects nor their extractions are ever held together.
+struct Taking<'a> {
+    namespace_ready: bool,
+    desired: &'a mut DesiredSet,
+    live: &'a mut LiveSet,
+    /// Why each object read and not unchanged goes to the server's dry-run (for the debug log).
+    fallbacks: Fallbacks,
+}
+
+impl Taking<'_> {
+    /// Takes a read object into the live set. A desired one gets the controller's fields carried
+    /// over, and when it is exactly what glidepath last applied (`applied`), the server would
+    /// keep it as it is: its live body is the prediction, and it moves into the desired set in
+    /// place of the manifest (the plan finds them the same without a second copy of every
+    /// unchanged object). The manifest is kept only where the plan may still send it: an
+    /// unchanged object is a no-op, which sends nothing, unless apply must wait for it
+    /// (`Plan::wait_for` makes that an update). Any other one is left to the server's dry-run.
+    fn take(&mut self, listed: Listed) -> Result<(), ProviderError> {
+        let Listed { address, kind, body, applied, controller_spec, job } = listed;
+        let live = &mut *self.live;
+        let Some(Resource::Kube(object)) = self.desired.resources.get_mut(&address) else {
+            live.bodies.insert(address, body);
+            return Ok(());
+        };
+        if let Some(why) = job.transpose()?.flatten() {
+            live.unfinished.insert(address.clone(), why);
+        }
+        if let Some(spec) = &controller_spec {
+            controller_fields::carry_over(kind, &mut object.body, spec);
+        }
+        // An owned object is never in conflict; a namespaced one in a namespace not there yet
+        // is created as rendered (`read`).
+        if kind.api().namespaced && !self.namespace_ready {
+            live.bodies.insert(address, body);
+            return Ok(());
+        }
+        match applied.and_then(|applied| applied::compare(&object.body, &applied)) {
+            Ok(()) => {
+                let manifest = std::mem::replace(&mut object.body, body);
+                object.manifest = live.unfinished.contains_key(&address).then_some(manifest);
+                live.as_desired.insert(address);
+            }
+            Err(fallback) => {
+                self.fallbacks.insert(address.clone(), fallback);
+                live.bodies.insert(address, body);
+            }
+        }
+        Ok(())
+    }
 }
 
 fn ownership_selector(catalog: &str, env: &str) -> String {
@@ -475,54 +581,55 @@ impl KubeProvider {
             .collect()
     }
 
-    /// Lists each kind once in the environment with the ownership labels; desired objects that
-    /// are not among them are looked up by name, and an unlabelled one is a conflict.
+    /// Lists each kind once in the environment with the ownership labels, settling each listed
+    /// object as it comes (`take`); desired objects that are not among them are looked up by
+    /// name, and an unlabelled one is a conflict. Returns why each read object left unsettled
+    /// goes to the dry-run.
     fn read_env(
         &self,
         env: &str,
         namespace_ready: bool,
-        desired: &DesiredSet,
+        desired: &mut DesiredSet,
         state: &State,
         live: &mut LiveSet,
-    ) -> Result<EnvRead, ProviderError> {
-        let mut read = EnvRead::default();
+    ) -> Result<Fallbacks, ProviderError> {
         let selector = ownership_selector(&self.catalog, env);
         let params = ListParams::default().labels(&selector);
         let kinds = Self::kinds_to_list(env, desired, state);
-        // The lists go out together (IN_FLIGHT at a time) and are read in kind order, so the
-        // result does not depend on which answered first. Each list is reduced to what the plan
-        // needs (the normalized body, the applied configuration, a controller's spec) as it is
-        // taken, and dropped: a listed object with its managed fields is several times its body,
-        // and holding every list of an environment until the last came in held them all.
-        let mut lists = stream::iter(kinds.iter().map(|kind| {
-            let (api, params) = (self.api(env, *kind), &params);
-            let plural = kind.api().plural;
-            let what = format!("list {plural}");
-            async move {
-                self.request(&what, || api.list(params))
-                    .await
-                    .map_err(|e| diagnose(e, &format!("{plural} in environment {env}"), "list", env, &self.envs[env]))
-            }
-        }))
-        .buffered(IN_FLIGHT);
-        let mut kinds = kinds.iter().copied();
-        while let Some(listed) = self.runtime.block_on(lists.next()) {
-            let kind = kinds.next().expect("one list per kind");
-            for item in listed?.items {
-                let address = owned_address(env, kind, &item);
-                if kind == KubeKind::Job && desired.resources.contains_key(&address) {
-                    let raw = serde_json::to_value(&item).map_err(|e| error(address.name(), "list", e.to_string()))?;
-                    self.refuse_failed_job(&address, &raw)?;
-                    if let Some(why) = self.unfinished_job(&address, &raw) {
-                        live.unfinished.insert(address.clone(), why);
-                    }
+        let taking = RefCell::new(Taking { namespace_ready, desired, live, fallbacks: Fallbacks::new() });
+        // The lists go out together (IN_FLIGHT at a time) and each object is taken as it is
+        // parsed, whichever list answered first: taking is keyed by address, so the result does
+        // not depend on the order; of several errors, the one of the first kind is returned, as
+        // in kind order.
+        let mut lists = stream::iter(
+            kinds
+                .iter()
+                .enumerate()
+                .map(|(i, kind)| self.list_taken(env, *kind, &params, &taking).map(move |r| (i, r))),
+        )
+        .buffer_unordered(IN_FLIGHT);
+        let mut first_error: Option<(usize, ProviderError)> = None;
+        while let Some((i, listed)) = self.runtime.block_on(lists.next()) {
+            if let Err(e) = listed {
+                if first_error.as_ref().is_none_or(|(first, _)| i < *first) {
+                    first_error = Some((i, e));
                 }
-                record_owned(address, kind, item, live, &mut read)?;
             }
         }
         drop(lists);
-        let missing: Vec<&Address> =
-            desired.resources.keys().filter(|a| a.env() == Some(env) && !live.bodies.contains_key(*a)).collect();
+        if let Some((_, e)) = first_error {
+            return Err(e);
+        }
+        let mut taking = taking.into_inner();
+        let missing: Vec<Address> = taking
+            .desired
+            .resources
+            .keys()
+            .filter(|a| {
+                a.env() == Some(env) && !taking.live.bodies.contains_key(*a) && !taking.live.as_desired.contains(*a)
+            })
+            .cloned()
+            .collect();
         for address in missing {
             let Kind::Kube(kind) = address.kind else { continue };
             let api = kind.api();
@@ -537,15 +644,12 @@ impl KubeProvider {
             // Created since the list (an apply running now): ours if it carries our labels.
             if let Some(item) = found.as_ref().filter(|item| is_owned(item, &self.catalog, env)) {
                 // Listed under another service's address already: that entry speaks for it.
-                let listed = live
-                    .bodies
-                    .keys()
-                    .any(|a| a.env() == Some(env) && a.kind == address.kind && a.name() == address.name());
-                if !listed {
-                    record_owned(address.clone(), kind, item.clone(), live, &mut read)?;
+                if !already_read(taking.live, &address) {
+                    let item = serde_json::to_value(item).map_err(|e| error(address.name(), "get", e.to_string()))?;
+                    taking.take(self.reduce(env, kind, item, Some(&address))?)?;
                 }
             } else if found.is_some() {
-                live.conflicts.push(Conflict {
+                taking.live.conflicts.push(Conflict {
                     address: address.clone(),
                     reason: format!(
                         "exists in environment {env} without glidepath's labels; glidepath never touches unlabelled objects (label it {MANAGED_BY}=glidepath, {CATALOG_LABEL}={}, {ENV_LABEL}={env} to adopt it)",
@@ -554,7 +658,7 @@ impl KubeProvider {
                 });
             }
         }
-        Ok(read)
+        Ok(taking.fallbacks)
     }
 
     /// The server's dry-run of a manifest. Fields another manager owns (kubectl edit, another
@@ -663,46 +767,25 @@ impl Provider for KubeProvider {
             // A new environment's namespace does not exist yet: its objects cannot be dry-run,
             // and are created as rendered.
             let namespace_ready = self.namespace_exists(env)?;
-            let read = self.read_env(env, namespace_ready, desired, state, &mut live)?;
-            let addresses: Vec<Address> =
-                desired.resources.keys().filter(|a| a.env() == Some(env.as_str())).cloned().collect();
-            let mut to_predict = Vec::new();
-            for address in addresses {
-                let Kind::Kube(kind) = address.kind else { continue };
-                let Some(Resource::Kube(object)) = desired.resources.get_mut(&address) else { continue };
-                if let Some(live_body) = read.controller_owned.get(&address) {
-                    controller_fields::carry_over(kind, &mut object.body, live_body);
-                }
-                let in_conflict = live.conflicts.iter().any(|c| c.address == address);
-                if in_conflict || (kind.api().namespaced && !namespace_ready) {
-                    continue;
-                }
-                // What glidepath applied last time, sent again: the server would keep the object
-                // as it is, so the live body is the prediction (see `applied`).
-                let verdict = match read.applied.get(&address) {
-                    Some(Ok(applied)) => applied::compare(&object.body, applied),
-                    Some(Err(fallback)) => Err(fallback.clone()),
-                    None => Err(Fallback::NotApplied),
-                };
-                match (verdict, live.bodies.remove(&address)) {
-                    // The live body moves into the desired set (the plan finds them the same
-                    // without a second copy of every unchanged object).
-                    // The manifest is kept only where the plan may still send it: an unchanged
-                    // object is a no-op, which sends nothing, unless apply must wait for it
-                    // (`Plan::wait_for` makes that an update).
-                    (Ok(()), Some(live_body)) => {
-                        let manifest = std::mem::replace(&mut object.body, live_body);
-                        object.manifest = live.unfinished.contains_key(&address).then_some(manifest);
-                        live.as_desired.insert(address);
+            let mut fallbacks = self.read_env(env, namespace_ready, desired, state, &mut live)?;
+            // What is left of the environment's desired objects goes to the server's dry-run:
+            // those read and not unchanged, and those not there (created as the dry-run predicts).
+            let to_predict: Vec<Address> = desired
+                .resources
+                .keys()
+                .filter(|a| a.env() == Some(env.as_str()) && !live.as_desired.contains(*a))
+                .filter(|a| match a.kind {
+                    Kind::Kube(kind) => {
+                        let in_conflict = live.conflicts.iter().any(|c| c.address == **a);
+                        !in_conflict && (namespace_ready || !kind.api().namespaced)
                     }
-                    (verdict, live_body) => {
-                        if let Some(live_body) = live_body {
-                            live.bodies.insert(address.clone(), live_body);
-                        }
-                        tracing::debug!(%address, reason = %verdict.err().unwrap_or(Fallback::NotApplied), "dry-run");
-                        to_predict.push(address);
-                    }
-                }
+                    _ => false,
+                })
+                .cloned()
+                .collect();
+            for address in &to_predict {
+                let reason = fallbacks.remove(address).unwrap_or(Fallback::NotApplied);
+                tracing::debug!(%address, %reason, "dry-run");
             }
             self.predict_all(&to_predict, desired, &mut live)?;
         }
