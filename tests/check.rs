@@ -460,3 +460,33 @@ fn the_pipeline_promotion_token_secret_is_a_secrets_manager_name() {
         Some("glidepath/promotion-token")
     );
 }
+
+/// `check` as the command runs it (rendering and checking one environment at a time, dropping
+/// each environment's objects before the next) gives exactly the result of one pass over the
+/// whole rendered set: the same reports and findings, in the same order.
+#[test]
+fn checking_one_environment_at_a_time_gives_the_whole_sets_result() {
+    let mut catalogs: Vec<PathBuf> = fs::read_dir("tests/fixtures/check").unwrap().map(|e| e.unwrap().path()).collect();
+    catalogs.extend(fs::read_dir("examples").unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()));
+    catalogs.sort();
+    let (mut reports, mut findings, mut scoped_findings) = (0, 0, 0);
+    for path in &catalogs {
+        let Ok(model) = glidepath::catalog::load(path) else { continue };
+        let whole = check::check(&model, &render::render(&model).unwrap());
+        let streamed = check::check_catalog(&model).unwrap();
+        assert_eq!(
+            serde_json::to_value(&streamed).unwrap(),
+            serde_json::to_value(&whole).unwrap(),
+            "{}: checked one environment at a time, the result differs",
+            path.display()
+        );
+        reports += whole.reports.len();
+        findings += whole.findings.len();
+        scoped_findings += whole.findings.iter().filter(|f| f.environment.is_some()).count();
+    }
+    // The comparison covered reports and findings of every kind of scope.
+    assert!(
+        reports > 20 && findings > 20 && scoped_findings > 5,
+        "{reports} reports, {findings} findings, {scoped_findings} in an environment"
+    );
+}

@@ -121,7 +121,11 @@ fn check_each(model: &Model, desired: &DesiredSet, workflow_of: impl Fn(&Service
 }
 
 /// A message for every secret-looking string of the resources `within` selects.
-fn collect_rendered_secrets(desired: &DesiredSet, within: impl Fn(&Address) -> bool, found: &mut Vec<(Address, String)>) {
+fn collect_rendered_secrets(
+    desired: &DesiredSet,
+    within: impl Fn(&Address) -> bool,
+    found: &mut Vec<(Address, String)>,
+) {
     for (address, resource) in desired.resources.iter().filter(|(a, _)| within(a)) {
         walk_strings(&resource.body_ref(), &mut |key, value| {
             if let Some(why) = secret_value_reason(value) {

@@ -144,8 +144,8 @@ impl DesiredSet {
     /// One environment's objects ((owner, object) as `kube::render_environment` gives them).
     fn insert_environment(&mut self, env: &Environment, objects: Vec<(String, KubeObject)>) -> Result<(), RenderError> {
         for (owner, object) in objects {
-            let kind =
-                KubeKind::parse(&object.kind).ok_or_else(|| RenderError::UnregisteredKind { kind: object.kind.clone() })?;
+            let kind = KubeKind::parse(&object.kind)
+                .ok_or_else(|| RenderError::UnregisteredKind { kind: object.kind.clone() })?;
             let address = Address::scoped(&env.name, &owner, kind, object.name.clone());
             self.insert(address, Resource::Kube(object))?;
         }

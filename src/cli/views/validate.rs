@@ -24,7 +24,9 @@ pub fn json(catalog: &Path, loaded: Result<(Model, usize), CliError>) -> (String
             }),
             Vec::new(),
         ),
-        Err(CliError::Catalog(CatalogError::Invalid(problems))) => (Value::Null, problems.iter().map(located).collect()),
+        Err(CliError::Catalog(CatalogError::Invalid(problems))) => {
+            (Value::Null, problems.iter().map(located).collect())
+        }
         Err(CliError::Catalog(CatalogError::Unreadable { path, reason })) => {
             (Value::Null, vec![unlocated(Some(&path), format!("cannot read catalog {path}: {reason}"))])
         }
