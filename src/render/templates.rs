@@ -57,7 +57,8 @@ impl Templates {
 
     pub fn render_yaml(&self, name: &str, context: impl Serialize) -> Result<Value, RenderError> {
         let text = self.render_text(name, context)?;
-        let mut value = serde_norway::from_str(&text).map_err(|e| RenderError::Yaml {
+        // The fast reader for the YAML our templates write, else serde_norway (`yaml_subset`).
+        let mut value = super::yaml_subset::from_str(&text).map_err(|e| RenderError::Yaml {
             template: name.into(),
             reason: e.to_string(),
             text,
