@@ -68,6 +68,9 @@ fn the_fast_reader_refuses_or_agrees_with_serde_norway_on_every_rendered_templat
             }
         }
         total += texts.len();
+        for text in &refused {
+            eprintln!("refused ({}): {}", path.display(), text.lines().take(3).collect::<Vec<_>>().join(" ⏎ "));
+        }
         // The shop example is what a real catalog renders: the reader must take all of it, or it
         // is silently falling back.
         if path == Path::new("examples/shop") {
@@ -75,6 +78,7 @@ fn the_fast_reader_refuses_or_agrees_with_serde_norway_on_every_rendered_templat
             assert!(refused.is_empty(), "examples/shop: the fast reader refuses {} texts, e.g.\n{}", refused.len(), refused[0]);
         }
     }
+    eprintln!("{loaded} catalogs, {total} texts, {accepted} read by the fast reader");
     assert!(loaded > 20, "only {loaded} catalogs loaded");
     // Refusals are the exception (hostile fixtures, empty literal blocks and the like).
     assert!(accepted * 100 >= total * 95, "the fast reader accepts only {accepted} of {total} texts");

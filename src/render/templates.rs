@@ -227,6 +227,36 @@ mod tests {
         }
     }
 
+    /// The fast reader of template output (`yaml_subset`) reads every hostile value exactly as
+    /// serde_norway does, in every position a template writes one, and does not refuse them.
+    #[test]
+    fn the_fast_reader_agrees_on_hostile_values() {
+        let source = concat!(
+            "# {{ comment | line }}\n",
+            "key: {{ value }}\n",
+            "explicit: {{ value | tojson }}\n",
+            "list: [{{ value }}]\n",
+            "map: {{ map }}\n",
+            "{{ value }}: keyed\n",
+            "items:\n",
+            "  - {{ value }}\n",
+            "  - {{ value }}: {{ value }}\n",
+            "    second: {{ value }}\n",
+            "last: fixed\n",
+        );
+        let env = env_with(source);
+        for value in HOSTILE {
+            // `line` refuses control characters; a comment gets the value's printable part.
+            let comment: String = value.chars().filter(|c| !breaks_yaml(*c)).collect();
+            let context = json!({ "value": value, "map": { *value: [value, 1, null] }, "comment": comment });
+            let text = env.get_template("t").unwrap().render(context).unwrap();
+            let expected: Value = serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{value:?}: {e}\n{text}"));
+            let fast = super::super::yaml_subset::parse(&text).unwrap_or_else(|| panic!("{value:?} refused:\n{text}"));
+            assert_eq!(fast, expected, "{value:?} rendered as\n{text}");
+            assert_eq!(fast["items"][1][*value], json!(value));
+        }
+    }
+
     #[test]
     fn maps_lists_and_numbers_are_written_as_flow_documents() {
         let env = env_with("a: {{ m }}\nb: {{ n }}\nc: {{ f }}\nd: {{ none }}\n");

@@ -177,10 +177,12 @@ impl<'t> Parser<'t> {
                 return Err(Refused);
             }
             self.pos += 1;
-            let value = if split_key(item)?.is_some() {
-                self.mapping_from(indent + 2, item)?
-            } else {
-                self.inline(item)?
+            let value = match item {
+                // A literal item (buildspec commands): its lines sit deeper than the dash.
+                "|" => self.literal(indent, true)?,
+                "|-" => self.literal(indent, false)?,
+                _ if split_key(item)?.is_some() => self.mapping_from(indent + 2, item)?,
+                _ => self.inline(item)?,
             };
             items.push(value);
         }
@@ -218,11 +220,13 @@ impl<'t> Parser<'t> {
     fn inline(&mut self, text: &str) -> Read<Value> {
         match text.as_bytes().first() {
             Some(b'"' | b'{' | b'[') => json(text, self.depth),
+            Some(b'\'') => single_quoted(text),
             _ => plain(text),
         }
     }
 
-    /// A literal block scalar (`|` when `clip`, else `|-`) under a key at `key_column`.
+    /// A literal block scalar (`|` when `clip`, else `|-`) of a key at `key_column` or of a
+    /// sequence item whose dash is there: its lines must sit deeper.
     fn literal(&mut self, key_column: usize, clip: bool) -> Read<Value> {
         let mut out = String::new();
         let mut indent: Option<usize> = None;
@@ -359,6 +363,28 @@ fn json_in_subset(value: &Value, depth: usize) -> Read<()> {
     }
 }
 
+/// A single-quoted scalar closed on its line (the Ingress template's JSON annotations): `''` is
+/// a quote and nothing else is an escape.
+fn single_quoted(text: &str) -> Read<Value> {
+    let mut out = String::new();
+    let mut chars = text[1..].char_indices();
+    while let Some((i, c)) = chars.next() {
+        if c != '\'' {
+            out.push(c);
+            continue;
+        }
+        let after = &text[1 + i + 1..];
+        if after.starts_with('\'') {
+            out.push('\'');
+            chars.next();
+            continue;
+        }
+        return if is_blank_or_comment(after) { Ok(Value::String(out)) } else { Err(Refused) };
+    }
+    // Not closed on this line: a multi-line scalar, folded by rules not worth repeating here.
+    Err(Refused)
+}
+
 /// A one-line plain scalar, resolved as serde_norway resolves it, or refused if it could mean
 /// anything but an obvious string, canonical decimal integer, boolean or null.
 fn plain(text: &str) -> Read<Value> {
@@ -383,12 +409,25 @@ fn plain(text: &str) -> Read<Value> {
         _ => {}
     }
     if first.is_ascii_digit() {
-        // Only canonical decimals that fit a u64 (no `0755`, `0x1F`, `1_000`, `1e3`, dates).
-        let canonical = text.bytes().all(|b| b.is_ascii_digit()) && (text == "0" || !text.starts_with('0'));
-        if canonical && text.len() <= 19 {
-            return text.parse::<u64>().map(Value::from).map_err(|_| Refused);
+        // Only canonical decimals: integers that fit a u64 and fractions like `0.2` (buildspec
+        // `version`), no `0755`, `0x1F`, `1_000`, `1e3`, `1.`, dates or versions.
+        let (whole, fraction) = match text.split_once('.') {
+            Some((whole, fraction)) => (whole, Some(fraction)),
+            None => (text, None),
+        };
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(whole) || (whole.len() > 1 && whole.starts_with('0')) {
+            return Err(Refused);
         }
-        return Err(Refused);
+        return match fraction {
+            // serde_norway reads larger integers as u128 or floats.
+            None => text.parse::<u64>().map(Value::from).map_err(|_| Refused),
+            // serde_norway parses floats with Rust's `str::parse` too, so the same double.
+            Some(fraction) if digits(fraction) => {
+                text.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number).ok_or(Refused)
+            }
+            Some(_) => Err(Refused),
+        };
     }
     // Anything Rust reads as a float (`inf`, `NaN`, `infinity`) serde_norway may read as one too.
     if text.parse::<f64>().is_ok() {
@@ -485,6 +524,9 @@ mod tests {
             "    a\n",
             "    b\n",
             "after: {\"x\":\"y\"} # a comment after a value\n",
+            "version: 0.2\n",
+            "listen-ports: '[{\"HTTPS\": 443}]'\n",
+            "quote: 'it''s'\n",
         );
         let value = agrees(text);
         assert_eq!(value["run"], "echo \"$X\" # not a comment\n\n  indented: more\nlast\n");
@@ -514,7 +556,8 @@ mod tests {
             ("flow sequence that is not JSON", "a: [b, c]\n"),
             ("trailing text after JSON", "a: {\"b\":1}}\n"),
             ("quoted then text", "a: \"x\" y\n"),
-            ("single quotes", "a: 'x'\n"),
+            ("single quotes left open", "a: 'x\n  y'\n"),
+            ("single quotes then text", "a: 'x' y\n"),
             ("document start", "---\na: 1\n"),
             ("two documents", "a: 1\n---\nb: 2\n"),
             ("document end", "a: 1\n...\n"),
@@ -527,7 +570,10 @@ mod tests {
             ("BOM", "\u{feff}a: 1\n"),
             ("octal-looking", "a: 0755\n"),
             ("exponent", "a: 1e3\n"),
-            ("float", "a: 1.5\n"),
+            ("float with an exponent", "a: 1.5e3\n"),
+            ("float without a fraction", "a: 1.\n"),
+            ("float with a leading zero", "a: 01.5\n"),
+            ("version", "a: 1.2.3\n"),
             ("float in JSON", "a: [1.5]\n"),
             ("negative zero in JSON", "a: [-0]\n"),
             ("huge integer in JSON", "a: [100000000000000000000]\n"),
@@ -616,28 +662,47 @@ mod tests {
     }
 
     const KEYS: &[&str] = &["a", "name", "x-y", "a.b/c", "_k", "\"on\"", "\"a: b\"", "\"\"", "on", "y", "true", "k1"];
+        /// Values the reader takes; the generator picks these most of the time.
+    const SAFE: &[&str] = &[
+        "TCP", "5", "0", "true", "False", "null", "~", "/tmp", "argoproj.io/v1alpha1", "a b  c", "x ", "a#b",
+        "${{ x }}:y", "http://x", "\"s\"", "\"a\\nb: c\\u2028\"", "{\"k\":[1,-2,{\"n\":null}]}", "[]", "{}",
+        "caf\u{e9}", "18446744073709551615", "{\"a\":\"b\"} # c", "0.2", "10.25", "'[{\"HTTPS\": 443}]'",
+        "'it''s # not: a comment'", "''", "'x' # c",
+    ];
     const SCALARS: &[&str] = &[
         "TCP", "5", "0", "true", "False", "null", "~", "/tmp", "argoproj.io/v1alpha1", "a b  c", "x ", "0755", "1e3",
         ".inf", "-1", "+1", "0x1F", "1_000", "yes", "a: b", "a #b", "a#b", "${{ x }}:y", "http://x", "inf", "nan",
         "2001-12-14", "=", "- x", "a:", "'q'", "!t x", "&a x", "*a", "%x", "@x", "18446744073709551615",
         "18446744073709551616", "\"s\"", "\"a\\nb: c\\u2028\"", "{\"k\":[1,-2,{\"n\":null}]}", "[]", "{}", "[1.5]",
-        "\"\\ud83d\\ude00\"", "{a: 1}", "[a, b]", "\"x\" y", "|", "|-", ">", "caf\u{e9}", "\u{a0}x",
+        "\"\\ud83d\\ude00\"", "{a: 1}", "[a, b]", "\"x\" y", "|", "|-", ">", "caf\u{e9}", "\u{a0}x", "'open",
+        "'a' b", "'a''", "00.5", "1.", "1.2.3", "0.1e5", "1.5_0",
     ];
+
+    fn scalar(rng: &mut Rng) -> &'static str {
+        if rng.below(4) == 0 {
+            rng.pick(SCALARS)
+        } else {
+            rng.pick(SAFE)
+        }
+    }
 
     fn document(rng: &mut Rng, out: &mut String, indent: usize, depth: usize) {
         for _ in 0..1 + rng.below(4) {
             let pad = " ".repeat(indent);
             match rng.below(10) {
-                0 => out.push_str(&format!("{pad}# {}\n", rng.pick(SCALARS))),
+                0 => out.push_str(&format!("{pad}# {}\n", scalar(rng))),
                 1 => out.push('\n'),
                 _ => {}
             }
-            let key = rng.pick(KEYS);
+            // Mostly distinct keys (a duplicate is refused) and mostly values in the subset.
+            let numbered = format!("k{}", rng.below(10_000));
+            let key = if rng.below(3) == 0 { rng.pick(KEYS) } else { numbered.as_str() };
             match rng.below(if depth > 3 { 2 } else { 5 }) {
-                0 | 1 => out.push_str(&format!("{pad}{key}: {}\n", rng.pick(SCALARS))),
+                0 | 1 => out.push_str(&format!("{pad}{key}: {}\n", scalar(rng))),
                 2 => {
                     out.push_str(&format!("{pad}{key}:\n"));
-                    document(rng, out, indent + 1 + rng.below(3), depth + 1);
+                    let deeper = indent + 1 + rng.below(3);
+                    document(rng, out, deeper, depth + 1);
                 }
                 3 => {
                     out.push_str(&format!("{pad}{key}:\n"));
@@ -645,10 +710,10 @@ mod tests {
                     for _ in 0..1 + rng.below(3) {
                         let item_pad = " ".repeat(item_indent);
                         if rng.below(2) == 0 {
-                            out.push_str(&format!("{item_pad}- {}\n", rng.pick(SCALARS)));
+                            out.push_str(&format!("{item_pad}- {}\n", scalar(rng)));
                         } else {
-                            out.push_str(&format!("{item_pad}- {}: {}\n", rng.pick(KEYS), rng.pick(SCALARS)));
-                            out.push_str(&format!("{item_pad}  {}: {}\n", rng.pick(KEYS), rng.pick(SCALARS)));
+                            out.push_str(&format!("{item_pad}- {}: {}\n", rng.pick(KEYS), scalar(rng)));
+                            out.push_str(&format!("{item_pad}  {}: {}\n", rng.pick(KEYS), scalar(rng)));
                         }
                     }
                 }
