@@ -24,7 +24,8 @@ fn catalogs() -> Vec<PathBuf> {
     for dir in ["tests/fixtures/check", "tests/fixtures/valid", "tests/fixtures/invalid"] {
         out.extend(entries(dir).into_iter().filter(|p| p.extension().is_some_and(|e| e == "hcl")));
     }
-    for file in ["tests/fixtures/dataplane/catalog.hcl", "tests/fixtures/e2e/catalog.hcl", "tests/fixtures/routers/catalog.hcl"]
+    for file in
+        ["tests/fixtures/dataplane/catalog.hcl", "tests/fixtures/e2e/catalog.hcl", "tests/fixtures/routers/catalog.hcl"]
     {
         out.push(PathBuf::from(file));
     }
@@ -75,7 +76,12 @@ fn the_fast_reader_refuses_or_agrees_with_serde_norway_on_every_rendered_templat
         // is silently falling back.
         if path == Path::new("examples/shop") {
             assert!(texts.len() > 50, "only {} texts recorded for examples/shop", texts.len());
-            assert!(refused.is_empty(), "examples/shop: the fast reader refuses {} texts, e.g.\n{}", refused.len(), refused[0]);
+            assert!(
+                refused.is_empty(),
+                "examples/shop: the fast reader refuses {} texts, e.g.\n{}",
+                refused.len(),
+                refused[0]
+            );
         }
     }
     eprintln!("{loaded} catalogs, {total} texts, {accepted} read by the fast reader");

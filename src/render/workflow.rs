@@ -91,11 +91,9 @@ fn json_of(yaml: serde_norway::Value) -> Value {
         Yaml::Number(n) => serde_json::to_value(&n).unwrap_or(Value::Null),
         Yaml::String(s) => Value::String(s),
         Yaml::Sequence(items) => Value::Array(items.into_iter().map(json_of).collect()),
-        Yaml::Mapping(map) => Value::Object(
-            map.into_iter()
-                .filter_map(|(key, value)| Some((string_key(key)?, json_of(value))))
-                .collect(),
-        ),
+        Yaml::Mapping(map) => {
+            Value::Object(map.into_iter().filter_map(|(key, value)| Some((string_key(key)?, json_of(value)))).collect())
+        }
         Yaml::Tagged(tagged) => json_of(tagged.value),
     }
 }

@@ -256,7 +256,7 @@ impl<'t> Parser<'t> {
                 if !out.is_empty() {
                     out.push('\n');
                 }
-                out.extend(std::iter::repeat('\n').take(pending_empty));
+                out.extend(std::iter::repeat_n('\n', pending_empty));
             }
             pending_empty = 0;
             out.push_str(&line[indent..]);
@@ -662,20 +662,99 @@ mod tests {
     }
 
     const KEYS: &[&str] = &["a", "name", "x-y", "a.b/c", "_k", "\"on\"", "\"a: b\"", "\"\"", "on", "y", "true", "k1"];
-        /// Values the reader takes; the generator picks these most of the time.
+    /// Values the reader takes; the generator picks these most of the time.
     const SAFE: &[&str] = &[
-        "TCP", "5", "0", "true", "False", "null", "~", "/tmp", "argoproj.io/v1alpha1", "a b  c", "x ", "a#b",
-        "${{ x }}:y", "http://x", "\"s\"", "\"a\\nb: c\\u2028\"", "{\"k\":[1,-2,{\"n\":null}]}", "[]", "{}",
-        "caf\u{e9}", "18446744073709551615", "{\"a\":\"b\"} # c", "0.2", "10.25", "'[{\"HTTPS\": 443}]'",
-        "'it''s # not: a comment'", "''", "'x' # c",
+        "TCP",
+        "5",
+        "0",
+        "true",
+        "False",
+        "null",
+        "~",
+        "/tmp",
+        "argoproj.io/v1alpha1",
+        "a b  c",
+        "x ",
+        "a#b",
+        "${{ x }}:y",
+        "http://x",
+        "\"s\"",
+        "\"a\\nb: c\\u2028\"",
+        "{\"k\":[1,-2,{\"n\":null}]}",
+        "[]",
+        "{}",
+        "caf\u{e9}",
+        "18446744073709551615",
+        "{\"a\":\"b\"} # c",
+        "0.2",
+        "10.25",
+        "'[{\"HTTPS\": 443}]'",
+        "'it''s # not: a comment'",
+        "''",
+        "'x' # c",
     ];
     const SCALARS: &[&str] = &[
-        "TCP", "5", "0", "true", "False", "null", "~", "/tmp", "argoproj.io/v1alpha1", "a b  c", "x ", "0755", "1e3",
-        ".inf", "-1", "+1", "0x1F", "1_000", "yes", "a: b", "a #b", "a#b", "${{ x }}:y", "http://x", "inf", "nan",
-        "2001-12-14", "=", "- x", "a:", "'q'", "!t x", "&a x", "*a", "%x", "@x", "18446744073709551615",
-        "18446744073709551616", "\"s\"", "\"a\\nb: c\\u2028\"", "{\"k\":[1,-2,{\"n\":null}]}", "[]", "{}", "[1.5]",
-        "\"\\ud83d\\ude00\"", "{a: 1}", "[a, b]", "\"x\" y", "|", "|-", ">", "caf\u{e9}", "\u{a0}x", "'open",
-        "'a' b", "'a''", "00.5", "1.", "1.2.3", "0.1e5", "1.5_0",
+        "TCP",
+        "5",
+        "0",
+        "true",
+        "False",
+        "null",
+        "~",
+        "/tmp",
+        "argoproj.io/v1alpha1",
+        "a b  c",
+        "x ",
+        "0755",
+        "1e3",
+        ".inf",
+        "-1",
+        "+1",
+        "0x1F",
+        "1_000",
+        "yes",
+        "a: b",
+        "a #b",
+        "a#b",
+        "${{ x }}:y",
+        "http://x",
+        "inf",
+        "nan",
+        "2001-12-14",
+        "=",
+        "- x",
+        "a:",
+        "'q'",
+        "!t x",
+        "&a x",
+        "*a",
+        "%x",
+        "@x",
+        "18446744073709551615",
+        "18446744073709551616",
+        "\"s\"",
+        "\"a\\nb: c\\u2028\"",
+        "{\"k\":[1,-2,{\"n\":null}]}",
+        "[]",
+        "{}",
+        "[1.5]",
+        "\"\\ud83d\\ude00\"",
+        "{a: 1}",
+        "[a, b]",
+        "\"x\" y",
+        "|",
+        "|-",
+        ">",
+        "caf\u{e9}",
+        "\u{a0}x",
+        "'open",
+        "'a' b",
+        "'a''",
+        "00.5",
+        "1.",
+        "1.2.3",
+        "0.1e5",
+        "1.5_0",
     ];
 
     fn scalar(rng: &mut Rng) -> &'static str {
@@ -736,7 +815,10 @@ mod tests {
     fn random_documents_and_mutations_agree_or_are_refused() {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         let (mut accepted, mut total) = (0, 0);
-        const NOISE: &[&str] = &[" ", "  ", "\n", "-", "- ", ":", ": ", "#", " #", "\"", "|", "{", "}", "[", "\t", "&", "*", "!", ">", "?", "0", ".", "'", "\\"];
+        const NOISE: &[&str] = &[
+            " ", "  ", "\n", "-", "- ", ":", ": ", "#", " #", "\"", "|", "{", "}", "[", "\t", "&", "*", "!", ">", "?",
+            "0", ".", "'", "\\",
+        ];
         for _ in 0..4000 {
             let mut text = String::new();
             document(&mut rng, &mut text, 0, 0);
