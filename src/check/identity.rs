@@ -12,7 +12,6 @@
 use std::fmt;
 
 use serde_json::Value as Json;
-use serde_norway::Value as Yaml;
 
 /// The audience `aws-actions/configure-aws-credentials` requests unless its `audience` input says
 /// otherwise.
@@ -60,12 +59,12 @@ pub fn subject(repo: &str, environment: Option<&str>, trigger: &Trigger) -> Stri
 /// whatever ref the person dispatching picks (a role trusting one branch is meant to refuse the
 /// others), and `schedule` on the default branch, which a push trigger already covers here; both
 /// are left out. `pull_request_target` runs with the base branch's context and is left out too.
-pub fn triggers(workflow: &Yaml) -> Vec<Trigger> {
+pub fn triggers(workflow: &Json) -> Vec<Trigger> {
     let Some(on) = get(workflow, "on") else { return Vec::new() };
-    let events: Vec<(String, Option<&Yaml>)> = match on {
-        Yaml::String(event) => vec![(event.clone(), None)],
-        Yaml::Sequence(events) => events.iter().filter_map(Yaml::as_str).map(|e| (e.to_string(), None)).collect(),
-        Yaml::Mapping(map) => map.iter().filter_map(|(k, v)| k.as_str().map(|k| (k.to_string(), Some(v)))).collect(),
+    let events: Vec<(String, Option<&Json>)> = match on {
+        Json::String(event) => vec![(event.clone(), None)],
+        Json::Array(events) => events.iter().filter_map(Json::as_str).map(|e| (e.to_string(), None)).collect(),
+        Json::Object(map) => map.iter().map(|(k, v)| (k.to_string(), Some(v))).collect(),
         _ => Vec::new(),
     };
     let mut out = Vec::new();
@@ -75,8 +74,8 @@ pub fn triggers(workflow: &Yaml) -> Vec<Trigger> {
                 let list = |name: &str| -> Vec<String> {
                     filters
                         .and_then(|f| get(f, name))
-                        .and_then(Yaml::as_sequence)
-                        .map(|items| items.iter().filter_map(Yaml::as_str).map(String::from).collect())
+                        .and_then(Json::as_array)
+                        .map(|items| items.iter().filter_map(Json::as_str).map(String::from).collect())
                         .unwrap_or_default()
                 };
                 out.extend(list("branches").into_iter().map(Trigger::PushBranch));
@@ -100,24 +99,23 @@ pub struct RoleJob {
 }
 
 /// Every job of `workflow` that assumes a role, in the workflow's order.
-pub fn role_jobs(workflow: &Yaml) -> Vec<RoleJob> {
-    let Some(Yaml::Mapping(jobs)) = get(workflow, "jobs") else { return Vec::new() };
+pub fn role_jobs(workflow: &Json) -> Vec<RoleJob> {
+    let Some(Json::Object(jobs)) = get(workflow, "jobs") else { return Vec::new() };
     let mut out = Vec::new();
     for (id, job) in jobs {
-        let Some(id) = id.as_str() else { continue };
         let environment = match get(job, "environment") {
-            Some(Yaml::String(name)) => Some(name.clone()),
-            Some(other) => get(other, "name").and_then(Yaml::as_str).map(String::from),
+            Some(Json::String(name)) => Some(name.clone()),
+            Some(other) => get(other, "name").and_then(Json::as_str).map(String::from),
             None => None,
         };
-        let steps = get(job, "steps").and_then(Yaml::as_sequence).map(Vec::as_slice).unwrap_or(&[]);
+        let steps = get(job, "steps").and_then(Json::as_array).map(Vec::as_slice).unwrap_or(&[]);
         for step in steps {
-            let uses = get(step, "uses").and_then(Yaml::as_str).unwrap_or_default();
+            let uses = get(step, "uses").and_then(Json::as_str).unwrap_or_default();
             if !uses.starts_with(CONFIGURE_AWS_CREDENTIALS) {
                 continue;
             }
             let with = get(step, "with");
-            let input = |name: &str| with.and_then(|w| get(w, name)).and_then(Yaml::as_str).map(String::from);
+            let input = |name: &str| with.and_then(|w| get(w, name)).and_then(Json::as_str).map(String::from);
             let Some(role_arn) = input("role-to-assume") else { continue };
             out.push(RoleJob {
                 job: id.to_string(),
@@ -241,8 +239,9 @@ fn strings(value: &Json) -> Vec<String> {
     }
 }
 
-fn get<'a>(map: &'a Yaml, name: &str) -> Option<&'a Yaml> {
-    map.as_mapping().and_then(|m| m.get(Yaml::String(name.into())))
+/// A workflow is read as `render::workflow::document` gives it: JSON, with string keys only.
+fn get<'a>(map: &'a Json, name: &str) -> Option<&'a Json> {
+    map.as_object().and_then(|m| m.get(name))
 }
 
 #[cfg(test)]
@@ -282,7 +281,7 @@ mod tests {
 
     #[test]
     fn triggers_of_the_on_forms() {
-        let wf = |text: &str| serde_norway::from_str::<Yaml>(text).unwrap();
+        let wf = |text: &str| crate::render::workflow::document(text).unwrap();
         assert_eq!(
             triggers(&wf("on:\n  push:\n    branches: [main]\n    tags: ['v*']\n  workflow_dispatch: {}\n")),
             [Trigger::PushBranch("main".into()), Trigger::PushTag("v*".into())]
@@ -299,7 +298,7 @@ mod tests {
 
     #[test]
     fn role_jobs_read_environment_role_and_audience() {
-        let wf: Yaml = serde_norway::from_str(
+        let wf: Json = crate::render::workflow::document(
             r#"
 jobs:
   build:

@@ -81,7 +81,7 @@ impl<'m> CheckRun<'m> {
     fn global(&mut self, desired: &DesiredSet) {
         let (model, renderer) = (self.model, &self.workflows);
         // A workflow that does not render is a render error `render`/`plan` report; check what does.
-        self.policy.global(model, desired, |service| renderer.render(model, service).ok());
+        self.policy.global(model, desired, |service| renderer.render_document(model, service).ok());
     }
 
     fn environment(&mut self, desired: &DesiredSet, env_name: &str) {

@@ -36,14 +36,14 @@ impl PolicyRun {
     /// What concerns each service as a whole: its CI identities and roles, its workflow (from
     /// `workflow_of`, for a service that uses GitHub Actions), its routes and catalog values,
     /// and the unscoped (AWS) resources' values.
-    pub fn global(&mut self, model: &Model, desired: &DesiredSet, workflow_of: impl Fn(&Service) -> Option<String>) {
+    pub fn global(&mut self, model: &Model, desired: &DesiredSet, workflow_of: impl Fn(&Service) -> Option<Value>) {
         let mut checker = Checker { model, desired, out: &mut self.out };
         for service in &model.services {
             checker.ci_role(service);
             if uses_github_actions(service) {
                 let path = workflow::workflow_path(&service.name);
-                if let Some(text) = workflow_of(service) {
-                    checker.job_identities(service, &path, &text);
+                if let Some(workflow) = workflow_of(service) {
+                    checker.job_identities(service, &path, &workflow);
                 }
             }
             // Every role the service's CI runs as: GitHub Actions' role, or CodeBuild's, CodePipeline's
@@ -93,7 +93,7 @@ impl PolicyRun {
 pub fn check(model: &Model, desired: &DesiredSet) -> Vec<Finding> {
     // A workflow that does not render is a render error `render`/`plan` report; check what does.
     let renderer = workflow::Renderer::new();
-    check_each(model, desired, |service| renderer.render(model, service).ok())
+    check_each(model, desired, |service| renderer.render_document(model, service).ok())
 }
 
 /// [`check`] of these rendered workflows ((path, YAML text) as `workflow::workflows` gives
@@ -106,12 +106,15 @@ pub fn check_with_workflows(model: &Model, desired: &DesiredSet, workflows: &[(P
         by_path.entry(path.as_path()).or_insert(text.as_str());
     }
     check_each(model, desired, |service| {
-        by_path.get(workflow::workflow_path(&service.name).as_path()).map(|text| text.to_string())
+        // A workflow that does not parse has no jobs to check (`workflow::workflows` refuses to
+        // render one).
+        by_path.get(workflow::workflow_path(&service.name).as_path()).and_then(|text| workflow::document(text).ok())
     })
 }
 
-/// Every phase over one whole set, with `workflow_of` giving each service's workflow text.
-fn check_each(model: &Model, desired: &DesiredSet, workflow_of: impl Fn(&Service) -> Option<String>) -> Vec<Finding> {
+/// Every phase over one whole set, with `workflow_of` giving each service's workflow document
+/// (of a service that uses GitHub Actions), if there is one.
+fn check_each(model: &Model, desired: &DesiredSet, workflow_of: impl Fn(&Service) -> Option<Value>) -> Vec<Finding> {
     let mut run = PolicyRun::default();
     run.global(model, desired, workflow_of);
     for env in &model.environments {
@@ -211,15 +214,10 @@ impl<'a> Checker<'a> {
 
     /// Every job of the service's workflow that assumes a role gets a token that role accepts,
     /// for every event that runs the workflow on its own.
-    fn job_identities(&mut self, service: &Service, path: &Path, text: &str) {
-        let workflow: serde_norway::Value = match serde_norway::from_str(text) {
-            Ok(v) => v,
-            // `workflow::workflows` refuses to render YAML that does not parse.
-            Err(_) => return,
-        };
+    fn job_identities(&mut self, service: &Service, path: &Path, workflow: &Value) {
         let repo = service.repo.full_name();
-        let triggers = identity::triggers(&workflow);
-        for job in identity::role_jobs(&workflow) {
+        let triggers = identity::triggers(workflow);
+        for job in identity::role_jobs(workflow) {
             let where_ = format!("job `{}` of {}", job.job, path.display());
             // The role by the last segment of its ARN (`arn:aws:iam::ACCOUNT:role/PATH/NAME`).
             let name = job.role_arn.rsplit('/').next().unwrap_or_default();

@@ -578,7 +578,7 @@ fn notification_config_map(
             json!({ "headline": headline(event), "event": event.name(), "webhooks": webhooks, "go": go }),
         )?;
         // The controller reads this text as YAML: it must parse, like every document we render.
-        if let Err(e) = serde_norway::from_str::<serde_norway::Value>(&body) {
+        if let Err(e) = super::yaml_subset::validate(&body) {
             return Err(RenderError::Yaml {
                 template: "kube/notification-template.yaml.j2".into(),
                 reason: e.to_string(),

@@ -12,6 +12,7 @@ mod templates;
 pub mod tools;
 pub mod traffic;
 pub mod workflow;
+pub mod yaml_subset;
 
 use std::collections::BTreeMap;
 

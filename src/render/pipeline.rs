@@ -127,7 +127,7 @@ pub fn render(model: &Model) -> Result<Vec<AwsResource>, RenderError> {
         let mut projects = Vec::new();
         for (stage, name, _) in PROJECTS {
             let text = buildspec_text(&templates, name, model, service)?;
-            let buildspec = serde_norway::from_str(&text).map_err(|e| RenderError::Yaml {
+            let buildspec = super::yaml_subset::from_str(&text).map_err(|e| RenderError::Yaml {
                 template: name.into(),
                 reason: e.to_string(),
                 text: text.clone(),

@@ -57,7 +57,8 @@ impl Templates {
 
     pub fn render_yaml(&self, name: &str, context: impl Serialize) -> Result<Value, RenderError> {
         let text = self.render_text(name, context)?;
-        let mut value = serde_norway::from_str(&text).map_err(|e| RenderError::Yaml {
+        // The fast reader for the YAML our templates write, else serde_norway (`yaml_subset`).
+        let mut value = super::yaml_subset::from_str(&text).map_err(|e| RenderError::Yaml {
             template: name.into(),
             reason: e.to_string(),
             text,
@@ -223,6 +224,36 @@ mod tests {
                 json!({ "key": value, "explicit": value, "list": [value], "last": "fixed" }),
                 "{value:?} rendered as\n{text}"
             );
+        }
+    }
+
+    /// The fast reader of template output (`yaml_subset`) reads every hostile value exactly as
+    /// serde_norway does, in every position a template writes one, and does not refuse them.
+    #[test]
+    fn the_fast_reader_agrees_on_hostile_values() {
+        let source = concat!(
+            "# {{ comment | line }}\n",
+            "key: {{ value }}\n",
+            "explicit: {{ value | tojson }}\n",
+            "list: [{{ value }}]\n",
+            "map: {{ map }}\n",
+            "{{ value }}: keyed\n",
+            "items:\n",
+            "  - {{ value }}\n",
+            "  - {{ value }}: {{ value }}\n",
+            "    second: {{ value }}\n",
+            "last: fixed\n",
+        );
+        let env = env_with(source);
+        for value in HOSTILE {
+            // `line` refuses control characters; a comment gets the value's printable part.
+            let comment: String = value.chars().filter(|c| !breaks_yaml(*c)).collect();
+            let context = json!({ "value": value, "map": { *value: [value, 1, null] }, "comment": comment });
+            let text = env.get_template("t").unwrap().render(context).unwrap();
+            let expected: Value = serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{value:?}: {e}\n{text}"));
+            let fast = super::super::yaml_subset::parse(&text).unwrap_or_else(|| panic!("{value:?} refused:\n{text}"));
+            assert_eq!(fast, expected, "{value:?} rendered as\n{text}");
+            assert_eq!(fast["items"][1][*value], json!(value));
         }
     }
 

@@ -13,7 +13,7 @@ use crate::arn::Arns;
 use crate::catalog::{names, CiTrust, Delivery, Model, Service};
 
 use super::pipeline::CATALOG_DIR;
-use super::{aws, tools, RenderError};
+use super::{aws, tools, yaml_subset, RenderError};
 
 /// How long a deploy job waits for its rollout to end Healthy (the pipelines' deploy wait too).
 const ROLLOUT_TIMEOUT_SECONDS: u32 = 3600;
@@ -48,13 +48,62 @@ impl Renderer {
 
     /// The YAML text of `service`'s workflow (one that uses GitHub Actions).
     pub fn render(&self, model: &Model, service: &Service) -> Result<String, RenderError> {
-        let template = self.env.get_template(TEMPLATE_NAME).map_err(|e| template_error(&e))?;
-        let text = template.render(context(model, service)?).map_err(|e| template_error(&e))?;
+        let text = self.render_text(model, service)?;
         // A template mistake is a render error, never a malformed file on disk.
-        if let Err(e) = serde_norway::from_str::<serde_norway::Value>(&text) {
+        if let Err(e) = yaml_subset::validate(&text) {
             return Err(RenderError::Yaml { template: TEMPLATE_NAME.into(), reason: e.to_string(), text });
         }
         Ok(text)
+    }
+
+    /// `service`'s workflow as a document, read once (`check` reads its jobs, not its text).
+    pub fn render_document(&self, model: &Model, service: &Service) -> Result<Value, RenderError> {
+        let text = self.render_text(model, service)?;
+        match document(&text) {
+            Ok(value) => Ok(value),
+            Err(e) => Err(RenderError::Yaml { template: TEMPLATE_NAME.into(), reason: e.to_string(), text }),
+        }
+    }
+
+    fn render_text(&self, model: &Model, service: &Service) -> Result<String, RenderError> {
+        let template = self.env.get_template(TEMPLATE_NAME).map_err(|e| template_error(&e))?;
+        template.render(context(model, service)?).map_err(|e| template_error(&e))
+    }
+}
+
+/// A workflow's YAML text as a document: by the fast reader of template output when it can
+/// (`yaml_subset`), else by serde_norway (its error if the text is not YAML), whose value becomes
+/// JSON the way `check::identity` reads it: keys that are not strings cannot name an event or a
+/// job and are left out, and a tagged value stands for its value.
+pub fn document(text: &str) -> Result<Value, serde_norway::Error> {
+    match yaml_subset::parse(text) {
+        Some(value) => Ok(value),
+        None => serde_norway::from_str::<serde_norway::Value>(text).map(json_of),
+    }
+}
+
+fn json_of(yaml: serde_norway::Value) -> Value {
+    use serde_norway::Value as Yaml;
+    match yaml {
+        Yaml::Null => Value::Null,
+        Yaml::Bool(b) => Value::Bool(b),
+        // A number that is not finite is no JSON number: null, as serde_json writes it.
+        Yaml::Number(n) => serde_json::to_value(&n).unwrap_or(Value::Null),
+        Yaml::String(s) => Value::String(s),
+        Yaml::Sequence(items) => Value::Array(items.into_iter().map(json_of).collect()),
+        Yaml::Mapping(map) => {
+            Value::Object(map.into_iter().filter_map(|(key, value)| Some((string_key(key)?, json_of(value)))).collect())
+        }
+        Yaml::Tagged(tagged) => json_of(tagged.value),
+    }
+}
+
+/// A mapping key as `check::identity` used to read keys (`as_str`, which looks through tags).
+fn string_key(key: serde_norway::Value) -> Option<String> {
+    match key {
+        serde_norway::Value::String(key) => Some(key),
+        serde_norway::Value::Tagged(tagged) => string_key(tagged.value),
+        _ => None,
     }
 }
 
