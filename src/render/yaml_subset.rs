@@ -693,18 +693,8 @@ mod tests {
         "''",
         "'x' # c",
     ];
-    const SCALARS: &[&str] = &[
-        "TCP",
-        "5",
-        "0",
-        "true",
-        "False",
-        "null",
-        "~",
-        "/tmp",
-        "argoproj.io/v1alpha1",
-        "a b  c",
-        "x ",
+    /// Values the reader must refuse, or take only where serde_norway agrees (mixed in now and then).
+    const TRICKY: &[&str] = &[
         "0755",
         "1e3",
         ".inf",
@@ -715,9 +705,6 @@ mod tests {
         "yes",
         "a: b",
         "a #b",
-        "a#b",
-        "${{ x }}:y",
-        "http://x",
         "inf",
         "nan",
         "2001-12-14",
@@ -730,13 +717,7 @@ mod tests {
         "*a",
         "%x",
         "@x",
-        "18446744073709551615",
         "18446744073709551616",
-        "\"s\"",
-        "\"a\\nb: c\\u2028\"",
-        "{\"k\":[1,-2,{\"n\":null}]}",
-        "[]",
-        "{}",
         "[1.5]",
         "\"\\ud83d\\ude00\"",
         "{a: 1}",
@@ -745,7 +726,6 @@ mod tests {
         "|",
         "|-",
         ">",
-        "caf\u{e9}",
         "\u{a0}x",
         "'open",
         "'a' b",
@@ -758,8 +738,9 @@ mod tests {
     ];
 
     fn scalar(rng: &mut Rng) -> &'static str {
-        if rng.below(4) == 0 {
-            rng.pick(SCALARS)
+        // About one value in six is tricky, as when a quarter were drawn from both lists.
+        if rng.below(6) == 0 {
+            rng.pick(TRICKY)
         } else {
             rng.pick(SAFE)
         }
