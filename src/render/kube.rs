@@ -57,7 +57,7 @@ pub fn render_environment(
             .chunks(run_length)
             .map(|run| scope.spawn(move || services_objects(model, env, run, templates)))
             .collect();
-        threads.into_iter().map(|t| t.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+        threads.into_iter().map(super::joined).collect()
     });
     for run in runs {
         out.extend(run?);
