@@ -146,7 +146,8 @@ impl Ledger for StateLedger<'_> {
 
     fn adopt(&mut self, change: &Change) {
         let address = &change.address;
-        if self.state.creating.contains(address) || !self.state.resources.contains_key(address) {
+        // A no-op without a body is recorded as desired already (`plan::Settled`).
+        if change.after.is_some() && (self.state.creating.contains(address) || !self.state.resources.contains_key(address)) {
             self.state.record_change(change, None);
             self.unsaved = true;
         }

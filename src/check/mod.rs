@@ -48,10 +48,19 @@ pub fn check(model: &Model, desired: &DesiredSet) -> CheckResult {
 /// the same result, holding the AWS resources and one environment's objects instead of the
 /// fleet's (at 3,000 services, the rendered set was most of `check`'s memory).
 pub fn check_catalog(model: &Model) -> Result<CheckResult, RenderError> {
+    check_catalog_and(model, |_| {})
+}
+
+/// [`check_catalog`], showing each stage to `visit` after checking it: a caller that reads the
+/// rendered catalog too (an offline plan) renders it once.
+pub fn check_catalog_and(model: &Model, mut visit: impl FnMut(&Stage<'_>)) -> Result<CheckResult, RenderError> {
     let mut run = CheckRun::new(model);
-    let global = crate::render::render_by_environment(model, |stage| match stage {
-        Stage::Global(desired) => run.global(desired),
-        Stage::Environment(env, desired) => run.environment(desired, &env.name),
+    let global = crate::render::render_by_environment(model, |stage| {
+        match &stage {
+            Stage::Global(desired) => run.global(desired),
+            Stage::Environment(env, desired) => run.environment(desired, &env.name),
+        }
+        visit(&stage);
     })?;
     Ok(run.finish(&global))
 }

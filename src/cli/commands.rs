@@ -167,8 +167,94 @@ fn man_page() -> Result<u8, CliError> {
 
 /// Loads the catalog, reads live state where configured (the recorded state elsewhere) and plans.
 pub(super) fn prepare(select: &SelectArgs, selection: &Selection, store: Store) -> Result<Planned, CliError> {
-    let loaded = load(&select.catalog)?;
-    prepare_loaded(select, selection, store, loaded)
+    let model = catalog::load(&select.catalog.catalog)?;
+    if reads_live(select, selection, &model) {
+        let desired = render::render(&model)?;
+        return prepare_loaded(select, selection, store, (model, desired));
+    }
+    prepare_recorded(select, selection, store, model)
+}
+
+/// Whether a live provider reads for this selection: AWS where the catalog configures it, a
+/// cluster where a kubeconfig is found; neither `--offline`.
+fn reads_live(select: &SelectArgs, selection: &Selection, model: &Model) -> bool {
+    let cluster = || KubeAccess::from_env(select.kube_context.clone(), select.force_conflicts).is_some();
+    !select.offline
+        && ((selection.includes_provider(ProviderId::AWS) && aws::is_configured(model))
+            || (selection.includes_provider(ProviderId::KUBE) && cluster()))
+}
+
+/// `prepare` where nothing is read live: the plan compares with the state file. The catalog
+/// renders one environment at a time, and each resource the state records exactly as rendered
+/// is settled as it renders (`plan::gather`): only new and changed bodies are held, where a
+/// whole render held the fleet's (938 MiB at 3,000 services). The plan is that of
+/// `prepare_loaded` over the same catalog and state, its unchanged resources without bodies.
+fn prepare_recorded(select: &SelectArgs, selection: &Selection, store: Store, model: Model) -> Result<Planned, CliError> {
+    // Read before rendering, so each resource is compared with its record as it renders; an
+    // error reading it is reported where `prepare_loaded` reports it, after the catalog's own.
+    let state = store.load(&model.platform.name);
+    let recorded = |address: &Address, digest: &str| state.as_ref().is_ok_and(|s| s.records(address, digest));
+    let mut gathered = plan::Gathered::default();
+    let check = check::check_catalog_and(&model, |stage| gathered.take_stage(stage, selection, recorded))?;
+    known_environments(select, &model)?;
+    let state = state?;
+    known_targets(select, gathered.addresses().chain(state.resources.keys()))?;
+    aws_credentials(select, selection)?;
+    let live = state.bodies_against(&gathered, |_| false);
+    let mut plan = plan::plan_gathered(gathered, &live, selection, &std::collections::BTreeMap::new());
+    drop(live);
+    plan.permissions.force_conflicts = select.force_conflicts;
+    Ok(Planned {
+        store,
+        state,
+        plan,
+        aws: None,
+        cluster: None,
+        cluster_contexts: None,
+        check,
+        catalog_name: model.platform.name.clone(),
+        live: std::collections::BTreeMap::new(),
+        as_desired: std::collections::BTreeSet::new(),
+    })
+}
+
+/// `--env` names environments of the catalog.
+fn known_environments(select: &SelectArgs, model: &Model) -> Result<(), CliError> {
+    for env in &select.envs {
+        if model.environment(env).is_none() {
+            let known: Vec<&str> = model.environments.iter().map(|e| e.name.as_str()).collect();
+            return Err(CliError::Usage(format!(
+                "--env {env}: the catalog has no such environment (known: {})",
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Each `--target` is at or above an address of the catalog or the state: a mistyped target
+/// would plan nothing and look like "no changes".
+fn known_targets<'a>(select: &SelectArgs, addresses: impl Iterator<Item = &'a Address> + Clone) -> Result<(), CliError> {
+    for target in &select.targets {
+        let one = Selection { targets: vec![target.clone()], ..Selection::all() };
+        if !addresses.clone().any(|a| one.includes(a)) {
+            return Err(CliError::Usage(format!(
+                "--target {target}: no resource of the catalog or the state is at or under this address \
+                 (addresses look like ENV/SERVICE/k8s/KIND/NAME or aws/KIND/NAME; `glidepath plan` lists them)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A profile asked for but missing is the user's mistake to fix, not a reason to go offline.
+fn aws_credentials(select: &SelectArgs, selection: &Selection) -> Result<(), CliError> {
+    if selection.includes_provider(ProviderId::AWS) && !select.offline {
+        if let Some(problem) = aws::credentials::problem() {
+            return Err(CliError::Usage(problem));
+        }
+    }
+    Ok(())
 }
 
 /// `prepare` for a catalog already loaded (apply loads it before taking the lock, so an invalid
@@ -181,39 +267,17 @@ pub(super) fn prepare_loaded(
 ) -> Result<Planned, CliError> {
     // Checked as rendered, before providers replace bodies with what servers would store.
     let check = check::check(&model, &desired);
-    for env in &select.envs {
-        if model.environment(env).is_none() {
-            let known: Vec<&str> = model.environments.iter().map(|e| e.name.as_str()).collect();
-            return Err(CliError::Usage(format!(
-                "--env {env}: the catalog has no such environment (known: {})",
-                known.join(", ")
-            )));
-        }
-    }
+    known_environments(select, &model)?;
     let state = store.load(&model.platform.name)?;
-    // A mistyped target would plan nothing and look like "no changes": refuse it instead.
-    for target in &select.targets {
-        let one = Selection { targets: vec![target.clone()], ..Selection::all() };
-        if !desired.resources.keys().chain(state.resources.keys()).any(|a| one.includes(a)) {
-            return Err(CliError::Usage(format!(
-                "--target {target}: no resource of the catalog or the state is at or under this address \
-                 (addresses look like ENV/SERVICE/k8s/KIND/NAME or aws/KIND/NAME; `glidepath plan` lists them)"
-            )));
-        }
-    }
+    known_targets(select, desired.resources.keys().chain(state.resources.keys()))?;
     // What the live providers read, in place of what the state file records of their half.
     let mut read = std::collections::BTreeMap::new();
     // What the live providers said besides the bodies (conflicts, notes, contested fields,
     // unfinished resources), gathered across them.
     let mut found = crate::providers::LiveSet::default();
 
+    aws_credentials(select, selection)?;
     let mut aws = None;
-    if selection.includes_provider(ProviderId::AWS) && !select.offline {
-        // A profile asked for but missing is the user's mistake to fix, not a reason to go offline.
-        if let Some(problem) = aws::credentials::problem() {
-            return Err(CliError::Usage(problem));
-        }
-    }
     if selection.includes_provider(ProviderId::AWS) && !select.offline && aws::is_configured(&model) {
         let mut provider = AwsProvider::connect(&model)?;
         read_live(&mut provider, &mut desired, &state, &mut read, &mut found)?;
@@ -243,11 +307,12 @@ pub(super) fn prepare_loaded(
         aws.as_ref().is_some_and(|p: &AwsProvider| p.manages(address))
             || cluster.as_ref().is_some_and(|p: &KubeProvider| p.manages(address))
     };
+    let desired = plan::Gathered { held: desired, settled: std::collections::BTreeMap::new() };
     let mut live = state.bodies_against(&desired, read_by);
     live.extend(read.iter().map(|(address, body)| (address.clone(), Recorded::Body(std::borrow::Cow::Borrowed(body)))));
     live.extend(found.as_desired.iter().map(|address| (address.clone(), Recorded::AsDesired)));
     // The desired set is not needed after this: its bodies move into the plan.
-    let mut plan = plan::plan_owned(desired, &live, selection, &found.unfinished);
+    let mut plan = plan::plan_gathered(desired, &live, selection, &found.unfinished);
     drop(live);
     plan.annotate(&found.notes, &found.contested);
     plan.wait_for(&found.unfinished);

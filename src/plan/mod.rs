@@ -4,6 +4,7 @@
 pub mod diff;
 pub mod drift;
 pub mod file;
+mod gather;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -15,6 +16,7 @@ use crate::kinds::ProviderId;
 use crate::render::{Address, DesiredSet};
 
 pub use diff::FieldChange;
+pub use gather::{Gathered, Settled};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -332,26 +334,23 @@ pub fn plan_owned<L: LiveBody>(
     selection: &Selection,
     waiting: &BTreeMap<Address, String>,
 ) -> Plan {
-    let live_body = |address, entry| live_body(&desired, address, entry);
-    // The fingerprints borrow the bodies (digests stream them) instead of copying them.
-    let live_fingerprint = crate::digest::digest_entries(
-        live.iter()
-            .filter_map(|(a, entry)| Some((a, live_body(a, entry)?)))
-            .filter(|(a, b)| selection.includes_body(a, b))
-            .map(|(a, b)| (a.to_string(), b)),
-    );
-    let desired_fingerprint = crate::digest::digest_entries(
-        desired
-            .resources
-            .iter()
-            .map(|(a, r)| (a, r.body_ref()))
-            .filter(|(a, body)| selection.includes_body(a, body))
-            .map(|(a, body)| (a.to_string(), body)),
-    );
+    plan_gathered(Gathered { held: desired, settled: BTreeMap::new() }, live, selection, waiting)
+}
+
+/// [`plan_owned`] of a desired side gathered against the state (`gather`): its settled
+/// resources are no-ops without bodies, each standing in the fingerprints as its digest.
+pub fn plan_gathered<L: LiveBody>(
+    desired: Gathered,
+    live: &BTreeMap<Address, L>,
+    selection: &Selection,
+    waiting: &BTreeMap<Address, String>,
+) -> Plan {
+    let Gathered { held: desired, settled } = desired;
+    let (live_fingerprint, desired_fingerprint) = fingerprints(&desired, &settled, live, selection);
     // A live entry standing for its desired body is desired: never a delete.
     let mut deletes: Vec<Change> = live
         .iter()
-        .filter(|(address, _)| !desired.resources.contains_key(*address))
+        .filter(|(address, _)| !desired.resources.contains_key(*address) && !settled.contains_key(*address))
         .filter_map(|(address, entry)| Some((address, entry.body()?)))
         .filter(|(address, before)| selection.includes_body(address, before))
         .map(|(address, before)| Change::new(address, Action::Delete, Some(before.clone()), None))
@@ -396,6 +395,11 @@ pub fn plan_owned<L: LiveBody>(
         let send = sends.resolve(change.after.as_ref());
         forward.push((address.kind.spec().rank, Change { send, ..change }));
     }
+    // Settled resources are recorded as desired and need nothing, not even their body: apply
+    // adopts only what the state lacks or was still creating, and those are never settled.
+    for (address, _) in settled.iter().filter(|(_, s)| s.selected) {
+        forward.push((address.kind.spec().rank, Change::new(address, Action::NoOp, None, None)));
+    }
     forward.sort_by(|(ra, a), (rb, b)| (ra, &a.address).cmp(&(rb, &b.address)));
     let mut changes: Vec<Change> = forward.into_iter().map(|(_, c)| c).collect();
     changes.extend(deletes);
@@ -403,12 +407,34 @@ pub fn plan_owned<L: LiveBody>(
     Plan { changes, summary, live_fingerprint, desired_fingerprint, permissions: Permissions::default() }
 }
 
-/// A live entry's body, the desired one standing in where they are the same.
-fn live_body<'a, L: LiveBody>(desired: &'a DesiredSet, address: &Address, entry: &'a L) -> Option<Cow<'a, Value>> {
-    match entry.body() {
-        Some(body) => Some(Cow::Borrowed(body)),
-        None => desired.resources.get(address).map(|r| r.body_ref()),
-    }
+/// The plan's (live, desired) fingerprints: digests of address → body-digest maps of the
+/// selected entries of each side. Each desired body is digested once and stands for a live entry
+/// that is the desired body itself; a settled resource stands as its digest.
+fn fingerprints<L: LiveBody>(
+    desired: &DesiredSet,
+    settled: &BTreeMap<Address, Settled>,
+    live: &BTreeMap<Address, L>,
+    selection: &Selection,
+) -> (String, String) {
+    let mut digests: BTreeMap<&Address, String> = desired
+        .resources
+        .iter()
+        .filter_map(|(address, resource)| {
+            let body = resource.body_ref();
+            selection.includes_body(address, &body).then(|| (address, crate::digest::digest(&body)))
+        })
+        .collect();
+    digests.extend(settled.iter().filter(|(_, s)| s.selected).map(|(address, s)| (address, s.digest.clone())));
+    let live_digests = live.iter().filter_map(|(address, entry)| match entry.body() {
+        Some(body) => selection.includes_body(address, body).then(|| (address, crate::digest::digest(body))),
+        None => digests.get(address).map(|digest| (address, digest.clone())),
+    });
+    let fingerprint = |entries: &mut dyn Iterator<Item = (&Address, String)>| {
+        crate::digest::digest_entries(entries.map(|(address, digest)| (address.to_string(), Value::String(digest))))
+    };
+    let live_fingerprint = fingerprint(&mut live_digests.collect::<Vec<_>>().into_iter());
+    let desired_fingerprint = fingerprint(&mut digests.into_iter());
+    (live_fingerprint, desired_fingerprint)
 }
 
 /// The first segment of a field path: `trust_policy` of `trust_policy.Statement[0]`.

@@ -45,9 +45,36 @@ impl Serialize for CompactBody {
 }
 
 impl<'de> Deserialize<'de> for CompactBody {
+    /// The document's text as written, without the whitespace between its tokens: the text
+    /// `new` makes of the value the file holds (glidepath wrote it, from such a value), built
+    /// without making the value. A hand-edited file may keep another spelling of the same value
+    /// (`1e2`, `\u0041`); `value` reads it the same.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Value::deserialize(deserializer).map(CompactBody::from)
+        let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
+        Ok(CompactBody(minified(raw.get()).into_boxed_str()))
     }
+}
+
+/// Valid JSON `text` without whitespace outside its strings.
+fn minified(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if c.is_ascii_whitespace() {
+            continue;
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -66,5 +93,22 @@ mod tests {
         let read: CompactBody = serde_json::from_str(&text).unwrap();
         assert_eq!(read, body);
         assert_eq!(format!("{read:?}"), r#"{"kind":"ConfigMap","data":{"b":"2","a":1.5},"list":[true,null]}"#);
+    }
+
+    #[test]
+    fn reads_a_written_document_to_the_text_its_value_makes() {
+        // Strings keep their whitespace, escaped quotes and backslashes; between tokens it goes.
+        let document = json!({
+            "say": "a \"quoted\" word\\ and\ttabs\n",
+            "ends with backslash": "\\",
+            "spaces": "  in  side  ",
+            "nested": {"list": [1, -2.5e-3, "x y", {"k": null}, []], "empty": {}},
+            "unicode": "zoë ✓ \u{0001}",
+        });
+        for text in [serde_json::to_string_pretty(&document).unwrap(), serde_json::to_string(&document).unwrap()] {
+            let read: CompactBody = serde_json::from_str(&text).unwrap();
+            assert_eq!(read, CompactBody::new(&document), "{text}");
+            assert_eq!(read.value(), document);
+        }
     }
 }
