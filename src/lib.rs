@@ -11,6 +11,7 @@ pub mod cli;
 pub mod digest;
 pub mod fmt;
 pub mod kinds;
+pub mod parallel;
 pub mod plan;
 pub mod providers;
 pub mod redact;

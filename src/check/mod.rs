@@ -10,7 +10,7 @@ pub mod simulate;
 
 use serde::Serialize;
 
-use crate::catalog::{names, Model, StrategyKind};
+use crate::catalog::{names, Environment, Model, Service, StrategyKind};
 use crate::kinds::KubeKind;
 use crate::render::{workflow, Address, DesiredSet, RenderError, Stage};
 pub use finding::{Finding, Severity};
@@ -65,6 +65,30 @@ pub fn check_catalog_and(model: &Model, mut visit: impl FnMut(&Stage<'_>)) -> Re
     Ok(run.finish(&global))
 }
 
+/// The safety report of `service` in `env` from its rendered objects there, when it has them.
+fn safety_report(service: &Service, env: &Environment, desired: &DesiredSet) -> Option<SafetyReport> {
+    let body = |kind: KubeKind, name: String| {
+        desired.resources.get(&Address::scoped(&env.name, &service.name, kind, name)).map(|r| r.body_ref())
+    };
+    let (Some(rollout), Some(slo), Some(pdb)) = (
+        body(KubeKind::Rollout, service.name.clone()),
+        body(KubeKind::AnalysisTemplate, names::slo_template(&service.name)),
+        body(KubeKind::PodDisruptionBudget, service.name.clone()),
+    ) else {
+        return None;
+    };
+    let smoke = body(KubeKind::AnalysisTemplate, names::smoke_template(&service.name));
+    let hpa = body(KubeKind::HorizontalPodAutoscaler, service.name.clone());
+    let rendered = Rendered {
+        rollout: &rollout,
+        slo_template: &slo,
+        smoke_template: smoke.as_deref().filter(|_| service.per_env[&env.name].strategy == StrategyKind::BlueGreen),
+        pdb: &pdb,
+        hpa: hpa.as_deref(),
+    };
+    Some(safety::report(service, env, &rendered))
+}
+
 /// A check in phases (the AWS resources, then each environment's objects), whose result is that
 /// of one pass over the whole set: reports in service then environment order, findings sorted.
 struct CheckRun<'m> {
@@ -96,32 +120,25 @@ impl<'m> CheckRun<'m> {
     fn environment(&mut self, desired: &DesiredSet, env_name: &str) {
         let model = self.model;
         let Some(env) = model.environment(env_name) else { return };
-        for (index, service) in model.services.iter().enumerate() {
-            let Some(place) = service.environments.iter().position(|e| e == env_name) else { continue };
-            let body = |kind: KubeKind, name: String| {
-                desired.resources.get(&Address::scoped(env_name, &service.name, kind, name)).map(|r| r.body_ref())
-            };
-            let (Some(rollout), Some(slo), Some(pdb)) = (
-                body(KubeKind::Rollout, service.name.clone()),
-                body(KubeKind::AnalysisTemplate, names::slo_template(&service.name)),
-                body(KubeKind::PodDisruptionBudget, service.name.clone()),
-            ) else {
-                continue;
-            };
-            let smoke = body(KubeKind::AnalysisTemplate, names::smoke_template(&service.name));
-            let hpa = body(KubeKind::HorizontalPodAutoscaler, service.name.clone());
-            let rendered = Rendered {
-                rollout: &rollout,
-                slo_template: &slo,
-                smoke_template: smoke
-                    .as_deref()
-                    .filter(|_| service.per_env[env_name].strategy == StrategyKind::BlueGreen),
-                pdb: &pdb,
-                hpa: hpa.as_deref(),
-            };
-            let report = safety::report(service, env, &rendered);
-            self.findings.extend(limits::evaluate(service, env, &report));
-            self.reports.push(((index, place), report));
+        // Each (service, its place among the service's environments) here.
+        let services: Vec<(usize, usize, &Service)> = model
+            .services
+            .iter()
+            .enumerate()
+            .filter_map(|(index, s)| Some((index, s.environments.iter().position(|e| e == env_name)?, s)))
+            .collect();
+        // Each service's report is its own: over the cores, taken back in catalog order.
+        let reports = crate::parallel::runs(&services, |run| {
+            run.iter()
+                .filter_map(|&(index, place, service)| {
+                    let report = safety_report(service, env, desired)?;
+                    Some((limits::evaluate(service, env, &report), ((index, place), report)))
+                })
+                .collect::<Vec<_>>()
+        });
+        for (findings, report) in reports.into_iter().flatten() {
+            self.findings.extend(findings);
+            self.reports.push(report);
         }
         self.policy.environment(model, desired, env_name);
     }

@@ -36,28 +36,24 @@ impl PolicyRun {
     /// What concerns each service as a whole: its CI identities and roles, its workflow (from
     /// `workflow_of`, for a service that uses GitHub Actions), its routes and catalog values,
     /// and the unscoped (AWS) resources' values.
-    pub fn global(&mut self, model: &Model, desired: &DesiredSet, workflow_of: impl Fn(&Service) -> Option<Value>) {
-        let mut checker = Checker { model, desired, out: &mut self.out };
-        for service in &model.services {
-            checker.ci_role(service);
-            if uses_github_actions(service) {
-                let path = workflow::workflow_path(&service.name);
-                if let Some(workflow) = workflow_of(service) {
-                    checker.job_identities(service, &path, &workflow);
-                }
+    pub fn global(
+        &mut self,
+        model: &Model,
+        desired: &DesiredSet,
+        workflow_of: impl Fn(&Service) -> Option<Value> + Sync,
+    ) {
+        // Each service's checks are its own: they run over the cores, each service's findings
+        // taken back in catalog order (rendering and reading the workflows was a fifth of `check`).
+        let services: Vec<&Service> = model.services.iter().collect();
+        for found in crate::parallel::runs(&services, |run| {
+            let mut out = Vec::new();
+            let mut checker = Checker { model, desired, out: &mut out };
+            for service in run {
+                checker.service(service, &workflow_of);
             }
-            // Every role the service's CI runs as: GitHub Actions' role, or CodeBuild's, CodePipeline's
-            // and the one EventBridge starts a CodeCommit-sourced pipeline as.
-            for role in [
-                names::ci_role(&model.platform, &service.name),
-                names::codebuild_role(&model.platform, &service.name),
-                names::pipeline_role(&model.platform, &service.name),
-                names::source_events(&model.platform, &service.name),
-            ] {
-                checker.role_scope(service, &Address::global(AwsKind::IamRole, role));
-            }
-            checker.rollback_route(service);
-            checker.catalog_secrets(service);
+            out
+        }) {
+            self.out.extend(found);
         }
         collect_rendered_secrets(desired, |address| address.scope.is_none(), &mut self.rendered_secrets);
     }
@@ -65,10 +61,18 @@ impl PolicyRun {
     /// What concerns environment `env`'s objects (`desired` holds at least them and the AWS
     /// resources): each of its services' Rollout and analysis, and their rendered values.
     pub fn environment(&mut self, model: &Model, desired: &DesiredSet, env: &str) {
-        let mut checker = Checker { model, desired, out: &mut self.out };
-        for service in model.services.iter().filter(|s| s.environments.iter().any(|e| e == env)) {
-            checker.rollout(service, env);
-            checker.analysis(service, env);
+        let services: Vec<&Service> = model.services.iter().filter(|s| s.environments.iter().any(|e| e == env)).collect();
+        // Over the cores, each service's findings taken back in catalog order.
+        for found in crate::parallel::runs(&services, |run| {
+            let mut out = Vec::new();
+            let mut checker = Checker { model, desired, out: &mut out };
+            for service in run {
+                checker.rollout(service, env);
+                checker.analysis(service, env);
+            }
+            out
+        }) {
+            self.out.extend(found);
         }
         collect_rendered_secrets(desired, |address| address.env() == Some(env), &mut self.rendered_secrets);
     }
@@ -114,7 +118,11 @@ pub fn check_with_workflows(model: &Model, desired: &DesiredSet, workflows: &[(P
 
 /// Every phase over one whole set, with `workflow_of` giving each service's workflow document
 /// (of a service that uses GitHub Actions), if there is one.
-fn check_each(model: &Model, desired: &DesiredSet, workflow_of: impl Fn(&Service) -> Option<Value>) -> Vec<Finding> {
+fn check_each(
+    model: &Model,
+    desired: &DesiredSet,
+    workflow_of: impl Fn(&Service) -> Option<Value> + Sync,
+) -> Vec<Finding> {
     let mut run = PolicyRun::default();
     run.global(model, desired, workflow_of);
     for env in &model.environments {
@@ -129,16 +137,50 @@ fn collect_rendered_secrets(
     within: impl Fn(&Address) -> bool,
     found: &mut Vec<(Address, String)>,
 ) {
-    for (address, resource) in desired.resources.iter().filter(|(a, _)| within(a)) {
-        walk_strings(&resource.body_ref(), &mut |key, value| {
-            if let Some(why) = secret_value_reason(value) {
-                found.push((address.clone(), format!("{address} ({key}) holds {why}")));
-            }
-        });
+    let resources: Vec<(&Address, &crate::render::Resource)> =
+        desired.resources.iter().filter(|(a, _)| within(a)).collect();
+    // Every string of every body is looked at: spread over the cores, found in address order.
+    for run in crate::parallel::runs(&resources, |run| {
+        let mut found = Vec::new();
+        for (address, resource) in run {
+            walk_strings(&resource.body_ref(), &mut |key, value| {
+                if let Some(why) = secret_value_reason(value) {
+                    found.push(((*address).clone(), format!("{address} ({key}) holds {why}")));
+                }
+            });
+        }
+        found
+    }) {
+        found.extend(run);
     }
 }
 
 impl<'a> Checker<'a> {
+    /// What concerns `service` as a whole: its CI identities and roles, its workflow (from
+    /// `workflow_of`, when it uses GitHub Actions), its rollback route and catalog values.
+    fn service(&mut self, service: &Service, workflow_of: &impl Fn(&Service) -> Option<Value>) {
+        let model = self.model;
+        self.ci_role(service);
+        if uses_github_actions(service) {
+            let path = workflow::workflow_path(&service.name);
+            if let Some(workflow) = workflow_of(service) {
+                self.job_identities(service, &path, &workflow);
+            }
+        }
+        // Every role the service's CI runs as: GitHub Actions' role, or CodeBuild's, CodePipeline's
+        // and the one EventBridge starts a CodeCommit-sourced pipeline as.
+        for role in [
+            names::ci_role(&model.platform, &service.name),
+            names::codebuild_role(&model.platform, &service.name),
+            names::pipeline_role(&model.platform, &service.name),
+            names::source_events(&model.platform, &service.name),
+        ] {
+            self.role_scope(service, &Address::global(AwsKind::IamRole, role));
+        }
+        self.rollback_route(service);
+        self.catalog_secrets(service);
+    }
+
     fn body(&self, address: &Address) -> Option<std::borrow::Cow<'a, Value>> {
         self.desired.resources.get(address).map(|r| r.body_ref())
     }
@@ -610,26 +652,41 @@ fn secret_reason(name: &str, value: &str) -> Option<String> {
 
 /// Values that are secrets whatever they are called.
 fn secret_value_reason(value: &str) -> Option<String> {
-    let aws_key = value.as_bytes().windows(20).any(|w| {
-        (w.starts_with(b"AKIA") || w.starts_with(b"ASIA"))
-            && w[4..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-    });
-    if aws_key {
-        return Some("an AWS access key id".into());
+    // One pass over the bytes (every string of every rendered body comes here), marking where a
+    // secret's telltale text starts; the reasons are then given in this order.
+    let bytes = value.as_bytes();
+    let (mut aws_key, mut pem_begin, mut private_key, mut slack_token, mut slack_hook, mut github_token) =
+        (false, false, false, false, false, false);
+    for (at, byte) in bytes.iter().enumerate() {
+        let rest = &bytes[at..];
+        match byte {
+            b'A' => {
+                aws_key |= (rest.starts_with(b"AKIA") || rest.starts_with(b"ASIA"))
+                    && rest.len() >= 20
+                    && rest[4..20].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            }
+            b'-' => pem_begin |= rest.starts_with(b"-----BEGIN"),
+            b'P' => private_key |= rest.starts_with(b"PRIVATE KEY"),
+            b'x' => slack_token |= [b"xoxb-", b"xoxp-", b"xoxa-"].iter().any(|p| rest.starts_with(*p)),
+            b'h' => slack_hook |= rest.starts_with(b"hooks.slack.com/services/"),
+            b'g' => github_token |= rest.starts_with(b"ghp_") || rest.starts_with(b"github_pat_"),
+            _ => {}
+        }
     }
-    if value.contains("-----BEGIN") && value.contains("PRIVATE KEY") {
-        return Some("a private key".into());
-    }
-    if ["xoxb-", "xoxp-", "xoxa-"].iter().any(|p| value.contains(p)) {
-        return Some("a Slack token".into());
-    }
-    if value.contains("hooks.slack.com/services/") {
-        return Some("a Slack webhook URL".into());
-    }
-    if ["ghp_", "github_pat_"].iter().any(|p| value.contains(p)) {
-        return Some("a GitHub token".into());
-    }
-    None
+    let why = if aws_key {
+        "an AWS access key id"
+    } else if pem_begin && private_key {
+        "a private key"
+    } else if slack_token {
+        "a Slack token"
+    } else if slack_hook {
+        "a Slack webhook URL"
+    } else if github_token {
+        "a GitHub token"
+    } else {
+        return None;
+    };
+    Some(why.into())
 }
 
 #[cfg(test)]
@@ -644,5 +701,44 @@ mod tests {
         assert!(secret_value_reason("AKIAIOSFODNN7EXAMPLE").is_some());
         assert!(secret_value_reason("https://hooks.slack.com/services/T000/B000/XXXX").is_some());
         assert!(secret_value_reason("arn:aws:iam::123456789012:role/x").is_none());
+    }
+
+    /// The one-pass scan gives the reasons of the plain definition, telltales anywhere in the
+    /// text, several in one string, and near misses.
+    #[test]
+    fn secret_values_are_found_as_the_plain_definition_finds_them() {
+        fn plain(value: &str) -> Option<String> {
+            let aws_key = value.as_bytes().windows(20).any(|w| {
+                (w.starts_with(b"AKIA") || w.starts_with(b"ASIA"))
+                    && w[4..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            });
+            let why = if aws_key {
+                "an AWS access key id"
+            } else if value.contains("-----BEGIN") && value.contains("PRIVATE KEY") {
+                "a private key"
+            } else if ["xoxb-", "xoxp-", "xoxa-"].iter().any(|p| value.contains(p)) {
+                "a Slack token"
+            } else if value.contains("hooks.slack.com/services/") {
+                "a Slack webhook URL"
+            } else if ["ghp_", "github_pat_"].iter().any(|p| value.contains(p)) {
+                "a GitHub token"
+            } else {
+                return None;
+            };
+            Some(why.into())
+        }
+        let parts = [
+            "", "x", "AKIA", "ASIA", "AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPL", "ASIAIOSFODNN7EXAMPLEZ", "AKIAiosfodnn7example",
+            "-----BEGIN", "-----BEGIN RSA PRIVATE KEY-----", "PRIVATE KEY", "PRIVATE KE", "----BEGIN", "xoxb-1", "xox",
+            "xoxc-", "hooks.slack.com/services/T0", "hooks.slack.com/service", "ghp_abc", "github_pat_1", "github_pa",
+            "gh", "héllo ✓", " ", "AAKIA",
+        ];
+        for a in parts {
+            for b in parts {
+                for value in [format!("{a}{b}"), format!("{a} {b}"), format!("{b}:{a}")] {
+                    assert_eq!(secret_value_reason(&value), plain(&value), "{value:?}");
+                }
+            }
+        }
     }
 }

@@ -48,26 +48,13 @@ pub fn render_environment(
         out.push((SHARED_OWNER.to_string(), object(env, config_map)));
     }
     let services: Vec<&Service> = model.services.iter().filter(|s| s.environments.contains(&env.name)).collect();
-    // The services are spread over the cores in contiguous runs, taken back in catalog order, so
-    // the objects and the first error are those of rendering them one after another.
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_RENDER_THREADS);
-    let run_length = services.len().div_ceil(cores).max(1);
-    let runs: Vec<Result<Vec<(String, KubeObject)>, RenderError>> = std::thread::scope(|scope| {
-        let threads: Vec<_> = services
-            .chunks(run_length)
-            .map(|run| scope.spawn(move || services_objects(model, env, run, templates)))
-            .collect();
-        threads.into_iter().map(super::joined).collect()
-    });
-    for run in runs {
+    // The services are spread over the cores, taken back in catalog order, so the objects and the
+    // first error are those of rendering them one after another.
+    for run in crate::parallel::runs(&services, |run| services_objects(model, env, run, templates)) {
         out.extend(run?);
     }
     Ok(out)
 }
-
-/// At most this many threads render one environment's services: beyond it, a machine's cores
-/// are better left to the environments and AWS resources rendering beside them.
-const MAX_RENDER_THREADS: usize = 4;
 
 /// The objects of `services` in `env`, each with its owner.
 fn services_objects(

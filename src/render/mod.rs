@@ -79,8 +79,8 @@ pub fn render(model: &Model) -> Result<DesiredSet, RenderError> {
             .iter()
             .map(|env| scope.spawn(|| kube::render_environment(model, env, &templates)))
             .collect();
-        let environments: Vec<_> = environments.into_iter().map(joined).collect();
-        (joined(aws), environments)
+        let environments: Vec<_> = environments.into_iter().map(crate::parallel::joined).collect();
+        (crate::parallel::joined(aws), environments)
     });
     desired.insert_aws(aws?)?;
     for (env, objects) in model.environments.iter().zip(environments) {
@@ -110,7 +110,7 @@ pub fn render_by_environment(model: &Model, mut visit: impl FnMut(Stage<'_>)) ->
     let (aws, first_objects) = std::thread::scope(|scope| {
         let aws = scope.spawn(|| render_aws(model));
         let objects = first.map(|env| kube::render_environment(model, env, &templates));
-        (joined(aws), objects)
+        (crate::parallel::joined(aws), objects)
     });
     let mut desired = DesiredSet::default();
     desired.insert_aws(aws?)?;
@@ -154,7 +154,3 @@ impl DesiredSet {
     }
 }
 
-/// A rendering thread's result; its panic, if it panicked, goes on in the caller.
-fn joined<T>(thread: std::thread::ScopedJoinHandle<'_, T>) -> T {
-    thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-}

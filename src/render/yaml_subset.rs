@@ -395,7 +395,8 @@ fn plain(text: &str) -> Read<Value> {
         return Err(Refused);
     }
     // A comment or a mapping would start inside the text.
-    if text.contains(": ") || text.contains(" #") || text.ends_with(':') {
+    let spaced = text.as_bytes().windows(2).any(|pair| matches!(pair, [b':', b' '] | [b' ', b'#']));
+    if spaced || text.ends_with(':') {
         return Err(Refused);
     }
     match text {
