@@ -33,23 +33,39 @@ impl Gathered {
         &mut self,
         resources: impl IntoIterator<Item = (&'a Address, &'a Resource)>,
         selection: &Selection,
-        recorded: impl Fn(&Address, &str) -> bool,
+        recorded: impl Fn(&Address, &str) -> bool + Sync,
     ) {
-        for (address, resource) in resources {
-            let body = resource.body_ref();
-            let digest = crate::digest::digest(&body);
-            if recorded(address, &digest) {
-                let selected = selection.includes_body(address, &body);
-                self.settled.insert(address.clone(), Settled { digest, selected });
-            } else {
-                self.held.resources.insert(address.clone(), resource.clone());
+        let resources: Vec<(&Address, &Resource)> = resources.into_iter().collect();
+        // Digesting every body is most of the work: over the cores, taken back in order.
+        let looked = crate::parallel::runs(&resources, |run| {
+            run.iter()
+                .map(|(address, resource)| {
+                    let body = resource.body_ref();
+                    let digest = crate::digest::digest(&body);
+                    recorded(address, &digest).then(|| Settled { selected: selection.includes_body(address, &body), digest })
+                })
+                .collect::<Vec<_>>()
+        });
+        for ((address, resource), settled) in resources.into_iter().zip(looked.into_iter().flatten()) {
+            match settled {
+                Some(settled) => {
+                    self.settled.insert(address.clone(), settled);
+                }
+                None => {
+                    self.held.resources.insert(address.clone(), resource.clone());
+                }
             }
         }
     }
 
     /// Takes what a stage of `render::render_by_environment` adds: the AWS resources with the
     /// first, each environment's objects with its own (the AWS resources are in every stage).
-    pub fn take_stage(&mut self, stage: &Stage<'_>, selection: &Selection, recorded: impl Fn(&Address, &str) -> bool) {
+    pub fn take_stage(
+        &mut self,
+        stage: &Stage<'_>,
+        selection: &Selection,
+        recorded: impl Fn(&Address, &str) -> bool + Sync,
+    ) {
         match stage {
             Stage::Global(set) => self.take(&set.resources, selection, recorded),
             Stage::Environment(_, set) => {
