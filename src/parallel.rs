@@ -9,7 +9,8 @@ use std::thread::ScopedJoinHandle;
 /// left to the work beside it (the AWS resources render beside the first environment).
 const MAX_THREADS: usize = 4;
 
-fn threads() -> usize {
+/// How many threads share one piece of work here.
+pub fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS)
 }
 

@@ -125,19 +125,7 @@ pub fn write_tree(model: &Model, desired: &DesiredSet, dir: &Path) -> Result<usi
     }
     // Each file is written as it is made (one linear pass; the tree is never held in memory).
     // A failure leaves only the staging directory, which the next render removes.
-    let mut made: HashSet<PathBuf> = HashSet::new();
-    let mut written: HashSet<PathBuf> = HashSet::new();
-    each_file(model, desired, &mut |relative, text| {
-        let path = staging.join(relative);
-        let directory = path.parent().expect("files live in directories");
-        if !made.contains(directory) {
-            fs::create_dir_all(directory).map_err(io_error(&path))?;
-            made.insert(directory.to_path_buf());
-        }
-        fs::write(&path, text).map_err(io_error(&path))?;
-        written.insert(relative.to_path_buf());
-        Ok(())
-    })?;
+    let written = write_files(&staging, |write| each_file(model, desired, write))?;
     fs::write(staging.join(MARKER), "Written by `glidepath render`; replaced whole on every render.\n")
         .map_err(io_error(&staging))?;
     if dir.exists() {
@@ -147,5 +135,72 @@ pub fn write_tree(model: &Model, desired: &DesiredSet, dir: &Path) -> Result<usi
     if retired.exists() {
         fs::remove_dir_all(&retired).map_err(io_error(&retired))?;
     }
+    Ok(written)
+}
+
+/// Writes every file `make` hands over under `root`, returning how many distinct files it wrote.
+/// The files are written by a few threads while `make` makes the next ones: creating 155,000
+/// files is mostly the kernel's work (inode allocation), which one thread did alone. Directories
+/// are made here, in order, before their files are handed on.
+fn write_files(
+    root: &Path,
+    make: impl FnOnce(&mut dyn FnMut(&Path, String) -> Result<(), OutputError>) -> Result<(), OutputError>,
+) -> Result<usize, OutputError> {
+    let mut made: HashSet<PathBuf> = HashSet::new();
+    let mut written: HashSet<PathBuf> = HashSet::new();
+    let (send, receive) = std::sync::mpsc::sync_channel::<(PathBuf, String)>(1024);
+    let receive = std::sync::Mutex::new(receive);
+    let write_each = || -> Result<(), OutputError> {
+        loop {
+            // The lock is held only while taking one file; a closed channel is the end.
+            let next = receive.lock().expect("a writer never panics holding the channel").recv();
+            let Ok((path, text)) = next else { return Ok(()) };
+            fs::write(&path, text).map_err(io_error(&path))?;
+        }
+    };
+    std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..crate::parallel::threads()).map(|_| scope.spawn(write_each)).collect();
+        let made_all = make(&mut |relative, text| {
+            let path = root.join(relative);
+            let directory = path.parent().expect("files live in directories");
+            if !made.contains(directory) {
+                fs::create_dir_all(directory).map_err(io_error(&path))?;
+                made.insert(directory.to_path_buf());
+            }
+            written.insert(relative.to_path_buf());
+            // Every writer stopped at an error, which is reported below.
+            send.send((path, text)).or(Ok(()))
+        });
+        drop(send);
+        let wrote: Vec<Result<(), OutputError>> = writers.into_iter().map(crate::parallel::joined).collect();
+        made_all?;
+        wrote.into_iter().collect::<Result<(), OutputError>>()
+    })?;
     Ok(written.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_writers_write_every_file_and_report_a_file_they_cannot_write() {
+        let root = tempfile::tempdir().unwrap();
+        let names: Vec<PathBuf> = (0..500).map(|i| PathBuf::from(format!("d{}/f{i}.yaml", i % 7))).collect();
+        let written = write_files(root.path(), |write| {
+            names.iter().try_for_each(|name| write(name, format!("{}\n", name.display())))
+        })
+        .unwrap();
+        assert_eq!(written, 500);
+        for name in &names {
+            assert_eq!(fs::read_to_string(root.path().join(name)).unwrap(), format!("{}\n", name.display()));
+        }
+        // A directory where a file is to go: the writer's error names it.
+        fs::create_dir_all(root.path().join("d0/taken.yaml")).unwrap();
+        let error = write_files(root.path(), |write| {
+            names.iter().chain([&PathBuf::from("d0/taken.yaml")]).try_for_each(|name| write(name, String::new()))
+        })
+        .unwrap_err();
+        assert!(error.to_string().contains("d0/taken.yaml"), "{error}");
+    }
 }
