@@ -53,7 +53,7 @@ fn recorded_state(desired: &DesiredSet) -> (State, Vec<Address>) {
 
 /// The plan of the whole rendered set, as `apply` makes it.
 fn whole(model: &glidepath::catalog::Model, state: &State, selection: &Selection) -> Plan {
-    let desired = Gathered { held: render::render(model).unwrap(), settled: BTreeMap::new() };
+    let desired = Gathered::whole(render::render(model).unwrap());
     let live = state.bodies_against(&desired, |_| false);
     plan::plan_gathered(desired, &live, selection, &BTreeMap::new())
 }

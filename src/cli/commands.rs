@@ -307,7 +307,7 @@ pub(super) fn prepare_loaded(
         aws.as_ref().is_some_and(|p: &AwsProvider| p.manages(address))
             || cluster.as_ref().is_some_and(|p: &KubeProvider| p.manages(address))
     };
-    let desired = plan::Gathered { held: desired, settled: std::collections::BTreeMap::new() };
+    let desired = plan::Gathered::whole(desired);
     let mut live = state.bodies_against(&desired, read_by);
     live.extend(read.iter().map(|(address, body)| (address.clone(), Recorded::Body(std::borrow::Cow::Borrowed(body)))));
     live.extend(found.as_desired.iter().map(|address| (address.clone(), Recorded::AsDesired)));

@@ -27,6 +27,11 @@ pub struct Gathered {
 }
 
 impl Gathered {
+    /// A whole rendered set, every resource held (a live plan's: providers replace its bodies).
+    pub fn whole(desired: DesiredSet) -> Self {
+        Gathered { held: desired, settled: BTreeMap::new() }
+    }
+
     /// Takes `resources`, each settled where `recorded(address, digest)` says the state holds it
     /// finished with that digest, copied otherwise.
     pub fn take<'a>(
@@ -42,7 +47,8 @@ impl Gathered {
                 .map(|(address, resource)| {
                     let body = resource.body_ref();
                     let digest = crate::digest::digest(&body);
-                    recorded(address, &digest).then(|| Settled { selected: selection.includes_body(address, &body), digest })
+                    recorded(address, &digest)
+                        .then(|| Settled { selected: selection.includes_body(address, &body), digest })
                 })
                 .collect::<Vec<_>>()
         });

@@ -317,28 +317,19 @@ impl LiveBody for Recorded<'_> {
 /// Diffs `desired` against `live` within `selection`. Live entries that are no longer desired
 /// become deletes; creates and updates come in apply order, deletes after them in reverse.
 pub fn plan(desired: &DesiredSet, live: &BTreeMap<Address, Value>, selection: &Selection) -> Plan {
-    plan_owned(desired.clone(), live, selection, &BTreeMap::new())
+    plan_gathered(Gathered::whole(desired.clone()), live, selection, &BTreeMap::new())
 }
 
-/// [`plan`] of a desired set the caller has no more use for: its bodies move into the changes
-/// instead of being copied (a plan of thousands of objects held each of them twice). The live
-/// side need not hold bodies it shares with the desired set ([`Recorded::AsDesired`]).
+/// [`plan`] of a desired side the caller has no more use for: its held bodies move into the
+/// changes instead of being copied (a plan of thousands of objects held each of them twice).
+/// The live side need not hold bodies it shares with the desired set ([`Recorded::AsDesired`]);
+/// settled resources (gathered against the state, `gather`) are no-ops without bodies, each
+/// standing in the fingerprints as its digest.
 ///
 /// A no-op change carries its `after` body (apply's `adopt` records it) but neither `before`
 /// nor `send`: nothing reads them, and at fleet scale they were two more copies of every
 /// object. The exception is an address in `waiting`: [`Plan::wait_for`] turns those no-ops into
 /// updates that apply carries out, so they keep everything an update has.
-pub fn plan_owned<L: LiveBody>(
-    desired: DesiredSet,
-    live: &BTreeMap<Address, L>,
-    selection: &Selection,
-    waiting: &BTreeMap<Address, String>,
-) -> Plan {
-    plan_gathered(Gathered { held: desired, settled: BTreeMap::new() }, live, selection, waiting)
-}
-
-/// [`plan_owned`] of a desired side gathered against the state (`gather`): its settled
-/// resources are no-ops without bodies, each standing in the fingerprints as its digest.
 pub fn plan_gathered<L: LiveBody>(
     desired: Gathered,
     live: &BTreeMap<Address, L>,
@@ -524,7 +515,7 @@ mod lean_tests {
         let live: BTreeMap<Address, Value> =
             set.resources.iter().filter(|(a, _)| a.name() != "new").map(|(a, r)| (a.clone(), r.body())).collect();
         let waiting = BTreeMap::from([(config_map("waits", json!({})).0, "a Job".to_string())]);
-        let mut plan = plan_owned(set.clone(), &live, &Selection::all(), &waiting);
+        let mut plan = plan_gathered(Gathered::whole(set.clone()), &live, &Selection::all(), &waiting);
         plan.wait_for(&waiting);
         let change = |name: &str| plan.changes.iter().find(|c| c.address.name() == name).unwrap();
         let same = change("same");
@@ -558,7 +549,7 @@ mod lean_tests {
                 _ => (a.clone(), Recorded::Body(Cow::Borrowed(b))),
             })
             .collect();
-        let lean = plan_owned(set, &lean, &Selection::all(), &BTreeMap::new());
+        let lean = plan_gathered(Gathered::whole(set), &lean, &Selection::all(), &BTreeMap::new());
         let actions = |p: &Plan| p.changes.iter().map(|c| (c.address.name().to_string(), c.action)).collect::<Vec<_>>();
         assert_eq!(actions(&lean), actions(&full));
         assert_eq!(
