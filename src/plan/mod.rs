@@ -416,14 +416,14 @@ fn fingerprints<L: LiveBody>(
         })
         .collect();
     digests.extend(settled.iter().filter(|(_, s)| s.selected).map(|(address, s)| (address, s.digest.clone())));
-    let live_digests = live.iter().filter_map(|(address, entry)| match entry.body() {
+    let mut live_digests = live.iter().filter_map(|(address, entry)| match entry.body() {
         Some(body) => selection.includes_body(address, body).then(|| (address, crate::digest::digest(body))),
         None => digests.get(address).map(|digest| (address, digest.clone())),
     });
     let fingerprint = |entries: &mut dyn Iterator<Item = (&Address, String)>| {
         crate::digest::digest_entries(entries.map(|(address, digest)| (address.to_string(), Value::String(digest))))
     };
-    let live_fingerprint = fingerprint(&mut live_digests.collect::<Vec<_>>().into_iter());
+    let live_fingerprint = fingerprint(&mut live_digests);
     let desired_fingerprint = fingerprint(&mut digests.into_iter());
     (live_fingerprint, desired_fingerprint)
 }

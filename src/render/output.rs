@@ -141,25 +141,27 @@ pub fn write_tree(model: &Model, desired: &DesiredSet, dir: &Path) -> Result<usi
 /// Writes every file `make` hands over under `root`, returning how many distinct files it wrote.
 /// The files are written by a few threads while `make` makes the next ones: creating 155,000
 /// files is mostly the kernel's work (inode allocation), which one thread did alone. Directories
-/// are made here, in order, before their files are handed on.
+/// are made here, in order, before their files are handed on; each path always goes to the
+/// same writer, in order, so a file given twice ends with its later contents.
 fn write_files(
     root: &Path,
     make: impl FnOnce(&mut dyn FnMut(&Path, String) -> Result<(), OutputError>) -> Result<(), OutputError>,
 ) -> Result<usize, OutputError> {
     let mut made: HashSet<PathBuf> = HashSet::new();
     let mut written: HashSet<PathBuf> = HashSet::new();
-    let (send, receive) = std::sync::mpsc::sync_channel::<(PathBuf, String)>(1024);
-    let receive = std::sync::Mutex::new(receive);
-    let write_each = || -> Result<(), OutputError> {
-        loop {
-            // The lock is held only while taking one file; a closed channel is the end.
-            let next = receive.lock().expect("a writer never panics holding the channel").recv();
-            let Ok((path, text)) = next else { return Ok(()) };
-            fs::write(&path, text).map_err(io_error(&path))?;
-        }
-    };
     std::thread::scope(|scope| {
-        let writers: Vec<_> = (0..crate::parallel::threads()).map(|_| scope.spawn(write_each)).collect();
+        let (queues, writers): (Vec<_>, Vec<_>) = (0..crate::parallel::threads())
+            .map(|_| {
+                let (send, receive) = std::sync::mpsc::sync_channel::<(PathBuf, String)>(256);
+                let writer = scope.spawn(move || -> Result<(), OutputError> {
+                    for (path, text) in receive {
+                        fs::write(&path, text).map_err(io_error(&path))?;
+                    }
+                    Ok(())
+                });
+                (send, writer)
+            })
+            .unzip();
         let made_all = make(&mut |relative, text| {
             let path = root.join(relative);
             let directory = path.parent().expect("files live in directories");
@@ -168,15 +170,24 @@ fn write_files(
                 made.insert(directory.to_path_buf());
             }
             written.insert(relative.to_path_buf());
-            // Every writer stopped at an error, which is reported below.
-            send.send((path, text)).or(Ok(()))
+            let queue = &queues[writer_of(relative, queues.len())];
+            // A writer that stopped stopped at an error, which is reported below.
+            queue.send((path, text)).or(Ok(()))
         });
-        drop(send);
+        drop(queues);
         let wrote: Vec<Result<(), OutputError>> = writers.into_iter().map(crate::parallel::joined).collect();
         made_all?;
         wrote.into_iter().collect::<Result<(), OutputError>>()
     })?;
     Ok(written.len())
+}
+
+/// Which of `writers` writes `path`: always the same one.
+fn writer_of(path: &Path, writers: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    path.hash(&mut hasher);
+    (hasher.finish() % writers as u64) as usize
 }
 
 #[cfg(test)]
@@ -194,6 +205,17 @@ mod tests {
         assert_eq!(written, 500);
         for name in &names {
             assert_eq!(fs::read_to_string(root.path().join(name)).unwrap(), format!("{}\n", name.display()));
+        }
+        // A file given again, many times over among others, ends with its last contents.
+        let again = tempfile::tempdir().unwrap();
+        let written = write_files(again.path(), |write| {
+            (0..2000).try_for_each(|i| write(&PathBuf::from(format!("d/f{}.yaml", i % 10)), format!("{i}")))
+        })
+        .unwrap();
+        assert_eq!(written, 10);
+        for last in 1990..2000 {
+            let path = again.path().join(format!("d/f{}.yaml", last % 10));
+            assert_eq!(fs::read_to_string(path).unwrap(), last.to_string());
         }
         // A directory where a file is to go: the writer's error names it.
         fs::create_dir_all(root.path().join("d0/taken.yaml")).unwrap();
