@@ -45,16 +45,7 @@ impl PolicyRun {
         // Each service's checks are its own: they run over the cores, each service's findings
         // taken back in catalog order (rendering and reading the workflows was a fifth of `check`).
         let services: Vec<&Service> = model.services.iter().collect();
-        for found in crate::parallel::runs(&services, |run| {
-            let mut out = Vec::new();
-            let mut checker = Checker { model, desired, out: &mut out };
-            for service in run {
-                checker.service(service, &workflow_of);
-            }
-            out
-        }) {
-            self.out.extend(found);
-        }
+        self.each_service(model, desired, &services, |checker, service| checker.service(service, &workflow_of));
         collect_rendered_secrets(desired, |address| address.scope.is_none(), &mut self.rendered_secrets);
     }
 
@@ -62,19 +53,31 @@ impl PolicyRun {
     /// resources): each of its services' Rollout and analysis, and their rendered values.
     pub fn environment(&mut self, model: &Model, desired: &DesiredSet, env: &str) {
         let services: Vec<&Service> = model.services.iter().filter(|s| s.environments.iter().any(|e| e == env)).collect();
-        // Over the cores, each service's findings taken back in catalog order.
-        for found in crate::parallel::runs(&services, |run| {
+        self.each_service(model, desired, &services, |checker, service| {
+            checker.rollout(service, env);
+            checker.analysis(service, env);
+        });
+        collect_rendered_secrets(desired, |address| address.env() == Some(env), &mut self.rendered_secrets);
+    }
+
+    /// `check` of each of `services`, over the cores, their findings taken back in catalog order.
+    fn each_service(
+        &mut self,
+        model: &Model,
+        desired: &DesiredSet,
+        services: &[&Service],
+        check: impl Fn(&mut Checker, &Service) + Sync,
+    ) {
+        for found in crate::parallel::runs(services, |run| {
             let mut out = Vec::new();
             let mut checker = Checker { model, desired, out: &mut out };
             for service in run {
-                checker.rollout(service, env);
-                checker.analysis(service, env);
+                check(&mut checker, service);
             }
             out
         }) {
             self.out.extend(found);
         }
-        collect_rendered_secrets(desired, |address| address.env() == Some(env), &mut self.rendered_secrets);
     }
 
     /// The checks of the catalog as a whole, then every finding.
