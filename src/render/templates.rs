@@ -150,27 +150,38 @@ fn line(value: &JinjaValue) -> Result<JinjaValue, Error> {
 pub fn yaml_scalar(value: &JinjaValue) -> Result<String, Error> {
     let json = serde_json::to_string(value)
         .map_err(|e| Error::new(ErrorKind::InvalidOperation, "cannot serialize to JSON").with_source(e))?;
-    Ok(escape_json_text(&json))
+    Ok(escape_json_text(json))
 }
 
 /// A string as a double-quoted YAML scalar that stays one value whatever it holds.
 pub fn yaml_quote(text: &str) -> String {
-    escape_json_text(&serde_json::Value::from(text).to_string())
+    escape_json_text(serde_json::Value::from(text).to_string())
 }
 
 /// Raw characters of compact JSON text that YAML could read as structure become `\uXXXX`
 /// (outside strings JSON text is ASCII, so only string contents change).
-fn escape_json_text(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
+fn escape_json_text(json: String) -> String {
+    // Most values are printable ASCII without those four: they are kept as they are (this runs
+    // for every value of every rendered object).
+    let as_is = |b: u8| (0x20..0x7f).contains(&b) && !matches!(b, b'<' | b'>' | b'&' | b'\'');
+    if json.bytes().all(as_is) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
     for c in json.chars() {
         match c {
             // As minijinja's `tojson` does, so output keeps its established form.
-            '<' | '>' | '&' | '\'' => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c if breaks_yaml(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
+            '<' | '>' | '&' | '\'' => push_escaped(&mut out, c),
+            c if breaks_yaml(c) => push_escaped(&mut out, c),
             c => out.push(c),
         }
     }
     out
+}
+
+fn push_escaped(out: &mut String, c: char) {
+    use std::fmt::Write;
+    write!(out, "\\u{:04x}", c as u32).expect("writing to a String");
 }
 
 /// Characters that end a YAML line or are not allowed raw in a YAML stream.
