@@ -238,6 +238,24 @@ mod tests {
         }
     }
 
+    /// Text with nothing to escape comes back as it is; anything else is escaped exactly as the
+    /// char-by-char definition says (every char of 0..=0xFFFF that is not a surrogate).
+    #[test]
+    fn json_text_is_escaped_only_where_yaml_needs_it() {
+        let plain = r#"{"image":"registry/app:1.2.3","weights":[5,20],"note":"a \"quoted\" word"}"#;
+        assert_eq!(escape_json_text(plain.to_string()), plain);
+        let definition = |c: char| match c {
+            '<' | '>' | '&' | '\'' => format!("\\u{:04x}", c as u32),
+            c if breaks_yaml(c) => format!("\\u{:04x}", c as u32),
+            c => c.to_string(),
+        };
+        for c in (0..=0xFFFFu32).filter_map(char::from_u32) {
+            let text = format!("a{c}b");
+            let expected: String = text.chars().map(definition).collect();
+            assert_eq!(escape_json_text(text.clone()), expected, "{text:?}");
+        }
+    }
+
     /// The fast reader of template output (`yaml_subset`) reads every hostile value exactly as
     /// serde_norway does, in every position a template writes one, and does not refuse them.
     #[test]
