@@ -161,22 +161,26 @@ pub fn yaml_quote(text: &str) -> String {
 /// Raw characters of compact JSON text that YAML could read as structure become `\uXXXX`
 /// (outside strings JSON text is ASCII, so only string contents change).
 fn escape_json_text(json: String) -> String {
-    // Most values are printable ASCII without those four: they are kept as they are (this runs
-    // for every value of every rendered object).
-    let as_is = |b: u8| (0x20..0x7f).contains(&b) && !matches!(b, b'<' | b'>' | b'&' | b'\'');
-    if json.bytes().all(as_is) {
+    // Most values are printable ASCII that needs nothing: kept as they are (this runs for every
+    // value of every rendered object).
+    if json.bytes().all(|b| b.is_ascii() && !needs_escape(b as char)) {
         return json;
     }
     let mut out = String::with_capacity(json.len() + 16);
     for c in json.chars() {
-        match c {
-            // As minijinja's `tojson` does, so output keeps its established form.
-            '<' | '>' | '&' | '\'' => push_escaped(&mut out, c),
-            c if breaks_yaml(c) => push_escaped(&mut out, c),
-            c => out.push(c),
+        if needs_escape(c) {
+            push_escaped(&mut out, c);
+        } else {
+            out.push(c);
         }
     }
     out
+}
+
+/// `<>&'` as minijinja's `tojson` escapes them, so output keeps its established form; and what
+/// breaks a YAML line.
+fn needs_escape(c: char) -> bool {
+    matches!(c, '<' | '>' | '&' | '\'') || breaks_yaml(c)
 }
 
 fn push_escaped(out: &mut String, c: char) {
